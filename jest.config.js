@@ -1,0 +1,28 @@
+/**
+ * Test tiers (by file name):
+ *   *.test.ts               pure logic, no /dev/kvm            → host tier
+ *   *.kvm.test.ts           real x86 KVM (/dev/kvm)           → host tier and nested-x86 tier
+ *   *.nested-x86.test.ts    only inside the nested x86 host   → nested-x86 tier
+ *   *.nested-arm64.test.ts  only inside the nested arm64 host → nested-arm64 tier
+ * KVMTS_TIER selects the tier (default: host).
+ */
+const tier = process.env.KVMTS_TIER || 'host';
+const tierMatch = {
+  host: ['**/test/**/*.test.ts'],
+  'nested-x86': ['**/test/**/*.kvm.test.ts', '**/test/**/*.nested-x86.test.ts'],
+  'nested-arm64': ['**/test/**/*.nested-arm64.test.ts'],
+};
+if (!tierMatch[tier]) throw new Error(`KVMTS_TIER=${tier}: expected one of ${Object.keys(tierMatch).join(', ')}`);
+const ignore = ['/node_modules/', '/dist/'];
+if (tier === 'host') ignore.push('\\.nested-x86\\.test\\.ts$', '\\.nested-arm64\\.test\\.ts$');
+
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages'],
+  testMatch: tierMatch[tier],
+  testPathIgnorePatterns: ignore,
+  setupFiles: ['reflect-metadata'],
+  moduleNameMapper: { '^@kvmts/([a-z0-9-]+)$': '<rootDir>/packages/$1/src' },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
+  testTimeout: 60000,
+};

@@ -1,0 +1,26 @@
+/**
+ * A device as the buses see it: byte-addressed registers at offsets from the device's base.
+ * Accesses are 1, 2, 4 or 8 bytes; values travel as numbers for sizes ≤ 4 and the low 32 bits
+ * of an 8-byte access arrive in `value` with the high 32 bits in `valueHigh` — so the exit path
+ * never allocates a bigint. Devices that do not care about 8-byte accesses ignore `valueHigh`.
+ */
+export interface Device {
+  /** Short human name for dumps and statistics, e.g. 'uart8250@0x3f8'. */
+  readonly name: string;
+  /** Read `size` bytes at `offset`. Return the low 32 bits; put the high 32 bits in `out.high` for size 8. */
+  read(offset: number, size: AccessSize, out: HighWord): number;
+  /** Write `size` bytes at `offset`. */
+  write(offset: number, size: AccessSize, value: number, valueHigh: number): void;
+  /** Back to power-on state. */
+  reset?(): void;
+  /** Plain-data state for checkpoints. */
+  serialize?(): unknown;
+  unserialize?(state: unknown): void;
+}
+
+export type AccessSize = 1 | 2 | 4 | 8;
+
+/** Reusable out-parameter for the high half of 8-byte reads (one per bus, never per exit). */
+export interface HighWord {
+  high: number;
+}

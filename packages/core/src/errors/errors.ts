@@ -1,0 +1,83 @@
+/**
+ * Typed errors. Every failure a user can cause or meet is one of these, never a bare Error,
+ * and never a process.exit(): a VMM library must let its host program decide what to do.
+ */
+
+/** Base class: `name` is set to the concrete class so logs and `instanceof` both work. */
+export abstract class KvmtsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A KVM ioctl (or a syscall on a KVM object) failed. `op` names it, e.g. 'KVM_SET_SREGS'. */
+export class KvmError extends KvmtsError {
+  readonly op: string;
+  readonly errno: number;
+  readonly code: string;
+  constructor(op: string, errno: number, code: string, detail?: string) {
+    super(`${op} failed: ${code} (errno ${errno})${detail ? ` — ${detail}` : ''}`);
+    this.op = op;
+    this.errno = errno;
+    this.code = code;
+  }
+}
+
+/** /dev/kvm is missing, not permitted, or speaks the wrong API. The message says what to do. */
+export class KvmUnavailableError extends KvmtsError {
+  readonly reason: 'missing' | 'permission' | 'api-version' | 'other';
+  constructor(reason: KvmUnavailableError['reason'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
+/** The caller asked for something inconsistent (overlapping regions, bad sizes, unknown plugin…). */
+export class ConfigError extends KvmtsError {
+  /** Dotted path of the offending setting, e.g. 'memory[1].size'. */
+  readonly setting: string;
+  constructor(setting: string, message: string) {
+    super(`${setting}: ${message}`);
+    this.setting = setting;
+  }
+}
+
+/** An operation was called in a lifecycle phase that does not allow it. */
+export class LifecycleError extends KvmtsError {
+  constructor(readonly object: string, readonly phase: string, readonly operation: string) {
+    super(`${object}: cannot ${operation} while ${phase}`);
+  }
+}
+
+/** What went wrong inside the guest, as a tag a program can switch on. */
+export type GuestErrorKind =
+  | 'triple-fault'
+  | 'internal-error'
+  | 'fail-entry'
+  | 'unknown-exit'
+  | 'unhandled-io'
+  | 'device-error';
+
+/**
+ * The guest did something the VMM cannot continue from. Carries the vCPU id, the exit that
+ * caused it and a state dump taken at that moment (register text from the arch plugin).
+ */
+export class GuestError extends KvmtsError {
+  constructor(
+    readonly kind: GuestErrorKind,
+    readonly vcpuId: number,
+    message: string,
+    readonly dump: string,
+    readonly details: Readonly<Record<string, number | bigint | string>> = {},
+  ) {
+    super(`vCPU ${vcpuId}: ${message}`);
+  }
+}
+
+/** A checkpoint could not be written or read. Nothing is left half-written. */
+export class CheckpointError extends KvmtsError {
+  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
+    super(`${path}: ${message}`, options);
+  }
+}

@@ -1,0 +1,61 @@
+import type { Device } from '../bus/device';
+import type { AddressRange } from '../bus/address-range';
+
+/**
+ * Devices are described on the main thread by a DeviceSpec (plain, structured-cloneable data)
+ * and instantiated inside every vCPU worker thread, so that an exit is served by a device in the
+ * thread that took it — no cross-thread hop on the hot path. State that must be the same for
+ * every vCPU lives in `ctx.shared`, a SharedArrayBuffer the machine allocates once per device
+ * (size from `sharedStateBytes`) and hands to every thread, the main thread included.
+ */
+export interface DeviceSpec<Options = unknown> {
+  /** Module that registers the device type in a container, e.g. '@kvmts/arch-x86'. */
+  readonly plugin: string;
+  /** Device type name registered by that module, e.g. 'uart8250'. */
+  readonly type: string;
+  /** Instance name, unique in a machine (defaults to `type@address`). */
+  readonly name?: string;
+  readonly options: Options;
+}
+
+/** Where a device sits: PIO ranges (x86 ports) and/or MMIO ranges (guest-physical). */
+export interface DevicePlacement {
+  readonly pio?: readonly AddressRange[];
+  readonly mmio?: readonly AddressRange[];
+}
+
+/** What the machine offers a device instance. */
+export interface DeviceContext {
+  /** Instance name (unique in the machine). */
+  readonly name: string;
+  /** vCPU whose thread this instance serves, or -1 on the main thread. */
+  readonly vcpuId: number;
+  /** Shared state: the same memory in every thread; zero-filled at machine creation. */
+  readonly shared: SharedArrayBuffer;
+  /** Bytes the guest sends to the machine's console (UART TX). Buffered; never blocks. */
+  consoleWrite(byte: number): void;
+  /** The guest asked to power off with an exit status. Stops every vCPU. */
+  requestPowerOff(status: number): void;
+  /** Assert or deassert an interrupt line (GSI on x86). */
+  setIrqLine(line: number, level: boolean): void;
+}
+
+export interface DeviceInstance {
+  readonly device: Device;
+  readonly placement: DevicePlacement;
+}
+
+/**
+ * A device type. Registered in the machine's container under DEVICE_PLUGIN (multi-registration),
+ * looked up by `type`.
+ */
+export interface DevicePlugin<Options = unknown> {
+  readonly type: string;
+  /** Bytes of shared state one instance needs (0 if none). */
+  sharedStateBytes(options: Options): number;
+  /** Throws ConfigError naming the bad option. Called on the main thread before any thread starts. */
+  validate(options: Options): void;
+  /** Where the instance sits on the buses, derived from options alone. */
+  placement(options: Options): DevicePlacement;
+  create(ctx: DeviceContext, options: Options): Device;
+}
