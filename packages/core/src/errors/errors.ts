@@ -81,3 +81,10 @@ export class CheckpointError extends KvmtsError {
     super(`${path}: ${message}`, options);
   }
 }
+
+/** An unexpected exception in a vCPU thread (usually a bug in a device or plugin), carried back to the caller. */
+export class VcpuThreadError extends KvmtsError {
+  constructor(readonly vcpuId: number, readonly originalName: string, message: string) {
+    super(`vCPU ${vcpuId} thread: ${originalName}: ${message}`);
+  }
+}

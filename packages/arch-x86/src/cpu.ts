@@ -1,0 +1,173 @@
+import {
+  BaseKvmCPU,
+  ExitAction,
+  KvmExitReason,
+  KvmRunLayout as R,
+  UNCLAIMED,
+  kvmIoctl,
+  type AccessSize,
+  type CpuOptions,
+  type InitialStateTarget,
+  type VcpuHandles,
+} from '@kvmts/core';
+import { X86Ioctl } from './abi/ioctls';
+import { X86RegsLayout, X86SregsLayout } from './abi/layouts';
+import { X86_GPR_NAMES, X86_SEGMENT_NAMES, X86_DTABLE_NAMES, X86_SREGS_U64, type X86GprName } from './abi/registers';
+import { decodeRegs, encodeRegs } from './abi/regs-codec';
+import { decodeSregs, encodeSregs, type X86DTable, type X86Segment, type X86Sregs } from './abi/sregs-codec';
+import { X86ThreadContext } from './state/thread-context';
+import { encodeCpuid2, type CpuidEntry } from './state/cpuid';
+
+/** KVM_EXIT_IO direction byte. */
+const IO_OUT = 1;
+
+/** What prepareBoot hands each vCPU thread (plain data). */
+export interface X86InitialState {
+  /** Guest CPUID table (KVM_SET_CPUID2) — set before anything else, KVM derives behaviour from it. */
+  readonly cpuid?: readonly CpuidEntry[];
+  /** Special registers merged over the vCPU's reset values. */
+  readonly sregs?: Partial<Record<keyof X86Sregs, unknown>>;
+  /** General registers merged over the reset values. */
+  readonly regs?: Partial<Record<X86GprName, bigint>>;
+}
+
+/**
+ * The x86-64 KVM CPU: registers ⇄ X86ThreadContext through KVM_GET/SET_REGS and _SREGS, port
+ * I/O through the PIO bus (string I/O included), HLT, and SHUTDOWN (triple fault) as a
+ * GuestError with a register dump.
+ */
+export class X86KvmCPU extends BaseKvmCPU<X86ThreadContext> implements InitialStateTarget {
+  readonly arch = 'x86_64';
+  private readonly tc = new X86ThreadContext();
+  private readonly regsBuf = new DataView(new ArrayBuffer(X86RegsLayout.size));
+  private readonly sregsBuf = new DataView(new ArrayBuffer(X86SregsLayout.size));
+
+  constructor(handles: VcpuHandles, options: CpuOptions = {}) {
+    super(handles, options);
+    this.setExitHandler(KvmExitReason.IO, (cpu) => (cpu as X86KvmCPU).handleIo());
+    this.setExitHandler(KvmExitReason.HLT, (cpu) => {
+      cpu.requestStop('halted');
+      return ExitAction.Stop;
+    });
+    this.setExitHandler(KvmExitReason.SHUTDOWN, (cpu) => {
+      throw cpu.guestError('triple-fault', 'the guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception occurred that the guest could not deliver');
+    });
+  }
+
+  protected get threadContext(): X86ThreadContext {
+    return this.tc;
+  }
+
+  protected updateThreadContext(): void {
+    kvmIoctl(this.fd, X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf);
+    decodeRegs(this.regsBuf, this.tc.regs);
+    kvmIoctl(this.fd, X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf);
+    decodeSregs(this.sregsBuf, this.tc.sregs);
+  }
+
+  protected updateKvmState(): void {
+    // SREGS first: it sets the mode (CR0/EFER/CS) that RIP and RFLAGS are interpreted in.
+    encodeSregs(this.tc.sregs, this.sregsBuf);
+    kvmIoctl(this.fd, X86Ioctl.SET_SREGS, 'KVM_SET_SREGS', this.sregsBuf);
+    encodeRegs(this.tc.regs, this.regsBuf);
+    kvmIoctl(this.fd, X86Ioctl.SET_REGS, 'KVM_SET_REGS', this.regsBuf);
+  }
+
+  protected loadThreadContext(tc: X86ThreadContext): void {
+    this.tc.copyFrom(tc);
+  }
+
+  /** Set CPUID, then merge registers over the reset state and push them. */
+  applyInitialState(raw: unknown): void {
+    const state = (raw ?? {}) as X86InitialState;
+    if (state.cpuid) kvmIoctl(this.fd, X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', encodeCpuid2(state.cpuid));
+    if (!state.regs && !state.sregs) return;
+    const tc = this.getThreadContext();
+    if (state.sregs) mergeSregs(tc.sregs, state.sregs);
+    if (state.regs) Object.assign(tc.regs, state.regs);
+    this.markThreadContextDirty();
+    this.syncToKvm();
+  }
+
+  /** Convenience: the registers (pulled from KVM if it is newer). */
+  getRegs() {
+    return this.getThreadContext().regs;
+  }
+
+  /** Change some general registers; pushed before the next run. */
+  setRegs(regs: Partial<Record<X86GprName, bigint>>): void {
+    this.markThreadContextDirty();
+    Object.assign(this.tc.regs, regs);
+  }
+
+  getSregs(): X86Sregs {
+    return this.getThreadContext().sregs;
+  }
+
+  setSregs(sregs: Partial<Record<keyof X86Sregs, unknown>>): void {
+    this.markThreadContextDirty();
+    mergeSregs(this.tc.sregs, sregs);
+  }
+
+  /**
+   * KVM_EXIT_IO: `count` elements of `size` bytes at kvm_run + data_offset, all for the same
+   * port (count > 1 is rep ins/outs). Reads fill the buffer; KVM copies it into the guest on
+   * the next KVM_RUN.
+   */
+  private handleIo(): ExitAction {
+    const v = this.run;
+    const out = v.getUint8(R.io_direction) === IO_OUT;
+    const size = v.getUint8(R.io_size) as AccessSize;
+    const port = v.getUint16(R.io_port, true);
+    const count = v.getUint32(R.io_count, true);
+    let at = v.getUint32(R.io_data_offset, true);
+    const bus = this.pio;
+    for (let i = 0; i < count; i++, at += size) {
+      if (out) {
+        const value = size === 1 ? v.getUint8(at) : size === 2 ? v.getUint16(at, true) : v.getUint32(at, true);
+        if (!bus.write(port, size, value, 0)) this.unclaimed('port write', port, size);
+      } else {
+        let value = bus.read(port, size);
+        if (value === UNCLAIMED) {
+          this.unclaimed('port read', port, size);
+          value = 0xffffffff;
+        }
+        if (size === 1) v.setUint8(at, value & 0xff);
+        else if (size === 2) v.setUint16(at, value & 0xffff, true);
+        else v.setUint32(at, value, true);
+      }
+    }
+    return ExitAction.Continue;
+  }
+
+  /** gem5-style register dump: general registers, then segments, tables and control registers. */
+  dumpState(): string {
+    const { regs, sregs } = this.getThreadContext();
+    const hex = (v: bigint) => '0x' + v.toString(16).padStart(16, '0');
+    const lines: string[] = [];
+    for (let i = 0; i < X86_GPR_NAMES.length; i += 4) {
+      lines.push(X86_GPR_NAMES.slice(i, i + 4).map((n) => `${n.padStart(6)}: ${hex(regs[n])}`).join('  '));
+    }
+    for (const n of X86_SEGMENT_NAMES) {
+      const s: X86Segment = sregs[n];
+      lines.push(`${n.padStart(6)}: sel=0x${s.selector.toString(16).padStart(4, '0')} base=${hex(s.base)} limit=0x${s.limit.toString(16).padStart(8, '0')} type=0x${s.type.toString(16)} p=${s.present} dpl=${s.dpl} db=${s.db} s=${s.s} l=${s.l} g=${s.g} avl=${s.avl} unusable=${s.unusable}`);
+    }
+    for (const n of X86_DTABLE_NAMES) {
+      const d: X86DTable = sregs[n];
+      lines.push(`${n.padStart(6)}: base=${hex(d.base)} limit=0x${d.limit.toString(16).padStart(4, '0')}`);
+    }
+    lines.push(X86_SREGS_U64.map((r) => `${r.name}=${hex(sregs[r.name])}`).join(' '));
+    return lines.join('\n');
+  }
+}
+
+/** Merge partial special registers (segments/tables merged field by field) into `target`. */
+function mergeSregs(target: X86Sregs, patch: Partial<Record<keyof X86Sregs, unknown>>): void {
+  const t = target as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    const cur = t[key];
+    if (cur !== null && typeof cur === 'object' && !Array.isArray(cur) && typeof value === 'object') Object.assign(cur, value);
+    else t[key] = value;
+  }
+}

@@ -1,0 +1,10 @@
+/** @kvmts/arch-x86 — the x86-64 ISA plugin. This file only re-exports. */
+export * from './abi';
+export * from './boot';
+export * from './devices';
+export * from './cpu';
+export * from './layout';
+export * from './state/thread-context';
+export * from './state/cpuid';
+export * from './loader/flat-image';
+export { x86ArchPlugin, register, ARCH_X86_MODULE } from './plugin';

@@ -1,0 +1,121 @@
+import type { AccessSize, Device, HighWord } from './device';
+import type { AddressRange } from './address-range';
+import { ConfigError } from '../errors/errors';
+
+/** What a bus does with an access no device claims. */
+export type UnclaimedPolicy = 'ignore' | 'error';
+
+/** Result of a bus access that found no device: the caller turns it into a guest error or ignores it. */
+export const UNCLAIMED = -1;
+
+interface Mapping {
+  readonly base: number;
+  readonly end: number; // exclusive
+  readonly device: Device;
+}
+
+/**
+ * An address-range map from a guest access to a Device, shared by the PIO and MMIO buses.
+ * Lookup is a binary search over sorted, non-overlapping ranges with a one-entry cache for the
+ * last hit (consecutive exits usually go to the same device). Nothing is allocated per access.
+ */
+export abstract class AddressBus {
+  private mappings: Mapping[] = [];
+  private last: Mapping | undefined;
+  /** Out-parameter reused for 8-byte reads, so reads never allocate. */
+  readonly high: HighWord = { high: 0 };
+  /** Accesses that found no device, counted for statistics. */
+  unclaimedCount = 0;
+
+  protected abstract readonly busName: string;
+  protected abstract readonly addressLimit: number;
+
+  /** Attach `device` at `range`. Overlaps with an existing range are configuration errors. */
+  attach(range: AddressRange, device: Device): void {
+    const { base, size } = range;
+    if (!Number.isSafeInteger(base) || base < 0 || !Number.isSafeInteger(size) || size <= 0) {
+      throw new ConfigError(`${this.busName}[${device.name}]`, `invalid range base=${base} size=${size}`);
+    }
+    const end = base + size;
+    if (end > this.addressLimit) {
+      throw new ConfigError(`${this.busName}[${device.name}]`, `range 0x${base.toString(16)}+0x${size.toString(16)} exceeds the bus limit 0x${this.addressLimit.toString(16)}`);
+    }
+    for (const m of this.mappings) {
+      if (base < m.end && m.base < end) {
+        throw new ConfigError(`${this.busName}[${device.name}]`, `range 0x${base.toString(16)}..0x${(end - 1).toString(16)} overlaps ${m.device.name} at 0x${m.base.toString(16)}..0x${(m.end - 1).toString(16)}`);
+      }
+    }
+    this.mappings.push({ base, end, device });
+    this.mappings.sort((a, b) => a.base - b.base);
+    this.last = undefined;
+  }
+
+  /** Remove every range of `device`. */
+  detach(device: Device): void {
+    this.mappings = this.mappings.filter((m) => m.device !== device);
+    this.last = undefined;
+  }
+
+  /** Devices in address order, for dumps. */
+  ranges(): ReadonlyArray<{ base: number; size: number; device: Device }> {
+    return this.mappings.map((m) => ({ base: m.base, size: m.end - m.base, device: m.device }));
+  }
+
+  private find(addr: number): Mapping | undefined {
+    const last = this.last;
+    if (last !== undefined && addr >= last.base && addr < last.end) return last;
+    const ms = this.mappings;
+    let lo = 0;
+    let hi = ms.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = ms[mid];
+      if (addr < m.base) hi = mid - 1;
+      else if (addr >= m.end) lo = mid + 1;
+      else {
+        this.last = m;
+        return m;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Read `size` bytes at `addr`. Returns the low 32 bits as an unsigned number (high half in
+   * `this.high.high` for 8-byte reads), or UNCLAIMED when no device is there (then
+   * `this.high.high` is also set to all-ones so callers can fill the access with 0xff bytes).
+   */
+  read(addr: number, size: AccessSize): number {
+    const m = this.find(addr);
+    if (m === undefined) {
+      this.unclaimedCount++;
+      this.high.high = 0xffffffff;
+      return UNCLAIMED;
+    }
+    this.high.high = 0;
+    return m.device.read(addr - m.base, size, this.high) >>> 0;
+  }
+
+  /** Write; returns false when no device claims `addr`. */
+  write(addr: number, size: AccessSize, value: number, valueHigh: number): boolean {
+    const m = this.find(addr);
+    if (m === undefined) {
+      this.unclaimedCount++;
+      return false;
+    }
+    m.device.write(addr - m.base, size, value, valueHigh);
+    return true;
+  }
+}
+
+/** x86 port I/O space: 64 KiB of ports. */
+export class PioBus extends AddressBus {
+  protected readonly busName = 'pio';
+  protected readonly addressLimit = 0x10000;
+}
+
+/** Guest-physical MMIO space (addresses up to 2^53, which covers every IPA size KVM offers). */
+export class MmioBus extends AddressBus {
+  protected readonly busName = 'mmio';
+  protected readonly addressLimit = Number.MAX_SAFE_INTEGER;
+}

@@ -1,0 +1,36 @@
+import { GuestError, KvmError, KvmtsError, ConfigError, VcpuThreadError, type GuestErrorKind } from './errors';
+import type { SerializedError } from '../machine/worker-protocol';
+
+/** Flatten an error for postMessage (class identity does not survive a thread hop). */
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof GuestError) {
+    return { name: 'GuestError', message: e.message, kind: e.kind, dump: e.dump, details: { ...e.details, vcpuId: e.vcpuId }, stack: e.stack };
+  }
+  if (e instanceof KvmError) return { name: 'KvmError', message: e.message, op: e.op, errno: e.errno, code: e.code, stack: e.stack };
+  if (e instanceof ConfigError) return { name: 'ConfigError', message: e.message, details: { setting: e.setting }, stack: e.stack };
+  if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
+  return { name: 'Error', message: String(e) };
+}
+
+/** Rebuild a typed error on the receiving thread. */
+export function deserializeError(s: SerializedError, vcpuId: number): KvmtsError {
+  let e: KvmtsError;
+  switch (s.name) {
+    case 'GuestError': {
+      const { vcpuId, ...details } = (s.details ?? {}) as Record<string, number | bigint | string>;
+      const msg = s.message.replace(/^vCPU \d+: /, '');
+      e = new GuestError(s.kind as GuestErrorKind, Number(vcpuId), msg, s.dump ?? '', details);
+      break;
+    }
+    case 'KvmError':
+      e = Object.assign(new KvmError(s.op ?? '?', s.errno ?? 0, s.code ?? '?'), { message: s.message });
+      break;
+    case 'ConfigError':
+      e = Object.assign(new ConfigError(String(s.details?.setting ?? '?'), ''), { message: s.message });
+      break;
+    default:
+      e = new VcpuThreadError(vcpuId, s.name, s.message);
+  }
+  if (s.stack) e.stack = `${e.name}: ${e.message}\n    (in vCPU thread)\n${s.stack.split('\n').slice(1).join('\n')}`;
+  return e;
+}

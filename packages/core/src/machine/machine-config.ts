@@ -1,0 +1,39 @@
+import type { DeviceSpec } from './device-plugin';
+import type { MemoryRegionOptions } from '../vm/memory-region';
+import type { CoalescedZone } from '../vm/kvm-vm';
+import type { UnclaimedPolicy } from '../bus/address-bus';
+
+/**
+ * One object describes a machine. Everything in it is plain data (it is sent to every vCPU
+ * worker), so devices are DeviceSpecs, not instances.
+ */
+export interface MachineConfig {
+  /** Architecture plugin name, e.g. 'x86_64'. */
+  readonly arch: string;
+  /** Guest RAM: a byte count (laid out by the arch plugin) or explicit regions. */
+  readonly memory: number | string | readonly MemoryRegionOptions[];
+  readonly cpus?: number;
+  readonly devices?: readonly DeviceSpec[];
+  /** Arch-specific boot payload (see the arch plugin's docs), e.g. an x86 flat binary. */
+  readonly boot?: unknown;
+  /** Extra plugin modules to load (third-party arch or device packages). */
+  readonly plugins?: readonly string[];
+  readonly coalesced?: readonly CoalescedZone[];
+  /** PIO/MMIO that no device claims: 'ignore' (default; reads return all-ones) or 'error'. */
+  readonly unclaimed?: UnclaimedPolicy;
+  /** Path of the KVM device (default /dev/kvm). */
+  readonly kvmPath?: string;
+  /** Milliseconds to wait for a vCPU thread to acknowledge a stop before it is terminated. */
+  readonly stopTimeoutMs?: number;
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** '64M' / '1G' / '4096' / 65536 → bytes; undefined when malformed. */
+export function parseSize(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  const m = /^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(value);
+  if (!m) return undefined;
+  const n = Number(m[1]) * UNITS[m[2].toLowerCase()];
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+}

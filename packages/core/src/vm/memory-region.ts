@@ -1,0 +1,42 @@
+/**
+ * A piece of guest-physical address space backed by host memory.
+ *
+ * The flags mirror gem5's AbstractMemory options, because a simulator composes memories with
+ * different roles:
+ *  - kvmMap: becomes a KVM memory slot (guest accesses run at native speed). Regions with
+ *    kvmMap = false are served as MMIO through a memory-backed device: every access exits.
+ *  - inAddrMap: visible in the guest-physical address map at all (false = host-side backing store).
+ *  - confReported: reported to the guest as RAM by boot builders (e820 / FDT memory nodes).
+ *  - readOnly: a KVM_MEM_READONLY slot; guest writes exit as MMIO.
+ *  - dirtyLog: the slot logs dirty pages (KVM_MEM_LOG_DIRTY_PAGES).
+ */
+export interface MemoryRegionOptions {
+  readonly name: string;
+  readonly guestPhysAddr: number;
+  readonly size: number;
+  readonly kvmMap?: boolean;
+  readonly inAddrMap?: boolean;
+  readonly confReported?: boolean;
+  readonly readOnly?: boolean;
+  readonly dirtyLog?: boolean;
+}
+
+export interface MemoryRegion {
+  readonly name: string;
+  readonly guestPhysAddr: number;
+  readonly size: number;
+  readonly kvmMap: boolean;
+  readonly inAddrMap: boolean;
+  readonly confReported: boolean;
+  readonly readOnly: boolean;
+  readonly dirtyLog: boolean;
+  /** KVM slot number, or -1 when not a KVM slot. */
+  readonly slot: number;
+  /** Id of the native mapping that backs it (native.mappingById works in any thread). */
+  readonly mappingId: number;
+  /** Host virtual address of the backing mapping. */
+  readonly hostAddress: bigint;
+}
+
+/** Host page size that KVM slots must be aligned to. */
+export const GUEST_PAGE_SIZE = 4096;
