@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { KvmtsError } from '@kvmts/core';
+import { registerRun } from './commands/run';
+import { registerCaps } from './commands/caps';
+
+export function buildProgram(): Command {
+  const program = new Command('kvmts').description('hardware-virtualized CPUs on Linux KVM, from Node.js').version('0.1.0');
+  registerRun(program);
+  registerCaps(program);
+  return program;
+}
+
+/** Run the CLI; typed errors become one clear line and exit code 1 (no stack trace for user errors). */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof KvmtsError) {
+      process.stderr.write(`kvmts: ${e.name}: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw e;
+  }
+}
