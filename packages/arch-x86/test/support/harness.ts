@@ -3,7 +3,7 @@
  * (the machine layer runs them in workers; these tests exercise the CPU and buses directly).
  */
 import * as fs from 'node:fs';
-import { Kvm, KvmVM, type Device, type AccessSize, type HighWord, type MemoryRegionOptions } from '@kvmts/core';
+import { Kvm, KvmVM, type CoalescedZone, type Device, type AccessSize, type HighWord, type MemoryRegionOptions } from '@kvmts/core';
 import { X86KvmCPU, x86ArchPlugin, type X86FlatBoot } from '@kvmts/arch-x86';
 
 export function kvmAvailable(): boolean {
@@ -25,13 +25,14 @@ export interface Rig {
   close(): void;
 }
 
-export function makeRig(boot: X86FlatBoot, options: { cpus?: number; memory?: MemoryRegionOptions[]; unclaimed?: 'ignore' | 'error' } = {}): Rig {
+export function makeRig(boot: X86FlatBoot, options: { cpus?: number; memory?: MemoryRegionOptions[]; coalesced?: CoalescedZone[]; unclaimed?: 'ignore' | 'error' } = {}): Rig {
   const kvm = Kvm.open();
   const vm = new KvmVM(kvm);
   try {
     const cpus = options.cpus ?? 1;
     x86ArchPlugin.configureVm(vm, { arch: 'x86_64', memory: 0 });
     for (const r of options.memory ?? [{ name: 'ram', guestPhysAddr: 0, size: 4 << 20 }]) vm.addMemoryRegion(r);
+    for (const z of options.coalesced ?? []) vm.addCoalescedZone(z);
     const handles = Array.from({ length: cpus }, (_, id) => vm.createVcpu(id));
     vm.lifecycle.moveTo('ready');
     const states = x86ArchPlugin.prepareBoot(vm, vm.memory(), { arch: 'x86_64', memory: 0, cpus, boot });
@@ -69,5 +70,17 @@ export class RecordingDevice implements Device {
   }
   write(offset: number, size: AccessSize, value: number, valueHigh: number): void {
     this.writes.push({ offset, size, value, high: valueHigh });
+  }
+}
+
+/** Stands in for the exit device in single-thread rigs: a write powers the CPU off with that status. */
+export class PowerOffPort implements Device {
+  readonly name = 'power-off';
+  constructor(private readonly cpu: { requestPowerOff(status: number): void }) {}
+  read(): number {
+    return 0;
+  }
+  write(_offset: number, _size: AccessSize, value: number): void {
+    this.cpu.requestPowerOff(value);
   }
 }
