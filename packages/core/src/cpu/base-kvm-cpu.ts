@@ -442,8 +442,9 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     return ExitAction.Stop;
   }
 
+  /** State may be read and written unless the vCPU is inside KVM_RUN (handlers run in 'service'). */
   private requireNotRunning(operation: string): void {
-    if (this.runState === 'running' || this.runState === 'service') throw new LifecycleError(`vCPU ${this.id}`, this.runState, operation);
+    if (this.runState === 'running') throw new LifecycleError(`vCPU ${this.id}`, this.runState, operation);
     if (this.runState === 'closed') throw new LifecycleError(`vCPU ${this.id}`, this.runState, operation);
   }
 }

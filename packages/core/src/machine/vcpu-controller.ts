@@ -73,8 +73,14 @@ export class VcpuController {
     return this.ready;
   }
 
+  /** start() was called and the run has not ended yet. */
   get isRunning(): boolean {
     return this.running !== undefined;
+  }
+
+  /** The vCPU thread is inside its run loop right now (set and cleared by that thread). */
+  get loopActive(): boolean {
+    return Atomics.load(this.control, ControlSlot.running) === 1;
   }
 
   /** Start the run loop; resolves when it stops (power-off, halt, stop request or error). */

@@ -1,0 +1,125 @@
+/**
+ * Machines composed with createMachine: one worker thread per vCPU, devices instantiated in
+ * each thread, power-off through the exit device, stop/kick from the main thread.
+ */
+import 'reflect-metadata';
+import * as zlib from 'node:zlib';
+import { ConfigError, createMachine, GuestError, type Machine } from '@kvmts/core';
+import { assembleGuest, exitDevice, readExitDeviceState, uart8250, type GuestImage } from '@kvmts/arch-x86';
+import { describeKvm } from './support/harness';
+
+let tests: GuestImage;
+let demo: GuestImage;
+beforeAll(() => {
+  tests = assembleGuest('long-mode-tests');
+  demo = assembleGuest('demo-checksum');
+});
+
+function spinMachine(cpus: number): Promise<Machine> {
+  return createMachine({
+    arch: 'x86_64',
+    memory: '16M',
+    cpus,
+    devices: [exitDevice()],
+    boot: { kind: 'flat', mode: 'long', cpl: 3, image: tests.bytes, entry: tests.symbols.get('spin')! },
+  });
+}
+
+describeKvm('machines on real KVM', () => {
+  it('boots the demo guest: UART output, power-off status 0, CRC equal to the host', async () => {
+    const data = Uint8Array.from({ length: 65536 }, (_, i) => (i * 7 + 3) & 0xff);
+    const out: number[] = [];
+    const m = await createMachine(
+      {
+        arch: 'x86_64',
+        memory: '32M',
+        devices: [uart8250(), exitDevice({}, 'exit')],
+        boot: { kind: 'flat', mode: 'long', cpl: 3, image: demo.bytes, entry: demo.entry, registers: { rdi: 0x100000, rsi: data.length }, data: [{ gpa: 0x100000, bytes: data }] },
+      },
+      { console: (b) => out.push(...b) },
+    );
+    try {
+      const exit = await m.run();
+      expect(exit).toEqual({ reason: 'poweroff', status: 0 });
+      const crc = zlib.crc32(data) >>> 0;
+      expect(Buffer.from(out).toString()).toBe(`kvmts demo guest: crc32(65536 bytes) = 0x${crc.toString(16).padStart(8, '0')}\n`);
+      expect(readExitDeviceState(m.deviceState.get('exit')!)).toMatchObject({ exited: true, status: 0, hasResult: true, result: crc });
+      expect(m.exitCounts()[0].IO).toBeGreaterThan(0);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('runs two vCPUs at once, each in its own thread, and stops both with a kick', async () => {
+    const m = await spinMachine(2);
+    try {
+      const run = m.run();
+      // Both threads report themselves inside their run loops at the same time.
+      const deadline = Date.now() + 5000;
+      while (!m.vcpus.every((v) => v.loopActive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(m.vcpus.map((v) => v.loopActive)).toEqual([true, true]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(m.vcpus.map((v) => v.loopActive)).toEqual([true, true]);
+      const t0 = Date.now();
+      await m.stop();
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(await run).toEqual({ reason: 'stopped' });
+      const spin = BigInt(tests.symbols.get('spin')!);
+      for (const v of m.vcpus) {
+        expect(v.lastStop).toEqual({ reason: 'stopped', status: undefined });
+        const tc = await v.call<{ regs: { rip: bigint } }>('threadContext');
+        expect(tc.regs.rip).toBe(spin);
+      }
+      // Distinct stacks per vCPU (stack - id * 0x800).
+      const rsp = await Promise.all(m.vcpus.map((v) => v.call<{ regs: { rsp: bigint } }>('threadContext').then((t) => t.regs.rsp)));
+      expect(rsp[0] - rsp[1]).toBe(0x800n);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('stops and restarts a vCPU; kernel statistics come from KVM_GET_STATS_FD', async () => {
+    const m = await spinMachine(1);
+    try {
+      const first = m.vcpus[0].start();
+      await new Promise((r) => setTimeout(r, 50));
+      await m.vcpus[0].stop(2000);
+      expect(await first).toMatchObject({ reason: 'stopped' });
+      const second = m.vcpus[0].start();
+      await new Promise((r) => setTimeout(r, 50));
+      await m.vcpus[0].stop(2000);
+      expect(await second).toMatchObject({ reason: 'stopped' });
+      const stats = await m.vcpus[0].call<Record<string, string>>('kernelStats');
+      expect(Number(stats.exits)).toBeGreaterThan(0);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('a guest error in a vCPU thread ends the run with a typed GuestError carrying a dump', async () => {
+    const m = await createMachine({
+      arch: 'x86_64',
+      memory: '16M',
+      boot: { kind: 'flat', mode: 'long', cpl: 3, image: tests.bytes, entry: tests.symbols.get('triple_fault')! },
+    });
+    try {
+      const exit = await m.run();
+      expect(exit.reason).toBe('error');
+      const err = (exit as { error: GuestError }).error;
+      expect(err).toBeInstanceOf(GuestError);
+      expect(err.kind).toBe('triple-fault');
+      expect(err.dump).toMatch(/rip: 0x/);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('rejects bad configuration with ConfigError before creating anything', async () => {
+    await expect(createMachine({ arch: 'mips', memory: '16M' })).rejects.toThrow(ConfigError);
+    await expect(createMachine({ arch: 'x86_64', memory: 'lots' })).rejects.toThrow(/memory/);
+    await expect(createMachine({ arch: 'x86_64', memory: '16M', cpus: 0 })).rejects.toThrow(/cpus/);
+    await expect(createMachine({ arch: 'x86_64', memory: '16M', devices: [uart8250(), uart8250()] })).rejects.toThrow(/duplicate device name|overlaps/);
+    await expect(createMachine({ arch: 'x86_64', memory: '16M', devices: [{ plugin: '@kvmts/arch-x86', type: 'floppy', options: {} }] })).rejects.toThrow(/no device plugin of type 'floppy'/);
+    await expect(createMachine({ arch: 'x86_64', memory: '16M', boot: { kind: 'flat', mode: 'long', image: '/nonexistent/guest.bin' } })).rejects.toThrow(/boot.image/);
+  });
+});
