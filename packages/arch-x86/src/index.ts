@@ -2,6 +2,7 @@
 export * from './abi';
 export * from './boot';
 export * from './devices';
+export * from './guest';
 export * from './cpu';
 export * from './layout';
 export * from './state/thread-context';

@@ -1,6 +1,10 @@
 /** @kvmts/core — the architecture-neutral framework. This file only re-exports. */
+// tsyringe needs the Reflect metadata polyfill before it loads; a peer dependency, loaded here once
+// so that users of core never meet "tsyringe requires a reflect polyfill".
+import 'reflect-metadata';
 export * from './errors/errors';
 export * from './abi';
+export * from './abi-check/probe';
 export * from './bus/device';
 export * from './bus/address-range';
 export * from './bus/address-bus';

@@ -1,15 +1,25 @@
 /**
  * @kvmts/native — the syscall surface kvmts stands on.
  *
- * This package knows nothing about KVM policy: no ioctl numbers, no struct layouts.
- * Those live in TypeScript next to the code that uses them (@kvmts/core, arch packages).
+ * This package knows nothing about KVM policy: no ioctl numbers, no struct layouts (the
+ * one exception is KVM_RUN inside `run`). Those live in TypeScript next to the code that
+ * uses them (@kvmts/core, arch packages).
  *
  * CONTRACT (implemented in native/*.cc, wrapped here):
  *  - every fd is opened O_CLOEXEC;
- *  - failing calls throw `SyscallError` { syscall, errno, code } — except `run()`, which
- *    returns 0 or -errno and never throws (throwing during worker shutdown aborts Node);
+ *  - failing calls throw `SyscallError` { syscall, errno, code } — except `run()` and
+ *    `ioctlErrno()`, which return -errno and never throw (throwing during worker shutdown
+ *    aborts Node);
  *  - mappings are owned natively and only released by `unmap()`; ArrayBuffers handed out
  *    are non-owning views (GC never unmaps guest memory), at most 4 GiB each;
- *  - after fork(), every call in the child throws `SyscallError` with code 'EFORKED'.
+ *  - after fork(), guarded calls in the child throw `SyscallError` with code 'EFORKED'
+ *    (`run`/`ioctlErrno` return -EPERM); `close` stays allowed.
  */
-export {};
+export { SyscallError, MappingGoneError, NativeLoadError } from './errors';
+export { constants, type Constants } from './constants';
+export { open, close, ioctl, ioctlErrno } from './fd';
+export { mmap, mappingById, liveMappingCount, pageSize, MAX_VIEW_LENGTH, type Mapping } from './mapping';
+export { eventfd, eventfdRead, eventfdWrite } from './eventfd';
+export { perfEventOpen } from './perf';
+export { run, installKickHandler, currentThread, kickThread, gettid } from './vcpu';
+export { forkProbe, type ForkProbeResult } from './fork';

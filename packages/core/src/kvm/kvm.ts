@@ -38,9 +38,11 @@ export class Kvm {
       native.close(fd);
       throw new KvmUnavailableError('other', `${path} does not answer KVM_GET_API_VERSION (${(e as Error).message}): is it really a KVM device?`, { cause: e });
     }
-    if (version !== KVM_API_VERSION) {
+    try {
+      checkApiVersion(path, version);
+    } catch (e) {
       native.close(fd);
-      throw new KvmUnavailableError('api-version', `${path} speaks KVM API version ${version}; kvmts needs version ${KVM_API_VERSION} (every Linux since 2.6.22 has it)`);
+      throw e;
     }
     return new Kvm(fd, path, version);
   }
@@ -68,6 +70,13 @@ export class Kvm {
     if (this.closed) return;
     this.closed = true;
     native.close(this.fd);
+  }
+}
+
+/** Throws KvmUnavailableError('api-version') unless `version` is the one API kvmts speaks. */
+export function checkApiVersion(path: string, version: number): void {
+  if (version !== KVM_API_VERSION) {
+    throw new KvmUnavailableError('api-version', `${path} speaks KVM API version ${version}; kvmts needs version ${KVM_API_VERSION} (every Linux since 2.6.22 has it)`);
   }
 }
 

@@ -64,11 +64,21 @@ export class KvmVM {
   private readonly irqLine: IrqLineDriver;
   private nextSlot = 0;
 
-  constructor(readonly kvm: Kvm, readonly type = 0) {
+  /**
+   * @param type KVM_CREATE_VM machine type (0 on x86; the IPA size on arm64).
+   * @param options.maxMemorySlots cap below the kernel's KVM_CAP_NR_MEMSLOTS (to keep slots in reserve).
+   */
+  constructor(readonly kvm: Kvm, readonly type = 0, options: { maxMemorySlots?: number } = {}) {
     this.fd = kvm.createVmFd(type);
     this.irqLine = new IrqLineDriver(this.fd);
     const slots = this.checkExtension(KvmCap.NR_MEMSLOTS);
-    this.slotLimit = slots > 0 ? slots : DEFAULT_SLOT_LIMIT;
+    const kernelLimit = slots > 0 ? slots : DEFAULT_SLOT_LIMIT;
+    this.slotLimit = Math.min(kernelLimit, options.maxMemorySlots ?? kernelLimit);
+  }
+
+  /** Memory slots this VM may use (KVM_CAP_NR_MEMSLOTS, or the lower cap it was created with). */
+  get memorySlotLimit(): number {
+    return this.slotLimit;
   }
 
   get phase(): VmPhase {

@@ -1,0 +1,136 @@
+/**
+ * Memory mappings. The addon owns every mapping in a process-wide registry keyed by id, so
+ * any thread reaches the same memory through `mappingById`, and only `unmap()` releases it.
+ * ArrayBuffers handed out are non-owning views over the mapping: garbage collection of a
+ * view or of a Mapping object never unmaps anything (a GC'd owning buffer once unmapped
+ * guest RAM under a running guest).
+ *
+ * Views created by this thread are detached when this thread unmaps, so they read as
+ * zero-length instead of dangling. Views held by other threads cannot be detached from
+ * here: unmap only after every thread has stopped using the memory (and, for guest RAM,
+ * after the memslot is removed).
+ */
+import { native } from './binding';
+import { MappingGoneError, syscallError } from './errors';
+
+export interface Mapping {
+  readonly id: number;
+  readonly address: bigint;
+  readonly length: number;
+  /** True once any thread unmapped it. */
+  readonly unmapped: boolean;
+  /** A non-owning ArrayBuffer over [offset, offset + length); at most 4 GiB. */
+  view(offset?: number, length?: number): ArrayBuffer;
+  /** The whole mapping as consecutive views of at most 4 GiB each. */
+  views(): ArrayBuffer[];
+  /** Releases the mapping; idempotent. Afterwards view() throws. */
+  unmap(): void;
+}
+
+/** One external ArrayBuffer is capped at 4 GiB on Node 20 (4 GiB + 4 KiB aborted Node). */
+export const MAX_VIEW_LENGTH: number = native.maxViewLength;
+
+/** Views this thread created, per mapping id, so unmap() can detach them. */
+const threadViews = new Map<number, WeakRef<ArrayBuffer>[]>();
+
+function remember(id: number, buffer: ArrayBuffer): void {
+  let refs = threadViews.get(id);
+  if (refs === undefined) {
+    refs = [];
+    threadViews.set(id, refs);
+  } else if (refs.length >= 64) {
+    refs = refs.filter((ref) => ref.deref() !== undefined);
+    threadViews.set(id, refs);
+  }
+  refs.push(new WeakRef(buffer));
+}
+
+function detachAll(id: number): void {
+  for (const ref of threadViews.get(id) ?? []) {
+    const buffer = ref.deref();
+    if (buffer !== undefined) native.detach(buffer);
+  }
+  threadViews.delete(id);
+}
+
+function checkIndex(name: string, value: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`kvmts: ${name} ${value} outside 0..${max}`);
+  }
+}
+
+class NativeMapping implements Mapping {
+  constructor(
+    readonly id: number,
+    readonly address: bigint,
+    readonly length: number,
+  ) {}
+
+  get unmapped(): boolean {
+    return native.mappingInfo(this.id) === undefined;
+  }
+
+  view(offset = 0, length = this.length - offset): ArrayBuffer {
+    checkIndex('view offset', offset, this.length);
+    checkIndex('view length', length, this.length - offset);
+    if (length > MAX_VIEW_LENGTH) {
+      throw new RangeError(
+        `kvmts: a view is at most ${MAX_VIEW_LENGTH} bytes (Node's ArrayBuffer limit), asked for ${length}; use views()`,
+      );
+    }
+    const buffer = length === 0 ? undefined : native.mappingView(this.id, offset, length);
+    if (buffer === undefined) {
+      if (this.unmapped) throw new MappingGoneError(this.id);
+      return new ArrayBuffer(0);
+    }
+    remember(this.id, buffer);
+    return buffer;
+  }
+
+  views(): ArrayBuffer[] {
+    const out: ArrayBuffer[] = [];
+    for (let offset = 0; offset < this.length; offset += MAX_VIEW_LENGTH) {
+      out.push(this.view(offset, Math.min(MAX_VIEW_LENGTH, this.length - offset)));
+    }
+    return out;
+  }
+
+  unmap(): void {
+    detachAll(this.id);
+    const rc = native.unmap(this.id);
+    if (rc < 0) throw syscallError(native, 'munmap', rc, `munmap(mapping ${this.id})`);
+  }
+}
+
+function wrap(id: number): Mapping {
+  const info = native.mappingInfo(id);
+  if (info === undefined) throw new MappingGoneError(id);
+  return new NativeMapping(id, info[0], info[1]);
+}
+
+/**
+ * mmap(NULL, length, prot, flags, fd, offset). `fd` -1 or undefined for anonymous memory.
+ * Throws SyscallError (syscall 'mmap'; 'EFORKED' in a forked child).
+ */
+export function mmap(length: number, prot: number, flags: number, fd = -1, offset = 0): Mapping {
+  checkIndex('mmap length', length, Number.MAX_SAFE_INTEGER);
+  checkIndex('mmap offset', offset, Number.MAX_SAFE_INTEGER);
+  const id = native.mmap(length, prot, flags, fd, offset);
+  if (id < 0) throw syscallError(native, 'mmap', id, `mmap(${length} bytes, fd ${fd})`);
+  return wrap(id);
+}
+
+/** The mapping with this id, from any thread. Throws MappingGoneError if unknown/unmapped. */
+export function mappingById(id: number): Mapping {
+  return wrap(id);
+}
+
+/** Number of mappings not yet unmapped, process-wide (for leak tests). */
+export function liveMappingCount(): number {
+  return native.liveMappingCount();
+}
+
+/** sysconf(_SC_PAGESIZE). */
+export function pageSize(): number {
+  return native.pageSize();
+}
