@@ -8,4 +8,5 @@ export * from './layout';
 export * from './state/thread-context';
 export * from './state/cpuid';
 export * from './loader/flat-image';
-export { x86ArchPlugin, register, ARCH_X86_MODULE } from './plugin';
+export { x86ArchPlugin, register } from './plugin';
+export { ARCH_X86_MODULE } from './module-name';

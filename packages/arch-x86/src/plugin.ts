@@ -18,8 +18,8 @@ import { X86_LAYOUT } from './layout';
 import { cpuidForVcpu, getSupportedCpuid } from './state/cpuid';
 import { loadFlatImage, type X86FlatBoot } from './loader/flat-image';
 import { exitDevicePlugin, uart8250Plugin } from './devices';
+import { ARCH_X86_MODULE } from './module-name';
 
-export const ARCH_X86_MODULE = '@kvmts/arch-x86';
 
 /**
  * The x86-64 ArchPlugin. VM set-up order is written down here once (x86-64.md §4): TSS address

@@ -2,7 +2,7 @@
  * The KVM integration suite: tiny guests (packages/arch-x86/guests) on the machine's real
  * /dev/kvm, driven synchronously through X86KvmCPU and its buses.
  */
-import { GuestError, KvmExitReason } from '@kvmts/core';
+import { GuestError, KvmExitReason, KvmRunLayout } from '@kvmts/core';
 import { assembleGuest, type GuestImage } from '@kvmts/arch-x86';
 import { describeKvm, makeRig, PowerOffPort, RecordingDevice, type Rig } from './support/harness';
 
@@ -65,7 +65,7 @@ describeKvm('x86 guests on real KVM', () => {
     expect(cpu.getSregs().efer & 0x500n).toBe(0x500n);
   });
 
-  it('string I/O: rep outsb and rep insw move whole buffers through one exit each', () => {
+  it('string I/O: rep outsb and rep insw move whole buffers, in exits that carry count > 1', () => {
     const src = 0x200000;
     const dst = 0x201000;
     rig = longRig('pio_string', 3, { rsi: src, rcx: 13, rdi: dst, r8: 5 });
@@ -76,12 +76,21 @@ describeKvm('x86 guests on real KVM', () => {
     const dev = new RecordingDevice('string', () => [word++, 0]);
     const cpu = rig.cpus[0];
     cpu.pio.attach({ base: 0x12, size: 1 }, dev);
+    // Record the element count of every IO exit, then let the real handler serve it.
+    const counts: number[] = [];
+    const serve = cpu.getExitHandler(KvmExitReason.IO)!;
+    cpu.setExitHandler(KvmExitReason.IO, (c) => {
+      counts.push(c.run.getUint32(KvmRunLayout.io_count, true));
+      return serve(c);
+    });
     expect(cpu.runLoop()).toBe('poweroff');
     expect(Uint8Array.from(dev.writes.map((w) => w.value))).toEqual(message);
     expect(dev.reads).toHaveLength(5);
     expect(Array.from(new Uint16Array(mem.read(dst, 10).buffer))).toEqual([0x1000, 0x1001, 0x1002, 0x1003, 0x1004]);
-    // String I/O batches: far fewer exits than elements (KVM hands over up to a page per exit).
-    expect(cpu.exitCounts().IO).toBeLessThan(13 + 5);
+    // How KVM batches is its choice (PVM exits per byte for `rep outsb` at CPL3 but batches
+    // `rep insw`); what kvmts must get right is serving an exit with count > 1.
+    expect(Math.max(...counts)).toBeGreaterThan(1);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(13 + 5 + 1);
   });
 
   it('MMIO writes and reads of 1, 2, 4 and 8 bytes reach the MMIO bus', () => {

@@ -176,6 +176,11 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     this.exitHandlers[reason] = handler;
   }
 
+  /** The handler installed for `reason` (so a plugin can wrap or chain it). */
+  getExitHandler(reason: number): ExitHandler | undefined {
+    return this.exitHandlers[reason];
+  }
+
   // ---- the run loop ------------------------------------------------------------------------
 
   /**
