@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Runs the test tiers and prints one closing line, `N passed, N failed, N skipped`, summed
+ * over every tier that ran. CI reads that line; jest's own summary has another shape.
+ *
+ *   node scripts/test/run-tiers.js [host] [nested-x86] [nested-arm64]   (default: all three)
+ *
+ * host:          jest on this machine (KVMTS_TIER=host), counted from `jest --json`.
+ * nested-x86/64: scripts/nested/run.js in a QEMU-emulated host with real KVM; its last line
+ *                "<tier>: N passed, N failed[, N skipped]" is parsed.
+ * Exits non-zero when any tier failed or did not report.
+ */
+const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const ALL = ['host', 'nested-x86', 'nested-arm64'];
+const COUNTS = /(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/;
+
+function run(cmd, args, env, onLine) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4096);
+    });
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, signal, tail }));
+  });
+}
+
+async function hostTier() {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-jest-')), 'host.json');
+  const r = await run(process.execPath, [require.resolve('jest/bin/jest', { paths: [REPO] }), '--ci', '--json', `--outputFile=${out}`], { KVMTS_TIER: 'host' });
+  if (!fs.existsSync(out)) return { tier: 'host', ok: false, why: `jest wrote no report (exit ${r.code})` };
+  const j = JSON.parse(fs.readFileSync(out, 'utf8'));
+  const skipped = j.numPendingTests + j.numTodoTests;
+  // A suite that fails to load has no failed tests but is a failure all the same.
+  const failed = j.numFailedTests + (j.numRuntimeErrorTestSuites || 0);
+  return { tier: 'host', ok: r.code === 0 && failed === 0, passed: j.numPassedTests, failed, skipped };
+}
+
+async function nestedTier(tier) {
+  const arch = tier === 'nested-x86' ? 'x86' : 'arm64';
+  const r = await run(process.execPath, [path.join(REPO, 'scripts/nested/run.js'), arch], {});
+  const lines = r.tail.trim().split('\n').reverse();
+  const line = lines.find((l) => COUNTS.test(l));
+  if (!line) return { tier, ok: false, why: `no result line (exit ${r.code}${r.signal ? `, ${r.signal}` : ''})` };
+  const [, p, f, s] = COUNTS.exec(line);
+  return { tier, ok: r.code === 0 && Number(f) === 0, passed: Number(p), failed: Number(f), skipped: Number(s ?? 0) };
+}
+
+async function main() {
+  const requested = process.argv.slice(2);
+  const unknown = requested.filter((t) => !ALL.includes(t));
+  if (unknown.length) {
+    process.stderr.write(`run-tiers: unknown tier(s) ${unknown.join(', ')}; expected ${ALL.join(', ')}\n`);
+    process.exit(2);
+  }
+  const tiers = requested.length ? requested : ALL;
+  const results = [];
+  for (const t of tiers) {
+    const t0 = Date.now();
+    const r = t === 'host' ? await hostTier() : await nestedTier(t);
+    r.seconds = Math.round((Date.now() - t0) / 1000);
+    results.push(r);
+  }
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  process.stdout.write('\n── test tiers ──\n');
+  for (const r of results) {
+    if (r.passed === undefined) {
+      process.stdout.write(`${r.tier}: did not report (${r.why}) [${r.seconds}s]\n`);
+      failed += 1; // a tier that could not report counts as a failure
+      continue;
+    }
+    passed += r.passed;
+    failed += r.failed + (r.ok || r.failed > 0 ? 0 : 1);
+    skipped += r.skipped;
+    process.stdout.write(`${r.tier}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped${r.ok ? '' : ' — FAILED'} [${r.seconds}s]\n`);
+  }
+  const summary = `${passed} passed, ${failed} failed, ${skipped} skipped`;
+  // Kept for .ci/run, which repeats it as its own last line (npm may print after us on failure).
+  fs.mkdirSync(path.join(REPO, '.cache'), { recursive: true });
+  fs.writeFileSync(path.join(REPO, '.cache', 'test-summary.txt'), summary + '\n');
+  process.stdout.write(summary + '\n');
+  process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+}
+
+main();
