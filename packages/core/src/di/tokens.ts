@@ -9,3 +9,5 @@ export const DEVICE_PLUGIN = Symbol.for('kvmts.DevicePlugin');
 export const KVM = Symbol.for('kvmts.Kvm');
 export const KVM_VM = Symbol.for('kvmts.KvmVM');
 export const MACHINE_CONFIG = Symbol.for('kvmts.MachineConfig');
+/** In a vCPU worker's container: the BaseKvmCPU that thread runs. */
+export const KVM_CPU = Symbol.for('kvmts.KvmCPU');

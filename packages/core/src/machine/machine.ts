@@ -66,8 +66,10 @@ export class Machine {
     const container = (options.container ?? rootContainer).createChildContainer();
     const cpus = config.cpus ?? 1;
     if (!Number.isInteger(cpus) || cpus < 1) throw new ConfigError('cpus', `must be a positive integer, got ${cpus}`);
+    // Modules to load: the built-in one for the arch, the user's plugins, and every module a
+    // device spec names (so a third-party device needs no separate `plugins` entry).
     const archModule = BUILTIN_ARCH_MODULES[config.arch];
-    const modules = [...(archModule ? [archModule] : []), ...(config.plugins ?? [])];
+    const modules = [...(archModule ? [archModule] : []), ...(config.plugins ?? []), ...(config.devices ?? []).map((d) => d.plugin)];
     const uniqueModules = [...new Set(modules)];
     loadPlugins(container, uniqueModules);
     const arch = findArchPlugin(container, config.arch);

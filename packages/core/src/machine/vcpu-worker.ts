@@ -10,6 +10,7 @@ import { container as rootContainer } from 'tsyringe';
 import type { FromWorker, ToWorker, VcpuWorkerData } from './worker-protocol';
 import { serializeError } from '../errors/serialize';
 import { loadPlugins, findArchPlugin, findDevicePlugin } from './plugin-registry';
+import { KVM_CPU } from '../di/tokens';
 import { GuestMemory } from '../vm/guest-memory';
 import type { DeviceContext } from './device-plugin';
 import { ConsoleBuffer } from './console-buffer';
@@ -34,6 +35,7 @@ function build() {
     control: new Int32Array(data.control),
     unclaimed: data.unclaimed,
   });
+  container.registerInstance(KVM_CPU, cpu);
   const memory = new GuestMemory(data.regions);
   for (const d of data.devices) {
     const plugin = findDevicePlugin(container, d.spec.type);
