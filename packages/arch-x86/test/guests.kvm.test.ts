@@ -2,8 +2,9 @@
  * The KVM integration suite: tiny guests (packages/arch-x86/guests) on the machine's real
  * /dev/kvm, driven synchronously through X86KvmCPU and its buses.
  */
-import { GuestError, KvmExitReason, KvmRunLayout } from '@kvmts/core';
-import { assembleGuest, type GuestImage } from '@kvmts/arch-x86';
+import * as native from '@kvmts/native';
+import { GuestError, Kvm, KvmExitReason, KvmRunLayout, KvmVM, kvmIoctl } from '@kvmts/core';
+import { X86Ioctl, assembleGuest, type GuestImage } from '@kvmts/arch-x86';
 import { describeKvm, makeRig, PowerOffPort, RecordingDevice, type Rig } from './support/harness';
 
 const EXIT_PORT = 0xf4;
@@ -213,5 +214,52 @@ describeKvm('x86 guests on real KVM', () => {
     expect(rig.cpus[0].runLoop()).toBe('poweroff');
     expect(rig.cpus[0].getRegs().r10).toBe(0xffffffffn);
     expect(rig.cpus[0].exitCounts().unclaimed).toBe(6);
+  });
+
+  it('a memory region that is not a KVM slot (kvmMap: false) is served over MMIO from its backing memory', () => {
+    const base = 0x10000000;
+    rig = longRig('mmio', 3, { rdi: base }, {
+      memory: [
+        { name: 'ram', guestPhysAddr: 0, size: 4 << 20 },
+        { name: 'watched', guestPhysAddr: base, size: 0x1000, kvmMap: false },
+      ],
+    });
+    const cpu = rig.cpus[0];
+    expect(cpu.runLoop()).toBe('poweroff');
+    const r = cpu.getRegs();
+    // The guest reads back what it wrote, through the backing memory.
+    expect([r.r8, r.r9, r.r10, r.r11]).toEqual([0x11n, 0x2233n, 0x44556677n, 0x8899aabbccddeeffn]);
+    expect(cpu.exitCounts().MMIO).toBe(8);
+    const region = rig.vm.regions.find((x) => x.name === 'watched')!;
+    expect(region.slot).toBe(-1);
+    expect(Buffer.from(native.mappingById(region.mappingId).view(0x30, 8)).toString('hex')).toBe('ffeeddccbbaa9988');
+  });
+
+  it('ioeventfd: a matching guest write signals the eventfd inside the kernel, without an exit', () => {
+    rig = longRig('pio_basic', 3);
+    const fd = rig.vm.addIoeventfd({ address: 0x10, length: 1, pio: true });
+    const dev = new RecordingDevice('ports', () => [0, 0]);
+    const cpu = rig.cpus[0];
+    cpu.pio.attach({ base: 0x10, size: 2 }, dev);
+    expect(cpu.runLoop()).toBe('poweroff');
+    // The 1-byte write went to the eventfd; the 2- and 4-byte writes still exit to the device.
+    expect(native.eventfdRead(fd)).toBe(1n);
+    expect(dev.writes.map((w) => w.size)).toEqual([2, 4]);
+  });
+
+  it('irqfd: an eventfd is routed to a GSI of the in-kernel irqchip; without an irqchip KVM refuses', () => {
+    const kvm = Kvm.open();
+    const vm = new KvmVM(kvm);
+    try {
+      expect(() => vm.addIrqfd(4)).toThrow(expect.objectContaining({ op: expect.stringMatching(/^KVM_IRQFD\(fd \d+, gsi 4\)$/), code: 'EINVAL' }));
+      // The irqchip must exist before any vCPU (x86-64.md §4).
+      kvmIoctl(vm.fd, X86Ioctl.CREATE_IRQCHIP, 'KVM_CREATE_IRQCHIP');
+      const fd = vm.addIrqfd(4);
+      native.eventfdWrite(fd, 1n);
+      vm.removeIrqfd(4, fd);
+    } finally {
+      vm.close();
+      kvm.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * (the machine layer runs them in workers; these tests exercise the CPU and buses directly).
  */
 import * as fs from 'node:fs';
-import { Kvm, KvmVM, type CoalescedZone, type Device, type AccessSize, type HighWord, type MemoryRegionOptions } from '@kvmts/core';
+import { Kvm, KvmVM, attachMmioServedRegions, type CoalescedZone, type Device, type AccessSize, type HighWord, type MemoryRegionOptions } from '@kvmts/core';
 import { X86KvmCPU, x86ArchPlugin, type X86FlatBoot } from '@kvmts/arch-x86';
 
 export function kvmAvailable(): boolean {
@@ -39,6 +39,7 @@ export function makeRig(boot: X86FlatBoot, options: { cpus?: number; memory?: Me
     const list = handles.map((h) => {
       const cpu = new X86KvmCPU(h.describe(), { unclaimed: options.unclaimed ?? 'error' });
       cpu.applyInitialState(states[h.id]);
+      attachMmioServedRegions(cpu.mmio, vm.regions);
       return cpu;
     });
     return {

@@ -11,6 +11,7 @@ import type { FromWorker, ToWorker, VcpuWorkerData } from './worker-protocol';
 import { serializeError } from '../errors/serialize';
 import { loadPlugins, findArchPlugin, findDevicePlugin } from './plugin-registry';
 import { KVM_CPU } from '../di/tokens';
+import { attachMmioServedRegions } from '../vm/mmio-served-regions';
 import { GuestMemory } from '../vm/guest-memory';
 import type { DeviceContext } from './device-plugin';
 import { ConsoleBuffer } from './console-buffer';
@@ -37,6 +38,7 @@ function build() {
   });
   container.registerInstance(KVM_CPU, cpu);
   const memory = new GuestMemory(data.regions);
+  attachMmioServedRegions(cpu.mmio, data.regions);
   for (const d of data.devices) {
     const plugin = findDevicePlugin(container, d.spec.type);
     const ctx: DeviceContext = {

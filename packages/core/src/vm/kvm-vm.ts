@@ -232,7 +232,12 @@ export class KvmVM {
   /** Route an eventfd to interrupt `gsi`: a write to the eventfd injects it without an exit. */
   addIrqfd(gsi: number, eventFd?: number): number {
     const fd = eventFd ?? this.ownEventfd();
-    this.irqfdIoctl(fd, gsi, 0);
+    try {
+      this.irqfdIoctl(fd, gsi, 0);
+    } catch (e) {
+      if (eventFd === undefined) this.releaseOwnedFd(fd);
+      throw e;
+    }
     this.irqfds.push({ fd, gsi });
     return fd;
   }
@@ -261,7 +266,12 @@ export class KvmVM {
     b.setInt32(IoeventfdLayout.fd, fd, true);
     const flags = (options.pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (options.datamatch !== undefined ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
     b.setUint32(IoeventfdLayout.flags, flags, true);
-    kvmIoctl(this.fd, KvmIoctl.IOEVENTFD, `KVM_IOEVENTFD(${options.pio ? 'pio' : 'mmio'} 0x${options.address.toString(16)}, len ${options.length})`, b);
+    try {
+      kvmIoctl(this.fd, KvmIoctl.IOEVENTFD, `KVM_IOEVENTFD(${options.pio ? 'pio' : 'mmio'} 0x${options.address.toString(16)}, len ${options.length})`, b);
+    } catch (e) {
+      if (options.fd === undefined) this.releaseOwnedFd(fd);
+      throw e;
+    }
     return fd;
   }
 
@@ -269,6 +279,13 @@ export class KvmVM {
     const fd = native.eventfd(0, 0);
     this.ownedFds.push(fd);
     return fd;
+  }
+
+  /** Close an eventfd this VM created for a registration that then failed. */
+  private releaseOwnedFd(fd: number): void {
+    const i = this.ownedFds.indexOf(fd);
+    if (i >= 0) this.ownedFds.splice(i, 1);
+    native.close(fd);
   }
 
   // ---- in-kernel devices and vCPUs -------------------------------------------------------
