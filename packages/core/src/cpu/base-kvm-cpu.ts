@@ -11,7 +11,7 @@ import { MmioBus, PioBus, UNCLAIMED, type UnclaimedPolicy } from '../bus/address
 import { GuestError, KvmError, LifecycleError, type GuestErrorKind } from '../errors/errors';
 import { errnoCode } from '../kvm/ioctl';
 import type { VcpuHandles } from '../vm/vcpu-fd';
-import { ControlSlot, newControlBlock } from './vcpu-control';
+import { ControlSlot, clearVcpuStop, newControlBlock } from './vcpu-control';
 import { EXIT_REASON_SLOTS, STAT_SLOTS, StatSlot, exitCountsFrom, type ExitCounts } from './exit-stats';
 import type { ThreadContext } from './thread-context';
 
@@ -282,8 +282,7 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
    * controller (or the machine's worker) before the next runLoop().
    */
   resume(): void {
-    Atomics.store(this.control, ControlSlot.stop, 0);
-    this.runBytes[R.immediate_exit] = 0;
+    clearVcpuStop(this.control, this.runBytes);
   }
 
   /** Complete pending I/O so the state can be read or written (the vCPU must be idle). */

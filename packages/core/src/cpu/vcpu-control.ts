@@ -10,6 +10,11 @@
  * immediate_exit stays set until the controller resumes the vCPU, so a late store can never be
  * lost and a lost signal can never leave the thread inside KVM_RUN.
  */
+import * as native from '@kvmts/native';
+import { KvmRunLayout } from '../abi/kvm-run';
+
+const IMMEDIATE_EXIT_OFFSET = KvmRunLayout.immediate_exit;
+
 export const ControlSlot = {
   stop: 0,
   ack: 1,
@@ -17,6 +22,22 @@ export const ControlSlot = {
   running: 2,
 } as const;
 export const CONTROL_INTS = 4;
+
+/**
+ * The controller's half of the protocol: request a stop and knock the vCPU thread out of
+ * KVM_RUN. Safe to repeat. `runBytes` is the controller's own view of the vCPU's kvm_run.
+ */
+export function requestVcpuStop(control: Int32Array, runBytes: Uint8Array, thread: bigint | undefined): void {
+  Atomics.store(control, ControlSlot.stop, 1);
+  Atomics.store(runBytes, IMMEDIATE_EXIT_OFFSET, 1);
+  if (thread !== undefined) native.kickThread(thread);
+}
+
+/** Undo a stop request before the next run (only once the vCPU thread has acknowledged). */
+export function clearVcpuStop(control: Int32Array, runBytes: Uint8Array): void {
+  Atomics.store(control, ControlSlot.stop, 0);
+  Atomics.store(runBytes, IMMEDIATE_EXIT_OFFSET, 0);
+}
 
 export function newControlBlock(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import * as native from '@kvmts/native';
 import { KvmRunLayout } from '../abi/kvm-run';
-import { ControlSlot } from '../cpu/vcpu-control';
+import { ControlSlot, clearVcpuStop, requestVcpuStop } from '../cpu/vcpu-control';
 import { exitCountsFrom, type ExitCounts } from '../cpu/exit-stats';
 import type { StopReason } from '../cpu/base-kvm-cpu';
 import { deserializeError } from '../errors/serialize';
@@ -87,8 +87,7 @@ export class VcpuController {
   start(maxExits?: number): Promise<VcpuStop> {
     if (this.running) return this.running;
     if (this.exited) throw new LifecycleError(`vCPU ${this.id}`, 'exited', 'start');
-    Atomics.store(this.control, ControlSlot.stop, 0);
-    Atomics.store(this.runBytes, KvmRunLayout.immediate_exit, 0);
+    clearVcpuStop(this.control, this.runBytes);
     this.running = new Promise((resolve) => (this.resolveRun = resolve));
     this.post({ op: 'run', maxExits });
     return this.running;
@@ -102,14 +101,12 @@ export class VcpuController {
   async stop(timeoutMs: number): Promise<VcpuStop | undefined> {
     const run = this.running;
     if (!run) return this.lastStop;
-    Atomics.store(this.control, ControlSlot.stop, 1);
-    Atomics.store(this.runBytes, KvmRunLayout.immediate_exit, 1);
-    if (this.thread !== undefined) native.kickThread(this.thread);
+    requestVcpuStop(this.control, this.runBytes, this.thread);
     let timer: NodeJS.Timeout | undefined;
     // Re-kick periodically: a signal that lands while the thread is between KVM_RUN calls is
     // harmless (immediate_exit catches that case) but cheap to repeat.
     const rekick = setInterval(() => {
-      if (this.thread !== undefined && this.running) native.kickThread(this.thread);
+      if (this.running) requestVcpuStop(this.control, this.runBytes, this.thread);
     }, 50);
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const r = await Promise.race([run, timeout]);
