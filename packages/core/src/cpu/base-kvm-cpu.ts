@@ -16,10 +16,8 @@ import { EXIT_REASON_SLOTS, STAT_SLOTS, StatSlot, exitCountsFrom, type ExitCount
 import type { ThreadContext } from './thread-context';
 
 /** What an exit handler tells the run loop. */
-export const enum ExitAction {
-  Continue = 0,
-  Stop = 1,
-}
+export const ExitAction = { Continue: 0, Stop: 1 } as const;
+export type ExitAction = (typeof ExitAction)[keyof typeof ExitAction];
 
 /** Why run() returned. */
 export type StopReason =
@@ -56,6 +54,8 @@ export interface CpuOptions {
   readonly coalescedRingPage?: number;
 }
 
+/** Hoisted: the package's re-exports are getters, and this is called once per exit. */
+const runVcpu = native.run;
 const EINTR = 4;
 const EAGAIN = 11;
 const TWO_32 = 4294967296;
@@ -207,7 +207,7 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
           Atomics.add(ctl, ControlSlot.ack, 1);
           return this.toIdle('stopped');
         }
-        const r = native.run(this.fd);
+        const r = runVcpu(this.fd);
         this.kvmStateDirty = true;
         stats[StatSlot.runs]++;
         if (r < 0) {
@@ -271,7 +271,7 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     const b = this.runBytes;
     const prev = b[R.immediate_exit];
     b[R.immediate_exit] = 1;
-    native.run(this.fd);
+    runVcpu(this.fd);
     this.stats[StatSlot.halfEntries]++;
     // Leave it set if a controller set it (it is cleared on resume); clear it if we set it.
     if (prev === 0 && Atomics.load(this.control, ControlSlot.stop) === 0) b[R.immediate_exit] = 0;

@@ -1,0 +1,11 @@
+'use strict';
+/** Small statistics for benchmark rounds. */
+
+function median(values) {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+module.exports = { median };
