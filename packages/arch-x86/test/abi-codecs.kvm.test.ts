@@ -3,7 +3,6 @@
  * accepts and returns unchanged; what KVM returns, the codecs decode and re-encode byte for
  * byte. Skips when /dev/kvm cannot be opened.
  */
-import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { Kvm, KvmCap, kvmIoctl, KvmIoctl } from '@kvmts/core';
 import {
@@ -20,14 +19,7 @@ import {
   encodeSregs,
 } from '../src/abi';
 
-const kvmUsable = ((): boolean => {
-  try {
-    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const kvmUsable = Kvm.isAvailable();
 const describeKvm = kvmUsable ? describe : describe.skip;
 
 describeKvm('x86 regs/sregs codecs with real KVM_GET/SET_(S)REGS', () => {

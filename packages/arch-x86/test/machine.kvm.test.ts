@@ -107,7 +107,7 @@ describeKvm('machines on real KVM', () => {
     try {
       const exit = await m.run();
       expect(exit.reason).toBe('error');
-      const err = (exit as { error: GuestError }).error;
+      const err = (exit as { error: unknown }).error as GuestError;
       expect(err).toBeInstanceOf(GuestError);
       expect(err.kind).toBe('triple-fault');
       expect(err.dump).toMatch(/rip: 0x/);

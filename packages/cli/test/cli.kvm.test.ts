@@ -1,13 +1,13 @@
 /** The kvmts command as a user runs it: the compiled bin in a child process. */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { Kvm } from '@kvmts/core';
 import { demoData } from '@kvmts/cli';
 
 const bin = path.resolve(__dirname, '../dist/bin.js');
 const kvmts = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60000 });
-const canOpen = fs.existsSync('/dev/kvm');
+const canOpen = Kvm.isAvailable();
 
 describe('kvmts command', () => {
   it('demoData is xorshift32 (13, 17, 5), low byte per step (golden bytes)', () => {

@@ -8,7 +8,7 @@ import * as ts from 'typescript';
 import * as core from '@kvmts/core';
 import * as x86 from '@kvmts/arch-x86';
 
-const canOpen = fs.existsSync('/dev/kvm');
+const canOpen = core.Kvm.isAvailable();
 const readme = fs.readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
 const example = /```ts\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
 

@@ -2,20 +2,12 @@
  * The binary stats reader against real KVM stats fds (KVM_GET_STATS_FD on a VM and a vCPU).
  * Skips when /dev/kvm cannot be opened.
  */
-import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { Kvm } from '../src/kvm/kvm';
 import { kvmIoctl } from '../src/kvm/ioctl';
 import { KvmCap, KvmIoctl, KvmStatsReader, KvmStatsType, readStats } from '../src/abi';
 
-const kvmUsable = ((): boolean => {
-  try {
-    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const kvmUsable = Kvm.isAvailable();
 const describeKvm = kvmUsable ? describe : describe.skip;
 
 describeKvm('KVM_GET_STATS_FD read through KvmStatsReader (real /dev/kvm)', () => {

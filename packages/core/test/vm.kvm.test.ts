@@ -8,14 +8,7 @@ import * as path from 'node:path';
 import * as native from '@kvmts/native';
 import { ConfigError, Kvm, KvmCap, KvmError, KvmIoctl, KvmUnavailableError, KvmVM, LifecycleError } from '@kvmts/core';
 
-const canOpen = (() => {
-  try {
-    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const canOpen = Kvm.isAvailable();
 const describeKvm = canOpen ? describe : describe.skip;
 const MiB = 1 << 20;
 

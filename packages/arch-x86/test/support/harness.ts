@@ -2,21 +2,11 @@
  * Test harness: one VM with one or more x86 vCPUs driven synchronously on the test's own thread
  * (the machine layer runs them in workers; these tests exercise the CPU and buses directly).
  */
-import * as fs from 'node:fs';
 import { Kvm, KvmVM, attachMmioServedRegions, type CoalescedZone, type Device, type AccessSize, type HighWord, type MemoryRegionOptions } from '@kvmts/core';
 import { X86KvmCPU, x86ArchPlugin, type X86FlatBoot } from '@kvmts/arch-x86';
 
-export function kvmAvailable(): boolean {
-  try {
-    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `describe` when /dev/kvm can be opened, otherwise a visible skip. */
-export const describeKvm: jest.Describe = kvmAvailable() ? describe : describe.skip;
+export const describeKvm: jest.Describe = Kvm.isAvailable() ? describe : describe.skip;
 
 export interface Rig {
   kvm: Kvm;

@@ -47,6 +47,17 @@ export class Kvm {
     return new Kvm(fd, path, version);
   }
 
+  /** Can `path` be opened as KVM API 12 right now? (For choosing a fallback or skipping tests.) */
+  static isAvailable(path: string = DEFAULT_KVM_PATH): boolean {
+    try {
+      Kvm.open(path).close();
+      return true;
+    } catch (e) {
+      if (e instanceof KvmUnavailableError) return false;
+      throw e;
+    }
+  }
+
   /** KVM_CHECK_EXTENSION on the system fd: 0 = absent, otherwise capability-specific. */
   checkExtension(cap: KvmCap): number {
     return kvmIoctl(this.fd, KvmIoctl.CHECK_EXTENSION, `KVM_CHECK_EXTENSION(${KvmCap[cap] ?? cap})`, cap);
