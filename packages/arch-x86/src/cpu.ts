@@ -59,6 +59,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86ThreadContext> implements InitialSt
       cpu.requestStop('halted');
       return ExitAction.Stop;
     });
+    // The dump attached here is what KVM holds after the exit: the faulting context on PVM and
+    // VMX, but reset state on SVM, whose VMCB is undefined after a shutdown intercept.
     this.setExitHandler(KvmExitReason.SHUTDOWN, (cpu) => {
       throw cpu.guestError('triple-fault', 'the guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception occurred that the guest could not deliver');
     });

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as native from '@kvmts/native';
-import { Kvm, KvmVM, KvmRunLayout, KvmExitReason, ConfigError, ScratchBuffer, ior, iow, OneRegLayout } from '@kvmts/core';
+import { Kvm, KvmVM, KvmIoctl, KvmRunLayout, KvmExitReason, ConfigError, ScratchBuffer, ior, iow, OneRegLayout } from '@kvmts/core';
 
 /** arm64-only ioctls and constants (arch/arm64/include/uapi/asm/kvm.h), only what this test uses. */
 const ArmIoctl = {
@@ -47,12 +47,12 @@ describe('nested arm64: KVM, vGICv3 and an MMIO exit', () => {
     scratch.view.setBigUint64(0, value, true);
     oneReg.setBigUint64(OneRegLayout.id, id, true);
     oneReg.setBigUint64(OneRegLayout.addr, scratch.address, true);
-    native.ioctl(vcpuFd, iow(0xac, OneRegLayout.size), oneReg); // KVM_SET_ONE_REG
+    native.ioctl(vcpuFd, KvmIoctl.SET_ONE_REG, oneReg);
   };
   const getReg = (vcpuFd: number, id: bigint): bigint => {
     oneReg.setBigUint64(OneRegLayout.id, id, true);
     oneReg.setBigUint64(OneRegLayout.addr, scratch.address, true);
-    native.ioctl(vcpuFd, iow(0xab, OneRegLayout.size), oneReg); // KVM_GET_ONE_REG (_IOW by design)
+    native.ioctl(vcpuFd, KvmIoctl.GET_ONE_REG, oneReg); // _IOW by design: the struct holds a pointer
     return scratch.view.getBigUint64(0, true);
   };
 

@@ -1,0 +1,70 @@
+#!/bin/busybox sh
+# PID 1 of the emulated test host (both tiers): mount the basics, load the kernel modules the
+# host runner listed, mount the repo (9p, read-only) and the per-run share, check /dev/kvm,
+# run jest on the console and report through "@@KVMTS@@" marker lines that the host parses.
+/bin/busybox --install -s /bin
+export PATH=/usr/bin:/bin
+mkdir -p /proc /sys /dev /tmp /run/kvmts /mnt/repo
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+
+say() { echo "@@KVMTS@@ $*"; }
+up() { cut -d' ' -f1 /proc/uptime; }
+# Power off; should that fail, the kernel's panic=-1 reboot ends QEMU (-no-reboot) when init exits.
+finish() { say "exit $1"; sync; poweroff -f; exit "$1"; }
+
+say "booted $(up)"
+while read -r mod params; do
+  [ -n "$mod" ] || continue
+  # Not fatal: without kvm_amd (no SVM) the /dev/kvm check below says what is wrong.
+  insmod "/lib/modules/$mod" $params || say "modfail $mod"
+
+done < /etc/kvmts-modules
+
+mount -t 9p -o trans=virtio,version=9p2000.L,ro kvmts /run/kvmts || { say "error mount of the run share"; finish 3; }
+. /run/kvmts/run.env
+# cache=loose: the share is read-only for the whole run, so page caching it is safe and fast.
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose repo /mnt/repo \
+  || { say "error mount of the repo share"; finish 3; }
+mkdir -p "$KVMTS_REPO" /var/cache/jest
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 jestcache /var/cache/jest \
+  || { say "error mount of the jest cache share"; finish 3; }
+if [ -d /run/kvmts/overlay ]; then
+  # Guest-arch files (native addon, per-platform bindings) laid over the host's repo, read-only.
+  mount -t overlay -o "lowerdir=/run/kvmts/overlay:/mnt/repo" overlay "$KVMTS_REPO" \
+    || { say "error overlay mount"; finish 3; }
+else
+  mount --bind /mnt/repo "$KVMTS_REPO" || { say "error bind mount"; finish 3; }
+fi
+
+[ -c /dev/kvm ] || { say "nokvm"; finish 4; }
+[ -z "$KVMTS_NODE_OPTIONS" ] || export NODE_OPTIONS="$KVMTS_NODE_OPTIONS"
+
+say "ready $(up) $(uname -m) node $(node -v 2>&1)"
+
+cd "$KVMTS_REPO" || finish 3
+set -f # the jest arguments are patterns: no globbing here
+export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_TIER KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_NESTED=1
+if [ -n "$KVMTS_GUEST_CMD" ]; then
+  # Debugging aid (KVMTS_NESTED_CMD on the host): run this instead of jest.
+  set +f; sh -c "$KVMTS_GUEST_CMD" </dev/null 2>&1; finish $?
+fi
+# shellcheck disable=SC2086 # KVMTS_JEST_ARGS is a word list built by the host runner
+# The patterns go first (--reporters takes every word after it). Piped through cat so jest
+# sees no terminal: no colours or cursor codes in the host's log.
+# The emulated host is several times slower than the machine jest.config.js's timeout was set
+# for: the default per-test timeout is raised (explicit per-test timeouts still apply).
+{ node node_modules/jest/bin/jest.js $KVMTS_JEST_ARGS --ci -i --json --outputFile=/tmp/jest.json \
+    --testTimeout="$KVMTS_TEST_TIMEOUT_MS" \
+    --cacheDirectory=/var/cache/jest --reporters=default --reporters=/run/kvmts/progress-reporter.js \
+    </dev/null 2>&1; echo $? > /tmp/jest.rc; } | cat
+rc=$(cat /tmp/jest.rc)
+say "jest-done $(up)"
+node -e '
+  const r = require("/tmp/jest.json");
+  console.log("@@KVMTS@@ counts " + [r.numPassedTests, r.numFailedTests, r.numRuntimeErrorTestSuites,
+    r.numTotalTests, r.numPendingTests + r.numTodoTests].join(" "));
+' 2>/dev/null || say "error no jest report"
+finish $rc

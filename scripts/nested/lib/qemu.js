@@ -1,0 +1,84 @@
+'use strict';
+/**
+ * Boots the emulated host, streams its serial console to our stdout and to a log file, and
+ * reads the "@@KVMTS@@ <what> ..." marker lines that guest/init.sh prints.
+ */
+const fs = require('fs');
+const { spawn } = require('child_process');
+
+const MARK = '@@KVMTS@@';
+/** Kernel messages that mean the emulated host is wedged: stop now, do not wait for the timeout. */
+const WEDGED = /watchdog: BUG: soft lockup|rcu: INFO: rcu_\w+ detected stalls|Kernel panic - not syncing/;
+
+/**
+ * @param o.bin / o.args QEMU binary and machine arguments
+ * @param o.kernel / o.initrd / o.append boot material
+ * @param o.shares [{tag, path, writable}] 9p exports (read-only unless writable)
+ * @param o.logFile where the whole console goes
+ * @param o.timeoutMs the emulated host is killed (and the run fails) after this
+ * @param o.idleMs ... or after this long without any console output (a hung KVM_RUN blocks
+ *        jest's own test timeouts, so a silent guest is a hung guest)
+ * @param o.onMarker(kind, fields, elapsedMs) called for each marker line
+ * @returns Promise<{code, signal, timedOut: false|'total'|'idle'|'wedged', markers: Map<kind, fields[]>}>
+ */
+function boot(o) {
+  const args = [...o.args, '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
+    '-kernel', o.kernel, '-initrd', o.initrd, '-append', o.append];
+  o.shares.forEach((s, i) => {
+    args.push('-fsdev', `local,id=fs${i},path=${s.path},security_model=none${s.writable ? '' : ',readonly=on'}`,
+      '-device', `virtio-9p-pci,fsdev=fs${i},mount_tag=${s.tag}`);
+  });
+  const log = fs.openSync(o.logFile, 'w');
+  fs.writeSync(log, `# ${o.bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
+  const t0 = Date.now();
+  const child = spawn(o.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const markers = new Map();
+  // An interrupted runner must not leave an emulated host spinning on the machine's cores.
+  const stop = (sig) => { child.kill('SIGKILL'); process.exit(sig === 'SIGINT' ? 130 : 143); };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let timedOut = false;
+  let lastOutput = Date.now();
+  const timer = setTimeout(() => { timedOut = 'total'; child.kill('SIGKILL'); }, o.timeoutMs);
+  const idle = setInterval(() => {
+    if (Date.now() - lastOutput > o.idleMs) { timedOut = 'idle'; child.kill('SIGKILL'); }
+  }, 1000);
+
+  let partial = '';
+  const onData = (chunk) => {
+    lastOutput = Date.now();
+    fs.writeSync(log, chunk);
+    const text = partial + chunk.toString('utf8').replace(/\r/g, '');
+    const lines = text.split('\n');
+    partial = lines.pop();
+    for (const line of lines) handleLine(line);
+  };
+  const handleLine = (line) => {
+    if (!timedOut && WEDGED.test(line)) {
+      timedOut = 'wedged';
+      setTimeout(() => child.kill('SIGKILL'), 8000); // let the kernel finish its report in the log
+    }
+    const at = line.indexOf(MARK);
+    if (at < 0) { process.stdout.write(`${line}\n`); return; }
+    const [kind, ...fields] = line.slice(at + MARK.length).trim().split(/\s+/);
+    markers.set(kind, fields);
+    o.onMarker?.(kind, fields, Date.now() - t0);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', (c) => { fs.writeSync(log, c); process.stderr.write(c); });
+
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      clearInterval(idle);
+      process.removeListener('SIGINT', stop);
+      process.removeListener('SIGTERM', stop);
+      if (partial) handleLine(partial);
+      fs.closeSync(log);
+      resolve({ code, signal, timedOut, markers, elapsedMs: Date.now() - t0 });
+    });
+    child.on('error', (e) => { fs.writeSync(log, `spawn error: ${e.message}\n`); });
+  });
+}
+
+module.exports = { boot, MARK };

