@@ -9,7 +9,7 @@ import { KvmIoctl } from '../abi/ioctls';
 import type { AccessSize } from '../bus/device';
 import { MmioBus, PioBus, UNCLAIMED, type UnclaimedPolicy } from '../bus/address-bus';
 import { GuestError, KvmError, LifecycleError, type GuestErrorKind } from '../errors/errors';
-import { errnoCode } from '../kvm/ioctl';
+import { errnoCode, kvmIoctl } from '../kvm/ioctl';
 import type { VcpuHandles } from '../vm/vcpu-fd';
 import { ControlSlot, clearVcpuStop, newControlBlock } from './vcpu-control';
 import { EXIT_REASON_SLOTS, STAT_SLOTS, StatSlot, exitCountsFrom, type ExitCounts } from './exit-stats';
@@ -322,12 +322,7 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
 
   /** Kernel statistics from KVM_GET_STATS_FD (exits, halt_exits, insn_emulation, …). */
   openStatsFd(): number {
-    try {
-      return native.ioctl(this.fd, KvmIoctl.GET_STATS_FD);
-    } catch (e) {
-      const se = e as native.SyscallError;
-      throw new KvmError('KVM_GET_STATS_FD', se.errno ?? 0, se.code ?? 'EUNKNOWN', `vCPU ${this.id}`);
-    }
+    return kvmIoctl(this.fd, KvmIoctl.GET_STATS_FD, 'KVM_GET_STATS_FD');
   }
 
   /** A full text dump: registers plus the run state and exit counts. */

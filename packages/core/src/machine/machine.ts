@@ -142,7 +142,7 @@ export class Machine {
   async run(options: { maxExits?: number } = {}): Promise<MachineExit> {
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
-    const all = Promise.all(this.vcpus.map((v) => v.start(options.maxExits).then((s) => this.onVcpuStop(v, s))));
+    const all = Promise.all(this.vcpus.map((v) => v.start(options.maxExits).then((s) => this.onVcpuStop(s))));
     const result = await Promise.race([exited, all.then(() => this.summarize())]);
     // Make sure every vCPU is quiet before reporting (a power-off from one stops the others).
     await this.stop();
@@ -175,7 +175,7 @@ export class Machine {
     void this.stop();
   }
 
-  private onVcpuStop(_v: VcpuController, s: VcpuStop): void {
+  private onVcpuStop(s: VcpuStop): void {
     if (s.reason === 'error') {
       this.exitResolve?.({ reason: 'error', error: s.error });
       void this.stop();

@@ -11,6 +11,7 @@ import type { FromWorker, ToWorker, VcpuWorkerData } from './worker-protocol';
 import { serializeError } from '../errors/serialize';
 import { loadPlugins, findArchPlugin, findDevicePlugin } from './plugin-registry';
 import { KVM_CPU } from '../di/tokens';
+import { readStats } from '../abi/stats';
 import { attachMmioServedRegions } from '../vm/mmio-served-regions';
 import { GuestMemory } from '../vm/guest-memory';
 import type { DeviceContext } from './device-plugin';
@@ -116,10 +117,8 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
+/** Kernel statistics of this vCPU (KVM_GET_STATS_FD), as strings so they survive postMessage. */
 function readKernelStats(fd: number): Record<string, string> {
-  // Lazily required: stats parsing is only needed on request.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { readStats } = require('../abi/stats') as typeof import('../abi/stats');
   try {
     const out: Record<string, string> = {};
     for (const [k, v] of readStats(fd)) out[k] = Array.isArray(v) ? v.join(',') : String(v);
