@@ -30,5 +30,6 @@ export * from './machine/arch-plugin';
 export * from './machine/machine-config';
 export * from './machine/plugin-registry';
 export * from './machine/vcpu-controller';
+export * from './machine/prepare-vm';
 export * from './machine/machine';
 export type { VcpuWorkerData, WorkerMethod } from './machine/worker-protocol';

@@ -1,43 +1,34 @@
 'use strict';
 /**
- * One kvmts x86 VM with one vCPU, driven synchronously on this thread — the same set-up as
- * packages/arch-x86/test/support/harness.ts — and the dump of its prepared state that the C
- * baseline loads, so both sides start from identical memory and registers.
+ * One kvmts x86 VM with one vCPU, driven synchronously on this thread (set up by core's
+ * prepareVm, the sequence machines and the test harness use too), and the dump of its prepared
+ * state that the C baseline loads, so both sides start from identical memory and registers.
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { Kvm, KvmVM } = require('@kvmts/core');
-const { X86KvmCPU, x86ArchPlugin, encodeCpuid2, encodeRegs, encodeSregs, X86RegsLayout, X86SregsLayout } = require('@kvmts/arch-x86');
+const { buildCpu, prepareVm, vcpuBuildInfos } = require('@kvmts/core');
+const { x86ArchPlugin, encodeCpuid2, encodeRegs, encodeSregs, X86RegsLayout, X86SregsLayout } = require('@kvmts/arch-x86');
 
 /** Guest RAM from GPA 0: holds the image at 0x8000, the stack, GDT and page tables. */
 const RAM_BYTES = 4 << 20;
 
 /** @returns {{ vm: KvmVM, cpu: X86KvmCPU, state: object, close(): void }} */
 function makeRig(boot) {
-  const kvm = Kvm.open();
-  const vm = new KvmVM(kvm);
+  const prepared = prepareVm({ arch: 'x86_64', memory: RAM_BYTES, cpus: 1, boot }, x86ArchPlugin);
   try {
-    const config = { arch: 'x86_64', memory: 0, cpus: 1, boot };
-    x86ArchPlugin.configureVm(vm, config);
-    vm.addMemoryRegion({ name: 'ram', guestPhysAddr: 0, size: RAM_BYTES });
-    const handles = vm.createVcpu(0);
-    vm.lifecycle.moveTo('ready');
-    const [state] = x86ArchPlugin.prepareBoot(vm, vm.memory(), config);
-    const cpu = new X86KvmCPU(handles.describe(), { unclaimed: 'error' });
-    cpu.applyInitialState(state);
+    const [info] = vcpuBuildInfos(prepared);
+    const cpu = buildCpu(x86ArchPlugin, info, { unclaimed: 'error' });
     return {
-      vm,
+      vm: prepared.vm,
       cpu,
-      state,
+      state: info.initialState,
       close() {
         cpu.close();
-        vm.close();
-        kvm.close();
+        prepared.close();
       },
     };
   } catch (e) {
-    vm.close();
-    kvm.close();
+    prepared.close();
     throw e;
   }
 }

@@ -2,7 +2,7 @@
  * Test harness: one VM with one or more x86 vCPUs driven synchronously on the test's own thread
  * (the machine layer runs them in workers; these tests exercise the CPU and buses directly).
  */
-import { Kvm, KvmVM, attachMmioServedRegions, type CoalescedZone, type Device, type AccessSize, type HighWord, type MemoryRegionOptions } from '@kvmts/core';
+import { Kvm, buildCpu, prepareVm, vcpuBuildInfos, type KvmVM, type CoalescedZone, type Device, type AccessSize, type HighWord, type MemoryRegionOptions } from '@kvmts/core';
 import { X86KvmCPU, x86ArchPlugin, type X86FlatBoot } from '@kvmts/arch-x86';
 
 /** `describe` when /dev/kvm can be opened, otherwise a visible skip. */
@@ -16,34 +16,15 @@ export interface Rig {
 }
 
 export function makeRig(boot: X86FlatBoot, options: { cpus?: number; memory?: MemoryRegionOptions[]; coalesced?: CoalescedZone[]; unclaimed?: 'ignore' | 'error' } = {}): Rig {
-  const kvm = Kvm.open();
-  const vm = new KvmVM(kvm);
+  const prepared = prepareVm(
+    { arch: 'x86_64', memory: options.memory ?? [{ name: 'ram', guestPhysAddr: 0, size: 4 << 20 }], cpus: options.cpus, coalesced: options.coalesced, boot },
+    x86ArchPlugin,
+  );
   try {
-    const cpus = options.cpus ?? 1;
-    x86ArchPlugin.configureVm(vm, { arch: 'x86_64', memory: 0 });
-    for (const r of options.memory ?? [{ name: 'ram', guestPhysAddr: 0, size: 4 << 20 }]) vm.addMemoryRegion(r);
-    for (const z of options.coalesced ?? []) vm.addCoalescedZone(z);
-    const handles = Array.from({ length: cpus }, (_, id) => vm.createVcpu(id));
-    vm.lifecycle.moveTo('ready');
-    const states = x86ArchPlugin.prepareBoot(vm, vm.memory(), { arch: 'x86_64', memory: 0, cpus, boot });
-    const list = handles.map((h) => {
-      const cpu = new X86KvmCPU(h.describe(), { unclaimed: options.unclaimed ?? 'error' });
-      cpu.applyInitialState(states[h.id]);
-      attachMmioServedRegions(cpu.mmio, vm.regions);
-      return cpu;
-    });
-    return {
-      kvm,
-      vm,
-      cpus: list,
-      close() {
-        vm.close();
-        kvm.close();
-      },
-    };
+    const cpus = vcpuBuildInfos(prepared).map((info) => buildCpu(x86ArchPlugin, info, { unclaimed: options.unclaimed ?? 'error' }) as X86KvmCPU);
+    return { kvm: prepared.kvm, vm: prepared.vm, cpus, close: () => prepared.close() };
   } catch (e) {
-    vm.close();
-    kvm.close();
+    prepared.close();
     throw e;
   }
 }

@@ -2,10 +2,9 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import type { DependencyContainer } from 'tsyringe';
 import { container as rootContainer } from 'tsyringe';
-import { Kvm } from '../kvm/kvm';
-import { KvmVM } from '../vm/kvm-vm';
+import type { Kvm } from '../kvm/kvm';
+import type { KvmVM } from '../vm/kvm-vm';
 import type { GuestMemory } from '../vm/guest-memory';
-import type { MemoryRegionOptions } from '../vm/memory-region';
 import { ConfigError, type KvmtsError } from '../errors/errors';
 import { KVM, KVM_VM, MACHINE_CONFIG } from '../di/tokens';
 import { STAT_SLOTS } from '../cpu/exit-stats';
@@ -13,7 +12,7 @@ import { CONTROL_INTS } from '../cpu/vcpu-control';
 import type { ExitCounts } from '../cpu/exit-stats';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
-import { parseSize } from './machine-config';
+import { prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
 import { BUILTIN_ARCH_MODULES, findArchPlugin, findDevicePlugin, loadPlugins } from './plugin-registry';
 import { VcpuController, type VcpuStop } from './vcpu-controller';
 import type { VcpuWorkerData } from './worker-protocol';
@@ -64,8 +63,7 @@ export class Machine {
   /** Build a machine from one config object. Nothing runs until run()/start(). */
   static async create(config: MachineConfig, options: CreateMachineOptions = {}): Promise<Machine> {
     const container = (options.container ?? rootContainer).createChildContainer();
-    const cpus = config.cpus ?? 1;
-    if (!Number.isInteger(cpus) || cpus < 1) throw new ConfigError('cpus', `must be a positive integer, got ${cpus}`);
+    vcpuCount(config); // checked before any plugin loads
     // Modules to load: the built-in one for the arch, the user's plugins, and every module a
     // device spec names (so a third-party device needs no separate `plugins` entry).
     const archModule = BUILTIN_ARCH_MODULES[config.arch];
@@ -87,23 +85,13 @@ export class Machine {
       return { spec, name, shared: new SharedArrayBuffer(Math.max(8, plugin.sharedStateBytes(spec.options))) };
     });
 
-    const kvm = Kvm.open(config.kvmPath);
-    let vm: KvmVM | undefined;
+    const prepared = prepareVm(config, arch);
+    const { kvm, vm, memory } = prepared;
+    container.registerInstance(KVM, kvm);
+    container.registerInstance(KVM_VM, vm);
+    container.registerInstance(MACHINE_CONFIG, config);
     const vcpus: VcpuController[] = [];
     try {
-      vm = new KvmVM(kvm, arch.vmType(kvm, config));
-      container.registerInstance(KVM, kvm);
-      container.registerInstance(KVM_VM, vm);
-      container.registerInstance(MACHINE_CONFIG, config);
-      arch.configureVm(vm, config);
-      for (const r of memoryRegions(config, arch)) vm.addMemoryRegion(r);
-      for (const z of config.coalesced ?? []) vm.addCoalescedZone(z);
-      const handles = [];
-      for (let id = 0; id < cpus; id++) handles.push(vm.createVcpu(id).describe());
-      vm.lifecycle.moveTo('ready');
-      const memory = vm.memory();
-      const initial = arch.prepareBoot(vm, memory, config);
-
       const script = workerScriptPath();
       let machine: Machine | undefined;
       const consoleSink = options.console ?? ((b: Uint8Array) => process.stdout.write(b));
@@ -111,29 +99,24 @@ export class Machine {
         console: (b: Uint8Array) => consoleSink(b),
         poweroff: (_vcpu: number, status: number) => machine?.onPowerOff(status),
       };
-      for (const h of handles) {
+      for (const info of vcpuBuildInfos(prepared)) {
         const data: VcpuWorkerData = {
+          ...info,
           modules: [arch.module, ...uniqueModules.filter((m) => m !== arch.module)],
           arch: config.arch,
-          handles: h,
-          vmFd: vm.fd,
-          vcpuCount: cpus,
-          regions: vm.regions,
           devices,
           stats: new SharedArrayBuffer(STAT_SLOTS * 8),
           control: new SharedArrayBuffer(CONTROL_INTS * 4),
           unclaimed: config.unclaimed ?? 'ignore',
-          initialState: initial[h.id],
         };
-        vcpus.push(new VcpuController(h.id, script, data, events));
+        vcpus.push(new VcpuController(info.handles.id, script, data, events));
       }
       await Promise.all(vcpus.map((v) => v.whenReady()));
       machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, new Map(devices.map((d) => [d.name, d.shared])));
       return machine;
     } catch (e) {
       await Promise.allSettled(vcpus.map((v) => v.close()));
-      vm?.close();
-      kvm.close();
+      prepared.close();
       throw e;
     }
   }
@@ -193,12 +176,6 @@ export class Machine {
   }
 }
 
-function memoryRegions(config: MachineConfig, arch: ArchPlugin): MemoryRegionOptions[] {
-  if (Array.isArray(config.memory)) return config.memory as MemoryRegionOptions[];
-  const bytes = parseSize(config.memory as number | string);
-  if (bytes === undefined) throw new ConfigError('memory', `'${String(config.memory)}' is not a size (use bytes or a string like '64M')`);
-  return arch.memoryLayout(bytes);
-}
 
 /** Compose a machine from one config object (see MachineConfig). */
 export function createMachine(config: MachineConfig, options?: CreateMachineOptions): Promise<Machine> {

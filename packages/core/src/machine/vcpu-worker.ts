@@ -12,8 +12,7 @@ import { serializeError } from '../errors/serialize';
 import { loadPlugins, findArchPlugin, findDevicePlugin } from './plugin-registry';
 import { KVM_CPU } from '../di/tokens';
 import { readStats } from '../abi/stats';
-import { attachMmioServedRegions } from '../vm/mmio-served-regions';
-import { GuestMemory } from '../vm/guest-memory';
+import { buildCpu } from './prepare-vm';
 import type { DeviceContext } from './device-plugin';
 import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
@@ -30,16 +29,12 @@ function build() {
   const container = rootContainer.createChildContainer();
   loadPlugins(container, data.modules);
   const arch = findArchPlugin(container, data.arch);
-  const cpu = arch.createCpu(data.handles, {
-    vmFd: data.vmFd,
-    vcpuCount: data.vcpuCount,
+  const cpu = buildCpu(arch, data, {
     stats: new Float64Array(data.stats),
     control: new Int32Array(data.control),
     unclaimed: data.unclaimed,
   });
   container.registerInstance(KVM_CPU, cpu);
-  const memory = new GuestMemory(data.regions);
-  attachMmioServedRegions(cpu.mmio, data.regions);
   for (const d of data.devices) {
     const plugin = findDevicePlugin(container, d.spec.type);
     const ctx: DeviceContext = {
@@ -58,14 +53,13 @@ function build() {
     for (const r of placement.pio ?? []) cpu.pio.attach(r, device);
     for (const r of placement.mmio ?? []) cpu.mmio.attach(r, device);
   }
-  cpu.applyInitialState(data.initialState);
-  return { cpu, memory };
+  return cpu;
 }
 
-let built: ReturnType<typeof build>;
+let cpu: ReturnType<typeof build>;
 try {
   native.installKickHandler();
-  built = build();
+  cpu = build();
   post({ ev: 'ready', thread: native.currentThread() });
 } catch (e) {
   post({ ev: 'error', error: serializeError(e) });
@@ -73,7 +67,6 @@ try {
 }
 
 port.on('message', (m: ToWorker) => {
-  const { cpu } = built;
   switch (m.op) {
     case 'run':
       try {

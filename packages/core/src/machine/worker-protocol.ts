@@ -1,22 +1,16 @@
 import type { DeviceSpec } from './device-plugin';
-import type { MemoryRegion } from '../vm/memory-region';
-import type { VcpuHandles } from '../vm/vcpu-fd';
+import type { VcpuBuildInfo } from './prepare-vm';
 import type { UnclaimedPolicy } from '../bus/address-bus';
 import type { StopReason } from '../cpu/base-kvm-cpu';
 
 /** Everything a vCPU worker needs, as structured-cloneable data. */
-export interface VcpuWorkerData {
+export interface VcpuWorkerData extends VcpuBuildInfo {
   readonly modules: readonly string[];
   readonly arch: string;
-  readonly handles: VcpuHandles;
-  readonly vmFd: number;
-  readonly vcpuCount: number;
-  readonly regions: readonly MemoryRegion[];
   readonly devices: readonly { spec: DeviceSpec; name: string; shared: SharedArrayBuffer }[];
   readonly stats: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
   readonly unclaimed: UnclaimedPolicy;
-  readonly initialState: unknown;
 }
 
 /** Main → worker. */
