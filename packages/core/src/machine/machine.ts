@@ -176,7 +176,6 @@ export class Machine {
   }
 }
 
-
 /** Compose a machine from one config object (see MachineConfig). */
 export function createMachine(config: MachineConfig, options?: CreateMachineOptions): Promise<Machine> {
   return Machine.create(config, options);

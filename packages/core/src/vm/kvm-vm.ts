@@ -59,7 +59,6 @@ export class KvmVM {
   private readonly devices: KvmDevice[] = [];
   private readonly vcpus = new Map<number, VcpuFd>();
   private readonly ownedFds: number[] = [];
-  private readonly irqfds: { fd: number; gsi: number }[] = [];
   private readonly slotLimit: number;
   private readonly irqLine: IrqLineDriver;
   private nextSlot = 0;
@@ -238,14 +237,11 @@ export class KvmVM {
       if (eventFd === undefined) this.releaseOwnedFd(fd);
       throw e;
     }
-    this.irqfds.push({ fd, gsi });
     return fd;
   }
 
   removeIrqfd(gsi: number, eventFd: number): void {
     this.irqfdIoctl(eventFd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
-    const i = this.irqfds.findIndex((x) => x.fd === eventFd && x.gsi === gsi);
-    if (i >= 0) this.irqfds.splice(i, 1);
   }
 
   private irqfdIoctl(fd: number, gsi: number, flags: number): void {
