@@ -1,27 +1,33 @@
 /**
  * Test tiers (by file name):
  *   *.test.ts               pure logic, no /dev/kvm            → host tier
- *   *.kvm.test.ts           real x86 KVM (/dev/kvm)           → host tier and nested-x86 tier
+ *   *.kvm.test.ts           real x86 KVM (/dev/kvm)           → host tier and/or nested-x86 tier
  *   *.nested-x86.test.ts    only inside the nested x86 host   → nested-x86 tier
  *   *.nested-arm64.test.ts  only inside the nested arm64 host → nested-arm64 tier
  * KVMTS_TIER selects the tier (default: host).
+ * KVMTS_KVM_SUITES says which one tier runs the *.kvm.test.ts suites (`host` or `nested-x86`);
+ * scripts/test/run-tiers.js sets it so that each runs once per `npm test`, where real KVM is.
+ * Unset (a developer running jest or scripts/nested/run.js by hand), both tiers run them.
  */
 const tier = process.env.KVMTS_TIER || 'host';
+const kvmSuites = process.env.KVMTS_KVM_SUITES || '';
 const tierMatch = {
   host: ['**/test/**/*.test.ts'],
   'nested-x86': ['**/test/**/*.kvm.test.ts', '**/test/**/*.nested-x86.test.ts'],
   'nested-arm64': ['**/test/**/*.nested-arm64.test.ts'],
 };
 if (!tierMatch[tier]) throw new Error(`KVMTS_TIER=${tier}: expected one of ${Object.keys(tierMatch).join(', ')}`);
+if (!['', 'host', 'nested-x86'].includes(kvmSuites)) throw new Error(`KVMTS_KVM_SUITES=${kvmSuites}: expected host or nested-x86`);
 const ignore = ['/node_modules/', '/dist/'];
 if (tier === 'host') ignore.push('\\.nested-x86\\.test\\.ts$', '\\.nested-arm64\\.test\\.ts$');
+if ((tier === 'host' || tier === 'nested-x86') && kvmSuites && kvmSuites !== tier) ignore.push('\\.kvm\\.test\\.ts$');
 
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/packages'],
   testMatch: tierMatch[tier],
   testPathIgnorePatterns: ignore,
-  setupFiles: ['reflect-metadata'],
+  setupFiles: ['reflect-metadata', '<rootDir>/test-support/kvm-gate.js'],
   moduleNameMapper: { '^@kvmts/([a-z0-9-]+)$': '<rootDir>/packages/$1/src' },
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] },
   testTimeout: 60000,

@@ -50,18 +50,6 @@ class CountingDevice {
   }
 }
 
-class ExitPort {
-  constructor(cpu) {
-    this.name = 'bench-exit';
-    this.cpu = cpu;
-  }
-  read() {
-    return 0;
-  }
-  write(_offset, _size, value) {
-    this.cpu.requestPowerOff(value);
-  }
-}
 
 const SCENARIOS = [
   {
@@ -102,7 +90,6 @@ function kvmtsRound(scenario, boot, { iterations, warmup }) {
     const cpu = rig.cpu;
     const dev = new CountingDevice(`bench-${scenario.name}`);
     scenario.attach(cpu, dev);
-    cpu.pio.attach({ base: EXIT_PORT, size: 1 }, new ExitPort(cpu));
     if (warmup > 0) expectStop(cpu.runLoop(warmup), 'exit-limit', 'warm-up');
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
@@ -153,7 +140,7 @@ function nodeBareRound(scenario, boot, { iterations, warmup }) {
 }
 
 function expectStop(got, want, phase) {
-  if (got !== want) throw new BenchError(`${phase}: the run loop stopped with '${got}', expected '${want}'`);
+  if (got.reason !== want) throw new BenchError(`${phase}: the run loop stopped with '${got.reason}', expected '${want}'`);
 }
 
 function baselineRound(exe, dir, scenario, { iterations, warmup }) {

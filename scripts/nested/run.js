@@ -9,13 +9,18 @@
  *   KVMTS_NESTED_CACHE         cache directory (default ~/.cache/kvmts/nested)
  *   KVMTS_NESTED_TIMEOUT       seconds for the whole emulated run (default 540)
  *   KVMTS_NESTED_IDLE_TIMEOUT  seconds without console output before the guest counts as hung (240)
+ *   KVMTS_NESTED_SHARDS        emulated hosts the tier's test files are split over (default 2)
  *   KVMTS_NESTED_KEEP_LOG=1    keep the console log of a passing run
  *   KVMTS_NESTED_QEMU_EXTRA    more QEMU arguments, e.g. "-smp 4"
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
  *   KVMTS_NESTED_CMD           debugging: a shell command run in the repo inside the guest instead of jest
- * Prints "<tier>: N passed, N failed, N skipped" last; exits non-zero on failures, on a timeout
- * or kernel lockup (hung emulated host), when /dev/kvm is missing inside, or when the guest never
- * reported. The console log of a failed run is kept and its path printed.
+ *   KVMTS_KVM_SUITES           set by scripts/test/run-tiers.js: `host` leaves the *.kvm.test.ts
+ *                              suites out of nested-x86 (jest.config.js); unset, they run here too
+ * The test files are split over KVMTS_NESTED_SHARDS emulated hosts running at once (lib/shards.js).
+ * Prints "<tier>: N passed, N failed, N skipped" last, summed over them; exits non-zero on
+ * failures, on a timeout or kernel lockup of any of them (hung emulated host), when /dev/kvm is
+ * missing inside, or when one never reported. The console log of a failed host is kept and its
+ * path printed.
  */
 const fs = require('fs');
 const os = require('os');
@@ -27,6 +32,7 @@ const { loadOrder } = require('./lib/kmod');
 const { buildInitramfs } = require('./lib/initramfs');
 const { buildNative, assembleGuests, ADDON } = require('./lib/guest-build');
 const { boot } = require('./lib/qemu');
+const { listTests, loadDurations, saveDurations, planShards } = require('./lib/shards');
 
 const REPO = path.resolve(__dirname, '..', '..');
 /** jest's default per-test timeout inside the emulated hosts (jest.config.js says 60 s for the host). */
@@ -56,10 +62,11 @@ function prepare(arch, tier, cacheDir, runDir) {
     : { kind: 'host' };
   const initrd = buildInitramfs({ cacheDir, name: tier.tier, busybox, hostBusybox, modules, libTrees, node, hostTools: tier.hostTools });
 
-  // The per-run share: run.env, assembled guest programs, and the overlay of guest-arch files.
+  // The per-run share: assembled guest programs, the jest helpers and the overlay of guest-arch
+  // files (run.env and the shard plan are written per emulated host by main()).
   const addon = buildNative(REPO, cacheDir, tier.native);
   const asm = assembleGuests(arch, tier.assembler, path.join(runDir, 'asm'));
-  fs.copyFileSync(path.join(__dirname, 'guest', 'progress-reporter.js'), path.join(runDir, 'progress-reporter.js'));
+  for (const f of ['progress-reporter.js', 'shard-sequencer.js']) fs.copyFileSync(path.join(__dirname, 'guest', f), path.join(runDir, f));
   if (tier.native || tier.npmOverlay.length) {
     const overlay = path.join(runDir, 'overlay');
     mkdirp(path.dirname(path.join(overlay, 'packages/native', ADDON)));
@@ -79,55 +86,120 @@ async function main() {
   if (!tier) throw new NestedError('usage', `node scripts/nested/run.js <${Object.keys(TIERS).join('|')}> [jest args]`);
   setLogPrefix(`[${tier.tier}]`);
   const cacheDir = mkdirp(process.env.KVMTS_NESTED_CACHE || path.join(os.homedir(), '.cache', 'kvmts', 'nested'));
-  const timeoutMs = Number(process.env.KVMTS_NESTED_TIMEOUT || 540) * 1000;
-  const idleMs = Number(process.env.KVMTS_NESTED_IDLE_TIMEOUT || 240) * 1000;
-  const logDir = mkdirp(path.join(REPO, '.cache', 'nested', 'logs'));
-  const logFile = path.join(logDir, `${tier.tier}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
-  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), `kvmts-${tier.tier}-run-`));
+  const limits = {
+    timeoutMs: Number(process.env.KVMTS_NESTED_TIMEOUT || 540) * 1000,
+    idleMs: Number(process.env.KVMTS_NESTED_IDLE_TIMEOUT || 240) * 1000,
+  };
+  const shardCount = Number(process.env.KVMTS_NESTED_SHARDS || 2);
+  if (!Number.isInteger(shardCount) || shardCount < 1) throw new NestedError('usage', `KVMTS_NESTED_SHARDS=${process.env.KVMTS_NESTED_SHARDS}: expected a whole number ≥ 1`);
+  const debugCmd = process.env.KVMTS_NESTED_CMD ?? '';
 
   const t0 = Date.now();
+  // A debugging command runs once, in one emulated host; jest runs get a shard plan.
+  let plan = null;
+  if (!debugCmd) {
+    const files = listTests(REPO, tier.tier, jestArgs);
+    if (files.length === 0) throw new NestedError('jest --listTests', `no test file of ${tier.tier} matches ${jestArgs.join(' ') || 'the tier'}`);
+    plan = planShards(REPO, files, loadDurations(cacheDir, tier.tier), shardCount);
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const logDir = mkdirp(path.join(REPO, '.cache', 'nested', 'logs'));
+  const shards = (plan ?? [{ files: [] }]).map((p, i, all) => ({
+    tag: all.length > 1 ? `${i + 1}/${all.length}` : '',
+    files: p.files,
+    jestShard: plan ? `${i + 1}/${all.length}` : '', // jest's --shard inside the guest
+    runDir: fs.mkdtempSync(path.join(os.tmpdir(), `kvmts-${tier.tier}-run-`)),
+    logFile: path.join(logDir, `${tier.tier}-${stamp}${all.length > 1 ? `-${i + 1}` : ''}.log`),
+  }));
   try {
-    const m = prepare(arch, tier, cacheDir, runDir);
-    fs.writeFileSync(path.join(runDir, 'run.env'), [
-      `KVMTS_REPO=${shq(REPO)}`, `KVMTS_TIER=${shq(tier.tier)}`, `KVMTS_JEST_ARGS=${shq(jestArgs.join(' '))}`,
-      `KVMTS_GUEST_CMD=${shq(process.env.KVMTS_NESTED_CMD ?? '')}`,
-      `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`,
-      `KVMTS_TEST_TIMEOUT_MS=${TEST_TIMEOUT_MS}`, '',
-    ].join('\n'));
+    const m = prepare(arch, tier, cacheDir, shards[0].runDir);
+    for (const s of shards) {
+      if (s !== shards[0]) fs.cpSync(shards[0].runDir, s.runDir, { recursive: true });
+      if (plan) fs.writeFileSync(path.join(s.runDir, 'shards.json'), JSON.stringify(plan.map((p) => p.files)));
+      fs.writeFileSync(path.join(s.runDir, 'run.env'), [
+        `KVMTS_REPO=${shq(REPO)}`, `KVMTS_TIER=${shq(tier.tier)}`, `KVMTS_JEST_ARGS=${shq(jestArgs.join(' '))}`,
+        `KVMTS_SHARD=${shq(s.jestShard)}`, `KVMTS_KVM_SUITES=${shq(process.env.KVMTS_KVM_SUITES ?? '')}`,
+        `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
+        `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`,
+        `KVMTS_TEST_TIMEOUT_MS=${TEST_TIMEOUT_MS}`, '',
+      ].join('\n'));
+    }
     const prepMs = Date.now() - t0;
-    log(`prepared in ${seconds(prepMs)} (kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting`);
-
-    const times = {};
-    const running = {};
-    const result = await boot({
-      bin: tier.qemu.bin, args: [...tier.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)], kernel: m.kernel, initrd: m.initrd,
-      append: `console=${tier.console} panic=-1 quiet loglevel=3`,
-      shares: [{ tag: 'repo', path: REPO }, { tag: 'kvmts', path: runDir },
-        // Jest's transform cache survives the guest: warm runs skip the TypeScript transpiles.
-        { tag: 'jestcache', path: mkdirp(path.join(cacheDir, `jest-${tier.tier}`)), writable: true }],
-      logFile, timeoutMs, idleMs,
-      onMarker: (kind, fields, ms) => {
-        times[kind] = ms;
-        if (kind === 'ready') log(`emulated host ready after ${seconds(ms)} (${fields.slice(1).join(' ')})`);
-        if (kind === 'error') log(`guest error: ${fields.join(' ')}`);
-        if (kind === 'modfail') log(`guest: insmod ${fields[0]} failed`);
-        if (kind === 'suite-start') { running.suite = fields[0]; log(`${fields[0]} …`); }
-        if (kind === 'test-start') running.test = `${fields[0]} ${fields.slice(1).join(' ')}`;
-        if (kind === 'test-done') running.test = undefined;
-        if (kind === 'suite-done') {
-          running.suite = undefined;
-          log(`${fields[0]}: ${fields[1]} passed, ${fields[2]} failed${fields[4] ? ', could not run' : ''} (${seconds(Number(fields[3]))})`);
-        }
-      },
-    });
-    return report(tier, result, times, running, prepMs, Date.now() - t0, logFile, { timeoutMs, idleMs });
+    log(`prepared in ${seconds(prepMs)} (kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting` +
+      (shards.length > 1 ? ` ${shards.length} emulated hosts: ${plan.map((p, i) => `${i + 1}/${shards.length}: ${p.files.length} files`).join(', ')}` : ''));
+    const qemuArgs = [...tier.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
+    const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, cacheDir, limits)));
+    saveDurations(cacheDir, tier.tier, Object.assign({}, ...outcomes.map((o) => o.measured)));
+    return report(tier, outcomes, prepMs, Date.now() - t0, limits);
   } finally {
-    fs.rmSync(runDir, { recursive: true, force: true });
+    for (const s of shards) fs.rmSync(s.runDir, { recursive: true, force: true });
   }
 }
 
-/** Prints the outcome and returns the exit code. */
-function report(tier, r, times, running, prepMs, totalMs, logFile, limits) {
+/** Boots one emulated host for one shard and follows its markers. */
+async function runShard(tier, m, shard, qemuArgs, cacheDir, limits) {
+  const say = (msg) => log(shard.tag ? `${shard.tag}: ${msg}` : msg);
+  const times = {};
+  const running = {};
+  const measured = {};
+  const result = await boot({
+    bin: tier.qemu.bin, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
+    append: `console=${tier.console} panic=-1 quiet loglevel=3`,
+    shares: [{ tag: 'repo', path: REPO }, { tag: 'kvmts', path: shard.runDir },
+      // Jest's transform cache survives the guest: warm runs skip the TypeScript transpiles.
+      // Shared by the shards: jest writes its cache files atomically.
+      { tag: 'jestcache', path: mkdirp(path.join(cacheDir, `jest-${tier.tier}`)), writable: true }],
+    logFile: shard.logFile, prefix: shard.tag ? `[${shard.tag}] ` : '', ...limits,
+    onMarker: (kind, fields, ms) => {
+      times[kind] = ms;
+      if (kind === 'ready') say(`emulated host ready after ${seconds(ms)} (${fields.slice(1).join(' ')})`);
+      if (kind === 'error') say(`guest error: ${fields.join(' ')}`);
+      if (kind === 'modfail') say(`guest: insmod ${fields[0]} failed`);
+      if (kind === 'suite-start') {
+        times.firstSuite ??= ms;
+        running.suite = fields[0];
+        say(`${fields[0]} …`);
+      }
+      if (kind === 'test-start') running.test = `${fields[0]} ${fields.slice(1).join(' ')}`;
+      if (kind === 'test-done') running.test = undefined;
+      if (kind === 'suite-done') {
+        running.suite = undefined;
+        measured[fields[0]] = Number(fields[3]);
+        say(`${fields[0]}: ${fields[1]} passed, ${fields[2]} failed${fields[4] ? ', could not run' : ''} (${seconds(Number(fields[3]))})`);
+      }
+    },
+  });
+  return { shard, result, times, running, measured, say };
+}
+
+/** Prints the outcome of every emulated host and the summed closing line; returns the exit code. */
+function report(tier, outcomes, prepMs, totalMs, limits) {
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  let ok = true;
+  for (const o of outcomes) {
+    const c = shardCounts(o, limits);
+    passed += c.passed;
+    failed += c.failed;
+    skipped += c.skipped;
+    const t = o.times;
+    const span = (a, b) => (t[a] !== undefined && t[b] !== undefined ? seconds(t[b] - t[a]) : '-');
+    o.say(`times: boot to ready ${t.ready !== undefined ? seconds(t.ready) : '-'}, jest start-up ${span('ready', 'firstSuite')}, ` +
+      `jest ${span('ready', 'jest-done')}, emulated host ${seconds(o.result.elapsedMs)}`);
+    const shardOk = c.problems.length === 0 && c.failed === 0;
+    if (shardOk && !process.env.KVMTS_NESTED_KEEP_LOG) fs.rmSync(o.shard.logFile, { force: true });
+    else o.say(`console log: ${o.shard.logFile}`);
+    for (const p of c.problems) o.say(`FAILED: ${p}`);
+    ok &&= shardOk;
+  }
+  log(`times: prepare ${seconds(prepMs)}, total ${seconds(totalMs)}`);
+  process.stdout.write(`${tier.tier}: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+  return ok ? 0 : 1;
+}
+
+/** One emulated host's counts and what went wrong in it. */
+function shardCounts({ result: r, running }, limits) {
   const counts = r.markers.get('counts');
   const exit = r.markers.get('exit');
   const problems = [];
@@ -142,25 +214,10 @@ function report(tier, r, times, running, prepMs, totalMs, logFile, limits) {
   if (r.markers.has('error')) problems.push(`guest error: ${r.markers.get('error').join(' ')}`);
   if (!exit && !r.timedOut) problems.push(`the emulated host stopped without reporting (qemu exit ${r.code ?? r.signal})`);
   if (exit && exit[0] !== '0') problems.push(`${r.markers.has('jest-done') ? 'jest' : 'the guest'} exited ${exit[0]}`);
-  let passed = 0;
-  let failed = 1; // a tier that could not report counts as one failure
-  let skipped = 0;
-  if (counts) {
-    passed = Number(counts[0]);
-    // A suite that fails to load has no failed tests but is a failure all the same.
-    failed = Number(counts[1]) + Number(counts[2]);
-    skipped = Number(counts[4] ?? 0);
-    if (Number(counts[3]) === 0) problems.push('no test ran');
-  }
-  const jestMs = times['jest-done'] !== undefined && times.ready !== undefined ? times['jest-done'] - times.ready : undefined;
-  log(`times: prepare ${seconds(prepMs)}, boot to ready ${times.ready !== undefined ? seconds(times.ready) : '-'}, ` +
-    `jest ${jestMs !== undefined ? seconds(jestMs) : '-'}, total ${seconds(totalMs)}`);
-  const ok = problems.length === 0 && failed === 0;
-  if (ok && !process.env.KVMTS_NESTED_KEEP_LOG) fs.rmSync(logFile, { force: true });
-  else log(`console log: ${logFile}`);
-  for (const p of problems) log(`FAILED: ${p}`);
-  process.stdout.write(`${tier.tier}: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
-  return ok ? 0 : 1;
+  if (!counts) return { passed: 0, failed: 1, skipped: 0, problems }; // could not report: one failure
+  if (Number(counts[3]) === 0) problems.push('no test ran');
+  // A suite that fails to load has no failed tests but is a failure all the same.
+  return { passed: Number(counts[0]), failed: Number(counts[1]) + Number(counts[2]), skipped: Number(counts[4] ?? 0), problems };
 }
 
 main().then((code) => { process.exitCode = code; }, (e) => {

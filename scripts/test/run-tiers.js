@@ -9,6 +9,9 @@
  * host:          jest on this machine (KVMTS_TIER=host), counted from `jest --json`.
  * nested-x86/64: scripts/nested/run.js in a QEMU-emulated host with real KVM; its last line
  *                "<tier>: N passed, N failed[, N skipped]" is parsed.
+ * The *.kvm.test.ts suites run once, where real KVM is (kvmPlacement below): in the host tier
+ * when this machine's /dev/kvm opens, else in nested-x86. Wherever they run, KVMTS_REQUIRE_KVM=1
+ * is set, so a suite that finds no KVM fails instead of skipping.
  * Exits non-zero when any tier failed or did not report.
  */
 const { spawn } = require('child_process');
@@ -32,9 +35,37 @@ function run(cmd, args, env, onLine) {
   });
 }
 
-async function hostTier() {
+/** Why this machine's /dev/kvm cannot be opened read-write, or undefined when it can. */
+function hostKvmProblem() {
+  try {
+    fs.closeSync(fs.openSync('/dev/kvm', 'r+'));
+    return undefined;
+  } catch (e) {
+    return e.message;
+  }
+}
+
+/**
+ * The one place that decides which tier runs the *.kvm.test.ts suites (jest.config.js reads the
+ * answer from KVMTS_KVM_SUITES): the host tier when it is requested and /dev/kvm opens here, or
+ * when the caller set KVMTS_REQUIRE_KVM=1 (.ci/run does where /dev/kvm is usable: then a broken
+ * /dev/kvm fails the suites instead of moving them away); otherwise nested-x86.
+ */
+function kvmPlacement(tiers) {
+  const problem = hostKvmProblem();
+  const onHost = tiers.includes('host') && (process.env.KVMTS_REQUIRE_KVM === '1' || !problem);
+  return { suites: onHost ? 'host' : 'nested-x86', problem };
+}
+
+async function hostTier(placement, tiers) {
+  const env = { KVMTS_TIER: 'host', KVMTS_KVM_SUITES: placement.suites };
+  if (placement.suites === 'host') env.KVMTS_REQUIRE_KVM = '1';
+  else {
+    const where = tiers.includes('nested-x86') ? 'in nested-x86 instead' : 'only in nested-x86 (npm run test:nested:x86)';
+    process.stdout.write(`host: /dev/kvm cannot be opened (${placement.problem}): pure tier only; the KVM suites run ${where}\n`);
+  }
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-jest-')), 'host.json');
-  const r = await run(process.execPath, [require.resolve('jest/bin/jest', { paths: [REPO] }), '--ci', '--json', `--outputFile=${out}`], { KVMTS_TIER: 'host' });
+  const r = await run(process.execPath, [require.resolve('jest/bin/jest', { paths: [REPO] }), '--ci', '--json', `--outputFile=${out}`], env);
   if (!fs.existsSync(out)) return { tier: 'host', ok: false, why: `jest wrote no report (exit ${r.code})` };
   const j = JSON.parse(fs.readFileSync(out, 'utf8'));
   const skipped = j.numPendingTests + j.numTodoTests;
@@ -43,9 +74,9 @@ async function hostTier() {
   return { tier: 'host', ok: r.code === 0 && failed === 0, passed: j.numPassedTests, failed, skipped };
 }
 
-async function nestedTier(tier) {
+async function nestedTier(tier, placement) {
   const arch = tier === 'nested-x86' ? 'x86' : 'arm64';
-  const r = await run(process.execPath, [path.join(REPO, 'scripts/nested/run.js'), arch], {});
+  const r = await run(process.execPath, [path.join(REPO, 'scripts/nested/run.js'), arch], { KVMTS_KVM_SUITES: placement.suites });
   const lines = r.tail.trim().split('\n').reverse();
   const line = lines.find((l) => COUNTS.test(l));
   if (!line) return { tier, ok: false, why: `no result line (exit ${r.code}${r.signal ? `, ${r.signal}` : ''})` };
@@ -61,10 +92,11 @@ async function main() {
     process.exit(2);
   }
   const tiers = requested.length ? requested : ALL;
+  const placement = kvmPlacement(tiers);
   const results = [];
   for (const t of tiers) {
     const t0 = Date.now();
-    const r = t === 'host' ? await hostTier() : await nestedTier(t);
+    const r = t === 'host' ? await hostTier(placement, tiers) : await nestedTier(t, placement);
     r.seconds = Math.round((Date.now() - t0) / 1000);
     results.push(r);
   }

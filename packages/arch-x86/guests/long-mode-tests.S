@@ -32,6 +32,13 @@
 #   triple_fault   `ud2` with the builders' default empty IDT (limit 0): #UD → #GP → #DF → shutdown
 #                  (KVM_EXIT_SHUTDOWN). Works at CPL0 and CPL3. Never reaches the exit port.
 #   spin           `jmp .` forever; for kick/stop tests. Run it at CPL3 (native, costs nothing).
+#   sse_mmio       in: rdi = an MMIO address, rsi = address of 16 pattern bytes; CR4.OSFXSR set by
+#                  the host. xmm0 ← [rsi]; `movdqu [rdi], xmm0` (KVM splits it into two 8-byte MMIO
+#                  writes); `movdqu xmm2, [rdi]` (two 8-byte reads); rax ← xmm2 low, rbx ← xmm2 high.
+#                  Ends with the exit write of status 0 through dx (rax keeps its value).
+#   uart_hammer    in: rcx = rounds (0: forever), rdx = the UART's base port. Each round: IER ← THRI
+#                  (the THRE interrupt becomes pending: the UART raises its line), read IIR (which
+#                  acknowledges it: the line drops), IER ← 0. Several vCPUs may run it at once.
 
         .intel_syntax noprefix
         .code64
@@ -125,3 +132,35 @@ triple_fault:
         .globl spin
 spin:
         jmp     .
+
+        .globl sse_mmio
+sse_mmio:
+        movdqu  xmm0, xmmword ptr [rsi]
+        movdqu  xmmword ptr [rdi], xmm0
+        movdqu  xmm2, xmmword ptr [rdi]
+        movq    rax, xmm2
+        psrldq  xmm2, 8
+        movq    rbx, xmm2
+        mov     dx, EXIT_PORT
+        push    rax
+        xor     eax, eax
+        out     dx, al
+        pop     rax
+        jmp     .
+
+        .globl uart_hammer
+uart_hammer:
+        mov     r8, rdx
+1:      lea     rdx, [r8 + 1]
+        mov     al, 2
+        out     dx, al
+        lea     rdx, [r8 + 2]
+        in      al, dx
+        lea     rdx, [r8 + 1]
+        xor     eax, eax
+        out     dx, al
+        test    rcx, rcx
+        jz      1b
+        dec     rcx
+        jnz     1b
+        EXIT_OK

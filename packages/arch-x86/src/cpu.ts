@@ -1,14 +1,17 @@
+import { inject, injectable } from 'tsyringe';
 import {
   BaseKvmCPU,
-  ExitAction,
   KvmExitReason,
+  KvmIoctl,
   KvmRunLayout as R,
+  Stop,
   UNCLAIMED,
+  VCPU_SETUP,
   kvmIoctl,
   type AccessSize,
-  type CpuOptions,
-  type InitialStateTarget,
-  type VcpuHandles,
+  type AddressBus,
+  type CpuStop,
+  type VcpuSetup,
 } from '@kvmts/core';
 import { X86Ioctl } from './abi/ioctls';
 import { X86RegsLayout, X86SregsLayout } from './abi/layouts';
@@ -17,6 +20,7 @@ import { decodeRegs, encodeRegs } from './abi/regs-codec';
 import { decodeSregs, encodeSregs, type X86DTable, type X86Segment, type X86Sregs } from './abi/sregs-codec';
 import { X86ThreadContext } from './state/thread-context';
 import { encodeCpuid2, type CpuidEntry } from './state/cpuid';
+import { X86_PORT_IO_SPACE } from './address-spaces';
 
 /** KVM_EXIT_IO direction byte. */
 const IO_OUT = 1;
@@ -29,7 +33,6 @@ const IO_PORT = R.io_port;
 const IO_COUNT = R.io_count;
 const IO_DATA_OFFSET = R.io_data_offset;
 const NO_DEVICE = UNCLAIMED;
-const CONTINUE = ExitAction.Continue;
 
 /** What prepareBoot hands each vCPU thread (plain data). */
 export interface X86InitialState {
@@ -39,26 +42,35 @@ export interface X86InitialState {
   readonly sregs?: Partial<Record<keyof X86Sregs, unknown>>;
   /** General registers merged over the reset values. */
   readonly regs?: Partial<Record<X86GprName, bigint>>;
+  /**
+   * KVM_SET_MP_STATE value (KVM_MP_STATE_*). With an in-kernel irqchip, application processors
+   * start UNINITIALIZED (waiting for INIT/SIPI); a flat boot that starts every vCPU at its entry
+   * sets them RUNNABLE (0).
+   */
+  readonly mpState?: number;
 }
 
 /**
  * The x86-64 KVM CPU: registers ⇄ X86ThreadContext through KVM_GET/SET_REGS and _SREGS, port
- * I/O through the PIO bus (string I/O included), HLT, and SHUTDOWN (triple fault) as a
- * GuestError with a register dump.
+ * I/O through the port-I/O bus (string I/O included), HLT, and SHUTDOWN (triple fault) as a
+ * GuestError with a register dump. Resolved from a vCPU's container (KVM_CPU); to change it,
+ * register a subclass there (docs/architecture.md shows how).
  */
-export class X86KvmCPU extends BaseKvmCPU<X86ThreadContext> implements InitialStateTarget {
+@injectable()
+export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> {
   readonly arch = 'x86_64';
+  /** The port-I/O bus (address space 'pio'). */
+  readonly pio: AddressBus;
   private readonly tc = new X86ThreadContext();
   private readonly regsBuf = new DataView(new ArrayBuffer(X86RegsLayout.size));
   private readonly sregsBuf = new DataView(new ArrayBuffer(X86SregsLayout.size));
 
-  constructor(handles: VcpuHandles, options: CpuOptions = {}) {
-    super(handles, options);
+  constructor(@inject(VCPU_SETUP) setup: VcpuSetup) {
+    super(setup);
+    this.pio = setup.buses.require(X86_PORT_IO_SPACE.name, `vCPU ${this.id}`);
+    this.coalescedPioBus = this.pio;
     this.setExitHandler(KvmExitReason.IO, (cpu) => (cpu as X86KvmCPU).handleIo());
-    this.setExitHandler(KvmExitReason.HLT, (cpu) => {
-      cpu.requestStop('halted');
-      return ExitAction.Stop;
-    });
+    this.setExitHandler(KvmExitReason.HLT, () => Stop.halted);
     // The dump attached here is what KVM holds after the exit: the faulting context on PVM and
     // VMX, but reset state on SVM, whose VMCB is undefined after a shutdown intercept.
     this.setExitHandler(KvmExitReason.SHUTDOWN, (cpu) => {
@@ -89,10 +101,14 @@ export class X86KvmCPU extends BaseKvmCPU<X86ThreadContext> implements InitialSt
     this.tc.copyFrom(tc);
   }
 
-  /** Set CPUID, then merge registers over the reset state and push them. */
-  applyInitialState(raw: unknown): void {
-    const state = (raw ?? {}) as X86InitialState;
+  /** Set CPUID, then the MP state, then merge registers over the reset state and push them. */
+  applyInitialState(state: X86InitialState = {}): void {
     if (state.cpuid) kvmIoctl(this.fd, X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', encodeCpuid2(state.cpuid));
+    if (state.mpState !== undefined) {
+      const mp = new DataView(new ArrayBuffer(4));
+      mp.setUint32(0, state.mpState, true);
+      kvmIoctl(this.fd, KvmIoctl.SET_MP_STATE, 'KVM_SET_MP_STATE', mp);
+    }
     if (!state.regs && !state.sregs) return;
     const tc = this.getThreadContext();
     if (state.sregs) mergeSregs(tc.sregs, state.sregs);
@@ -126,7 +142,7 @@ export class X86KvmCPU extends BaseKvmCPU<X86ThreadContext> implements InitialSt
    * port (count > 1 is rep ins/outs). Reads fill the buffer; KVM copies it into the guest on
    * the next KVM_RUN.
    */
-  private handleIo(): ExitAction {
+  private handleIo(): CpuStop | undefined {
     const v = this.run;
     const out = v.getUint8(IO_DIRECTION) === IO_OUT;
     const size = v.getUint8(IO_SIZE) as AccessSize;
@@ -149,7 +165,7 @@ export class X86KvmCPU extends BaseKvmCPU<X86ThreadContext> implements InitialSt
         else v.setUint32(at, value, true);
       }
     }
-    return CONTINUE;
+    return undefined;
   }
 
   /** gem5-style register dump: general registers, then segments, tables and control registers. */

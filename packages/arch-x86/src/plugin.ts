@@ -4,39 +4,52 @@ import {
   ConfigError,
   DEVICE_PLUGIN,
   kvmIoctl,
+  KvmCap,
   type ArchPlugin,
-  type CpuOptions,
   type GuestMemory,
   type KvmVM,
   type MachineConfig,
   type MemoryRegionOptions,
-  type VcpuHandles,
 } from '@kvmts/core';
 import { X86Ioctl } from './abi/ioctls';
 import { X86KvmCPU, type X86InitialState } from './cpu';
+import { X86ThreadContext } from './state/thread-context';
+import { X86_PORT_IO_SPACE } from './address-spaces';
+import { x86MachineOptions, type X86Boot } from './machine-options';
 import { X86_LAYOUT } from './layout';
 import { cpuidForVcpu, getSupportedCpuid } from './state/cpuid';
-import { loadFlatImage, type X86FlatBoot } from './loader/flat-image';
+import { loadFlatImage } from './loader/flat-image';
 import { exitDevicePlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
 
+/** KVM_MP_STATE_RUNNABLE. */
+const MP_STATE_RUNNABLE = 0;
 
 /**
  * The x86-64 ArchPlugin. VM set-up order is written down here once (x86-64.md §4): TSS address
- * before vCPUs; CPUID is the first thing set on each vCPU (KVM derives MSR, XSAVE and LAPIC
- * behaviour from it); then special registers, then general registers.
+ * and in-kernel irqchip before vCPUs; CPUID is the first thing set on each vCPU (KVM derives
+ * MSR, XSAVE and LAPIC behaviour from it); then the MP state, special registers, general
+ * registers.
  */
-export const x86ArchPlugin: ArchPlugin = {
+export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContext> = {
   arch: 'x86_64',
   module: ARCH_X86_MODULE,
+  addressSpaces: [X86_PORT_IO_SPACE],
+  cpu: { useClass: X86KvmCPU },
 
   vmType(): number {
     return 0;
   },
 
-  configureVm(vm: KvmVM): void {
+  configureVm(vm: KvmVM, config: MachineConfig<X86Boot>): void {
+    const options = x86MachineOptions(config.archOptions);
     // Intel KVM needs three pages for the real-mode TSS; harmless elsewhere.
     kvmIoctl(vm.fd, X86Ioctl.SET_TSS_ADDR, 'KVM_SET_TSS_ADDR', X86_LAYOUT.tssAddress);
+    if (options.irqchip === 'kernel') {
+      // Must precede KVM_CREATE_VCPU (EINVAL after it): the vCPUs' LAPICs are created with it.
+      if (!vm.hasCapability(KvmCap.IRQCHIP)) throw new ConfigError('archOptions.irqchip', "'kernel' needs KVM_CAP_IRQCHIP, which this KVM lacks");
+      kvmIoctl(vm.fd, X86Ioctl.CREATE_IRQCHIP, 'KVM_CREATE_IRQCHIP');
+    }
   },
 
   memoryLayout(bytes: number): MemoryRegionOptions[] {
@@ -46,21 +59,29 @@ export const x86ArchPlugin: ArchPlugin = {
     return regions;
   },
 
-  prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig): X86InitialState[] {
+  prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<X86Boot>): X86InitialState[] {
     const cpus = config.cpus ?? 1;
+    const options = x86MachineOptions(config.archOptions);
     const supported = getSupportedCpuid(vm.kvm);
     const ramBelow4G = vm.regions.filter((r) => r.confReported && r.guestPhysAddr < 2 ** 32).reduce((end, r) => Math.max(end, Math.min(r.guestPhysAddr + r.size, 2 ** 32)), 0);
     let regs: X86InitialState[] = [];
-    const boot = config.boot as X86FlatBoot | undefined;
+    const boot = config.boot;
     if (boot !== undefined) {
-      if (boot.kind !== 'flat') throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String((boot as { kind: unknown }).kind)}' (supported: 'flat')`);
+      // The type says 'flat'; a config built at run time (a JSON file, the CLI) may say otherwise.
+      if (boot.kind !== 'flat') throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String(boot.kind)}' (supported: 'flat')`);
       regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
     }
-    return Array.from({ length: cpus }, (_, id) => ({ cpuid: cpuidForVcpu(supported, id, cpus), ...regs[id] }));
+    // A flat boot enters every vCPU at once; with an in-kernel irqchip the APs would otherwise wait for INIT/SIPI.
+    const apsRunnable = boot !== undefined && options.irqchip === 'kernel';
+    return Array.from({ length: cpus }, (_, id) => ({
+      cpuid: cpuidForVcpu(supported, id, cpus),
+      ...(apsRunnable && id > 0 ? { mpState: MP_STATE_RUNNABLE } : {}),
+      ...regs[id],
+    }));
   },
 
-  createCpu(handles: VcpuHandles, options: CpuOptions): X86KvmCPU {
-    return new X86KvmCPU(handles, options);
+  threadContextFromData(data: unknown): X86ThreadContext {
+    return X86ThreadContext.fromData(data);
   },
 };
 

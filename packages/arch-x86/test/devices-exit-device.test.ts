@@ -1,4 +1,4 @@
-import { ConfigError, type DeviceContext, type HighWord } from '@kvmts/core';
+import { CheckpointError, ConfigError, restoreSharedState, saveSharedState, type DeviceContext, type HighWord } from '@kvmts/core';
 import { exitDevice, ExitDevice, exitDevicePlugin, readExitDeviceState, type ExitDeviceOptions } from '../src/devices';
 
 function make(options: ExitDeviceOptions = {}): { dev: ExitDevice; ctx: DeviceContext; powerOff: number[] } {
@@ -6,7 +6,7 @@ function make(options: ExitDeviceOptions = {}): { dev: ExitDevice; ctx: DeviceCo
   const ctx: DeviceContext = {
     name: 'exit-device@0xf4',
     vcpuId: 0,
-    shared: new SharedArrayBuffer(exitDevicePlugin.sharedStateBytes(options)),
+    shared: new SharedArrayBuffer(exitDevicePlugin.sharedLayout!(options).byteLength),
     consoleWrite: () => undefined,
     requestPowerOff: (status) => powerOff.push(status),
     setIrqLine: () => undefined,
@@ -39,17 +39,19 @@ describe('exit device', () => {
     expect(powerOff).toEqual([]);
   });
 
-  it('serializes its state and restores it; reset clears it', () => {
+  it('saves its state and restores it; reset clears it', () => {
+    const layout = exitDevicePlugin.sharedLayout!({});
     const a = make();
     a.dev.write(4, 4, 7, 0);
     a.dev.write(0, 1, 3, 0);
-    const state = a.dev.serialize();
+    const state = saveSharedState(layout, a.ctx.shared);
     const b = make();
-    b.dev.unserialize(state);
+    restoreSharedState(layout, b.ctx.shared, state);
     expect(readExitDeviceState(b.ctx.shared)).toEqual({ exited: true, status: 3, hasResult: true, result: 7 });
     b.dev.reset();
     expect(readExitDeviceState(b.ctx.shared)).toEqual({ exited: false, status: 0, hasResult: false, result: 0 });
-    expect(() => b.dev.unserialize({ status: -1, result: 0 })).toThrow(/exit-device\.state\.status/);
+    expect(() => restoreSharedState(layout, b.ctx.shared, { ...state, layout: 'uart8250' })).toThrow(CheckpointError);
+    expect(() => restoreSharedState(layout, b.ctx.shared, { ...state, layout: 'uart8250' })).toThrow(/device state 'exit-device'/);
   });
 
   it('sits at 0xf4–0xfb by default and rejects bad options by name', () => {

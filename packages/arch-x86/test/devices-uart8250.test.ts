@@ -1,4 +1,4 @@
-import { ConfigError, type DeviceContext, type HighWord } from '@kvmts/core';
+import { CheckpointError, ConfigError, restoreSharedState, saveSharedState, type DeviceContext, type HighWord } from '@kvmts/core';
 import {
   uart8250,
   Uart8250,
@@ -20,7 +20,7 @@ function makeContext(options: Uart8250Options = {}, shared?: SharedArrayBuffer):
   h.ctx = {
     name: 'uart8250@0x3f8',
     vcpuId: 0,
-    shared: shared ?? new SharedArrayBuffer(uart8250Plugin.sharedStateBytes(options)),
+    shared: shared ?? new SharedArrayBuffer(uart8250Plugin.sharedLayout!(options).byteLength),
     consoleWrite: (b) => h.console.push(b),
     requestPowerOff: () => undefined,
     setIrqLine: (line, level) => h.irq.push([line, level]),
@@ -232,19 +232,46 @@ describe('uart8250 shared state', () => {
     expect(rd(a.uart, R.LSR)).toBe(0x60);
   });
 
-  it('serializes registers and queued bytes and restores them into a fresh UART', () => {
-    const a = make();
+  it('saves registers and queued bytes and restores them into a fresh UART that behaves the same', () => {
+    const layout = uart8250Plugin.sharedLayout!({ irq: 4 });
+    const a = make({ irq: 4 });
     wr(a.uart, R.LCR, 0x03);
     wr(a.uart, R.IER_DLM, 0x03);
     wr(a.uart, R.SCR, 0x42);
-    uartPushInput(a.h.ctx.shared, Buffer.from('qr'));
-    const state = a.uart.serialize();
-    expect(state).toMatchObject({ lcr: 0x03, ier: 0x03, scr: 0x42, mcr: 0x08, thriPending: 1, rx: [0x71, 0x72] });
-    const b = make();
-    b.uart.unserialize(JSON.parse(JSON.stringify(state)));
-    expect(b.uart.serialize()).toEqual(state);
-    expect(rd(b.uart, R.RBR_THR_DLL)).toBe(0x71);
-    expect(() => b.uart.unserialize({ ...state, lcr: 300 })).toThrow(/uart8250\.state\.lcr/);
+    a.uart.pushInput(Buffer.from('qr'));
+    const saved = saveSharedState(layout, a.h.ctx.shared);
+    expect(saved).toMatchObject({ layout: 'uart8250', version: 1 });
+    const b = make({ irq: 4 }, new SharedArrayBuffer(layout.byteLength));
+    restoreSharedState(layout, b.h.ctx.shared, structuredClone(saved));
+    b.uart.afterRestore();
+    expect(b.h.irq).toEqual([[4, true]]); // the restored RX-data interrupt, driven in the new VM
+    // From here on both UARTs must answer, drive the line and print alike (reads with side effects included).
+    const irqBefore = { a: a.h.irq.length, b: b.h.irq.length };
+    const exercise = (u: Uart8250): number[] => {
+      const reads = [R.IER_DLM, R.LCR, R.MCR, R.SCR, R.MSR, R.LSR, R.IIR_FCR, R.RBR_THR_DLL, R.IIR_FCR, R.RBR_THR_DLL, R.LSR, R.IIR_FCR, R.IIR_FCR].map((reg) => rd(u, reg));
+      wr(u, R.RBR_THR_DLL, 0x21);
+      return [...reads, rd(u, R.IIR_FCR), rd(u, R.IIR_FCR)];
+    };
+    expect(exercise(b.uart)).toEqual(exercise(a.uart));
+    expect(b.h.irq.slice(irqBefore.b)).toEqual(a.h.irq.slice(irqBefore.a));
+    expect(b.h.console).toEqual(a.h.console);
+  });
+
+  it('refuses saved state of another layout, version or size with a CheckpointError naming it', () => {
+    const small = uart8250Plugin.sharedLayout!({ rxQueueBytes: 16 });
+    const big = uart8250Plugin.sharedLayout!({ rxQueueBytes: 1024 });
+    const saved = saveSharedState(small, make({ rxQueueBytes: 16 }).h.ctx.shared);
+    const target = new SharedArrayBuffer(big.byteLength);
+    const refusals: [typeof saved, RegExp][] = [
+      [saved, /saved state is \d+ bytes, layout v1 has \d+/],
+      [{ ...saved, layout: 'exit-device' }, /of layout 'exit-device', not 'uart8250'/],
+      [{ ...saved, version: 2 }, /layout version 2, this build has version 1/],
+    ];
+    for (const [blob, message] of refusals) {
+      expect(() => restoreSharedState(big, target, blob)).toThrow(CheckpointError);
+      expect(() => restoreSharedState(big, target, blob)).toThrow(message);
+    }
+    expect(new Uint8Array(target).every((byte) => byte === 0)).toBe(true);
   });
 
   it('reset() returns to power-on values', () => {
@@ -262,8 +289,10 @@ describe('uart8250 plugin', () => {
     expect(uart8250Plugin.type).toBe('uart8250');
     expect(uart8250Plugin.placement({})).toEqual({ pio: [{ base: 0x3f8, size: 8 }] });
     expect(uart8250Plugin.placement({ port: 0x2f8 })).toEqual({ pio: [{ base: 0x2f8, size: 8 }] });
-    expect(uart8250Plugin.sharedStateBytes({})).toBe(32 + 256);
-    expect(uart8250Plugin.sharedStateBytes({ rxQueueBytes: 1024 })).toBe(32 + 1024);
+    const layout = uart8250Plugin.sharedLayout!({});
+    expect(layout).toMatchObject({ name: 'uart8250', version: 1, byteLength: 24 + 256 });
+    expect(layout.fields.rxRing).toEqual({ kind: { bytes: 256 }, offset: 24, size: 256 });
+    expect(uart8250Plugin.sharedLayout!({ rxQueueBytes: 1024 }).byteLength).toBe(24 + 1024);
   });
 
   it('rejects bad options with a ConfigError naming the option', () => {

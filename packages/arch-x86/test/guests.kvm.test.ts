@@ -3,9 +3,9 @@
  * /dev/kvm, driven synchronously through X86KvmCPU and its buses.
  */
 import * as native from '@kvmts/native';
-import { GuestError, Kvm, KvmExitReason, KvmRunLayout, KvmVM, kvmIoctl } from '@kvmts/core';
-import { X86Ioctl, assembleGuest, type GuestImage } from '@kvmts/arch-x86';
-import { describeKvm, makeRig, PowerOffPort, RecordingDevice, type Rig } from './support/harness';
+import { GuestError, Kvm, KvmExitReason, KvmRunLayout, DefaultKvmVM, kvmIoctl } from '@kvmts/core';
+import { X86Ioctl, assembleGuest, exitDevice, type GuestImage } from '@kvmts/arch-x86';
+import { makeRig, RecordingDevice, type Rig } from './support/harness';
 
 const EXIT_PORT = 0xf4;
 let tests: GuestImage;
@@ -19,9 +19,7 @@ beforeAll(() => {
 function longRig(entry: string, cpl: 0 | 3, registers: Record<string, number | bigint> = {}, extra: Parameters<typeof makeRig>[1] = {}): Rig {
   const rip = tests.symbols.get(entry);
   if (rip === undefined) throw new Error(`no symbol ${entry}`);
-  const rig = makeRig({ kind: 'flat', mode: 'long', cpl, image: tests.bytes, entry: rip, registers, mapBytes: 1 << 30 }, extra);
-  for (const cpu of rig.cpus) cpu.pio.attach({ base: EXIT_PORT, size: 1 }, new PowerOffPort(cpu));
-  return rig;
+  return makeRig({ kind: 'flat', mode: 'long', cpl, image: tests.bytes, entry: rip, registers, mapBytes: 1 << 30 }, { devices: [exitDevice({ port: EXIT_PORT })], ...extra });
 }
 
 describeKvm('x86 guests on real KVM', () => {
@@ -36,7 +34,7 @@ describeKvm('x86 guests on real KVM', () => {
     const dev = new RecordingDevice('ports', () => [0x41, 0]);
     const cpu = rig.cpus[0];
     cpu.pio.attach({ base: 0x10, size: 2 }, dev);
-    expect(cpu.runLoop()).toBe('halted');
+    expect(cpu.runLoop()).toEqual({ reason: 'halted' });
     expect(dev.writes.map((w) => [w.offset, w.size, w.value])).toEqual([
       [0, 1, 0x5a],
       [0, 1, 0x42],
@@ -53,8 +51,7 @@ describeKvm('x86 guests on real KVM', () => {
     const dev = new RecordingDevice('ports', (_o, size) => [answers[size], 0]);
     const cpu = rig.cpus[0];
     cpu.pio.attach({ base: 0x10, size: 2 }, dev);
-    expect(cpu.runLoop()).toBe('poweroff');
-    expect(cpu.powerOffStatus).toBe(0);
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     expect(dev.writes.map((w) => [w.size, w.value])).toEqual([
       [1, 0x11],
       [2, 0x2233],
@@ -84,7 +81,7 @@ describeKvm('x86 guests on real KVM', () => {
       counts.push(c.run.getUint32(KvmRunLayout.io_count, true));
       return serve(c);
     });
-    expect(cpu.runLoop()).toBe('poweroff');
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     expect(Uint8Array.from(dev.writes.map((w) => w.value))).toEqual(message);
     expect(dev.reads).toHaveLength(5);
     expect(Array.from(new Uint16Array(mem.read(dst, 10).buffer))).toEqual([0x1000, 0x1001, 0x1002, 0x1003, 0x1004]);
@@ -101,7 +98,7 @@ describeKvm('x86 guests on real KVM', () => {
     const dev = new RecordingDevice('mmio', (_o, size) => answers[size]);
     const cpu = rig.cpus[0];
     cpu.mmio.attach({ base, size: 0x1000 }, dev);
-    expect(cpu.runLoop()).toBe('poweroff');
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     expect(dev.writes).toEqual([
       { offset: 0x00, size: 1, value: 0x11, high: 0 },
       { offset: 0x10, size: 2, value: 0x2233, high: 0 },
@@ -126,7 +123,7 @@ describeKvm('x86 guests on real KVM', () => {
     const dev = new RecordingDevice('zone');
     const cpu = rig.cpus[0];
     cpu.mmio.attach({ base, size: 0x1000 }, dev);
-    expect(cpu.runLoop()).toBe('poweroff');
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     expect(dev.writes).toHaveLength(count);
     expect(dev.writes.every((w, i) => w.offset === 4 * i && w.value === i && w.size === 4)).toBe(true);
     const counts = cpu.exitCounts();
@@ -147,7 +144,7 @@ describeKvm('x86 guests on real KVM', () => {
     const dev = new RecordingDevice('rom-writes');
     const cpu = rig.cpus[0];
     cpu.mmio.attach({ base: romBase, size: 0x1000 }, dev);
-    expect(cpu.runLoop()).toBe('poweroff');
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     expect(dev.writes).toEqual([{ offset: 0, size: 4, value: 0x5a5a5a5a, high: 0 }]);
     const r = cpu.getRegs();
     expect(r.r8).toBe(0x0807060504030201n);
@@ -157,13 +154,13 @@ describeKvm('x86 guests on real KVM', () => {
 
   it('long mode CPL0 and CPL3 compute the same sum; CPL3 runs a long loop natively', () => {
     rig = longRig('sum_loop', 0, { rcx: 1000 });
-    expect(rig.cpus[0].runLoop()).toBe('poweroff');
+    expect(rig.cpus[0].runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     expect(rig.cpus[0].getRegs().rbx).toBe(500500n);
     rig.close();
     const n = 10_000_000n;
     rig = longRig('sum_loop', 3, { rcx: n });
     const t0 = process.hrtime.bigint();
-    expect(rig.cpus[0].runLoop()).toBe('poweroff');
+    expect(rig.cpus[0].runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     expect(rig.cpus[0].getRegs().rbx).toBe((n * (n + 1n)) / 2n);
     // 3·10^7 instructions; emulated they would take ~10 s on a PVM host.
@@ -173,12 +170,12 @@ describeKvm('x86 guests on real KVM', () => {
   it('HLT without an in-kernel irqchip stops the loop as "halted" with RIP after the hlt', () => {
     rig = longRig('halt', 0);
     const cpu = rig.cpus[0];
-    expect(cpu.runLoop()).toBe('halted');
+    expect(cpu.runLoop()).toEqual({ reason: 'halted' });
     expect(cpu.exitCounts().HLT).toBe(1);
     const hltAt = BigInt(tests.symbols.get('halt')!);
     expect(cpu.getRegs().rip).toBe(hltAt + 1n);
     // Resuming continues after the hlt, to the exit port.
-    expect(cpu.runLoop()).toBe('poweroff');
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
   });
 
   it('a triple fault becomes a GuestError with a register dump', () => {
@@ -215,7 +212,7 @@ describeKvm('x86 guests on real KVM', () => {
     expect(() => rig!.cpus[0].runLoop()).toThrow(expect.objectContaining({ kind: 'unhandled-io' }));
     rig.close();
     rig = longRig('pio_basic', 3, {}, { unclaimed: 'ignore' });
-    expect(rig.cpus[0].runLoop()).toBe('poweroff');
+    expect(rig.cpus[0].runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     expect(rig.cpus[0].getRegs().r10).toBe(0xffffffffn);
     expect(rig.cpus[0].exitCounts().unclaimed).toBe(6);
   });
@@ -229,7 +226,7 @@ describeKvm('x86 guests on real KVM', () => {
       ],
     });
     const cpu = rig.cpus[0];
-    expect(cpu.runLoop()).toBe('poweroff');
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     const r = cpu.getRegs();
     // The guest reads back what it wrote, through the backing memory.
     expect([r.r8, r.r9, r.r10, r.r11]).toEqual([0x11n, 0x2233n, 0x44556677n, 0x8899aabbccddeeffn]);
@@ -245,7 +242,7 @@ describeKvm('x86 guests on real KVM', () => {
     const dev = new RecordingDevice('ports', () => [0, 0]);
     const cpu = rig.cpus[0];
     cpu.pio.attach({ base: 0x10, size: 2 }, dev);
-    expect(cpu.runLoop()).toBe('poweroff');
+    expect(cpu.runLoop()).toEqual({ reason: 'poweroff', status: 0 });
     // The 1-byte write went to the eventfd; the 2- and 4-byte writes still exit to the device.
     expect(native.eventfdRead(fd)).toBe(1n);
     expect(dev.writes.map((w) => w.size)).toEqual([2, 4]);
@@ -253,7 +250,7 @@ describeKvm('x86 guests on real KVM', () => {
 
   it('irqfd: an eventfd is routed to a GSI of the in-kernel irqchip; without an irqchip KVM refuses', () => {
     const kvm = Kvm.open();
-    const vm = new KvmVM(kvm);
+    const vm = new DefaultKvmVM(kvm);
     try {
       expect(() => vm.addIrqfd(4)).toThrow(expect.objectContaining({ op: expect.stringMatching(/^KVM_IRQFD\(fd \d+, gsi 4\)$/), code: 'EINVAL' }));
       // The irqchip must exist before any vCPU (x86-64.md §4).

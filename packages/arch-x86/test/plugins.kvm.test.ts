@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { container as rootContainer } from 'tsyringe';
 import { createMachine, ConfigError, DEVICE_PLUGIN } from '@kvmts/core';
 import { assembleGuest } from '@kvmts/arch-x86';
-import { describeKvm } from './support/harness';
 
 const counterModule = path.resolve(__dirname, '../../core/test/fixtures/counter-device-plugin.js');
 

@@ -1,5 +1,5 @@
 import * as zlib from 'node:zlib';
-import { createMachine, type ExitCounts, type MachineExit } from '@kvmts/core';
+import { ConfigError, archForHost, createMachine, type ExitCounts, type MachineExit } from '@kvmts/core';
 import {
   GUEST_LAYOUT,
   assembleGuest,
@@ -66,14 +66,20 @@ function loadDemoGuest(source: DemoOptions['guestSource']): { image: GuestImage;
  * (at CPL3, native speed), print through the 8250 UART and power off through the exit device;
  * then check its answer against Node's zlib.crc32.
  */
+/** The architecture of the demo guest's code. */
+const DEMO_ARCH = 'x86_64';
+
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  // The CLI picks the arch plugin for the host's architecture; the demo guest is x86-64 code.
+  const arch = archForHost();
+  if (arch !== DEMO_ARCH) throw new ConfigError('arch', `the demo guest is ${DEMO_ARCH} code and this host is ${arch ?? process.arch}`);
   const bytes = options.bytes ?? DEFAULT_DEMO_BYTES;
   const data = demoData(bytes, options.seed ?? 1);
   const { image, from } = loadDemoGuest(options.guestSource ?? 'auto');
   const exitSpec = exitDevice({}, 'exit');
   const machine = await createMachine(
     {
-      arch: 'x86_64',
+      arch,
       memory: options.memory ?? '64M',
       cpus: 1,
       devices: [uart8250({}, 'com1'), exitSpec],

@@ -1,4 +1,9 @@
-import { ConfigError, MmioBus, PioBus, UNCLAIMED, type AccessSize, type Device, type HighWord } from '@kvmts/core';
+import { AddressBus, AddressBuses, ConfigError, MMIO_SPACE, UNCLAIMED, type AccessSize, type AddressSpace, type Device, type HighWord } from '@kvmts/core';
+
+/** A port-like space, as an arch plugin would declare one (core itself names no such space). */
+const PORTS: AddressSpace = { name: 'ports', limit: 0x10000 };
+const portBus = () => new AddressBus(PORTS);
+const mmioBus = () => new AddressBus(MMIO_SPACE);
 
 class Regs implements Device {
   readonly log: string[] = [];
@@ -13,9 +18,9 @@ class Regs implements Device {
   }
 }
 
-describe('PioBus / MmioBus', () => {
+describe('AddressBus', () => {
   it('routes accesses to the device at offsets from its base', () => {
-    const bus = new PioBus();
+    const bus = portBus();
     const uart = new Regs('uart');
     const exit = new Regs('exit');
     bus.attach({ base: 0x3f8, size: 8 }, uart);
@@ -28,7 +33,7 @@ describe('PioBus / MmioBus', () => {
   });
 
   it('returns values as unsigned 32-bit and the high half of 8-byte reads separately', () => {
-    const bus = new MmioBus();
+    const bus = mmioBus();
     bus.attach({ base: 0xd0000000, size: 0x1000 }, new Regs('dev'));
     expect(bus.read(0xd0000010, 8)).toBe(0x80000010);
     expect(bus.high.high).toBe(0xcafebabe);
@@ -37,7 +42,7 @@ describe('PioBus / MmioBus', () => {
   });
 
   it('reports unclaimed accesses and counts them', () => {
-    const bus = new PioBus();
+    const bus = portBus();
     bus.attach({ base: 0x60, size: 1 }, new Regs('kbd'));
     expect(bus.read(0x61, 1)).toBe(UNCLAIMED);
     expect(bus.high.high).toBe(0xffffffff);
@@ -46,7 +51,7 @@ describe('PioBus / MmioBus', () => {
   });
 
   it('finds devices among many ranges (binary search) and after detach', () => {
-    const bus = new MmioBus();
+    const bus = mmioBus();
     const devs = Array.from({ length: 64 }, (_, i) => new Regs(`d${i}`));
     devs.forEach((d, i) => bus.attach({ base: 0x10000 * (64 - i), size: 0x100 }, d));
     expect(bus.read(0x10000 * 7 + 0x10, 4)).toBe(0x80000010);
@@ -57,10 +62,21 @@ describe('PioBus / MmioBus', () => {
   });
 
   it('rejects overlapping, empty and out-of-range attachments with ConfigError', () => {
-    const bus = new PioBus();
+    const bus = portBus();
     bus.attach({ base: 0x3f8, size: 8 }, new Regs('com1'));
-    expect(() => bus.attach({ base: 0x3ff, size: 2 }, new Regs('clash'))).toThrow(/pio\[clash\]: range 0x3ff..0x400 overlaps com1 at 0x3f8..0x3ff/);
+    expect(() => bus.attach({ base: 0x3ff, size: 2 }, new Regs('clash'))).toThrow(/ports\[clash\]: range 0x3ff..0x400 overlaps com1 at 0x3f8..0x3ff/);
     expect(() => bus.attach({ base: 0x10, size: 0 }, new Regs('empty'))).toThrow(ConfigError);
     expect(() => bus.attach({ base: 0xffff, size: 2 }, new Regs('wrap'))).toThrow(/exceeds the bus limit 0x10000/);
+  });
+});
+
+describe('AddressBuses', () => {
+  it('always has mmio, adds the spaces an arch declares, and names what exists when asked for another', () => {
+    const buses = new AddressBuses([PORTS]);
+    expect(buses.names()).toEqual(['mmio', 'ports']);
+    expect(buses.mmio).toBe(buses.get('mmio'));
+    expect(buses.require('ports', 'devices[uart]').space).toBe(PORTS);
+    expect(buses.get('pio')).toBeUndefined();
+    expect(() => buses.require('pio', 'devices[uart]')).toThrow(/devices\[uart\]: address space 'pio' does not exist on this architecture \(it has: mmio, ports\)/);
   });
 });

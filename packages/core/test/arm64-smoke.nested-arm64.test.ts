@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as native from '@kvmts/native';
-import { Kvm, KvmVM, KvmIoctl, KvmRunLayout, KvmExitReason, ConfigError, ScratchBuffer, ior, iow, OneRegLayout } from '@kvmts/core';
+import { Kvm, DefaultKvmVM, type KvmVM, KvmIoctl, KvmRunLayout, KvmExitReason, ConfigError, ScratchBuffer, ior, iow, OneRegLayout } from '@kvmts/core';
 
 /** arm64-only ioctls and constants (arch/arm64/include/uapi/asm/kvm.h), only what this test uses. */
 const ArmIoctl = {
@@ -58,7 +58,7 @@ describe('nested arm64: KVM, vGICv3 and an MMIO exit', () => {
 
   beforeAll(() => {
     kvm = Kvm.open();
-    vm = new KvmVM(kvm);
+    vm = new DefaultKvmVM(kvm);
     scratch = new ScratchBuffer(4096);
     oneReg = new DataView(new ArrayBuffer(OneRegLayout.size));
   });

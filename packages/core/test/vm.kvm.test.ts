@@ -6,10 +6,8 @@ import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as native from '@kvmts/native';
-import { ConfigError, Kvm, KvmCap, KvmError, KvmIoctl, KvmUnavailableError, KvmVM, LifecycleError } from '@kvmts/core';
+import { ConfigError, Kvm, KvmCap, KvmError, KvmIoctl, KvmUnavailableError, DefaultKvmVM, LifecycleError } from '@kvmts/core';
 
-const canOpen = Kvm.isAvailable();
-const describeKvm = canOpen ? describe : describe.skip;
 const MiB = 1 << 20;
 
 describe('Kvm.open without a usable /dev/kvm', () => {
@@ -35,7 +33,7 @@ describe('Kvm.open without a usable /dev/kvm', () => {
   // that, and then the test is skipped with that reason in its name.
   const coreDist = path.resolve(__dirname, '../dist/index.js');
   const nobodyCanLoad =
-    canOpen && process.getuid?.() === 0 && spawnSync(process.execPath, ['-e', `require(${JSON.stringify(coreDist)})`], { uid: 65534, gid: 65534 }).status === 0;
+    kvmUnavailableReason === undefined && process.getuid?.() === 0 && spawnSync(process.execPath, ['-e', `require(${JSON.stringify(coreDist)})`], { uid: 65534, gid: 65534 }).status === 0;
   (nobodyCanLoad ? it : it.skip)(`a user without permission is told how to get it (uid 65534${nobodyCanLoad ? '' : ': cannot read the checkout or not root, skipped'})`, () => {
     const nativeDir = path.resolve(__dirname, '../../native');
     const script = `try { require(${JSON.stringify(coreDist)}).Kvm.open() } catch (e) { console.log(JSON.stringify({ name: e.name, reason: e.reason, message: e.message })) }`;
@@ -57,7 +55,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
     expect(kvm.apiVersion).toBe(12);
     expect(kvm.hasCapability(KvmCap.USER_MEMORY)).toBe(true);
     expect(kvm.vcpuMmapSize()).toBeGreaterThanOrEqual(4096);
-    const vm = new KvmVM(kvm);
+    const vm = new DefaultKvmVM(kvm);
     try {
       expect(vm.checkExtension(KvmCap.NR_MEMSLOTS)).toBeGreaterThan(0);
       expect(vm.memorySlotLimit).toBe(vm.checkExtension(KvmCap.NR_MEMSLOTS));
@@ -67,7 +65,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
   });
 
   it('rejects misaligned, empty and overlapping regions with ConfigError naming the region', () => {
-    const vm = new KvmVM(kvm);
+    const vm = new DefaultKvmVM(kvm);
     try {
       vm.addMemoryRegion({ name: 'ram', guestPhysAddr: 0, size: 2 * MiB });
       expect(() => vm.addMemoryRegion({ name: 'odd', guestPhysAddr: 0x300001, size: 4096 })).toThrow(/memory\[odd\]: guestPhysAddr 0x300001 is not aligned/);
@@ -87,7 +85,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
   });
 
   it('refuses more slots than allowed before asking the kernel', () => {
-    const vm = new KvmVM(kvm, 0, { maxMemorySlots: 2 });
+    const vm = new DefaultKvmVM(kvm, { maxMemorySlots: 2 });
     try {
       vm.addMemoryRegion({ name: 'a', guestPhysAddr: 0, size: 4096 });
       vm.addMemoryRegion({ name: 'b', guestPhysAddr: 0x10000, size: 4096 });
@@ -100,7 +98,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
   });
 
   it('guest memory written by the host is what the slot holds', () => {
-    const vm = new KvmVM(kvm);
+    const vm = new DefaultKvmVM(kvm);
     try {
       const r = vm.addMemoryRegion({ name: 'ram', guestPhysAddr: 0x100000, size: MiB });
       const mem = vm.memory();
@@ -113,7 +111,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
   });
 
   it('enforces the lifecycle: no vCPUs or memory once running, nothing after close', () => {
-    const vm = new KvmVM(kvm);
+    const vm = new DefaultKvmVM(kvm);
     vm.lifecycle.moveTo('ready');
     expect(() => vm.createVcpu(0)).toThrow(LifecycleError);
     vm.lifecycle.moveTo('running');
@@ -124,7 +122,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
   });
 
   it('rejects duplicate and out-of-range vCPU ids', () => {
-    const vm = new KvmVM(kvm);
+    const vm = new DefaultKvmVM(kvm);
     try {
       vm.createVcpu(0);
       expect(() => vm.createVcpu(0)).toThrow(/vcpu\[0\]: a vCPU with this id already exists/);
@@ -135,7 +133,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
   });
 
   it('a failing ioctl is a KvmError naming the ioctl and errno', () => {
-    const vm = new KvmVM(kvm);
+    const vm = new DefaultKvmVM(kvm);
     try {
       let err: unknown;
       try {
@@ -168,7 +166,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
     const vcpuMaps = () => mapLines().filter((l) => l.includes('kvm-vcpu')).length;
     const cycle = () => {
       const k = Kvm.open();
-      const vm = new KvmVM(k);
+      const vm = new DefaultKvmVM(k);
       vm.addMemoryRegion({ name: 'ram', guestPhysAddr: 0, size: 2 * MiB });
       vm.addMemoryRegion({ name: 'rom', guestPhysAddr: 4 * MiB, size: 64 * 1024, readOnly: true });
       vm.addCoalescedZone({ base: 0x10000000, size: 0x1000, pio: false });

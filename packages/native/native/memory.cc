@@ -15,7 +15,8 @@ namespace kvmts {
 namespace {
 
 // One external ArrayBuffer is capped at 4 GiB on Node 20 (buffer.constants.MAX_LENGTH);
-// 4 GiB + 4 KiB aborted the process. Larger regions are handed out in chunks.
+// 4 GiB + 4 KiB aborted the process. Larger regions are handed out in chunks of
+// MAX_VIEW_LENGTH (src/mapping.ts, the same value: TypeScript knows it without the addon).
 constexpr uint64_t kMaxView = uint64_t{1} << 32;
 
 struct Region {
@@ -141,7 +142,6 @@ void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("mappingView", Napi::Function::New(env, MappingView, "mappingView"));
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));
   exports.Set("liveMappingCount", Napi::Function::New(env, LiveMappingCount, "liveMappingCount"));
-  exports.Set("maxViewLength", Napi::Number::New(env, static_cast<double>(kMaxView)));
 }
 
 }  // namespace kvmts

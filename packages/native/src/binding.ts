@@ -1,6 +1,6 @@
 /**
- * Loads the compiled addon and types its raw surface. Internal: the public wrappers in the
- * other modules turn its -errno results into SyscallError.
+ * Loads the compiled addon on first use and types its raw surface. Internal: the public
+ * wrappers in the other modules turn its -errno results into SyscallError.
  *
  * Raw convention (see native/common.h): calls return their result or -errno, or `forkedRc`
  * when the fork guard refused them; nothing here throws for a failed syscall.
@@ -9,23 +9,30 @@ import * as path from 'node:path';
 
 import { NativeLoadError } from './errors';
 
-export interface NativeConstants {
-  readonly O_RDONLY: number;
-  readonly O_RDWR: number;
-  readonly O_CLOEXEC: number;
-  readonly O_NONBLOCK: number;
-  readonly PROT_NONE: number;
-  readonly PROT_READ: number;
-  readonly PROT_WRITE: number;
-  readonly PROT_EXEC: number;
-  readonly MAP_SHARED: number;
-  readonly MAP_PRIVATE: number;
-  readonly MAP_ANONYMOUS: number;
-  readonly MAP_NORESERVE: number;
-  readonly EFD_CLOEXEC: number;
-  readonly EFD_NONBLOCK: number;
-  readonly EFD_SEMAPHORE: number;
-}
+/**
+ * Names of the flag values the addon compiles in from the C headers (native/constants.cc).
+ * Listed here so `constants` can answer before the addon has loaded; a test checks the addon
+ * exports exactly these.
+ */
+export const CONSTANT_NAMES = [
+  'O_RDONLY',
+  'O_RDWR',
+  'O_CLOEXEC',
+  'O_NONBLOCK',
+  'PROT_NONE',
+  'PROT_READ',
+  'PROT_WRITE',
+  'PROT_EXEC',
+  'MAP_SHARED',
+  'MAP_PRIVATE',
+  'MAP_ANONYMOUS',
+  'MAP_NORESERVE',
+  'EFD_CLOEXEC',
+  'EFD_NONBLOCK',
+  'EFD_SEMAPHORE',
+] as const;
+
+export type NativeConstants = { readonly [K in (typeof CONSTANT_NAMES)[number]]: number };
 
 export type IoctlArg = number | bigint | ArrayBufferView | undefined;
 
@@ -33,8 +40,6 @@ export interface NativeBinding {
   readonly constants: NativeConstants;
   /** Result value meaning "refused in a forked child" (outside the errno range). */
   readonly forkedRc: number;
-  /** Largest ArrayBuffer the addon hands out (4 GiB on Node 20). */
-  readonly maxViewLength: number;
   describeFailure(syscall: string, rc: number): [code: string, message: string];
   open(path: string, flags: number): number;
   close(fd: number): number;
@@ -61,16 +66,41 @@ export interface NativeBinding {
 /** build/ sits next to both src/ (ts-jest) and dist/ (compiled), one level up. */
 export const addonPath = path.join(__dirname, '..', 'build', 'Release', 'kvmts_native.node');
 
-function load(): NativeBinding {
+let loaded: NativeBinding | undefined;
+const swaps: ((binding: NativeBinding) => void)[] = [];
+
+/**
+ * The addon. Until it has loaded this is a stand-in whose every property read loads it (and
+ * throws NativeLoadError if that fails); loading then replaces the stand-in with the addon
+ * itself. Wrappers read `native` on each call, so after the first load they reach the addon's
+ * functions with no indirection, and importing the package never needs a build.
+ */
+export let native: NativeBinding = new Proxy({} as NativeBinding, {
+  get: (_stub, key) => Reflect.get(loadNative(), key),
+});
+
+/** Loads the addon once (per thread); throws NativeLoadError with a build hint. */
+export function loadNative(): NativeBinding {
+  if (loaded !== undefined) return loaded;
   try {
-    return require(addonPath) as NativeBinding;
+    loaded = require(addonPath) as NativeBinding;
   } catch (cause) {
     throw new NativeLoadError(
       `kvmts: cannot load the native addon at ${addonPath}; build it with ` +
-        '`cd packages/native && npx cmake-js compile --out build` (or `npm install`)',
+        `\`npm run build:native\` in ${path.resolve(__dirname, '..')} (or reinstall @kvmts/native)`,
       { cause },
     );
   }
+  native = loaded;
+  for (const swap of swaps) swap(loaded);
+  return loaded;
 }
 
-export const native: NativeBinding = load();
+/**
+ * Runs `swap` once the addon has loaded (at once if it has): modules that export addon
+ * functions as they are (the hot path `run`) use it to replace their lazy stubs.
+ */
+export function onNativeLoad(swap: (binding: NativeBinding) => void): void {
+  if (loaded === undefined) swaps.push(swap);
+  else swap(loaded);
+}

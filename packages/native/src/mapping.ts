@@ -27,8 +27,12 @@ export interface Mapping {
   unmap(): void;
 }
 
-/** One external ArrayBuffer is capped at 4 GiB on Node 20 (4 GiB + 4 KiB aborted Node). */
-export const MAX_VIEW_LENGTH: number = native.maxViewLength;
+/**
+ * One external ArrayBuffer is capped at 4 GiB on Node 20 (4 GiB + 4 KiB aborted Node). A
+ * constant here, not read from the addon, so it needs no build; the addon refuses larger
+ * views on its own (kMaxView in native/memory.cc).
+ */
+export const MAX_VIEW_LENGTH = 2 ** 32;
 
 /** Views this thread created, per mapping id, so unmap() can detach them. */
 const threadViews = new Map<number, WeakRef<ArrayBuffer>[]>();

@@ -3,15 +3,21 @@
  * itself (no wrapper), returns 0 or -errno and never throws — a native exception thrown for
  * EINTR during worker.terminate() aborted Node. In a forked child it returns -EPERM.
  *
+ * `run`, `currentThread`, `kickThread` and `gettid` start as stubs that load the addon (the
+ * only time they can throw: NativeLoadError); loading the addon, by whichever call comes
+ * first, replaces all four with the addon's own functions. Read them from the module after
+ * the addon has loaded (e.g. when the vCPU exists) to hold the addon function itself: a copy
+ * taken at import time keeps the stub, which forwards.
+ *
  * Kick protocol: the vCPU thread calls installKickHandler() and publishes currentThread();
  * to stop it, set kvm_run.immediate_exit = 1 (keep it set until the vCPU thread
  * acknowledges) and kickThread(handle): KVM_RUN then returns -EINTR.
  */
-import { native } from './binding';
+import { loadNative, native, onNativeLoad } from './binding';
 import { syscallError } from './errors';
 
 /** KVM_RUN on `vcpuFd`: 0 or -errno; never throws. */
-export const run: (vcpuFd: number) => number = native.run;
+export let run: (vcpuFd: number) => number = (vcpuFd) => loadNative().run(vcpuFd);
 
 /**
  * Installs (once per process) a no-op handler for SIGRTMIN+4 without SA_RESTART and unblocks
@@ -24,10 +30,17 @@ export function installKickHandler(): number {
 }
 
 /** An opaque handle (pthread_self) for the calling thread, valid for kickThread. */
-export const currentThread: () => bigint = native.currentThread;
+export let currentThread: () => bigint = () => loadNative().currentThread();
 
 /** Sends the kick signal to a thread: 0 or -errno (-ESRCH once the thread has exited). */
-export const kickThread: (thread: bigint) => number = native.kickThread;
+export let kickThread: (thread: bigint) => number = (thread) => loadNative().kickThread(thread);
 
 /** The calling thread's kernel thread id. */
-export const gettid: () => number = native.gettid;
+export let gettid: () => number = () => loadNative().gettid();
+
+onNativeLoad((binding) => {
+  run = binding.run;
+  currentThread = binding.currentThread;
+  kickThread = binding.kickThread;
+  gettid = binding.gettid;
+});

@@ -6,18 +6,25 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { buildCpu, prepareVm, vcpuBuildInfos } = require('@kvmts/core');
-const { x86ArchPlugin, encodeCpuid2, encodeRegs, encodeSregs, X86RegsLayout, X86SregsLayout } = require('@kvmts/arch-x86');
+const { attachVcpuDevices, buildVcpu, createMachineContainer, loadPlugins, prepareDevices, prepareVm, vcpuBuildInfos } = require('@kvmts/core');
+const { ARCH_X86_MODULE, exitDevice, x86ArchPlugin, encodeCpuid2, encodeRegs, encodeSregs, X86RegsLayout, X86SregsLayout } = require('@kvmts/arch-x86');
 
 /** Guest RAM from GPA 0: holds the image at 0x8000, the stack, GDT and page tables. */
 const RAM_BYTES = 4 << 20;
 
-/** @returns {{ vm: KvmVM, cpu: X86KvmCPU, state: object, close(): void }} */
+/**
+ * The VM, its vCPU and the exit device (port 0xf4), composed by core's functions as a machine
+ * composes them. @returns {{ vm: KvmVM, cpu: X86KvmCPU, state: object, close(): void }}
+ */
 function makeRig(boot) {
-  const prepared = prepareVm({ arch: 'x86_64', memory: RAM_BYTES, cpus: 1, boot }, x86ArchPlugin);
+  const container = createMachineContainer();
+  loadPlugins(container, [ARCH_X86_MODULE]);
+  const devices = prepareDevices(container, [exitDevice()]);
+  const prepared = prepareVm({ arch: 'x86_64', memory: RAM_BYTES, cpus: 1, boot }, x86ArchPlugin, container);
   try {
     const [info] = vcpuBuildInfos(prepared);
-    const cpu = buildCpu(x86ArchPlugin, info, { unclaimed: 'error' });
+    const { container: vcpuContainer, cpu } = buildVcpu(container, x86ArchPlugin, info, { unclaimed: 'error' });
+    attachVcpuDevices(vcpuContainer, cpu, devices, { consoleWrite: () => undefined, setIrqLine: (line, level) => prepared.vm.setIrqLine(line, level) });
     return {
       vm: prepared.vm,
       cpu,

@@ -47,16 +47,23 @@ say "ready $(up) $(uname -m) node $(node -v 2>&1)"
 cd "$KVMTS_REPO" || finish 3
 set -f # the jest arguments are patterns: no globbing here
 export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_TIER KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_NESTED=1
+# This host has a real KVM (checked above): a KVM suite that cannot open it fails, never skips.
+export KVMTS_REQUIRE_KVM=1
+# Which tier runs the *.kvm.test.ts suites (jest.config.js); unset means this one too.
+[ -z "$KVMTS_KVM_SUITES" ] || export KVMTS_KVM_SUITES
+# This host's share of the tier's test files (the plan in /run/kvmts/shards.json).
+shard=""
+[ -z "$KVMTS_SHARD" ] || shard="--shard=$KVMTS_SHARD --testSequencer=/run/kvmts/shard-sequencer.js"
 if [ -n "$KVMTS_GUEST_CMD" ]; then
   # Debugging aid (KVMTS_NESTED_CMD on the host): run this instead of jest.
   set +f; sh -c "$KVMTS_GUEST_CMD" </dev/null 2>&1; finish $?
 fi
-# shellcheck disable=SC2086 # KVMTS_JEST_ARGS is a word list built by the host runner
+# shellcheck disable=SC2086 # KVMTS_JEST_ARGS and shard are word lists built by the host runner
 # The patterns go first (--reporters takes every word after it). Piped through cat so jest
 # sees no terminal: no colours or cursor codes in the host's log.
 # The emulated host is several times slower than the machine jest.config.js's timeout was set
 # for: the default per-test timeout is raised (explicit per-test timeouts still apply).
-{ node node_modules/jest/bin/jest.js $KVMTS_JEST_ARGS --ci -i --json --outputFile=/tmp/jest.json \
+{ node node_modules/jest/bin/jest.js $KVMTS_JEST_ARGS $shard --ci -i --json --outputFile=/tmp/jest.json \
     --testTimeout="$KVMTS_TEST_TIMEOUT_MS" \
     --cacheDirectory=/var/cache/jest --reporters=default --reporters=/run/kvmts/progress-reporter.js \
     </dev/null 2>&1; echo $? > /tmp/jest.rc; } | cat

@@ -10,11 +10,29 @@ const MARK = '@@KVMTS@@';
 /** Kernel messages that mean the emulated host is wedged: stop now, do not wait for the timeout. */
 const WEDGED = /watchdog: BUG: soft lockup|rcu: INFO: rcu_\w+ detected stalls|Kernel panic - not syncing/;
 
+// An interrupted runner must not leave emulated hosts spinning on the machine's cores: one
+// signal handler for all the QEMUs running at once (a tier may boot several).
+const live = new Set();
+const onSignal = (sig) => {
+  for (const c of live) c.kill('SIGKILL');
+  process.exit(sig === 'SIGINT' ? 130 : 143);
+};
+function watch(child) {
+  if (live.size === 0) { process.once('SIGINT', onSignal); process.once('SIGTERM', onSignal); }
+  live.add(child);
+}
+function unwatch(child) {
+  live.delete(child);
+  if (live.size === 0) { process.removeListener('SIGINT', onSignal); process.removeListener('SIGTERM', onSignal); }
+}
+
 /**
  * @param o.bin / o.args QEMU binary and machine arguments
  * @param o.kernel / o.initrd / o.append boot material
  * @param o.shares [{tag, path, writable}] 9p exports (read-only unless writable)
  * @param o.logFile where the whole console goes
+ * @param o.prefix put before each console line shown on our stdout/stderr (tells concurrent
+ *        emulated hosts apart; the log file gets the lines as they are)
  * @param o.timeoutMs the emulated host is killed (and the run fails) after this
  * @param o.idleMs ... or after this long without any console output (a hung KVM_RUN blocks
  *        jest's own test timeouts, so a silent guest is a hung guest)
@@ -32,11 +50,8 @@ function boot(o) {
   fs.writeSync(log, `# ${o.bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
   const t0 = Date.now();
   const child = spawn(o.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  watch(child);
   const markers = new Map();
-  // An interrupted runner must not leave an emulated host spinning on the machine's cores.
-  const stop = (sig) => { child.kill('SIGKILL'); process.exit(sig === 'SIGINT' ? 130 : 143); };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   let timedOut = false;
   let lastOutput = Date.now();
   const timer = setTimeout(() => { timedOut = 'total'; child.kill('SIGKILL'); }, o.timeoutMs);
@@ -59,20 +74,19 @@ function boot(o) {
       setTimeout(() => child.kill('SIGKILL'), 8000); // let the kernel finish its report in the log
     }
     const at = line.indexOf(MARK);
-    if (at < 0) { process.stdout.write(`${line}\n`); return; }
+    if (at < 0) { process.stdout.write(`${o.prefix ?? ''}${line}\n`); return; }
     const [kind, ...fields] = line.slice(at + MARK.length).trim().split(/\s+/);
     markers.set(kind, fields);
     o.onMarker?.(kind, fields, Date.now() - t0);
   };
   child.stdout.on('data', onData);
-  child.stderr.on('data', (c) => { fs.writeSync(log, c); process.stderr.write(c); });
+  child.stderr.on('data', (c) => { fs.writeSync(log, c); process.stderr.write(o.prefix ? `${o.prefix}${c}` : c); });
 
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       clearInterval(idle);
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
+      unwatch(child);
       if (partial) handleLine(partial);
       fs.closeSync(log);
       resolve({ code, signal, timedOut, markers, elapsedMs: Date.now() - t0 });

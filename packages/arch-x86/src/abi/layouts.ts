@@ -212,6 +212,18 @@ export const X86PitState2Layout = {
   fields: { channels: arr(0, 3, 24), flags: u32(72), reserved: arr(76, 9, 4) },
 } as const satisfies AbiStruct;
 
+/** One 8259 of the in-kernel PIC (kvm_irqchip.chip for PIC_MASTER / PIC_SLAVE). */
+export const X86PicStateLayout = {
+  struct: 'kvm_pic_state',
+  size: 16,
+  fields: {
+    /** The level of each input line as last driven (edge detection memory): bit n = IRQ n. */
+    last_irr: u8(0), irr: u8(1), imr: u8(2), isr: u8(3), priority_add: u8(4), irq_base: u8(5),
+    read_reg_select: u8(6), poll: u8(7), special_mask: u8(8), init_state: u8(9), auto_eoi: u8(10),
+    rotate_on_auto_eoi: u8(11), special_fully_nested_mode: u8(12), init4: u8(13), elcr: u8(14), elcr_mask: u8(15),
+  },
+} as const satisfies AbiStruct;
+
 /** `chip` is a 512-byte union (PIC or IOAPIC state, selected by chip_id). */
 export const X86IrqchipLayout = {
   struct: 'kvm_irqchip',
@@ -262,6 +274,6 @@ export const X86Layouts = [
   X86XsaveLayout, X86XcrLayout, X86XcrsLayout, X86DebugregsLayout, X86MsrEntryLayout, X86MsrsLayout,
   X86MsrListLayout, X86CpuidEntry2Layout, X86Cpuid2Layout, X86VcpuEventsLayout, X86LapicStateLayout,
   X86GuestDebugLayout, X86TranslationLayout, X86InterruptLayout, X86ClockDataLayout, X86PitConfigLayout,
-  X86PitChannelStateLayout, X86PitState2Layout, X86IrqchipLayout, X86MsrFilterRangeLayout,
+  X86PitChannelStateLayout, X86PitState2Layout, X86PicStateLayout, X86IrqchipLayout, X86MsrFilterRangeLayout,
   X86MsrFilterLayout, X86NestedStateLayout, X86SyncRegsLayout, X86KvmRunLayout,
 ] as const satisfies readonly AbiStruct[];

@@ -9,10 +9,22 @@
  *                read:  the result register
  *
  * State lives in `ctx.shared` so the host can read it after the machine stopped
- * (`readExitDeviceState`).
+ * (`readExitDeviceState`), without the lock: its words are atomic. Writers take the lock so that
+ * two vCPUs merging byte lanes into the result do not lose each other's bytes; the power-off
+ * request goes out after the lock is released.
  */
-import type { AccessSize, Device, DeviceContext, DevicePlacement, DevicePlugin, DeviceSpec, HighWord } from '@kvmts/core';
-import { ConfigError } from '@kvmts/core';
+import {
+  ConfigError,
+  DeferredEffects,
+  defineSharedLayout,
+  type AccessSize,
+  type Device,
+  type DeviceContext,
+  type DevicePlacement,
+  type DevicePlugin,
+  type DeviceSpec,
+  type HighWord,
+} from '@kvmts/core';
 import { ARCH_X86_MODULE } from '../module-name';
 import { checkKnownKeys, checkPortBase } from './options';
 
@@ -26,11 +38,11 @@ export const EXIT_DEVICE_PORT_COUNT = 8;
 /** Offset of the result register from the base port. */
 export const EXIT_DEVICE_RESULT_OFFSET = 4;
 
-/** Shared words: flags, exit status, result. */
-const W_FLAGS = 0;
-const W_STATUS = 1;
-const W_RESULT = 2;
-const SHARED_BYTES = 16;
+const EXIT_DEVICE_LAYOUT = defineSharedLayout({
+  name: 'exit-device',
+  version: 1,
+  fields: { lock: 'lock', flags: 'atomic-u32', status: 'atomic-u32', result: 'atomic-u32' },
+});
 const FLAG_EXITED = 1;
 const FLAG_RESULT = 2;
 
@@ -47,14 +59,9 @@ export interface ExitDeviceState {
 }
 
 export function readExitDeviceState(shared: SharedArrayBuffer): ExitDeviceState {
-  const words = new Int32Array(shared, 0, SHARED_BYTES / 4);
-  const flags = Atomics.load(words, W_FLAGS);
-  return {
-    exited: (flags & FLAG_EXITED) !== 0,
-    status: Atomics.load(words, W_STATUS) >>> 0,
-    hasResult: (flags & FLAG_RESULT) !== 0,
-    result: Atomics.load(words, W_RESULT) >>> 0,
-  };
+  const s = EXIT_DEVICE_LAYOUT.bind(shared);
+  const flags = s.flags;
+  return { exited: (flags & FLAG_EXITED) !== 0, status: s.status, hasResult: (flags & FLAG_RESULT) !== 0, result: s.result };
 }
 
 /** Value mask for an access of `size` bytes; PIO is at most 4 bytes wide. */
@@ -64,56 +71,54 @@ function sizeMask(size: AccessSize): number {
 
 export class ExitDevice implements Device {
   readonly name: string;
-  private readonly words: Int32Array;
+  private readonly state: ReturnType<typeof EXIT_DEVICE_LAYOUT.bind>;
+  private readonly effects = new DeferredEffects();
 
   constructor(private readonly ctx: DeviceContext) {
     this.name = ctx.name;
-    this.words = new Int32Array(ctx.shared, 0, SHARED_BYTES / 4);
+    this.state = EXIT_DEVICE_LAYOUT.bind(ctx.shared);
   }
 
   read(offset: number, size: AccessSize, out: HighWord): number {
     out.high = 0;
     if (offset < EXIT_DEVICE_RESULT_OFFSET) return 0;
     const shift = 8 * (offset - EXIT_DEVICE_RESULT_OFFSET);
-    return ((Atomics.load(this.words, W_RESULT) >>> shift) & sizeMask(size)) >>> 0;
+    return ((this.state.result >>> shift) & sizeMask(size)) >>> 0;
   }
 
   write(offset: number, size: AccessSize, value: number, _valueHigh: number): void {
+    const s = this.state;
     const mask = sizeMask(size);
-    if (offset < EXIT_DEVICE_RESULT_OFFSET) {
-      const status = (value & mask) >>> 0;
-      Atomics.store(this.words, W_STATUS, status | 0);
-      Atomics.or(this.words, W_FLAGS, FLAG_EXITED);
-      this.ctx.requestPowerOff(status);
-      return;
+    s.lock.acquire();
+    try {
+      if (offset < EXIT_DEVICE_RESULT_OFFSET) {
+        const status = (value & mask) >>> 0;
+        // Status before the flag: a reader that sees the flag sees the status.
+        s.status = status;
+        s.flags |= FLAG_EXITED;
+        this.effects.requestPowerOff(status);
+      } else {
+        const shift = 8 * (offset - EXIT_DEVICE_RESULT_OFFSET);
+        const laneMask = (mask << shift) >>> 0;
+        s.result = (s.result & ~laneMask) | ((value << shift) & laneMask);
+        s.flags |= FLAG_RESULT;
+      }
+    } finally {
+      s.lock.release();
+      this.effects.deliver(this.ctx);
     }
-    const shift = 8 * (offset - EXIT_DEVICE_RESULT_OFFSET);
-    const laneMask = (mask << shift) >>> 0;
-    const old = Atomics.load(this.words, W_RESULT);
-    Atomics.store(this.words, W_RESULT, ((old & ~laneMask) | ((value << shift) & laneMask)) | 0);
-    Atomics.or(this.words, W_FLAGS, FLAG_RESULT);
   }
 
   reset(): void {
-    for (let i = 0; i < this.words.length; i++) Atomics.store(this.words, i, 0);
-  }
-
-  serialize(): ExitDeviceState {
-    return readExitDeviceState(this.ctx.shared);
-  }
-
-  unserialize(state: unknown): void {
-    if (typeof state !== 'object' || state === null) throw new ConfigError('exit-device.state', 'must be an object');
-    const s = state as Partial<ExitDeviceState>;
-    for (const key of ['status', 'result'] as const) {
-      const v = s[key];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-        throw new ConfigError(`exit-device.state.${key}`, `must be an unsigned 32-bit integer, got ${String(v)}`);
-      }
+    const s = this.state;
+    s.lock.acquire();
+    try {
+      s.flags = 0;
+      s.status = 0;
+      s.result = 0;
+    } finally {
+      s.lock.release();
     }
-    Atomics.store(this.words, W_STATUS, s.status! | 0);
-    Atomics.store(this.words, W_RESULT, s.result! | 0);
-    Atomics.store(this.words, W_FLAGS, (s.exited ? FLAG_EXITED : 0) | (s.hasResult ? FLAG_RESULT : 0));
   }
 }
 
@@ -126,8 +131,8 @@ function checkedPort(options: ExitDeviceOptions | undefined): number {
 
 export const exitDevicePlugin: DevicePlugin<ExitDeviceOptions> = {
   type: 'exit-device',
-  sharedStateBytes() {
-    return SHARED_BYTES;
+  sharedLayout() {
+    return EXIT_DEVICE_LAYOUT;
   },
   validate(options) {
     checkedPort(options);

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { Kvm, KvmCap, KvmVM } from '@kvmts/core';
+import { DefaultKvmVM, Kvm, KvmCap } from '@kvmts/core';
 
 /** Every capability kvmts knows, as answered by the system fd and by a VM fd. */
 export function capabilityTable(path?: string): { name: string; system: number; vm: number }[] {
   const kvm = Kvm.open(path);
-  const vm = new KvmVM(kvm);
+  const vm = new DefaultKvmVM(kvm);
   try {
     const names = Object.keys(KvmCap).filter((k) => Number.isNaN(Number(k))) as (keyof typeof KvmCap)[];
     return names.map((name) => ({ name, system: kvm.checkExtension(KvmCap[name]), vm: vm.checkExtension(KvmCap[name]) }));

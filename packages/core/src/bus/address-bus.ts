@@ -14,12 +14,24 @@ interface Mapping {
   readonly device: Device;
 }
 
+/** An address space an architecture declares: its name (the key in device placements) and size. */
+export interface AddressSpace {
+  /** e.g. 'mmio' (every arch), 'pio' (x86 port I/O). */
+  readonly name: string;
+  /** Addresses are below this. */
+  readonly limit: number;
+}
+
+/** Guest-physical MMIO: every KVM architecture has it (KVM_EXIT_MMIO is arch-neutral). */
+export const MMIO_SPACE: AddressSpace = { name: 'mmio', limit: Number.MAX_SAFE_INTEGER };
+
 /**
- * An address-range map from a guest access to a Device, shared by the PIO and MMIO buses.
- * Lookup is a binary search over sorted, non-overlapping ranges with a one-entry cache for the
- * last hit (consecutive exits usually go to the same device). Nothing is allocated per access.
+ * An address-range map from a guest access to a Device, one per address space (MMIO; x86 adds
+ * port I/O). Lookup is a binary search over sorted, non-overlapping ranges with a one-entry
+ * cache for the last hit (consecutive exits usually go to the same device). Nothing is
+ * allocated per access.
  */
-export abstract class AddressBus {
+export class AddressBus {
   private mappings: Mapping[] = [];
   private last: Mapping | undefined;
   /** Out-parameter reused for 8-byte reads, so reads never allocate. */
@@ -27,8 +39,13 @@ export abstract class AddressBus {
   /** Accesses that found no device, counted for statistics. */
   unclaimedCount = 0;
 
-  protected abstract readonly busName: string;
-  protected abstract readonly addressLimit: number;
+  private readonly busName: string;
+  private readonly addressLimit: number;
+
+  constructor(readonly space: AddressSpace) {
+    this.busName = space.name;
+    this.addressLimit = space.limit;
+  }
 
   /** Attach `device` at `range`. Overlaps with an existing range are configuration errors. */
   attach(range: AddressRange, device: Device): void {
@@ -108,14 +125,36 @@ export abstract class AddressBus {
   }
 }
 
-/** x86 port I/O space: 64 KiB of ports. */
-export class PioBus extends AddressBus {
-  protected readonly busName = 'pio';
-  protected readonly addressLimit = 0x10000;
-}
+/**
+ * The buses of one vCPU thread, by address-space name. `mmio` is always there; an arch plugin
+ * adds its own spaces (ArchPlugin.addressSpaces). Built in the vCPU's container under
+ * ADDRESS_BUSES, so a user can register different buses (a logging bus, say).
+ */
+export class AddressBuses {
+  readonly mmio: AddressBus;
+  private readonly bySpace = new Map<string, AddressBus>();
 
-/** Guest-physical MMIO space (addresses up to 2^53, which covers every IPA size KVM offers). */
-export class MmioBus extends AddressBus {
-  protected readonly busName = 'mmio';
-  protected readonly addressLimit = Number.MAX_SAFE_INTEGER;
+  constructor(spaces: readonly AddressSpace[]) {
+    for (const space of [MMIO_SPACE, ...spaces]) {
+      if (this.bySpace.has(space.name)) continue;
+      this.bySpace.set(space.name, new AddressBus(space));
+    }
+    this.mmio = this.bySpace.get(MMIO_SPACE.name)!;
+  }
+
+  /** The bus of `space`, or undefined when this machine's arch has no such space. */
+  get(space: string): AddressBus | undefined {
+    return this.bySpace.get(space);
+  }
+
+  /** The bus of `space`; a ConfigError naming `who` when the arch has no such space. */
+  require(space: string, who: string): AddressBus {
+    const bus = this.bySpace.get(space);
+    if (!bus) throw new ConfigError(who, `address space '${space}' does not exist on this architecture (it has: ${this.names().join(', ')})`);
+    return bus;
+  }
+
+  names(): string[] {
+    return [...this.bySpace.keys()];
+  }
 }

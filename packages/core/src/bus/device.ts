@@ -13,9 +13,18 @@ export interface Device {
   write(offset: number, size: AccessSize, value: number, valueHigh: number): void;
   /** Back to power-on state. */
   reset?(): void;
-  /** Plain-data state for checkpoints. */
-  serialize?(): unknown;
-  unserialize?(state: unknown): void;
+  /**
+   * Checkpoint state of this instance that is not in shared memory, as structured-cloneable data
+   * (shared state is saved once per device, through its layout). Omit both when all state is shared.
+   */
+  saveLocalState?(): unknown;
+  restoreLocalState?(state: unknown): void;
+  /**
+   * Called on one instance of the device after its shared and local state were restored: drive
+   * what lives outside the device — interrupt lines — to the level the restored registers imply,
+   * since the VM the state was saved from is not the one it is restored into.
+   */
+  afterRestore?(): void;
 }
 
 export type AccessSize = 1 | 2 | 4 | 8;

@@ -7,104 +7,87 @@ import {
 } from '../abi/kvm-run';
 import { KvmIoctl } from '../abi/ioctls';
 import type { AccessSize } from '../bus/device';
-import { MmioBus, PioBus, UNCLAIMED, type UnclaimedPolicy } from '../bus/address-bus';
+import { UNCLAIMED, type AddressBus, type AddressBuses, type UnclaimedPolicy } from '../bus/address-bus';
 import { GuestError, KvmError, LifecycleError, type GuestErrorKind } from '../errors/errors';
 import { errnoCode, kvmIoctl } from '../kvm/ioctl';
-import type { VcpuHandles } from '../vm/vcpu-fd';
 import { ControlSlot, clearVcpuStop, newControlBlock } from './vcpu-control';
 import { EXIT_REASON_SLOTS, STAT_SLOTS, StatSlot, exitCountsFrom, type ExitCounts } from './exit-stats';
 import type { ThreadContext } from './thread-context';
-
-/** What an exit handler tells the run loop. */
-export const ExitAction = { Continue: 0, Stop: 1 } as const;
-export type ExitAction = (typeof ExitAction)[keyof typeof ExitAction];
-
-/** Why run() returned. */
-export type StopReason =
-  | 'stopped' // kicked / asked to stop from another thread
-  | 'halted' // HLT with no in-kernel interrupt controller to wake it
-  | 'poweroff' // a device asked the machine to power off
-  | 'exit-limit' // maxExits reached
-  | 'system-event'; // KVM_EXIT_SYSTEM_EVENT shutdown/reset (see lastSystemEvent)
-
-/** An exit handler is a method of the CPU: it reads kvm_run through `cpu.run` and returns an ExitAction. */
-export type ExitHandler = (cpu: BaseKvmCPU) => ExitAction;
+import { Stop, combineStops, type CpuStop } from './cpu-stop';
+import type { CpuRunState, KvmCPU, VcpuSetup } from './kvm-cpu';
 
 /**
- * Run-loop states (gem5's, minus the timing-mode ones kvmts does not need yet):
- *
- *   idle ──run()──▶ running ──exit──▶ service ──handler: Continue──▶ running
- *                      ▲                  │
- *                      │                  └─handler: Stop / limit──▶ idle (pending I/O completed)
- *                      └── EINTR with no stop request (spurious signal) ── running
- *   running ──EINTR + stop request──▶ idle (half entry completes pending I/O, ACK bumped)
- *   any ──GuestError──▶ failed (state dump attached to the error)
- *   idle ──switchOut()──▶ switched-out ──takeOverFrom() on another CPU──▶ …
+ * An exit handler: reads the exit from `cpu.run` (the kvm_run view) and returns a stop, or
+ * nothing to keep running. Installed once per CPU; it runs once per exit and must not allocate.
  */
-export type CpuRunState = 'idle' | 'running' | 'service' | 'failed' | 'switched-out' | 'closed';
+export type ExitHandler = (cpu: BaseKvmCPU) => CpuStop | undefined;
 
-export interface CpuOptions {
-  /** What to do with PIO/MMIO no device claims: 'ignore' (reads return all-ones) or 'error'. */
-  readonly unclaimed?: UnclaimedPolicy;
-  /** Shared stats array (Float64Array over a SharedArrayBuffer) so other threads can read live counts. */
-  readonly stats?: Float64Array;
-  /** Shared control block (see vcpu-control.ts); one is created when omitted. */
-  readonly control?: Int32Array;
-  /** Coalesced-ring page index; 0 disables flushing. */
-  readonly coalescedRingPage?: number;
-}
-
-/** Hoisted: the package's re-exports are getters, and this is called once per exit. */
-const runVcpu = native.run;
+/** Hoisted: the package's re-exports are getters, and these are read once per exit. */
+const nativeRun = native.run;
 const EINTR = 4;
 const EAGAIN = 11;
 const TWO_32 = 4294967296;
+const IMMEDIATE_EXIT = R.immediate_exit;
+const EXIT_REASON = R.exit_reason;
+/**
+ * Completing one instruction's I/O takes a few exits at most (a 16-byte access is split into
+ * 8-byte halves). A completion that keeps producing exits is a bug to report, not to spin on.
+ */
+const MAX_COMPLETION_EXITS = 64;
 
 /**
  * The architecture-neutral KVM CPU: vCPU fd, a zero-copy view of kvm_run, the run loop, exit
  * dispatch through a handler table that plugins extend, the state-sync contract, kick and drain.
  * Arch plugins subclass it and implement the template methods (updateKvmState,
- * updateThreadContext, dumpState) and add exit handlers (x86: IO, HLT, SHUTDOWN).
+ * updateThreadContext, loadThreadContext, dumpState, applyInitialState) and add exit handlers
+ * (x86: IO, HLT, SHUTDOWN). The run-loop states are described at CpuRunState.
  */
-export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
+export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContext = ThreadContext> implements KvmCPU<InitialState, TC> {
   readonly id: number;
   readonly fd: number;
   /** kvm_run (and the pages after it) as bytes/DataView: decode exits straight from here. */
   readonly runBytes: Uint8Array;
   readonly run: DataView;
-  readonly pio = new PioBus();
-  readonly mmio = new MmioBus();
+  readonly buses: AddressBuses;
+  /** Shortcut for `buses.mmio`. */
+  readonly mmio: AddressBus;
   readonly stats: Float64Array;
   readonly control: Int32Array;
   unclaimedPolicy: UnclaimedPolicy;
-  /** Filled by devices / handlers that end the run with a power-off request. */
-  powerOffStatus: number | undefined;
-  lastSystemEvent: { type: number; flags: bigint } | undefined;
 
+  /** The bus that coalesced entries flagged `pio` go to (an arch with port I/O sets it). */
+  protected coalescedPioBus: AddressBus | undefined;
+  /** KVM_RUN for this vCPU: the native call, or a stand-in in dispatch unit tests. */
+  private readonly kvmRun: (vcpuFd: number) => number;
   private runState: CpuRunState = 'idle';
   private readonly exitHandlers: (ExitHandler | undefined)[] = new Array(EXIT_REASON_SLOTS).fill(undefined);
   private readonly ringOffset: number;
   private readonly ringMax: number;
   private readonly ring32: Int32Array | undefined;
-  private stopRequestedLocally = false;
+  /** A stop a device asked for during the current exit; folded into the handler's answer. */
+  private requestedStop: CpuStop | undefined;
 
   /** KVM holds newer state than the ThreadContext (set after every KVM_RUN). */
   protected kvmStateDirty = true;
   /** The ThreadContext holds newer state than KVM (push before the next KVM_RUN). */
   protected threadContextDirty = false;
 
-  constructor(handles: VcpuHandles, options: CpuOptions = {}) {
+  constructor(setup: VcpuSetup) {
+    const { handles, options = {} } = setup;
     this.id = handles.id;
     this.fd = handles.fd;
-    const ab = native.mappingById(handles.runMappingId).view(0, handles.runSize);
+    const ab = setup.runArea ?? native.mappingById(handles.runMappingId).view(0, handles.runSize);
     this.runBytes = new Uint8Array(ab);
     this.run = new DataView(ab);
+    this.kvmRun = setup.kvmRun ?? nativeRun;
+    this.buses = setup.buses;
+    this.mmio = setup.buses.mmio;
     this.stats = options.stats ?? new Float64Array(STAT_SLOTS);
     this.control = options.control ?? newControlBlock();
     this.unclaimedPolicy = options.unclaimed ?? 'ignore';
     const page = options.coalescedRingPage ?? handles.coalescedRingPage;
     const pageSize = native.pageSize();
-    if (page > 0 && (page + 1) * pageSize <= handles.runSize) {
+    if (page > 0 && (page + 1) * pageSize <= ab.byteLength) {
       this.ringOffset = page * pageSize;
       this.ringMax = Math.floor((pageSize - CoalescedMmioRingLayout.entries) / CoalescedMmioEntryLayout.sizeof);
       this.ring32 = new Int32Array(ab, this.ringOffset, 2);
@@ -114,7 +97,8 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
       this.ring32 = undefined;
     }
     this.exitHandlers[KvmExitReason.MMIO] = (cpu) => cpu.handleMmio();
-    this.exitHandlers[KvmExitReason.INTR] = () => ExitAction.Continue;
+    this.exitHandlers[KvmExitReason.INTR] = () => undefined;
+    this.exitHandlers[KvmExitReason.DEBUG] = (cpu) => cpu.handleDebugExit();
     this.exitHandlers[KvmExitReason.INTERNAL_ERROR] = (cpu) => cpu.failInternal();
     this.exitHandlers[KvmExitReason.FAIL_ENTRY] = (cpu) => cpu.failEntry();
     this.exitHandlers[KvmExitReason.SYSTEM_EVENT] = (cpu) => cpu.handleSystemEvent();
@@ -134,8 +118,20 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
   protected abstract updateThreadContext(): void;
   /** The current ThreadContext object (not synced). */
   protected abstract get threadContext(): TC;
+  /** Copy `tc` into this CPU's own ThreadContext (arch-specific). */
+  protected abstract loadThreadContext(tc: TC): void;
   /** Human-readable register dump for errors and `kvmts dump`. */
   abstract dumpState(): string;
+  /** Apply what the arch plugin's prepareBoot produced for this vCPU (called before the first run). */
+  abstract applyInitialState(state: InitialState): void;
+
+  /**
+   * KVM_EXIT_DEBUG (single step, hardware or software breakpoint). Core stops the run with
+   * reason 'debug'; arch plugins override this to decode `debug.arch` and decide.
+   */
+  protected handleDebugExit(): CpuStop | undefined {
+    return Stop.debug;
+  }
 
   // ---- state sync --------------------------------------------------------------------------
 
@@ -185,29 +181,30 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
 
   /**
    * Run the vCPU on the calling thread until something stops it. Synchronous: call it from a
-   * worker thread (the machine does) or, in tests, from the main thread.
+   * worker thread (the machine does) or, in tests, from the main thread. On every return the
+   * vCPU's pending I/O has been completed, so its state may be read or written.
    */
-  runLoop(maxExits = Infinity): StopReason {
+  runLoop(maxExits = Infinity): CpuStop {
     if (this.runState === 'failed' || this.runState === 'closed' || this.runState === 'switched-out') {
       throw new LifecycleError(`vCPU ${this.id}`, this.runState, 'run');
     }
     const ctl = this.control;
     const stats = this.stats;
-    const handlers = this.exitHandlers;
+    const kvmRun = this.kvmRun;
+    const fd = this.fd;
     this.syncToKvm();
-    this.powerOffStatus = undefined;
-    this.stopRequestedLocally = false;
+    this.requestedStop = undefined; // a request belongs to the run it was made in
     Atomics.store(ctl, ControlSlot.running, 1);
     this.runState = 'running';
     let exits = 0;
     try {
       for (;;) {
         if (Atomics.load(ctl, ControlSlot.stop) !== 0) {
-          this.halfEntry();
+          const stop = combineStops(Stop.stopped, this.completePendingIo())!;
           Atomics.add(ctl, ControlSlot.ack, 1);
-          return this.toIdle('stopped');
+          return this.toIdle(stop);
         }
-        const r = runVcpu(this.fd);
+        const r = kvmRun(fd);
         this.kvmStateDirty = true;
         stats[StatSlot.runs]++;
         if (r < 0) {
@@ -217,22 +214,9 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
           }
           throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}`);
         }
-        this.runState = 'service';
-        if (this.ring32 !== undefined && this.ring32[0] !== this.ring32[1]) this.flushCoalesced();
-        const reason = this.run.getUint32(R.exit_reason, true);
-        const handler = reason < EXIT_REASON_SLOTS ? handlers[reason] : undefined;
-        if (handler === undefined) throw this.unknownExit(reason);
-        stats[reason]++;
-        const action = handler(this);
-        this.runState = 'running';
-        if (action !== ExitAction.Continue || this.stopRequestedLocally) {
-          this.halfEntry();
-          return this.toIdle(this.powerOffStatus !== undefined ? 'poweroff' : this.pendingStopReason);
-        }
-        if (++exits >= maxExits) {
-          this.halfEntry();
-          return this.toIdle('exit-limit');
-        }
+        const stop = this.dispatchExit();
+        if (stop !== undefined) return this.toIdle(combineStops(stop, this.completePendingIo())!);
+        if (++exits >= maxExits) return this.toIdle(combineStops(Stop.exitLimit, this.completePendingIo())!);
       }
     } catch (e) {
       this.runState = 'failed';
@@ -241,40 +225,69 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     }
   }
 
-  /** Reason reported when a handler returns Stop without a power-off (set by handlers). */
-  protected pendingStopReason: StopReason = 'halted';
+  /** Decode the exit in kvm_run and run its handler; returns the stop it (or a device) asked for. */
+  private dispatchExit(): CpuStop | undefined {
+    this.runState = 'service';
+    if (this.ring32 !== undefined && this.ring32[0] !== this.ring32[1]) this.flushCoalesced();
+    const reason = this.run.getUint32(EXIT_REASON, true);
+    const handler = reason < EXIT_REASON_SLOTS ? this.exitHandlers[reason] : undefined;
+    if (handler === undefined) throw this.unknownExit(reason);
+    this.stats[reason]++;
+    let stop = handler(this);
+    if (this.requestedStop !== undefined) {
+      stop = combineStops(stop, this.requestedStop);
+      this.requestedStop = undefined;
+    }
+    this.runState = 'running';
+    return stop;
+  }
 
-  private toIdle(reason: StopReason): StopReason {
+  private toIdle(stop: CpuStop): CpuStop {
     this.runState = 'idle';
     Atomics.store(this.control, ControlSlot.running, 0);
-    return reason;
-  }
-
-  /** Ask the loop (from a device handler on this thread) to stop after the current exit. */
-  requestStop(reason: StopReason): void {
-    this.pendingStopReason = reason;
-    this.stopRequestedLocally = true;
-  }
-
-  /** A device asked for power-off: remember the status and stop after this exit. */
-  requestPowerOff(status: number): void {
-    this.powerOffStatus = status;
-    this.requestStop('poweroff');
+    return stop;
   }
 
   /**
-   * Re-enter KVM_RUN with immediate_exit set: KVM completes a pending IN/MMIO read (loading
-   * the register, advancing RIP) and returns EINTR without running guest code. Needed before
-   * any state is read or written after an I/O exit (api.rst completion rule).
+   * Stop after the current exit. For devices and handlers on this vCPU's thread (a device's
+   * power-off request arrives here); the request is folded into the exit's result, and one
+   * made outside a run is dropped when the next run starts.
    */
-  private halfEntry(): void {
+  requestStop(stop: CpuStop): void {
+    this.requestedStop = combineStops(this.requestedStop, stop);
+  }
+
+  /**
+   * Re-enter KVM_RUN with immediate_exit set until KVM answers EINTR. KVM first completes the
+   * pending IN/MMIO read (loading the register, advancing RIP) — needed before any state is
+   * read or written after an I/O exit (api.rst). Completing one part of an access can produce
+   * a further exit (a 16-byte MMIO access is two 8-byte exits): it is dispatched like any other,
+   * so no half of an access is lost when a run stops after every exit.
+   */
+  private completePendingIo(): CpuStop | undefined {
     const b = this.runBytes;
-    const prev = b[R.immediate_exit];
-    b[R.immediate_exit] = 1;
-    runVcpu(this.fd);
-    this.stats[StatSlot.halfEntries]++;
-    // Leave it set if a controller set it (it is cleared on resume); clear it if we set it.
-    if (prev === 0 && Atomics.load(this.control, ControlSlot.stop) === 0) b[R.immediate_exit] = 0;
+    const prev = b[IMMEDIATE_EXIT];
+    b[IMMEDIATE_EXIT] = 1;
+    let stop: CpuStop | undefined;
+    try {
+      for (let exits = 0; ; exits++) {
+        const r = this.kvmRun(this.fd);
+        if (r === -EINTR) break;
+        if (r === -EAGAIN) continue;
+        if (r < 0) throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}, completing pending I/O`);
+        this.kvmStateDirty = true;
+        this.stats[StatSlot.completionExits]++;
+        if (exits >= MAX_COMPLETION_EXITS) {
+          throw this.guestError('internal-error', `completing pending I/O produced more than ${MAX_COMPLETION_EXITS} exits`);
+        }
+        stop = combineStops(stop, this.dispatchExit());
+      }
+      this.stats[StatSlot.halfEntries]++;
+    } finally {
+      // Leave it set if a controller set it (it is cleared on resume); clear it if we set it.
+      if (prev === 0 && Atomics.load(this.control, ControlSlot.stop) === 0) b[IMMEDIATE_EXIT] = 0;
+    }
+    return stop;
   }
 
   /**
@@ -285,16 +298,21 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     clearVcpuStop(this.control, this.runBytes);
   }
 
-  /** Complete pending I/O so the state can be read or written (the vCPU must be idle). */
-  drain(): void {
+  /**
+   * Complete pending I/O so the state can be read or written (the vCPU must be idle). Returns a
+   * stop that completing it produced (a device powering off on the second half of an access),
+   * if any. Every run returns drained already, so this matters before the first run and for
+   * CPUs driven by hand.
+   */
+  drain(): CpuStop | undefined {
     this.requireNotRunning('drain');
-    this.halfEntry();
+    return this.completePendingIo();
   }
 
   /** Hand the thread over to another CPU model: state is pulled, this CPU will not run again. */
   switchOut(): TC {
     this.requireNotRunning('switch out');
-    this.drain();
+    this.completePendingIo();
     const tc = this.getThreadContext();
     this.runState = 'switched-out';
     return tc;
@@ -311,9 +329,6 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     this.syncToKvm();
     this.runState = 'idle';
   }
-
-  /** Copy `tc` into this CPU's own ThreadContext (arch-specific). */
-  protected abstract loadThreadContext(tc: TC): void;
 
   /** Per-exit-kind counts so far (userspace view). */
   exitCounts(): ExitCounts {
@@ -359,7 +374,7 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     return this.guestError('unknown-exit', `unhandled KVM exit reason ${reason} (${KvmExitReason[reason] ?? 'unknown to kvmts'})`, { exitReason: reason });
   }
 
-  private handleMmio(): ExitAction {
+  private handleMmio(): CpuStop | undefined {
     const v = this.run;
     const addr = v.getUint32(R.mmio_phys_addr, true) + v.getUint32(R.mmio_phys_addr + 4, true) * TWO_32;
     const len = v.getUint32(R.mmio_len, true);
@@ -381,7 +396,7 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
         v.setUint32(R.mmio_data + 4, this.mmio.high.high, true);
       }
     }
-    return ExitAction.Continue;
+    return undefined;
   }
 
   /** Apply the unclaimed-access policy (shared by MMIO here and PIO in arch-x86). */
@@ -414,12 +429,13 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
       this.stats[StatSlot.coalesced]++;
       const size = len as AccessSize;
       const value = len === 1 ? lo & 0xff : len === 2 ? lo & 0xffff : lo;
-      const ok = pio !== 0 ? this.pio.write(addr, size, value, hi) : this.mmio.write(addr, size, value, len === 8 ? hi : 0);
+      const bus = pio !== 0 ? this.coalescedPioBus : this.mmio;
+      const ok = bus !== undefined && bus.write(addr, size, value, len === 8 ? hi : 0);
       if (!ok) this.unclaimed(pio !== 0 ? 'coalesced PIO write' : 'coalesced MMIO write', addr, len);
     }
   }
 
-  private failInternal(): ExitAction {
+  private failInternal(): never {
     const v = this.run;
     const sub = v.getUint32(R.internal_suberror, true);
     const names = ['', 'emulation failure', 'simultaneous exceptions', 'event delivery failure', 'unexpected exit reason'];
@@ -429,16 +445,13 @@ export abstract class BaseKvmCPU<TC extends ThreadContext = ThreadContext> {
     throw this.guestError('internal-error', `KVM internal error, suberror ${sub} (${names[sub] ?? 'unknown'})${data.length ? `, data [${data.join(', ')}]` : ''}`, { suberror: sub });
   }
 
-  private failEntry(): ExitAction {
+  private failEntry(): never {
     const reason = this.run.getBigUint64(R.fail_entry_hardware_entry_failure_reason, true);
     throw this.guestError('fail-entry', `KVM could not enter the guest (hardware entry failure reason 0x${reason.toString(16)}): the register state is invalid`, { hardwareReason: reason });
   }
 
-  private handleSystemEvent(): ExitAction {
-    const type = this.run.getUint32(R.system_event_type, true);
-    this.lastSystemEvent = { type, flags: this.run.getBigUint64(R.system_event_data, true) };
-    this.requestStop('system-event');
-    return ExitAction.Stop;
+  private handleSystemEvent(): CpuStop {
+    return Stop.systemEvent(this.run.getUint32(R.system_event_type, true), this.run.getBigUint64(R.system_event_data, true));
   }
 
   /** State may be read and written unless the vCPU is inside KVM_RUN (handlers run in 'service'). */

@@ -11,8 +11,10 @@ export const StatSlot = {
   unclaimed: EXIT_REASON_SLOTS + 2,
   /** KVM_RUN returns with EINTR (kicks, signals). */
   interrupted: EXIT_REASON_SLOTS + 3,
-  /** Half entries (immediate_exit runs that complete pending I/O). */
+  /** Completions of pending I/O (immediate_exit runs until EINTR) at the end of a run or on drain. */
   halfEntries: EXIT_REASON_SLOTS + 4,
+  /** Exits that completing pending I/O produced (the second half of a split MMIO access). */
+  completionExits: EXIT_REASON_SLOTS + 5,
 } as const;
 export const STAT_SLOTS = EXIT_REASON_SLOTS + 8;
 

@@ -1,41 +1,53 @@
+import type { ClassProvider, DependencyContainer, FactoryProvider } from 'tsyringe';
 import type { Kvm } from '../kvm/kvm';
 import type { KvmVM } from '../vm/kvm-vm';
 import type { MemoryRegionOptions } from '../vm/memory-region';
 import type { GuestMemory } from '../vm/guest-memory';
-import type { VcpuHandles } from '../vm/vcpu-fd';
-import type { BaseKvmCPU, CpuOptions } from '../cpu/base-kvm-cpu';
+import type { AddressSpace } from '../bus/address-bus';
+import type { KvmCPU } from '../cpu/kvm-cpu';
+import type { ThreadContext } from '../cpu/thread-context';
 import type { MachineConfig } from './machine-config';
 
+/** How an arch plugin's CPU is built in a vCPU's container (its VCPU_SETUP is registered there). */
+export type CpuProvider<InitialState, TC extends ThreadContext> =
+  | ClassProvider<KvmCPU<InitialState, TC>>
+  | FactoryProvider<KvmCPU<InitialState, TC>>;
+
 /**
- * An instruction-set plugin. Registered in a container under ARCH_PLUGIN by the module named in
- * `module`, which every vCPU worker thread loads again to build its CPU.
+ * An instruction-set plugin, typed by its boot payload (`MachineConfig.boot`), the per-vCPU
+ * initial state its prepareBoot hands to its CPUs, and its ThreadContext. Registered in a
+ * container under ARCH_PLUGIN by the module named in `module`, which every vCPU worker thread
+ * loads again.
  *
- * Calls happen in this order, on the threads named:
+ * Calls happen in this order, on the threads named (core's prepareVm/buildVcpu write it down once):
  *   main:   vmType → configureVm (before any vCPU: e.g. x86 TSS, irqchip) → memoryLayout
- *   main:   prepareBoot (writes images into guest memory; returns per-vCPU initial state as
- *           plain structured-cloneable data)
- *   worker: createCpu → cpu.applyInitialState(state) → cpu.runLoop()
+ *           → vCPUs created → prepareBoot (writes images into guest memory; returns the
+ *           per-vCPU initial state as structured-cloneable data)
+ *   worker: the CPU is resolved from KVM_CPU (default: `cpu` below) → applyInitialState → runLoop
  */
-export interface ArchPlugin {
+export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends ThreadContext = ThreadContext> {
   /** Architecture name used in MachineConfig.arch, e.g. 'x86_64'. */
   readonly arch: string;
   /** Module specifier that registers this plugin (loaded by every vCPU worker). */
   readonly module: string;
-  vmType(kvm: Kvm, config: MachineConfig): number;
-  configureVm(vm: KvmVM, config: MachineConfig): void;
+  /** Address spaces besides MMIO (which every arch has): x86 declares port I/O. */
+  readonly addressSpaces: readonly AddressSpace[];
+  /** The CPU's default registration under KVM_CPU (a user's registration there wins). */
+  readonly cpu: CpuProvider<InitialState, TC>;
+  vmType(kvm: Kvm, config: MachineConfig<Boot>): number;
+  configureVm(vm: KvmVM, config: MachineConfig<Boot>): void;
   /** Regions for `memory: <bytes>` (x86 leaves the 32-bit MMIO hole unmapped, for example). */
   memoryLayout(bytes: number): MemoryRegionOptions[];
   /** Load the boot payload and return the initial state of each vCPU (index = vCPU id). */
-  prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig): unknown[];
-  createCpu(handles: VcpuHandles, options: CpuOptions & { vmFd: number; vcpuCount: number }): BaseKvmCPU & InitialStateTarget;
-}
-
-/** CPUs built by arch plugins accept the initial state their plugin's prepareBoot produced. */
-export interface InitialStateTarget {
-  applyInitialState(state: unknown): void;
+  prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<Boot>): InitialState[];
+  /**
+   * A ThreadContext from its plain-data form (`ThreadContext.toJSON()`, e.g. after crossing a
+   * thread or being read from a checkpoint). Throws ConfigError naming a missing or bad field.
+   */
+  threadContextFromData(data: unknown): TC;
 }
 
 /** What a plugin module exports: a function that registers its plugins in the given container. */
 export interface PluginModule {
-  register(container: import('tsyringe').DependencyContainer): void;
+  register(container: DependencyContainer): void;
 }

@@ -1,12 +1,13 @@
 import type { Device } from '../bus/device';
 import type { AddressRange } from '../bus/address-range';
+import type { SharedLayout } from '../devices/shared-layout';
 
 /**
  * Devices are described on the main thread by a DeviceSpec (plain, structured-cloneable data)
  * and instantiated inside every vCPU worker thread, so that an exit is served by a device in the
  * thread that took it — no cross-thread hop on the hot path. State that must be the same for
  * every vCPU lives in `ctx.shared`, a SharedArrayBuffer the machine allocates once per device
- * (size from `sharedStateBytes`) and hands to every thread, the main thread included.
+ * (`sharedLayout(options).byteLength` bytes) and hands to every thread, the main thread included.
  */
 export interface DeviceSpec<Options = unknown> {
   /** Module that registers the device type in a container, e.g. '@kvmts/arch-x86'. */
@@ -30,13 +31,22 @@ export interface DeviceContext {
   readonly name: string;
   /** vCPU whose thread this instance serves, or -1 on the main thread. */
   readonly vcpuId: number;
-  /** Shared state: the same memory in every thread; zero-filled at machine creation. */
+  /**
+   * Shared state: the same memory in every thread, exactly `plugin.sharedLayout(options).byteLength`
+   * bytes (0 without a layout), zero-filled at machine creation. Read it through the layout's `bind`.
+   */
   readonly shared: SharedArrayBuffer;
-  /** Bytes the guest sends to the machine's console (UART TX). Buffered; never blocks. */
+  /**
+   * Bytes the guest sends to the machine's console (UART TX). Buffered; never blocks. Call it
+   * after releasing the device's SharedLock (collect with DeferredEffects).
+   */
   consoleWrite(byte: number): void;
-  /** The guest asked to power off with an exit status. Stops every vCPU. */
+  /** The guest asked to power off with an exit status. Stops every vCPU: call it after releasing the device's lock. */
   requestPowerOff(status: number): void;
-  /** Assert or deassert an interrupt line (GSI on x86). */
+  /**
+   * Assert or deassert an interrupt line (GSI on x86). Call it while holding the device's lock,
+   * in the same critical section as the state change that moved the level (see SharedLock).
+   */
   setIrqLine(line: number, level: boolean): void;
 }
 
@@ -51,8 +61,12 @@ export interface DeviceInstance {
  */
 export interface DevicePlugin<Options = unknown> {
   readonly type: string;
-  /** Bytes of shared state one instance needs (0 if none). */
-  sharedStateBytes(options: Options): number;
+  /**
+   * Layout of the state all instances share, from options alone. Absent: the device shares
+   * nothing (its buffer is 0 bytes). Checkpoints save and restore the buffer through it
+   * (saveSharedState / restoreSharedState).
+   */
+  sharedLayout?(options: Options): SharedLayout;
   /** Throws ConfigError naming the bad option. Called on the main thread before any thread starts. */
   validate(options: Options): void;
   /** Where the instance sits on the buses, derived from options alone. */

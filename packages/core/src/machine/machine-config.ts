@@ -7,16 +7,21 @@ import type { UnclaimedPolicy } from '../bus/address-bus';
  * One object describes a machine. Everything in it is plain data (it is sent to every vCPU
  * worker), so devices are DeviceSpecs, not instances.
  */
-export interface MachineConfig {
+export interface MachineConfig<Boot = unknown> {
   /** Architecture plugin name, e.g. 'x86_64'. */
   readonly arch: string;
   /** Guest RAM: a byte count (laid out by the arch plugin) or explicit regions. */
   readonly memory: number | string | readonly MemoryRegionOptions[];
   readonly cpus?: number;
   readonly devices?: readonly DeviceSpec[];
-  /** Arch-specific boot payload (see the arch plugin's docs), e.g. an x86 flat binary. */
-  readonly boot?: unknown;
-  /** Extra plugin modules to load (third-party arch or device packages). */
+  /** Arch-specific boot payload (typed by the arch plugin), e.g. an x86 flat binary. */
+  readonly boot?: Boot;
+  /** Arch-specific machine options, checked by the arch plugin (e.g. x86's `{ irqchip: 'kernel' }`). */
+  readonly archOptions?: unknown;
+  /**
+   * Plugin modules to load in every thread, after the arch plugin (so what they register wins):
+   * third-party arch or device packages, and overrides of KVM_CPU or device types.
+   */
   readonly plugins?: readonly string[];
   readonly coalesced?: readonly CoalescedZone[];
   /** PIO/MMIO that no device claims: 'ignore' (default; reads return all-ones) or 'error'. */

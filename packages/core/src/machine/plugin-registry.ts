@@ -1,13 +1,9 @@
 import type { DependencyContainer } from 'tsyringe';
 import { ARCH_PLUGIN, DEVICE_PLUGIN } from '../di/tokens';
+import { resolveAllOrNone } from '../di/container';
 import { ConfigError } from '../errors/errors';
 import type { ArchPlugin, PluginModule } from './arch-plugin';
 import type { DevicePlugin } from './device-plugin';
-
-/** Arch name → module that registers it, for the architectures kvmts ships. */
-export const BUILTIN_ARCH_MODULES: Readonly<Record<string, string>> = {
-  x86_64: '@kvmts/arch-x86',
-};
 
 /**
  * Load plugin modules and let each register into `container`. A module is a package name or
@@ -27,20 +23,29 @@ export function loadPlugins(container: DependencyContainer, modules: readonly st
   }
 }
 
-function all<T>(container: DependencyContainer, token: symbol): T[] {
-  return container.isRegistered(token, true) ? container.resolveAll<T>(token) : [];
+/** The arch plugin registered for `arch` (the last one, when several are), or undefined. */
+export function archPluginFor(container: DependencyContainer, arch: string): ArchPlugin | undefined {
+  return resolveAllOrNone<ArchPlugin>(container, ARCH_PLUGIN).filter((x) => x.arch === arch).pop();
+}
+
+/** Architectures registered in `container`. */
+export function registeredArchs(container: DependencyContainer): string[] {
+  return resolveAllOrNone<ArchPlugin>(container, ARCH_PLUGIN).map((x) => x.arch);
 }
 
 export function findArchPlugin(container: DependencyContainer, arch: string): ArchPlugin {
-  const plugins = all<ArchPlugin>(container, ARCH_PLUGIN);
-  const p = plugins.find((x) => x.arch === arch);
-  if (!p) throw new ConfigError('arch', `no plugin for architecture '${arch}' (registered: ${plugins.map((x) => x.arch).join(', ') || 'none'})`);
+  const p = archPluginFor(container, arch);
+  if (!p) throw new ConfigError('arch', `no plugin for architecture '${arch}' (registered: ${registeredArchs(container).join(', ') || 'none'})`);
   return p;
 }
 
+/**
+ * The device plugin for `type`. The last registration wins, so a plugin module loaded after
+ * the one that ships a device type replaces it (a test double, a patched device).
+ */
 export function findDevicePlugin(container: DependencyContainer, type: string): DevicePlugin {
-  const plugins = all<DevicePlugin>(container, DEVICE_PLUGIN);
-  const p = plugins.find((x) => x.type === type);
-  if (!p) throw new ConfigError(`devices[${type}]`, `no device plugin of type '${type}' (registered: ${plugins.map((x) => x.type).join(', ') || 'none'})`);
+  const plugins = resolveAllOrNone<DevicePlugin>(container, DEVICE_PLUGIN);
+  const p = plugins.filter((x) => x.type === type).pop();
+  if (!p) throw new ConfigError(`devices[${type}]`, `no device plugin of type '${type}' (registered: ${[...new Set(plugins.map((x) => x.type))].join(', ') || 'none'})`);
   return p;
 }

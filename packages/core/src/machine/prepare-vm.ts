@@ -1,23 +1,30 @@
+import type { DependencyContainer, FactoryProvider, InjectionToken, ValueProvider, ClassProvider } from 'tsyringe';
 import { Kvm } from '../kvm/kvm';
-import { KvmVM } from '../vm/kvm-vm';
+import type { KvmVM, KvmVmOptions } from '../vm/kvm-vm';
+import { DefaultKvmVM } from '../vm/default-kvm-vm';
 import type { GuestMemory } from '../vm/guest-memory';
 import type { MemoryRegion, MemoryRegionOptions } from '../vm/memory-region';
 import type { VcpuHandles } from '../vm/vcpu-fd';
 import { attachMmioServedRegions } from '../vm/mmio-served-regions';
 import { ConfigError } from '../errors/errors';
-import type { BaseKvmCPU, CpuOptions } from '../cpu/base-kvm-cpu';
-import type { ArchPlugin, InitialStateTarget } from './arch-plugin';
+import { AddressBuses } from '../bus/address-bus';
+import type { CpuOptions, KvmCPU, VcpuSetup } from '../cpu/kvm-cpu';
+import { ADDRESS_BUSES, KVM, KVM_CPU, KVM_VM, MACHINE_CONFIG, VCPU_SETUP, VM_OPTIONS } from '../di/tokens';
+import { createMachineContainer } from '../di/container';
+import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
 import { parseSize } from './machine-config';
 
 /** A VM built from a config, its vCPUs created and the boot payload loaded; nothing runs yet. */
-export interface PreparedVm {
+export interface PreparedVm<InitialState = unknown> {
+  /** The container the VM was resolved from (KVM, KVM_VM, VM_OPTIONS, MACHINE_CONFIG hold the live objects). */
+  readonly container: DependencyContainer;
   readonly kvm: Kvm;
   readonly vm: KvmVM;
   readonly memory: GuestMemory;
   readonly vcpus: readonly VcpuHandles[];
   /** What arch.prepareBoot returned, one entry per vCPU id. */
-  readonly initialStates: readonly unknown[];
+  readonly initialStates: readonly InitialState[];
   close(): void;
 }
 
@@ -28,26 +35,49 @@ export function vcpuCount(config: MachineConfig): number {
   return cpus;
 }
 
-function memoryRegions(config: MachineConfig, arch: ArchPlugin): MemoryRegionOptions[] {
+function memoryRegions(config: MachineConfig, arch: ArchPlugin<never, unknown>): MemoryRegionOptions[] {
   if (Array.isArray(config.memory)) return config.memory as MemoryRegionOptions[];
   const bytes = parseSize(config.memory as number | string);
   if (bytes === undefined) throw new ConfigError('memory', `'${String(config.memory)}' is not a size (use bytes or a string like '64M')`);
   return arch.memoryLayout(bytes);
 }
 
+type Provider<T> = ClassProvider<T> | FactoryProvider<T> | ValueProvider<T>;
+
+/**
+ * Resolve `token` once and pin the live object in `container`: a registration the user made
+ * (here or in a parent) is used when there is one, `fallback` otherwise. Afterwards resolving
+ * the token from this container yields exactly the object the machine uses.
+ */
+export function resolveAndPin<T>(container: DependencyContainer, token: InjectionToken<T>, fallback: Provider<T>): T {
+  if (!container.isRegistered(token, true)) container.register(token, fallback as ClassProvider<T>);
+  const value = container.resolve<T>(token);
+  container.registerInstance(token, value);
+  return value;
+}
+
 /**
  * The VM set-up sequence, written down once (DESIGN: no hidden ordering): open KVM, create
  * the VM, arch configuration that must precede vCPUs, memory, coalesced zones, vCPUs, then
- * the boot payload. On failure everything created so far is released.
+ * the boot payload. KVM and the VM are resolved from `container` (the machine's composition
+ * root), so a user's registration under KVM or KVM_VM is the one used. On failure everything
+ * created so far is released.
  */
-export function prepareVm(config: MachineConfig, arch: ArchPlugin): PreparedVm {
+export function prepareVm<Boot, InitialState>(
+  config: MachineConfig<Boot>,
+  arch: ArchPlugin<Boot, InitialState>,
+  container: DependencyContainer = createMachineContainer(),
+): PreparedVm<InitialState> {
   const cpus = vcpuCount(config);
-  const kvm = Kvm.open(config.kvmPath);
+  container.registerInstance(MACHINE_CONFIG, config);
+  const kvm = resolveAndPin<Kvm>(container, KVM, { useFactory: () => Kvm.open(config.kvmPath) });
   let vm: KvmVM | undefined;
   try {
-    vm = new KvmVM(kvm, arch.vmType(kvm, config));
+    const vmOptions: KvmVmOptions = { type: arch.vmType(kvm, config) };
+    container.registerInstance(VM_OPTIONS, vmOptions);
+    vm = resolveAndPin<KvmVM>(container, KVM_VM, { useClass: DefaultKvmVM });
     arch.configureVm(vm, config);
-    for (const r of memoryRegions(config, arch)) vm.addMemoryRegion(r);
+    for (const r of memoryRegions(config, arch as ArchPlugin<never, unknown>)) vm.addMemoryRegion(r);
     for (const z of config.coalesced ?? []) vm.addCoalescedZone(z);
     const vcpus: VcpuHandles[] = [];
     for (let id = 0; id < cpus; id++) vcpus.push(vm.createVcpu(id).describe());
@@ -56,6 +86,7 @@ export function prepareVm(config: MachineConfig, arch: ArchPlugin): PreparedVm {
     const initialStates = arch.prepareBoot(vm, memory, config);
     const theVm = vm;
     return {
+      container,
       kvm,
       vm,
       memory,
@@ -74,16 +105,16 @@ export function prepareVm(config: MachineConfig, arch: ArchPlugin): PreparedVm {
 }
 
 /** What it takes to build the CPU of one vCPU, as plain data (a vCPU worker receives exactly this). */
-export interface VcpuBuildInfo {
+export interface VcpuBuildInfo<InitialState = unknown> {
   readonly handles: VcpuHandles;
   readonly vmFd: number;
   readonly vcpuCount: number;
   readonly regions: readonly MemoryRegion[];
-  readonly initialState: unknown;
+  readonly initialState: InitialState;
 }
 
 /** The build info of every vCPU of a prepared VM. */
-export function vcpuBuildInfos(prepared: PreparedVm): VcpuBuildInfo[] {
+export function vcpuBuildInfos<InitialState>(prepared: PreparedVm<InitialState>): VcpuBuildInfo<InitialState>[] {
   return prepared.vcpus.map((handles) => ({
     handles,
     vmFd: prepared.vm.fd,
@@ -93,14 +124,30 @@ export function vcpuBuildInfos(prepared: PreparedVm): VcpuBuildInfo[] {
   }));
 }
 
+/** A CPU and the container it was resolved from (a child of the thread's container). */
+export interface BuiltVcpu<CPU> {
+  readonly container: DependencyContainer;
+  readonly cpu: CPU;
+}
+
 /**
- * Build the CPU of one vCPU on the calling thread: the arch plugin's CPU, its initial state,
- * and the memory served over MMIO. The vCPU workers do this; so do tests and benchmarks that
- * drive a CPU synchronously.
+ * Build the CPU of one vCPU on the calling thread, in a child of `threadContainer`: the buses
+ * (ADDRESS_BUSES), the setup (VCPU_SETUP) and the CPU (KVM_CPU: the user's registration if
+ * there is one, else the arch plugin's), then its initial state and the memory served over
+ * MMIO. The vCPU workers do this; so do tests and benchmarks that drive a CPU synchronously.
  */
-export function buildCpu(arch: ArchPlugin, info: VcpuBuildInfo, options: CpuOptions = {}): BaseKvmCPU & InitialStateTarget {
-  const cpu = arch.createCpu(info.handles, { ...options, vmFd: info.vmFd, vcpuCount: info.vcpuCount });
+export function buildVcpu<InitialState, CPU extends KvmCPU<InitialState> = KvmCPU<InitialState>>(
+  threadContainer: DependencyContainer,
+  arch: ArchPlugin<never, InitialState>,
+  info: VcpuBuildInfo<InitialState>,
+  options: CpuOptions = {},
+): BuiltVcpu<CPU> {
+  const container = threadContainer.createChildContainer();
+  const buses = resolveAndPin<AddressBuses>(container, ADDRESS_BUSES, { useFactory: () => new AddressBuses(arch.addressSpaces) });
+  const setup: VcpuSetup = { handles: info.handles, buses, options: { ...options, vmFd: info.vmFd, vcpuCount: info.vcpuCount } };
+  container.registerInstance(VCPU_SETUP, setup);
+  const cpu = resolveAndPin<KvmCPU<InitialState>>(container, KVM_CPU, arch.cpu) as CPU;
   cpu.applyInitialState(info.initialState);
-  attachMmioServedRegions(cpu.mmio, info.regions);
-  return cpu;
+  attachMmioServedRegions(buses.mmio, info.regions);
+  return { container, cpu };
 }

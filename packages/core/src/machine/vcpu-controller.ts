@@ -3,14 +3,13 @@ import * as native from '@kvmts/native';
 import { KvmRunLayout } from '../abi/kvm-run';
 import { ControlSlot, clearVcpuStop, requestVcpuStop } from '../cpu/vcpu-control';
 import { exitCountsFrom, type ExitCounts } from '../cpu/exit-stats';
-import type { StopReason } from '../cpu/base-kvm-cpu';
+import type { CpuStop } from '../cpu/cpu-stop';
 import { deserializeError } from '../errors/serialize';
 import { LifecycleError, VcpuThreadError, type KvmtsError } from '../errors/errors';
 import type { FromWorker, ToWorker, VcpuWorkerData, WorkerMethod } from './worker-protocol';
 
-export type VcpuStop =
-  | { readonly reason: StopReason; readonly status?: number }
-  | { readonly reason: 'error'; readonly error: KvmtsError };
+/** How one vCPU's run ended: its CPU's stop, or an error (from the guest, KVM or the thread). */
+export type VcpuStop = CpuStop | { readonly reason: 'error'; readonly error: KvmtsError };
 
 /**
  * The main thread's handle on one vCPU running in its own worker thread. Starts and stops
@@ -36,7 +35,6 @@ export class VcpuController {
     data: VcpuWorkerData,
     private readonly events: {
       console(bytes: Uint8Array): void;
-      poweroff(vcpu: number, status: number): void;
     },
   ) {
     this.control = new Int32Array(data.control);
@@ -157,11 +155,8 @@ export class VcpuController {
       case 'console':
         this.events.console(m.bytes);
         return;
-      case 'poweroff':
-        this.events.poweroff(this.id, m.status);
-        return;
       case 'stopped':
-        this.finishRun({ reason: m.reason, status: m.status });
+        this.finishRun(m.stop);
         return;
       case 'error':
         this.finishRun({ reason: 'error', error: deserializeError(m.error, this.id) });

@@ -1,21 +1,24 @@
 /**
  * Entry point of a vCPU worker thread. It rebuilds, inside the thread, everything an exit
  * needs — the arch CPU, the buses, one instance of every device — so that the exit path never
- * leaves the thread. It then waits for commands from the machine (run / call / exit).
+ * leaves the thread. Its container is a fresh, parentless one holding the same plugin modules
+ * as the machine's (tsyringe's global root is never touched); the vCPU's own parts live in a
+ * child of it. It then waits for commands from the machine (run / call / exit).
  */
 import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as native from '@kvmts/native';
-import { container as rootContainer } from 'tsyringe';
 import type { FromWorker, ToWorker, VcpuWorkerData } from './worker-protocol';
 import { serializeError } from '../errors/serialize';
-import { loadPlugins, findArchPlugin, findDevicePlugin } from './plugin-registry';
-import { KVM_CPU } from '../di/tokens';
+import { loadPlugins, findArchPlugin } from './plugin-registry';
+import { createIsolatedContainer } from '../di/container';
 import { readStats } from '../abi/stats';
-import { buildCpu } from './prepare-vm';
-import type { DeviceContext } from './device-plugin';
+import { buildVcpu } from './prepare-vm';
+import { attachVcpuDevices } from './devices';
 import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
+import type { KvmCPU } from '../cpu/kvm-cpu';
+import type { ArchPlugin } from './arch-plugin';
 
 const data = workerData as VcpuWorkerData;
 const port = parentPort!;
@@ -25,41 +28,27 @@ const console$ = new ConsoleBuffer((bytes) => post({ ev: 'console', bytes }));
 // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
 const irq = new IrqLineDriver(data.vmFd);
 
-function build() {
-  const container = rootContainer.createChildContainer();
-  loadPlugins(container, data.modules);
-  const arch = findArchPlugin(container, data.arch);
-  const cpu = buildCpu(arch, data, {
+function build(): { arch: ArchPlugin; cpu: KvmCPU } {
+  const threadContainer = createIsolatedContainer();
+  loadPlugins(threadContainer, data.modules);
+  const arch = findArchPlugin(threadContainer, data.arch);
+  const { container, cpu } = buildVcpu(threadContainer, arch, data, {
     stats: new Float64Array(data.stats),
     control: new Int32Array(data.control),
     unclaimed: data.unclaimed,
   });
-  container.registerInstance(KVM_CPU, cpu);
-  for (const d of data.devices) {
-    const plugin = findDevicePlugin(container, d.spec.type);
-    const ctx: DeviceContext = {
-      name: d.name,
-      vcpuId: cpu.id,
-      shared: d.shared,
-      consoleWrite: (byte) => console$.push(byte),
-      requestPowerOff: (status) => {
-        cpu.requestPowerOff(status);
-        post({ ev: 'poweroff', status });
-      },
-      setIrqLine: (line, level) => irq.set(line, level),
-    };
-    const device = plugin.create(ctx, d.spec.options);
-    const placement = plugin.placement(d.spec.options);
-    for (const r of placement.pio ?? []) cpu.pio.attach(r, device);
-    for (const r of placement.mmio ?? []) cpu.mmio.attach(r, device);
-  }
-  return cpu;
+  attachVcpuDevices(container, cpu, data.devices, {
+    consoleWrite: (byte) => console$.push(byte),
+    setIrqLine: (line, level) => irq.set(line, level),
+  });
+  return { arch, cpu };
 }
 
-let cpu: ReturnType<typeof build>;
+let arch: ArchPlugin;
+let cpu: KvmCPU;
 try {
   native.installKickHandler();
-  cpu = build();
+  ({ arch, cpu } = build());
   post({ ev: 'ready', thread: native.currentThread() });
 } catch (e) {
   post({ ev: 'error', error: serializeError(e) });
@@ -70,9 +59,9 @@ port.on('message', (m: ToWorker) => {
   switch (m.op) {
     case 'run':
       try {
-        const reason = cpu.runLoop(m.maxExits ?? Infinity);
+        const stop = cpu.runLoop(m.maxExits ?? Infinity);
         console$.flush();
-        post({ ev: 'stopped', reason, status: cpu.powerOffStatus });
+        post({ ev: 'stopped', stop });
       } catch (e) {
         console$.flush();
         post({ ev: 'error', error: serializeError(e) });
@@ -92,7 +81,7 @@ port.on('message', (m: ToWorker) => {
             value = cpu.exitCounts();
             break;
           case 'setThreadContext':
-            cpu.applyInitialState(m.args[0]);
+            cpu.takeOverFrom(arch.threadContextFromData(m.args[0]));
             break;
           case 'kernelStats':
             value = readKernelStats(cpu.openStatsFd());

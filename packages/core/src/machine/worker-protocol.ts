@@ -1,13 +1,14 @@
-import type { DeviceSpec } from './device-plugin';
 import type { VcpuBuildInfo } from './prepare-vm';
+import type { MachineDevice } from './devices';
 import type { UnclaimedPolicy } from '../bus/address-bus';
-import type { StopReason } from '../cpu/base-kvm-cpu';
+import type { CpuStop } from '../cpu/cpu-stop';
 
 /** Everything a vCPU worker needs, as structured-cloneable data. */
 export interface VcpuWorkerData extends VcpuBuildInfo {
+  /** Plugin modules to load, the arch plugin's first (user modules after it, so theirs win). */
   readonly modules: readonly string[];
   readonly arch: string;
-  readonly devices: readonly { spec: DeviceSpec; name: string; shared: SharedArrayBuffer }[];
+  readonly devices: readonly MachineDevice[];
   readonly stats: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
   readonly unclaimed: UnclaimedPolicy;
@@ -19,7 +20,7 @@ export type ToWorker =
   | { readonly op: 'call'; readonly id: number; readonly method: WorkerMethod; readonly args: readonly unknown[] }
   | { readonly op: 'exit' };
 
-/** Read-mostly operations a stopped vCPU answers. */
+/** Operations a stopped vCPU answers. */
 export type WorkerMethod = 'dump' | 'threadContext' | 'exitCounts' | 'setThreadContext' | 'kernelStats';
 
 /** A GuestError / KvmError flattened for postMessage. */
@@ -35,11 +36,10 @@ export interface SerializedError {
   readonly stack?: string;
 }
 
-/** Worker → main. */
+/** Worker → main. A run ends with exactly one 'stopped' or 'error'. */
 export type FromWorker =
   | { readonly ev: 'ready'; readonly thread: bigint }
   | { readonly ev: 'console'; readonly bytes: Uint8Array }
-  | { readonly ev: 'poweroff'; readonly status: number }
-  | { readonly ev: 'stopped'; readonly reason: StopReason; readonly status?: number }
+  | { readonly ev: 'stopped'; readonly stop: CpuStop }
   | { readonly ev: 'error'; readonly error: SerializedError }
   | { readonly ev: 'result'; readonly id: number; readonly value?: unknown; readonly error?: SerializedError };

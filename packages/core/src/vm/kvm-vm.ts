@@ -1,33 +1,15 @@
-import * as native from '@kvmts/native';
-import { KvmIoctl } from '../abi/ioctls';
-import { KvmCap } from '../abi/capabilities';
-import {
-  CoalescedMmioZoneLayout,
-  CreateDeviceLayout,
-  EnableCapLayout,
-  IoeventfdLayout,
-  IrqfdLayout,
-  KVM_IOEVENTFD_FLAG_DATAMATCH,
-  KVM_IOEVENTFD_FLAG_PIO,
-  KVM_IRQFD_FLAG_DEASSIGN,
-  KVM_MEM_LOG_DIRTY_PAGES,
-  KVM_MEM_READONLY,
-  UserspaceMemoryRegionLayout,
-} from '../abi/kvm-run';
-import { ConfigError } from '../errors/errors';
+import type { KvmCap } from '../abi/capabilities';
 import type { Kvm } from '../kvm/kvm';
-import { kvmIoctl } from '../kvm/ioctl';
-import { Lifecycle, type VmPhase } from './lifecycle';
-import { GUEST_PAGE_SIZE, type MemoryRegion, type MemoryRegionOptions } from './memory-region';
-import { GuestMemory } from './guest-memory';
-import { KvmDevice } from './kvm-device';
-import { VcpuFd } from './vcpu-fd';
-import { IrqLineDriver } from './irq-line';
+import type { GuestMemory } from './guest-memory';
+import type { KvmDevice } from './kvm-device';
+import type { Lifecycle, VmPhase } from './lifecycle';
+import type { MemoryRegion, MemoryRegionOptions } from './memory-region';
+import type { VcpuFd } from './vcpu-fd';
 
 export interface CoalescedZone {
   readonly base: number;
   readonly size: number;
-  /** true: an x86 port range (KVM_CAP_COALESCED_PIO); false: guest-physical MMIO. */
+  /** true: a port range (KVM_CAP_COALESCED_PIO, x86); false: guest-physical MMIO. */
   readonly pio: boolean;
 }
 
@@ -42,320 +24,49 @@ export interface IoeventfdOptions {
   readonly fd?: number;
 }
 
-/** Slots KVM reserves internally on x86 (APIC access, identity map, TSS); never ours. */
-const DEFAULT_SLOT_LIMIT = 32;
-
-/**
- * One KVM virtual machine: a shared-memory domain. Owns its fd, memory slots and their host
- * mappings, coalesced zones, irqfd/ioeventfd registrations, in-kernel devices and vCPU fds;
- * close() releases all of them (slots are removed before their memory is unmapped).
- */
-export class KvmVM {
-  readonly fd: number;
-  readonly lifecycle = new Lifecycle('KvmVM');
-  private readonly regionList: MemoryRegion[] = [];
-  private readonly mappings = new Map<number, native.Mapping>();
-  private readonly zones: CoalescedZone[] = [];
-  private readonly devices: KvmDevice[] = [];
-  private readonly vcpus = new Map<number, VcpuFd>();
-  private readonly ownedFds: number[] = [];
-  private readonly slotLimit: number;
-  private readonly irqLine: IrqLineDriver;
-  private nextSlot = 0;
-
-  /**
-   * @param type KVM_CREATE_VM machine type (0 on x86; the IPA size on arm64).
-   * @param options.maxMemorySlots cap below the kernel's KVM_CAP_NR_MEMSLOTS (to keep slots in reserve).
-   */
-  constructor(readonly kvm: Kvm, readonly type = 0, options: { maxMemorySlots?: number } = {}) {
-    this.fd = kvm.createVmFd(type);
-    this.irqLine = new IrqLineDriver(this.fd);
-    const slots = this.checkExtension(KvmCap.NR_MEMSLOTS);
-    const kernelLimit = slots > 0 ? slots : DEFAULT_SLOT_LIMIT;
-    this.slotLimit = Math.min(kernelLimit, options.maxMemorySlots ?? kernelLimit);
-  }
-
-  /** Memory slots this VM may use (KVM_CAP_NR_MEMSLOTS, or the lower cap it was created with). */
-  get memorySlotLimit(): number {
-    return this.slotLimit;
-  }
-
-  get phase(): VmPhase {
-    return this.lifecycle.phase;
-  }
-
-  /** KVM_CHECK_EXTENSION on the VM fd (per-VM answers), falling back to the system fd. */
-  checkExtension(cap: KvmCap): number {
-    if (cap !== KvmCap.CHECK_EXTENSION_VM && this.kvm.checkExtension(KvmCap.CHECK_EXTENSION_VM) > 0) {
-      return kvmIoctl(this.fd, KvmIoctl.CHECK_EXTENSION, `KVM_CHECK_EXTENSION(${KvmCap[cap] ?? cap}) on the VM fd`, cap);
-    }
-    return this.kvm.checkExtension(cap);
-  }
-
-  hasCapability(cap: KvmCap): boolean {
-    return this.checkExtension(cap) > 0;
-  }
-
-  /** KVM_ENABLE_CAP on the VM fd with up to four 64-bit arguments. */
-  enableCapability(cap: KvmCap, args: readonly (number | bigint)[] = []): void {
-    const b = new DataView(new ArrayBuffer(EnableCapLayout.size));
-    b.setUint32(EnableCapLayout.cap, cap, true);
-    args.forEach((a, i) => b.setBigUint64(EnableCapLayout.args + 8 * i, BigInt(a), true));
-    kvmIoctl(this.fd, KvmIoctl.ENABLE_CAP, `KVM_ENABLE_CAP(${KvmCap[cap] ?? cap})`, b);
-  }
-
-  // ---- memory ---------------------------------------------------------------------------
-
-  get regions(): readonly MemoryRegion[] {
-    return this.regionList;
-  }
-
-  /**
-   * Add a region of guest memory backed by fresh anonymous host memory. Checks alignment,
-   * overlap and the slot limit before asking the kernel, so mistakes come back as ConfigError
-   * naming the region rather than an EINVAL from KVM_SET_USER_MEMORY_REGION.
-   */
-  addMemoryRegion(options: MemoryRegionOptions): MemoryRegion {
-    this.lifecycle.require('add a memory region', 'configure', 'drained');
-    const o = {
-      kvmMap: true,
-      inAddrMap: true,
-      confReported: true,
-      readOnly: false,
-      dirtyLog: false,
-      ...options,
-    };
-    const where = `memory[${o.name}]`;
-    if (!Number.isSafeInteger(o.guestPhysAddr) || o.guestPhysAddr < 0) throw new ConfigError(where, `guestPhysAddr ${o.guestPhysAddr} is not a non-negative integer`);
-    if (!Number.isSafeInteger(o.size) || o.size <= 0) throw new ConfigError(where, `size ${o.size} is not a positive integer`);
-    if (o.guestPhysAddr % GUEST_PAGE_SIZE !== 0) throw new ConfigError(where, `guestPhysAddr 0x${o.guestPhysAddr.toString(16)} is not aligned to the ${GUEST_PAGE_SIZE}-byte page size`);
-    if (o.size % GUEST_PAGE_SIZE !== 0) throw new ConfigError(where, `size 0x${o.size.toString(16)} is not a multiple of the ${GUEST_PAGE_SIZE}-byte page size`);
-    if (this.regionList.some((r) => r.name === o.name)) throw new ConfigError(where, 'a region with this name already exists');
-    if (o.inAddrMap) {
-      const end = o.guestPhysAddr + o.size;
-      for (const r of this.regionList) {
-        if (r.inAddrMap && o.guestPhysAddr < r.guestPhysAddr + r.size && r.guestPhysAddr < end) {
-          throw new ConfigError(where, `0x${o.guestPhysAddr.toString(16)}..0x${(end - 1).toString(16)} overlaps region '${r.name}' at 0x${r.guestPhysAddr.toString(16)}..0x${(r.guestPhysAddr + r.size - 1).toString(16)}`);
-        }
-      }
-    }
-    const becomesSlot = o.kvmMap && o.inAddrMap;
-    if (becomesSlot && this.nextSlot >= this.slotLimit) {
-      throw new ConfigError(where, `too many memory slots: this KVM allows ${this.slotLimit} (KVM_CAP_NR_MEMSLOTS)`);
-    }
-    if (o.readOnly && becomesSlot && !this.hasCapability(KvmCap.READONLY_MEM)) {
-      throw new ConfigError(where, 'readOnly needs KVM_CAP_READONLY_MEM, which this KVM lacks');
-    }
-
-    const c = native.constants;
-    const mapping = native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS | c.MAP_NORESERVE);
-    let slot = -1;
-    if (becomesSlot) {
-      slot = this.nextSlot;
-      try {
-        this.setSlot(slot, (o.dirtyLog ? KVM_MEM_LOG_DIRTY_PAGES : 0) | (o.readOnly ? KVM_MEM_READONLY : 0), o.guestPhysAddr, o.size, mapping.address);
-      } catch (e) {
-        mapping.unmap();
-        throw e;
-      }
-      this.nextSlot++;
-    }
-    const region: MemoryRegion = {
-      name: o.name,
-      guestPhysAddr: o.guestPhysAddr,
-      size: o.size,
-      kvmMap: o.kvmMap,
-      inAddrMap: o.inAddrMap,
-      confReported: o.confReported,
-      readOnly: o.readOnly,
-      dirtyLog: o.dirtyLog,
-      slot,
-      mappingId: mapping.id,
-      hostAddress: mapping.address,
-    };
-    this.mappings.set(mapping.id, mapping);
-    this.regionList.push(region);
-    return region;
-  }
-
-  private setSlot(slot: number, flags: number, gpa: number, size: number, host: bigint): void {
-    const b = new DataView(new ArrayBuffer(UserspaceMemoryRegionLayout.size));
-    b.setUint32(UserspaceMemoryRegionLayout.slot, slot, true);
-    b.setUint32(UserspaceMemoryRegionLayout.flags, flags, true);
-    b.setBigUint64(UserspaceMemoryRegionLayout.guest_phys_addr, BigInt(gpa), true);
-    b.setBigUint64(UserspaceMemoryRegionLayout.memory_size, BigInt(size), true);
-    b.setBigUint64(UserspaceMemoryRegionLayout.userspace_addr, host, true);
-    kvmIoctl(this.fd, KvmIoctl.SET_USER_MEMORY_REGION, `KVM_SET_USER_MEMORY_REGION(slot ${slot}, gpa 0x${gpa.toString(16)}, size 0x${size.toString(16)})`, b);
-  }
-
-  /** Host access to guest memory (any thread can build its own from `regions`). */
-  memory(): GuestMemory {
-    return new GuestMemory(this.regionList);
-  }
-
-  // ---- coalesced MMIO / PIO ---------------------------------------------------------------
-
-  get coalescedZones(): readonly CoalescedZone[] {
-    return this.zones;
-  }
-
-  /**
-   * Writes into a coalesced zone do not exit: KVM queues them in a ring page that every vCPU
-   * drains (BaseKvmCPU flushes it before handling each exit). Reads still exit.
-   */
-  addCoalescedZone(zone: CoalescedZone): void {
-    this.lifecycle.require('add a coalesced zone', 'configure', 'drained');
-    const cap = zone.pio ? KvmCap.COALESCED_PIO : KvmCap.COALESCED_MMIO;
-    if (!this.hasCapability(cap)) throw new ConfigError(`coalesced[0x${zone.base.toString(16)}]`, `this KVM lacks ${KvmCap[cap]}`);
-    if (zone.size <= 0 || zone.size > 0xffffffff) throw new ConfigError(`coalesced[0x${zone.base.toString(16)}]`, `size ${zone.size} must be 1..2^32-1`);
-    const b = new DataView(new ArrayBuffer(CoalescedMmioZoneLayout.sizeof));
-    b.setBigUint64(CoalescedMmioZoneLayout.addr, BigInt(zone.base), true);
-    b.setUint32(CoalescedMmioZoneLayout.size, zone.size, true);
-    b.setUint32(CoalescedMmioZoneLayout.pio, zone.pio ? 1 : 0, true);
-    kvmIoctl(this.fd, KvmIoctl.REGISTER_COALESCED_MMIO, `KVM_REGISTER_COALESCED_MMIO(${zone.pio ? 'pio' : 'mmio'} 0x${zone.base.toString(16)}+0x${zone.size.toString(16)})`, b);
-    this.zones.push({ ...zone });
-  }
-
-  /** Page offset of the coalesced ring inside a vCPU mapping (0 = coalescing unsupported). */
-  coalescedRingPage(): number {
-    return this.checkExtension(KvmCap.COALESCED_MMIO);
-  }
-
-  // ---- interrupts ------------------------------------------------------------------------
-
-  /** KVM_IRQ_LINE: drive interrupt line `irq` (GSI on x86; encoded type/vcpu/id on arm64). */
-  setIrqLine(irq: number, level: boolean): void {
-    this.irqLine.set(irq, level);
-  }
-
-  /** Route an eventfd to interrupt `gsi`: a write to the eventfd injects it without an exit. */
-  addIrqfd(gsi: number, eventFd?: number): number {
-    const fd = eventFd ?? this.ownEventfd();
-    try {
-      this.irqfdIoctl(fd, gsi, 0);
-    } catch (e) {
-      if (eventFd === undefined) this.releaseOwnedFd(fd);
-      throw e;
-    }
-    return fd;
-  }
-
-  removeIrqfd(gsi: number, eventFd: number): void {
-    this.irqfdIoctl(eventFd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
-  }
-
-  private irqfdIoctl(fd: number, gsi: number, flags: number): void {
-    const b = new DataView(new ArrayBuffer(IrqfdLayout.size));
-    b.setUint32(IrqfdLayout.fd, fd, true);
-    b.setUint32(IrqfdLayout.gsi, gsi, true);
-    b.setUint32(IrqfdLayout.flags, flags, true);
-    kvmIoctl(this.fd, KvmIoctl.IRQFD, `KVM_IRQFD(fd ${fd}, gsi ${gsi}${flags ? ', deassign' : ''})`, b);
-  }
-
-  /** A guest write matching `options` signals an eventfd inside the kernel, without an exit. Returns the eventfd. */
-  addIoeventfd(options: IoeventfdOptions): number {
-    const fd = options.fd ?? this.ownEventfd();
-    const b = new DataView(new ArrayBuffer(IoeventfdLayout.size));
-    b.setBigUint64(IoeventfdLayout.datamatch, options.datamatch ?? 0n, true);
-    b.setBigUint64(IoeventfdLayout.addr, BigInt(options.address), true);
-    b.setUint32(IoeventfdLayout.len, options.length, true);
-    b.setInt32(IoeventfdLayout.fd, fd, true);
-    const flags = (options.pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (options.datamatch !== undefined ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
-    b.setUint32(IoeventfdLayout.flags, flags, true);
-    try {
-      kvmIoctl(this.fd, KvmIoctl.IOEVENTFD, `KVM_IOEVENTFD(${options.pio ? 'pio' : 'mmio'} 0x${options.address.toString(16)}, len ${options.length})`, b);
-    } catch (e) {
-      if (options.fd === undefined) this.releaseOwnedFd(fd);
-      throw e;
-    }
-    return fd;
-  }
-
-  private ownEventfd(): number {
-    const fd = native.eventfd(0, 0);
-    this.ownedFds.push(fd);
-    return fd;
-  }
-
-  /** Close an eventfd this VM created for a registration that then failed. */
-  private releaseOwnedFd(fd: number): void {
-    const i = this.ownedFds.indexOf(fd);
-    if (i >= 0) this.ownedFds.splice(i, 1);
-    native.close(fd);
-  }
-
-  // ---- in-kernel devices and vCPUs -------------------------------------------------------
-
-  /** KVM_CREATE_DEVICE (e.g. a vGIC). The VM closes it. */
-  createDevice(type: number): KvmDevice {
-    const b = new DataView(new ArrayBuffer(CreateDeviceLayout.size));
-    b.setUint32(CreateDeviceLayout.type, type, true);
-    kvmIoctl(this.fd, KvmIoctl.CREATE_DEVICE, `KVM_CREATE_DEVICE(type ${type})`, b);
-    const dev = new KvmDevice(b.getUint32(CreateDeviceLayout.fd, true), type);
-    this.devices.push(dev);
-    return dev;
-  }
-
-  /** Does this KVM offer device `type`? (KVM_CREATE_DEVICE_TEST: probes without creating.) */
-  canCreateDevice(type: number): boolean {
-    const b = new DataView(new ArrayBuffer(CreateDeviceLayout.size));
-    b.setUint32(CreateDeviceLayout.type, type, true);
-    b.setUint32(CreateDeviceLayout.flags, 1, true);
-    return native.ioctlErrno(this.fd, KvmIoctl.CREATE_DEVICE, b) === 0;
-  }
-
-  get vcpuIds(): number[] {
-    return [...this.vcpus.keys()];
-  }
-
-  vcpu(id: number): VcpuFd | undefined {
-    return this.vcpus.get(id);
-  }
-
-  /** KVM_CREATE_VCPU plus the kvm_run mapping. Ids must be unique and below KVM_CAP_MAX_VCPU_ID. */
-  createVcpu(id: number): VcpuFd {
-    this.lifecycle.require('create a vCPU', 'configure');
-    if (!Number.isInteger(id) || id < 0) throw new ConfigError(`vcpu[${id}]`, 'vCPU id must be a non-negative integer');
-    if (this.vcpus.has(id)) throw new ConfigError(`vcpu[${id}]`, 'a vCPU with this id already exists');
-    const maxId = this.checkExtension(KvmCap.MAX_VCPU_ID) || this.checkExtension(KvmCap.MAX_VCPUS);
-    if (maxId > 0 && id >= maxId) throw new ConfigError(`vcpu[${id}]`, `id must be below ${maxId} (KVM_CAP_MAX_VCPU_ID)`);
-    const fd = kvmIoctl(this.fd, KvmIoctl.CREATE_VCPU, `KVM_CREATE_VCPU(${id})`, id);
-    let vcpu: VcpuFd;
-    try {
-      vcpu = VcpuFd.map(id, fd, this.kvm.vcpuMmapSize(), this.coalescedRingPage());
-    } catch (e) {
-      native.close(fd);
-      throw e;
-    }
-    this.vcpus.set(id, vcpu);
-    return vcpu;
-  }
-
-  /**
-   * Release everything. Memory slots are deleted (size 0) before their mappings are unmapped,
-   * and vCPU fds are closed before the VM fd, so no guest can touch freed memory.
-   */
-  close(): void {
-    if (this.lifecycle.phase === 'closed') return;
-    this.lifecycle.moveTo('closed');
-    for (const v of this.vcpus.values()) v.close();
-    this.vcpus.clear();
-    for (const d of this.devices) d.close();
-    this.devices.length = 0;
-    for (const r of this.regionList) {
-      if (r.slot >= 0) {
-        try {
-          this.setSlot(r.slot, 0, r.guestPhysAddr, 0, 0n);
-        } catch {
-          // The VM fd is closed right after; the kernel drops the slot with it.
-        }
-      }
-    }
-    native.close(this.fd);
-    for (const m of this.mappings.values()) m.unmap();
-    this.mappings.clear();
-    for (const fd of this.ownedFds) native.close(fd);
-    this.ownedFds.length = 0;
-  }
+/** How a VM is created (registered under VM_OPTIONS by the machine). */
+export interface KvmVmOptions {
+  /** KVM_CREATE_VM machine type (0 on x86; the IPA size on arm64). Default 0. */
+  readonly type?: number;
+  /** Cap below the kernel's KVM_CAP_NR_MEMSLOTS (to keep slots in reserve). */
+  readonly maxMemorySlots?: number;
 }
 
+/**
+ * The VM contract: one KVM virtual machine and what lives in it. The machine resolves it from
+ * its container under KVM_VM (default `DefaultKvmVM`), so a user can register a subclass that
+ * logs slot changes, or a wholly different implementation.
+ */
+export interface KvmVM {
+  readonly fd: number;
+  readonly kvm: Kvm;
+  readonly type: number;
+  readonly lifecycle: Lifecycle;
+  readonly phase: VmPhase;
+  readonly memorySlotLimit: number;
+  checkExtension(cap: KvmCap): number;
+  hasCapability(cap: KvmCap): boolean;
+  enableCapability(cap: KvmCap, args?: readonly (number | bigint)[]): void;
+
+  readonly regions: readonly MemoryRegion[];
+  addMemoryRegion(options: MemoryRegionOptions): MemoryRegion;
+  memory(): GuestMemory;
+
+  readonly coalescedZones: readonly CoalescedZone[];
+  addCoalescedZone(zone: CoalescedZone): void;
+  coalescedRingPage(): number;
+
+  setIrqLine(irq: number, level: boolean): void;
+  addIrqfd(gsi: number, eventFd?: number): number;
+  removeIrqfd(gsi: number, eventFd: number): void;
+  addIoeventfd(options: IoeventfdOptions): number;
+
+  createDevice(type: number): KvmDevice;
+  canCreateDevice(type: number): boolean;
+
+  readonly vcpuIds: number[];
+  vcpu(id: number): VcpuFd | undefined;
+  createVcpu(id: number): VcpuFd;
+
+  close(): void;
+}

@@ -1,12 +1,12 @@
 import * as native from '@kvmts/native';
-import type { MmioBus } from '../bus/address-bus';
+import type { AddressBus } from '../bus/address-bus';
 import { MemoryBackedDevice } from '../bus/memory-device';
 import type { MemoryRegion } from './memory-region';
 
 const FOUR_GIB = 2 ** 32;
 
 /** Put every in-address-map region that is not a KVM slot on `bus`, served from its host memory. */
-export function attachMmioServedRegions(bus: MmioBus, regions: readonly MemoryRegion[]): void {
+export function attachMmioServedRegions(bus: AddressBus, regions: readonly MemoryRegion[]): void {
   for (const r of regions) {
     if (r.kvmMap || !r.inAddrMap) continue;
     const mapping = native.mappingById(r.mappingId);

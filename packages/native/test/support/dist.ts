@@ -1,24 +1,28 @@
 /**
- * Worker fixtures load the COMPILED package (dist/index.js), as a real vCPU worker would.
- * Build it when it is missing or older than the sources, so `npx jest packages/native`
- * works on a fresh checkout.
+ * Worker fixtures and child processes load COMPILED packages (dist/index.js), as a real vCPU
+ * worker or a consumer would. Build a package when its dist is missing or older than its
+ * sources, so `npx jest packages/native` works on a fresh checkout.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const packageDir = path.resolve(__dirname, '..', '..');
-export const distIndex = path.join(packageDir, 'dist', 'index.js');
 
-function newestSource(): number {
-  const dir = path.join(packageDir, 'src');
-  return Math.max(...fs.readdirSync(dir).map((f) => fs.statSync(path.join(dir, f)).mtimeMs));
+function newestSource(dir: string): number {
+  const src = path.join(dir, 'src');
+  const files = fs.readdirSync(src, { recursive: true, encoding: 'utf8' });
+  return Math.max(...files.map((f) => fs.statSync(path.join(src, f)).mtimeMs));
 }
 
-export function ensureDistBuilt(): string {
-  const stale = !fs.existsSync(distIndex) || fs.statSync(distIndex).mtimeMs < newestSource();
+/** Builds the package in `dir` (tsc -b: its references too) if stale; returns its dist/index.js. */
+export function ensureDistBuilt(dir = packageDir): string {
+  const index = path.join(dir, 'dist', 'index.js');
+  // tsc -b rewrites only the outputs that changed, but always its build info.
+  const buildInfo = path.join(dir, 'dist', '.tsbuildinfo');
+  const stale = !fs.existsSync(index) || !fs.existsSync(buildInfo) || fs.statSync(buildInfo).mtimeMs < newestSource(dir);
   if (stale) {
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', packageDir], { stdio: 'inherit' });
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', dir], { stdio: 'inherit' });
   }
-  return distIndex;
+  return index;
 }

@@ -1,0 +1,183 @@
+/**
+ * kvmts as a third party gets it: the packed tarballs, installed with npm in a scratch project
+ * outside the monorepo (scripts/pack/scratch-project.js, which caches the install by the
+ * tarballs' hash: ~1–2 min cold, seconds warm). Nothing here needs /dev/kvm except running the
+ * README example, which runs only where /dev/kvm opens (the nested x86 tier runs it with
+ * `node scripts/pack/scratch-project.js --run-example`).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+interface ScratchProject {
+  dir: string;
+  tarballs: string[];
+  cached: boolean;
+  packMs: number;
+  installMs: number;
+}
+interface ScratchScript {
+  createScratchProject(options: { log: (line: string) => void }): ScratchProject;
+  compile(dir: string): { ok: boolean; output: string; files: string[] };
+  runExample(dir: string): { status: number | null; stdout: string; stderr: string };
+}
+// A plain Node script (it is also a command), so it is required rather than imported.
+const scratch = require('../../../scripts/pack/scratch-project.js') as ScratchScript;
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const PACKAGES = ['native', 'core', 'arch-x86', 'cli'];
+const version = (name: string): string => JSON.parse(fs.readFileSync(path.join(REPO, 'packages', name, 'package.json'), 'utf8')).version;
+
+function kvmOpens(): boolean {
+  try {
+    fs.closeSync(fs.openSync('/dev/kvm', 'r+'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs node in the scratch project, with no NODE_PATH through which the monorepo could leak. */
+function nodeIn(dir: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env };
+  delete env.NODE_PATH;
+  return spawnSync(process.execPath, args, { cwd: dir, env, encoding: 'utf8' });
+}
+
+/**
+ * Evaluates `body` (CommonJS, `return`s a JSON-able value) with node in the scratch project:
+ * a real Node resolver, not jest's, from the project's own directory.
+ */
+function probe(dir: string, body: string): unknown {
+  const r = nodeIn(dir, ['-e', `process.stdout.write(JSON.stringify((() => {${body}})()))`]);
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout);
+}
+
+/** Entries of a tarball, without npm's `package/` prefix. */
+function tarEntries(tarball: string): string[] {
+  const r = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  return r.stdout.split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
+}
+
+describe('kvmts installed from its tarballs in a scratch project', () => {
+  let project: ScratchProject;
+
+  beforeAll(() => {
+    project = scratch.createScratchProject({ log: (line) => process.stderr.write(`[packaging] ${line}\n`) });
+  }, 300_000);
+
+  it('packs each package with only what a consumer needs', () => {
+    expect(project.tarballs.map((t) => path.basename(t)).sort()).toEqual(PACKAGES.map((p) => `kvmts-${p}-${version(p)}.tgz`).sort());
+    const needs: Record<string, string[]> = {
+      native: ['CMakeLists.txt', 'native/addon.cc', 'native/common.h', 'README.md'],
+      'arch-x86': ['guests/demo-checksum.S', 'guests/prebuilt/demo-checksum.bin'],
+      cli: ['dist/bin.js'],
+      core: ['dist/machine/vcpu-worker.js'],
+    };
+    for (const p of PACKAGES) {
+      const entries = tarEntries(project.tarballs.find((t) => path.basename(t).startsWith(`kvmts-${p}-`)) as string);
+      expect(entries).toEqual(expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', ...needs[p]]));
+      expect(entries.filter((e) => /^(src|test|build)\/|\.map$|\.tsbuildinfo$|tsconfig\.json$/.test(e))).toEqual([]);
+    }
+  });
+
+  it('installs from the tarballs alone, where the monorepo cannot leak in', () => {
+    expect(path.relative(REPO, project.dir).startsWith('..')).toBe(true);
+    const resolution = probe(
+      project.dir,
+      `const fs = require('fs');
+       let typescript; try { typescript = require.resolve('typescript'); } catch (e) { typescript = e.code; }
+       return { searched: require.resolve.paths('any').filter((d) => fs.existsSync(d)), typescript, core: require.resolve('@kvmts/core') };`,
+    );
+    expect(resolution).toEqual({
+      searched: [path.join(project.dir, 'node_modules')],
+      typescript: 'MODULE_NOT_FOUND', // in the monorepo's node_modules, not here
+      core: path.join(project.dir, 'node_modules/@kvmts/core/dist/index.js'),
+    });
+    const lock = JSON.parse(fs.readFileSync(path.join(project.dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { resolved?: string }> };
+    for (const p of PACKAGES) {
+      expect(lock.packages[`node_modules/@kvmts/${p}`]?.resolved).toBe(`file:tarballs/kvmts-${p}-${version(p)}.tgz`);
+    }
+    expect(Object.keys(lock.packages).filter((key) => key.includes('@kvmts/'))).toHaveLength(PACKAGES.length);
+    expect(fs.existsSync(path.join(project.dir, 'node_modules/@kvmts/native/build/Release/kvmts_native.node'))).toBe(true);
+  });
+
+  it('loads every package with require(), and the README example`s imports as ES modules', () => {
+    const cjs = nodeIn(project.dir, ['-e', `${PACKAGES.map((p) => `require('@kvmts/${p}');`).join(' ')} process.stdout.write(String(require('@kvmts/native').pageSize()))`]);
+    expect(cjs.stderr).toBe('');
+    expect(cjs.stdout).toBe('4096');
+    const imports = fs
+      .readFileSync(path.join(project.dir, 'example.ts'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('import '));
+    expect(imports.length).toBeGreaterThan(0);
+    const esm = nodeIn(project.dir, ['--input-type=module', '-e', imports.join('\n')]);
+    expect(esm.stderr).toBe('');
+    expect(esm.status).toBe(0);
+  });
+
+  it('refuses deep imports and exports only the entry point and package.json', () => {
+    const deep = ['@kvmts/core/dist/vm/kvm-vm', ...PACKAGES.map((p) => `@kvmts/${p}/dist/index.js`)];
+    const answers = probe(
+      project.dir,
+      `const attempt = (id) => { try { require(id); return 'loaded'; } catch (e) { return e.code; } };
+       const manifest = (p) => require('@kvmts/' + p + '/package.json');
+       return { deep: ${JSON.stringify(deep)}.map(attempt), manifests: ${JSON.stringify(PACKAGES)}.map((p) => [manifest(p).name, manifest(p).kvmts ?? null]) };`,
+    );
+    expect(answers).toEqual({
+      deep: deep.map(() => 'ERR_PACKAGE_PATH_NOT_EXPORTED'),
+      // core finds arch plugins by this field
+      manifests: PACKAGES.map((p) => [`@kvmts/${p}`, p === 'arch-x86' ? { arch: 'x86_64' } : null]),
+    });
+  });
+
+  it('type-checks the README example and a third-party device against the installed .d.ts files only', () => {
+    const result = scratch.compile(project.dir);
+    expect(result.output).toBe('');
+    expect(result.ok).toBe(true);
+    const fromRepo = result.files.filter((file) => !path.relative(REPO, file).startsWith('..'));
+    // The compiler is this checkout's; only its own lib files may come from here.
+    expect(fromRepo.filter((file) => !file.startsWith(path.join(REPO, 'node_modules', 'typescript', 'lib')))).toEqual([]);
+    expect(result.files).toContain(path.join(project.dir, 'node_modules/@kvmts/core/dist/index.d.ts'));
+    expect(fs.existsSync(path.join(project.dir, 'example.js'))).toBe(true);
+  });
+
+  it('the device package registers its DevicePlugin with the installed core, which it shares', () => {
+    const registered = probe(
+      project.dir,
+      `const { DEVICE_PLUGIN } = require('@kvmts/core'); // loads reflect-metadata, which tsyringe needs first
+      const { container } = require('tsyringe');
+      const c = container.createChildContainer();
+      require('scratch-device').register(c);
+      const [plugin] = c.resolveAll(DEVICE_PLUGIN);
+      plugin.validate({ port: 0x510 });
+      const device = plugin.create({}, { port: 0x510 });
+      device.write(0, 1, 0x1a5, 0);
+      const deviceCore = require('module').createRequire(require.resolve('scratch-device')).resolve('@kvmts/core');
+      return {
+        type: plugin.type, placement: plugin.placement({ port: 0x510 }), read: device.read(0, 1, { high: 0 }),
+        sameCore: deviceCore === require.resolve('@kvmts/core'),
+      };`,
+    );
+    expect(registered).toEqual({ type: 'scratch-register', placement: { pio: [{ base: 0x510, size: 1 }] }, read: 0xa5, sameCore: true });
+  });
+
+  it('installs the kvmts bin, and `kvmts --help` runs', () => {
+    const bin = path.join(project.dir, 'node_modules', '.bin', 'kvmts');
+    expect(fs.existsSync(bin)).toBe(true);
+    const r = spawnSync(bin, ['--help'], { cwd: project.dir, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: kvmts /m);
+  });
+
+  (kvmOpens() ? it : it.skip)('runs the README example: the guest powers off with status 0', () => {
+    expect(scratch.compile(project.dir).ok).toBe(true);
+    const r = scratch.runExample(project.dir);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/reason: 'poweroff',\s+status: 0/);
+  });
+});

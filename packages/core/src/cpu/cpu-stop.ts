@@ -1,0 +1,39 @@
+/**
+ * Why a vCPU's run loop returned: one value per run, produced by the exit handler (or the
+ * device) that asked for it, by a kick from another thread, or by the exit limit.
+ */
+export type CpuStop =
+  /** kicked / asked to stop from another thread */
+  | { readonly reason: 'stopped' }
+  /** HLT with no in-kernel interrupt controller to wake the vCPU */
+  | { readonly reason: 'halted' }
+  /** the run's exit limit was reached */
+  | { readonly reason: 'exit-limit' }
+  /** KVM_EXIT_DEBUG (single step, breakpoint, watchpoint) that no plugin handled otherwise */
+  | { readonly reason: 'debug' }
+  /** a device asked the machine to power off */
+  | { readonly reason: 'poweroff'; readonly status: number }
+  /** KVM_EXIT_SYSTEM_EVENT (PSCI off/reset, …): `event` is KVM_SYSTEM_EVENT_*, `flags` its data */
+  | { readonly reason: 'system-event'; readonly event: number; readonly flags: bigint };
+
+export type StopReason = CpuStop['reason'];
+
+/** The stops that carry no data, preallocated: handlers return them without allocating per exit. */
+export const Stop = Object.freeze({
+  stopped: Object.freeze({ reason: 'stopped' }) as CpuStop,
+  halted: Object.freeze({ reason: 'halted' }) as CpuStop,
+  exitLimit: Object.freeze({ reason: 'exit-limit' }) as CpuStop,
+  debug: Object.freeze({ reason: 'debug' }) as CpuStop,
+  poweroff: (status: number): CpuStop => Object.freeze({ reason: 'poweroff', status }),
+  systemEvent: (event: number, flags: bigint): CpuStop => Object.freeze({ reason: 'system-event', event, flags }),
+});
+
+/**
+ * Two stops met in one run (a handler's and one from completing pending I/O, say): the first
+ * wins, except that a power-off is never hidden behind another reason — the guest did power off.
+ */
+export function combineStops(first: CpuStop | undefined, second: CpuStop | undefined): CpuStop | undefined {
+  if (first === undefined) return second;
+  if (second !== undefined && second.reason === 'poweroff' && first.reason !== 'poweroff') return second;
+  return first;
+}

@@ -1,0 +1,42 @@
+/**
+ * Side effects a device decides while holding its SharedLock but performs after releasing it:
+ * console bytes (a postMessage per line) and a power-off request (stops the vCPUs). Another
+ * vCPU spinning or sleeping on the lock should not wait for those. One instance per device
+ * instance, so per thread; nothing here allocates on the exit path.
+ */
+import type { DeviceContext } from '../machine/device-plugin';
+
+export class DeferredEffects {
+  private consoleBytes = new Uint8Array(8);
+  private consoleLength = 0;
+  private powerOffPending = false;
+  private powerOffStatus = 0;
+
+  /** Queue a byte for `ctx.consoleWrite`. */
+  consoleWrite(byte: number): void {
+    // A device writes a few bytes per access, so this grows at most once or twice in a run.
+    if (this.consoleLength === this.consoleBytes.length) {
+      const grown = new Uint8Array(this.consoleBytes.length * 2);
+      grown.set(this.consoleBytes);
+      this.consoleBytes = grown;
+    }
+    this.consoleBytes[this.consoleLength++] = byte;
+  }
+
+  /** Queue `ctx.requestPowerOff(status)`; a later request in the same critical section wins. */
+  requestPowerOff(status: number): void {
+    this.powerOffPending = true;
+    this.powerOffStatus = status;
+  }
+
+  /** Perform what was queued, in order: console bytes first, so a guest's last words precede its power-off. Call after release. */
+  deliver(ctx: Pick<DeviceContext, 'consoleWrite' | 'requestPowerOff'>): void {
+    const length = this.consoleLength;
+    this.consoleLength = 0;
+    for (let i = 0; i < length; i++) ctx.consoleWrite(this.consoleBytes[i]);
+    if (this.powerOffPending) {
+      this.powerOffPending = false;
+      ctx.requestPowerOff(this.powerOffStatus);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Finds installed arch plugins without core naming any: a package declares itself with a
+ * `kvmts` field in its package.json, e.g. `"kvmts": { "arch": "x86_64" }`. The node_modules
+ * folders searched are those Node itself would search from the working directory, from the
+ * program's main module and from core's own location (so a plugin installed next to core is
+ * found wherever the program runs). Results are cached per process.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface InstalledArchPlugin {
+  readonly arch: string;
+  /** What to require(): the package's directory (resolves to its main/exports entry). */
+  readonly module: string;
+  readonly packageName: string;
+}
+
+let cache: InstalledArchPlugin[] | undefined;
+
+/** node_modules folders from `dir` up to the filesystem root, nearest first. */
+function nodeModulesChain(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (path.basename(d) !== 'node_modules') out.push(path.join(d, 'node_modules'));
+    if (path.dirname(d) === d) return out;
+  }
+}
+
+function readArchDeclaration(packageDir: string): InstalledArchPlugin | undefined {
+  let pkg: { name?: unknown; kvmts?: { arch?: unknown } };
+  try {
+    pkg = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8'));
+  } catch {
+    return undefined; // not a package, or unreadable: not ours to judge
+  }
+  const arch = pkg.kvmts?.arch;
+  if (typeof arch !== 'string' || typeof pkg.name !== 'string') return undefined;
+  return { arch, module: fs.realpathSync(packageDir), packageName: pkg.name };
+}
+
+function packagesIn(nodeModules: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(nodeModules, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const dirs: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(nodeModules, e.name);
+    if (e.name.startsWith('@')) {
+      try {
+        for (const s of fs.readdirSync(p)) dirs.push(path.join(p, s));
+      } catch {
+        // an unreadable scope folder holds nothing we can load
+      }
+    } else {
+      dirs.push(p);
+    }
+  }
+  return dirs;
+}
+
+/** Every installed package that declares an architecture, first found first (nearest wins). */
+export function findInstalledArchPlugins(): readonly InstalledArchPlugin[] {
+  if (cache) return cache;
+  const roots = [process.cwd(), require.main ? path.dirname(require.main.filename) : undefined, __dirname].filter((d): d is string => d !== undefined);
+  const seenDirs = new Set<string>();
+  const seenModules = new Set<string>();
+  const found: InstalledArchPlugin[] = [];
+  for (const root of roots) {
+    for (const nm of nodeModulesChain(root)) {
+      if (seenDirs.has(nm)) continue;
+      seenDirs.add(nm);
+      for (const dir of packagesIn(nm)) {
+        const decl = readArchDeclaration(dir);
+        if (decl && !seenModules.has(decl.module)) {
+          seenModules.add(decl.module);
+          found.push(decl);
+        }
+      }
+    }
+  }
+  cache = found;
+  return found;
+}
+
+/** The installed plugin module for `arch`, if any. */
+export function installedArchModule(arch: string): InstalledArchPlugin | undefined {
+  return findInstalledArchPlugins().find((p) => p.arch === arch);
+}
+
+/** The architecture name kvmts uses for a Node `process.arch` value (the CLI's default). */
+export function archForHost(nodeArch: string = process.arch): string | undefined {
+  const map: Record<string, string> = { x64: 'x86_64', arm64: 'arm64' };
+  return map[nodeArch];
+}

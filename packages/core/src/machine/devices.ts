@@ -1,0 +1,101 @@
+/**
+ * Device composition, written once for every thread that hosts device instances (each vCPU
+ * worker, the machine's main thread, and tests that drive a CPU by hand): validate the specs,
+ * give each instance its name and shared state, create instances through the device plugins
+ * registered in a container, put them on the buses, and register each under deviceToken(name).
+ */
+import type { DependencyContainer } from 'tsyringe';
+import type { AddressBuses } from '../bus/address-bus';
+import type { Device } from '../bus/device';
+import { ConfigError } from '../errors/errors';
+import { deviceToken } from '../di/tokens';
+import { findDevicePlugin } from './plugin-registry';
+import { Stop } from '../cpu/cpu-stop';
+import type { KvmCPU } from '../cpu/kvm-cpu';
+import type { DeviceContext, DevicePlugin, DeviceSpec } from './device-plugin';
+
+/** One device of a machine as every thread needs it: its spec, unique name and shared state. */
+export interface MachineDevice {
+  readonly spec: DeviceSpec;
+  readonly name: string;
+  readonly shared: SharedArrayBuffer;
+}
+
+/** Bytes of shared state an instance needs: its layout's size, 0 for a device without one. */
+function sharedBytes(plugin: DevicePlugin, options: unknown): number {
+  return plugin.sharedLayout?.(options).byteLength ?? 0;
+}
+
+/**
+ * Validate `specs` against the device plugins registered in `container` and give each device
+ * its name and shared state. Main thread, before any vCPU thread starts.
+ */
+export function prepareDevices(container: DependencyContainer, specs: readonly DeviceSpec[]): MachineDevice[] {
+  const names = new Set<string>();
+  return specs.map((spec, i) => {
+    if (typeof spec !== 'object' || spec === null || typeof spec.type !== 'string' || typeof spec.plugin !== 'string') {
+      throw new ConfigError(`devices[${i}]`, 'must be a DeviceSpec { plugin, type, options } (use a helper such as uart8250())');
+    }
+    const plugin = findDevicePlugin(container, spec.type);
+    plugin.validate(spec.options);
+    const placement = plugin.placement(spec.options);
+    const at = Object.values(placement).find((ranges) => ranges && ranges.length > 0)?.[0];
+    const name = spec.name ?? `${spec.type}@0x${(at?.base ?? i).toString(16)}`;
+    if (names.has(name)) throw new ConfigError(`devices[${i}].name`, `duplicate device name '${name}'`);
+    names.add(name);
+    return { spec, name, shared: new SharedArrayBuffer(sharedBytes(plugin, spec.options)) };
+  });
+}
+
+/**
+ * Create this thread's instance of every device through the plugin registered for its type in
+ * `container` (the last registration wins: a test double registered after the real plugin is
+ * the one used), attach it to `buses` by address space when given (the main thread's
+ * instances sit on no bus), and register it under deviceToken(name) in `container`.
+ */
+export function attachDevices(
+  container: DependencyContainer,
+  devices: readonly MachineDevice[],
+  contextFor: (device: MachineDevice) => DeviceContext,
+  buses?: AddressBuses,
+): Device[] {
+  return devices.map((d) => {
+    const plugin = findDevicePlugin(container, d.spec.type);
+    const device = plugin.create(contextFor(d), d.spec.options);
+    if (buses) {
+      for (const [space, ranges] of Object.entries(plugin.placement(d.spec.options))) {
+        const bus = buses.require(space, `devices[${d.name}]`);
+        for (const r of ranges ?? []) bus.attach(r, device);
+      }
+    }
+    container.registerInstance(deviceToken(d.name), device);
+    return device;
+  });
+}
+
+/** Where a vCPU thread's devices send what leaves the device: console bytes and interrupt levels. */
+export interface VcpuDeviceHost {
+  consoleWrite(byte: number): void;
+  setIrqLine(line: number, level: boolean): void;
+}
+
+/**
+ * The devices of one vCPU thread: every device's instance for `cpu`, on `cpu.buses`, with a
+ * power-off request stopping `cpu` (its run returns `{ reason: 'poweroff', status }`, the one
+ * path a power-off takes). The vCPU worker and tests that drive a CPU by hand both use this.
+ */
+export function attachVcpuDevices(container: DependencyContainer, cpu: KvmCPU, devices: readonly MachineDevice[], host: VcpuDeviceHost): Device[] {
+  return attachDevices(
+    container,
+    devices,
+    (d) => ({
+      name: d.name,
+      vcpuId: cpu.id,
+      shared: d.shared,
+      consoleWrite: (byte) => host.consoleWrite(byte),
+      requestPowerOff: (status) => cpu.requestStop(Stop.poweroff(status)),
+      setIrqLine: (line, level) => host.setIrqLine(line, level),
+    }),
+    cpu.buses,
+  );
+}
