@@ -6,7 +6,7 @@
  * order, leaving a stale level.)
  */
 import { createMachine } from '@kvmts/core';
-import { assembleGuest, exitDevice, readPicLineLevels, uart8250, type Uart8250 } from '@kvmts/arch-x86';
+import { assembleGuest, exitDevice, readPicLines, uart8250, type Uart8250 } from '@kvmts/arch-x86';
 
 const COM1 = 0x3f8;
 const COM1_IRQ = 4;
@@ -30,7 +30,7 @@ describeKvm('UART interrupts through the in-kernel irqchip', () => {
       expect(counts[0].IO).toBeGreaterThanOrEqual(3 * 2000);
       expect(counts[1].IO).toBeGreaterThan(100);
       const uart = m.device<Uart8250>('com1');
-      const kvmLevel = ((readPicLineLevels(m.vm) >> COM1_IRQ) & 1) === 1;
+      const kvmLevel = ((readPicLines(m.vm).levels >> COM1_IRQ) & 1) === 1;
       expect(kvmLevel).toBe(uart.interruptAsserted());
     } finally {
       await m.close();

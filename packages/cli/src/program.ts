@@ -3,8 +3,12 @@ import { KvmtsError } from '@kvmts/core';
 import { registerRun } from './commands/run';
 import { registerCaps } from './commands/caps';
 
+/** This package's version, as lerna sets it in package.json (dist/ sits next to it). */
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const CLI_VERSION: string = (require('../package.json') as { version: string }).version;
+
 export function buildProgram(): Command {
-  const program = new Command('kvmts').description('hardware-virtualized CPUs on Linux KVM, from Node.js').version('0.1.0');
+  const program = new Command('kvmts').description('hardware-virtualized CPUs on Linux KVM, from Node.js').version(CLI_VERSION);
   registerRun(program);
   registerCaps(program);
   return program;

@@ -57,4 +57,4 @@ function timed(fn) {
   return [result, Number((process.hrtime.bigint() - t0) / 1_000_000n)];
 }
 
-module.exports = { PackError, childEnv, run, hashFiles, timed };
+module.exports = { PackError, run, hashFiles, timed };

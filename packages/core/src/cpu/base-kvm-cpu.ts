@@ -23,7 +23,6 @@ import type { CpuRunState, KvmCPU, VcpuSetup } from './kvm-cpu';
 export type ExitHandler = (cpu: BaseKvmCPU) => CpuStop | undefined;
 
 /** Hoisted: the package's re-exports are getters, and these are read once per exit. */
-const nativeRun = native.run;
 const EINTR = 4;
 const EAGAIN = 11;
 const TWO_32 = 4294967296;
@@ -79,14 +78,16 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     const ab = setup.runArea ?? native.mappingById(handles.runMappingId).view(0, handles.runSize);
     this.runBytes = new Uint8Array(ab);
     this.run = new DataView(ab);
-    this.kvmRun = setup.kvmRun ?? nativeRun;
+    const pageSize = native.pageSize(); // loads the addon if nothing has yet
+    // Read after the addon loaded, not at module load: @kvmts/native replaces its lazy stand-in
+    // with the addon's own function then, so this is the direct call on the hot path.
+    this.kvmRun = setup.kvmRun ?? native.run;
     this.buses = setup.buses;
     this.mmio = setup.buses.mmio;
     this.stats = options.stats ?? new Float64Array(STAT_SLOTS);
     this.control = options.control ?? newControlBlock();
     this.unclaimedPolicy = options.unclaimed ?? 'ignore';
     const page = options.coalescedRingPage ?? handles.coalescedRingPage;
-    const pageSize = native.pageSize();
     if (page > 0 && (page + 1) * pageSize <= ab.byteLength) {
       this.ringOffset = page * pageSize;
       this.ringMax = Math.floor((pageSize - CoalescedMmioRingLayout.entries) / CoalescedMmioEntryLayout.sizeof);

@@ -29,6 +29,8 @@ export class Kvm {
     try {
       fd = native.open(path, native.constants.O_RDWR);
     } catch (e) {
+      // A missing or broken addon is not an unavailable KVM: keep its build hint in front.
+      if (e instanceof native.NativeLoadError) throw e;
       throw unavailable(path, e);
     }
     let version: number;
