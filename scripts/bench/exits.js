@@ -1,7 +1,7 @@
 'use strict';
 /**
  * `exits`: the cost of one userspace exit through kvmts (KVM_RUN via native.run → exit decode in
- * BaseKvmCPU → PioBus/MmioBus → a Device's write()) against a C program running the bare
+ * BaseKvmCPU → AddressBus → a Device's write()) against a C program running the bare
  * KVM_RUN loop, on the same guest bytes and initial state. Scenarios: `out` to a port (pio) and
  * a 4-byte store to an unbacked GPA (mmio).
  *

@@ -55,6 +55,7 @@ describeKvm('composition through the machine container', () => {
       expect(m.container.resolve<KvmVmOptions>(VM_OPTIONS)).toEqual({ type: 0 });
       expect(m.vm).toBeInstanceOf(DefaultKvmVM);
       expect(m.container.resolve(deviceToken('exit'))).toBe(m.device('exit'));
+      expect(m.container.resolve(ARCH_PLUGIN)).toBe(m.arch);
       expect(m.device('com1').name).toBe('com1');
       for (const token of [ARCH_PLUGIN, DEVICE_PLUGIN, KVM, KVM_VM]) expect(rootContainer.isRegistered(token, true)).toBe(false);
       expect(await m.run()).toEqual({ reason: 'poweroff', status: 0 });
@@ -82,10 +83,28 @@ describeKvm('composition through the machine container', () => {
       // The CPU: the plugin's CountingCPU handled the guest's port I/O (3 out, 3 in, 1 exit write),
       // in a thread whose tsyringe root was never used.
       const dump = await m.vcpus[0].call<string>('dump');
-      expect(dump).toContain('CountingCPU ioExits=7 rootUntouched=true');
+      expect(dump).toContain('CountingCPU ioExits=7 tokensLive=true rootUntouched=true');
+      // The main thread uses the double too (the plugin module loads after arch-x86 there as well).
+      expect(m.device('exit').constructor).toBe(Object);
+      expect(m.container.resolve(ARCH_PLUGIN)).toMatchObject({ arch: 'x86_64' });
       // The machine's container is a child of the user's, not of the global root.
       expect(parent.isRegistered(KVM_VM)).toBe(true);
       expect(rootContainer.isRegistered(KVM_VM, true)).toBe(false);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('VM options from the parent reach the VM; an object registered as an instance cannot serve two machines', async () => {
+    const parent = createIsolatedContainer();
+    parent.register(VM_OPTIONS, { useValue: { maxMemorySlots: 3 } });
+    const m = await createMachine({ arch: 'x86_64', memory: '8M', devices: [exitDevice()], boot: pioGuest() }, { container: parent });
+    try {
+      expect(m.vm.memorySlotLimit).toBe(3);
+      expect(m.container.resolve<KvmVmOptions>(VM_OPTIONS)).toEqual({ maxMemorySlots: 3, type: 0 });
+      const sharing = createIsolatedContainer();
+      sharing.registerInstance(KVM, m.kvm);
+      await expect(createMachine({ arch: 'x86_64', memory: '8M' }, { container: sharing })).rejects.toThrow(/the object registered under KVM is already used by another machine: register a class or a factory/);
     } finally {
       await m.close();
     }

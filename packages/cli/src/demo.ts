@@ -61,14 +61,14 @@ function loadDemoGuest(source: DemoOptions['guestSource']): { image: GuestImage;
   }
 }
 
+/** The architecture of the demo guest's code. */
+const DEMO_ARCH = 'x86_64';
+
 /**
  * The main job: boot the bundled x86-64 demo guest, let it CRC-32 a buffer the host filled
  * (at CPL3, native speed), print through the 8250 UART and power off through the exit device;
  * then check its answer against Node's zlib.crc32.
  */
-/** The architecture of the demo guest's code. */
-const DEMO_ARCH = 'x86_64';
-
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   // The CLI picks the arch plugin for the host's architecture; the demo guest is x86-64 code.
   const arch = archForHost();

@@ -23,6 +23,9 @@ import {
   type ProbeResult,
   collectAbiChecks,
   compareWithProbe,
+  compileAbiProbe,
+  compiledProbeSource,
+  parseCompiledProbe,
   kernelVersionCode,
   probeSource,
   runAbiProbe,
@@ -243,6 +246,21 @@ describe('ABI probe helper', () => {
     ]);
     const src = probeSource([{ id: 'X', expected: 1n, expr: 'KVM_X', macro: 'KVM_X' }]);
     expect(src).toContain('#ifdef KVM_X\n  printf("%s %lld\\n", "X", (long long)(KVM_X));\n#else');
+  });
+
+  it('reads the same values from a compiled-only probe as from a probe that runs (the cross-compiler path)', () => {
+    const { collected: col, probe: p } = probed();
+    const compiled = compileAbiProbe(col.checks, process.env.CC ?? 'gcc');
+    expect(compiled.headerVersion).toBe(p.headerVersion);
+    expect(compiled.missing).toEqual(p.missing);
+    expect(compiled.values).toEqual(p.values);
+  });
+
+  it('parses the data directives of GNU assemblers, zero fill included, up to the end of the array', () => {
+    const asm = ['\t.data', 'kvmts_abi_probe:', '\t.xword\t1', '\t.quad\t-5', '\t.8byte\t7', '\t.zero\t16', '\t.dword\t9', '\t.ident\t"GCC"', '\t.xword\t3'].join('\n');
+    expect(parseCompiledProbe(asm)).toEqual([1n, -5n, 7n, 0n, 0n, 9n]);
+    expect(() => parseCompiledProbe('\t.quad 1')).toThrow(/no kvmts_abi_probe label/);
+    expect(compiledProbeSource([{ id: 'X', expected: 1n, expr: 'KVM_X', macro: 'KVM_X' }])).toContain('#ifdef KVM_X\n  1, (long long)(KVM_X), /* X */\n#else\n  0, 0,\n#endif');
   });
 
   it('refuses a flexible array member without a stride', () => {

@@ -1,4 +1,4 @@
-import { assertSameShape, type ThreadContext } from '@kvmts/core';
+import { ConfigError, assertSameShape, type ThreadContext } from '@kvmts/core';
 import { createX86Regs, type X86Regs } from '../abi/regs-codec';
 import { createX86Sregs, type X86Sregs } from '../abi/sregs-codec';
 
@@ -35,6 +35,8 @@ export class X86ThreadContext implements ThreadContext {
   static fromData(data: unknown): X86ThreadContext {
     const tc = new X86ThreadContext();
     assertSameShape(tc.toJSON(), data, 'threadContext');
+    const arch = (data as { arch: string }).arch;
+    if (arch !== tc.arch) throw new ConfigError('threadContext.arch', `is '${arch}': an ${tc.arch} CPU cannot take it`);
     const d = data as X86ThreadContextData;
     tc.regs = { ...d.regs };
     tc.sregs = structuredClone(d.sregs);

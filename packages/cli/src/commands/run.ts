@@ -29,7 +29,9 @@ export function registerRun(program: Command): void {
       const result = await runDemo({ bytes: opts.bytes, seed: opts.seed, memory: opts.memory, guestSource: opts.prebuilt ? 'prebuilt' : 'auto' });
       if (opts.json) {
         const { exit, ...rest } = result;
-        process.stdout.write(JSON.stringify({ ...rest, exit: exit.reason === 'error' ? { reason: 'error', message: exit.error.message } : exit }) + '\n');
+        // bigint (a system event's flags) has no JSON form: written as a decimal string.
+        const json = JSON.stringify({ ...rest, exit: exit.reason === 'error' ? { reason: 'error', message: exit.error.message } : exit }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+        process.stdout.write(json + '\n');
       } else {
         process.stdout.write(summarize(result) + '\n');
         if (result.exit.reason === 'error' && 'dump' in result.exit.error) process.stderr.write(String((result.exit.error as { dump: string }).dump) + '\n');

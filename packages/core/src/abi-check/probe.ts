@@ -7,6 +7,9 @@
  * exports it cannot classify are reported, and the calling test fails on them.
  * `runAbiProbe` writes those expressions into a C file, compiles it with gcc against
  * <linux/kvm.h> / <asm/kvm.h>, runs it and parses `name value` lines.
+ * `compileAbiProbe` is for cross compilers (an arm64 plugin checked on an x86 machine): the
+ * values go into a static array that is only compiled to assembly and read back from it, so
+ * nothing built for the other architecture has to run.
  * A missing compiler or missing headers is an error (the ABI test must fail, not skip).
  */
 import { spawnSync } from 'node:child_process';
@@ -173,23 +176,71 @@ export function probeSource(checks: readonly AbiCheck[]): string {
   return lines.join('\n');
 }
 
-/** Compile and run the probe; throws AbiProbeError with what to install when it cannot. */
-export function runAbiProbe(checks: readonly AbiCheck[], cc = process.env.CC ?? 'gcc'): ProbeResult {
+/** The array compiledProbeSource declares. */
+const COMPILED_PROBE_SYMBOL = 'kvmts_abi_probe';
+
+/**
+ * The probe for `compileAbiProbe`: `{present, value}` pairs in one static array (LINUX_VERSION_CODE
+ * first), which a compiler for any target turns into data directives of its assembly output.
+ */
+export function compiledProbeSource(checks: readonly AbiCheck[]): string {
+  const lines = [
+    '#include <stddef.h>',
+    '#include <linux/version.h>',
+    '#include <linux/kvm.h>',
+    '#include <asm/kvm.h>',
+    `long long ${COMPILED_PROBE_SYMBOL}[] = {`,
+    '  1, (long long)LINUX_VERSION_CODE,',
+  ];
+  for (const c of checks) {
+    const pair = `  1, (long long)(${c.expr}), /* ${c.id.replace(/\*\//g, '* /')} */`;
+    if (c.macro) lines.push(`#ifdef ${c.macro}`, pair, '#else', '  0, 0,', '#endif');
+    else lines.push(pair);
+  }
+  lines.push('};', '');
+  return lines.join('\n');
+}
+
+/** 64-bit data directives across GNU assemblers (x86 .quad, arm64 .xword, others .8byte/.dword) and zero fill. */
+const DATA_DIRECTIVE = /^\s*\.(quad|xword|8byte|dword)\s+(-?\d+)\s*$/;
+const ZERO_DIRECTIVE = /^\s*\.(zero|skip|space)\s+(\d+)\s*$/;
+
+/** The values of the probe array, in order, from the compiler's assembly output. */
+export function parseCompiledProbe(assembly: string): bigint[] {
+  const lines = assembly.split('\n');
+  const start = lines.findIndex((l) => l.trim() === `${COMPILED_PROBE_SYMBOL}:`);
+  if (start < 0) throw new AbiProbeError(`ABI probe: the assembly has no ${COMPILED_PROBE_SYMBOL} label`);
+  const values: bigint[] = [];
+  for (const line of lines.slice(start + 1)) {
+    const data = DATA_DIRECTIVE.exec(line);
+    const zero = data ? null : ZERO_DIRECTIVE.exec(line);
+    if (data) values.push(BigInt(data[2]));
+    else if (zero && Number(zero[2]) % 8 === 0) for (let i = 0; i < Number(zero[2]) / 8; i++) values.push(0n);
+    else break;
+  }
+  return values;
+}
+
+function checkUniqueIds(checks: readonly AbiCheck[]): void {
   const ids = new Set<string>();
   for (const c of checks) {
     if (ids.has(c.id)) throw new AbiProbeError(`duplicate probe id ${c.id}`);
     ids.add(c.id);
   }
+}
+
+/** Compile `source` with `cc` and `args` in a scratch directory; `use` reads the result before the directory goes. */
+function compileProbe<T>(cc: string, source: string, args: (src: string, out: string) => string[], use: (out: string) => T): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-abi-'));
   try {
     const src = path.join(dir, 'probe.c');
-    const bin = path.join(dir, 'probe');
-    fs.writeFileSync(src, probeSource(checks));
-    const compile = spawnSync(cc, ['-std=gnu11', '-O0', '-o', bin, src], { encoding: 'utf8' });
+    const out = path.join(dir, 'probe.out');
+    fs.writeFileSync(src, source);
+    const compile = spawnSync(cc, ['-std=gnu11', '-O0', ...args(src, out)], { encoding: 'utf8' });
     if (compile.error) {
       throw new AbiProbeError(
-        `cannot run the C compiler '${cc}' (${compile.error.message}). The ABI test needs gcc and the ` +
-          `kernel uapi headers: apt-get install -y gcc linux-libc-dev`,
+        `cannot run the C compiler '${cc}' (${compile.error.message}). The ABI test needs the compiler and the ` +
+          `kernel uapi headers of the target: apt-get install -y gcc linux-libc-dev (arm64 from x86: gcc-aarch64-linux-gnu)`,
       );
     }
     if (compile.status !== 0) {
@@ -198,6 +249,16 @@ export function runAbiProbe(checks: readonly AbiCheck[], cc = process.env.CC ?? 
         : ' A table names a struct member or macro the installed headers do not have.';
       throw new AbiProbeError(`ABI probe failed to compile.${hint}\n${compile.stderr.slice(0, 4000)}`);
     }
+    return use(out);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Compile and run the probe; throws AbiProbeError with what to install when it cannot. */
+export function runAbiProbe(checks: readonly AbiCheck[], cc = process.env.CC ?? 'gcc'): ProbeResult {
+  checkUniqueIds(checks);
+  return compileProbe(cc, probeSource(checks), (src, bin) => ['-o', bin, src], (bin) => {
     const run = spawnSync(bin, [], { encoding: 'utf8' });
     if (run.status !== 0) throw new AbiProbeError(`ABI probe exited with ${run.status}: ${run.stderr}`);
     const values = new Map<string, bigint>();
@@ -213,9 +274,27 @@ export function runAbiProbe(checks: readonly AbiCheck[], cc = process.env.CC ?? 
       else values.set(id, BigInt(v));
     }
     return { values, missing, headerVersion };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/**
+ * The probe for a compiler whose output cannot run here (a cross compiler, e.g.
+ * `aarch64-linux-gnu-gcc` with the arm64 uapi headers of its sysroot): the values are computed by
+ * the compiler and read from its assembly output (`-S`), never executed. Same result as
+ * runAbiProbe would give on the target.
+ */
+export function compileAbiProbe(checks: readonly AbiCheck[], cc: string): ProbeResult {
+  checkUniqueIds(checks);
+  const values = compileProbe(cc, compiledProbeSource(checks), (src, asm) => ['-S', '-o', asm, src], (asm) => parseCompiledProbe(fs.readFileSync(asm, 'utf8')));
+  if (values.length !== 2 * (checks.length + 1)) {
+    throw new AbiProbeError(`ABI probe: expected ${2 * (checks.length + 1)} values in the assembly of ${cc}, read ${values.length}`);
   }
+  const result = { values: new Map<string, bigint>(), missing: new Set<string>(), headerVersion: Number(values[1]) };
+  checks.forEach((c, i) => {
+    if (values[2 * i + 2] === 0n) result.missing.add(c.id);
+    else result.values.set(c.id, values[2 * i + 3]);
+  });
+  return result;
 }
 
 function hex(v: bigint): string {

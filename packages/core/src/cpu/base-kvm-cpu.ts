@@ -29,10 +29,12 @@ const TWO_32 = 4294967296;
 const IMMEDIATE_EXIT = R.immediate_exit;
 const EXIT_REASON = R.exit_reason;
 /**
- * Completing one instruction's I/O takes a few exits at most (a 16-byte access is split into
- * 8-byte halves). A completion that keeps producing exits is a bug to report, not to spin on.
+ * Completing one instruction's I/O usually takes a few exits (a 16-byte access is two 8-byte
+ * halves), but KVM's emulator keeps a `rep movs`/`rep ins` going inside one completion until
+ * RCX crosses a multiple of 1024, one exit per element. Past this many it is a loop to report,
+ * not to spin on.
  */
-const MAX_COMPLETION_EXITS = 64;
+const MAX_COMPLETION_EXITS = 4096;
 
 /**
  * The architecture-neutral KVM CPU: vCPU fd, a zero-copy view of kvm_run, the run loop, exit
@@ -78,9 +80,8 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     const ab = setup.runArea ?? native.mappingById(handles.runMappingId).view(0, handles.runSize);
     this.runBytes = new Uint8Array(ab);
     this.run = new DataView(ab);
-    const pageSize = native.pageSize(); // loads the addon if nothing has yet
-    // Read after the addon loaded, not at module load: @kvmts/native replaces its lazy stand-in
-    // with the addon's own function then, so this is the direct call on the hot path.
+    // Read after mappingById loaded the addon, not at module load: @kvmts/native replaces its
+    // lazy stand-in with the addon's own function then, so this is the direct call per exit.
     this.kvmRun = setup.kvmRun ?? native.run;
     this.buses = setup.buses;
     this.mmio = setup.buses.mmio;
@@ -88,6 +89,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     this.control = options.control ?? newControlBlock();
     this.unclaimedPolicy = options.unclaimed ?? 'ignore';
     const page = options.coalescedRingPage ?? handles.coalescedRingPage;
+    const pageSize = page > 0 ? native.pageSize() : 0;
     if (page > 0 && (page + 1) * pageSize <= ab.byteLength) {
       this.ringOffset = page * pageSize;
       this.ringMax = Math.floor((pageSize - CoalescedMmioRingLayout.entries) / CoalescedMmioEntryLayout.sizeof);
@@ -226,8 +228,13 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     }
   }
 
-  /** Decode the exit in kvm_run and run its handler; returns the stop it (or a device) asked for. */
+  /**
+   * Decode the exit in kvm_run and run its handler; returns the stop it (or a device) asked for.
+   * The run state is 'service' meanwhile and back to what it was after (running, or idle when
+   * a drain completes pending I/O).
+   */
   private dispatchExit(): CpuStop | undefined {
+    const before = this.runState;
     this.runState = 'service';
     if (this.ring32 !== undefined && this.ring32[0] !== this.ring32[1]) this.flushCoalesced();
     const reason = this.run.getUint32(EXIT_REASON, true);
@@ -239,7 +246,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
       stop = combineStops(stop, this.requestedStop);
       this.requestedStop = undefined;
     }
-    this.runState = 'running';
+    this.runState = before;
     return stop;
   }
 
@@ -271,16 +278,16 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     b[IMMEDIATE_EXIT] = 1;
     let stop: CpuStop | undefined;
     try {
-      for (let exits = 0; ; exits++) {
+      for (let entries = 0; ; entries++) {
+        if (entries > MAX_COMPLETION_EXITS) {
+          throw this.guestError('internal-error', `completing pending I/O took more than ${MAX_COMPLETION_EXITS} KVM_RUN entries`);
+        }
         const r = this.kvmRun(this.fd);
         if (r === -EINTR) break;
         if (r === -EAGAIN) continue;
         if (r < 0) throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}, completing pending I/O`);
         this.kvmStateDirty = true;
         this.stats[StatSlot.completionExits]++;
-        if (exits >= MAX_COMPLETION_EXITS) {
-          throw this.guestError('internal-error', `completing pending I/O produced more than ${MAX_COMPLETION_EXITS} exits`);
-        }
         stop = combineStops(stop, this.dispatchExit());
       }
       this.stats[StatSlot.halfEntries]++;
@@ -307,16 +314,26 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
    */
   drain(): CpuStop | undefined {
     this.requireNotRunning('drain');
-    return this.completePendingIo();
+    return this.failOnThrow(() => this.completePendingIo());
   }
 
   /** Hand the thread over to another CPU model: state is pulled, this CPU will not run again. */
   switchOut(): TC {
     this.requireNotRunning('switch out');
-    this.completePendingIo();
+    this.failOnThrow(() => this.completePendingIo());
     const tc = this.getThreadContext();
     this.runState = 'switched-out';
     return tc;
+  }
+
+  /** Outside runLoop too, a handler or KVM failing leaves the CPU 'failed', as inside it. */
+  private failOnThrow<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (e) {
+      this.runState = 'failed';
+      throw e;
+    }
   }
 
   /** Take over the thread from another CPU model (any model with the same arch's ThreadContext). */

@@ -7,8 +7,8 @@
  * Where each token lives (see docs/architecture.md, "Composition"):
  *   machine container (main thread): KVM, VM_OPTIONS, KVM_VM, MACHINE_CONFIG, ARCH_PLUGIN,
  *                                    DEVICE_PLUGIN, deviceToken(name)
- *   vCPU container (one per vCPU worker): VCPU_SETUP, ADDRESS_BUSES, KVM_CPU, ARCH_PLUGIN,
- *                                    DEVICE_PLUGIN, deviceToken(name)
+ *   vCPU worker: thread container:   ARCH_PLUGIN, DEVICE_PLUGIN (and whatever plugin modules add)
+ *                vCPU container (its child): VCPU_SETUP, ADDRESS_BUSES, KVM_CPU, deviceToken(name)
  */
 
 /** ArchPlugin registrations (multi): one per architecture a loaded module offers. */

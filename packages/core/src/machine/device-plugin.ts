@@ -19,11 +19,11 @@ export interface DeviceSpec<Options = unknown> {
   readonly options: Options;
 }
 
-/** Where a device sits: PIO ranges (x86 ports) and/or MMIO ranges (guest-physical). */
-export interface DevicePlacement {
-  readonly pio?: readonly AddressRange[];
-  readonly mmio?: readonly AddressRange[];
-}
+/**
+ * Where a device sits: ranges by address-space name — 'mmio' on every arch, plus the spaces the
+ * arch declares (x86: 'pio' for port I/O), e.g. `{ pio: [{ base: 0x3f8, size: 8 }] }`.
+ */
+export type DevicePlacement = Readonly<Record<string, readonly AddressRange[] | undefined>>;
 
 /** What the machine offers a device instance. */
 export interface DeviceContext {
@@ -41,18 +41,16 @@ export interface DeviceContext {
    * after releasing the device's SharedLock (collect with DeferredEffects).
    */
   consoleWrite(byte: number): void;
-  /** The guest asked to power off with an exit status. Stops every vCPU: call it after releasing the device's lock. */
+  /**
+   * The guest asked to power off with an exit status: ends this vCPU's run (and the machine
+   * then stops the others). Call it after releasing the device's lock.
+   */
   requestPowerOff(status: number): void;
   /**
    * Assert or deassert an interrupt line (GSI on x86). Call it while holding the device's lock,
    * in the same critical section as the state change that moved the level (see SharedLock).
    */
   setIrqLine(line: number, level: boolean): void;
-}
-
-export interface DeviceInstance {
-  readonly device: Device;
-  readonly placement: DevicePlacement;
 }
 
 /**

@@ -5,11 +5,12 @@
  * registered in a container, put them on the buses, and register each under deviceToken(name).
  */
 import type { DependencyContainer } from 'tsyringe';
-import type { AddressBuses } from '../bus/address-bus';
+import { MMIO_SPACE, type AddressBuses, type AddressSpace } from '../bus/address-bus';
 import type { Device } from '../bus/device';
 import { ConfigError } from '../errors/errors';
 import { deviceToken } from '../di/tokens';
 import { findDevicePlugin } from './plugin-registry';
+import { resolveAndPin } from './prepare-vm';
 import { Stop } from '../cpu/cpu-stop';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { DeviceContext, DevicePlugin, DeviceSpec } from './device-plugin';
@@ -27,10 +28,12 @@ function sharedBytes(plugin: DevicePlugin, options: unknown): number {
 }
 
 /**
- * Validate `specs` against the device plugins registered in `container` and give each device
- * its name and shared state. Main thread, before any vCPU thread starts.
+ * Validate `specs` against the device plugins registered in `container` (options, and that each
+ * placement names an address space of the arch: `spaces`, besides MMIO) and give each device its
+ * name and shared state. Main thread, before anything touches the kernel.
  */
-export function prepareDevices(container: DependencyContainer, specs: readonly DeviceSpec[]): MachineDevice[] {
+export function prepareDevices(container: DependencyContainer, specs: readonly DeviceSpec[], spaces: readonly AddressSpace[] = []): MachineDevice[] {
+  const known = new Set([MMIO_SPACE.name, ...spaces.map((s) => s.name)]);
   const names = new Set<string>();
   return specs.map((spec, i) => {
     if (typeof spec !== 'object' || spec === null || typeof spec.type !== 'string' || typeof spec.plugin !== 'string') {
@@ -39,6 +42,9 @@ export function prepareDevices(container: DependencyContainer, specs: readonly D
     const plugin = findDevicePlugin(container, spec.type);
     plugin.validate(spec.options);
     const placement = plugin.placement(spec.options);
+    for (const [space, ranges] of Object.entries(placement)) {
+      if (ranges && ranges.length > 0 && !known.has(space)) throw new ConfigError(`devices[${i}]`, `a ${spec.type} sits in address space '${space}', which this architecture does not have (it has: ${[...known].join(', ')})`);
+    }
     const at = Object.values(placement).find((ranges) => ranges && ranges.length > 0)?.[0];
     const name = spec.name ?? `${spec.type}@0x${(at?.base ?? i).toString(16)}`;
     if (names.has(name)) throw new ConfigError(`devices[${i}].name`, `duplicate device name '${name}'`);
@@ -48,10 +54,11 @@ export function prepareDevices(container: DependencyContainer, specs: readonly D
 }
 
 /**
- * Create this thread's instance of every device through the plugin registered for its type in
- * `container` (the last registration wins: a test double registered after the real plugin is
- * the one used), attach it to `buses` by address space when given (the main thread's
- * instances sit on no bus), and register it under deviceToken(name) in `container`.
+ * This thread's instance of every device: resolved from `container` under deviceToken(name) —
+ * a registration there wins — else created through the plugin registered for its type (the last
+ * registration wins: a test double registered after the real plugin is the one used); attached
+ * to `buses` by address space when given (the main thread's instances sit on no bus) and pinned
+ * under deviceToken(name).
  */
 export function attachDevices(
   container: DependencyContainer,
@@ -61,14 +68,14 @@ export function attachDevices(
 ): Device[] {
   return devices.map((d) => {
     const plugin = findDevicePlugin(container, d.spec.type);
-    const device = plugin.create(contextFor(d), d.spec.options);
+    const device = resolveAndPin<Device>(container, deviceToken(d.name), { useFactory: () => plugin.create(contextFor(d), d.spec.options) });
     if (buses) {
       for (const [space, ranges] of Object.entries(plugin.placement(d.spec.options))) {
+        if (!ranges || ranges.length === 0) continue;
         const bus = buses.require(space, `devices[${d.name}]`);
-        for (const r of ranges ?? []) bus.attach(r, device);
+        for (const r of ranges) bus.attach(r, device);
       }
     }
-    container.registerInstance(deviceToken(d.name), device);
     return device;
   });
 }

@@ -6,7 +6,7 @@ import type { KvmVM } from '../vm/kvm-vm';
 import type { GuestMemory } from '../vm/guest-memory';
 import type { Device } from '../bus/device';
 import { ConfigError, type KvmtsError } from '../errors/errors';
-import { deviceToken } from '../di/tokens';
+import { ADDRESS_BUSES, KVM_CPU, VCPU_SETUP, deviceToken } from '../di/tokens';
 import { createMachineContainer } from '../di/container';
 import { STAT_SLOTS } from '../cpu/exit-stats';
 import { CONTROL_INTS } from '../cpu/vcpu-control';
@@ -15,8 +15,8 @@ import type { CpuStop } from '../cpu/cpu-stop';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
 import { prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
-import { archPluginFor, findArchPlugin, loadPlugins, registeredArchs } from './plugin-registry';
-import { findInstalledArchPlugins, installedArchModule } from './arch-discovery';
+import { archPluginFor, loadPlugins, registeredArchs } from './plugin-registry';
+import { findInstalledArchPlugins, installedArchModule, type InstalledArchPlugin } from './arch-discovery';
 import { attachDevices, prepareDevices, type MachineDevice } from './devices';
 import { VcpuController, type VcpuStop } from './vcpu-controller';
 import type { VcpuWorkerData } from './worker-protocol';
@@ -46,27 +46,50 @@ function workerScriptPath(): string {
 }
 
 /**
- * Load the plugin modules a config needs into `container`, arch first so that the user's
- * modules (loaded after it) win where they register the same thing. The arch plugin comes from
- * the user's modules when one of them registers `config.arch`, else from the installed package
- * that declares it (`"kvmts": {"arch": …}` in its package.json). Returns the arch plugin and
- * the module list every vCPU thread loads in the same order.
+ * Load the plugin modules a config needs into `container`, in the order every vCPU thread loads
+ * them too: the installed package that declares `config.arch` (`"kvmts": {"arch": …}` in its
+ * package.json), then the modules the device specs name, then `config.plugins` — so a user's
+ * module, loaded last, wins where it registers the same thing (a KVM_CPU, a device type, even
+ * an arch plugin for the same arch). Returns the arch plugin and that module list.
  */
 function loadMachinePlugins(container: DependencyContainer, config: MachineConfig): { arch: ArchPlugin; modules: string[] } {
-  const userModules = [...new Set([...(config.plugins ?? []), ...(config.devices ?? []).map((d) => d?.plugin).filter((m): m is string => typeof m === 'string')])];
   const installed = installedArchModule(config.arch);
-  const probe = container.createChildContainer();
-  loadPlugins(probe, userModules);
-  const fromUser = archPluginFor(probe, config.arch);
-  const archModules = !fromUser && installed ? [installed.module] : [];
-  loadPlugins(container, [...archModules, ...userModules]);
+  const deviceModules = (config.devices ?? []).map((d) => d?.plugin).filter((m): m is string => typeof m === 'string');
+  const modules = [...new Set([...(installed ? [moduleSpecifier(installed)] : []), ...deviceModules, ...(config.plugins ?? [])])];
+  loadPlugins(container, modules);
   const arch = archPluginFor(container, config.arch);
   if (!arch) {
     const known = [...new Set([...registeredArchs(container), ...findInstalledArchPlugins().map((p) => `${p.arch} (${p.packageName})`)])];
     throw new ConfigError('arch', `no plugin for architecture '${config.arch}': install one (a package whose package.json says "kvmts": {"arch": "${config.arch}"}) or name its module in \`plugins\` (available: ${known.join(', ') || 'none'})`);
   }
-  const modules = [...new Set([arch.module, ...userModules])];
+  // An arch plugin registered straight into the parent container came from no module: the
+  // threads load the module it names.
+  if (!modules.includes(arch.module)) modules.unshift(arch.module);
   return { arch, modules };
+}
+
+/** The package name when core can require it by name (as the device specs name it), else its directory. */
+function moduleSpecifier(installed: InstalledArchPlugin): string {
+  try {
+    require.resolve(installed.packageName);
+    return installed.packageName;
+  } catch {
+    return installed.module;
+  }
+}
+
+/**
+ * Registrations only a vCPU thread can use: a parent container on the main thread cannot reach
+ * the workers, so these must come from a plugin module (see docs/architecture.md).
+ */
+const VCPU_THREAD_TOKENS = [KVM_CPU, ADDRESS_BUSES, VCPU_SETUP] as const;
+
+function rejectVcpuThreadRegistrations(parent: DependencyContainer | undefined): void {
+  for (const token of VCPU_THREAD_TOKENS) {
+    if (parent?.isRegistered(token, true)) {
+      throw new ConfigError('container', `${String(token.description)} is built in each vCPU thread, which cannot see this container: register it from a plugin module named in \`plugins\` (its register(container) runs in every thread)`);
+    }
+  }
 }
 
 /**
@@ -88,16 +111,19 @@ export class Machine<Boot = unknown> {
     readonly memory: GuestMemory,
     readonly vcpus: readonly VcpuController[],
     private readonly devices: readonly MachineDevice[],
+    /** Closes the VM and KVM handle (prepareVm's close: it also ends their claim). */
+    private readonly closeVm: () => void,
   ) {}
 
   /** Build a machine from one config object. Nothing runs until run(). */
   static async create<Boot>(config: MachineConfig<Boot>, options: CreateMachineOptions = {}): Promise<Machine<Boot>> {
     vcpuCount(config); // checked before any plugin loads
+    rejectVcpuThreadRegistrations(options.container);
     const container = createMachineContainer(options.container);
     const { arch, modules } = loadMachinePlugins(container, config);
-    const devices = prepareDevices(container, config.devices ?? []); // validated before touching the kernel
+    const devices = prepareDevices(container, config.devices ?? [], arch.addressSpaces); // validated before touching the kernel
 
-    const prepared = prepareVm(config, findArchPlugin(container, config.arch) as ArchPlugin<Boot>, container);
+    const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container);
     const { kvm, vm, memory } = prepared;
     const vcpus: VcpuController[] = [];
     try {
@@ -126,7 +152,7 @@ export class Machine<Boot = unknown> {
         vcpus.push(new VcpuController(info.handles.id, script, data, { console: consoleSink }));
       }
       await Promise.all(vcpus.map((v) => v.whenReady()));
-      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices);
+      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close());
       return machine;
     } catch (e) {
       await Promise.allSettled(vcpus.map((v) => v.close()));
@@ -148,8 +174,9 @@ export class Machine<Boot = unknown> {
   }
 
   /**
-   * Start every vCPU and resolve when the machine powers off, a vCPU fails or every vCPU has
-   * stopped on its own. A power-off or an error from one vCPU stops the others.
+   * Start every vCPU and resolve when the machine powers off, a vCPU reports a system event
+   * (PSCI off/reset), a vCPU fails or every vCPU has stopped on its own. A power-off, a system
+   * event or an error from one vCPU stops the others.
    */
   async run(options: { maxExits?: number } = {}): Promise<MachineExit> {
     this.vm.lifecycle.moveTo('running');
@@ -179,8 +206,7 @@ export class Machine<Boot = unknown> {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled(this.vcpus.map((v) => v.close()));
-    this.vm.close();
-    this.kvm.close();
+    this.closeVm();
   }
 
   /** End the current run with `exit` (the first one wins) and stop every vCPU. */
@@ -192,14 +218,19 @@ export class Machine<Boot = unknown> {
     void this.stop();
   }
 
+  /**
+   * Stops that end the machine's run for every vCPU: an error, a power-off, and a system event —
+   * KVM reports PSCI SYSTEM_OFF/RESET (KVM_EXIT_SYSTEM_EVENT) on the calling vCPU only and leaves
+   * stopping the others to userspace (api.rst), which would otherwise sleep in KVM_RUN for good.
+   */
   private onVcpuStop(s: VcpuStop): void {
-    if (s.reason === 'error' || s.reason === 'poweroff') this.finish(s);
+    if (s.reason === 'error' || s.reason === 'poweroff' || s.reason === 'system-event') this.finish(s);
   }
 
-  /** Every vCPU stopped on its own: an error first, then a power-off, then the first vCPU's reason. */
+  /** Every vCPU stopped on its own: an error first, then a power-off, a system event, then the first vCPU's reason. */
   private summarize(): MachineExit {
     const stops = this.vcpus.map((v) => v.lastStop).filter((s): s is VcpuStop => s !== undefined);
-    return stops.find((s) => s.reason === 'error') ?? stops.find((s) => s.reason === 'poweroff') ?? stops[0] ?? { reason: 'stopped' };
+    return stops.find((s) => s.reason === 'error') ?? stops.find((s) => s.reason === 'poweroff') ?? stops.find((s) => s.reason === 'system-event') ?? stops[0] ?? { reason: 'stopped' };
   }
 }
 

@@ -1,9 +1,26 @@
+import * as path from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import { ARCH_PLUGIN, DEVICE_PLUGIN } from '../di/tokens';
 import { resolveAllOrNone } from '../di/container';
 import { ConfigError } from '../errors/errors';
 import type { ArchPlugin, PluginModule } from './arch-plugin';
 import type { DevicePlugin } from './device-plugin';
+
+/**
+ * require() a plugin module: from core's own location first (where npm puts a plugin installed
+ * beside core), then from the working directory (a program's own dependency that core cannot
+ * see, as with pnpm's strict layout). Every thread resolves the same way.
+ */
+function requirePlugin(m: string): Partial<PluginModule> {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(m) as Partial<PluginModule>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || path.isAbsolute(m)) throw e;
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require(require.resolve(m, { paths: [process.cwd()] })) as Partial<PluginModule>;
+  }
+}
 
 /**
  * Load plugin modules and let each register into `container`. A module is a package name or
@@ -13,8 +30,7 @@ export function loadPlugins(container: DependencyContainer, modules: readonly st
   for (const m of modules) {
     let mod: Partial<PluginModule>;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      mod = require(m) as Partial<PluginModule>;
+      mod = requirePlugin(m);
     } catch (e) {
       throw new ConfigError(`plugins[${m}]`, `cannot load plugin module: ${(e as Error).message.split('\n')[0]}`);
     }

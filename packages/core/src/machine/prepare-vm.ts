@@ -57,6 +57,19 @@ export function resolveAndPin<T>(container: DependencyContainer, token: Injectio
 }
 
 /**
+ * KVM handles and VMs in use by a prepared VM. A machine owns what it resolves and closes it
+ * with itself, so the same object must not serve two at once: a registration under KVM or
+ * KVM_VM must build a new one per resolution (useClass, useFactory), not hand out an instance.
+ */
+const inUse = new WeakSet<object>();
+
+function claim<T extends object>(value: T, token: string): T {
+  if (inUse.has(value)) throw new ConfigError('container', `the object registered under ${token} is already used by another machine: register a class or a factory, so that each machine gets its own`);
+  inUse.add(value);
+  return value;
+}
+
+/**
  * The VM set-up sequence, written down once (DESIGN: no hidden ordering): open KVM, create
  * the VM, arch configuration that must precede vCPUs, memory, coalesced zones, vCPUs, then
  * the boot payload. KVM and the VM are resolved from `container` (the machine's composition
@@ -70,12 +83,14 @@ export function prepareVm<Boot, InitialState>(
 ): PreparedVm<InitialState> {
   const cpus = vcpuCount(config);
   container.registerInstance(MACHINE_CONFIG, config);
-  const kvm = resolveAndPin<Kvm>(container, KVM, { useFactory: () => Kvm.open(config.kvmPath) });
+  const kvm = claim(resolveAndPin<Kvm>(container, KVM, { useFactory: () => Kvm.open(config.kvmPath) }), 'KVM');
   let vm: KvmVM | undefined;
   try {
-    const vmOptions: KvmVmOptions = { type: arch.vmType(kvm, config) };
+    // The user's VM_OPTIONS (e.g. maxMemorySlots) with the arch plugin's VM type.
+    const userOptions = container.isRegistered(VM_OPTIONS, true) ? container.resolve<KvmVmOptions>(VM_OPTIONS) : {};
+    const vmOptions: KvmVmOptions = { ...userOptions, type: arch.vmType(kvm, config) };
     container.registerInstance(VM_OPTIONS, vmOptions);
-    vm = resolveAndPin<KvmVM>(container, KVM_VM, { useClass: DefaultKvmVM });
+    vm = claim(resolveAndPin<KvmVM>(container, KVM_VM, { useClass: DefaultKvmVM }), 'KVM_VM');
     arch.configureVm(vm, config);
     for (const r of memoryRegions(config, arch as ArchPlugin<never, unknown>)) vm.addMemoryRegion(r);
     for (const z of config.coalesced ?? []) vm.addCoalescedZone(z);
@@ -95,11 +110,17 @@ export function prepareVm<Boot, InitialState>(
       close() {
         theVm.close();
         kvm.close();
+        inUse.delete(theVm);
+        inUse.delete(kvm);
       },
     };
   } catch (e) {
-    vm?.close();
+    if (vm) {
+      vm.close();
+      inUse.delete(vm);
+    }
     kvm.close();
+    inUse.delete(kvm);
     throw e;
   }
 }

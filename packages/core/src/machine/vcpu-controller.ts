@@ -124,6 +124,7 @@ export class VcpuController {
   /** Inspection while idle: 'dump', 'threadContext', 'exitCounts', 'kernelStats'. */
   call<T = unknown>(method: WorkerMethod, ...args: unknown[]): Promise<T> {
     if (this.running) return Promise.reject(new LifecycleError(`vCPU ${this.id}`, 'running', `call ${method} (stop it first)`));
+    if (this.exited) return Promise.reject(new LifecycleError(`vCPU ${this.id}`, 'exited', `call ${method}`));
     const id = this.nextCallId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
