@@ -19,7 +19,7 @@ const RAM_BYTES = 4 << 20;
 function makeRig(boot) {
   const container = createMachineContainer();
   loadPlugins(container, [ARCH_X86_MODULE]);
-  const devices = prepareDevices(container, [exitDevice()]);
+  const devices = prepareDevices(container, [exitDevice()], x86ArchPlugin.addressSpaces);
   const prepared = prepareVm({ arch: 'x86_64', memory: RAM_BYTES, cpus: 1, boot }, x86ArchPlugin, container);
   try {
     const [info] = vcpuBuildInfos(prepared);

@@ -46,7 +46,7 @@ export interface RigOptions {
 export function makeRig(boot: X86FlatBoot, options: RigOptions = {}): Rig {
   const container = createMachineContainer();
   loadPlugins(container, [ARCH_X86_MODULE]);
-  const devices = prepareDevices(container, options.devices ?? []);
+  const devices = prepareDevices(container, options.devices ?? [], x86ArchPlugin.addressSpaces);
   const prepared = prepareVm(
     { arch: 'x86_64', memory: options.memory ?? [{ name: 'ram', guestPhysAddr: 0, size: 4 << 20 }], cpus: options.cpus, coalesced: options.coalesced, boot, archOptions: options.archOptions },
     x86ArchPlugin,

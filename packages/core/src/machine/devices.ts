@@ -32,7 +32,7 @@ function sharedBytes(plugin: DevicePlugin, options: unknown): number {
  * placement names an address space of the arch: `spaces`, besides MMIO) and give each device its
  * name and shared state. Main thread, before anything touches the kernel.
  */
-export function prepareDevices(container: DependencyContainer, specs: readonly DeviceSpec[], spaces: readonly AddressSpace[] = []): MachineDevice[] {
+export function prepareDevices(container: DependencyContainer, specs: readonly DeviceSpec[], spaces: readonly AddressSpace[]): MachineDevice[] {
   const known = new Set([MMIO_SPACE.name, ...spaces.map((s) => s.name)]);
   const names = new Set<string>();
   return specs.map((spec, i) => {
