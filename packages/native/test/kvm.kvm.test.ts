@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 
 import { close, constants, forkProbe, ioctl, ioctlErrno, kickThread, liveMappingCount, mmap, open } from '../src';
 import { ensureDistBuilt } from './support/dist';
-import { KVM, describeKvm, memoryRegion } from './support/kvm';
+import { KVM, memoryRegion } from './support/kvm';
 import { mapsLines, openFdCount } from './support/proc';
 
 const { PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS } = constants;

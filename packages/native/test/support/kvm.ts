@@ -1,10 +1,7 @@
 /**
- * The few raw KVM facts the native tests need (the real tables live in @kvmts/core), and
- * the gate for *.kvm.test.ts: describe when /dev/kvm opens, describe.skip with the reason
- * otherwise.
+ * The few raw KVM facts the native tests need (the real tables live in @kvmts/core). The gate
+ * for *.kvm.test.ts is the shared global `describeKvm` (test-support/kvm-gate.js).
  */
-import { close, constants, open } from '../../src';
-
 export const KVM = {
   GET_API_VERSION: 0xae00,
   CREATE_VM: 0xae01,
@@ -19,24 +16,6 @@ export const KVM = {
   /** kvm_run.immediate_exit (u8 at offset 1, after request_interrupt_window). */
   RUN_IMMEDIATE_EXIT: 1,
 } as const;
-
-function probeKvm(): string | undefined {
-  try {
-    close(open('/dev/kvm', constants.O_RDWR));
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-const kvmUnavailable = probeKvm();
-export const canOpenKvm = kvmUnavailable === undefined;
-if (!canOpenKvm) {
-  // Visible in the test output: the suite shows as skipped and this says why.
-  console.warn(`skipping KVM tests: /dev/kvm cannot be opened (${kvmUnavailable})`);
-}
-export const describeKvm: jest.Describe = canOpenKvm ? describe : describe.skip;
-export const kvmSkipReason = kvmUnavailable ?? '';
 
 export function memoryRegion(slot: number, guestPhys: bigint, size: bigint, userAddr: bigint): Uint8Array {
   const bytes = new Uint8Array(KVM.MEMORY_REGION_SIZE);
