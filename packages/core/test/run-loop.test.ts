@@ -207,9 +207,21 @@ describe('BaseKvmCPU run loop (scripted KVM_RUN)', () => {
 
   it('KVM_RUN failing with another errno is a KvmError naming KVM_RUN; a completion that never ends is reported', () => {
     expect(() => new ScriptedCpu([{ errno: 14 }]).runLoop()).toThrow(KvmError);
-    const endless: Step[] = [exitOf(KvmExitReason.DEBUG), ...Array.from({ length: 100 }, () => completing(exitOf(KvmExitReason.INTR)))];
+    // More than a `rep movs` can take (about 1023 exits before KVM returns EINTR): a loop.
+    const endless: Step[] = [exitOf(KvmExitReason.DEBUG), ...Array.from({ length: 5000 }, () => completing(exitOf(KvmExitReason.INTR)))];
     const cpu = new ScriptedCpu(endless);
-    expect(() => cpu.runLoop()).toThrow(/completing pending I\/O produced more than 64 exits/);
+    expect(() => cpu.runLoop()).toThrow(/completing pending I\/O took more than 4096 KVM_RUN entries/);
+    expect(cpu.state).toBe('failed');
+  });
+
+  it('drain() completes pending I/O outside a run: its exits are dispatched and the CPU stays idle', () => {
+    const cpu = new ScriptedCpu([completing(mmioExit(BASE + 8, 8, true, 1n)), exitOf(KvmExitReason.DEBUG)]);
+    const mem = new LoggingMemory();
+    cpu.mmio.attach({ base: BASE, size: 0x1000 }, mem);
+    expect(cpu.drain()).toBeUndefined();
+    expect(mem.log).toEqual(['W8@8']);
+    expect(cpu.state).toBe('idle');
+    expect(cpu.runLoop()).toEqual({ reason: 'debug' });
   });
 
   it('exit-limit stops after exactly n exits', () => {
