@@ -33,10 +33,9 @@ const { buildInitramfs } = require('./lib/initramfs');
 const { buildNative, assembleGuests, ADDON } = require('./lib/guest-build');
 const { boot } = require('./lib/qemu');
 const { listTests, loadDurations, saveDurations, planShards } = require('./lib/shards');
+const { warmJestCache } = require('./lib/jest-warm');
 
 const REPO = path.resolve(__dirname, '..', '..');
-/** jest's default per-test timeout inside the emulated hosts (jest.config.js says 60 s for the host). */
-const TEST_TIMEOUT_MS = 180_000;
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 /** Fetches and builds everything the guest needs; returns the boot material. */
@@ -66,6 +65,10 @@ function prepare(arch, tier, cacheDir, runDir) {
   // files (run.env and the shard plan are written per emulated host by main()).
   const addon = buildNative(REPO, cacheDir, tier.native);
   const asm = assembleGuests(arch, tier.assembler, path.join(runDir, 'asm'));
+  // The tier's own kernel, for suites that boot it as a guest of their own ($KVMTS_GUEST_KERNEL;
+  // on arm64 it is an uncompressed Image that arch-arm64 boots).
+  fs.mkdirSync(path.join(runDir, 'kernel'));
+  fs.copyFileSync(kernel, path.join(runDir, 'kernel', 'vmlinuz'));
   for (const f of ['progress-reporter.js', 'shard-sequencer.js']) fs.copyFileSync(path.join(__dirname, 'guest', f), path.join(runDir, f));
   if (tier.native || tier.npmOverlay.length) {
     const overlay = path.join(runDir, 'overlay');
@@ -95,40 +98,43 @@ async function main() {
   const debugCmd = process.env.KVMTS_NESTED_CMD ?? '';
 
   const t0 = Date.now();
+  // The guest mounts it at this same path: jest's cache keys include the cache directory.
+  const jestCache = mkdirp(path.join(cacheDir, `jest-${tier.tier}`));
   // A debugging command runs once, in one emulated host; jest runs get a shard plan.
   let plan = null;
   if (!debugCmd) {
-    const files = listTests(REPO, tier.tier, jestArgs);
+    const files = listTests(REPO, tier.tier, jestArgs, jestCache);
     if (files.length === 0) throw new NestedError('jest --listTests', `no test file of ${tier.tier} matches ${jestArgs.join(' ') || 'the tier'}`);
     plan = planShards(REPO, files, loadDurations(cacheDir, tier.tier), shardCount);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const logDir = mkdirp(path.join(REPO, '.cache', 'nested', 'logs'));
-  const shards = (plan ?? [{ files: [] }]).map((p, i, all) => ({
-    tag: all.length > 1 ? `${i + 1}/${all.length}` : '',
-    files: p.files,
-    jestShard: plan ? `${i + 1}/${all.length}` : '', // jest's --shard inside the guest
+  const count = plan ? plan.length : 1;
+  const shards = Array.from({ length: count }, (_, i) => ({
+    tag: count > 1 ? `${i + 1}/${count}` : '',
+    jestShard: plan ? `${i + 1}/${count}` : '', // jest's --shard inside the guest
     runDir: fs.mkdtempSync(path.join(os.tmpdir(), `kvmts-${tier.tier}-run-`)),
-    logFile: path.join(logDir, `${tier.tier}-${stamp}${all.length > 1 ? `-${i + 1}` : ''}.log`),
+    logFile: path.join(logDir, `${tier.tier}-${stamp}${count > 1 ? `-${i + 1}` : ''}.log`),
   }));
   try {
     const m = prepare(arch, tier, cacheDir, shards[0].runDir);
+    if (plan) log(`jest cache: ${warmJestCache(REPO, tier.tier, jestCache)} TypeScript files transformed or found on the host`);
     for (const s of shards) {
       if (s !== shards[0]) fs.cpSync(shards[0].runDir, s.runDir, { recursive: true });
       if (plan) fs.writeFileSync(path.join(s.runDir, 'shards.json'), JSON.stringify(plan.map((p) => p.files)));
       fs.writeFileSync(path.join(s.runDir, 'run.env'), [
         `KVMTS_REPO=${shq(REPO)}`, `KVMTS_TIER=${shq(tier.tier)}`, `KVMTS_JEST_ARGS=${shq(jestArgs.join(' '))}`,
         `KVMTS_SHARD=${shq(s.jestShard)}`, `KVMTS_KVM_SUITES=${shq(process.env.KVMTS_KVM_SUITES ?? '')}`,
+        `KVMTS_JEST_CACHE=${shq(jestCache)}`,
         `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
-        `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`,
-        `KVMTS_TEST_TIMEOUT_MS=${TEST_TIMEOUT_MS}`, '',
+        `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`, '',
       ].join('\n'));
     }
     const prepMs = Date.now() - t0;
-    log(`prepared in ${seconds(prepMs)} (kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting` +
-      (shards.length > 1 ? ` ${shards.length} emulated hosts: ${plan.map((p, i) => `${i + 1}/${shards.length}: ${p.files.length} files`).join(', ')}` : ''));
+    const split = count > 1 ? ` ${count} emulated hosts: ${plan.map((p, i) => `${i + 1}/${count}: ${p.files.length} file(s)`).join(', ')}` : '';
+    log(`prepared in ${seconds(prepMs)} (kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting${split}`);
     const qemuArgs = [...tier.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
-    const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, cacheDir, limits)));
+    const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, jestCache, limits)));
     saveDurations(cacheDir, tier.tier, Object.assign({}, ...outcomes.map((o) => o.measured)));
     return report(tier, outcomes, prepMs, Date.now() - t0, limits);
   } finally {
@@ -137,7 +143,7 @@ async function main() {
 }
 
 /** Boots one emulated host for one shard and follows its markers. */
-async function runShard(tier, m, shard, qemuArgs, cacheDir, limits) {
+async function runShard(tier, m, shard, qemuArgs, jestCache, limits) {
   const say = (msg) => log(shard.tag ? `${shard.tag}: ${msg}` : msg);
   const times = {};
   const running = {};
@@ -146,9 +152,9 @@ async function runShard(tier, m, shard, qemuArgs, cacheDir, limits) {
     bin: tier.qemu.bin, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
     append: `console=${tier.console} panic=-1 quiet loglevel=3`,
     shares: [{ tag: 'repo', path: REPO }, { tag: 'kvmts', path: shard.runDir },
-      // Jest's transform cache survives the guest: warm runs skip the TypeScript transpiles.
-      // Shared by the shards: jest writes its cache files atomically.
-      { tag: 'jestcache', path: mkdirp(path.join(cacheDir, `jest-${tier.tier}`)), writable: true }],
+      // Jest's cache survives the guest (filled on the host first, lib/jest-warm.js) and is
+      // shared by the shards: jest writes its cache files atomically.
+      { tag: 'jestcache', path: jestCache, writable: true }],
     logFile: shard.logFile, prefix: shard.tag ? `[${shard.tag}] ` : '', ...limits,
     onMarker: (kind, fields, ms) => {
       times[kind] = ms;

@@ -25,7 +25,9 @@ interface ScratchScript {
 const scratch = require('../../../scripts/pack/scratch-project.js') as ScratchScript;
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const PACKAGES = ['native', 'core', 'arch-x86', 'cli'];
+const PACKAGES = ['native', 'core', 'arch-x86', 'arch-arm64', 'cli'];
+/** What each arch package declares in its manifest (core finds arch plugins by it). */
+const ARCH_DECLARATIONS: Record<string, { arch: string }> = { 'arch-x86': { arch: 'x86_64' }, 'arch-arm64': { arch: 'arm64' } };
 const version = (name: string): string => JSON.parse(fs.readFileSync(path.join(REPO, 'packages', name, 'package.json'), 'utf8')).version;
 
 /** Runs node in the scratch project, with no NODE_PATH through which the monorepo could leak. */
@@ -64,6 +66,7 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
     const needs: Record<string, string[]> = {
       native: ['CMakeLists.txt', 'native/addon.cc', 'native/common.h', 'README.md'],
       'arch-x86': ['guests/demo-checksum.S', 'guests/prebuilt/demo-checksum.bin'],
+      'arch-arm64': ['README.md'],
       cli: ['dist/bin.js'],
       core: ['dist/machine/vcpu-worker.js'],
     };
@@ -120,7 +123,7 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
     expect(answers).toEqual({
       deep: deep.map(() => 'ERR_PACKAGE_PATH_NOT_EXPORTED'),
       // core finds arch plugins by this field
-      manifests: PACKAGES.map((p) => [`@kvmts/${p}`, p === 'arch-x86' ? { arch: 'x86_64' } : null]),
+      manifests: PACKAGES.map((p) => [`@kvmts/${p}`, ARCH_DECLARATIONS[p] ?? null]),
     });
   });
 

@@ -28,8 +28,9 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro kvmts /run/kvmts || { say "error
 # cache=loose: the share is read-only for the whole run, so page caching it is safe and fast.
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose repo /mnt/repo \
   || { say "error mount of the repo share"; finish 3; }
-mkdir -p "$KVMTS_REPO" /var/cache/jest
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 jestcache /var/cache/jest \
+# The jest cache at the host's path: jest's cache keys include it (the host filled it first).
+mkdir -p "$KVMTS_REPO" "$KVMTS_JEST_CACHE"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 jestcache "$KVMTS_JEST_CACHE" \
   || { say "error mount of the jest cache share"; finish 3; }
 if [ -d /run/kvmts/overlay ]; then
   # Guest-arch files (native addon, per-platform bindings) laid over the host's repo, read-only.
@@ -46,7 +47,7 @@ say "ready $(up) $(uname -m) node $(node -v 2>&1)"
 
 cd "$KVMTS_REPO" || finish 3
 set -f # the jest arguments are patterns: no globbing here
-export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_TIER KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_NESTED=1
+export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_TIER KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_GUEST_KERNEL=/run/kvmts/kernel/vmlinuz KVMTS_NESTED=1
 # This host has a real KVM (checked above): a KVM suite that cannot open it fails, never skips.
 export KVMTS_REQUIRE_KVM=1
 # Which tier runs the *.kvm.test.ts suites (jest.config.js); unset means this one too.
@@ -61,11 +62,10 @@ fi
 # shellcheck disable=SC2086 # KVMTS_JEST_ARGS and shard are word lists built by the host runner
 # The patterns go first (--reporters takes every word after it). Piped through cat so jest
 # sees no terminal: no colours or cursor codes in the host's log.
-# The emulated host is several times slower than the machine jest.config.js's timeout was set
-# for: the default per-test timeout is raised (explicit per-test timeouts still apply).
+# No other option here may change jest's project config (e.g. --testTimeout: jest.config.js sets
+# it per tier), or the transforms the host cached for this config would not be found.
 { node node_modules/jest/bin/jest.js $KVMTS_JEST_ARGS $shard --ci -i --json --outputFile=/tmp/jest.json \
-    --testTimeout="$KVMTS_TEST_TIMEOUT_MS" \
-    --cacheDirectory=/var/cache/jest --reporters=default --reporters=/run/kvmts/progress-reporter.js \
+    --cacheDirectory="$KVMTS_JEST_CACHE" --reporters=default --reporters=/run/kvmts/progress-reporter.js \
     </dev/null 2>&1; echo $? > /tmp/jest.rc; } | cat
 rc=$(cat /tmp/jest.rc)
 say "jest-done $(up)"

@@ -4,9 +4,25 @@
  * each test starts and ends, so the host runner can show progress and, when the guest hangs
  * (a KVM_RUN that never returns blocks jest's own timeouts), name the test that was running.
  */
+const fs = require('fs');
 const path = require('path');
 
-const say = (what) => process.stdout.write(`@@KVMTS@@ ${what}\n`);
+/**
+ * Straight to the file descriptor, not process.stdout: jest's default reporter buffers stdout and
+ * flushes it from a timer, which never runs while a test (or a transpile) keeps the event loop
+ * busy; a test stuck in KVM_RUN would then be hidden behind the previous one. stderr is the same
+ * console pipe in the guest (init.sh), and a partial write is finished, so a marker is one line.
+ */
+function say(what) {
+  const line = Buffer.from(`@@KVMTS@@ ${what}\n`);
+  for (let at = 0; at < line.length;) {
+    try {
+      at += fs.writeSync(2, line, at);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') throw e; // a non-blocking pipe that is full: the reader drains it
+    }
+  }
+}
 const rel = (p) => path.relative(process.cwd(), p).replace(/\s/g, '_');
 const name = (r) => [...(r.ancestorTitles ?? []), r.title].join(' › ').replace(/\s+/g, '_');
 

@@ -12,10 +12,13 @@ const fs = require('fs');
 const path = require('path');
 const { NestedError, sh } = require('./util');
 
-/** The test files jest would run for this tier with these arguments (absolute paths). */
-function listTests(repo, tierName, jestArgs) {
+/**
+ * The test files jest would run for this tier with these arguments (absolute paths). Jest's
+ * haste map of the repo lands in `cacheDir`, where the guests' jest finds it.
+ */
+function listTests(repo, tierName, jestArgs, cacheDir) {
   const jest = require.resolve('jest/bin/jest', { paths: [repo] });
-  const out = sh(process.execPath, [jest, ...jestArgs, '--ci', '--listTests', '--json'],
+  const out = sh(process.execPath, [jest, ...jestArgs, '--ci', '--listTests', '--json', `--cacheDirectory=${cacheDir}`],
     { cwd: repo, env: { ...process.env, KVMTS_TIER: tierName }, capture: true });
   const json = out.trim().split('\n').pop();
   try {

@@ -33,6 +33,9 @@ const TIERS = {
       // q35, not microvm: a microvm L1 hung once in two boots (reference §4.3).
       // thread=single: with MTTCG (thread=multi) the L1 kernel hit soft lockups on both vCPUs
       // during jest runs (reproducibly with a cold jest cache); single-threaded TCG did not.
+      // So one L1 keeps one host core busy (a tier runs two at once, run.js). -smp 2, not 1:
+      // with two L1s side by side, -smp 1 was 10% faster on some suites and 5% slower on
+      // machine.kvm, the longest; two L1 vCPUs keep the multi-vCPU tests on a real SMP host.
       args: ['-accel', 'tcg,thread=single', '-M', 'q35', '-cpu', 'max,+svm', '-m', '2G', '-smp', '2'],
     },
     console: 'ttyS0',

@@ -1,6 +1,6 @@
 // Two stores to the unmapped guest-physical address in X0 (set by the test through ONE_REG);
 // with the MMU off each is a stage-2 abort that KVM reports as KVM_EXIT_MMIO.
-// Used by packages/core/test/arm64-smoke.nested-arm64.test.ts.
+// Used by packages/arch-arm64/test/arm64-smoke.nested-arm64.test.ts.
     .text
     .global _start
 _start:

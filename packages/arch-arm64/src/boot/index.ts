@@ -1,0 +1,5 @@
+export * from './image';
+export * from './kernel';
+export * from './fdt';
+export * from './machine-fdt';
+export * from './load';

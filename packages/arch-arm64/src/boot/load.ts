@@ -1,0 +1,51 @@
+/**
+ * Writes a kernel boot into guest memory: the image (Linux Image or raw binary), the initrd and
+ * the machine's FDT, and returns the boot vCPU's registers (booting.rst: EL1h, DAIF masked,
+ * x0 = the DTB's address, x1–x3 = 0).
+ */
+import { ConfigError, type DeviceSpec, type GuestMemory, type KvmVM } from '@kvmts/core';
+import { ARM64_PSTATE_EL1H_MASKED, type Arm64CoreRegName } from '../abi';
+import { checkedPl011Options, pl011Plugin, type Pl011Options } from '../devices/pl011/plugin';
+import { vgicV3Frames } from '../gic/vgic-v3';
+import type { CheckedArm64Options } from '../machine-options';
+import { arm64MachineFdt, type Arm64FdtSpec } from './machine-fdt';
+import { planKernelBoot, type Arm64KernelBoot } from './kernel';
+
+/** What the FDT describes besides the boot payload. */
+export interface Arm64MachineDescription {
+  readonly vm: KvmVM;
+  readonly mpidrs: readonly bigint[];
+  readonly options: CheckedArm64Options;
+  readonly devices: readonly DeviceSpec[];
+}
+
+function fdtSpec(m: Arm64MachineDescription, boot: Arm64KernelBoot, initrd?: { start: number; end: number }): Arm64FdtSpec {
+  const uarts = m.devices.filter((d) => d.type === pl011Plugin.type).map((d) => checkedPl011Options(d.options as Pl011Options));
+  return {
+    memory: m.vm.regions.filter((r) => r.confReported).map((r) => ({ base: r.guestPhysAddr, size: r.size })),
+    mpidrs: m.mpidrs,
+    ...(m.options.gic === 'kernel' ? { gic: vgicV3Frames(m.mpidrs.length) } : {}),
+    timer: m.options.timer === 'kernel',
+    uarts: uarts.map((u) => ({ base: u.base, ...(u.spi !== undefined ? { spi: u.spi } : {}) })),
+    ...(boot.cmdline !== undefined ? { bootargs: boot.cmdline } : {}),
+    ...(initrd ? { initrd } : {}),
+  };
+}
+
+/** Load `boot` and return the boot vCPU's starting registers. */
+export function loadKernelBoot(boot: Arm64KernelBoot, memory: GuestMemory, machine: Arm64MachineDescription): Partial<Record<Arm64CoreRegName, bigint>> {
+  // The type says 'kernel'; a config built at run time (a JSON file, the CLI) may say otherwise.
+  if (boot.kind !== 'kernel') throw new ConfigError('boot.kind', `unsupported arm64 boot kind '${String(boot.kind)}' (supported: 'kernel')`);
+  if (!(boot.image instanceof Uint8Array)) throw new ConfigError('boot.image', 'must be a Uint8Array (a Linux arm64 Image or a raw binary)');
+  const ram = machine.vm.regions.find((r) => r.confReported && r.kvmMap);
+  if (!ram) throw new ConfigError('memory', 'an arm64 boot needs a RAM region');
+  const initrd = boot.initrd ?? new Uint8Array(0);
+  // The FDT's size does not depend on the initrd's address (64-bit cells either way): size it with a placeholder.
+  const fdtBytes = arm64MachineFdt(fdtSpec(machine, boot, initrd.length ? { start: 0, end: 0 } : undefined)).length;
+  const plan = planKernelBoot(boot.image, initrd.length, fdtBytes, { base: ram.guestPhysAddr, size: ram.size });
+  const fdt = arm64MachineFdt(fdtSpec(machine, boot, plan.initrd));
+  memory.write(plan.imageAddress, boot.image);
+  if (plan.initrd) memory.write(plan.initrd.start, initrd);
+  memory.write(plan.fdtAddress, fdt);
+  return { pc: BigInt(plan.imageAddress), pstate: ARM64_PSTATE_EL1H_MASKED, x0: BigInt(plan.fdtAddress), x1: 0n, x2: 0n, x3: 0n };
+}

@@ -1,0 +1,67 @@
+import type { DependencyContainer } from 'tsyringe';
+import { ARCH_PLUGIN, DEVICE_PLUGIN, KvmCap, type ArchPlugin, type GuestMemory, type Kvm, type KvmVM, type MachineConfig, type MemoryRegionOptions } from '@kvmts/core';
+import { KVM_VM_TYPE_ARM_IPA_SIZE_MASK } from './abi';
+import { loadKernelBoot } from './boot/load';
+import { ArmV8KvmCPU, type Arm64InitialState } from './cpu';
+import { pl011Plugin } from './devices';
+import { createVgicV3 } from './gic/vgic-v3';
+import { ARM64_LAYOUT } from './layout';
+import { arm64MachineOptions, type Arm64Boot } from './machine-options';
+import { ARCH_ARM64_MODULE } from './module-name';
+import { ArmV8ThreadContext } from './state/thread-context';
+import { createVirtualCounterState } from './state/virtual-counter';
+import { initVcpus } from './vcpu-init';
+
+/**
+ * The arm64 ArchPlugin. Set-up order, written down here once (arm64.md §3, gic.md §1):
+ *   vmType        archOptions checked; the VM gets the host's largest IPA size
+ *   configureVm   KVM_CAP_ARM_NISV_TO_USER, so an undecodable MMIO access is an exit, not ENOSYS
+ *   (core creates the vCPUs)
+ *   prepareBoot   KVM_ARM_VCPU_INIT on every vCPU (preferred target, PSCI 0.2, secondaries
+ *                 powered off) → their MPIDRs → the vGICv3 (after all vCPUs: CTRL_INIT sizes the
+ *                 redistributors) → the boot payload and its FDT
+ * prepareBoot is the first hook that runs after the vCPUs exist, which is why vCPU and vGIC
+ * initialisation live there rather than in configureVm.
+ */
+export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8ThreadContext> = {
+  arch: 'arm64',
+  module: ARCH_ARM64_MODULE,
+  addressSpaces: [],
+  cpu: { useClass: ArmV8KvmCPU },
+
+  vmType(kvm: Kvm, config: MachineConfig<Arm64Boot>): number {
+    arm64MachineOptions(config.archOptions); // before any kernel object exists
+    const ipaBits = kvm.checkExtension(KvmCap.ARM_VM_IPA_SIZE);
+    return ipaBits > 0 ? ipaBits & KVM_VM_TYPE_ARM_IPA_SIZE_MASK : 0;
+  },
+
+  configureVm(vm: KvmVM): void {
+    if (vm.hasCapability(KvmCap.ARM_NISV_TO_USER)) vm.enableCapability(KvmCap.ARM_NISV_TO_USER);
+  },
+
+  memoryLayout(bytes: number): MemoryRegionOptions[] {
+    return [{ name: 'ram', guestPhysAddr: ARM64_LAYOUT.ramBase, size: bytes }];
+  },
+
+  prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<Arm64Boot>): Arm64InitialState[] {
+    const options = arm64MachineOptions(config.archOptions);
+    const mpidrs = initVcpus(vm);
+    if (options.gic === 'kernel') createVgicV3(vm, { vcpus: mpidrs.length, irqs: options.gicIrqs });
+    const virtualCounter = createVirtualCounterState();
+    const states: Arm64InitialState[] = mpidrs.map(() => ({ virtualCounter }));
+    if (config.boot !== undefined) {
+      states[0] = { virtualCounter, registers: loadKernelBoot(config.boot, memory, { vm, mpidrs, options, devices: config.devices ?? [] }) };
+    }
+    return states;
+  },
+
+  threadContextFromData(data: unknown): ArmV8ThreadContext {
+    return ArmV8ThreadContext.fromData(data);
+  },
+};
+
+/** Module entry for kvmts: register the arm64 arch plugin and its devices in `container`. */
+export function register(container: DependencyContainer): void {
+  container.register(ARCH_PLUGIN, { useValue: arm64ArchPlugin });
+  container.register(DEVICE_PLUGIN, { useValue: pl011Plugin });
+}
