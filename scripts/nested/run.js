@@ -38,6 +38,18 @@ const { warmJestCache } = require('./lib/jest-warm');
 const REPO = path.resolve(__dirname, '..', '..');
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
+/** The suite that runs the examples of the scratch project (packages/cli/test). */
+const SCRATCH_SUITE = 'packaging.kvm.test.ts';
+
+/** Packs the packages into a type-checked scratch project (cached by the tarballs' hash); returns its directory. */
+function prepareScratchProject() {
+  const scratch = require('../pack/scratch-project');
+  const project = scratch.createScratchProject({ log: (line) => log(`scratch project: ${line}`) });
+  const compiled = scratch.compile(project.dir);
+  if (!compiled.ok) throw new NestedError('scratch project', `${project.dir} does not type-check:\n${compiled.output}`);
+  return project.dir;
+}
+
 /** Fetches and builds everything the guest needs; returns the boot material. */
 function prepare(arch, tier, cacheDir, runDir) {
   fetch.ensureHostPackages([...COMMON_HOST_PACKAGES, ...tier.hostPackages]);
@@ -102,8 +114,12 @@ async function main() {
   const jestCache = mkdirp(path.join(cacheDir, `jest-${tier.tier}`));
   // A debugging command runs once, in one emulated host; jest runs get a shard plan.
   let plan = null;
+  let scratchProject = '';
   if (!debugCmd) {
     const files = listTests(REPO, tier.tier, jestArgs, jestCache);
+    // The packed packages installed in a scratch project outside the repo (npm needs the
+    // registry, which the emulated host has not): built here, shared read-only at the same path.
+    if (tier.scratchProject && files.some((f) => f.endsWith(SCRATCH_SUITE))) scratchProject = prepareScratchProject();
     if (files.length === 0) throw new NestedError('jest --listTests', `no test file of ${tier.tier} matches ${jestArgs.join(' ') || 'the tier'}`);
     plan = planShards(REPO, files, loadDurations(cacheDir, tier.tier), shardCount);
   }
@@ -125,7 +141,7 @@ async function main() {
       fs.writeFileSync(path.join(s.runDir, 'run.env'), [
         `KVMTS_REPO=${shq(REPO)}`, `KVMTS_TIER=${shq(tier.tier)}`, `KVMTS_JEST_ARGS=${shq(jestArgs.join(' '))}`,
         `KVMTS_SHARD=${shq(s.jestShard)}`, `KVMTS_KVM_SUITES=${shq(process.env.KVMTS_KVM_SUITES ?? '')}`,
-        `KVMTS_JEST_CACHE=${shq(jestCache)}`,
+        `KVMTS_JEST_CACHE=${shq(jestCache)}`, `KVMTS_SCRATCH_PROJECT=${shq(scratchProject)}`,
         `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
         `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`, '',
       ].join('\n'));
@@ -134,7 +150,7 @@ async function main() {
     const split = count > 1 ? ` ${count} emulated hosts: ${plan.map((p, i) => `${i + 1}/${count}: ${p.files.length} file(s)`).join(', ')}` : '';
     log(`prepared in ${seconds(prepMs)} (kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting${split}`);
     const qemuArgs = [...tier.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
-    const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, jestCache, limits)));
+    const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, jestCache, scratchProject, limits)));
     saveDurations(cacheDir, tier.tier, Object.assign({}, ...outcomes.map((o) => o.measured)));
     return report(tier, outcomes, prepMs, Date.now() - t0, limits);
   } finally {
@@ -143,7 +159,7 @@ async function main() {
 }
 
 /** Boots one emulated host for one shard and follows its markers. */
-async function runShard(tier, m, shard, qemuArgs, jestCache, limits) {
+async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, limits) {
   const say = (msg) => log(shard.tag ? `${shard.tag}: ${msg}` : msg);
   const times = {};
   const running = {};
@@ -154,7 +170,8 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, limits) {
     shares: [{ tag: 'repo', path: REPO }, { tag: 'kvmts', path: shard.runDir },
       // Jest's cache survives the guest (filled on the host first, lib/jest-warm.js) and is
       // shared by the shards: jest writes its cache files atomically.
-      { tag: 'jestcache', path: jestCache, writable: true }],
+      { tag: 'jestcache', path: jestCache, writable: true },
+      ...(scratchProject ? [{ tag: 'scratch', path: scratchProject }] : [])],
     logFile: shard.logFile, prefix: shard.tag ? `[${shard.tag}] ` : '', ...limits,
     onMarker: (kind, fields, ms) => {
       times[kind] = ms;

@@ -85,6 +85,7 @@ function install(dir, tarballs) {
 function writeSources(dir) {
   fs.writeFileSync(path.join(dir, 'example.ts'), readmeExample());
   fs.cpSync(path.join(TEMPLATE, 'tsconfig.json'), path.join(dir, 'tsconfig.json'));
+  fs.cpSync(path.join(TEMPLATE, 'device-example.ts'), path.join(dir, 'device-example.ts'));
   fs.cpSync(path.join(TEMPLATE, 'scratch-device', 'index.ts'), path.join(dir, 'scratch-device', 'index.ts'));
 }
 
@@ -131,7 +132,12 @@ function runExample(dir) {
   return run('example', process.execPath, ['example.js'], { cwd: dir, check: false, timeoutMs: 120_000 });
 }
 
-module.exports = { createScratchProject, compile, runExample };
+/** Runs the compiled device example: the scratch device in a running machine (needs /dev/kvm). */
+function runDeviceExample(dir) {
+  return run('device example', process.execPath, ['device-example.js'], { cwd: dir, check: false, timeoutMs: 120_000 });
+}
+
+module.exports = { createScratchProject, compile, runExample, runDeviceExample };
 
 function main(argv) {
   const runIt = argv.includes('--run-example');

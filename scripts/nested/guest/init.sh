@@ -32,6 +32,12 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose repo /m
 mkdir -p "$KVMTS_REPO" "$KVMTS_JEST_CACHE"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 jestcache "$KVMTS_JEST_CACHE" \
   || { say "error mount of the jest cache share"; finish 3; }
+if [ -n "$KVMTS_SCRATCH_PROJECT" ]; then
+  # The packed packages installed outside the repo, at the host's path (packaging.kvm.test.ts).
+  mkdir -p "$KVMTS_SCRATCH_PROJECT"
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose scratch "$KVMTS_SCRATCH_PROJECT" \
+    || { say "error mount of the scratch project share"; finish 3; }
+fi
 if [ -d /run/kvmts/overlay ]; then
   # Guest-arch files (native addon, per-platform bindings) laid over the host's repo, read-only.
   mount -t overlay -o "lowerdir=/run/kvmts/overlay:/mnt/repo" overlay "$KVMTS_REPO" \
@@ -47,7 +53,7 @@ say "ready $(up) $(uname -m) node $(node -v 2>&1)"
 
 cd "$KVMTS_REPO" || finish 3
 set -f # the jest arguments are patterns: no globbing here
-export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_TIER KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_GUEST_KERNEL=/run/kvmts/kernel/vmlinuz KVMTS_NESTED=1
+export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_SCRATCH_PROJECT KVMTS_TIER KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_GUEST_KERNEL=/run/kvmts/kernel/vmlinuz KVMTS_NESTED=1
 # This host has a real KVM (checked above): a KVM suite that cannot open it fails, never skips.
 export KVMTS_REQUIRE_KVM=1
 # Which tier runs the *.kvm.test.ts suites (jest.config.js); unset means this one too.

@@ -39,6 +39,8 @@ const TIERS = {
       args: ['-accel', 'tcg,thread=single', '-M', 'q35', '-cpu', 'max,+svm', '-m', '2G', '-smp', '2'],
     },
     console: 'ttyS0',
+    // The packed packages' scratch project (x86 like the host, so its native addon runs here).
+    scratchProject: true,
     native: null, // the host build (packages/native/build/Release) is already x86
     npmOverlay: [],
     assembler: { as: 'as', objcopy: 'objcopy' },
