@@ -16,6 +16,10 @@ const BENCHMARKS = {
     const m = require('./exits');
     return { description: m.description, run: m.runExits };
   },
+  sync: () => {
+    const m = require('./sync');
+    return { description: m.description, run: m.runSync };
+  },
 };
 
 function usage() {

@@ -1,6 +1,8 @@
 import { inject, injectable } from 'tsyringe';
 import {
   BaseKvmCPU,
+  ConfigError,
+  KvmCap,
   KvmExitReason,
   KvmIoctl,
   KvmRunLayout as R,
@@ -13,13 +15,15 @@ import {
   type CpuStop,
   type VcpuSetup,
 } from '@kvmts/core';
-import { X86Ioctl } from './abi/ioctls';
-import { X86RegsLayout, X86SregsLayout } from './abi/layouts';
-import { X86_GPR_NAMES, X86_SEGMENT_NAMES, X86_DTABLE_NAMES, X86_SREGS_U64, type X86GprName } from './abi/registers';
-import { decodeRegs, encodeRegs } from './abi/regs-codec';
-import { decodeSregs, encodeSregs, type X86DTable, type X86Segment, type X86Sregs } from './abi/sregs-codec';
-import { X86ThreadContext } from './state/thread-context';
-import { encodeCpuid2, type CpuidEntry } from './state/cpuid';
+import type { X86GprName } from './abi/registers';
+import type { X86Regs } from './abi/regs-codec';
+import type { X86Sregs2 } from './abi/sregs-codec';
+import type { X86ThreadContext } from './state/thread-context';
+import type { X86InitialState } from './state/initial-state';
+import type { X86StateGroup } from './state/groups';
+import { X86StateSync, queryStateCaps } from './state/state-sync';
+import { applySetupSequence, mergeSregs } from './state/setup-sequence';
+import { formatX86Dump } from './dump/dump';
 import { X86_PORT_IO_SPACE } from './address-spaces';
 
 /** KVM_EXIT_IO direction byte. */
@@ -34,36 +38,20 @@ const IO_COUNT = R.io_count;
 const IO_DATA_OFFSET = R.io_data_offset;
 const NO_DEVICE = UNCLAIMED;
 
-/** What prepareBoot hands each vCPU thread (plain data). */
-export interface X86InitialState {
-  /** Guest CPUID table (KVM_SET_CPUID2) — set before anything else, KVM derives behaviour from it. */
-  readonly cpuid?: readonly CpuidEntry[];
-  /** Special registers merged over the vCPU's reset values. */
-  readonly sregs?: Partial<Record<keyof X86Sregs, unknown>>;
-  /** General registers merged over the reset values. */
-  readonly regs?: Partial<Record<X86GprName, bigint>>;
-  /**
-   * KVM_SET_MP_STATE value (KVM_MP_STATE_*). With an in-kernel irqchip, application processors
-   * start UNINITIALIZED (waiting for INIT/SIPI); a flat boot that starts every vCPU at its entry
-   * sets them RUNNABLE (0).
-   */
-  readonly mpState?: number;
-}
-
 /**
- * The x86-64 KVM CPU: registers ⇄ X86ThreadContext through KVM_GET/SET_REGS and _SREGS, port
- * I/O through the port-I/O bus (string I/O included), HLT, and SHUTDOWN (triple fault) as a
- * GuestError with a register dump. Resolved from a vCPU's container (KVM_CPU); to change it,
- * register a subclass there (docs/architecture.md shows how).
+ * The x86-64 KVM CPU: its state travels between KVM and an X86ThreadContext group by group,
+ * lazily (state/state-sync.ts: a group is pulled when first read after a run and pushed only
+ * when it changed); port I/O goes through the port-I/O bus (string I/O included); HLT stops the
+ * run; SHUTDOWN (triple fault) is a GuestError with a register dump. Resolved from a vCPU's
+ * container (KVM_CPU); to change it, register a subclass there (docs/architecture.md shows how).
  */
 @injectable()
 export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> {
   readonly arch = 'x86_64';
   /** The port-I/O bus (address space 'pio'). */
   readonly pio: AddressBus;
-  private readonly tc = new X86ThreadContext();
-  private readonly regsBuf = new DataView(new ArrayBuffer(X86RegsLayout.size));
-  private readonly sregsBuf = new DataView(new ArrayBuffer(X86SregsLayout.size));
+  /** Which state groups are current with KVM and which changed; their ioctls. */
+  protected readonly sync: X86StateSync;
 
   constructor(@inject(VCPU_SETUP) setup: VcpuSetup) {
     super(setup);
@@ -76,65 +64,71 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> {
     this.setExitHandler(KvmExitReason.SHUTDOWN, (cpu) => {
       throw cpu.guestError('triple-fault', 'the guest triple-faulted (KVM_EXIT_SHUTDOWN): an exception occurred that the guest could not deliver');
     });
+    const vmFd = setup.options?.vmFd;
+    if (vmFd === undefined) throw new ConfigError('vcpuSetup.options.vmFd', `vCPU ${this.id}: X86KvmCPU needs the VM fd to ask KVM which state ioctls it has (buildVcpu passes it)`);
+    const caps = queryStateCaps((cap) => kvmIoctl(vmFd, KvmIoctl.CHECK_EXTENSION, `KVM_CHECK_EXTENSION(${KvmCap[cap]})`, cap));
+    const fd = this.fd;
+    this.sync = new X86StateSync((request, op, arg) => kvmIoctl(fd, request, op, arg), caps, `vCPU ${this.id}`);
   }
 
   protected get threadContext(): X86ThreadContext {
-    return this.tc;
+    return this.sync.tc;
+  }
+
+  /** KVM ran: groups are pulled again when read, one ioctl each. */
+  protected override invalidateThreadContext(): void {
+    this.sync.invalidate();
   }
 
   protected updateThreadContext(): void {
-    kvmIoctl(this.fd, X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf);
-    decodeRegs(this.regsBuf, this.tc.regs);
-    kvmIoctl(this.fd, X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf);
-    decodeSregs(this.sregsBuf, this.tc.sregs);
+    this.sync.pullAll();
   }
 
   protected updateKvmState(): void {
-    // SREGS first: it sets the mode (CR0/EFER/CS) that RIP and RFLAGS are interpreted in.
-    encodeSregs(this.tc.sregs, this.sregsBuf);
-    kvmIoctl(this.fd, X86Ioctl.SET_SREGS, 'KVM_SET_SREGS', this.sregsBuf);
-    encodeRegs(this.tc.regs, this.regsBuf);
-    kvmIoctl(this.fd, X86Ioctl.SET_REGS, 'KVM_SET_REGS', this.regsBuf);
+    this.sync.pushDirty();
   }
 
   protected loadThreadContext(tc: X86ThreadContext): void {
-    this.tc.copyFrom(tc);
+    this.sync.load(tc);
   }
 
-  /** Set CPUID, then the MP state, then merge registers over the reset state and push them. */
+  /** Every group is pushed before the next run (those read so far, and any read from now on). */
+  override markThreadContextDirty(): void {
+    super.markThreadContextDirty();
+    this.sync.markAllDirty();
+  }
+
+  /** `groups` are about to be modified: pulled now if stale, pushed before the next run. */
+  markDirty(...groups: X86StateGroup[]): void {
+    this.getThreadContext();
+    for (const g of groups) this.sync.markDirty(g);
+    this.threadContextDirty = true;
+  }
+
+  /** The set-up sequence of state/setup-sequence.ts: CPUID, MSRs, MP state, registers, FPU, special registers, LAPIC. */
   applyInitialState(state: X86InitialState = {}): void {
-    if (state.cpuid) kvmIoctl(this.fd, X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', encodeCpuid2(state.cpuid));
-    if (state.mpState !== undefined) {
-      const mp = new DataView(new ArrayBuffer(4));
-      mp.setUint32(0, state.mpState, true);
-      kvmIoctl(this.fd, KvmIoctl.SET_MP_STATE, 'KVM_SET_MP_STATE', mp);
-    }
-    if (!state.regs && !state.sregs) return;
-    const tc = this.getThreadContext();
-    if (state.sregs) mergeSregs(tc.sregs, state.sregs);
-    if (state.regs) Object.assign(tc.regs, state.regs);
-    this.markThreadContextDirty();
-    this.syncToKvm();
+    applySetupSequence(this.sync, state);
   }
 
-  /** Convenience: the registers (pulled from KVM if it is newer). */
-  getRegs() {
+  /** Convenience: the general registers (one KVM_GET_REGS if they are stale). */
+  getRegs(): X86Regs {
     return this.getThreadContext().regs;
   }
 
   /** Change some general registers; pushed before the next run. */
   setRegs(regs: Partial<Record<X86GprName, bigint>>): void {
-    this.markThreadContextDirty();
-    Object.assign(this.tc.regs, regs);
+    this.markDirty('regs');
+    Object.assign(this.getThreadContext().regs, regs);
   }
 
-  getSregs(): X86Sregs {
+  getSregs(): X86Sregs2 {
     return this.getThreadContext().sregs;
   }
 
-  setSregs(sregs: Partial<Record<keyof X86Sregs, unknown>>): void {
-    this.markThreadContextDirty();
-    mergeSregs(this.tc.sregs, sregs);
+  /** Change special registers (segments and tables field by field); pushed before the next run. */
+  setSregs(sregs: Partial<Record<keyof X86Sregs2, unknown>>): void {
+    this.markDirty('sregs');
+    mergeSregs(this.getThreadContext().sregs, sregs);
   }
 
   /**
@@ -168,34 +162,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> {
     return undefined;
   }
 
-  /** gem5-style register dump: general registers, then segments, tables and control registers. */
+  /** The integer and special registers (dump/sections.ts), for errors and `dump()`. */
   dumpState(): string {
-    const { regs, sregs } = this.getThreadContext();
-    const hex = (v: bigint) => '0x' + v.toString(16).padStart(16, '0');
-    const lines: string[] = [];
-    for (let i = 0; i < X86_GPR_NAMES.length; i += 4) {
-      lines.push(X86_GPR_NAMES.slice(i, i + 4).map((n) => `${n.padStart(6)}: ${hex(regs[n])}`).join('  '));
-    }
-    for (const n of X86_SEGMENT_NAMES) {
-      const s: X86Segment = sregs[n];
-      lines.push(`${n.padStart(6)}: sel=0x${s.selector.toString(16).padStart(4, '0')} base=${hex(s.base)} limit=0x${s.limit.toString(16).padStart(8, '0')} type=0x${s.type.toString(16)} p=${s.present} dpl=${s.dpl} db=${s.db} s=${s.s} l=${s.l} g=${s.g} avl=${s.avl} unusable=${s.unusable}`);
-    }
-    for (const n of X86_DTABLE_NAMES) {
-      const d: X86DTable = sregs[n];
-      lines.push(`${n.padStart(6)}: base=${hex(d.base)} limit=0x${d.limit.toString(16).padStart(4, '0')}`);
-    }
-    lines.push(X86_SREGS_U64.map((r) => `${r.name}=${hex(sregs[r.name])}`).join(' '));
-    return lines.join('\n');
-  }
-}
-
-/** Merge partial special registers (segments/tables merged field by field) into `target`. */
-function mergeSregs(target: X86Sregs, patch: Partial<Record<keyof X86Sregs, unknown>>): void {
-  const t = target as unknown as Record<string, unknown>;
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === undefined) continue;
-    const cur = t[key];
-    if (cur !== null && typeof cur === 'object' && !Array.isArray(cur) && typeof value === 'object') Object.assign(cur, value);
-    else t[key] = value;
+    return formatX86Dump(this.getThreadContext(), ['integer', 'special'], { titles: false });
   }
 }

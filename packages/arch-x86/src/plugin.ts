@@ -12,12 +12,21 @@ import {
   type MemoryRegionOptions,
 } from '@kvmts/core';
 import { X86Ioctl } from './abi/ioctls';
-import { X86KvmCPU, type X86InitialState } from './cpu';
+import { X86PitConfigLayout } from './abi/layouts';
+import { KVM_PIT_SPEAKER_DUMMY } from './abi/constants';
+import { X86KvmCPU } from './cpu';
+import type { X86InitialState } from './state/initial-state';
 import { X86ThreadContext } from './state/thread-context';
 import { X86_PORT_IO_SPACE } from './address-spaces';
 import { x86MachineOptions, type X86Boot } from './machine-options';
 import { X86_LAYOUT } from './layout';
-import { cpuidForVcpu, getSupportedCpuid } from './state/cpuid';
+import { getSupportedCpuid } from './state/cpuid';
+import { buildCpuidTables } from './state/cpuid-normalize';
+import { hasCpuidBit } from './state/cpuid-request';
+import { getMsrIndexList, readVcpuMsrs } from './state/host-msrs';
+import { X86_BOOT_FPU, X86_BOOT_MSRS } from './state/setup-sequence';
+import { X86_CPUID_FEATURES } from './isa/cpuid-features';
+import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
 import { exitDevicePlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
@@ -26,10 +35,11 @@ import { ARCH_X86_MODULE } from './module-name';
 const MP_STATE_RUNNABLE = 0;
 
 /**
- * The x86-64 ArchPlugin. VM set-up order is written down here once (x86-64.md §4): TSS address
- * and in-kernel irqchip before vCPUs; CPUID is the first thing set on each vCPU (KVM derives
- * MSR, XSAVE and LAPIC behaviour from it); then the MP state, special registers, general
- * registers.
+ * The x86-64 ArchPlugin. The set-up order (x86-64.md §4) is written down once: here for the VM
+ * (TSS address, then the in-kernel irqchip and PIT, before any vCPU), in prepareBoot for what
+ * each vCPU gets (CPUID, the MSRs it carries, boot values), and in state/setup-sequence.ts for
+ * the order the vCPU applies them (CPUID, MSRs, MP state, registers, FPU, special registers,
+ * LAPIC).
  */
 export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContext> = {
   arch: 'x86_64',
@@ -49,6 +59,11 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       // Must precede KVM_CREATE_VCPU (EINVAL after it): the vCPUs' LAPICs are created with it.
       if (!vm.hasCapability(KvmCap.IRQCHIP)) throw new ConfigError('archOptions.irqchip', "'kernel' needs KVM_CAP_IRQCHIP, which this KVM lacks");
       kvmIoctl(vm.fd, X86Ioctl.CREATE_IRQCHIP, 'KVM_CREATE_IRQCHIP');
+      // The PIT joins it in the kernel (its IRQ 0 goes to the in-kernel PIC/IOAPIC), also before
+      // the vCPUs. SPEAKER_DUMMY: port 0x61 reads back without a speaker behind it.
+      const pit = new DataView(new ArrayBuffer(X86PitConfigLayout.size));
+      pit.setUint32(X86PitConfigLayout.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
+      kvmIoctl(vm.fd, X86Ioctl.CREATE_PIT2, 'KVM_CREATE_PIT2', pit);
     }
   },
 
@@ -62,7 +77,14 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
   prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<X86Boot>): X86InitialState[] {
     const cpus = config.cpus ?? 1;
     const options = x86MachineOptions(config.archOptions);
-    const supported = getSupportedCpuid(vm.kvm);
+    const inKernelLapic = options.irqchip === 'kernel';
+    // The CPUID request is checked before anything is written: a request the host cannot meet
+    // is a ConfigError naming the leaf, register and bit.
+    const cpuid = buildCpuidTables(getSupportedCpuid(vm.kvm), options.cpuid, { vcpuCount: cpus, inKernelLapic });
+    const kvmMsrs = getMsrIndexList(vm.kvm);
+    // KVM reports the same MTRRcap on every vCPU (0x500 | its number of variable ranges), before
+    // any CPUID is set too (Linux 6.1), so vCPU 0 answers for all.
+    const [mtrrCap] = readVcpuMsrs(vm.vcpu(0)!.fd, [MSR.MTRR_CAP]);
     const ramBelow4G = vm.regions.filter((r) => r.confReported && r.guestPhysAddr < 2 ** 32).reduce((end, r) => Math.max(end, Math.min(r.guestPhysAddr + r.size, 2 ** 32)), 0);
     let regs: X86InitialState[] = [];
     const boot = config.boot;
@@ -72,12 +94,19 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
     }
     // A flat boot enters every vCPU at once; with an in-kernel irqchip the APs would otherwise wait for INIT/SIPI.
-    const apsRunnable = boot !== undefined && options.irqchip === 'kernel';
-    return Array.from({ length: cpus }, (_, id) => ({
-      cpuid: cpuidForVcpu(supported, id, cpus),
-      ...(apsRunnable && id > 0 ? { mpState: MP_STATE_RUNNABLE } : {}),
-      ...regs[id],
-    }));
+    const apsRunnable = boot !== undefined && inKernelLapic;
+    return Array.from({ length: cpus }, (_, id) => {
+      const msrList = serializableMsrs(kvmMsrs, { mtrr: hasCpuidBit(cpuid[id], X86_CPUID_FEATURES.mtrr), mtrrCap: mtrrCap.value, lapic: inKernelLapic });
+      return {
+        cpuid: cpuid[id],
+        inKernelLapic,
+        msrList,
+        msrs: X86_BOOT_MSRS.filter((m) => msrList.includes(m.index)),
+        fpu: X86_BOOT_FPU,
+        ...(apsRunnable && id > 0 ? { mpState: MP_STATE_RUNNABLE } : {}),
+        ...regs[id],
+      };
+    });
   },
 
   threadContextFromData(data: unknown): X86ThreadContext {

@@ -34,6 +34,9 @@ const collectOptions = {
     'X86_SEGMENT_ATTR_NAMES'],
   namedConstants: {
     X86_INTERRUPT_BITMAP_WORDS: 'sizeof(((struct kvm_sregs *)0)->interrupt_bitmap) / sizeof(__u64)',
+    X86_FPR_COUNT: 'sizeof(((struct kvm_fpu *)0)->fpr) / sizeof(((struct kvm_fpu *)0)->fpr[0])',
+    X86_XMM_COUNT: 'sizeof(((struct kvm_fpu *)0)->xmm) / sizeof(((struct kvm_fpu *)0)->xmm[0])',
+    X86_DR_ADDRESS_COUNT: 'sizeof(((struct kvm_debugregs *)0)->db) / sizeof(__u64)',
   },
 };
 

@@ -205,7 +205,7 @@ describeKvm('x86 guests on real KVM', () => {
     // context (cs 0x23); on SVM the VMCB is undefined after a shutdown intercept and KVM
     // re-initialises the vCPU, so the dump shows reset state (cs 0xf000). Assert what this host's
     // KVM does.
-    expect(g.dump).toMatch(/cr0=0x[0-9a-f]{16}/);
+    expect(g.dump).toMatch(/cr0: 0x[0-9a-f]{16}/);
     const flavour = kvmFlavour();
     if (flavour === 'svm') expect(g.dump).toMatch(/cs: sel=0xf000 base=0x00000000ffff0000/);
     else if (flavour === 'pvm' || flavour === 'vmx') expect(g.dump).toMatch(/cs: sel=0x0023 /);

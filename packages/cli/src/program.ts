@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { KvmtsError } from '@kvmts/core';
 import { registerRun } from './commands/run';
 import { registerCaps } from './commands/caps';
+import { registerDump } from './commands/dump';
 
 /** This package's version, as lerna sets it in package.json (dist/ sits next to it). */
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
   const program = new Command('kvmts').description('hardware-virtualized CPUs on Linux KVM, from Node.js').version(CLI_VERSION);
   registerRun(program);
   registerCaps(program);
+  registerDump(program);
   return program;
 }
 

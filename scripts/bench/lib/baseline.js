@@ -1,6 +1,6 @@
 'use strict';
 /**
- * The C baseline program: compiled from scripts/bench/baseline.c with `gcc -O2` into a temp
+ * The C baseline programs: compiled from scripts/bench/<name>.c with `gcc -O2` into a temp
  * directory at bench time, then run once per round (a fresh VM each time, like kvmts).
  */
 const { execFileSync } = require('node:child_process');
@@ -19,27 +19,33 @@ function exec(tool, args) {
 }
 
 /**
- * Compile baseline.c into `dir`; returns the executable's path. KVMTS_BENCH_BASELINE names one
- * compiled beforehand instead, for hosts without a compiler (the nested test hosts).
+ * Compile `source` (default baseline.c) into `dir`; returns the executable's path. The
+ * environment variable `prebuiltEnv` (KVMTS_BENCH_BASELINE for baseline.c) names one compiled
+ * beforehand instead, for hosts without a compiler (the nested test hosts).
  */
-function buildBaseline(dir) {
-  if (process.env.KVMTS_BENCH_BASELINE) return process.env.KVMTS_BENCH_BASELINE;
-  const out = path.join(dir, 'baseline');
-  exec(process.env.CC || 'gcc', ['-O2', '-Wall', '-o', out, SOURCE]);
+function buildBaseline(dir, source = SOURCE, prebuiltEnv = 'KVMTS_BENCH_BASELINE') {
+  if (process.env[prebuiltEnv]) return process.env[prebuiltEnv];
+  const out = path.join(dir, path.basename(source, '.c'));
+  exec(process.env.CC || 'gcc', ['-O2', '-Wall', '-o', out, source]);
   return out;
 }
 
-/**
- * One baseline run on the state files in `inputDir`.
- * @returns {{ exits: number, ns: number, warmup: number }}
- */
-function runBaseline(exe, inputDir, { tssAddress, exitReason, warmup }) {
-  const text = exec(exe, [inputDir, `0x${tssAddress.toString(16)}`, String(exitReason), String(warmup)]);
+/** Run a baseline program; it prints one JSON line. */
+function runJson(exe, args) {
+  const text = exec(exe, args);
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new BenchError(`baseline printed no JSON: ${text.trim()}`, { cause: err });
+    throw new BenchError(`${path.basename(exe)} printed no JSON: ${text.trim()}`, { cause: err });
   }
 }
 
-module.exports = { buildBaseline, runBaseline };
+/**
+ * One run of baseline.c on the state files in `inputDir`.
+ * @returns {{ exits: number, ns: number, warmup: number }}
+ */
+function runBaseline(exe, inputDir, { tssAddress, exitReason, warmup }) {
+  return runJson(exe, [inputDir, `0x${tssAddress.toString(16)}`, String(exitReason), String(warmup)]);
+}
+
+module.exports = { buildBaseline, runBaseline, runJson };

@@ -14,13 +14,14 @@ const RAM_BYTES = 4 << 20;
 
 /**
  * The VM, its vCPU and the exit device (port 0xf4), composed by core's functions as a machine
- * composes them. @returns {{ vm: KvmVM, cpu: X86KvmCPU, state: object, close(): void }}
+ * composes them; `archOptions` as in MachineConfig (e.g. { irqchip: 'kernel' }).
+ * @returns {{ vm: KvmVM, cpu: X86KvmCPU, state: object, close(): void }}
  */
-function makeRig(boot) {
+function makeRig(boot, archOptions) {
   const container = createMachineContainer();
   loadPlugins(container, [ARCH_X86_MODULE]);
   const devices = prepareDevices(container, [exitDevice()], x86ArchPlugin.addressSpaces);
-  const prepared = prepareVm({ arch: 'x86_64', memory: RAM_BYTES, cpus: 1, boot }, x86ArchPlugin, container);
+  const prepared = prepareVm({ arch: 'x86_64', memory: RAM_BYTES, cpus: 1, boot, archOptions }, x86ArchPlugin, container);
   try {
     const [info] = vcpuBuildInfos(prepared);
     const { container: vcpuContainer, cpu } = buildVcpu(container, x86ArchPlugin, info, { unclaimed: 'error' });
@@ -46,21 +47,24 @@ function bytesOf(view) {
 
 /**
  * Write what a fresh rig for `boot` holds into `dir` (mem.bin, cpuid.bin, sregs.bin, regs.bin —
- * the files baseline.c reads). Registers are read back from KVM after applyInitialState, so the
- * baseline gets exactly the vCPU state kvmts runs with, reset defaults included.
+ * the files baseline.c reads — and msrs.bin, the u32 count and indices of the MSRs its context
+ * carries, for baseline-sync.c). Registers are read back from KVM after applyInitialState, so
+ * the baseline gets exactly the vCPU state kvmts runs with, reset defaults included.
  */
-function dumpInitialState(boot, dir) {
-  const rig = makeRig(boot);
+function dumpInitialState(boot, dir, archOptions) {
+  const rig = makeRig(boot, archOptions);
   try {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'mem.bin'), rig.vm.memory().read(0, RAM_BYTES));
     fs.writeFileSync(path.join(dir, 'cpuid.bin'), bytesOf(encodeCpuid2(rig.state.cpuid)));
     const sregs = new DataView(new ArrayBuffer(X86SregsLayout.size));
-    encodeSregs(rig.cpu.getSregs(), sregs);
+    // kvm_sregs for the C side: the vCPU holds kvm_sregs2; a fresh vCPU has no pending interrupt.
+    encodeSregs({ ...rig.cpu.getSregs(), interruptBitmap: [0n, 0n, 0n, 0n] }, sregs);
     fs.writeFileSync(path.join(dir, 'sregs.bin'), bytesOf(sregs));
     const regs = new DataView(new ArrayBuffer(X86RegsLayout.size));
     encodeRegs(rig.cpu.getRegs(), regs);
     fs.writeFileSync(path.join(dir, 'regs.bin'), bytesOf(regs));
+    fs.writeFileSync(path.join(dir, 'msrs.bin'), Uint32Array.from([rig.state.msrList.length, ...rig.state.msrList]));
   } finally {
     rig.close();
   }

@@ -4,3 +4,8 @@ export * from './constants';
 export * from './registers';
 export * from './regs-codec';
 export * from './sregs-codec';
+export * from './fpu-codec';
+export * from './debugregs-codec';
+export * from './xcrs-codec';
+export * from './vcpu-events-codec';
+export * from './msrs-codec';

@@ -7,7 +7,7 @@ import { realModeSetup } from '../boot/real-mode';
 import type { ModeSetup } from '../boot/mode-setup';
 import type { X86GprName } from '../abi/registers';
 import { X86_GPR_NAMES } from '../abi/registers';
-import type { X86InitialState } from '../cpu';
+import type { X86InitialState } from '../state/initial-state';
 
 export type X86RegisterValues = Partial<Record<X86GprName, number | bigint>>;
 

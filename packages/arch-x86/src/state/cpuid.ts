@@ -1,4 +1,4 @@
-import { ConfigError, kvmIoctl, type Kvm } from '@kvmts/core';
+import { KvmError, kvmIoctl, type Kvm } from '@kvmts/core';
 import { X86Ioctl } from '../abi/ioctls';
 import { X86Cpuid2Layout, X86CpuidEntry2Layout } from '../abi/layouts';
 
@@ -14,11 +14,16 @@ export interface CpuidEntry {
 }
 
 const E = X86CpuidEntry2Layout.fields;
-/** KVM_GET_SUPPORTED_CPUID does not report the needed size on E2BIG (measured), so grow and retry. */
 const INITIAL_ENTRIES = 128;
-const MAX_ENTRIES = 4096;
+/** Larger than any table KVM builds (KVM_MAX_CPUID_ENTRIES is 256). */
+export const MAX_CPUID_ENTRIES = 4096;
+const MAX_ENTRIES = MAX_CPUID_ENTRIES;
+const E2BIG = 7;
 
-/** KVM_GET_SUPPORTED_CPUID: what this KVM can offer a guest. */
+/**
+ * KVM_GET_SUPPORTED_CPUID: what this KVM can offer a guest. KVM answers E2BIG to a too-small
+ * buffer without saying the size it needs (measured), so the buffer grows until it fits.
+ */
 export function getSupportedCpuid(kvm: Kvm): CpuidEntry[] {
   for (let n = INITIAL_ENTRIES; n <= MAX_ENTRIES; n *= 2) {
     const buf = new DataView(new ArrayBuffer(X86Cpuid2Layout.size + n * X86CpuidEntry2Layout.size));
@@ -31,7 +36,7 @@ export function getSupportedCpuid(kvm: Kvm): CpuidEntry[] {
     }
     return decodeCpuidEntries(buf, buf.getUint32(X86Cpuid2Layout.fields.nent.offset, true));
   }
-  throw new ConfigError('cpuid', `KVM_GET_SUPPORTED_CPUID needs more than ${MAX_ENTRIES} entries`);
+  throw new KvmError('KVM_GET_SUPPORTED_CPUID', E2BIG, 'E2BIG', `still too small with ${MAX_ENTRIES} entries`);
 }
 
 export function decodeCpuidEntries(buf: DataView, count: number): CpuidEntry[] {
@@ -66,23 +71,4 @@ export function encodeCpuid2(entries: readonly CpuidEntry[]): DataView {
     buf.setUint32(at + E.edx.offset, e.edx >>> 0, true);
   });
   return buf;
-}
-
-const LEAF1_ECX_HYPERVISOR = 1 << 31;
-const LEAF1_EDX_HTT = 1 << 28;
-
-/**
- * The minimum per-vCPU fix-ups (x86-64.md §5) that make the supported table a valid guest
- * table: leaf 1 EBX carries the initial APIC id and logical-CPU count, the hypervisor bit is
- * set, HTT reflects the vCPU count. Full normalisation (topology leaves, PMU, templates) is the
- * CPUID issue's job; this keeps the values honest for small guests.
- */
-export function cpuidForVcpu(supported: readonly CpuidEntry[], vcpuId: number, vcpuCount: number): CpuidEntry[] {
-  const logical = 1 << Math.ceil(Math.log2(Math.max(1, vcpuCount)));
-  return supported.map((e) => {
-    if (e.function !== 1) return { ...e };
-    const ebx = ((vcpuId & 0xff) << 24) | ((Math.min(logical, 255) & 0xff) << 16) | (8 << 8) | (e.ebx & 0xff);
-    const edx = vcpuCount > 1 ? e.edx | LEAF1_EDX_HTT : e.edx & ~LEAF1_EDX_HTT;
-    return { ...e, ebx: ebx >>> 0, ecx: (e.ecx | LEAF1_ECX_HYPERVISOR) >>> 0, edx: edx >>> 0 };
-  });
 }

@@ -40,8 +40,9 @@ const MAX_COMPLETION_EXITS = 4096;
  * The architecture-neutral KVM CPU: vCPU fd, a zero-copy view of kvm_run, the run loop, exit
  * dispatch through a handler table that plugins extend, the state-sync contract, kick and drain.
  * Arch plugins subclass it and implement the template methods (updateKvmState,
- * updateThreadContext, loadThreadContext, dumpState, applyInitialState) and add exit handlers
- * (x86: IO, HLT, SHUTDOWN). The run-loop states are described at CpuRunState.
+ * updateThreadContext, optionally invalidateThreadContext, loadThreadContext, dumpState,
+ * applyInitialState) and add exit handlers (x86: IO, HLT, SHUTDOWN). The run-loop states are
+ * described at CpuRunState.
  */
 export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContext = ThreadContext> implements KvmCPU<InitialState, TC> {
   readonly id: number;
@@ -115,10 +116,28 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
 
   // ---- template methods for arch plugins ---------------------------------------------------
 
-  /** Push the ThreadContext into KVM (called before KVM_RUN when the context is dirty). */
+  /**
+   * Push the ThreadContext into KVM: the parts that changed, in the order KVM needs (called
+   * before KVM_RUN, by syncToKvm and by takeOverFrom when the context is dirty).
+   */
   protected abstract updateKvmState(): void;
-  /** Pull KVM's state into the ThreadContext. */
+  /**
+   * Pull KVM's state into the ThreadContext: every part the context does not already hold
+   * current. An arch that syncs eagerly pulls everything. One that syncs lazily (see
+   * invalidateThreadContext) pulls only the parts not pulled since KVM last ran and keeps the
+   * others, modified ones included. switchOut calls it so the context it hands over is complete.
+   */
   protected abstract updateThreadContext(): void;
+  /**
+   * KVM has run since the ThreadContext was last synced and the context is about to be read or
+   * modified. The default pulls everything now (updateThreadContext). An arch whose state sync
+   * costs one ioctl per register group overrides it to only forget what the context holds and
+   * pulls each group when it is first read: reading one register after an exit then costs one
+   * ioctl, not one per group.
+   */
+  protected invalidateThreadContext(): void {
+    this.updateThreadContext();
+  }
   /** The current ThreadContext object (not synced). */
   protected abstract get threadContext(): TC;
   /** Copy `tc` into this CPU's own ThreadContext (arch-specific). */
@@ -138,11 +157,14 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
 
   // ---- state sync --------------------------------------------------------------------------
 
-  /** The architectural state, pulled from KVM if KVM is newer. Only valid while not running. */
+  /**
+   * The architectural state, current with KVM: pulled now, or — by an arch that syncs lazily —
+   * part by part as it is read. Only valid while not running; after a run, get it again.
+   */
   getThreadContext(): TC {
     this.requireNotRunning('read the thread context');
     if (this.kvmStateDirty) {
-      this.updateThreadContext();
+      this.invalidateThreadContext();
       this.kvmStateDirty = false;
     }
     return this.threadContext;
@@ -152,8 +174,8 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   markThreadContextDirty(): void {
     this.requireNotRunning('modify the thread context');
     if (this.kvmStateDirty) {
-      // Pull first so fields the caller did not touch are not overwritten with stale values.
-      this.updateThreadContext();
+      // Sync first so fields the caller did not touch are not overwritten with stale values.
+      this.invalidateThreadContext();
       this.kvmStateDirty = false;
     }
     this.threadContextDirty = true;
@@ -317,11 +339,20 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     return this.failOnThrow(() => this.completePendingIo());
   }
 
-  /** Hand the thread over to another CPU model: state is pulled, this CPU will not run again. */
+  /**
+   * Hand the thread over to another CPU model; this CPU will not run again. The context is
+   * complete when it is returned: modifications are written back, then every part not yet
+   * pulled is pulled, so nothing in it depends on this vCPU any more.
+   */
   switchOut(): TC {
     this.requireNotRunning('switch out');
-    this.failOnThrow(() => this.completePendingIo());
-    const tc = this.getThreadContext();
+    const tc = this.failOnThrow(() => {
+      this.completePendingIo();
+      const context = this.getThreadContext();
+      this.syncToKvm();
+      this.updateThreadContext();
+      return context;
+    });
     this.runState = 'switched-out';
     return tc;
   }

@@ -1,0 +1,3 @@
+/** The eight x86 state dumps, as structured objects and as text. */
+export * from './sections';
+export * from './dump';

@@ -1,0 +1,527 @@
+/**
+ * The lazy, per-group state sync of one x86 vCPU: which groups of its X86ThreadContext are
+ * current with KVM (valid) and which the context changed (dirty), and the KVM_GET/KVM_SET
+ * ioctls of each group. X86KvmCPU owns one and maps BaseKvmCPU's sync contract onto it:
+ *
+ *   invalidateThreadContext → invalidate()  KVM ran: forget every group not modified
+ *   a field of the context is read        → ensure(group): pull it if stale (one ioctl) and
+ *                                            decode its raw KVM struct into objects
+ *   updateThreadContext     → pullAll()     pull every stale group, MP_STATE first (raw only)
+ *   markThreadContextDirty  → markAllDirty() every group held now or pulled later is pushed
+ *   updateKvmState          → pushDirty()   push the dirty groups in X86_PUSH_ORDER
+ *
+ * The ioctls go through a function the CPU gives it, so the unit tests count them on a fake.
+ *
+ * TSC: pulling the msrs group reads the guest TSC at that moment. Writing that value back to the
+ * same vCPU later would rewind the guest's clock by the time in between (and skew it against the
+ * other vCPUs), so the push leaves TSC out unless the context changed it or came from elsewhere
+ * (takeOverFrom): then it is written, and the guest's TSC continues from the saved value. No
+ * KVM_SET_TSC_KHZ: KVM_CAP_TSC_CONTROL is 0 on the hosts kvmts runs on.
+ */
+import { ConfigError, KvmCap, KvmError, KvmIoctl } from '@kvmts/core';
+import { X86Ioctl } from '../abi/ioctls';
+import {
+  X86Cpuid2Layout,
+  X86CpuidEntry2Layout,
+  X86DebugregsLayout,
+  X86FpuLayout,
+  X86LapicStateLayout,
+  X86MsrEntryLayout,
+  X86MsrsLayout,
+  X86RegsLayout,
+  X86Sregs2Layout,
+  X86SregsLayout,
+  X86VcpuEventsLayout,
+  X86XcrsLayout,
+} from '../abi/layouts';
+import { decodeRegs, encodeRegs } from '../abi/regs-codec';
+import { createX86Sregs, decodeSregs, decodeSregs2, encodeSregs, encodeSregs2 } from '../abi/sregs-codec';
+import { decodeFpu, decodeFxsave, encodeFpu, encodeFxsave } from '../abi/fpu-codec';
+import { decodeXcrs, encodeXcrs } from '../abi/xcrs-codec';
+import { decodeDebugRegs, encodeDebugRegs } from '../abi/debugregs-codec';
+import { decodeVcpuEvents, encodeVcpuEvents } from '../abi/vcpu-events-codec';
+import { decodeMsrValues, encodeMsrs, msrsBytes, type X86Msr } from '../abi/msrs-codec';
+import { KVM_XSAVE_BYTES, XSAVE_HEADER, readXstateBv } from '../isa/xsave';
+import { MSR, msrName } from '../isa/msrs';
+import { MAX_CPUID_ENTRIES, decodeCpuidEntries, encodeCpuid2, type CpuidEntry } from './cpuid';
+import { ALL_GROUPS, GROUP_BIT, X86_PULL_ORDER, X86_PUSH_ORDER, type X86StateGroup } from './groups';
+import { X86ThreadContext, createX86StateData, type X86StateData, type X86StateSource } from './thread-context';
+
+/** One ioctl on this vCPU's fd; throws KvmError naming `op` (kvmIoctl). */
+export type VcpuIoctl = (request: number, op: string, arg?: number | ArrayBufferView) => number;
+
+/** What this KVM offers for vCPU state (KVM_CHECK_EXTENSION on the VM fd). */
+export interface X86StateCaps {
+  /** KVM_CAP_SREGS2: KVM_GET/SET_SREGS2 (PDPTRs, no interrupt bitmap). */
+  readonly sregs2: boolean;
+  /** Bytes of KVM's XSAVE image: KVM_CAP_XSAVE2's answer, 4096 with KVM_CAP_XSAVE only, 0 without (then KVM_GET/SET_FPU). */
+  readonly xsaveBytes: number;
+  /** KVM_CAP_XSAVE2: read with KVM_GET_XSAVE2 (KVM_GET_XSAVE copies only 4096 bytes). */
+  readonly xsave2: boolean;
+  readonly xcrs: boolean;
+  readonly debugRegs: boolean;
+  readonly vcpuEvents: boolean;
+}
+
+/** KVM_MP_STATE_RUNNABLE. */
+const MP_RUNNABLE = 0;
+/** XSTATE_BV bits KVM_SET_FPU can carry: x87 and SSE. */
+const FP_SSE = 3n;
+const MSRS_ENTRIES = X86MsrsLayout.fields.entries.offset;
+const MSR_ENTRY = X86MsrEntryLayout.size;
+const MSR_DATA = X86MsrEntryLayout.fields.data.offset;
+/** KVM_MAX_CPUID_ENTRIES: what one KVM_GET_CPUID2 holds on every kernel so far. */
+const CPUID_CAPACITY = 256;
+const ENTRY = X86CpuidEntry2Layout.size;
+const ENTRY_FLAGS = X86CpuidEntry2Layout.fields.flags.offset;
+const CPUID_SENTINEL = 0xffffffff;
+/** SET_MSRS order: TSC first (TSC_DEADLINE is relative to it), TSC_DEADLINE last. */
+const MSR_RANK = (index: number): number => (index === MSR.TSC ? 0 : index === MSR.TSC_DEADLINE ? 2 : 1);
+
+/** A kvm_cpuid2 of `capacity` slots whose flags are all CPUID_SENTINEL (cached per size). */
+const sentinelTemplates = new Map<number, Uint8Array>();
+function cpuidSentinels(capacity: number): Uint8Array {
+  let t = sentinelTemplates.get(capacity);
+  if (t === undefined) {
+    t = new Uint8Array(X86Cpuid2Layout.size + capacity * ENTRY);
+    const v = new DataView(t.buffer);
+    for (let i = 0; i < capacity; i++) v.setUint32(X86Cpuid2Layout.size + i * ENTRY + ENTRY_FLAGS, CPUID_SENTINEL, true);
+    sentinelTemplates.set(capacity, t);
+  }
+  return t;
+}
+export class X86StateSync implements X86StateSource {
+  /** The context the CPU hands out; it reads through ensure(). */
+  readonly tc: X86ThreadContext;
+  private readonly state: X86StateData = createX86StateData();
+  /** Groups current with KVM (or loaded): held in their raw KVM struct or as objects. */
+  private valid = 0;
+  /** Groups whose objects in `state` are the current form (decoded, loaded, or being modified). */
+  private objects = ALL_GROUPS;
+  private dirty = 0;
+  /** markAllDirty(): every group valid at push time is pushed. */
+  private allDirty = false;
+  /** The vCPU has an in-kernel LAPIC (archOptions.irqchip 'kernel'). */
+  private lapic = false;
+  /** TSC as last pulled from (or written to) this vCPU; undefined when the msrs group came from elsewhere. */
+  private tscPulled: bigint | undefined;
+
+  // The raw KVM structs, pulled into and pushed from. A full sync that nobody reads moves only
+  // these (as a C VMM would); a group is decoded into objects when the context reads it.
+  private readonly regsBuf = new DataView(new ArrayBuffer(X86RegsLayout.size));
+  private readonly sregsBuf: DataView;
+  private readonly fpuBuf = new DataView(new ArrayBuffer(X86FpuLayout.size));
+  private readonly xcrsBuf = new DataView(new ArrayBuffer(X86XcrsLayout.size));
+  private readonly debugBuf = new DataView(new ArrayBuffer(X86DebugregsLayout.size));
+  private readonly eventsBuf = new DataView(new ArrayBuffer(X86VcpuEventsLayout.size));
+  private readonly mpBuf = new DataView(new ArrayBuffer(4));
+  private cpuidBuf = new DataView(new ArrayBuffer(X86Cpuid2Layout.size + CPUID_CAPACITY * ENTRY));
+  private cpuidCount = 0;
+  /** kvm_msrs with this vCPU's MSR indices, for KVM_GET_MSRS. */
+  private msrGetBuf = new DataView(new ArrayBuffer(msrsBytes(0)));
+  private msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(0)));
+  private msrList: readonly number[] = [];
+
+  constructor(
+    private readonly ioctl: VcpuIoctl,
+    readonly caps: X86StateCaps,
+    private readonly vcpu = 'vCPU',
+  ) {
+    this.sregsBuf = new DataView(new ArrayBuffer(caps.sregs2 ? X86Sregs2Layout.size : X86SregsLayout.size));
+    if (caps.xsaveBytes > 0) this.state.xsave = new Uint8Array(caps.xsaveBytes);
+    this.tc = new X86ThreadContext(this.state, this);
+  }
+
+  /** What the vCPU was set up with: an in-kernel LAPIC, and the MSRs its msrs group carries. */
+  configure(options: { readonly lapic: boolean; readonly msrList: readonly number[] }): void {
+    this.lapic = options.lapic;
+    this.msrList = [...options.msrList];
+    this.msrGetBuf = new DataView(new ArrayBuffer(msrsBytes(this.msrList.length)));
+    encodeMsrs(this.msrList.map((index) => ({ index, value: 0n })), this.msrGetBuf);
+    this.msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(this.msrList.length)));
+    this.valid &= ~(GROUP_BIT.lapic | GROUP_BIT.msrs);
+  }
+
+  /** KVM ran: every group not modified is stale. */
+  invalidate(): void {
+    this.valid &= this.keep();
+  }
+
+  /** The context reads `group`: pull it if stale, decode it if only its raw struct is held. */
+  ensure(group: X86StateGroup): void {
+    const bit = GROUP_BIT[group];
+    if ((this.valid & bit) === 0) this.pull(group);
+    if ((this.objects & bit) === 0) {
+      this.decode(group);
+      this.objects |= bit;
+    }
+  }
+
+  /** Pull every stale group (a full sync), MP_STATE first; nothing is decoded. */
+  pullAll(): void {
+    for (const g of X86_PULL_ORDER) if ((this.valid & GROUP_BIT[g]) === 0) this.pull(g);
+  }
+
+  /** `group` will be modified: pull it if stale, and push it before the next run. */
+  markDirty(group: X86StateGroup): void {
+    this.ensure(group);
+    this.dirty |= GROUP_BIT[group];
+  }
+
+  markAllDirty(): void {
+    this.allDirty = true;
+  }
+
+  /** Push the dirty groups, in X86_PUSH_ORDER. */
+  pushDirty(): void {
+    const mask = this.dirty | (this.allDirty ? this.valid : 0);
+    for (const g of X86_PUSH_ORDER) if (mask & GROUP_BIT[g]) this.push(g);
+    this.dirty = 0;
+    this.allDirty = false;
+  }
+
+  /**
+   * Change one group and push it at once (the setup sequence's steps). With `merge` the group
+   * is pulled first, so what `change` leaves alone stays as KVM has it; without, `change`
+   * replaces it.
+   */
+  edit(group: X86StateGroup, merge: boolean, change: (data: X86StateData) => void): void {
+    const bit = GROUP_BIT[group];
+    if (merge) this.ensure(group);
+    else {
+      this.valid |= bit;
+      this.objects |= bit;
+    }
+    change(this.state);
+    this.push(group);
+    this.dirty &= ~bit;
+  }
+
+  /** takeOverFrom: hold a copy of `other` (pulled first if it is live); every group is dirty. */
+  load(other: X86ThreadContext): void {
+    const { arch: _arch, ...groups } = other.toJSON();
+    Object.assign(this.state, groups);
+    this.valid = ALL_GROUPS;
+    this.objects = ALL_GROUPS;
+    this.dirty = ALL_GROUPS;
+    this.tscPulled = undefined;
+  }
+
+  /** Groups whose content must survive an invalidation: the modified ones. */
+  private keep(): number {
+    return this.dirty | (this.allDirty ? this.valid : 0);
+  }
+
+  // ---- one group: pull (ioctl into the raw struct), decode, encode, push ---------------------
+
+  private pull(group: X86StateGroup): void {
+    const s = this.state;
+    const bit = GROUP_BIT[group];
+    const io = this.ioctl;
+    // The XSAVE image and the LAPIC page are kept as bytes: their raw struct is the object.
+    let decoded = false;
+    switch (group) {
+      case 'cpuid':
+        this.pullCpuid();
+        break;
+      case 'mpState':
+        io(KvmIoctl.GET_MP_STATE, 'KVM_GET_MP_STATE', this.mpBuf);
+        // With an in-kernel LAPIC this made KVM accept a pending INIT/SIPI, which rewrites
+        // registers: what was pulled before is stale (what was modified stays).
+        if (this.lapic) this.valid &= this.keep();
+        break;
+      case 'regs':
+        io(X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf);
+        break;
+      case 'sregs':
+        if (this.caps.sregs2) io(X86Ioctl.GET_SREGS2, 'KVM_GET_SREGS2', this.sregsBuf);
+        else io(X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf);
+        break;
+      case 'xsave':
+        this.pullXsave();
+        decoded = true;
+        break;
+      case 'xcrs':
+        if (this.caps.xcrs) io(X86Ioctl.GET_XCRS, 'KVM_GET_XCRS', this.xcrsBuf);
+        break;
+      case 'debugRegs':
+        if (this.caps.debugRegs) io(X86Ioctl.GET_DEBUGREGS, 'KVM_GET_DEBUGREGS', this.debugBuf);
+        break;
+      case 'lapic':
+        if (!this.lapic) s.lapic = new Uint8Array(0);
+        else {
+          if (s.lapic.length !== X86LapicStateLayout.size) s.lapic = new Uint8Array(X86LapicStateLayout.size);
+          io(X86Ioctl.GET_LAPIC, 'KVM_GET_LAPIC', s.lapic);
+        }
+        decoded = true;
+        break;
+      case 'msrs':
+        this.checkCount(io(X86Ioctl.GET_MSRS, 'KVM_GET_MSRS', this.msrGetBuf), this.msrList.length, (i) => this.msrList[i], 'KVM_GET_MSRS');
+        this.tscPulled = this.rawTsc();
+        break;
+      case 'events':
+        if (this.caps.vcpuEvents) io(X86Ioctl.GET_VCPU_EVENTS, 'KVM_GET_VCPU_EVENTS', this.eventsBuf);
+        break;
+    }
+    this.valid |= bit;
+    if (decoded) this.objects |= bit;
+    else this.objects &= ~bit;
+  }
+
+  /** The raw struct of `group` (just pulled) into its object in the context. */
+  private decode(group: X86StateGroup): void {
+    const s = this.state;
+    switch (group) {
+      case 'cpuid':
+        s.cpuid = decodeCpuidEntries(this.cpuidBuf, this.cpuidCount);
+        return;
+      case 'mpState':
+        s.mpState = this.mpBuf.getUint32(0, true);
+        return;
+      case 'regs':
+        decodeRegs(this.regsBuf, s.regs);
+        return;
+      case 'sregs':
+        if (this.caps.sregs2) decodeSregs2(this.sregsBuf, s.sregs);
+        else {
+          // kvm_sregs' interrupt bitmap duplicates events.interrupt, which carries it.
+          const { interruptBitmap: _pendingIsInEvents, ...common } = decodeSregs(this.sregsBuf);
+          Object.assign(s.sregs, common, { flags: 0n, pdptrs: [0n, 0n, 0n, 0n] });
+        }
+        return;
+      case 'xcrs':
+        s.xcrs = this.caps.xcrs ? decodeXcrs(this.xcrsBuf) : [];
+        return;
+      case 'debugRegs':
+        if (this.caps.debugRegs) decodeDebugRegs(this.debugBuf, s.debugRegs);
+        return;
+      case 'msrs': {
+        const list = this.msrList;
+        if (s.msrs.length !== list.length || s.msrs.some((m, i) => m.index !== list[i])) s.msrs = list.map((index) => ({ index, value: 0n }));
+        decodeMsrValues(this.msrGetBuf, s.msrs);
+        return;
+      }
+      case 'events':
+        if (this.caps.vcpuEvents) decodeVcpuEvents(this.eventsBuf, s.events);
+        return;
+      case 'xsave':
+      case 'lapic':
+        return;
+    }
+  }
+
+  /** Push one group: encoded from its objects when the context holds them, else its raw struct as pulled. */
+  private push(group: X86StateGroup): void {
+    const s = this.state;
+    const fromObjects = (this.objects & GROUP_BIT[group]) !== 0;
+    const io = this.ioctl;
+    switch (group) {
+      case 'cpuid':
+        this.pushCpuid(fromObjects);
+        return;
+      case 'mpState': {
+        if (fromObjects) this.mpBuf.setUint32(0, s.mpState, true);
+        // Without an in-kernel LAPIC KVM refuses every state but RUNNABLE, the only one there is.
+        if (!this.lapic && this.mpBuf.getUint32(0, true) === MP_RUNNABLE) return;
+        io(KvmIoctl.SET_MP_STATE, 'KVM_SET_MP_STATE', this.mpBuf);
+        return;
+      }
+      case 'regs':
+        if (fromObjects) encodeRegs(s.regs, this.regsBuf);
+        io(X86Ioctl.SET_REGS, 'KVM_SET_REGS', this.regsBuf);
+        return;
+      case 'sregs':
+        this.pushSregs(fromObjects);
+        return;
+      case 'xsave':
+        this.pushXsave();
+        return;
+      case 'xcrs':
+        if (!this.caps.xcrs) return;
+        if (fromObjects) {
+          // An empty list carries no XCRs (a context from a KVM without XSAVE).
+          if (s.xcrs.length === 0) return;
+          encodeXcrs(s.xcrs, this.xcrsBuf);
+        }
+        io(X86Ioctl.SET_XCRS, 'KVM_SET_XCRS', this.xcrsBuf);
+        return;
+      case 'debugRegs':
+        if (!this.caps.debugRegs) return;
+        if (fromObjects) encodeDebugRegs(s.debugRegs, this.debugBuf);
+        io(X86Ioctl.SET_DEBUGREGS, 'KVM_SET_DEBUGREGS', this.debugBuf);
+        return;
+      case 'lapic':
+        // A context from a vCPU without an in-kernel LAPIC has none to give.
+        if (this.lapic && s.lapic.length === X86LapicStateLayout.size) io(X86Ioctl.SET_LAPIC, 'KVM_SET_LAPIC', s.lapic);
+        return;
+      case 'msrs':
+        this.pushMsrs(fromObjects);
+        return;
+      case 'events':
+        if (!this.caps.vcpuEvents) return;
+        if (fromObjects) encodeVcpuEvents(s.events, this.eventsBuf);
+        io(X86Ioctl.SET_VCPU_EVENTS, 'KVM_SET_VCPU_EVENTS', this.eventsBuf);
+        return;
+    }
+  }
+
+  /**
+   * KVM_GET_CPUID2 leaves `nent` as it was passed when it succeeds (Linux 6.1, measured) and
+   * does not report the size it needs on E2BIG, so the entries it wrote are counted with a
+   * sentinel — every slot's flags start as 0xffffffff, which no entry has — and the buffer grows
+   * on E2BIG.
+   */
+  private pullCpuid(): void {
+    for (;;) {
+      const buf = this.cpuidBuf;
+      const capacity = (buf.byteLength - X86Cpuid2Layout.size) / ENTRY;
+      new Uint8Array(buf.buffer).set(cpuidSentinels(capacity));
+      buf.setUint32(X86Cpuid2Layout.fields.nent.offset, capacity, true);
+      try {
+        this.ioctl(X86Ioctl.GET_CPUID2, 'KVM_GET_CPUID2', buf);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'E2BIG' || capacity >= MAX_CPUID_ENTRIES) throw e;
+        this.cpuidBuf = new DataView(new ArrayBuffer(X86Cpuid2Layout.size + 2 * capacity * ENTRY));
+        continue;
+      }
+      let count = 0;
+      while (count < capacity && buf.getUint32(X86Cpuid2Layout.size + count * ENTRY + ENTRY_FLAGS, true) !== CPUID_SENTINEL) count++;
+      this.cpuidCount = count;
+      return;
+    }
+  }
+
+  private pushCpuid(fromObjects: boolean): void {
+    // An empty table carries no CPUID: the vCPU keeps the one it was set up with.
+    if (fromObjects) {
+      if (this.state.cpuid.length > 0) this.ioctl(X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', encodeCpuid2(this.state.cpuid));
+      return;
+    }
+    if (this.cpuidCount === 0) return;
+    this.cpuidBuf.setUint32(X86Cpuid2Layout.fields.nent.offset, this.cpuidCount, true);
+    this.ioctl(X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', this.cpuidBuf);
+  }
+
+  private pushSregs(fromObjects: boolean): void {
+    const s = this.state.sregs;
+    if (this.caps.sregs2) {
+      if (fromObjects) encodeSregs2(s, this.sregsBuf);
+      this.ioctl(X86Ioctl.SET_SREGS2, 'KVM_SET_SREGS2', this.sregsBuf);
+      return;
+    }
+    // From objects, a zero bitmap queues nothing: VCPU_EVENTS (pushed later) restores a pending
+    // interrupt. PAE PDPTRs are reloaded from guest memory by KVM_SET_SREGS.
+    if (fromObjects) encodeSregs({ ...createX86Sregs(), ...s, interruptBitmap: [0n, 0n, 0n, 0n] }, this.sregsBuf);
+    this.ioctl(X86Ioctl.SET_SREGS, 'KVM_SET_SREGS', this.sregsBuf);
+  }
+
+  private pullXsave(): void {
+    const s = this.state;
+    const bytes = this.caps.xsaveBytes;
+    if (bytes === 0) {
+      // No XSAVE in KVM: keep the same form, an XSAVE image holding x87 and SSE.
+      this.ioctl(X86Ioctl.GET_FPU, 'KVM_GET_FPU', this.fpuBuf);
+      const image = new Uint8Array(KVM_XSAVE_BYTES);
+      const view = new DataView(image.buffer);
+      encodeFxsave(decodeFpu(this.fpuBuf), view);
+      view.setBigUint64(XSAVE_HEADER.xstateBv, FP_SSE, true);
+      s.xsave = image;
+      return;
+    }
+    if (s.xsave.length !== bytes) s.xsave = new Uint8Array(bytes);
+    if (this.caps.xsave2) this.ioctl(X86Ioctl.GET_XSAVE2, 'KVM_GET_XSAVE2', s.xsave);
+    else this.ioctl(X86Ioctl.GET_XSAVE, 'KVM_GET_XSAVE', s.xsave);
+  }
+
+  private pushXsave(): void {
+    const image = this.state.xsave;
+    const bytes = this.caps.xsaveBytes;
+    if (bytes === 0) {
+      const extra = readXstateBv(image) & ~FP_SSE;
+      if (extra !== 0n) throw new ConfigError('threadContext.xsave', `holds XSAVE components 0x${extra.toString(16)} beyond x87/SSE, and this KVM has no XSAVE (KVM_SET_FPU carries only x87 and SSE)`);
+      encodeFpu(decodeFxsave(new DataView(image.buffer, image.byteOffset, image.byteLength)), this.fpuBuf);
+      this.ioctl(X86Ioctl.SET_FPU, 'KVM_SET_FPU', this.fpuBuf);
+      return;
+    }
+    let arg = image;
+    if (image.length !== bytes) {
+      // An image from a KVM with another XSAVE size: what lies beyond this KVM's size must be
+      // empty, else a component would be cut off.
+      if (image.subarray(bytes).some((b) => b !== 0)) {
+        throw new ConfigError('threadContext.xsave', `is ${image.length} bytes with data past ${bytes}, the most this KVM's XSAVE holds (KVM_CAP_XSAVE2)`);
+      }
+      arg = new Uint8Array(bytes);
+      arg.set(image.subarray(0, Math.min(bytes, image.length)));
+    }
+    this.ioctl(X86Ioctl.SET_XSAVE, 'KVM_SET_XSAVE', arg);
+  }
+
+  /** TSC in the raw KVM_GET_MSRS struct, if the list has it. */
+  private rawTsc(): bigint | undefined {
+    const at = this.msrList.indexOf(MSR.TSC);
+    return at < 0 ? undefined : this.msrGetBuf.getBigUint64(MSRS_ENTRIES + at * MSR_ENTRY + MSR_DATA, true);
+  }
+
+  private pushMsrs(fromObjects: boolean): void {
+    if (!fromObjects) {
+      this.pushRawMsrs();
+      return;
+    }
+    const msrs = this.state.msrs;
+    const tsc = msrs.find((m) => m.index === MSR.TSC)?.value;
+    // Unchanged since it was pulled from this vCPU: writing it back would rewind the guest TSC.
+    const skipTsc = tsc !== undefined && tsc === this.tscPulled;
+    const ordered = msrs.filter((m) => !(skipTsc && m.index === MSR.TSC)).sort((a, b) => MSR_RANK(a.index) - MSR_RANK(b.index));
+    if (ordered.length > 0) {
+      if (this.msrSetBuf.byteLength < msrsBytes(ordered.length)) this.msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(ordered.length)));
+      encodeMsrs(ordered, this.msrSetBuf);
+      this.checkCount(this.ioctl(X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf), ordered.length, (i) => ordered[i].index, 'KVM_SET_MSRS');
+    }
+    // KVM's TSC now continues from this value: pushing it unchanged again would rewind it.
+    this.tscPulled = tsc;
+  }
+
+  /**
+   * The entries as KVM_GET_MSRS left them, minus TSC (unchanged since the pull, so writing it
+   * would rewind the guest's clock). msrList is in restore order already (TSC first,
+   * TSC_DEADLINE last), so this is two block copies.
+   */
+  private pushRawMsrs(): void {
+    const list = this.msrList;
+    const tscAt = list.indexOf(MSR.TSC);
+    const src = new Uint8Array(this.msrGetBuf.buffer);
+    const dst = new Uint8Array(this.msrSetBuf.buffer);
+    const entry = (i: number): number => MSRS_ENTRIES + i * MSR_ENTRY;
+    const n = tscAt < 0 ? list.length : list.length - 1;
+    if (n === 0) return;
+    if (tscAt < 0) dst.set(src.subarray(entry(0), entry(list.length)), entry(0));
+    else {
+      dst.set(src.subarray(entry(0), entry(tscAt)), entry(0));
+      dst.set(src.subarray(entry(tscAt + 1), entry(list.length)), entry(tscAt));
+    }
+    this.msrSetBuf.setUint32(X86MsrsLayout.fields.nmsrs.offset, n, true);
+    const at = (i: number): number => list[tscAt >= 0 && i >= tscAt ? i + 1 : i];
+    this.checkCount(this.ioctl(X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf), n, at, 'KVM_SET_MSRS');
+  }
+
+  /** KVM_GET/SET_MSRS answer how many entries they processed: fewer means one was refused. */
+  private checkCount(done: number, total: number, indexAt: (i: number) => number, op: string): void {
+    if (done === total) return;
+    const index = indexAt(done);
+    throw new KvmError(op, 0, 'EPARTIAL', `${this.vcpu}: KVM processed ${done} of ${total} MSRs and refused MSR 0x${index.toString(16)} (${msrName(index)})`);
+  }
+}
+
+/** The state ioctls this KVM offers, from KVM_CHECK_EXTENSION on the VM fd (`check`). */
+export function queryStateCaps(check: (cap: KvmCap) => number): X86StateCaps {
+  const xsave2 = check(KvmCap.XSAVE2);
+  return {
+    sregs2: check(KvmCap.SREGS2) > 0,
+    // KVM_CAP_XSAVE2 answers the image size (≥ 4096); without it KVM_GET_XSAVE copies 4096 bytes.
+    xsaveBytes: xsave2 > 0 ? Math.max(xsave2, KVM_XSAVE_BYTES) : check(KvmCap.XSAVE) > 0 ? KVM_XSAVE_BYTES : 0,
+    xsave2: xsave2 > 0,
+    xcrs: check(KvmCap.XCRS) > 0,
+    debugRegs: check(KvmCap.DEBUGREGS) > 0,
+    vcpuEvents: check(KvmCap.VCPU_EVENTS) > 0,
+  };
+}
