@@ -4,8 +4,7 @@
  * SharedLock together with the interrupt-line update it causes; console bytes go out after the
  * lock is released. Written by hand: no library models a PL011 for a VMM in JavaScript.
  */
-import { DeferredEffects, type AccessSize, type Device, type DeviceContext, type HighWord, type SharedLayout } from '@kvmts/core';
-import { Pl011ReceiveRing } from './receive-ring';
+import { DeferredEffects, SharedReceiveRing, type AccessSize, type Device, type DeviceContext, type HighWord, type SharedLayout } from '@kvmts/core';
 import { Pl011Registers, rawInterrupts } from './register-model';
 import { resetPl011State, type Pl011Fields, type Pl011State } from './state';
 
@@ -14,7 +13,7 @@ const SIZE_MASK: Readonly<Record<AccessSize, number>> = { 1: 0xff, 2: 0xffff, 4:
 export class Pl011 implements Device {
   readonly name: string;
   private readonly state: Pl011State;
-  private readonly ring: Pl011ReceiveRing;
+  private readonly ring: SharedReceiveRing;
   private readonly registers: Pl011Registers;
   private readonly effects = new DeferredEffects();
 
@@ -26,7 +25,7 @@ export class Pl011 implements Device {
   ) {
     this.name = ctx.name;
     this.state = layout.bind(ctx.shared);
-    this.ring = new Pl011ReceiveRing(this.state);
+    this.ring = new SharedReceiveRing(this.state);
     this.registers = new Pl011Registers(this.state, this.ring, this.effects);
     this.locked(() => {
       // The first instance on a buffer powers the UART on; later ones (other threads) join it.

@@ -2,11 +2,11 @@
  * Host → guest bytes without a device instance: the host holds only the UART's shared buffer
  * (`machine.deviceState`), from any thread.
  */
-import { Pl011ReceiveRing } from './receive-ring';
+import { SharedReceiveRing } from '@kvmts/core';
 import { pl011LayoutOf, type Pl011State } from './state';
 
 /** Bindings per buffer, so repeated input does not rebuild views. */
-const bound = new WeakMap<SharedArrayBuffer, { state: Pl011State; ring: Pl011ReceiveRing }>();
+const bound = new WeakMap<SharedArrayBuffer, { state: Pl011State; ring: SharedReceiveRing }>();
 
 /**
  * Queue `data` for the guest to read from UARTDR. Returns how many bytes fit. With no device
@@ -17,7 +17,7 @@ export function pl011PushInput(shared: SharedArrayBuffer, data: Uint8Array): num
   let binding = bound.get(shared);
   if (binding === undefined) {
     const state = pl011LayoutOf(shared).bind(shared);
-    binding = { state, ring: new Pl011ReceiveRing(state) };
+    binding = { state, ring: new SharedReceiveRing(state) };
     bound.set(shared, binding);
   }
   const { state, ring } = binding;

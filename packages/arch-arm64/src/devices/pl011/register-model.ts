@@ -5,20 +5,19 @@
  * raised while the receive FIFO holds a byte. The caller holds the lock, updates the interrupt
  * line after the access, and delivers queued console bytes after releasing it.
  */
-import type { DeferredEffects } from '@kvmts/core';
+import type { DeferredEffects, SharedReceiveRing } from '@kvmts/core';
 import { PL011_CR, PL011_FR, PL011_ID_BYTES, PL011_ID_OFFSET, PL011_INT, PL011_REG } from './registers';
-import type { Pl011ReceiveRing } from './receive-ring';
 import type { Pl011State } from './state';
 
 /** Raw interrupt status: the latched bits and RX from the FIFO. */
-export function rawInterrupts(s: Pl011State, ring: Pl011ReceiveRing): number {
+export function rawInterrupts(s: Pl011State, ring: SharedReceiveRing): number {
   return s.risLatched | (ring.count() > 0 ? PL011_INT.RX : 0);
 }
 
 export class Pl011Registers {
   constructor(
     private readonly s: Pl011State,
-    private readonly ring: Pl011ReceiveRing,
+    private readonly ring: SharedReceiveRing,
     private readonly effects: DeferredEffects,
   ) {}
 
