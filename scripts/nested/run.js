@@ -13,7 +13,7 @@
  *   KVMTS_NESTED_KEEP_LOG=1    keep the console log of a passing run
  *   KVMTS_NESTED_QEMU_EXTRA    more QEMU arguments, e.g. "-smp 4"
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
- *   KVMTS_NESTED_CMD           debugging: a shell command run in the repo inside the guest instead of jest
+ *   KVMTS_NESTED_CMD           a shell command run in the repo inside the guest instead of jest; its status is the result
  *   KVMTS_KVM_SUITES           set by scripts/test/run-tiers.js: `host` leaves the *.kvm.test.ts
  *                              suites out of nested-x86 (jest.config.js); unset, they run here too
  * The test files are split over KVMTS_NESTED_SHARDS emulated hosts running at once (lib/shards.js).
@@ -152,7 +152,7 @@ async function main() {
     const qemuArgs = [...tier.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
     const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, jestCache, scratchProject, limits)));
     saveDurations(cacheDir, tier.tier, Object.assign({}, ...outcomes.map((o) => o.measured)));
-    return report(tier, outcomes, prepMs, Date.now() - t0, limits);
+    return debugCmd ? reportCommand(tier, outcomes[0], prepMs, Date.now() - t0, limits) : report(tier, outcomes, prepMs, Date.now() - t0, limits);
   } finally {
     for (const s of shards) fs.rmSync(s.runDir, { recursive: true, force: true });
   }
@@ -221,10 +221,24 @@ function report(tier, outcomes, prepMs, totalMs, limits) {
   return ok ? 0 : 1;
 }
 
-/** One emulated host's counts and what went wrong in it. */
-function shardCounts({ result: r, running }, limits) {
-  const counts = r.markers.get('counts');
-  const exit = r.markers.get('exit');
+/**
+ * KVMTS_NESTED_CMD: no tests ran, so no counts — the command's own exit status is the result
+ * (what `npm start` relies on where the host has no usable /dev/kvm).
+ */
+function reportCommand(tier, o, prepMs, totalMs, limits) {
+  const problems = hostProblems(o, limits);
+  const exit = o.result.markers.get('exit');
+  const code = problems.length === 0 && exit ? Number(exit[0]) : 1;
+  for (const p of problems) o.say(`FAILED: ${p}`);
+  if (problems.length === 0 && code === 0 && !process.env.KVMTS_NESTED_KEEP_LOG) fs.rmSync(o.shard.logFile, { force: true });
+  else o.say(`console log: ${o.shard.logFile}`);
+  log(`times: prepare ${seconds(prepMs)}, total ${seconds(totalMs)}`);
+  process.stdout.write(`${tier.tier}: the command exited ${exit ? exit[0] : '(no status: see above)'}\n`);
+  return code;
+}
+
+/** What went wrong with the emulated host itself (hung, wedged, no KVM, no report). */
+function hostProblems({ result: r, running }, limits) {
   const problems = [];
   const why = {
     idle: `timeout: the emulated host printed nothing for ${seconds(limits.idleMs)} (hung)`,
@@ -235,7 +249,16 @@ function shardCounts({ result: r, running }, limits) {
     (running.test ? `; running: ${running.test.replace(/_/g, ' ')}` : running.suite ? `; running: ${running.suite}` : ''));
   if (r.markers.has('nokvm')) problems.push('/dev/kvm is missing inside the emulated host');
   if (r.markers.has('error')) problems.push(`guest error: ${r.markers.get('error').join(' ')}`);
-  if (!exit && !r.timedOut) problems.push(`the emulated host stopped without reporting (qemu exit ${r.code ?? r.signal})`);
+  if (!r.markers.get('exit') && !r.timedOut) problems.push(`the emulated host stopped without reporting (qemu exit ${r.code ?? r.signal})`);
+  return problems;
+}
+
+/** One emulated host's counts and what went wrong in it. */
+function shardCounts(o, limits) {
+  const r = o.result;
+  const counts = r.markers.get('counts');
+  const exit = r.markers.get('exit');
+  const problems = hostProblems(o, limits);
   if (exit && exit[0] !== '0') problems.push(`${r.markers.has('jest-done') ? 'jest' : 'the guest'} exited ${exit[0]}`);
   if (!counts) return { passed: 0, failed: 1, skipped: 0, problems }; // could not report: one failure
   if (Number(counts[3]) === 0) problems.push('no test ran');
