@@ -1,9 +1,10 @@
 import type { DependencyContainer } from 'tsyringe';
-import { ARCH_PLUGIN, DEVICE_PLUGIN, KvmCap, type ArchPlugin, type GuestMemory, type Kvm, type KvmVM, type MachineConfig, type MemoryRegionOptions } from '@kvmts/core';
+import { ARCH_PLUGIN, DEVICE_PLUGIN, KvmCap, type ArchPlugin, type LinuxBootProfile, type LinuxBootRequest, type GuestMemory, type Kvm, type KvmVM, type MachineConfig, type MemoryRegionOptions } from '@kvmts/core';
 import { KVM_VM_TYPE_ARM_IPA_SIZE_MASK } from './abi';
 import { loadKernelBoot } from './boot/load';
 import { ArmV8KvmCPU, type Arm64InitialState } from './cpu';
-import { pl011Plugin } from './devices';
+import { pl011, pl011Plugin } from './devices';
+import { linuxCmdline } from './boot/cmdline';
 import { createVgicV3 } from './gic/vgic-v3';
 import { ARM64_LAYOUT } from './layout';
 import { arm64MachineOptions, type Arm64Boot } from './machine-options';
@@ -58,7 +59,21 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   threadContextFromData(data: unknown): ArmV8ThreadContext {
     return ArmV8ThreadContext.fromData(data);
   },
+
+  /** Linux on the in-kernel vGICv3 and timer, with a PL011 at its default place as the console. */
+  linuxBoot(request: LinuxBootRequest): LinuxBootProfile<Arm64Boot> {
+    const cmdline = linuxCmdline(request.append);
+    return {
+      boot: { kind: 'kernel', image: request.kernel, ...(request.initrd ? { initrd: request.initrd } : {}), cmdline },
+      devices: [pl011({}, ARM64_LINUX_CONSOLE)],
+      consoleDevice: ARM64_LINUX_CONSOLE,
+      cmdline,
+    };
+  },
 };
+
+/** The console UART's instance name in linuxBoot machines. */
+export const ARM64_LINUX_CONSOLE = 'uart0';
 
 /** Module entry for kvmts: register the arm64 arch plugin and its devices in `container`. */
 export function register(container: DependencyContainer): void {

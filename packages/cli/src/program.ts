@@ -3,6 +3,7 @@ import { KvmtsError } from '@kvmts/core';
 import { registerRun } from './commands/run';
 import { registerCaps } from './commands/caps';
 import { registerDump } from './commands/dump';
+import { registerBoot } from './commands/boot';
 
 /** This package's version, as lerna sets it in package.json (dist/ sits next to it). */
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerCaps(program);
   registerDump(program);
+  registerBoot(program);
   return program;
 }
 

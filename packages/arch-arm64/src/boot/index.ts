@@ -3,3 +3,4 @@ export * from './kernel';
 export * from './fdt';
 export * from './machine-fdt';
 export * from './load';
+export * from './cmdline';

@@ -7,6 +7,7 @@ import type { AddressSpace } from '../bus/address-bus';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { ThreadContext } from '../cpu/thread-context';
 import type { MachineConfig } from './machine-config';
+import type { DeviceSpec } from './device-plugin';
 
 /** How an arch plugin's CPU is built in a vCPU's container (its VCPU_SETUP is registered there). */
 export type CpuProvider<InitialState, TC extends ThreadContext> =
@@ -45,6 +46,39 @@ export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends T
    * thread or being read from a checkpoint). Throws ConfigError naming a missing or bad field.
    */
   threadContextFromData(data: unknown): TC;
+  /**
+   * How this arch boots a Linux kernel on a machine of its own choosing (`kvmts boot`, and
+   * any tool that only has a kernel in hand): the boot payload, the devices Linux expects (its
+   * console UART first) and the console to type into. Optional: a plugin without it cannot be
+   * asked to boot Linux (linuxBootProfile() says so by name).
+   */
+  linuxBoot?(request: LinuxBootRequest): LinuxBootProfile<Boot>;
+}
+
+/** A Linux kernel and what goes with it, as a user hands them over (`kvmts boot`). */
+export interface LinuxBootRequest {
+  /** The kernel image as the arch's loader takes it (arm64: an Image; x86: a bzImage). */
+  readonly kernel: Uint8Array;
+  readonly initrd?: Uint8Array;
+  /** Extra kernel command-line words; the plugin adds its console argument unless one is given. */
+  readonly append?: string;
+}
+
+/** The machine an arch plugin builds around a Linux kernel. */
+export interface LinuxBootProfile<Boot = unknown> {
+  readonly boot: Boot;
+  /** Devices Linux needs on this arch (the console UART among them). */
+  readonly devices: readonly DeviceSpec[];
+  /** Instance name of the console device: host input goes to its pushInput(). */
+  readonly consoleDevice: string;
+  /** The full kernel command line the boot payload carries (for summaries). */
+  readonly cmdline: string;
+  readonly archOptions?: unknown;
+}
+
+/** A device that takes console input from the host (the UARTs): returns how many bytes it accepted. */
+export interface ConsoleInput {
+  pushInput(data: Uint8Array): number;
 }
 
 /** What a plugin module exports: a function that registers its plugins in the given container. */

@@ -52,7 +52,7 @@ function workerScriptPath(): string {
  * module, loaded last, wins where it registers the same thing (a KVM_CPU, a device type, even
  * an arch plugin for the same arch). Returns the arch plugin and that module list.
  */
-function loadMachinePlugins(container: DependencyContainer, config: MachineConfig): { arch: ArchPlugin; modules: string[] } {
+export function loadMachinePlugins(container: DependencyContainer, config: Pick<MachineConfig, 'arch' | 'devices' | 'plugins'>): { arch: ArchPlugin; modules: string[] } {
   const installed = installedArchModule(config.arch);
   const deviceModules = (config.devices ?? []).map((d) => d?.plugin).filter((m): m is string => typeof m === 'string');
   const modules = [...new Set([...(installed ? [moduleSpecifier(installed)] : []), ...deviceModules, ...(config.plugins ?? [])])];

@@ -35,7 +35,7 @@ export function vcpuCount(config: MachineConfig): number {
   return cpus;
 }
 
-function memoryRegions(config: MachineConfig, arch: ArchPlugin<never, unknown>): MemoryRegionOptions[] {
+function memoryRegions(config: MachineConfig, arch: Pick<ArchPlugin, 'memoryLayout'>): MemoryRegionOptions[] {
   if (Array.isArray(config.memory)) return config.memory as MemoryRegionOptions[];
   const bytes = parseSize(config.memory as number | string);
   if (bytes === undefined) throw new ConfigError('memory', `'${String(config.memory)}' is not a size (use bytes or a string like '64M')`);
@@ -92,7 +92,7 @@ export function prepareVm<Boot, InitialState>(
     container.registerInstance(VM_OPTIONS, vmOptions);
     vm = claim(resolveAndPin<KvmVM>(container, KVM_VM, { useClass: DefaultKvmVM }), 'KVM_VM');
     arch.configureVm(vm, config);
-    for (const r of memoryRegions(config, arch as ArchPlugin<never, unknown>)) vm.addMemoryRegion(r);
+    for (const r of memoryRegions(config, arch)) vm.addMemoryRegion(r);
     for (const z of config.coalesced ?? []) vm.addCoalescedZone(z);
     const vcpus: VcpuHandles[] = [];
     for (let id = 0; id < cpus; id++) vcpus.push(vm.createVcpu(id).describe());
@@ -159,7 +159,7 @@ export interface BuiltVcpu<CPU> {
  */
 export function buildVcpu<InitialState, CPU extends KvmCPU<InitialState> = KvmCPU<InitialState>>(
   threadContainer: DependencyContainer,
-  arch: ArchPlugin<never, InitialState>,
+  arch: Pick<ArchPlugin<never, InitialState>, 'addressSpaces' | 'cpu'>,
   info: VcpuBuildInfo<InitialState>,
   options: CpuOptions = {},
 ): BuiltVcpu<CPU> {

@@ -2,4 +2,5 @@
 export * from './registers';
 export { Pl011 } from './device';
 export { pl011PushInput } from './input';
+export { pl011Layout } from './state';
 export * from './plugin';

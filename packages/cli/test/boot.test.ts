@@ -1,0 +1,131 @@
+/**
+ * `kvmts boot`, host tier: its input checks, the exit-status mapping, the console bridge over
+ * a real PL011 receive ring, the arm64 plugin's Linux profile, and the command itself up to the
+ * point where it needs KVM (the nested arm64 tier boots a real kernel with it: linux-boot.nested-arm64.test.ts).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, type ConsoleInput } from '@kvmts/core';
+import { ARM64_LINUX_CONSOLE, linuxCmdline, pl011Layout, pl011PushInput } from '@kvmts/arch-arm64';
+import { readInputFile } from '../src/input-file';
+import { ConsoleBridge } from '../src/console-bridge';
+import { bootOutcome } from '../src/commands/boot';
+
+const BIN = path.join(__dirname, '..', 'dist', 'bin.js');
+let dir: string;
+beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-boot-'))));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('readInputFile', () => {
+  it('reads a regular file within the limit', () => {
+    const f = path.join(dir, 'k');
+    fs.writeFileSync(f, Buffer.from([1, 2, 3]));
+    expect(Array.from(readInputFile('--kernel', f, 3))).toEqual([1, 2, 3]);
+  });
+  it.each([
+    ['/dev/zero', /\/dev\/zero is not a regular file \(a character device\)/],
+    ['/', /\/ is not a regular file \(a directory\)/],
+    ['/nonexistent/kernel', /cannot read \/nonexistent\/kernel: ENOENT/],
+  ])('refuses %s by name', (file, message) => {
+    expect(() => readInputFile('--kernel', file, 1 << 20)).toThrow(ConfigError);
+    expect(() => readInputFile('--kernel', file, 1 << 20)).toThrow(message);
+  });
+  it('refuses a FIFO without opening it (no hang) and an oversized or empty file', () => {
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => readInputFile('--initrd', fifo, 1 << 20)).toThrow(/--initrd: .*fifo is not a regular file \(a FIFO\)/);
+    const big = path.join(dir, 'big');
+    fs.writeFileSync(big, Buffer.alloc(10));
+    expect(() => readInputFile('--kernel', big, 9)).toThrow(/big is 10 bytes; the limit is 9/);
+    const empty = path.join(dir, 'empty');
+    fs.writeFileSync(empty, '');
+    expect(() => readInputFile('--kernel', empty, 9)).toThrow(/empty is empty/);
+  });
+});
+
+describe('bootOutcome', () => {
+  it('maps each way a guest ends to an exit status', () => {
+    expect(bootOutcome({ reason: 'system-event', event: KvmSystemEvent.SHUTDOWN, flags: 0n }).status).toBe(0);
+    expect(bootOutcome({ reason: 'system-event', event: KvmSystemEvent.RESET, flags: 0n })).toEqual({ status: 2, summary: 'the guest reset (a kernel panic with panic=-1, or a reboot)' });
+    expect(bootOutcome({ reason: 'poweroff', status: 3 })).toEqual({ status: 3, summary: 'the guest powered off (status 3)' });
+    expect(bootOutcome({ reason: 'error', error: new ConfigError('x', 'bad') }).status).toBe(1);
+    expect(bootOutcome({ reason: 'halted' }).status).toBe(1);
+  });
+});
+
+describe('arm64 linuxBoot profile', () => {
+  it('adds the PL011 console and panic=-1 unless given', () => {
+    expect(linuxCmdline()).toBe('console=ttyAMA0 panic=-1');
+    expect(linuxCmdline(' quiet  rdinit=/bin/sh ')).toBe('console=ttyAMA0 quiet rdinit=/bin/sh panic=-1');
+    expect(linuxCmdline('console=hvc0 panic=5')).toBe('console=hvc0 panic=5');
+  });
+  it('builds a kernel boot with a PL011 named as the console device', () => {
+    const kernel = new Uint8Array(64);
+    const profile = linuxBootProfile('arm64', { kernel, append: 'quiet' });
+    expect(profile.consoleDevice).toBe(ARM64_LINUX_CONSOLE);
+    expect(profile.cmdline).toBe('console=ttyAMA0 quiet panic=-1');
+    expect(profile.boot).toEqual({ kind: 'kernel', image: kernel, cmdline: 'console=ttyAMA0 quiet panic=-1' });
+    expect(profile.devices).toEqual([expect.objectContaining({ type: 'pl011', name: ARM64_LINUX_CONSOLE })]);
+  });
+  it('names a plugin that cannot boot Linux', () => {
+    expect(() => linuxBootProfile('x86_64', { kernel: new Uint8Array(1) })).toThrow(/the x86_64 plugin \(@kvmts\/arch-x86\) cannot boot a Linux kernel/);
+  });
+});
+
+describe('ConsoleBridge over a real PL011 receive ring', () => {
+  function ring(bytes: number): { device: ConsoleInput; drain: () => number[] } {
+    const layout = pl011Layout(bytes);
+    const shared = new SharedArrayBuffer(layout.byteLength);
+    const reader = new SharedReceiveRing(layout.bind(shared));
+    return {
+      device: { pushInput: (d) => pl011PushInput(shared, d) },
+      drain: () => {
+        const out: number[] = [];
+        while (reader.count() > 0) out.push(reader.pop());
+        return out;
+      },
+    };
+  }
+
+  it('pipes input, holding back what a full queue does not take, and loses nothing', async () => {
+    const { device, drain } = ring(16);
+    const input = new PassThrough() as unknown as NodeJS.ReadStream;
+    const bridge = new ConsoleBridge({ input, device, onQuit: () => undefined });
+    const sent = Array.from({ length: 40 }, (_, i) => i + 0x20);
+    (input as unknown as PassThrough).write(Buffer.from(sent));
+    const got: number[] = [];
+    for (let i = 0; i < 50 && got.length < sent.length; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      got.push(...drain()); // the guest reading UARTDR
+    }
+    bridge.close();
+    expect(got).toEqual(sent);
+  });
+
+  it('on a terminal: Ctrl-A x quits, Ctrl-A Ctrl-A is one Ctrl-A, raw mode is restored', async () => {
+    const { device, drain } = ring(64);
+    const modes: boolean[] = [];
+    const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: (on: boolean) => modes.push(on) }) as unknown as NodeJS.ReadStream;
+    let quits = 0;
+    const bridge = new ConsoleBridge({ input, device, onQuit: () => quits++ });
+    (input as unknown as PassThrough).write(Buffer.from([0x61, 0x01, 0x01, 0x62, 0x01, 0x78, 0x63]));
+    await new Promise((r) => setTimeout(r, 20));
+    bridge.close();
+    expect(drain()).toEqual([0x61, 0x01, 0x62]);
+    expect(quits).toBe(1);
+    expect(modes).toEqual([true, false]);
+  });
+});
+
+describe('kvmts boot (command line)', () => {
+  it('says which option is wrong, exit status 1, no stack trace', () => {
+    const r = spawnSync(process.execPath, [BIN, 'boot', '--kernel', '/dev/zero'], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe('kvmts: ConfigError: --kernel: /dev/zero is not a regular file (a character device)');
+    const m = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--mem', 'lots'], { encoding: 'utf8' });
+    expect(m.stderr.trim()).toBe("kvmts: ConfigError: --mem: expected a size such as 512M or 2G, got 'lots'");
+  });
+});
