@@ -66,7 +66,7 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
       native: ['CMakeLists.txt', 'native/addon.cc', 'native/common.h', 'README.md'],
       'arch-x86': ['guests/demo-checksum.S', 'guests/prebuilt/demo-checksum.bin'],
       'arch-arm64': ['README.md'],
-      cli: ['dist/bin.js'],
+      cli: ['bin/kvmts.js', 'dist/bin.js'],
       core: ['dist/machine/vcpu-worker.js'],
     };
     for (const p of PACKAGES) {
