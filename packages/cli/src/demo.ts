@@ -25,6 +25,8 @@ export interface DemoOptions {
   readonly console?: (bytes: Uint8Array) => void;
   /** 'auto': assemble with binutils when present, else the committed prebuilt copy. */
   readonly guestSource?: 'auto' | 'assemble' | 'prebuilt';
+  /** Stops the guest when aborted (the run then ends with reason 'stopped'). */
+  readonly signal?: AbortSignal;
 }
 
 export interface DemoResult {
@@ -96,9 +98,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     },
     { console: options.console },
   );
+  const stop = () => void machine.stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
   try {
     const t0 = process.hrtime.bigint();
-    const exit = await machine.run();
+    const exit: MachineExit = options.signal?.aborted ? { reason: 'stopped' } : await machine.run();
     const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
     const state = readExitDeviceState(machine.deviceState.get('exit')!);
     const hostCrc = zlib.crc32(data) >>> 0;
@@ -106,6 +110,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const ok = exit.reason === 'poweroff' && exit.status === 0 && guestCrc === hostCrc;
     return { exit, wallMs, bytes, guestCrc, hostCrc, exits: machine.exitCounts(), guestFrom: from, ok };
   } finally {
+    options.signal?.removeEventListener('abort', stop);
     await machine.close();
   }
 }

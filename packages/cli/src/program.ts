@@ -20,6 +20,7 @@ export function buildProgram(): Command {
 
 /** Run the CLI; typed errors become one clear line and exit code 1 (no stack trace for user errors). */
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe();
   try {
     await buildProgram().parseAsync(argv);
   } catch (e) {
@@ -29,5 +30,19 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     throw e;
+  }
+}
+
+/**
+ * `kvmts … | head`: once the reader has gone, writing more is pointless and Node would throw
+ * EPIPE from a stream event with a stack trace. A C program would die of SIGPIPE, silently;
+ * the CLI does the same (the kernel releases the guest's fds and memory with the process).
+ */
+function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
   }
 }

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Kvm } from '@kvmts/core';
-import { demoData } from '@kvmts/cli';
+import { demoData, runDemo } from '@kvmts/cli';
 
 const bin = path.resolve(__dirname, '../dist/bin.js');
 const kvmts = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60000 });
@@ -38,6 +38,14 @@ describe('kvmts command', () => {
     const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(j).toMatchObject({ ok: true, bytes: 1000, guestFrom: 'prebuilt', exit: { reason: 'poweroff', status: 0 } });
     expect(j.guestCrc).toBe(zlib.crc32(demoData(1000, 1)) >>> 0);
+  });
+
+  itKvm('a run whose AbortSignal fired (SIGINT/SIGTERM in the CLI) ends as stopped and closes the machine', async () => {
+    const controller = new AbortController();
+    controller.abort('SIGINT');
+    const r = await runDemo({ bytes: 4096, guestSource: 'prebuilt', signal: controller.signal, console: () => undefined });
+    expect(r.exit).toEqual({ reason: 'stopped' });
+    expect(r.ok).toBe(false);
   });
 
   itKvm('caps lists capabilities from the system and VM fds', () => {

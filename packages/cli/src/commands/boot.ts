@@ -21,6 +21,7 @@ import {
 import { ConsoleBridge } from '../console-bridge';
 import { readInputFile } from '../input-file';
 import { parsePositiveInt } from '../parse';
+import { SignalStop } from '../signals';
 
 const KERNEL_LIMIT = 512 * 1024 * 1024;
 const INITRD_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
@@ -92,22 +93,20 @@ async function boot(opts: BootOptions): Promise<number> {
   const bridge = hasPushInput(console)
     ? new ConsoleBridge({ input: process.stdin, device: console, onQuit: () => { quit = 'Ctrl-A x'; void machine.stop(); } })
     : undefined;
-  const onSignal = (signal: NodeJS.Signals) => { quit = signal; void machine.stop(); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const signals = new SignalStop();
+  signals.signal.addEventListener('abort', () => { quit = String(signals.signal.reason); void machine.stop(); }, { once: true });
   let exit: MachineExit;
   try {
     started = performance.now();
     exit = await machine.run();
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.dispose();
     bridge?.close();
     await machine.close();
   }
   const wallMs = sinceStart();
   const outcome = bootOutcome(exit);
-  const status = quit === 'SIGINT' ? 130 : quit === 'SIGTERM' ? 143 : outcome.status;
+  const status = signals.exitStatus ?? outcome.status;
   const summary = quit ? `stopped by ${quit}` : outcome.summary;
   if (opts.json) {
     const json = {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DEMO_BYTES, runDemo, type DemoResult } from '../demo';
 import { parsePositiveInt } from '../parse';
+import { SignalStop } from '../signals';
 
 const hex = (v: number | undefined) => (v === undefined ? '(none)' : '0x' + v.toString(16).padStart(8, '0'));
 
@@ -26,7 +27,13 @@ export function registerRun(program: Command): void {
     .option('--prebuilt', 'use the committed prebuilt guest instead of assembling it')
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { bytes: number; seed: number; memory: string; prebuilt?: boolean; json?: boolean }) => {
-      const result = await runDemo({ bytes: opts.bytes, seed: opts.seed, memory: opts.memory, guestSource: opts.prebuilt ? 'prebuilt' : 'auto' });
+      const signals = new SignalStop();
+      let result: DemoResult;
+      try {
+        result = await runDemo({ bytes: opts.bytes, seed: opts.seed, memory: opts.memory, guestSource: opts.prebuilt ? 'prebuilt' : 'auto', signal: signals.signal });
+      } finally {
+        signals.dispose();
+      }
       if (opts.json) {
         const { exit, ...rest } = result;
         // bigint (a system event's flags) has no JSON form: written as a decimal string.
@@ -36,6 +43,6 @@ export function registerRun(program: Command): void {
         process.stdout.write(summarize(result) + '\n');
         if (result.exit.reason === 'error' && 'dump' in result.exit.error) process.stderr.write(String((result.exit.error as { dump: string }).dump) + '\n');
       }
-      if (!result.ok) process.exitCode = 1;
+      if (!result.ok) process.exitCode = signals.exitStatus ?? 1;
     });
 }
