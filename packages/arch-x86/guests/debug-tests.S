@@ -21,9 +21,6 @@
 #                jnz. Ends with rbx = n, r9 = n(n+1)/2 (rbx and r9 start at 0).
 #   guest_int3   r8 ← 1; `int3` (guest_int3_at); r9 ← 2 (guest_int3_after); the exit. With no
 #                IDT the int3 would triple-fault unless the host catches it.
-#   mmio_loop    in: rdi = an MMIO address (no RAM behind it), rcx = n ≥ 1. n times: inc rbx
-#                (mmio_loop_top); dword [rdi] ← ebx (mmio_bp_target: an instruction KVM emulates);
-#                dec rcx; jnz. The device sees 1, 2, …, n.
 #   load_qword   in: rdi = a virtual address. r8 ← qword [rdi]; the exit.
 
         .intel_syntax noprefix
@@ -95,17 +92,6 @@ guest_int3_at:
         int3
 guest_int3_after:
         mov     r9, 2
-        EXIT_OK
-
-        .globl mmio_loop, mmio_loop_top, mmio_bp_target
-mmio_loop:
-        xor     ebx, ebx
-mmio_loop_top:
-        inc     rbx
-mmio_bp_target:
-        mov     dword ptr [rdi], ebx
-        dec     rcx
-        jnz     mmio_loop_top
         EXIT_OK
 
         .globl load_qword

@@ -250,10 +250,12 @@ export class X86GuestDebugger implements GuestDebug {
   }
 
   /**
-   * Exception 3. Where KVM leaves RIP for an intercepted int3 depends on the vendor path (VMX
-   * reports the int3's own address; SVM the saved RIP, which depends on next-RIP support), so
-   * the stop is normalised: if the byte at pc is not an int3 but the byte before it is, RIP is
-   * moved back onto the int3. The stop's pc is then always the breakpoint's address.
+   * Exception 3. KVM reports CS.base + the RIP saved at the #BP intercept (vmx.c
+   * handle_exception_nmi, svm.c bp_interception): the int3's own address on VMX, where the exit
+   * comes before the software exception is delivered, and the same on SVM's exception
+   * intercept. Not measurable in the nested-x86 tier (its emulated CPU never takes the
+   * intercept), so the stop is normalised either way: if the byte at pc is not an int3 but the
+   * byte before it is, RIP is moved back onto the int3. The stop's pc is the breakpoint's address.
    */
   private softwareBreakpointStop(pc: bigint, dr6: bigint): DebugStop {
     let at = pc;
