@@ -35,12 +35,12 @@ interface DebugRig {
 
 /**
  * The nested-x86 tier's L0 is QEMU 7.2 TCG, whose nested SVM never raises two of the exits in
- * its L2 guests (ours): VMRUN loads the VMCB's DR7 without arming TCG's breakpoints (fixed in
- * QEMU 9.1, "target/i386: disable/enable breakpoints on vmentry/vmexit"), so DR0–DR3 never fire;
- * and an int3 checks only the INTn intercept, not KVM's #BP exception intercept, so it goes to
- * the guest's IDT. Single-step (TF → #DB, an exception intercept) works there. The tests that
- * need the two run wherever the CPU is real; in this tier `tierLimitation` below proves the
- * limitation instead, and fails when an upgraded emulator lifts it.
+ * its L2 guests (ours): VMRUN loads the VMCB's DR7 without arming TCG's breakpoints (fixed
+ * upstream in 2024, "target/i386: disable/enable breakpoints on vmentry/vmexit"), so DR0–DR3
+ * never fire; and an int3 checks only the INTn intercept, not KVM's #BP exception intercept, so
+ * it goes to the guest's IDT. Single-step (TF → #DB, an exception intercept) works there. The
+ * tests that need the two run wherever the CPU is real; in this tier the "tier limitation"
+ * test below measures the limitation instead, and fails when an upgraded emulator lifts it.
  */
 const TRAPS_REACH_KVM = process.env.KVMTS_TIER !== 'nested-x86';
 const LIMITATION = "the nested-x86 tier's QEMU 7.2 TCG raises no DR7 breakpoint or #BP intercept in L2 guests";
@@ -162,6 +162,21 @@ describeKvm('guest debug on real KVM (x86)', () => {
     }
     dbg.removeSwBreakpoint(bp);
     expect(rig.vm.memory().read(Number(bp), 3)).toEqual(Uint8Array.from(original));
+    expect(cpu.runLoop()).toEqual(POWEROFF);
+    expect([cpu.getRegs().rbx, cpu.getRegs().rcx]).toEqual([6n, 0n]);
+  });
+
+  it('resuming on a software breakpoint runs the original instruction (stepped with its byte back), then the int3 is back in memory', () => {
+    const { rig, cpu, dbg } = start('step_loop', { rcx: 3 });
+    expect(dbg.stepInstructions(2).steps.map((s) => s.pc)).toEqual([at('step_loop_add'), at('step_loop_dec')]);
+    const bp = at('step_loop_dec');
+    dbg.addSwBreakpoint(bp); // the vCPU stands on it
+    const trace = dbg.stepInstructions(1);
+    expect(trace.steps.map((s) => s.pc)).toEqual([at('step_loop_jnz')]);
+    expect(cpu.getRegs().rcx).toBe(2n); // `dec rcx` ran, not the int3
+    expect(rig.vm.memory().read(Number(bp), 1)[0]).toBe(0xcc);
+    expect(dbg.readVirtual(bp, 3)).toEqual(debugGuest().bytes.slice(Number(bp - 0x8000n), Number(bp - 0x8000n) + 3));
+    dbg.removeSwBreakpoint(bp);
     expect(cpu.runLoop()).toEqual(POWEROFF);
     expect([cpu.getRegs().rbx, cpu.getRegs().rcx]).toEqual([6n, 0n]);
   });
