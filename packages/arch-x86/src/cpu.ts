@@ -2,6 +2,7 @@ import { inject, injectable } from 'tsyringe';
 import {
   BaseKvmCPU,
   ConfigError,
+  GuestMemory,
   KvmCap,
   KvmExitReason,
   KvmIoctl,
@@ -13,6 +14,8 @@ import {
   type AccessSize,
   type AddressBus,
   type CpuStop,
+  type GuestDebugCapable,
+  type MemoryRegion,
   type VcpuSetup,
 } from '@kvmts/core';
 import type { X86GprName } from './abi/registers';
@@ -25,6 +28,7 @@ import { X86StateSync, queryStateCaps } from './state/state-sync';
 import { applySetupSequence, mergeSregs } from './state/setup-sequence';
 import { formatX86Dump } from './dump/dump';
 import { X86_PORT_IO_SPACE } from './address-spaces';
+import { X86GuestDebugger, type X86DebugTarget } from './debug/guest-debugger';
 
 /** KVM_EXIT_IO direction byte. */
 const IO_OUT = 1;
@@ -46,12 +50,16 @@ const NO_DEVICE = UNCLAIMED;
  * container (KVM_CPU); to change it, register a subclass there (docs/architecture.md shows how).
  */
 @injectable()
-export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> {
+export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> implements GuestDebugCapable {
   readonly arch = 'x86_64';
   /** The port-I/O bus (address space 'pio'). */
   readonly pio: AddressBus;
   /** Which state groups are current with KVM and which changed; their ioctls. */
   protected readonly sync: X86StateSync;
+  /** Guest debugging (debug/guest-debugger.ts), once attached by guestDebug(). */
+  private debugger: X86GuestDebugger | undefined;
+  private readonly vmFd: number;
+  private readonly memoryRegions: readonly MemoryRegion[] | undefined;
 
   constructor(@inject(VCPU_SETUP) setup: VcpuSetup) {
     super(setup);
@@ -66,6 +74,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> {
     });
     const vmFd = setup.options?.vmFd;
     if (vmFd === undefined) throw new ConfigError('vcpuSetup.options.vmFd', `vCPU ${this.id}: X86KvmCPU needs the VM fd to ask KVM which state ioctls it has (buildVcpu passes it)`);
+    this.vmFd = vmFd;
+    this.memoryRegions = setup.options?.memoryRegions;
     const caps = queryStateCaps((cap) => kvmIoctl(vmFd, KvmIoctl.CHECK_EXTENSION, `KVM_CHECK_EXTENSION(${KvmCap[cap]})`, cap));
     const fd = this.fd;
     this.sync = new X86StateSync((request, op, arg) => kvmIoctl(fd, request, op, arg), caps, `vCPU ${this.id}`);
@@ -129,6 +139,45 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> {
   setSregs(sregs: Partial<Record<keyof X86Sregs2, unknown>>): void {
     this.markDirty('sregs');
     mergeSregs(this.getThreadContext().sregs, sregs);
+  }
+
+  /**
+   * This vCPU's guest debug: single-step, breakpoints, watchpoints, translation
+   * (debug/guest-debugger.ts). Attached on first call; from then on a guest int3 stops the vCPU.
+   */
+  guestDebug(): X86GuestDebugger {
+    if (this.debugger === undefined) {
+      if (this.memoryRegions === undefined) {
+        throw new ConfigError('vcpuSetup.options.memoryRegions', `vCPU ${this.id}: guest debug needs the VM's memory regions (buildVcpu passes them)`);
+      }
+      const supported = kvmIoctl(this.vmFd, KvmIoctl.CHECK_EXTENSION, 'KVM_CHECK_EXTENSION(KVM_CAP_SET_GUEST_DEBUG2)', KvmCap.SET_GUEST_DEBUG2);
+      const target: X86DebugTarget = {
+        run: this.run,
+        getRegs: () => this.getRegs(),
+        setRegs: (regs) => this.setRegs(regs),
+        getSregs: () => this.getSregs(),
+        syncToKvm: () => this.syncToKvm(),
+        runLoop: (maxExits) => this.runLoop(maxExits),
+        vcpuIoctl: (request, op, arg) => kvmIoctl(this.fd, request, op, arg),
+      };
+      this.debugger = new X86GuestDebugger(target, new GuestMemory(this.memoryRegions), supported);
+    }
+    return this.debugger;
+  }
+
+  detachGuestDebug(): void {
+    this.debugger?.detach();
+    this.debugger = undefined;
+  }
+
+  /** With guest debug attached, a run steps over a breakpoint it resumes at. */
+  override runLoop(maxExits?: number): CpuStop {
+    const d = this.debugger;
+    return d === undefined ? super.runLoop(maxExits) : d.run(maxExits, (m) => super.runLoop(m));
+  }
+
+  protected override handleDebugExit(): CpuStop | undefined {
+    return this.debugger === undefined ? Stop.debug : this.debugger.decodeExit();
   }
 
   /**

@@ -16,6 +16,7 @@ export * from './state/cpuid-normalize';
 export * from './state/host-msrs';
 export * from './isa';
 export * from './dump';
+export * from './debug';
 export * from './state/irqchip';
 export * from './loader/flat-image';
 export { x86ArchPlugin, register } from './plugin';

@@ -25,6 +25,7 @@ export * from './cpu/thread-context';
 export * from './cpu/exit-stats';
 export * from './cpu/vcpu-control';
 export * from './cpu/cpu-stop';
+export * from './cpu/guest-debug';
 export * from './cpu/kvm-cpu';
 export * from './cpu/base-kvm-cpu';
 export * from './di/tokens';

@@ -1,3 +1,5 @@
+import type { DebugStop } from './guest-debug';
+
 /**
  * Why a vCPU's run loop returned: one value per run, produced by the exit handler (or the
  * device) that asked for it, by a kick from another thread, or by the exit limit.
@@ -11,6 +13,8 @@ export type CpuStop =
   | { readonly reason: 'exit-limit' }
   /** KVM_EXIT_DEBUG (single step, breakpoint, watchpoint) that no plugin handled otherwise */
   | { readonly reason: 'debug' }
+  /** KVM_EXIT_DEBUG decoded by the arch's guest debug (cpu/guest-debug.ts): what hit, and where */
+  | DebugStop
   /** a device asked the machine to power off */
   | { readonly reason: 'poweroff'; readonly status: number }
   /** KVM_EXIT_SYSTEM_EVENT (PSCI off/reset, …): `event` is KVM_SYSTEM_EVENT_*, `flags` its data */

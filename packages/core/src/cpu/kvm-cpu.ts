@@ -1,5 +1,6 @@
 import type { AddressBuses, UnclaimedPolicy } from '../bus/address-bus';
 import type { VcpuHandles } from '../vm/vcpu-fd';
+import type { MemoryRegion } from '../vm/memory-region';
 import type { ExitCounts } from './exit-stats';
 import type { CpuStop } from './cpu-stop';
 import type { ThreadContext } from './thread-context';
@@ -18,6 +19,8 @@ export interface CpuOptions {
   readonly vmFd?: number;
   /** How many vCPUs the machine has. */
   readonly vcpuCount?: number;
+  /** The VM's memory regions (descriptors: any thread can map them), for host access to guest memory (guest debug). */
+  readonly memoryRegions?: readonly MemoryRegion[];
 }
 
 /**

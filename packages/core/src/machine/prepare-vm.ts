@@ -165,7 +165,7 @@ export function buildVcpu<InitialState, CPU extends KvmCPU<InitialState> = KvmCP
 ): BuiltVcpu<CPU> {
   const container = threadContainer.createChildContainer();
   const buses = resolveAndPin<AddressBuses>(container, ADDRESS_BUSES, { useFactory: () => new AddressBuses(arch.addressSpaces) });
-  const setup: VcpuSetup = { handles: info.handles, buses, options: { ...options, vmFd: info.vmFd, vcpuCount: info.vcpuCount } };
+  const setup: VcpuSetup = { handles: info.handles, buses, options: { ...options, vmFd: info.vmFd, vcpuCount: info.vcpuCount, memoryRegions: info.regions } };
   container.registerInstance(VCPU_SETUP, setup);
   const cpu = resolveAndPin<KvmCPU<InitialState>>(container, KVM_CPU, arch.cpu) as CPU;
   cpu.applyInitialState(info.initialState);

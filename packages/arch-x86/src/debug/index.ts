@@ -1,0 +1,3 @@
+export * from './debug-registers';
+export * from './page-walk';
+export * from './guest-debugger';
