@@ -44,7 +44,9 @@ const counterPlugin: PciFunctionPlugin<Record<string, never>> = {
         return v;
       },
       write(_offset: number, _size: AccessSize, value: number) {
+        s.lock.acquire();
         s.count = value;
+        s.lock.release();
       },
     };
     return { bars: [bar], reset: () => (s.count = 0) };
