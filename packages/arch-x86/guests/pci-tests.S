@@ -4,15 +4,19 @@
 #   mode     64-bit long mode, CPL0, 2 vCPUs; the identity map must cover the PCI window
 #            (mapBytes 4 GiB); load 0x8000.
 #   machine  a pci-host with the PCI test device (vendor 0x4b56, device 0x7473) on bus 0, in the
-#            default windows (memory BARs 0xe0000000+, I/O BARs 0xc000+), and the exit device.
-#   in       both vCPUs: rdi = results (0x80 bytes, zeroed), rsi = mailbox (8 bytes, zeroed).
+#            default windows (memory BARs 0xe0000000+, I/O BARs 0xc000+), and the exit device;
+#            the in-kernel irqchip (the INTx part reads the slave 8259's IRR).
+#   in       both vCPUs: rdi = results (0x100 bytes, zeroed), rsi = mailbox (8 bytes, zeroed).
 #   vCPU 0   rip = pci_main. Scans devices 0–31 (function 0) through 0xCF8/0xCFC, finds the test
 #            device by its ids, sizes BAR0–3 (writes all-ones, reads back), programs BAR0 =
 #            0xe0000000, BAR1 = 0xc000, BAR2/3 = 0xe0100000, enables I/O and memory decode (a
 #            word write), writes and reads registers through the BARs; hands over to vCPU 1
 #            (mailbox = 1) and waits for it (mailbox = 2); then checks the old and new BAR0
-#            addresses, byte and word config reads at 0xCFE, decode off and on again.
-#            Ends with `out 0xf4, al`: status 0, or 1 when the test device was not found.
+#            addresses, byte and word config reads at 0xCFE, decode off and on again; then INTx:
+#            makes the device's IRQ (the interrupt-line register) level-triggered in the ELCR,
+#            asserts INTA# through the device's interrupt register, masks it with the command
+#            register's interrupt-disable, unmasks, deasserts, and asserts again (left asserted),
+#            reading the 8259's IRR after each step. Ends with `out 0xf4, al`: status 0, or 1 when the test device was not found.
 #   vCPU 1   rip = pci_helper. Waits for mailbox = 1; reads through BAR0 (programmed by vCPU 0),
 #            moves BAR0 to 0xe0200000 through 0xCF8/0xCFC itself, uses the new address, sets
 #            mailbox = 2 and spins.
@@ -32,6 +36,10 @@
 #           with register 0x00 (device id)   0x60 new BAR0+0x00 with memory decode off
 #           0x64 port BAR1+0x00 with memory decode off (I/O still on)   0x68 new BAR0+0x00 with
 #           memory decode back on   0x6c config dword 0x10 (BAR0) as vCPU 0 reads it
+#   INTx (IRR = both 8259s' IRR, slave << 8 | master):  0x70 interrupt-line register
+#           0x74 IRR after assert   0x78 status (config word 0x06) after assert
+#           0x7c IRR with interrupt-disable set   0x80 status then   0x84 IRR after clearing it
+#           0x88 IRR after deassert   0x8c status then   0x90 IRR after asserting again
 
         .intel_syntax noprefix
         .code64
@@ -47,6 +55,12 @@
         .set IO_BASE, 0xc000
         .set DECODE_IO_MEM, 0x3
         .set DECODE_IO, 0x1
+        .set INTX_DISABLE, 0x400
+        .set INTERRUPT_REGISTER, 0x04
+        .set PIC_MASTER, 0x20
+        .set PIC_SLAVE, 0xa0
+        .set OCW3_READ_IRR, 0x0a
+        .set ELCR, 0x4d0
 
         .text
         .globl _start, pci_main, pci_helper
@@ -92,6 +106,24 @@ cfg_write_command:
         mov     ecx, \value
         call    cfg_write
         .endm
+
+# → eax = slave IRR << 8 | master IRR. Clobbers edx.
+read_irr:
+        mov     al, OCW3_READ_IRR
+        out     PIC_SLAVE, al
+        out     PIC_MASTER, al
+        in      al, PIC_SLAVE
+        mov     ah, al
+        in      al, PIC_MASTER
+        movzx   eax, ax
+        ret
+
+# → status word (config 0x06) of the device at r13d, in eax. Clobbers edx.
+read_status:
+        lea     eax, [r13 + 0x04]
+        call    cfg_read
+        shr     eax, 16
+        ret
 
 _start:
 pci_main:
@@ -202,6 +234,45 @@ pci_main:
         lea     eax, [r13 + 0x10]
         call    cfg_read
         mov     dword ptr [r15 + 0x6c], eax
+        # INTx. The IRQ is in the interrupt-line register; the ELCR (0x4d0 + irq / 8, bit irq % 8)
+        # makes it level-triggered, so the IRR follows the line both ways.
+        lea     eax, [r13 + 0x3c]
+        call    cfg_read
+        movzx   ecx, al
+        mov     dword ptr [r15 + 0x70], ecx
+        mov     edx, ecx
+        shr     edx, 3
+        add     edx, ELCR
+        in      al, dx
+        mov     esi, ecx
+        and     esi, 7
+        bts     eax, esi
+        out     dx, al
+        mov     dword ptr [rbx + INTERRUPT_REGISTER], 1
+        call    read_irr
+        mov     dword ptr [r15 + 0x74], eax
+        call    read_status
+        mov     dword ptr [r15 + 0x78], eax
+        lea     eax, [r13 + 0x04]
+        mov     cx, DECODE_IO_MEM | INTX_DISABLE
+        call    cfg_write_command
+        call    read_irr
+        mov     dword ptr [r15 + 0x7c], eax
+        call    read_status
+        mov     dword ptr [r15 + 0x80], eax
+        lea     eax, [r13 + 0x04]
+        mov     cx, DECODE_IO_MEM
+        call    cfg_write_command
+        call    read_irr
+        mov     dword ptr [r15 + 0x84], eax
+        mov     dword ptr [rbx + INTERRUPT_REGISTER], 0
+        call    read_irr
+        mov     dword ptr [r15 + 0x88], eax
+        call    read_status
+        mov     dword ptr [r15 + 0x8c], eax
+        mov     dword ptr [rbx + INTERRUPT_REGISTER], 1
+        call    read_irr
+        mov     dword ptr [r15 + 0x90], eax
         xor     eax, eax
         out     EXIT_PORT, al
         jmp     .

@@ -5,7 +5,7 @@
  * over the same shared state, as two vCPU threads have).
  */
 import { AddressBuses, ConfigError, PCI_TEST_DEVICE_MAGIC, attachDevices, createIsolatedContainer, pciTestDevice, prepareDevices, type AddressBus, type PciFunctionSpec } from '@kvmts/core';
-import { X86PciHost, pciHost, register, type X86PciHostOptions } from '../src';
+import { X86PciHost, pciHost, register, x86PciInterruptLine, type X86PciHostOptions } from '../src';
 import { X86_PORT_IO_SPACE } from '../src/address-spaces';
 
 const ADDRESS = 0xcf8;
@@ -79,9 +79,11 @@ describe('PCI configuration mechanism #1 (0xCF8/0xCFC)', () => {
     t.configWrite(cfg(5, 0x0c), 0x40, 1, 1);
     t.configWrite(cfg(5, 0x0c), 0xffff, 2, 2);
     expect(t.configRead(cfg(5, 0x0c))).toBe(0x00004010);
-    // 0x3c: interrupt line writable, pin (0: none) and min-gnt/max-lat read-only.
+    // 0x3c: interrupt line writable (preset to the route of device 5's INTA#: IRQ 10), pin 1 and
+    // min-gnt/max-lat read-only.
+    expect(t.configRead(cfg(5, 0x3c))).toBe(0x0000010a);
     t.configWrite(cfg(5, 0x3c), 0xffffffff);
-    expect(t.configRead(cfg(5, 0x3c))).toBe(0x000000ff);
+    expect(t.configRead(cfg(5, 0x3c))).toBe(0x000001ff);
     t.configWrite(cfg(5, 0x3c), 0x0b, 0, 1);
     expect(t.configRead(cfg(5, 0x3c), 0, 1)).toBe(0x0b);
     // Command: a word write at 0xCFC; bits the function does not implement stay 0.
@@ -112,7 +114,7 @@ describe('PCI configuration mechanism #1 (0xCF8/0xCFC)', () => {
     expect(t.configRead((cfg(5, 0x00) | (1 << 16)) >>> 0)).toBe(0xffffffff); // bus 1
     expect(t.configRead((5 << 11) | 0x00)).toBe(0xffffffff); // enable clear
     t.configWrite((5 << 11) | 0x3c, 0x0e, 0, 1); // enable clear: dropped
-    expect(t.configRead(cfg(5, 0x3c), 0, 1)).toBe(0);
+    expect(t.configRead(cfg(5, 0x3c), 0, 1)).toBe(10);
     // A scan of bus 0 finds exactly device 5.
     const found = Array.from({ length: 32 }, (_, d) => d).filter((d) => t.configRead(cfg(d, 0)) !== 0xffffffff);
     expect(found).toEqual([5]);
@@ -160,6 +162,38 @@ describe('PCI BAR decode across threads', () => {
       [0xcf8, 8, 'pci.config-ports'],
       [0xc000, 0x4000, 'pci.io-window'],
     ]);
+  });
+});
+
+describe('PCI INTx routing on the PC', () => {
+  it('swizzles pin p of device d to PIRQ (d + p - 1) mod 4, and PIRQA-D to IRQs 10, 10, 11, 11', () => {
+    const table = [0, 1, 2, 3, 4].map((d) => [1, 2, 3, 4].map((pin) => x86PciInterruptLine(d, pin)));
+    expect(table).toEqual([
+      [10, 10, 11, 11],
+      [10, 11, 11, 10],
+      [11, 11, 10, 10],
+      [11, 10, 10, 11],
+      [10, 10, 11, 11],
+    ]);
+  });
+
+  it('drives the routed IRQ through the device context when the test device asserts INTA#', () => {
+    const levels: [number, boolean][] = [];
+    const container = createIsolatedContainer();
+    register(container);
+    const devices = prepareDevices(container, [pciHost({ functions: [pciTestDevice({ device: 6 })] }, 'pci')], [X86_PORT_IO_SPACE]);
+    const buses = new AddressBuses([X86_PORT_IO_SPACE]);
+    attachDevices(container.createChildContainer(), devices, (d) => ({ name: d.name, vcpuId: 0, shared: d.shared, consoleWrite: () => undefined, requestPowerOff: () => undefined, setIrqLine: (line, level) => levels.push([line, level]) }), buses);
+    const pio = buses.get('pio')!;
+    pio.write(ADDRESS, 4, cfg(6, 0x3c), 0);
+    expect(pio.read(DATA, 1)).toBe(11);
+    pio.write(ADDRESS, 4, cfg(6, 0x14), 0);
+    pio.write(DATA, 4, 0xc100, 0);
+    pio.write(ADDRESS, 4, cfg(6, 0x04), 0);
+    pio.write(DATA, 2, 0x1, 0);
+    pio.write(0xc104, 1, 1, 0);
+    pio.write(0xc104, 1, 0, 0);
+    expect(levels).toEqual([[11, true], [11, false]]);
   });
 });
 

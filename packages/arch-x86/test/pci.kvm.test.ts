@@ -3,23 +3,30 @@
  * finds the PCI test device by its ids, sizes and programs its BARs, enables decode and uses the
  * device through memory and I/O BARs; a second vCPU — another thread with its own buses — uses
  * the BAR vCPU 0 programmed, moves it, and vCPU 0 then finds the device at the new address only.
- * The guest is pci-tests.S (its header is the contract; the offsets below are its results).
+ * Then INTx through KVM's in-kernel 8259: the device's interrupt reaches the IRQ its
+ * interrupt-line register names, follows the command register's interrupt-disable, and drops on
+ * deassert. The guest is pci-tests.S (its header is the contract; the offsets below are its
+ * results).
  */
 import { PCI_TEST_DEVICE_MAGIC, createMachine, pciTestDevice } from '@kvmts/core';
-import { assembleGuest, exitDevice, pciHost, type X86PciHost } from '@kvmts/arch-x86';
+import { assembleGuest, exitDevice, pciHost, readPicLines, type X86PciHost } from '@kvmts/arch-x86';
 
 const RESULTS = 0x200000;
 const MAILBOX = 0x201000;
 const TEST_DEVICE_SLOT = 5;
 const ALL_ONES = 0xffffffff;
+/** Device 5's INTA#: PIRQ (5 + 0) mod 4 = B → IRQ 10. */
+const TEST_DEVICE_IRQ = 10;
+const STATUS_INTERRUPT = 0x08;
 
 describeKvm('PCI bus 0 through 0xCF8/0xCFC on real KVM', () => {
-  it('the guest enumerates bus 0, finds the test device by its ids and uses working BARs programmed and moved from two vCPUs', async () => {
+  it('the guest enumerates bus 0, finds the test device by its ids, uses working BARs programmed and moved from two vCPUs, and gets its INTx on IRQ 10', async () => {
     const guest = assembleGuest('pci-tests');
     const m = await createMachine({
       arch: 'x86_64',
       memory: '16M',
       cpus: 2,
+      archOptions: { irqchip: 'kernel' },
       devices: [pciHost({ functions: [pciTestDevice({ device: TEST_DEVICE_SLOT })] }, 'pci'), exitDevice()],
       boot: {
         kind: 'flat',
@@ -36,7 +43,7 @@ describeKvm('PCI bus 0 through 0xCF8/0xCFC on real KVM', () => {
     });
     try {
       expect(await m.run()).toEqual({ reason: 'poweroff', status: 0 });
-      const r = m.vm.memory().view(RESULTS, 0x80);
+      const r = m.vm.memory().view(RESULTS, 0x100);
       const u32 = (offset: number) => r.getUint32(offset, true);
       // The scan: only device 5 answered, with the test device's ids, class 0xff0000, revision 0.
       expect(u32(0x00)).toBe(1 << TEST_DEVICE_SLOT);
@@ -71,6 +78,14 @@ describeKvm('PCI bus 0 through 0xCF8/0xCFC on real KVM', () => {
       expect(u32(0x64)).toBe(PCI_TEST_DEVICE_MAGIC);
       expect(u32(0x68)).toBe(PCI_TEST_DEVICE_MAGIC);
       expect(u32(0x6c)).toBe(0xe0200000);
+      // INTx: the line register names IRQ 10; the 8259's IRR (level-triggered) follows assert,
+      // interrupt-disable, re-enable, deassert and assert; status bit 3 shows the pin, masked or not.
+      const irq10 = (offset: number) => (u32(offset) >>> TEST_DEVICE_IRQ) & 1;
+      expect(u32(0x70)).toBe(TEST_DEVICE_IRQ);
+      expect([irq10(0x74), irq10(0x7c), irq10(0x84), irq10(0x88), irq10(0x90)]).toEqual([1, 0, 1, 0, 1]);
+      expect([u32(0x78) & STATUS_INTERRUPT, u32(0x80) & STATUS_INTERRUPT, u32(0x8c) & STATUS_INTERRUPT]).toEqual([STATUS_INTERRUPT, STATUS_INTERRUPT, 0]);
+      // The guest left INTA# asserted: KVM's PIC holds IRQ 10 high.
+      expect((readPicLines(m.vm).levels >>> TEST_DEVICE_IRQ) & 1).toBe(1);
       // Both vCPUs really took config and MMIO exits (the second is not a bystander).
       const counts = m.exitCounts();
       expect(counts[1].MMIO).toBeGreaterThanOrEqual(5);

@@ -55,7 +55,10 @@ const counterPlugin: PciFunctionPlugin<Record<string, never>> = {
 
 const WINDOWS = { mmioWindow: { base: 0x10000000, size: 0x1000000 }, ioWindow: { base: 0x1000, size: 0x1000 } };
 
-function hosts(functions: PciFunctionSpec[]) {
+/** An arch's INTx routing for the tests: pin p of device d → line 5 or 6 by (d + p − 1) mod 2. */
+const route = (device: number, pin: number) => [5, 6][(device + pin - 1) % 2];
+
+function hosts(functions: PciFunctionSpec[], irq?: { route: (device: number, pin: number) => number | undefined; lines: [number, boolean][] }) {
   const container = createIsolatedContainer();
   container.register(PCI_FUNCTION_PLUGIN, { useValue: pciTestDevicePlugin });
   container.register(PCI_FUNCTION_PLUGIN, { useValue: counterPlugin });
@@ -63,7 +66,14 @@ function hosts(functions: PciFunctionSpec[]) {
   const layout = pciHostLayout(resolved);
   const shared = new SharedArrayBuffer(layout.byteLength);
   const make = (vcpuId: number) => {
-    const host = new PciHost({ name: 'pci', vcpuId, shared, functions: resolved, ...WINDOWS });
+    const host = new PciHost({
+      name: 'pci',
+      vcpuId,
+      shared,
+      functions: resolved,
+      ...WINDOWS,
+      ...(irq ? { interruptLine: irq.route, setIrqLine: (line: number, level: boolean) => irq.lines.push([line, level]) } : {}),
+    });
     const mmio = new AddressBus({ name: 'mmio', limit: 2 ** 32 });
     mmio.attach(WINDOWS.mmioWindow, host.windowDevice('mmio'));
     const io = new AddressBus({ name: 'io', limit: 0x10000 });
@@ -180,6 +190,77 @@ describe('PCI host', () => {
     container.register(PCI_FUNCTION_PLUGIN, { useValue: counterPlugin });
     expect(() => resolvePciFunctions(container, [pciTestDevice({ device: 0 })], 'fns')).toThrow(ConfigError);
     expect(() => resolvePciFunctions(container, [pciTestDevice({ device: 0 })], 'fns')).toThrow("fns[0].type: no PCI function plugin of type 'pci-test-device' (registered: counter)");
+  });
+});
+
+describe('PCI INTx', () => {
+  const STATUS = 0x06;
+  const LINE = 0x3c;
+  /** The test device's interrupt register through BAR0 of device `d` (BAR0 at 0x10000000 + d·0x1000). */
+  const setup = () => {
+    const lines: [number, boolean][] = [];
+    const { make, layout, shared } = hosts([pciTestDevice({ device: 1 }), pciTestDevice({ device: 2 }), pciTestDevice({ device: 3 })], { route, lines });
+    const a = make(0);
+    const b = make(1);
+    for (const d of [1, 2, 3]) {
+      a.host.configWrite(0, d, 0, BAR0, 4, 0x10000000 + d * 0x1000);
+      a.host.configWrite(0, d, 0, COMMAND, 2, 0x2);
+    }
+    const intx = (t: typeof a, d: number, level: 0 | 1) => t.mmio.write(0x10000004 + d * 0x1000, 4, level, 0);
+    return { a, b, lines, intx, layout, shared };
+  };
+
+  it('presets each function\'s interrupt-line register to its route; the pin is read-only', () => {
+    const { a } = setup();
+    expect([1, 2, 3].map((d) => a.host.configRead(0, d, 0, LINE, 2))).toEqual([0x0106, 0x0105, 0x0106]);
+    // Without an arch route the register says "unknown" (0xff).
+    const unrouted = hosts([pciTestDevice({ device: 1 })]).make(0);
+    expect(unrouted.host.configRead(0, 1, 0, LINE, 1)).toBe(0xff);
+  });
+
+  it('ORs the functions sharing a line and drives it only when the OR changes; status bit 3 shows each pin', () => {
+    const { a, b, lines, intx } = setup();
+    intx(a, 1, 1);
+    expect(lines).toEqual([[6, true]]);
+    expect(b.host.configRead(0, 1, 0, STATUS, 2)).toBe(0x0008);
+    intx(b, 3, 1); // same line, already high
+    intx(a, 1, 0); // device 3 still holds it
+    expect(lines).toEqual([[6, true]]);
+    expect([b.host.configRead(0, 1, 0, STATUS, 2), b.host.configRead(0, 3, 0, STATUS, 2)]).toEqual([0, 0x0008]);
+    intx(a, 2, 1);
+    intx(b, 3, 0);
+    expect(lines).toEqual([[6, true], [5, true], [6, false]]);
+    // Writing the status register (even all-ones) does not clear the read-only interrupt bit.
+    a.host.configWrite(0, 2, 0, STATUS, 2, 0xffff);
+    expect(a.host.configRead(0, 2, 0, STATUS, 2)).toBe(0x0008);
+  });
+
+  it('masks a function whose command register sets interrupt-disable, and unmasks it', () => {
+    const { a, b, lines, intx } = setup();
+    intx(a, 1, 1);
+    b.host.configWrite(0, 1, 0, COMMAND, 2, 0x0402);
+    expect(b.host.configRead(0, 1, 0, STATUS, 2)).toBe(0x0008); // still pending, just masked
+    intx(a, 1, 0);
+    intx(a, 1, 1); // masked: no change reaches the line
+    b.host.configWrite(0, 1, 0, COMMAND, 2, 0x0002);
+    expect(lines).toEqual([[6, true], [6, false], [6, true]]);
+  });
+
+  it('reset drops every pin and line and presets the line registers again; afterRestore drives the restored levels', () => {
+    const { a, b, lines, intx, layout, shared } = setup();
+    intx(a, 2, 1);
+    a.host.configWrite(0, 2, 0, LINE, 1, 0x33);
+    const saved = saveSharedState(layout, shared);
+    lines.length = 0;
+    b.host.reset();
+    expect(lines).toContainEqual([5, false]);
+    expect(lines.filter(([, level]) => level)).toEqual([]);
+    expect([a.host.configRead(0, 2, 0, STATUS, 2), a.host.configRead(0, 2, 0, LINE, 1)]).toEqual([0, 5]);
+    lines.length = 0;
+    restoreSharedState(layout, shared, saved);
+    a.host.afterRestore();
+    expect(lines.sort()).toEqual([[5, true], [6, false]]);
+    expect(a.host.configRead(0, 2, 0, LINE, 1)).toBe(0x33); // the guest's value, restored
   });
 });
 

@@ -13,6 +13,12 @@
  * The address latch is one register for all vCPUs, as on hardware (guests serialise their
  * config accesses themselves), so it lives in the host's shared state.
  *
+ * INTx: pin p of device d reaches PIRQ (d + p − 1) mod 4 (the swizzle of PCI-to-PCI Bridge
+ * Architecture §9.1), and PIRQA–D are ISA IRQs 10, 10, 11, 11 — what SeaBIOS programs into the
+ * PIIX of QEMU's pc machine, so a guest that expects a PC finds them there; each function's
+ * interrupt-line register is preset to its IRQ. Driving them needs the in-kernel irqchip
+ * (archOptions.irqchip 'kernel'); the guest sets the 8259's ELCR for level-triggered IRQs.
+ *
  * Windows (defaults; `mmioWindow` / `ioWindow` move them): memory BARs decode in
  * 0xe000_0000–0xefff_ffff, inside the 32-bit MMIO hole above RAM (X86_LAYOUT.mmioHoleStart) and
  * below the IOAPIC (0xfec0_0000) and LAPIC (0xfee0_0000) pages; I/O BARs in ports
@@ -50,6 +56,14 @@ const CONFIG_ADDRESS_BITS = 0x80fffffc;
 
 export const X86_PCI_DEFAULT_MMIO_WINDOW: AddressRange = { base: X86_LAYOUT.pciMmioWindowBase, size: X86_LAYOUT.pciMmioWindowSize };
 export const X86_PCI_DEFAULT_IO_WINDOW: AddressRange = { base: 0xc000, size: 0x4000 };
+
+/** PIRQA–D → ISA IRQ. */
+export const X86_PCI_INTX_IRQS: readonly number[] = [10, 10, 11, 11];
+
+/** The ISA IRQ that INTx pin `pin` (1–4) of `device` on bus 0 drives. */
+export function x86PciInterruptLine(device: number, pin: number): number {
+  return X86_PCI_INTX_IRQS[(device + pin - 1) % X86_PCI_INTX_IRQS.length];
+}
 
 const PORT_SPACE_LIMIT = 0x10000;
 /** Guest-physical addresses the 32-bit window must stay below: the IOAPIC page and everything above it. */
@@ -105,7 +119,16 @@ export class X86PciHost implements Device {
 
   constructor(ctx: DeviceContext, functions: readonly ResolvedPciFunction[], windows: { mmio: AddressRange; io: AddressRange }) {
     this.name = ctx.name;
-    this.host = new PciHost({ name: ctx.name, vcpuId: ctx.vcpuId, shared: ctx.shared, functions, mmioWindow: windows.mmio, ioWindow: windows.io });
+    this.host = new PciHost({
+      name: ctx.name,
+      vcpuId: ctx.vcpuId,
+      shared: ctx.shared,
+      functions,
+      mmioWindow: windows.mmio,
+      ioWindow: windows.io,
+      interruptLine: x86PciInterruptLine,
+      setIrqLine: (line, level) => ctx.setIrqLine(line, level),
+    });
     this.ports = new PciConfigPorts(this.host);
     // In the order of pciHostPlacement's ranges.
     this.ranges = { pio: [this.ports, this.host.windowDevice('io')], mmio: [this.host.windowDevice('mmio')] };

@@ -23,6 +23,8 @@ export const PCI_COMMAND = {
   interruptDisable: 1 << 10,
 } as const;
 
+/** Status register bit 3: the function's INTx is asserted (read-only; set even while interrupt-disable masks it). */
+export const PCI_STATUS_INTERRUPT = 1 << 3;
 /** Status register bits the guest clears by writing 1 (offset 0x06): parity, aborts, SERR. */
 export const PCI_STATUS_WRITE_ONE_TO_CLEAR = 0xf900;
 

@@ -15,6 +15,7 @@ import {
   PCI_COMMAND,
   PCI_CONFIG_SPACE_SIZE,
   PCI_HEADER_TYPE_MULTIFUNCTION,
+  PCI_STATUS_INTERRUPT,
   PCI_STATUS_WRITE_ONE_TO_CLEAR,
   PCI_TYPE0_HEADER,
   pciBarOffset,
@@ -108,12 +109,14 @@ export class PciConfigSpace {
 
   /**
    * `stored` is this function's 256 bytes of shared state (the guest-writable bits); `multiFunction`
-   * sets header-type bit 7 (the host knows whether the device has other functions).
+   * sets header-type bit 7 (the host knows whether the device has other functions);
+   * `interruptStatus` tells the status register whether the function's INTx is asserted.
    */
   constructor(
     readonly description: PciFunctionDescription,
     private readonly stored: Uint8Array,
     multiFunction: boolean,
+    private readonly interruptStatus: () => boolean = () => false,
   ) {
     if (stored.length !== PCI_CONFIG_SPACE_SIZE) throw new ConfigError('pci.configSpace', `needs ${PCI_CONFIG_SPACE_SIZE} bytes of state, got ${stored.length}`);
     const d = description;
@@ -176,7 +179,8 @@ export class PciConfigSpace {
   private readByte(at: number): number {
     if (at >= PCI_CONFIG_SPACE_SIZE) return 0xff;
     const changeable = this.writable[at] | this.clearable[at];
-    return (this.fixed[at] & ~changeable) | (this.stored[at] & changeable);
+    const value = (this.fixed[at] & ~changeable) | (this.stored[at] & changeable);
+    return at === PCI_TYPE0_HEADER.status.offset && this.interruptStatus() ? value | PCI_STATUS_INTERRUPT : value;
   }
 
   /** Write the low `size` bytes of `value` at `offset`: writable bits take the value, 1s clear RW1C bits. */
@@ -193,6 +197,11 @@ export class PciConfigSpace {
   /** Power-on state: every writable bit 0. */
   reset(): void {
     this.stored.fill(0);
+  }
+
+  /** The command register's interrupt-disable bit is clear: an asserted INTx reaches its line. */
+  interruptEnabled(): boolean {
+    return (this.read(PCI_TYPE0_HEADER.command.offset, 2) & PCI_COMMAND.interruptDisable) === 0;
   }
 
   /** The command register's decode-enable bit for `kind` is set. */

@@ -39,7 +39,7 @@ export interface PciFunctionDescription {
   readonly revisionId?: number;
   readonly subsystemVendorId?: number;
   readonly subsystemId?: number;
-  /** INTx pin the function uses: 0 none, 1–4 INTA#–INTD#. Interrupt delivery is not routed yet. */
+  /** INTx pin the function uses: 0 none, 1–4 INTA#–INTD#. The arch's host routes it to an interrupt line. */
   readonly interruptPin?: number;
   /** By BAR register index (0–5); a mem64 BAR at n leaves n + 1 undefined. */
   readonly bars: readonly (PciBarSpec | undefined)[];
@@ -53,6 +53,14 @@ export interface PciFunctionContext {
   readonly vcpuId: number;
   /** Bind the layout the plugin declared in `sharedLayout` over this function's part of the host's shared state. */
   bindShared<F extends SharedFieldTable>(layout: SharedLayout<F>): SharedState<F>;
+  /**
+   * Drive the function's INTx pin (level-triggered; the description's `interruptPin` must be set).
+   * Call it holding the function's own SharedLock, in the critical section whose state change
+   * moved the level, so levels reach the interrupt controller in the order the state changed.
+   * The host ORs the functions sharing a line and masks a function whose command register has
+   * interrupt-disable set.
+   */
+  setInterrupt(asserted: boolean): void;
 }
 
 /** A function instance: the Device serving each BAR (offsets relative to the BAR's base). */

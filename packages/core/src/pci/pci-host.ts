@@ -17,6 +17,14 @@
  * A BAR is mapped only when it lies wholly inside the window of its kind (a host bridge forwards
  * only its windows); a BAR that overlaps one mapped before it (in function order, then BAR
  * order) stays unmapped until the guest resolves the conflict.
+ *
+ * INTx. The arch routes each (device, pin) to an interrupt line (`interruptLine`), and the host
+ * presets each function's interrupt-line register to it, as firmware would. A function drives
+ * its pin with `ctx.setInterrupt`; the host keeps every function's level in shared state, ORs
+ * the functions that share a line, masks those whose command register has interrupt-disable
+ * set, and changes the line only when that OR changes — under the host lock, so levels reach the
+ * interrupt controller in order (lock order: a function's lock, then the host's; the host never
+ * takes a function's lock).
  */
 import type { DependencyContainer } from 'tsyringe';
 import { AddressBus, UNCLAIMED } from '../bus/address-bus';
@@ -25,7 +33,7 @@ import type { AccessSize, Device, HighWord } from '../bus/device';
 import { defineSharedLayout, type SharedFieldKind, type SharedLayout } from '../devices/shared-layout';
 import type { SharedLock } from '../devices/shared-lock';
 import { ConfigError } from '../errors/errors';
-import { PCI_BAR_COUNT, PCI_CONFIG_SPACE_SIZE, PCI_DEVICES_PER_BUS, PCI_FUNCTIONS_PER_DEVICE } from './config-header';
+import { PCI_BAR_COUNT, PCI_CONFIG_SPACE_SIZE, PCI_DEVICES_PER_BUS, PCI_FUNCTIONS_PER_DEVICE, PCI_TYPE0_HEADER } from './config-header';
 import { PciConfigSpace, checkPciFunctionDescription, type PciDecodedBar } from './config-space';
 import { findPciFunctionPlugin, type PciFunction, type PciFunctionDescription, type PciFunctionPlugin, type PciFunctionSpec } from './pci-function';
 
@@ -108,15 +116,19 @@ function alignUp4(n: number): number {
 
 /**
  * The host's shared state: its lock, the decode generation, the config address latch of an
- * indirect mechanism (x86 0xCF8), 256 bytes of config space per function, then each function's
- * own layout (at a 4-byte-aligned offset, bound with `layout.bind(shared, offset)`).
+ * indirect mechanism (x86 0xCF8), 256 bytes of config space per function, each function's INTx
+ * level, then each function's own layout (at a 4-byte-aligned offset, bound with `layout.bind(shared, offset)`).
  */
 export function pciHostLayout(functions: readonly ResolvedPciFunction[]): SharedLayout {
   const fields: Record<string, SharedFieldKind> = {
     lock: 'lock',
     generation: 'atomic-u32',
     configAddress: 'atomic-u32',
+    /** 0 until the first instance presets the interrupt-line registers (power-on, after reset). */
+    initialized: 'atomic-u32',
     config: { bytes: PCI_CONFIG_SPACE_SIZE * functions.length },
+    /** Each function's INTx level as it drives it (1 asserted), before interrupt-disable masks it. */
+    intx: { bytes: alignUp4(functions.length) },
   };
   for (const [i, f] of functions.entries()) fields[`function${i}`] = { bytes: alignUp4(f.layout?.byteLength ?? 0) };
   // The layout's identity covers its functions: a checkpoint restores only into the same set.
@@ -128,13 +140,18 @@ interface HostState {
   readonly lock: SharedLock;
   generation: number;
   configAddress: number;
+  initialized: number;
   readonly config: Uint8Array;
+  readonly intx: Uint8Array;
 }
 
 interface HostedFunction {
+  readonly index: number;
   readonly resolved: ResolvedPciFunction;
   readonly config: PciConfigSpace;
   readonly instance: PciFunction;
+  /** Where its INTx pin is routed; undefined without a pin or a route. */
+  readonly line: number | undefined;
 }
 
 /** Which window: memory BARs decode in 'mmio', I/O BARs in 'io'. */
@@ -150,7 +167,14 @@ export interface PciHostInit {
   readonly functions: readonly ResolvedPciFunction[];
   readonly mmioWindow: AddressRange;
   readonly ioWindow: AddressRange;
+  /** The arch's INTx routing: the interrupt line of `pin` (1–4) of `device`; undefined: not routed. */
+  readonly interruptLine?: (device: number, pin: number) => number | undefined;
+  /** Drive an interrupt line (the device context's `setIrqLine`). */
+  readonly setIrqLine?: (line: number, level: boolean) => void;
 }
+
+/** The interrupt-line register's "unknown / no connection" value on x86 (PCI 3.0 §6.2.4). */
+const LINE_UNKNOWN = 0xff;
 
 /** Config reads of an absent function, bus or register return all-ones (PCI 3.0 §6.1). */
 const ALL_ONES = 0xffffffff;
@@ -167,29 +191,73 @@ export class PciHost {
   private builtFrom = -1;
   /** Window accesses no BAR claimed (master aborts), in this thread. */
   masterAborts = 0;
+  private readonly setIrqLine: (line: number, level: boolean) => void;
 
   constructor(init: PciHostInit) {
     this.name = init.name;
     const layout = pciHostLayout(init.functions);
     this.state = layout.bind(init.shared) as unknown as HostState;
     this.windows = { mmio: init.mmioWindow, io: init.ioWindow };
+    this.setIrqLine = init.setIrqLine ?? (() => undefined);
     const multi = new Set(init.functions.filter((f) => f.function !== 0).map((f) => f.device));
+    const intx = this.state.intx;
     for (const [i, f] of init.functions.entries()) {
       const stored = this.state.config.subarray(i * PCI_CONFIG_SPACE_SIZE, (i + 1) * PCI_CONFIG_SPACE_SIZE);
       const offset = layout.fields[`function${i}`].offset;
-      const instance = f.plugin.create(
+      const pin = f.description.interruptPin ?? 0;
+      const line = pin === 0 ? undefined : init.interruptLine?.(f.device, pin);
+      const config = new PciConfigSpace(f.description, stored, multi.has(f.device), () => intx[i] !== 0);
+      // Set before create: a function may drive its pin as soon as it exists.
+      const hosted: { -readonly [K in keyof HostedFunction]: HostedFunction[K] } = { index: i, resolved: f, config, instance: { bars: [] }, line };
+      hosted.instance = f.plugin.create(
         {
           name: f.name,
           vcpuId: init.vcpuId,
           bindShared: (fnLayout) => fnLayout.bind(init.shared, offset),
+          setInterrupt: (asserted) => this.setInterrupt(hosted, asserted),
         },
         f.spec.options,
       );
-      const hosted = { resolved: f, config: new PciConfigSpace(f.description, stored, multi.has(f.device)), instance };
       this.slots[f.device * PCI_FUNCTIONS_PER_DEVICE + f.function] = hosted;
       this.hosted.push(hosted);
     }
     this.buses = this.emptyBuses();
+    const s = this.state;
+    s.lock.acquire();
+    try {
+      if (s.initialized === 0) this.presetInterruptLines();
+    } finally {
+      s.lock.release();
+    }
+  }
+
+  /** Power-on: each function's interrupt-line register names its route, as firmware leaves it. Under the lock. */
+  private presetInterruptLines(): void {
+    for (const f of this.hosted) {
+      if ((f.resolved.description.interruptPin ?? 0) === 0) continue;
+      f.config.write(PCI_TYPE0_HEADER.interruptLine.offset, 1, f.line !== undefined && f.line < LINE_UNKNOWN ? f.line : LINE_UNKNOWN);
+    }
+    this.state.initialized = 1;
+  }
+
+  /** Whether any function routed to `line` has its INTx asserted and not masked. Under the lock. */
+  private lineLevel(line: number): boolean {
+    const intx = this.state.intx;
+    return this.hosted.some((f) => f.line === line && intx[f.index] !== 0 && f.config.interruptEnabled());
+  }
+
+  private setInterrupt(f: HostedFunction, asserted: boolean): void {
+    const s = this.state;
+    s.lock.acquire();
+    try {
+      const before = f.line !== undefined && this.lineLevel(f.line);
+      s.intx[f.index] = asserted ? 1 : 0;
+      if (f.line === undefined) return;
+      const after = this.lineLevel(f.line);
+      if (after !== before) this.setIrqLine(f.line, after);
+    } finally {
+      s.lock.release();
+    }
   }
 
   private emptyBuses(): Record<PciWindowKind, AddressBus> {
@@ -234,7 +302,13 @@ export class PciHost {
     const s = this.state;
     s.lock.acquire();
     try {
+      // Interrupt-disable may change: the line follows, in the same critical section.
+      const before = f.line !== undefined && this.lineLevel(f.line);
       f.config.write(register, size, value);
+      if (f.line !== undefined) {
+        const after = this.lineLevel(f.line);
+        if (after !== before) this.setIrqLine(f.line, after);
+      }
       // Every thread's decode is rebuilt on its next window access (cheap: config writes are rare).
       s.generation = (s.generation + 1) >>> 0;
     } finally {
@@ -289,26 +363,45 @@ export class PciHost {
     }
   }
 
-  /** Power-on state: config space cleared (decode off, BARs at 0), every function reset. */
+  /**
+   * Power-on state: every function reset (it drops its pin), then config space cleared (decode
+   * off, BARs at 0, interrupt lines preset) and every routed line driven low.
+   */
   reset(): void {
+    for (const f of this.hosted) f.instance.reset?.();
     const s = this.state;
     s.lock.acquire();
     try {
       for (const f of this.hosted) f.config.reset();
+      s.intx.fill(0);
       s.configAddress = 0;
+      this.presetInterruptLines();
+      this.driveLines();
       s.generation = (s.generation + 1) >>> 0;
     } finally {
       s.lock.release();
     }
-    for (const f of this.hosted) f.instance.reset?.();
   }
 
-  /** After shared state was restored: make every thread rebuild its decode from it. */
+  /** Every routed line to the level shared state implies. Under the lock. */
+  private driveLines(): void {
+    const lines = new Set(this.hosted.map((f) => f.line).filter((l): l is number => l !== undefined));
+    for (const line of lines) this.setIrqLine(line, this.lineLevel(line));
+  }
+
+  /**
+   * After shared state was restored (into a VM that never saw it): drive every routed line to
+   * the restored level, and make every thread rebuild its decode.
+   */
   afterRestore(): void {
     const s = this.state;
     s.lock.acquire();
-    s.generation = (s.generation + 1) >>> 0;
-    s.lock.release();
+    try {
+      this.driveLines();
+      s.generation = (s.generation + 1) >>> 0;
+    } finally {
+      s.lock.release();
+    }
   }
 
   /** The Device to place over window `kind` (its range is `window(kind)`). */

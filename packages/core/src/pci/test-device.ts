@@ -8,7 +8,9 @@
  *   BAR2/3   mem64, prefetchable  the register file, repeated (size from options, default 16 KiB)
  *
  *   register 0x00  (4 bytes)  read-only PCI_TEST_DEVICE_MAGIC ('KVTS' in memory order)
- *   0x04–0xff                 scratch: any width (1, 2, 4, 8), any offset, read back as written
+ *   register 0x04  (4 bytes)  interrupt control: bit 0 is the level of INTA# (write 1 to
+ *                             assert, 0 to deassert; reads back as written)
+ *   0x08–0xff                 scratch: any width (1, 2, 4, 8), any offset, read back as written
  *
  * Ids: vendor 0x4b56 / device 0x7473 by default (not assigned to any vendor in the PCI ID
  * database, chosen so no guest driver binds to it), class 0xff0000 ("unassigned").
@@ -24,6 +26,9 @@ export const PCI_TEST_DEVICE_DEVICE_ID = 0x7473;
 export const PCI_TEST_DEVICE_MAGIC = 0x5354564b;
 export const PCI_TEST_DEVICE_REGISTER_BYTES = 256;
 export const PCI_TEST_DEVICE_BAR_SIZES = { bar0: 0x1000, bar1: 32 } as const;
+/** Offset of the interrupt-control register; its bit 0 drives INTA#. */
+export const PCI_TEST_DEVICE_INTERRUPT_REGISTER = 0x04;
+const INTERRUPT_LEVEL = 1;
 
 export interface PciTestDeviceOptions {
   readonly vendorId?: number;
@@ -45,6 +50,7 @@ class RegisterFileWindow implements Device {
   constructor(
     readonly name: string,
     private readonly state: ReturnType<typeof LAYOUT.bind>,
+    private readonly ctx: PciFunctionContext,
   ) {
     this.view = new DataView(state.registers.buffer, state.registers.byteOffset, PCI_TEST_DEVICE_REGISTER_BYTES);
   }
@@ -71,11 +77,15 @@ class RegisterFileWindow implements Device {
     const s = this.state;
     s.lock.acquire();
     try {
+      let interruptWritten = false;
       for (let i = 0; i < size; i++) {
         const at = (offset + i) % PCI_TEST_DEVICE_REGISTER_BYTES;
         if (at < 4) continue; // the magic register is read-only
         this.view.setUint8(at, i < 4 ? (value >>> (8 * i)) & 0xff : (valueHigh >>> (8 * (i - 4))) & 0xff);
+        if (at === PCI_TEST_DEVICE_INTERRUPT_REGISTER) interruptWritten = true;
       }
+      // In the critical section that changed the level (PciFunctionContext.setInterrupt).
+      if (interruptWritten) this.ctx.setInterrupt((this.view.getUint8(PCI_TEST_DEVICE_INTERRUPT_REGISTER) & INTERRUPT_LEVEL) !== 0);
     } finally {
       s.lock.release();
     }
@@ -106,6 +116,7 @@ export const pciTestDevicePlugin: PciFunctionPlugin<PciTestDeviceOptions> = {
       vendorId: o.vendorId,
       deviceId: o.deviceId,
       classCode: 0xff0000,
+      interruptPin: 1,
       bars: [
         { kind: 'mem32', size: PCI_TEST_DEVICE_BAR_SIZES.bar0 },
         { kind: 'io', size: PCI_TEST_DEVICE_BAR_SIZES.bar1 },
@@ -121,13 +132,17 @@ export const pciTestDevicePlugin: PciFunctionPlugin<PciTestDeviceOptions> = {
     // The magic is state like any register, so a checkpoint carries it; writing it every time an
     // instance is created is idempotent.
     new DataView(state.registers.buffer, state.registers.byteOffset).setUint32(0, PCI_TEST_DEVICE_MAGIC, true);
-    const registers = new RegisterFileWindow(`${ctx.name}.registers`, state);
+    const registers = new RegisterFileWindow(`${ctx.name}.registers`, state, ctx);
     return {
       bars: [registers, registers, registers],
       reset() {
         state.lock.acquire();
-        state.registers.fill(0, 4);
-        state.lock.release();
+        try {
+          state.registers.fill(0, 4);
+          ctx.setInterrupt(false);
+        } finally {
+          state.lock.release();
+        }
       },
     };
   },
