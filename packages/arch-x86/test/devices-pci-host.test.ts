@@ -5,7 +5,7 @@
  * over the same shared state, as two vCPU threads have).
  */
 import { AddressBuses, ConfigError, PCI_TEST_DEVICE_MAGIC, attachDevices, createIsolatedContainer, pciTestDevice, prepareDevices, type AddressBus, type PciFunctionSpec } from '@kvmts/core';
-import { X86PciHost, pciHost, register, x86PciInterruptLine, type X86PciHostOptions } from '../src';
+import { X86PciHost, pciHost, register, uart8250, x86PciInterruptLine, type X86PciHostOptions } from '../src';
 import { X86_PORT_IO_SPACE } from '../src/address-spaces';
 
 const ADDRESS = 0xcf8;
@@ -229,6 +229,16 @@ describe('PCI host options', () => {
       expect(e).toBeInstanceOf(ConfigError);
       expect([e.setting, e.message]).toEqual([setting, expect.stringMatching(message)]);
     }
+  });
+
+  it('names the device a window collides with on the bus', () => {
+    const container = createIsolatedContainer();
+    register(container);
+    const devices = prepareDevices(container, [uart8250({ port: 0xc008 }, 'uart'), pciHost(testDeviceAt5, 'pci')], [X86_PORT_IO_SPACE]);
+    const attach = () =>
+      attachDevices(container.createChildContainer(), devices, (d) => ({ name: d.name, vcpuId: 0, shared: d.shared, consoleWrite: () => undefined, requestPowerOff: () => undefined, setIrqLine: () => undefined }), new AddressBuses([X86_PORT_IO_SPACE]));
+    expect(attach).toThrow(ConfigError);
+    expect(attach).toThrow('pio[pci.io-window]: range 0xc000..0xffff overlaps uart at 0xc008..0xc00f');
   });
 
   it('accepts a window above 4 GiB for memory BARs', () => {
