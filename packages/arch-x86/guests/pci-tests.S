@@ -20,8 +20,14 @@
 #   vCPU 1   rip = pci_helper. Waits for mailbox = 1; reads through BAR0 (programmed by vCPU 0),
 #            moves BAR0 to 0xe0200000 through 0xCF8/0xCFC itself, uses the new address, sets
 #            mailbox = 2 and spins.
+#   pci_probe  a scenario of its own, for any PCI function with a mem32 BAR0 (1 vCPU is enough).
+#            in: esi = the ids to look for (device << 16 | vendor), edx = the address to give
+#            BAR0 (inside the memory window), rdi = output (4 dwords). Scans bus 0 for the ids,
+#            programs BAR0, enables memory decode, then reads the dword at BAR0 three times.
+#            out: [rdi] = the device number, [rdi + 4], [rdi + 8], [rdi + 12] = the three reads.
+#            Ends with `out 0xf4, al`: status 0, or 1 when no function has the ids.
 #
-# Results (u32 unless noted; offsets from rdi)
+# Results of pci_main / pci_helper (u32 unless noted; offsets from rdi)
 #   0x00 bitmap of devices whose function 0 answered    0x04 device number of the test device
 #   0x08 its config dword 0x00 (device << 16 | vendor)  0x0c config dword 0x08 (class, revision)
 #   0x10–0x1c BAR0–BAR3 read back after writing all-ones  0x20 config dword 0x0c (header type…)
@@ -63,7 +69,7 @@
         .set ELCR, 0x4d0
 
         .text
-        .globl _start, pci_main, pci_helper
+        .globl _start, pci_main, pci_helper, pci_probe
 
 # eax = config address → eax = config dword. Clobbers dx.
 cfg_read:
@@ -273,6 +279,43 @@ pci_main:
         mov     dword ptr [rbx + INTERRUPT_REGISTER], 1
         call    read_irr
         mov     dword ptr [r15 + 0x90], eax
+        xor     eax, eax
+        out     EXIT_PORT, al
+        jmp     .
+
+pci_probe:
+        mov     r15, rdi
+        mov     r12d, esi
+        mov     r11d, edx                   # cfg_read clobbers dx
+        xor     ebx, ebx
+1:      mov     eax, ebx
+        shl     eax, 11
+        or      eax, ENABLE
+        call    cfg_read
+        cmp     eax, r12d
+        je      2f
+        inc     ebx
+        cmp     ebx, 32
+        jb      1b
+        mov     dword ptr [r15], 0xffffffff
+        mov     al, 1
+        out     EXIT_PORT, al
+        jmp     .
+2:      mov     dword ptr [r15], ebx
+        mov     r13d, ebx
+        shl     r13d, 11
+        or      r13d, ENABLE
+        SET_BAR 0x10, r11d
+        lea     eax, [r13 + 0x04]
+        mov     cx, 0x2                     # memory decode
+        call    cfg_write_command
+        mov     ebx, r11d
+        mov     eax, dword ptr [rbx]
+        mov     dword ptr [r15 + 4], eax
+        mov     eax, dword ptr [rbx]
+        mov     dword ptr [r15 + 8], eax
+        mov     eax, dword ptr [rbx]
+        mov     dword ptr [r15 + 12], eax
         xor     eax, eax
         out     EXIT_PORT, al
         jmp     .
