@@ -196,6 +196,8 @@ export class PciHost {
   constructor(init: PciHostInit) {
     this.name = init.name;
     const layout = pciHostLayout(init.functions);
+    // The layout's table is built at run time (a field per function), so bind() returns the
+    // generic state type; HostState names the fixed fields every host layout has.
     this.state = layout.bind(init.shared) as unknown as HostState;
     this.windows = { mmio: init.mmioWindow, io: init.ioWindow };
     this.setIrqLine = init.setIrqLine ?? (() => undefined);
@@ -207,7 +209,8 @@ export class PciHost {
       const pin = f.description.interruptPin ?? 0;
       const line = pin === 0 ? undefined : init.interruptLine?.(f.device, pin);
       const config = new PciConfigSpace(f.description, stored, multi.has(f.device), () => intx[i] !== 0);
-      // Set before create: a function may drive its pin as soon as it exists.
+      // Built before the instance so its setInterrupt closure has the function to act on (a
+      // function may drive its pin from create); `instance` is filled in right after.
       const hosted: { -readonly [K in keyof HostedFunction]: HostedFunction[K] } = { index: i, resolved: f, config, instance: { bars: [] }, line };
       hosted.instance = f.plugin.create(
         {
