@@ -1,6 +1,8 @@
 import type { DependencyContainer } from 'tsyringe';
 import {
   ARCH_PLUGIN,
+  PCI_FUNCTION_PLUGIN,
+  pciTestDevicePlugin,
   ConfigError,
   DEVICE_PLUGIN,
   kvmIoctl,
@@ -28,7 +30,7 @@ import { X86_BOOT_FPU, X86_BOOT_MSRS } from './state/setup-sequence';
 import { X86_CPUID_FEATURES } from './isa/cpuid-features';
 import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
-import { exitDevicePlugin, uart8250Plugin } from './devices';
+import { exitDevicePlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
 
 /** KVM_MP_STATE_RUNNABLE. */
@@ -119,4 +121,7 @@ export function register(container: DependencyContainer): void {
   container.register(ARCH_PLUGIN, { useValue: x86ArchPlugin });
   container.register(DEVICE_PLUGIN, { useValue: uart8250Plugin });
   container.register(DEVICE_PLUGIN, { useValue: exitDevicePlugin });
+  // Built per container: it finds the PCI function plugins registered in the same one.
+  container.register(DEVICE_PLUGIN, { useFactory: (c) => pciHostPlugin(c) });
+  container.register(PCI_FUNCTION_PLUGIN, { useValue: pciTestDevicePlugin });
 }

@@ -18,6 +18,7 @@ export interface DocsExample {
 const EXPECTED: readonly Omit<DocsExample, 'code'>[] = [
   { doc: 'docs/architecture.md', name: 'composition', prints: ['slot 0: ram-low at 0x0', "{ reason: 'poweroff', status: 0 }", 'CountingCPU runs=1'] },
   { doc: 'docs/writing-an-arch-plugin.md', name: 'arch-plugin', prints: ["{ reason: 'poweroff', status: 0 } [ 'flat-ram' ]", 'rbx=55'] },
+  { doc: 'docs/architecture.md', name: 'pci-device', prints: ["{ reason: 'poweroff', status: 0 }", 'device 3: counter reads 0 1 2'] },
 ];
 
 export const DOCS_EXAMPLES: readonly DocsExample[] = EXPECTED.map((e) => {

@@ -36,6 +36,7 @@ export * from './devices/shared-layout';
 export * from './devices/shared-state-checkpoint';
 export * from './devices/deferred-effects';
 export * from './devices/shared-receive-ring';
+export * from './pci';
 export * from './machine/arch-plugin';
 export * from './machine/machine-config';
 export * from './machine/plugin-registry';

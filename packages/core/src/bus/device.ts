@@ -25,6 +25,12 @@ export interface Device {
    * since the VM the state was saved from is not the one it is restored into.
    */
   afterRestore?(): void;
+  /**
+   * For a device placed at several ranges that must tell them apart (an access arrives as an
+   * offset from its range's base): the Device that serves the `index`-th range of `space` in its
+   * placement. Absent: this device serves every range.
+   */
+  forRange?(space: string, index: number): Device;
 }
 
 export type AccessSize = 1 | 2 | 4 | 8;

@@ -70,8 +70,12 @@ export interface SharedLayout<F extends SharedFieldTable = SharedFieldTable> {
    * Accessors over `shared`, which must be exactly `byteLength` bytes (else ConfigError). Bind once
    * per device instance: accesses then allocate nothing and go through accessors shared by every
    * binding of an identical layout, so the exit path stays monomorphic.
+   *
+   * With `byteOffset`, the state is the `byteLength` bytes at that offset (a multiple of 4) of a
+   * larger buffer: how a container device (the PCI host) gives each part it hosts its own layout
+   * inside the one buffer the machine allocates for it.
    */
-  bind(shared: SharedArrayBuffer): SharedState<F>;
+  bind(shared: SharedArrayBuffer, byteOffset?: number): SharedState<F>;
 }
 
 const BYTES = Symbol('bytes');
@@ -181,14 +185,18 @@ export function defineSharedLayout<const F extends SharedFieldTable>(spec: Share
     version,
     byteLength,
     fields: fields as SharedLayout<F>['fields'],
-    bind(shared: SharedArrayBuffer): SharedState<F> {
-      if (shared.byteLength !== byteLength) {
+    bind(shared: SharedArrayBuffer, byteOffset?: number): SharedState<F> {
+      const at = byteOffset ?? 0;
+      if (byteOffset === undefined && shared.byteLength !== byteLength) {
         throw new ConfigError(`${name}.shared`, `buffer is ${shared.byteLength} bytes, layout '${name}' v${version} needs ${byteLength}`);
       }
-      const words = new Int32Array(shared, 0, byteLength >> 2);
-      const state = new StateClass(new Uint8Array(shared), words) as unknown as Record<string, unknown>;
+      if (!Number.isInteger(at) || at < 0 || at % 4 !== 0 || at + byteLength > shared.byteLength) {
+        throw new ConfigError(`${name}.shared`, `byteOffset ${String(byteOffset)} must be a multiple of 4 leaving ${byteLength} bytes in a buffer of ${shared.byteLength}`);
+      }
+      const words = new Int32Array(shared, at, byteLength >> 2);
+      const state = new StateClass(new Uint8Array(shared, at, byteLength), words) as unknown as Record<string, unknown>;
       for (const [field, index] of locks) state[field] = new SharedLock(words, index);
-      for (const [field, offset, size] of byteViews) state[field] = new Uint8Array(shared, offset, size);
+      for (const [field, offset, size] of byteViews) state[field] = new Uint8Array(shared, at + offset, size);
       return state as SharedState<F>;
     },
   };

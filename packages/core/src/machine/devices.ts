@@ -73,7 +73,7 @@ export function attachDevices(
       for (const [space, ranges] of Object.entries(plugin.placement(d.spec.options))) {
         if (!ranges || ranges.length === 0) continue;
         const bus = buses.require(space, `devices[${d.name}]`);
-        for (const r of ranges) bus.attach(r, device);
+        ranges.forEach((r, index) => bus.attach(r, device.forRange?.(space, index) ?? device));
       }
     }
     return device;
