@@ -17,6 +17,7 @@ export * from './state/host-msrs';
 export * from './isa';
 export * from './dump';
 export * from './state/irqchip';
+export * from './interrupts';
 export * from './loader/flat-image';
 export { x86ArchPlugin, register } from './plugin';
 export * from './address-spaces';

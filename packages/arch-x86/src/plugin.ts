@@ -30,6 +30,7 @@ import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
 import { exitDevicePlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
+import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
 
 /** KVM_MP_STATE_RUNNABLE. */
 const MP_STATE_RUNNABLE = 0;
@@ -95,6 +96,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
     }
     // A flat boot enters every vCPU at once; with an in-kernel irqchip the APs would otherwise wait for INIT/SIPI.
     const apsRunnable = boot !== undefined && inKernelLapic;
+    const userspaceIrq = options.irqchip === 'userspace' ? createVmUserspaceIrq(vm) : undefined;
     return Array.from({ length: cpus }, (_, id) => {
       const msrList = serializableMsrs(kvmMsrs, { mtrr: hasCpuidBit(cpuid[id], X86_CPUID_FEATURES.mtrr), mtrrCap: mtrrCap.value, lapic: inKernelLapic });
       return {
@@ -104,6 +106,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         msrs: X86_BOOT_MSRS.filter((m) => msrList.includes(m.index)),
         fpu: X86_BOOT_FPU,
         ...(apsRunnable && id > 0 ? { mpState: MP_STATE_RUNNABLE } : {}),
+        ...(userspaceIrq !== undefined ? { userspaceIrq } : {}),
         ...regs[id],
       };
     });
@@ -112,6 +115,8 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
   threadContextFromData(data: unknown): X86ThreadContext {
     return X86ThreadContext.fromData(data);
   },
+
+  irqLines: x86IrqLines,
 };
 
 /** Module entry for kvmts: register the x86 arch plugin and its devices in `container`. */
