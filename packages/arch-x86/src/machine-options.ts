@@ -18,8 +18,8 @@ export interface X86MachineOptions {
    *   window, KVM_NMI). Line n raises vector 0x20 + n on vCPU 0, on its rising edge; the host
    *   raises NMIs and vectors with `x86UserspaceInterrupts(machine.vm)`. HLT with IF = 1 waits
    *   in the vCPU thread for an interrupt; with IF = 0 it ends the run ('halted').
-   * - 'none' (default): no interrupt controller; device lines are ignored by no one — there is
-   *   nothing to drive (KVM_IRQ_LINE fails); HLT ends the run with reason 'halted'.
+   * - 'none' (default): no interrupt controller: a device that drives a line gets KVM_IRQ_LINE's
+   *   error (KvmError); HLT ends the run with reason 'halted'.
    */
   readonly irqchip?: 'kernel' | 'userspace' | 'none';
   /**
