@@ -34,6 +34,10 @@
 #                phase 2: IF = 0, `pause` loop (no exits) until the host's NMI arrives (vector 2)
 #                phase 3: sti; `hlt` loop until the host raises line 5 → 0x25
 #                result = 0x3 (| 0x80000000 if 0x24 arrived while IF was 0).
+#   user_cross   irqchip 'userspace', two vCPUs; in: edi = the vCPU's id. vCPU 0: IDT, sti,
+#                phase 1, `hlt` until 0x24 arrives; result = 0x24. vCPU 1: waits (pause) for
+#                phase 1, raises the UART's line (→ vector 0x24 on vCPU 0, from vCPU 1's thread),
+#                then `cli; hlt` (ends its run: halted with IF = 0).
 
         .intel_syntax noprefix
         .code64
@@ -81,7 +85,7 @@
         .endm
 
         .text
-        .globl _start, kernel_irqs, pit_ticks, user_irqs, counts, phase, last_vector, lapic_eoi
+        .globl _start, kernel_irqs, pit_ticks, user_irqs, user_cross, counts, phase, last_vector, lapic_eoi
 
 _start:
 kernel_irqs:
@@ -180,6 +184,30 @@ user_irqs:
         mov     eax, 3
         or      eax, r14d
         FINISH
+
+user_cross:
+        test    edi, edi
+        jnz     2f
+        call    install_idt
+        sti
+        PHASE   1
+        HLT_UNTIL VEC_UART
+        cli
+        mov     eax, VEC_UART
+        FINISH
+2:      lea     rbx, [rip + phase]
+3:      pause
+        cmp     dword ptr [rbx], 1
+        jne     3b
+        mov     dx, COM1 + 4
+        mov     al, 0x08
+        out     dx, al
+        mov     dx, COM1 + 1
+        mov     al, 0x02
+        out     dx, al
+        cli
+        hlt
+        jmp     .
 
 # LAPIC software-enabled (spurious vector 0xff) and LINT0 in ExtINT mode, unmasked: the 8259's
 # output reaches the CPU through it.

@@ -5,14 +5,16 @@
  * interrupts.kvm.test.ts.
  */
 import { Worker } from 'node:worker_threads';
-import { ConfigError } from '@kvmts/core';
+import { ConfigError, type KvmVM } from '@kvmts/core';
 import {
   PENDING_NMI,
   PENDING_VECTOR,
   USERSPACE_IRQ_VECTOR_BASE,
   X86UserspaceInterrupts,
   createUserspaceIrqData,
+  x86IrqLines,
   x86MachineOptions,
+  x86UserspaceInterrupts,
 } from '@kvmts/arch-x86';
 
 /** No vCPU publishes its thread here, so no raise tries to kick one. */
@@ -97,5 +99,17 @@ describe("archOptions.irqchip 'userspace'", () => {
   it('is accepted, and anything else is named', () => {
     expect(x86MachineOptions({ irqchip: 'userspace' }).irqchip).toBe('userspace');
     expect(() => x86MachineOptions({ irqchip: 'split' })).toThrow(/archOptions\.irqchip: must be 'kernel', 'userspace' or 'none', got split/);
+  });
+
+  it('routes device lines to the controller only when the vCPU state carries one', () => {
+    const data = createUserspaceIrqData([{ id: 0, size: 4096 }]);
+    expect(x86IrqLines(-1, {})).toBeUndefined(); // KVM_IRQ_LINE then
+    const lines = x86IrqLines(-1, { userspaceIrq: data })!;
+    lines.set(7, true);
+    expect(new X86UserspaceInterrupts(data).pendingVectors(0)).toEqual([USERSPACE_IRQ_VECTOR_BASE + 7]);
+  });
+
+  it('the host handle of a VM without the userspace controller is a ConfigError', () => {
+    expect(() => x86UserspaceInterrupts({} as KvmVM)).toThrow(/archOptions\.irqchip: this VM has no userspace interrupt controller/);
   });
 });

@@ -6,6 +6,8 @@
  *  - irqchip 'userspace': the UART's line while the guest has IF = 0 (delivered through the
  *    interrupt window when it sets IF), an NMI from the host to a vCPU spinning without exits
  *    (the kick), a host-raised line waking a vCPU halted in userspace.
+ *    A line raised in one vCPU's thread interrupts vCPU 0 in another; a stop request ends a run
+ *    whose vCPU waits in HLT for an interrupt that never comes.
  * The host acts when the guest publishes a phase number in its memory (the guest's contract).
  */
 import { Irqfd, MsiSignaller, type Machine } from '@kvmts/core';
@@ -27,10 +29,11 @@ const sym = (name: string): number => guest.symbols.get(name)!;
 const COM1_IRQ = 4;
 const RUN_TIMEOUT_MS = 90_000;
 
-async function machineFor(irqchip: 'kernel' | 'userspace', entry: string, registers?: X86RegisterValues): Promise<Machine> {
+async function machineFor(irqchip: 'kernel' | 'userspace', entry: string, registers?: X86RegisterValues | X86RegisterValues[]): Promise<Machine> {
   return createMachine({
     arch: 'x86_64',
     memory: '16M',
+    cpus: Array.isArray(registers) ? registers.length : 1,
     archOptions: { irqchip },
     devices: [uart8250({ irq: COM1_IRQ }, 'com1'), exitDevice({}, 'exit')],
     // 4 GiB identity-mapped: the LAPIC page at 0xfee00000 is reachable.
@@ -146,6 +149,49 @@ describeKvm('interrupts: userspace interrupt controller', () => {
       // The guest halted in userspace waiting for line 5 (no in-kernel LAPIC to sleep in).
       expect(exits.HLT).toBeGreaterThanOrEqual(1);
       expect(pic.pending(0)).toBe(0);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('a line raised in vCPU 1\'s thread interrupts vCPU 0, halted in another thread', async () => {
+    const m = await machineFor('userspace', 'user_cross', [{ rdi: 0 }, { rdi: 1 }]);
+    try {
+      const exit = await runWithPhases(m, {});
+      expect(exit).toEqual({ reason: 'poweroff', status: 0 });
+      expect(readExitDeviceState(m.deviceState.get('exit')!)).toMatchObject({ hasResult: true, result: USERSPACE_IRQ_VECTOR_BASE + COM1_IRQ });
+      expect(count(m, USERSPACE_IRQ_VECTOR_BASE + COM1_IRQ)).toBe(1);
+      // vCPU 1 ended with `cli; hlt`: nothing can wake it, so its run ended there.
+      expect(m.vcpus[1].lastStop).toEqual({ reason: 'halted' });
+      expect(m.exitCounts()[0].HLT).toBeGreaterThanOrEqual(1);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('a stop request ends a run whose vCPU waits in HLT for an interrupt that never comes', async () => {
+    const m = await machineFor('userspace', 'user_irqs');
+    try {
+      const pic = x86UserspaceInterrupts(m.vm);
+      const running = m.run();
+      const deadline = Date.now() + RUN_TIMEOUT_MS;
+      let nmiSent = false;
+      // Phase 2 waits for an NMI; phase 3 waits in HLT for line 5, which this test never raises.
+      while (readU32(m, sym('phase')) !== 3 || (m.exitCounts()[0].HLT ?? 0) < 1) {
+        if (readU32(m, sym('phase')) === 2 && !nmiSent) {
+          pic.raiseNmi(0);
+          nmiSent = true;
+        }
+        if (Date.now() > deadline) throw new Error(`guest never reached its HLT in phase 3 (phase ${readU32(m, sym('phase'))})`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const t0 = Date.now();
+      await m.stop();
+      // Acknowledged by the vCPU thread (it looks for stops while it waits), not terminated.
+      expect(await running).toEqual({ reason: 'stopped' });
+      expect(m.vcpus[0].lastStop).toEqual({ reason: 'stopped' });
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(count(m, USERSPACE_IRQ_VECTOR_BASE + 5)).toBe(0);
     } finally {
       await m.close();
     }

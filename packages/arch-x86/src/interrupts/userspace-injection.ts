@@ -33,9 +33,6 @@ export class UserspaceInterruptInjector {
   private readonly words: Int32Array;
   private readonly req = new DataView(new ArrayBuffer(4));
   private windowRequested = false;
-  /** KVM_INTERRUPT / KVM_NMI calls made, for tests and dumps. */
-  injectedVectors = 0;
-  injectedNmis = 0;
 
   constructor(private readonly cpu: BaseKvmCPU, data: X86UserspaceIrqData) {
     this.controller = new X86UserspaceInterrupts(data);
@@ -68,7 +65,6 @@ export class UserspaceInterruptInjector {
     if ((pending & PENDING_NMI) !== 0) {
       const n = Math.min(ctl.takeNmis(cpu.id), MAX_QUEUED_NMIS);
       for (let i = 0; i < n; i++) kvmIoctl(cpu.fd, X86Ioctl.NMI, `KVM_NMI (vCPU ${cpu.id})`);
-      this.injectedNmis += n;
     }
     if ((pending & PENDING_VECTOR) !== 0 && b[READY] !== 0) {
       const vector = ctl.takeVector(cpu.id);
@@ -77,7 +73,6 @@ export class UserspaceInterruptInjector {
         const r = native.ioctlErrno(cpu.fd, X86Ioctl.INTERRUPT, this.req);
         if (r === -EEXIST) ctl.restoreVector(cpu.id, vector); // one is still queued in KVM: next window
         else if (r < 0) throw new KvmError('KVM_INTERRUPT', -r, errnoCode(r), `vCPU ${cpu.id}, vector ${vector}`);
-        else this.injectedVectors++;
       }
     }
     // Ask for an exit when the guest can take the next one.
