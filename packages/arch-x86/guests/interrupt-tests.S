@@ -187,7 +187,7 @@ user_irqs:
 
 user_cross:
         test    edi, edi
-        jnz     2f
+        jnz     .Lcross_ap                  # a named label: HLT_UNTIL below has its own 1: and 2:
         call    install_idt
         sti
         PHASE   1
@@ -195,10 +195,11 @@ user_cross:
         cli
         mov     eax, VEC_UART
         FINISH
-2:      lea     rbx, [rip + phase]
-3:      pause
+.Lcross_ap:
+        lea     rbx, [rip + phase]
+1:      pause
         cmp     dword ptr [rbx], 1
-        jne     3b
+        jne     1b
         mov     dx, COM1 + 4
         mov     al, 0x08
         out     dx, al

@@ -31,6 +31,7 @@ import { loadFlatImage } from './loader/flat-image';
 import { exitDevicePlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
 import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
+import { noteKernelIrqchip } from './interrupts/gsi-routes';
 
 /** KVM_MP_STATE_RUNNABLE. */
 const MP_STATE_RUNNABLE = 0;
@@ -65,6 +66,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       const pit = new DataView(new ArrayBuffer(X86PitConfigLayout.size));
       pit.setUint32(X86PitConfigLayout.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
       kvmIoctl(vm.fd, X86Ioctl.CREATE_PIT2, 'KVM_CREATE_PIT2', pit);
+      noteKernelIrqchip(vm);
     }
   },
 

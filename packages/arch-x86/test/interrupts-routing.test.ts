@@ -1,5 +1,5 @@
-import { ConfigError, decodeGsiRouting, encodeGsiRouting } from '@kvmts/core';
-import { X86_DEFAULT_GSI_ROUTES, X86Irqchip, x86Msi } from '@kvmts/arch-x86';
+import { ConfigError, decodeGsiRouting, encodeGsiRouting, type KvmVM } from '@kvmts/core';
+import { X86_DEFAULT_GSI_ROUTES, X86Irqchip, x86GsiRouting, x86Msi } from '@kvmts/arch-x86';
 
 describe('x86 default GSI routes (what KVM_CREATE_IRQCHIP installs)', () => {
   it('GSI n is IOAPIC pin n for n < 24, and PIC pin n % 8 of the master or slave for n < 16', () => {
@@ -30,5 +30,11 @@ describe('x86Msi', () => {
   it('rejects an APIC id above 255 and the exception vectors', () => {
     expect(() => x86Msi({ apicId: 256, vector: 0x40 })).toThrow(ConfigError);
     expect(() => x86Msi({ apicId: 0, vector: 15 })).toThrow(/msi\.vector: must be an integer 16\.\.255, got 15/);
+  });
+});
+
+describe('x86GsiRouting', () => {
+  it("is a ConfigError for a VM without the in-kernel irqchip", () => {
+    expect(() => x86GsiRouting({} as KvmVM)).toThrow(/archOptions\.irqchip: GSI routing needs the in-kernel irqchip/);
   });
 });

@@ -90,6 +90,7 @@ describeKvm('interrupts: in-kernel irqchip', () => {
       expect(exit).toEqual({ reason: 'poweroff', status: 0 });
       expect(readExitDeviceState(m.deviceState.get('exit')!)).toMatchObject({ hasResult: true, result: 4 });
       expect(msiGsi).toBeGreaterThanOrEqual(24); // above the default PIC/IOAPIC routes
+      expect(x86GsiRouting(m.vm)).toBe(routing); // one table per VM
       expect(delivered).toBe(true);
       // Each source reached its own vector exactly once; the UART's line went through the PIC (0x20 + 4).
       expect([0x24, 0x23, 0x40, 0x41].map((v) => count(m, v))).toEqual([1, 1, 1, 1]);

@@ -19,12 +19,29 @@ export const X86_DEFAULT_GSI_ROUTES: readonly GsiRoute[] = Array.from({ length: 
   return [ioapic, pic];
 }).flat();
 
+/** VMs whose in-kernel irqchip configureVm created, and their one routing table once asked for. */
+const kernelIrqchipVms = new WeakSet<KvmVM>();
+const tables = new WeakMap<KvmVM, GsiRoutingTable>();
+
+/** configureVm: `vm` has KVM's irqchip (and so KVM's default routes). */
+export function noteKernelIrqchip(vm: KvmVM): void {
+  kernelIrqchipVms.add(vm);
+}
+
 /**
  * The routing table of an x86 VM with the in-kernel irqchip: the default PIC/IOAPIC routes, to
- * which devices (and the coming PCI host) add MSI routes; `commit()` writes it.
+ * which devices (and the coming PCI host) add MSI routes; `commit()` writes it. One table per
+ * VM — every caller gets the same one, since KVM_SET_GSI_ROUTING replaces the whole table and a
+ * second table would drop the first one's routes. Main thread.
  */
 export function x86GsiRouting(vm: KvmVM): GsiRoutingTable {
-  return new GsiRoutingTable(vm, X86_DEFAULT_GSI_ROUTES);
+  if (!kernelIrqchipVms.has(vm)) throw new ConfigError('archOptions.irqchip', "GSI routing needs the in-kernel irqchip (irqchip: 'kernel')");
+  let table = tables.get(vm);
+  if (table === undefined) {
+    table = new GsiRoutingTable(vm, X86_DEFAULT_GSI_ROUTES);
+    tables.set(vm, table);
+  }
+  return table;
 }
 
 /** The x86 MSI window: a write here is an interrupt message to the LAPICs. */
