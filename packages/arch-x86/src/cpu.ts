@@ -29,6 +29,7 @@ import { applySetupSequence, mergeSregs } from './state/setup-sequence';
 import { formatX86Dump } from './dump/dump';
 import { X86_PORT_IO_SPACE } from './address-spaces';
 import { X86GuestDebugger, type X86DebugTarget } from './debug/guest-debugger';
+import { UserspaceInterruptInjector } from './interrupts/userspace-injection';
 
 /** KVM_EXIT_IO direction byte. */
 const IO_OUT = 1;
@@ -54,6 +55,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
   readonly arch = 'x86_64';
   /** The port-I/O bus (address space 'pio'). */
   readonly pio: AddressBus;
+  /** irqchip 'userspace' only: the injector serving this vCPU. */
+  userspaceInterrupts: UserspaceInterruptInjector | undefined;
   /** Which state groups are current with KVM and which changed; their ioctls. */
   protected readonly sync: X86StateSync;
   /** Guest debugging (debug/guest-debugger.ts), once attached by guestDebug(). */
@@ -118,6 +121,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
   /** The set-up sequence of state/setup-sequence.ts: CPUID, MSRs, MP state, registers, FPU, special registers, LAPIC. */
   applyInitialState(state: X86InitialState = {}): void {
     applySetupSequence(this.sync, state);
+    // irqchip 'userspace': this thread injects what the shared controller holds for this vCPU.
+    if (state.userspaceIrq !== undefined) this.userspaceInterrupts = new UserspaceInterruptInjector(this, state.userspaceIrq);
   }
 
   /** Convenience: the general registers (one KVM_GET_REGS if they are stale). */

@@ -18,6 +18,7 @@ export * from './isa';
 export * from './dump';
 export * from './debug';
 export * from './state/irqchip';
+export * from './interrupts';
 export * from './loader/flat-image';
 export { x86ArchPlugin, register } from './plugin';
 export * from './address-spaces';

@@ -8,11 +8,20 @@ export type X86Boot = X86FlatBoot;
 /** `MachineConfig.archOptions` on x86. */
 export interface X86MachineOptions {
   /**
-   * 'kernel': KVM's in-kernel PIC, IOAPIC, PIT and LAPICs (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2);
-   * device interrupt lines reach the guest through them and HLT sleeps in the kernel. 'none'
-   * (default): no interrupt controller; HLT ends the run with reason 'halted'.
+   * How interrupts reach the guest (docs/architecture.md, "x86: interrupt modes"):
+   * - 'kernel': KVM's in-kernel PIC, IOAPIC, PIT and LAPICs (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2).
+   *   Device lines are KVM_IRQ_LINE on GSIs (the PIC and IOAPIC pins of the same number);
+   *   irqfd (core `Irqfd`) and MSI (`x86GsiRouting`, core `MsiSignaller`) work; HLT sleeps in
+   *   the kernel until an interrupt arrives.
+   * - 'userspace': no in-kernel irqchip; kvmts' userspace controller (gem5's way) holds pending
+   *   vectors and NMIs and each vCPU thread injects them (KVM_INTERRUPT through the interrupt
+   *   window, KVM_NMI). Line n raises vector 0x20 + n on vCPU 0, on its rising edge; the host
+   *   raises NMIs and vectors with `x86UserspaceInterrupts(machine.vm)`. HLT with IF = 1 waits
+   *   in the vCPU thread for an interrupt; with IF = 0 it ends the run ('halted').
+   * - 'none' (default): no interrupt controller: a device that drives a line gets KVM_IRQ_LINE's
+   *   error (KvmError); HLT ends the run with reason 'halted'.
    */
-  readonly irqchip?: 'kernel' | 'none';
+  readonly irqchip?: 'kernel' | 'userspace' | 'none';
   /**
    * The guest CPUID: KVM_GET_SUPPORTED_CPUID ∩ this request, then normalised per vCPU
    * (state/cpuid-normalize.ts). Default: everything KVM supports.
@@ -31,6 +40,8 @@ export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
   }
   const o = raw as X86MachineOptions;
   const irqchip = o.irqchip ?? 'none';
-  if (irqchip !== 'kernel' && irqchip !== 'none') throw new ConfigError('archOptions.irqchip', `must be 'kernel' or 'none', got ${String(irqchip)}`);
+  if (irqchip !== 'kernel' && irqchip !== 'userspace' && irqchip !== 'none') {
+    throw new ConfigError('archOptions.irqchip', `must be 'kernel', 'userspace' or 'none', got ${String(irqchip)}`);
+  }
   return { irqchip, cpuid: checkCpuidRequest(o.cpuid) };
 }

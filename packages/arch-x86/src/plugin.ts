@@ -32,6 +32,8 @@ import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
 import { exitDevicePlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
+import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
+import { noteKernelIrqchip } from './interrupts/gsi-routes';
 
 /** KVM_MP_STATE_RUNNABLE. */
 const MP_STATE_RUNNABLE = 0;
@@ -66,6 +68,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       const pit = new DataView(new ArrayBuffer(X86PitConfigLayout.size));
       pit.setUint32(X86PitConfigLayout.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
       kvmIoctl(vm.fd, X86Ioctl.CREATE_PIT2, 'KVM_CREATE_PIT2', pit);
+      noteKernelIrqchip(vm);
     }
   },
 
@@ -97,6 +100,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
     }
     // A flat boot enters every vCPU at once; with an in-kernel irqchip the APs would otherwise wait for INIT/SIPI.
     const apsRunnable = boot !== undefined && inKernelLapic;
+    const userspaceIrq = options.irqchip === 'userspace' ? createVmUserspaceIrq(vm) : undefined;
     return Array.from({ length: cpus }, (_, id) => {
       const msrList = serializableMsrs(kvmMsrs, { mtrr: hasCpuidBit(cpuid[id], X86_CPUID_FEATURES.mtrr), mtrrCap: mtrrCap.value, lapic: inKernelLapic });
       return {
@@ -106,6 +110,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         msrs: X86_BOOT_MSRS.filter((m) => msrList.includes(m.index)),
         fpu: X86_BOOT_FPU,
         ...(apsRunnable && id > 0 ? { mpState: MP_STATE_RUNNABLE } : {}),
+        ...(userspaceIrq !== undefined ? { userspaceIrq } : {}),
         ...regs[id],
       };
     });
@@ -114,6 +119,8 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
   threadContextFromData(data: unknown): X86ThreadContext {
     return X86ThreadContext.fromData(data);
   },
+
+  irqLines: x86IrqLines,
 };
 
 /** Module entry for kvmts: register the x86 arch plugin and its devices in `container`. */

@@ -2,6 +2,7 @@ import type { X86GprName } from '../abi/registers';
 import type { X86Sregs2 } from '../abi/sregs-codec';
 import type { X86Msr } from '../abi/msrs-codec';
 import type { CpuidEntry } from './cpuid';
+import type { X86UserspaceIrqData } from '../interrupts/userspace-controller';
 
 /**
  * What prepareBoot hands each vCPU thread (plain data), applied by X86KvmCPU.applyInitialState
@@ -24,6 +25,8 @@ export interface X86InitialState {
   readonly mpState?: number;
   /** General registers merged over the reset values. */
   readonly regs?: Partial<Record<X86GprName, bigint>>;
+  /** irqchip 'userspace': the controller's shared state (the same buffer for every vCPU). */
+  readonly userspaceIrq?: X86UserspaceIrqData;
   /** x87 control word and MXCSR. */
   readonly fpu?: { readonly fcw: number; readonly mxcsr: number };
   /** Special registers merged over the reset values (segments and tables field by field). */

@@ -8,3 +8,4 @@ export * from './kvm-run';
 export * from './kvm-constants';
 export * from './stats-layout';
 export * from './stats';
+export * from './irq-routing';

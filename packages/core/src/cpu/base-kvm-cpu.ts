@@ -68,6 +68,8 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   private readonly ring32: Int32Array | undefined;
   /** A stop a device asked for during the current exit; folded into the handler's answer. */
   private requestedStop: CpuStop | undefined;
+  /** Runs before every KVM_RUN entry of a run loop (setEntryHook); undefined costs one check. */
+  private entryHook: (() => void) | undefined;
 
   /** KVM holds newer state than the ThreadContext (set after every KVM_RUN). */
   protected kvmStateDirty = true;
@@ -197,6 +199,16 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     this.exitHandlers[reason] = handler;
   }
 
+  /**
+   * Work to do before every KVM_RUN entry, e.g. injecting an interrupt a userspace interrupt
+   * controller holds (x86's irqchip 'userspace'). It runs after the loop's stop check, so it
+   * never delays a stop; it must be cheap when there is nothing to do. Takes effect at the next
+   * runLoop().
+   */
+  setEntryHook(hook: (() => void) | undefined): void {
+    this.entryHook = hook;
+  }
+
   /** The handler installed for `reason` (so a plugin can wrap or chain it). */
   getExitHandler(reason: number): ExitHandler | undefined {
     return this.exitHandlers[reason];
@@ -217,6 +229,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     const stats = this.stats;
     const kvmRun = this.kvmRun;
     const fd = this.fd;
+    const entryHook = this.entryHook;
     this.syncToKvm();
     this.requestedStop = undefined; // a request belongs to the run it was made in
     Atomics.store(ctl, ControlSlot.running, 1);
@@ -229,6 +242,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
           Atomics.add(ctl, ControlSlot.ack, 1);
           return this.toIdle(stop);
         }
+        if (entryHook !== undefined) entryHook();
         const r = kvmRun(fd);
         this.kvmStateDirty = true;
         stats[StatSlot.runs]++;

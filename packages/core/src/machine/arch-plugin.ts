@@ -8,6 +8,7 @@ import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { ThreadContext } from '../cpu/thread-context';
 import type { MachineConfig } from './machine-config';
 import type { DeviceSpec } from './device-plugin';
+import type { IrqLines } from '../vm/irq-line';
 
 /** How an arch plugin's CPU is built in a vCPU's container (its VCPU_SETUP is registered there). */
 export type CpuProvider<InitialState, TC extends ThreadContext> =
@@ -46,6 +47,13 @@ export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends T
    * thread or being read from a checkpoint). Throws ConfigError naming a missing or bad field.
    */
   threadContextFromData(data: unknown): TC;
+  /**
+   * Where device interrupt lines go when KVM_IRQ_LINE is not the answer (no in-kernel irqchip:
+   * x86's userspace interrupt controller). Called once in every thread that hosts devices, with
+   * the VM fd and a vCPU's initial state (the main thread passes vCPU 0's), so state shared by
+   * the threads travels in the initial state. Absent or returning undefined: KVM_IRQ_LINE.
+   */
+  irqLines?(vmFd: number, initialState: InitialState): IrqLines | undefined;
   /**
    * How this arch boots a Linux kernel on a machine of its own choosing (`kvmts boot`, and
    * any tool that only has a kernel in hand): the boot payload, the devices Linux expects (its

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import type { DependencyContainer } from 'tsyringe';
 import type { Kvm } from '../kvm/kvm';
 import type { KvmVM } from '../vm/kvm-vm';
+import type { IrqLines } from '../vm/irq-line';
 import type { GuestMemory } from '../vm/guest-memory';
 import type { Device } from '../bus/device';
 import { ConfigError, type KvmtsError } from '../errors/errors';
@@ -130,13 +131,15 @@ export class Machine<Boot = unknown> {
       let machine: Machine<Boot> | undefined;
       const consoleSink = options.console ?? ((b: Uint8Array) => process.stdout.write(b));
       // The main thread's instances serve host-side access (input, inspection); they sit on no bus.
+      // Where the main thread's devices drive their lines: the arch's controller, else KVM_IRQ_LINE.
+      const irqLines: IrqLines = arch.irqLines?.(vm.fd, prepared.initialStates[0]) ?? { set: (line, level) => vm.setIrqLine(line, level) };
       attachDevices(container, devices, (d) => ({
         name: d.name,
         vcpuId: -1,
         shared: d.shared,
         consoleWrite: (byte) => consoleSink(Uint8Array.of(byte)),
         requestPowerOff: (status) => machine?.finish({ reason: 'poweroff', status }),
-        setIrqLine: (line, level) => vm.setIrqLine(line, level),
+        setIrqLine: (line, level) => irqLines.set(line, level),
       }));
       const script = workerScriptPath();
       for (const info of vcpuBuildInfos(prepared)) {

@@ -25,8 +25,6 @@ const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
 
 const console$ = new ConsoleBuffer((bytes) => post({ ev: 'console', bytes }));
-// Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
-const irq = new IrqLineDriver(data.vmFd);
 
 function build(): { arch: ArchPlugin; cpu: KvmCPU } {
   const threadContainer = createIsolatedContainer();
@@ -37,6 +35,8 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU } {
     control: new Int32Array(data.control),
     unclaimed: data.unclaimed,
   });
+  // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
+  const irq = arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd);
   attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     setIrqLine: (line, level) => irq.set(line, level),
