@@ -30,6 +30,7 @@ import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
 import { exitDevicePlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
+import { x86CheckpointSupport } from './checkpoint/support';
 
 /** KVM_MP_STATE_RUNNABLE. */
 const MP_STATE_RUNNABLE = 0;
@@ -112,6 +113,8 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
   threadContextFromData(data: unknown): X86ThreadContext {
     return X86ThreadContext.fromData(data);
   },
+
+  checkpoint: x86CheckpointSupport,
 };
 
 /** Module entry for kvmts: register the x86 arch plugin and its devices in `container`. */

@@ -7,6 +7,7 @@ import type { AddressSpace } from '../bus/address-bus';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { ThreadContext } from '../cpu/thread-context';
 import type { MachineConfig } from './machine-config';
+import type { ArchCheckpointSupport } from '../checkpoint/component';
 
 /** How an arch plugin's CPU is built in a vCPU's container (its VCPU_SETUP is registered there). */
 export type CpuProvider<InitialState, TC extends ThreadContext> =
@@ -45,6 +46,11 @@ export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends T
    * thread or being read from a checkpoint). Throws ConfigError naming a missing or bad field.
    */
   threadContextFromData(data: unknown): TC;
+  /**
+   * Checkpoint support: the CPU fingerprint, the in-kernel VM state and the version of the
+   * ThreadContext's data form. Absent: checkpointing a machine of this arch fails, naming it.
+   */
+  readonly checkpoint?: ArchCheckpointSupport;
 }
 
 /** What a plugin module exports: a function that registers its plugins in the given container. */
