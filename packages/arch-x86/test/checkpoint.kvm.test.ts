@@ -12,15 +12,18 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  CHECKPOINT_COMPONENT,
   CheckpointError,
   CheckpointReader,
   MANIFEST_FILE,
+  createIsolatedContainer,
   createMachine,
   decodeSection,
   parseManifest,
   restoreMachine,
   saveSharedState,
   serializeManifest,
+  type CheckpointComponent,
   type CheckpointManifest,
   type Machine,
   type MachineConfig,
@@ -34,6 +37,7 @@ const ROUNDS = 16;
 const SEED = 0x5a17c0de1234n;
 const CHILD = path.join(__dirname, 'fixtures', 'checkpoint-restore-child.js');
 const MSR_TSC = 0x10;
+const ROUND_COUNTER = path.join(__dirname, 'fixtures', 'round-counter-device-plugin.js');
 
 function config(): MachineConfig<X86Boot> {
   const guest = assembleGuest('checkpoint-tests');
@@ -270,5 +274,44 @@ const { restoreMachine } = require('@kvmts/core');
     } finally {
       await m.close();
     }
+  });
+
+  it('saves and restores per-thread device state and components anyone registers; a section nothing restores is refused', async () => {
+    const base = config();
+    const withCounter: MachineConfig<X86Boot> = { ...base, devices: [...base.devices!, { plugin: ROUND_COUNTER, type: 'round-counter', name: 'rounds', options: { port: 0x10 } }] };
+    const marker = (restored: unknown[]): CheckpointComponent => ({ name: 'test.marker', version: 3, save: () => ({ value: 42n, bytes: Uint8Array.of(1, 2) }), restore: (_ctx, state) => void restored.push(state) });
+    const saving = createIsolatedContainer();
+    saving.register(CHECKPOINT_COMPONENT, { useValue: marker([]) });
+    const first = path.join(work, 'first');
+    const m = await createMachine(withCounter, { container: saving, console: () => undefined });
+    try {
+      expect(await m.run({ maxExits: 1 + ROUNDS / 2 })).toEqual({ reason: 'exit-limit' });
+      await m.checkpoint(first);
+    } finally {
+      await m.close();
+    }
+    const reader = CheckpointReader.open(first);
+    // Each thread's instance saved its own count: vCPU 0's saw half the rounds, the main thread's none.
+    expect(reader.section('device.rounds').data).toEqual({ shared: null, local: { main: { writes: 0 }, vcpu0: { writes: ROUNDS / 2 } } });
+    expect(reader.section('test.marker')).toEqual({ version: 3, data: { value: 42n, bytes: Uint8Array.of(1, 2) } });
+
+    const restored: unknown[] = [];
+    const restoring = createIsolatedContainer();
+    restoring.register(CHECKPOINT_COMPONENT, { useValue: marker(restored) });
+    const second = path.join(work, 'second');
+    const r = await restoreMachine(first, { container: restoring, console: () => undefined });
+    try {
+      expect(restored).toEqual([{ value: 42n, bytes: Uint8Array.of(1, 2) }]);
+      expect(await r.run()).toEqual({ reason: 'poweroff', status: 0 });
+      await r.checkpoint(second);
+    } finally {
+      await r.close();
+    }
+    // The restored instance continued from the saved count.
+    expect(CheckpointReader.open(second).section('device.rounds').data).toMatchObject({ local: { vcpu0: { writes: ROUNDS } } });
+
+    const e = await restoreError(first);
+    expect(e.code).toBe('incompatible');
+    expect(e.message).toContain("section 'test.marker'");
   });
 });
