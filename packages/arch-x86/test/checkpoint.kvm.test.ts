@@ -28,7 +28,7 @@ import {
   type Machine,
   type MachineConfig,
 } from '@kvmts/core';
-import { assembleGuest, exitDevice, readExitDeviceState, uart8250, uart8250Plugin, type X86Boot, type X86ThreadContextData } from '@kvmts/arch-x86';
+import { assembleGuest, exitDevice, readExitDeviceState, uart8250, uart8250Plugin, type X86Boot, type X86Regs, type X86Sregs, type X86ThreadContextData } from '@kvmts/arch-x86';
 
 const RAM = 16 * 1024 * 1024;
 const BUFFER = 0x100000;
@@ -72,8 +72,8 @@ async function checkpointMidway(dir: string) {
     // One exit for the UART write, then one per round.
     expect(await m.run({ maxExits: 1 + ROUNDS / 2 })).toEqual({ reason: 'exit-limit' });
     const threadContext = await m.vcpus[0].call<X86ThreadContextData>('threadContext');
-    // Really mid-way, with live state in registers: rounds left in r10, SSE accumulators non-zero.
-    expect(threadContext.regs.r10).toBe(BigInt(ROUNDS / 2));
+    // Really mid-way: stopped at the `out` of round ROUNDS / 2, before its `dec r10`.
+    expect(threadContext.regs.r10).toBe(BigInt(ROUNDS / 2 + 1));
     const held = { threadContext, ram: ramSha256(m), uart: saveSharedState(uartLayoutOf(m), m.deviceState.get('com1')!) };
     await m.checkpoint(dir);
     return held;
@@ -87,7 +87,12 @@ function uartLayoutOf(m: Machine) {
   return uart8250Plugin.sharedLayout!(m.config.devices![0].options as never);
 }
 
-function runChild(dir: string, out: string): { atRestore: { threadContext: X86ThreadContextData; ramSha256: string; uart: Uint8Array }; after: Record<string, unknown> } {
+interface ChildReport {
+  atRestore: { threadContext: X86ThreadContextData; kernel: { regs: X86Regs; sregs: X86Sregs; xmm: Uint8Array }; ramSha256: string; uart: Uint8Array };
+  after: Record<string, unknown>;
+}
+
+function runChild(dir: string, out: string): ChildReport {
   const r = spawnSync(process.execPath, [CHILD, dir, out, String(RAM), String(BUFFER + LENGTH)], { encoding: 'utf8', timeout: 120_000 });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
@@ -157,8 +162,15 @@ describeKvm('machine checkpoints (x86)', () => {
     const child = runChild(dir, path.join(work, 'out.json'));
     expect(child.atRestore.ramSha256).toBe(saved.ram);
     expect(withoutTsc(child.atRestore.threadContext)).toEqual(withoutTsc(saved.threadContext));
-    // The SSE accumulators were live across the checkpoint (the XSAVE image carries them).
+    // What KVM itself holds at restore (read with the ioctls, not through the restored context).
+    const { regs, sregs, xmm } = child.atRestore.kernel;
+    expect(regs).toEqual(saved.threadContext.regs);
+    const { flags: _flags, pdptrs: _pdptrs, ...common } = saved.threadContext.sregs;
+    const { interruptBitmap: _bitmap, ...kernelCommon } = sregs;
+    expect(kernelCommon).toEqual(common);
+    // The SSE accumulators were live across the checkpoint, and KVM holds them: XMM0..15 of the XSAVE legacy region.
     expect(Buffer.from(saved.threadContext.xsave.subarray(160, 192)).equals(Buffer.alloc(32))).toBe(false);
+    expect(Buffer.from(xmm).equals(Buffer.from(saved.threadContext.xsave.subarray(160, 416)))).toBe(true);
     expect(Buffer.from(child.atRestore.uart).equals(Buffer.from(saved.uart.bytes))).toBe(true);
     expect(child.after).toEqual({
       exit: { reason: 'poweroff', status: 0 },

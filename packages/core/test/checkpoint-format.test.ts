@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { runInNewContext } from 'node:vm';
 import {
   CHECKPOINT_FORMAT_VERSION,
   CheckpointError,
@@ -41,6 +42,12 @@ describe('section encoding (tagged JSON)', () => {
     const bytes = encodeSection(value, 'golden');
     expect(Buffer.from(bytes).toString()).toBe('{"pc":{"$bigint":"0xffff800000001000"},"neg":{"$bigint":"-0x5"},"bytes":{"$bytes":"AQL/"},"list":[true,null,"x",1.5],"nested":{"n":0}}');
     expect(decodeSection(bytes, 'golden')).toEqual({ pc: 0xffff_8000_0000_1000n, neg: -5n, bytes: Uint8Array.of(1, 2, 255), list: [true, null, 'x', 1.5], nested: { n: 0 } });
+  });
+
+  it('takes plain data made in another realm (what structured clone from a vCPU thread gives)', () => {
+    const foreign = runInNewContext('({ list: [1], bytes: new Uint8Array([9, 8]), bare: Object.create(null) })') as object;
+    expect(Buffer.from(encodeSection(foreign, 'x')).toString()).toBe('{"list":[1],"bytes":{"$bytes":"CQg="},"bare":{}}');
+    expect(() => encodeSection(runInNewContext('new Map()'), 'x')).toThrow(/a Map is not plain data/);
   });
 
   it.each([

@@ -13,6 +13,21 @@ import { CheckpointError } from '../errors/errors';
 const BIGINT = '$bigint';
 const BYTES = '$bytes';
 
+/*
+ * Both checks work across realms: state arrives from vCPU threads by structured clone, and test
+ * runners (jest) load modules in a context whose Object.prototype and Uint8Array are not the ones
+ * postMessage builds objects with, so `instanceof` and prototype identity would reject them.
+ */
+function isUint8Array(value: object): value is Uint8Array {
+  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]';
+}
+
+/** An object literal of any realm: its prototype is null or some realm's Object.prototype. */
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === null || Object.getPrototypeOf(proto) === null;
+}
+
 /** A JSON value with bigint and bytes tagged, ready for JSON.stringify. */
 export function toTagged(value: unknown, where: string): unknown {
   switch (typeof value) {
@@ -26,9 +41,9 @@ export function toTagged(value: unknown, where: string): unknown {
       return { [BIGINT]: `${value < 0n ? '-' : ''}0x${(value < 0n ? -value : value).toString(16)}` };
     case 'object':
       if (value === null) return null;
-      if (value instanceof Uint8Array) return { [BYTES]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+      if (isUint8Array(value)) return { [BYTES]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
       if (Array.isArray(value)) return value.map((v, i) => toTagged(v, `${where}[${i}]`));
-      if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
+      if (!isPlainObject(value)) {
         throw new CheckpointError(where, `a ${(value as object).constructor?.name ?? 'non-plain object'} is not plain data (objects, arrays, numbers, strings, booleans, null, bigint, Uint8Array)`, { code: 'not-saveable' });
       }
       return Object.fromEntries(
