@@ -91,6 +91,7 @@ export class MachineRestore implements MachineRestoreHooks {
     // Every section is read (and its checksum checked) before anything is created.
     for (const s of m.sections) this.sections.set(s.name, reader.section(s.name));
     const saved = fromTagged(m.config, `${where} config`) as MachineConfig;
+    if (saved.arch !== m.arch) throw new CheckpointError(`${where} config`, `says arch ${String(saved.arch)}, the manifest ${m.arch}`, { code: 'corrupt' });
     if ((saved.cpus ?? 1) !== m.vcpus) throw new CheckpointError(`${where} config`, `says ${saved.cpus ?? 1} vCPUs, the manifest ${m.vcpus}`, { code: 'corrupt' });
     this.imageFd = fs.openSync(reader.memoryImagePath, 'r');
     const memory: MemoryRegionOptions[] = m.memory.regions.map(({ fileOffset, ...r }) => ({ ...r, backing: { fd: this.imageFd, offset: fileOffset } }));
