@@ -38,6 +38,8 @@ const SEED = 0x5a17c0de1234n;
 const CHILD = path.join(__dirname, 'fixtures', 'checkpoint-restore-child.js');
 const MSR_TSC = 0x10;
 const ROUND_COUNTER = path.join(__dirname, 'fixtures', 'round-counter-device-plugin.js');
+/** Tests that create several machines and child processes: measured up to 106 s in a busy nested tier. */
+const SLOW = 360_000;
 
 function config(): MachineConfig<X86Boot> {
   const guest = assembleGuest('checkpoint-tests');
@@ -178,7 +180,7 @@ describeKvm('machine checkpoints (x86)', () => {
       exitDevice: { exited: true, status: 0, hasResult: true, result: expected.exitResult },
       ramSha256: expected.ram,
     });
-  });
+  }, SLOW);
 
   it('refuses damaged checkpoints, naming the section or file; another format version, arch or CPU with its own code', async () => {
     const dir = path.join(work, 'ckpt');
@@ -233,7 +235,7 @@ describeKvm('machine checkpoints (x86)', () => {
     // The untouched original still restores.
     const m = await restoreMachine(dir, { console: () => undefined });
     await m.close();
-  });
+  }, SLOW);
 
   it('a machine with a device that cannot be saved fails the checkpoint naming it, and leaves the previous checkpoint intact', async () => {
     const dir = path.join(work, 'ckpt');
@@ -291,7 +293,7 @@ const { restoreMachine } = require('@kvmts/core');
     } finally {
       await m.close();
     }
-  });
+  }, SLOW);
 
   it('saves and restores per-thread device state and components anyone registers; a section nothing restores is refused', async () => {
     const base = config();
