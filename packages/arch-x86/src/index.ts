@@ -24,3 +24,6 @@ export { x86ArchPlugin, register } from './plugin';
 export * from './address-spaces';
 export * from './machine-options';
 export { ARCH_X86_MODULE } from './module-name';
+export * from './checkpoint/vm-state';
+export * from './checkpoint/cpu-fingerprint';
+export * from './checkpoint/support';

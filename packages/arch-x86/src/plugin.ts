@@ -34,6 +34,7 @@ import { exitDevicePlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
 import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
 import { noteKernelIrqchip } from './interrupts/gsi-routes';
+import { x86CheckpointSupport } from './checkpoint/support';
 
 /** KVM_MP_STATE_RUNNABLE. */
 const MP_STATE_RUNNABLE = 0;
@@ -121,6 +122,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
   },
 
   irqLines: x86IrqLines,
+  checkpoint: x86CheckpointSupport,
 };
 
 /** Module entry for kvmts: register the x86 arch plugin and its devices in `container`. */

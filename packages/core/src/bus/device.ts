@@ -20,6 +20,12 @@ export interface Device {
   saveLocalState?(): unknown;
   restoreLocalState?(state: unknown): void;
   /**
+   * Why this instance's state cannot be checkpointed right now (e.g. it holds a host file or
+   * socket whose state no bytes capture), or undefined when it can. A reason fails the
+   * checkpoint with a `not-saveable` CheckpointError naming the device.
+   */
+  unsaveableReason?(): string | undefined;
+  /**
    * Called on one instance of the device after its shared and local state were restored: drive
    * what lives outside the device — interrupt lines — to the level the restored registers imply,
    * since the VM the state was saved from is not the one it is restored into.

@@ -30,6 +30,12 @@ export const ADDRESS_BUSES = Symbol.for('kvmts.AddressBuses');
 /** In a vCPU container: the `KvmCPU`. Registered by the arch plugin; register your own to override. */
 export const KVM_CPU = Symbol.for('kvmts.KvmCPU');
 
+/**
+ * Checkpoint components (multi, machine container): state a machine saves and restores besides
+ * its memory, vCPUs, devices and the arch plugin's in-kernel state (checkpoint/component.ts).
+ */
+export const CHECKPOINT_COMPONENT = Symbol.for('kvmts.CheckpointComponent');
+
 /** The live instance of device `name` in a container (main thread or one vCPU thread). */
 export function deviceToken(name: string): symbol {
   return Symbol.for(`kvmts.Device:${name}`);

@@ -75,10 +75,25 @@ export class GuestError extends KvmtsError {
   }
 }
 
+/**
+ * What kind of checkpoint failure, for a program to switch on:
+ *  - format-version: written by another checkpoint format version;
+ *  - arch: made for another architecture;
+ *  - cpu-mismatch: this host's CPU cannot run the saved guest (the fingerprint differs);
+ *  - corrupt: a file's checksum, size or content is wrong (the message names the section);
+ *  - missing: the directory, its manifest or a section file is not there;
+ *  - not-saveable: a component of the machine cannot be saved (the message names it);
+ *  - incompatible: saved state does not fit the part restoring it (a device layout version…);
+ *  - io: reading or writing the files failed.
+ */
+export type CheckpointErrorCode = 'format-version' | 'arch' | 'cpu-mismatch' | 'corrupt' | 'missing' | 'not-saveable' | 'incompatible' | 'io';
+
 /** A checkpoint could not be written or read. Nothing is left half-written. */
 export class CheckpointError extends KvmtsError {
-  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
+  readonly code: CheckpointErrorCode;
+  constructor(readonly path: string, message: string, options?: { cause?: unknown; code?: CheckpointErrorCode }) {
     super(`${path}: ${message}`, options);
+    this.code = options?.code ?? 'incompatible';
   }
 }
 

@@ -1,4 +1,4 @@
-import { GuestError, KvmError, KvmtsError, ConfigError, VcpuThreadError, type GuestErrorKind } from './errors';
+import { CheckpointError, GuestError, KvmError, KvmtsError, ConfigError, VcpuThreadError, type CheckpointErrorCode, type GuestErrorKind } from './errors';
 import type { SerializedError } from '../machine/worker-protocol';
 
 /** Flatten an error for postMessage (class identity does not survive a thread hop). */
@@ -8,6 +8,7 @@ export function serializeError(e: unknown): SerializedError {
   }
   if (e instanceof KvmError) return { name: 'KvmError', message: e.message, op: e.op, errno: e.errno, code: e.code, stack: e.stack };
   if (e instanceof ConfigError) return { name: 'ConfigError', message: e.message, details: { setting: e.setting }, stack: e.stack };
+  if (e instanceof CheckpointError) return { name: 'CheckpointError', message: e.message, code: e.code, details: { path: e.path }, stack: e.stack };
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: 'Error', message: String(e) };
 }
@@ -27,6 +28,9 @@ export function deserializeError(s: SerializedError, vcpuId: number): KvmtsError
       break;
     case 'ConfigError':
       e = Object.assign(new ConfigError(String(s.details?.setting ?? '?'), ''), { message: s.message });
+      break;
+    case 'CheckpointError':
+      e = Object.assign(new CheckpointError(String(s.details?.path ?? '?'), '', { code: s.code as CheckpointErrorCode }), { message: s.message });
       break;
     default:
       e = new VcpuThreadError(vcpuId, s.name, s.message);

@@ -9,6 +9,7 @@ import type { ThreadContext } from '../cpu/thread-context';
 import type { MachineConfig } from './machine-config';
 import type { DeviceSpec } from './device-plugin';
 import type { IrqLines } from '../vm/irq-line';
+import type { ArchCheckpointSupport } from '../checkpoint/component';
 
 /** How an arch plugin's CPU is built in a vCPU's container (its VCPU_SETUP is registered there). */
 export type CpuProvider<InitialState, TC extends ThreadContext> =
@@ -47,6 +48,11 @@ export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends T
    * thread or being read from a checkpoint). Throws ConfigError naming a missing or bad field.
    */
   threadContextFromData(data: unknown): TC;
+  /**
+   * Checkpoint support: the CPU fingerprint, the in-kernel VM state and the version of the
+   * ThreadContext's data form. Absent: checkpointing a machine of this arch fails, naming it.
+   */
+  readonly checkpoint?: ArchCheckpointSupport;
   /**
    * Where device interrupt lines go when KVM_IRQ_LINE is not the answer (no in-kernel irqchip:
    * x86's userspace interrupt controller). Called once in every thread that hosts devices, with

@@ -21,6 +21,9 @@ import { findInstalledArchPlugins, installedArchModule, type InstalledArchPlugin
 import { attachDevices, prepareDevices, type MachineDevice } from './devices';
 import { VcpuController, type VcpuStop } from './vcpu-controller';
 import type { VcpuWorkerData } from './worker-protocol';
+import { saveMachineCheckpoint } from '../checkpoint/save-machine';
+import type { MachineRestoreHooks } from '../checkpoint/restore-machine';
+import type { CheckpointManifest } from '../checkpoint/manifest';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …) or the first error. */
 export type MachineExit = CpuStop | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -34,6 +37,8 @@ export interface CreateMachineOptions {
   readonly container?: DependencyContainer;
   /** Receives guest console bytes (default: written to process.stdout). */
   readonly console?: (bytes: Uint8Array) => void;
+  /** Put a checkpoint's state back while composing (restoreMachine passes this; see checkpoint/). */
+  readonly restore?: MachineRestoreHooks;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -141,6 +146,8 @@ export class Machine<Boot = unknown> {
         requestPowerOff: (status) => machine?.finish({ reason: 'poweroff', status }),
         setIrqLine: (line, level) => irqLines.set(line, level),
       }));
+      const parts = { config: config as MachineConfig, container, kvm, vm, arch, memory, devices };
+      options.restore?.beforeVcpuThreads(parts);
       const script = workerScriptPath();
       for (const info of vcpuBuildInfos(prepared)) {
         const data: VcpuWorkerData = {
@@ -156,6 +163,7 @@ export class Machine<Boot = unknown> {
       }
       await Promise.all(vcpus.map((v) => v.whenReady()));
       machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close());
+      await options.restore?.afterVcpuThreads({ ...parts, vcpus });
       return machine;
     } catch (e) {
       await Promise.allSettled(vcpus.map((v) => v.close()));
@@ -197,6 +205,16 @@ export class Machine<Boot = unknown> {
     const timeout = this.config.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     await Promise.all(this.vcpus.map((v) => v.stop(timeout)));
     if (this.vm.phase === 'running') this.vm.lifecycle.moveTo('drained');
+  }
+
+  /**
+   * Save the whole machine to the checkpoint directory `dir` (replacing one there atomically);
+   * valid while it is not running — after run() returns or after stop(). Restore it with
+   * restoreMachine(dir). See docs/checkpoints.md.
+   */
+  checkpoint(dir: string): Promise<CheckpointManifest> {
+    const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
+    return saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir);
   }
 
   /** Exit counts per vCPU, by exit kind. */

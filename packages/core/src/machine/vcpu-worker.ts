@@ -19,6 +19,8 @@ import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { ArchPlugin } from './arch-plugin';
+import type { Device } from '../bus/device';
+import { restoreLocalDeviceStates, saveLocalDeviceStates, type NamedDevice } from '../checkpoint/device-states';
 
 const data = workerData as VcpuWorkerData;
 const port = parentPort!;
@@ -26,7 +28,7 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 const console$ = new ConsoleBuffer((bytes) => post({ ev: 'console', bytes }));
 
-function build(): { arch: ArchPlugin; cpu: KvmCPU } {
+function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   const threadContainer = createIsolatedContainer();
   loadPlugins(threadContainer, data.modules);
   const arch = findArchPlugin(threadContainer, data.arch);
@@ -37,18 +39,19 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU } {
   });
   // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
   const irq = arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd);
-  attachVcpuDevices(container, cpu, data.devices, {
+  const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     setIrqLine: (line, level) => irq.set(line, level),
   });
-  return { arch, cpu };
+  return { arch, cpu, devices: instances.map((device, i) => ({ name: data.devices[i].name, device })) };
 }
 
 let arch: ArchPlugin;
 let cpu: KvmCPU;
+let devices: NamedDevice[];
 try {
   native.installKickHandler();
-  ({ arch, cpu } = build());
+  ({ arch, cpu, devices } = build());
   post({ ev: 'ready', thread: native.currentThread() });
 } catch (e) {
   post({ ev: 'error', error: serializeError(e) });
@@ -82,6 +85,12 @@ port.on('message', (m: ToWorker) => {
             break;
           case 'setThreadContext':
             cpu.takeOverFrom(arch.threadContextFromData(m.args[0]));
+            break;
+          case 'saveDeviceStates':
+            value = saveLocalDeviceStates(devices);
+            break;
+          case 'restoreDeviceStates':
+            restoreLocalDeviceStates(devices, m.args[0] as Record<string, unknown>);
             break;
           case 'kernelStats':
             value = readKernelStats(cpu.openStatsFd());

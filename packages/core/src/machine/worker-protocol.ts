@@ -21,7 +21,15 @@ export type ToWorker =
   | { readonly op: 'exit' };
 
 /** Operations a stopped vCPU answers. */
-export type WorkerMethod = 'dump' | 'threadContext' | 'exitCounts' | 'setThreadContext' | 'kernelStats';
+export type WorkerMethod =
+  | 'dump'
+  | 'threadContext'
+  | 'exitCounts'
+  | 'setThreadContext'
+  | 'kernelStats'
+  /** Checkpoints: this thread's device instances' local state, by device name (checkpoint/device-states.ts). */
+  | 'saveDeviceStates'
+  | 'restoreDeviceStates';
 
 /** A GuestError / KvmError flattened for postMessage. */
 export interface SerializedError {

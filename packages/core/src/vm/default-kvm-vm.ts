@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { KvmIoctl } from '../abi/ioctls';
 import { KvmCap } from '../abi/capabilities';
@@ -20,7 +21,7 @@ import { KVM, VM_OPTIONS } from '../di/tokens';
 import type { Kvm } from '../kvm/kvm';
 import { kvmIoctl } from '../kvm/ioctl';
 import { Lifecycle, type VmPhase } from './lifecycle';
-import { GUEST_PAGE_SIZE, type MemoryRegion, type MemoryRegionOptions } from './memory-region';
+import { GUEST_PAGE_SIZE, type MemoryBacking, type MemoryRegion, type MemoryRegionOptions } from './memory-region';
 import { GuestMemory } from './guest-memory';
 import { KvmDevice } from './kvm-device';
 import { VcpuFd } from './vcpu-fd';
@@ -29,6 +30,27 @@ import type { CoalescedZone, IoeventfdOptions, KvmVM, KvmVmOptions } from './kvm
 
 /** Slots KVM reserves internally on x86 (APIC access, identity map, TSS); never ours. */
 const DEFAULT_SLOT_LIMIT = 32;
+
+/**
+ * The fd of a file backing, checked: a page-aligned offset, and a file long enough — touching a
+ * page of a MAP_PRIVATE file mapping past the file's end is SIGBUS, which would kill the process
+ * on the guest's first access instead of failing here.
+ */
+function checkBacking(backing: MemoryBacking, size: number, where: string): number {
+  if (!Number.isSafeInteger(backing.offset) || backing.offset < 0 || backing.offset % GUEST_PAGE_SIZE !== 0) {
+    throw new ConfigError(`${where}.backing.offset`, `${backing.offset} is not a non-negative multiple of the ${GUEST_PAGE_SIZE}-byte page size`);
+  }
+  let fileSize: number;
+  try {
+    fileSize = fs.fstatSync(backing.fd).size;
+  } catch (e) {
+    throw new ConfigError(`${where}.backing.fd`, `fd ${backing.fd} is not an open file (${(e as Error).message})`);
+  }
+  if (fileSize < backing.offset + size) {
+    throw new ConfigError(`${where}.backing`, `the file is ${fileSize} bytes, the region needs ${backing.offset + size} (offset ${backing.offset} + size ${size})`);
+  }
+  return backing.fd;
+}
 
 /**
  * The KvmVM kvmts ships: one KVM virtual machine, a shared-memory domain. Owns its fd, memory
@@ -133,7 +155,9 @@ export class DefaultKvmVM implements KvmVM {
     }
 
     const c = native.constants;
-    const mapping = native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS | c.MAP_NORESERVE);
+    const mapping = o.backing
+      ? native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_NORESERVE, checkBacking(o.backing, o.size, where), o.backing.offset)
+      : native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS | c.MAP_NORESERVE);
     let slot = -1;
     if (becomesSlot) {
       slot = this.nextSlot;

@@ -19,6 +19,20 @@ export interface MemoryRegionOptions {
   readonly confReported?: boolean;
   readonly readOnly?: boolean;
   readonly dirtyLog?: boolean;
+  /**
+   * Back the region with a file instead of anonymous memory: `size` bytes of `fd` from `offset`,
+   * mapped MAP_PRIVATE — pages load from the file on first touch and guest writes stay private
+   * (the file is never written). A checkpoint restore maps its memory image this way. The caller
+   * may close `fd` once the region exists (the mapping keeps the file).
+   */
+  readonly backing?: MemoryBacking;
+}
+
+/** A file range that backs a region (MemoryRegionOptions.backing). */
+export interface MemoryBacking {
+  readonly fd: number;
+  /** Byte offset in the file, a multiple of the page size. */
+  readonly offset: number;
 }
 
 export interface MemoryRegion {

@@ -1,0 +1,135 @@
+/**
+ * Saving a whole machine (Machine.checkpoint): gather every component's state while no vCPU
+ * runs — vCPU ThreadContexts and device-local state from the worker threads, device shared
+ * state, the arch plugin's in-kernel state, registered components — then write the directory
+ * atomically. Everything is gathered before the first file is written, so a part that cannot
+ * be saved fails the checkpoint (naming it) and leaves the previous checkpoint untouched.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import * as native from '@kvmts/native';
+import { CheckpointError, KvmtsError, LifecycleError } from '../errors/errors';
+import { saveSharedState } from '../devices/shared-state-checkpoint';
+import { replaceDirectoryAtomically } from './atomic-dir';
+import { CheckpointWriter } from './checkpoint-files';
+import { encodeSection, toTagged } from './tagged-json';
+import { isValidSectionName } from './component';
+import { saveLocalDeviceStates } from './device-states';
+import type { CheckpointManifest } from './manifest';
+import {
+  DEVICE_SECTION_VERSION,
+  checkpointComponents,
+  checkpointContext,
+  deviceSection,
+  mainThreadDevices,
+  sharedLayoutOf,
+  vcpuSection,
+  type DeviceSectionData,
+  type MachinePartsWithVcpus,
+} from './machine-parts';
+
+/** The version of @kvmts/core, recorded in every manifest. */
+export function kvmtsVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+interface GatheredSection {
+  readonly name: string;
+  readonly version: number;
+  readonly data: unknown;
+}
+
+/** A component's save, with any failure named after it. */
+function saveNamed(name: string, save: () => unknown): unknown {
+  try {
+    return save();
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError(`component '${name}'`, `cannot be saved: ${(e as Error).message}`, { code: 'not-saveable', cause: e });
+  }
+}
+
+async function gather(parts: MachinePartsWithVcpus): Promise<GatheredSection[]> {
+  const support = parts.arch.checkpoint;
+  if (!support) throw new CheckpointError(`arch plugin '${parts.arch.arch}'`, 'cannot save machines: it has no checkpoint support (ArchPlugin.checkpoint)', { code: 'not-saveable' });
+  const ctx = checkpointContext(parts);
+  const sections: GatheredSection[] = [];
+  for (const c of checkpointComponents(parts)) {
+    if (!isValidSectionName(c.name) || c.name.startsWith('vcpu.') || c.name.startsWith('device.')) {
+      throw new CheckpointError(`component '${c.name}'`, "has an invalid section name (lower-case letters, digits, '.', '-', '_', '@'; 'vcpu.' and 'device.' are the machine's)", { code: 'not-saveable' });
+    }
+    sections.push({ name: c.name, version: c.version, data: saveNamed(c.name, () => c.save(ctx)) });
+  }
+  for (const v of parts.vcpus) {
+    sections.push({ name: vcpuSection(v.id), version: support.threadContextVersion, data: await v.call('threadContext') });
+  }
+  const local: Record<string, Record<string, unknown>> = {};
+  const byThread = [
+    ['main', saveLocalDeviceStates(mainThreadDevices(parts))] as const,
+    ...(await Promise.all(parts.vcpus.map(async (v) => [`vcpu${v.id}`, await v.call<Record<string, unknown>>('saveDeviceStates')] as const))),
+  ];
+  for (const [thread, states] of byThread) for (const [name, state] of Object.entries(states)) (local[name] ??= {})[thread] = state;
+  for (const d of parts.devices) {
+    const layout = sharedLayoutOf(parts, d);
+    const data: DeviceSectionData = { shared: layout ? saveSharedState(layout, d.shared) : null, local: local[d.name] ?? {} };
+    sections.push({ name: deviceSection(d.name), version: DEVICE_SECTION_VERSION, data });
+  }
+  return sections;
+}
+
+/** The config as the manifest records it: no boot payload (its hash instead), no file backings. */
+function recordedConfig(parts: MachinePartsWithVcpus): { config: unknown; bootSha256: string | null } {
+  const { boot, memory, ...rest } = parts.config;
+  const plainMemory = Array.isArray(memory) ? memory.map(({ backing: _backing, ...r }) => r) : memory;
+  return {
+    config: toTagged({ ...rest, memory: plainMemory }, 'config'),
+    bootSha256: boot === undefined ? null : createHash('sha256').update(encodeSection(boot, 'config.boot')).digest('hex'),
+  };
+}
+
+/**
+ * Write a checkpoint of a stopped machine to `dir` (replacing one there atomically). Throws
+ * LifecycleError while a vCPU runs, CheckpointError `not-saveable` naming a part that cannot
+ * be saved, `io` when writing fails.
+ */
+export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: string): Promise<CheckpointManifest> {
+  if (parts.vcpus.some((v) => v.isRunning)) throw new LifecycleError('machine', 'running', 'checkpoint (after run() returns or after stop())');
+  const sections = await gather(parts);
+  const fingerprint = parts.arch.checkpoint!.cpuFingerprint(parts.kvm, parts.config);
+  const { config, bootSha256 } = recordedConfig(parts);
+  let manifest: CheckpointManifest | undefined;
+  try {
+    await replaceDirectoryAtomically(dir, async (temp) => {
+      const writer = new CheckpointWriter(temp);
+      for (const s of sections) writer.addSection(s.name, s.version, s.data);
+      writer.writeMemory(
+        parts.vm.regions.map((r) => ({
+          name: r.name,
+          guestPhysAddr: r.guestPhysAddr,
+          size: r.size,
+          kvmMap: r.kvmMap,
+          inAddrMap: r.inAddrMap,
+          confReported: r.confReported,
+          readOnly: r.readOnly,
+          dirtyLog: r.dirtyLog,
+          views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)),
+        })),
+      );
+      manifest = writer.finish({
+        arch: parts.arch.arch,
+        kvmtsVersion: kvmtsVersion(),
+        createdAt: new Date().toISOString(),
+        config,
+        bootSha256,
+        vcpus: parts.vcpus.length,
+        cpu: fingerprint,
+      });
+    });
+  } catch (e) {
+    if (e instanceof KvmtsError) throw e;
+    throw new CheckpointError(dir, `writing the checkpoint failed: ${(e as Error).message}`, { code: 'io', cause: e });
+  }
+  return manifest!;
+}

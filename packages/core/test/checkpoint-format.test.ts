@@ -1,0 +1,196 @@
+/**
+ * The checkpoint format, on real files in a temp directory: the section encoding (golden bytes),
+ * the manifest (validation order, checksum), sections verified on read, and the error codes.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { runInNewContext } from 'node:vm';
+import {
+  CHECKPOINT_FORMAT_VERSION,
+  CheckpointError,
+  CheckpointReader,
+  CheckpointWriter,
+  MANIFEST_FILE,
+  decodeSection,
+  encodeSection,
+  fingerprintMismatches,
+  parseManifest,
+  serializeManifest,
+  type CheckpointManifest,
+  type CpuFingerprint,
+  type ManifestHeader,
+} from '@kvmts/core';
+
+function thrown(fn: () => unknown): CheckpointError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CheckpointError) return e;
+    throw e;
+  }
+  throw new Error('expected a CheckpointError');
+}
+
+const FINGERPRINT: CpuFingerprint = { kind: 'test-cpu', identity: { vendor: 'Acme', model: '0x2a' }, features: { 'word 0': '0x13' }, digest: '0'.repeat(64) };
+const HEADER: ManifestHeader = { arch: 'test-arch', kvmtsVersion: '0.1.0', createdAt: '2026-01-01T00:00:00.000Z', config: { arch: 'test-arch', memory: 8192 }, bootSha256: null, vcpus: 1, cpu: FINGERPRINT };
+
+describe('section encoding (tagged JSON)', () => {
+  it('encodes bigint and bytes as tagged values: golden bytes, and back', () => {
+    const value = { pc: 0xffff_8000_0000_1000n, neg: -5n, bytes: Uint8Array.of(1, 2, 255), list: [true, null, 'x', 1.5], nested: { skip: undefined, n: 0 } };
+    const bytes = encodeSection(value, 'golden');
+    expect(Buffer.from(bytes).toString()).toBe('{"pc":{"$bigint":"0xffff800000001000"},"neg":{"$bigint":"-0x5"},"bytes":{"$bytes":"AQL/"},"list":[true,null,"x",1.5],"nested":{"n":0}}');
+    expect(decodeSection(bytes, 'golden')).toEqual({ pc: 0xffff_8000_0000_1000n, neg: -5n, bytes: Uint8Array.of(1, 2, 255), list: [true, null, 'x', 1.5], nested: { n: 0 } });
+  });
+
+  it('takes plain data made in another realm (what structured clone from a vCPU thread gives)', () => {
+    const foreign = runInNewContext('({ list: [1], bytes: new Uint8Array([9, 8]), bare: Object.create(null) })') as object;
+    expect(Buffer.from(encodeSection(foreign, 'x')).toString()).toBe('{"list":[1],"bytes":{"$bytes":"CQg="},"bare":{}}');
+    expect(() => encodeSection(runInNewContext('new Map()'), 'x')).toThrow(/a Map is not plain data/);
+  });
+
+  it.each([
+    ['a Map', { m: new Map() }, "section 'x'.m", 'a Map is not plain data'],
+    ['a function', { f: () => 1 }, "section 'x'.f", 'a function is not plain data'],
+    ['undefined in an array', { a: [1, undefined] }, "section 'x'.a[1]", 'a undefined is not plain data'],
+    ['another typed array', { t: new Uint16Array(2) }, "section 'x'.t", 'a Uint16Array is not plain data'],
+    ['a reserved key', { $bytes: 'x' }, "section 'x'.$bytes", "keys starting with '$' are reserved"],
+    ['NaN', { n: Number.NaN }, "section 'x'.n", 'NaN is not a finite number'],
+  ])('refuses %s as not-saveable, naming where it sits', (_what, value, where, message) => {
+    const e = thrown(() => encodeSection(value, "section 'x'"));
+    expect(e.code).toBe('not-saveable');
+    expect(e.path).toBe(where);
+    expect(e.message).toContain(message);
+  });
+
+  it('reports bytes that are not JSON, or a malformed tag, as corrupt', () => {
+    expect(thrown(() => decodeSection(Buffer.from('{"a":'), "section 'x'"))).toMatchObject({ code: 'corrupt', path: "section 'x'" });
+    expect(thrown(() => decodeSection(Buffer.from('{"a":{"$bigint":"12"}}'), "section 'x'"))).toMatchObject({ code: 'corrupt', path: "section 'x'.a" });
+    expect(thrown(() => decodeSection(Buffer.from('{"a":{"$bytes":"!!"}}'), "section 'x'"))).toMatchObject({ code: 'corrupt', path: "section 'x'.a" });
+  });
+});
+
+const VCPU_JSON = '{"rip":{"$bigint":"0x8000"},"xsave":{"$bytes":"BwcHBwcHBwcHBwcHBwcHBw=="}}';
+const CLOCK_JSON = '{"clock":{"$bigint":"0x75bcd15"}}';
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+describe('checkpoint files', () => {
+  let work: string;
+  beforeEach(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-ckpt-format-'));
+  });
+  afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  /** A checkpoint with two sections and two regions (8 KiB: one data page in each). */
+  function write(dir = path.join(work, 'ck')): { dir: string; manifest: CheckpointManifest } {
+    fs.mkdirSync(dir);
+    const w = new CheckpointWriter(dir);
+    w.addSection('vcpu.0', 1, { rip: 0x8000n, xsave: new Uint8Array(16).fill(7) });
+    w.addSection('x86.clock', 1, { clock: 123456789n });
+    const a = new Uint8Array(4096).fill(0xaa);
+    const b = new Uint8Array(8192);
+    b[4096 + 5] = 1;
+    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+    w.writeMemory([
+      { name: 'low', guestPhysAddr: 0, size: 4096, ...flags, views: [a] },
+      { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...flags, views: [b] },
+    ]);
+    return { dir, manifest: w.finish(HEADER) };
+  }
+
+  it('writes a manifest that reads back: sections with sizes and SHA-256, regions at their file offsets', () => {
+    const { dir, manifest } = write();
+    expect(manifest.formatVersion).toBe(CHECKPOINT_FORMAT_VERSION);
+    expect(manifest.sections).toEqual([
+      { name: 'vcpu.0', file: 'sections/0.json', version: 1, bytes: 74, sha256: sha256(VCPU_JSON) },
+      { name: 'x86.clock', file: 'sections/1.json', version: 1, bytes: 33, sha256: sha256(CLOCK_JSON) },
+    ]);
+    expect(fs.readFileSync(path.join(dir, 'sections/0.json'), 'utf8')).toBe(VCPU_JSON);
+    expect(fs.readFileSync(path.join(dir, 'sections/1.json'), 'utf8')).toBe(CLOCK_JSON);
+    expect(manifest.memory).toMatchObject({ bytes: 12288, dataPages: 2, parent: null, regions: [{ name: 'low', fileOffset: 0 }, { name: 'high', fileOffset: 4096 }] });
+    const r = CheckpointReader.open(dir);
+    expect(r.manifest).toEqual(manifest);
+    expect(r.section('x86.clock')).toEqual({ version: 1, data: { clock: 123456789n } });
+    expect(r.section('vcpu.0').data).toEqual({ rip: 0x8000n, xsave: new Uint8Array(16).fill(7) });
+  });
+
+  it('detects a flipped byte in a section and names the section', () => {
+    const { dir, manifest } = write();
+    const file = path.join(dir, manifest.sections[1].file);
+    const bytes = fs.readFileSync(file);
+    bytes[20] ^= 0x04;
+    fs.writeFileSync(file, bytes);
+    const r = CheckpointReader.open(dir);
+    expect(r.section('vcpu.0').version).toBe(1);
+    const e = thrown(() => r.section('x86.clock'));
+    expect(e.code).toBe('corrupt');
+    expect(e.message).toContain("section 'x86.clock' (sections/1.json): checksum mismatch");
+  });
+
+  it('detects a flipped byte in the manifest (its own checksum), a truncated image, missing files', () => {
+    const { dir } = write();
+    const manifestFile = path.join(dir, MANIFEST_FILE);
+    const text = fs.readFileSync(manifestFile, 'utf8');
+    fs.writeFileSync(manifestFile, text.replace('"vcpus": 1', '"vcpus": 3'));
+    expect(thrown(() => CheckpointReader.open(dir))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('manifest.json: checksum mismatch') });
+    fs.writeFileSync(manifestFile, text);
+    fs.truncateSync(path.join(dir, 'memory.img'), 8192);
+    expect(thrown(() => CheckpointReader.open(dir))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('is 8192 bytes, the manifest says 12288') });
+    fs.rmSync(path.join(dir, 'memory.img'));
+    expect(thrown(() => CheckpointReader.open(dir))).toMatchObject({ code: 'missing' });
+    fs.rmSync(manifestFile);
+    expect(thrown(() => CheckpointReader.open(dir))).toMatchObject({ code: 'missing', message: expect.stringContaining('manifest.json is missing') });
+    expect(thrown(() => CheckpointReader.open(path.join(work, 'nowhere')))).toMatchObject({ code: 'missing' });
+  });
+
+  it('a missing section file is `missing`; a section nobody saved is `missing` naming it', () => {
+    const { dir, manifest } = write();
+    fs.rmSync(path.join(dir, manifest.sections[0].file));
+    const r = CheckpointReader.open(dir);
+    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'missing', message: expect.stringContaining("section 'vcpu.0'") });
+    expect(thrown(() => r.section('device.com1'))).toMatchObject({ code: 'missing', message: expect.stringContaining("section 'device.com1'") });
+  });
+});
+
+describe('manifest validation', () => {
+  const base = (): Record<string, unknown> => ({
+    magic: 'kvmts-checkpoint',
+    formatVersion: 1,
+    ...HEADER,
+    memory: { file: 'memory.img', bytes: 4096, pageSize: 4096, dataPages: 0, sha256: 'a'.repeat(64), parent: null, regions: [{ name: 'ram', guestPhysAddr: 0, size: 4096, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false, fileOffset: 0 }] },
+    sections: [],
+  });
+  const text = (m: Record<string, unknown>): string => serializeManifest(m as unknown as CheckpointManifest);
+
+  it('round-trips, with a golden checksum over the manifest', () => {
+    const t = text(base());
+    expect(JSON.parse(t).checksum).toBe(sha256(JSON.stringify(base())));
+    expect(parseManifest(t, 'ck')).toEqual(base());
+  });
+
+  it('checks the magic first, then the format version, naming the version that wrote it', () => {
+    expect(thrown(() => parseManifest('{"magic":"other"}', 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("not a kvmts checkpoint manifest") });
+    const e = thrown(() => parseManifest(text({ ...base(), formatVersion: 2, kvmtsVersion: '9.0.0' }), 'ck'));
+    expect(e.code).toBe('format-version');
+    expect(e.message).toBe("ck: checkpoint format version 2 (written by kvmts 9.0.0) is not the version this kvmts reads (1): restore it with a kvmts of that format version");
+  });
+
+  it('names a malformed field (with a valid checksum: written by a buggy writer)', () => {
+    const m = base();
+    (m.memory as { regions: { fileOffset: number }[] }).regions[0].fileOffset = 4096;
+    expect(thrown(() => parseManifest(text(m), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("'fileOffset' is 4096, expected 0 (regions follow each other)") });
+    expect(thrown(() => parseManifest(text({ ...base(), sections: [{ name: 'a', file: '../etc/passwd', version: 1, bytes: 1, sha256: 'a'.repeat(64) }] }), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("'file'") });
+  });
+});
+
+describe('CPU fingerprints', () => {
+  it('match when identity is equal and every saved feature bit is offered', () => {
+    expect(fingerprintMismatches(FINGERPRINT, { ...FINGERPRINT, features: { 'word 0': '0xff' }, digest: '1'.repeat(64) })).toEqual([]);
+  });
+
+  it('name each identity difference and each missing feature bit', () => {
+    expect(fingerprintMismatches(FINGERPRINT, { ...FINGERPRINT, identity: { vendor: 'Acme', model: '0x2b' }, features: { 'word 0': '0x1' } })).toEqual(['model was 0x2a, this host has 0x2b', 'word 0: bits 1, 4 set at save, not offered here']);
+    expect(fingerprintMismatches(FINGERPRINT, { ...FINGERPRINT, kind: 'other' })).toEqual(["the checkpoint's CPU fingerprint is of kind 'test-cpu', this host's of kind 'other'"]);
+  });
+});
