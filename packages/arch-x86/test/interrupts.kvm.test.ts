@@ -11,7 +11,10 @@
  * The host acts when the guest publishes a phase number in its memory (the guest's contract).
  */
 import { Irqfd, MsiSignaller, type Machine } from '@kvmts/core';
-import { createMachine } from '@kvmts/core';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createMachine, restoreMachine } from '@kvmts/core';
 import {
   assembleGuest,
   exitDevice,
@@ -152,6 +155,32 @@ describeKvm('interrupts: userspace interrupt controller', () => {
       expect(pic.pending(0)).toBe(0);
     } finally {
       await m.close();
+    }
+  });
+
+  it('a vector pending when the machine is checkpointed is delivered after restore', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-uirq-'));
+    const m = await machineFor('userspace', 'user_irqs');
+    try {
+      const pic = x86UserspaceInterrupts(m.vm);
+      // Phase 3: the guest waits in HLT (IF = 1) for line 5. Stop it there, raise the line on the
+      // stopped machine (pending, not yet injected), and checkpoint.
+      await runWithPhases(m, { 2: () => pic.raiseNmi(0), 3: () => void m.stop() });
+      expect(readU32(m, sym('phase'))).toBe(3);
+      pic.set(5, true);
+      expect(pic.pending(0)).toBe(1);
+      await m.checkpoint(path.join(dir, 'ckpt'));
+    } finally {
+      await m.close();
+    }
+    const restored = await restoreMachine(path.join(dir, 'ckpt'), { console: () => undefined });
+    try {
+      expect(await restored.run()).toEqual({ reason: 'poweroff', status: 0 });
+      expect(readExitDeviceState(restored.deviceState.get('exit')!)).toMatchObject({ hasResult: true, result: 3 });
+      expect(count(restored, USERSPACE_IRQ_VECTOR_BASE + 5)).toBe(1);
+    } finally {
+      await restored.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

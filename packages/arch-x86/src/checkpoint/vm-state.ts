@@ -8,12 +8,16 @@
  *   x86.pit      KVM_GET/SET_PIT2 (in-kernel irqchip only)
  *   x86.irqchip  KVM_GET/SET_IRQCHIP for the PIC master, PIC slave and IOAPIC (in-kernel only);
  *                each vCPU's LAPIC travels in its ThreadContext.
+ *   x86.userspace-irq  irqchip 'userspace': the line levels and each vCPU's pending vectors and
+ *                NMIs (interrupts/userspace-controller.ts), so a raised interrupt is not lost
  */
 import { CheckpointError, kvmIoctl, type CheckpointComponent, type CheckpointContext, type MachineConfig } from '@kvmts/core';
 import { X86Ioctl } from '../abi/ioctls';
 import { X86ClockDataLayout, X86IrqchipLayout, X86PitState2Layout } from '../abi/layouts';
 import { X86Irqchip } from '../abi/constants';
 import { x86MachineOptions } from '../machine-options';
+import { vmUserspaceIrqData } from '../interrupts/vm-interrupts';
+import { userspaceIrqStateWords } from '../interrupts/userspace-controller';
 
 function record(state: unknown, where: string): Record<string, unknown> {
   if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new CheckpointError(where, 'expected an object', { code: 'incompatible' });
@@ -96,8 +100,35 @@ export const x86IrqchipComponent: CheckpointComponent = {
   },
 };
 
-/** The in-kernel state a machine of `config` has: kvmclock always; PIT, PICs and IOAPIC with the in-kernel irqchip. */
+function userspaceIrqWords(ctx: CheckpointContext): Int32Array {
+  const data = vmUserspaceIrqData(ctx.vm);
+  if (data === undefined) throw new CheckpointError('x86.userspace-irq', "the VM has no userspace interrupt controller (irqchip: 'userspace')", { code: 'incompatible' });
+  return userspaceIrqStateWords(data);
+}
+
+export const x86UserspaceIrqComponent: CheckpointComponent = {
+  name: 'x86.userspace-irq',
+  version: 1,
+  save(ctx: CheckpointContext) {
+    const words = userspaceIrqWords(ctx);
+    const copy = new Int32Array(words.length);
+    for (let i = 0; i < words.length; i++) copy[i] = Atomics.load(words, i);
+    return { words: new Uint8Array(copy.buffer) };
+  },
+  restore(ctx: CheckpointContext, state: unknown) {
+    const words = userspaceIrqWords(ctx);
+    const saved = new Int32Array(bytesOf(record(state, 'x86.userspace-irq'), 'words', words.byteLength, 'x86.userspace-irq').slice().buffer);
+    for (let i = 0; i < words.length; i++) Atomics.store(words, i, saved[i]);
+  },
+};
+
+/**
+ * The VM-level state a machine of `config` has: kvmclock always; PIT, PICs and IOAPIC with the
+ * in-kernel irqchip; the userspace controller's pending interrupts with irqchip 'userspace'.
+ */
 export function x86VmComponents(config: MachineConfig): CheckpointComponent[] {
-  const kernel = x86MachineOptions(config.archOptions).irqchip === 'kernel';
-  return kernel ? [x86ClockComponent, x86PitComponent, x86IrqchipComponent] : [x86ClockComponent];
+  const irqchip = x86MachineOptions(config.archOptions).irqchip;
+  if (irqchip === 'kernel') return [x86ClockComponent, x86PitComponent, x86IrqchipComponent];
+  if (irqchip === 'userspace') return [x86ClockComponent, x86UserspaceIrqComponent];
+  return [x86ClockComponent];
 }

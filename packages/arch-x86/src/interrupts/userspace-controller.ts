@@ -62,6 +62,14 @@ function threadOffset(vcpuCount: number): number {
   return Math.ceil((words * 4) / 8) * 8;
 }
 
+/**
+ * The words that hold interrupt state (line levels, and per vCPU the summary, NMIs and pending
+ * vectors) — what a checkpoint saves; the thread ids after them belong to the running process.
+ */
+export function userspaceIrqStateWords(data: X86UserspaceIrqData): Int32Array {
+  return new Int32Array(data.shared, 0, S.header + S.perVcpu * data.vcpuCount);
+}
+
 /** The shared state for `runMappings.length` vCPUs, zero: nothing pending. */
 export function createUserspaceIrqData(runMappings: X86UserspaceIrqData['runMappings']): X86UserspaceIrqData {
   const vcpuCount = runMappings.length;

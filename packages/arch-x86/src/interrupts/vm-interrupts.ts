@@ -27,6 +27,11 @@ export function x86UserspaceInterrupts(vm: KvmVM): X86UserspaceInterrupts {
   return new X86UserspaceInterrupts(data);
 }
 
+/** The userspace controller's shared state of `vm`, or undefined when it has none (checkpoints). */
+export function vmUserspaceIrqData(vm: KvmVM): X86UserspaceIrqData | undefined {
+  return controllers.get(vm);
+}
+
 /** ArchPlugin.irqLines: the userspace controller when the vCPU state carries one, else KVM_IRQ_LINE. */
 export function x86IrqLines(_vmFd: number, state: X86InitialState): IrqLines | undefined {
   return state?.userspaceIrq !== undefined ? new X86UserspaceInterrupts(state.userspaceIrq) : undefined;
