@@ -28,7 +28,7 @@ import { X86_BOOT_FPU, X86_BOOT_MSRS } from './state/setup-sequence';
 import { X86_CPUID_FEATURES } from './isa/cpuid-features';
 import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
-import { exitDevicePlugin, uart8250Plugin } from './devices';
+import { exitDevicePlugin, m5opsDoorbellPlugin, m5opsWindowPlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
 
 /** KVM_MP_STATE_RUNNABLE. */
@@ -119,4 +119,6 @@ export function register(container: DependencyContainer): void {
   container.register(ARCH_PLUGIN, { useValue: x86ArchPlugin });
   container.register(DEVICE_PLUGIN, { useValue: uart8250Plugin });
   container.register(DEVICE_PLUGIN, { useValue: exitDevicePlugin });
+  container.register(DEVICE_PLUGIN, { useValue: m5opsWindowPlugin });
+  container.register(DEVICE_PLUGIN, { useValue: m5opsDoorbellPlugin });
 }

@@ -1,3 +1,4 @@
-/** PC devices implemented in userspace: the 16550A UART and the exit device. */
+/** Devices implemented in userspace: the 16550A UART, the exit device and the m5op window and doorbell. */
 export * from './exit-device';
 export * from './uart8250';
+export * from './m5ops';

@@ -17,6 +17,7 @@ import { buildVcpu } from './prepare-vm';
 import { attachVcpuDevices } from './devices';
 import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
+import { GuestMemory } from '../vm/guest-memory';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { ArchPlugin } from './arch-plugin';
 
@@ -40,6 +41,7 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU } {
   attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     setIrqLine: (line, level) => irq.set(line, level),
+    memory: new GuestMemory(data.regions),
   });
   return { arch, cpu };
 }
