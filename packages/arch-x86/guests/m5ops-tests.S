@@ -30,6 +30,8 @@
 #   unknown_op    in: r15 = 0: window func 0x99 (no gem5 op); 1: doorbell eax = 0x1234.
 #   readfile_at   in: rdi, rsi, rdx = readfile's arguments. Window readfile; report rax; exit.
 #   writefile_at  in: rdi, rsi, rdx, rcx = writefile's arguments. Doorbell writefile; report rax; exit.
+#   io_loop       `out 0x12, al` forever (a port with no device): a vCPU that keeps exiting while
+#                 another one's m5op is being handled.
 
         .intel_syntax noprefix
         .code64
@@ -167,6 +169,11 @@ writefile_at:
         DOORBELL F_WRITEFILE
         REPORT
         EXIT_OK
+
+        .globl io_loop
+io_loop:
+        out     0x12, al
+        jmp     io_loop
 
         .data
         .balign 16

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GuestError, createMachine, type M5opCall, type Machine, type MachineExit } from '@kvmts/core';
-import { assembleGuest, exitDevice, m5ops, type GuestImage } from '@kvmts/arch-x86';
+import { GUEST_LAYOUT, assembleGuest, exitDevice, m5ops, type GuestImage } from '@kvmts/arch-x86';
 
 const reportModule = path.resolve(__dirname, 'fixtures/report-port-plugin.js');
 const { readReports } = require(reportModule) as { readReports(shared: SharedArrayBuffer): number[] };
@@ -37,10 +37,13 @@ beforeEach(() => {
   outdir = fs.mkdtempSync(path.join(tmp, 'out-'));
 });
 
-function machine(entry: string, options: { registers?: Record<string, number | bigint>; files?: boolean; data?: { gpa: number; bytes: Uint8Array }[] } = {}): Promise<Machine> {
+type Registers = Record<string, number | bigint>;
+
+function machine(entry: string, options: { registers?: Registers | Registers[]; cpus?: number; files?: boolean; data?: { gpa: number; bytes: Uint8Array }[] } = {}): Promise<Machine> {
   return createMachine({
     arch: 'x86_64',
     memory: '16M',
+    cpus: options.cpus ?? 1,
     plugins: [reportModule],
     devices: [
       ...m5ops(options.files === false ? {} : { readfile, outdir }),
@@ -87,6 +90,14 @@ describeKvm('m5ops from a real guest', () => {
     const m = await machine('all_ops', { registers: { r15: 0 } });
     try {
       const calls = recordCalls(m);
+      // The vCPU is stopped and drained while a handler runs: its state is readable, and the
+      // access is complete — rax holds the op's result (0), not the sentinel loaded before it.
+      const atCheckpoint: bigint[][] = [];
+      m.m5ops.handle('checkpoint', async (call) => {
+        calls.push(call);
+        const tc = await m.vcpus[call.vcpuId].call<{ regs: { rax: bigint; rdi: bigint; rsi: bigint } }>('threadContext');
+        atCheckpoint.push([tc.regs.rax, tc.regs.rdi, tc.regs.rsi]);
+      });
       const exit = await m.run();
       expect(exit).toEqual({ reason: 'm5-exit', vcpuId: 0, code: 0, delayNs: 0x99n });
 
@@ -106,6 +117,10 @@ describeKvm('m5ops from a real guest', () => {
       ];
       expect(seen).toEqual([...form(0), ...form(1)]);
       expect(calls.filter((c) => c.op === 'switchcpu').map((c) => c.registers[0])).toEqual([0x33n, 0x133n]);
+      expect(atCheckpoint).toEqual([
+        [0n, 0x11n, 0x22n],
+        [0n, 0x111n, 0x122n],
+      ]);
       expect(calls.map((c) => c.func)).toEqual([0x40, 0x5a, 0x41, 0x5b, 0x42, 0x43, 0x52, 0x40, 0x5a, 0x41, 0x5b, 0x42, 0x43, 0x52]);
 
       // readfile copied the configured file into guest memory; writefile wrote the named file.
@@ -159,6 +174,32 @@ describeKvm('m5ops from a real guest', () => {
       expect(reports(ended)).toEqual(WINDOW_RESULTS.slice(0, 5));
     } finally {
       await ended.close();
+    }
+  });
+
+  it('an m5op pauses only the vCPU that called it; the others keep running while its handler works', async () => {
+    const m = await machine('all_ops', { cpus: 2, registers: [{ r15: 0 }, { rip: guest.symbols.get('io_loop')! }] });
+    try {
+      recordCalls(m);
+      const during: { progress: number; running: boolean }[] = [];
+      m.m5ops.handle('checkpoint', async () => {
+        const before = m.exitCounts()[1].IO ?? 0;
+        await new Promise((r) => setTimeout(r, 200));
+        during.push({ progress: (m.exitCounts()[1].IO ?? 0) - before, running: m.vcpus[1].loopActive && !m.vcpus[0].loopActive });
+      });
+      expect(await m.run()).toEqual({ reason: 'm5-exit', vcpuId: 0, code: 0, delayNs: 0x99n });
+      expect(during).toHaveLength(2);
+      for (const d of during) {
+        expect(d.progress).toBeGreaterThan(0);
+        expect(d.running).toBe(true);
+      }
+      expect(reports(m)).toEqual([...WINDOW_RESULTS, ...DOORBELL_RESULTS]);
+      // The statistics cover every vCPU; the exit ended the run and stopped vCPU 1 too.
+      expect(m.m5ops.statsDumps[0].exits).toHaveLength(2);
+      expect(m.m5ops.statsDumps[0].exits[1].IO).toBeGreaterThan(0);
+      expect(m.vcpus[1].lastStop).toMatchObject({ reason: 'stopped' });
+    } finally {
+      await m.close();
     }
   });
 
@@ -217,8 +258,9 @@ describeKvm('m5ops from a real guest', () => {
   it('readfile and writefile reject guest buffers outside RAM and names that leave the output directory', async () => {
     const outside = path.join(tmp, 'escaped.txt');
     fs.symlinkSync(tmp, path.join(outdir, 'link'));
-    const cases: { entry: string; registers: Record<string, number>; name?: string; match: RegExp }[] = [
+    const cases: { entry: string; registers: Registers; name?: string; match: RegExp }[] = [
       { entry: 'readfile_at', registers: { rdi: 0x3000000, rsi: 16, rdx: 0 }, match: /readfile: guest buffer 0x3000000\.\.0x300000f is outside guest RAM/ },
+      { entry: 'readfile_at', registers: { rdi: 2 ** 32 + 0x10, rsi: 16, rdx: 0 }, match: /readfile: guest address 0x100000010 \(in 0x100000010\.\.0x10000001f\) is not mapped by the guest's page tables/ },
       { entry: 'writefile_at', registers: { rdi: 0x8000, rsi: 4, rdx: 0, rcx: NAME_GPA }, name: '../escaped.txt', match: /leaves the output directory/ },
       { entry: 'writefile_at', registers: { rdi: 0x8000, rsi: 4, rdx: 0, rcx: NAME_GPA }, name: outside, match: /is absolute/ },
       { entry: 'writefile_at', registers: { rdi: 0x8000, rsi: 4, rdx: 0, rcx: NAME_GPA }, name: 'link/escaped.txt', match: /goes through a link out of the output directory/ },
@@ -237,5 +279,42 @@ describeKvm('m5ops from a real guest', () => {
     }
     expect(fs.existsSync(outside)).toBe(false);
     expect(fs.readdirSync(outdir)).toEqual(['link']);
+  });
+
+  it('takes buffer addresses as guest-virtual, as gem5 does: KVM_TRANSLATE walks the guest page tables', async () => {
+    // Remap the 2 MiB page at virtual 0x200000 to physical 0x600000 in the boot page tables
+    // (PML4, PDPT, then the first PD: its entry 1 maps 0x200000).
+    const REMAPPED = 0x600000;
+    const remap = (m: Machine) => {
+      const pde = m.memory.view(GUEST_LAYOUT.pageTables + 2 * 4096 + 8, 8);
+      const entry = pde.getBigUint64(0, true);
+      const mask = 0x000fffffffe00000n;
+      expect(entry & mask).toBe(0x200000n);
+      pde.setBigUint64(0, (entry & ~mask) | BigInt(REMAPPED), true);
+    };
+    const r = await machine('readfile_at', { registers: { rdi: 0x200100, rsi: 16, rdx: 0 } });
+    try {
+      remap(r);
+      expect(await r.run()).toEqual({ reason: 'poweroff', status: 0 });
+      expect(reports(r)).toEqual([16n]);
+      expect(r.memory.read(REMAPPED + 0x100, 16)).toEqual(READ_FILE.subarray(0, 16));
+      expect(r.memory.read(0x200100, 16)).toEqual(new Uint8Array(16));
+    } finally {
+      await r.close();
+    }
+    const data = [
+      { gpa: REMAPPED + 0x200, bytes: new Uint8Array(Buffer.from('remapped')) },
+      { gpa: REMAPPED + 0x300, bytes: new Uint8Array(Buffer.from('virtual.txt\0')) },
+      { gpa: 0x200200, bytes: new Uint8Array(Buffer.from('identity')) },
+    ];
+    const w = await machine('writefile_at', { registers: { rdi: 0x200200, rsi: 8, rdx: 0, rcx: 0x200300 }, data });
+    try {
+      remap(w);
+      expect(await w.run()).toEqual({ reason: 'poweroff', status: 0 });
+      expect(reports(w)).toEqual([8n]);
+      expect(fs.readFileSync(path.join(outdir, 'virtual.txt'), 'utf8')).toBe('remapped');
+    } finally {
+      await w.close();
+    }
   });
 });

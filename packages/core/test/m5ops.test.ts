@@ -25,6 +25,8 @@ import {
   m5opReadFile,
   m5opStop,
   m5opWriteFile,
+  physicalAddressSpace,
+  virtualAddressSpace,
   type CpuStop,
   type ExitCounts,
   type GuestRam,
@@ -33,7 +35,7 @@ import {
 
 type M5opStop = Extract<CpuStop, { reason: 'm5op' }>;
 
-/** Guest RAM stand-in: `size` bytes at guest-physical 0, throwing outside like GuestMemory. */
+/** Guest RAM stand-in: `size` bytes at guest-physical 0, throwing outside like GuestMemory (the KVM suite uses the real one). */
 function ram(size: number): GuestRam & { raw: Uint8Array } {
   const raw = new Uint8Array(size);
   return {
@@ -104,13 +106,13 @@ describe('readfile and writefile', () => {
     const file = path.join(tmp, 'in.bin');
     fs.writeFileSync(file, Uint8Array.from({ length: 40 }, (_, i) => i + 1));
     const mem = ram(0x1000);
-    expect(m5opReadFile(mem, file, 0x100n, 8n, 4n)).toBe(8n);
+    expect(m5opReadFile(physicalAddressSpace(mem), file, 0x100n, 8n, 4n)).toBe(8n);
     expect([...mem.raw.subarray(0x100, 0x108)]).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
-    expect(m5opReadFile(mem, file, 0x200n, 100n, 36n)).toBe(4n);
+    expect(m5opReadFile(physicalAddressSpace(mem), file, 0x200n, 100n, 36n)).toBe(4n);
     expect([...mem.raw.subarray(0x200, 0x205)]).toEqual([37, 38, 39, 40, 0]);
-    expect(m5opReadFile(mem, file, 0x300n, 16n, 40n)).toBe(0n);
-    expect(m5opReadFile(mem, file, 0xff8n, 16n, 0n)).toMatchObject({ message: 'readfile: guest buffer 0xff8..0x1007 is outside guest RAM' });
-    expect(m5opReadFile(mem, file, 2n ** 60n, 16n, 0n)).toMatchObject({ message: expect.stringMatching(/outside guest RAM/) });
+    expect(m5opReadFile(physicalAddressSpace(mem), file, 0x300n, 16n, 40n)).toBe(0n);
+    expect(m5opReadFile(physicalAddressSpace(mem), file, 0xff8n, 16n, 0n)).toMatchObject({ message: 'readfile: guest buffer 0xff8..0x1007 is outside guest RAM' });
+    expect(m5opReadFile(physicalAddressSpace(mem), file, 2n ** 60n, 16n, 0n)).toMatchObject({ message: expect.stringMatching(/outside guest RAM/) });
   });
 
   it('writefile creates or truncates at offset 0 and writes into the file at other offsets', () => {
@@ -118,9 +120,9 @@ describe('readfile and writefile', () => {
     mem.raw.set(Buffer.from('hello world'), 0x10);
     mem.raw.set(Buffer.from('out.txt\0'), 0x80);
     fs.writeFileSync(path.join(tmp, 'out.txt'), 'old contents that are longer');
-    expect(m5opWriteFile(mem, tmp, 0x10n, 6n, 0n, 0x80n)).toBe(6n);
+    expect(m5opWriteFile(physicalAddressSpace(mem), tmp, 0x10n, 6n, 0n, 0x80n)).toBe(6n);
     expect(fs.readFileSync(path.join(tmp, 'out.txt'), 'utf8')).toBe('hello ');
-    expect(m5opWriteFile(mem, tmp, 0x16n, 5n, 6n, 0x80n)).toBe(5n);
+    expect(m5opWriteFile(physicalAddressSpace(mem), tmp, 0x16n, 5n, 6n, 0x80n)).toBe(5n);
     expect(fs.readFileSync(path.join(tmp, 'out.txt'), 'utf8')).toBe('hello world');
   });
 
@@ -144,13 +146,13 @@ describe('readfile and writefile', () => {
 
     const mem = ram(0x1000);
     mem.raw.set(Buffer.from('file-link\0'), 0x100);
-    expect(m5opWriteFile(mem, out, 0n, 4n, 0n, 0x100n)).toMatchObject({ message: expect.stringMatching(/is a symbolic link/) });
+    expect(m5opWriteFile(physicalAddressSpace(mem), out, 0n, 4n, 0n, 0x100n)).toMatchObject({ message: expect.stringMatching(/is a symbolic link/) });
     expect(fs.existsSync(path.join(tmp, 'target.txt'))).toBe(false);
     mem.raw.fill(0x41, 0x200, 0x400); // 512 bytes with no NUL
-    expect(m5opWriteFile(mem, out, 0n, 4n, 0n, 0x200n)).toMatchObject({ message: expect.stringMatching(/no NUL within 255 bytes/) });
-    expect(m5opWriteFile(mem, out, 0n, 4n, 0n, 0x500n)).toMatchObject({ message: 'writefile: the file name is empty' });
+    expect(m5opWriteFile(physicalAddressSpace(mem), out, 0n, 4n, 0n, 0x200n)).toMatchObject({ message: expect.stringMatching(/no NUL within 255 bytes/) });
+    expect(m5opWriteFile(physicalAddressSpace(mem), out, 0n, 4n, 0n, 0x500n)).toMatchObject({ message: 'writefile: the file name is empty' });
     mem.raw.set(Buffer.from('ok.txt\0'), 0x600);
-    expect(m5opWriteFile(mem, out, 0xffen, 4n, 0n, 0x600n)).toMatchObject({ message: 'writefile: guest buffer 0xffe..0x1001 is outside guest RAM' });
+    expect(m5opWriteFile(physicalAddressSpace(mem), out, 0xffen, 4n, 0n, 0x600n)).toMatchObject({ message: 'writefile: guest buffer 0xffe..0x1001 is outside guest RAM' });
     expect(fs.readdirSync(out).sort()).toEqual(['file-link', 'link', 'sub']);
   });
 
@@ -162,6 +164,78 @@ describe('readfile and writefile', () => {
     expect(() => checkM5opFileOptions('m5ops', { readfile: tmp })).toThrow(/m5ops\.readfile: .* is not a regular file/);
     expect(() => checkM5opFileOptions('m5ops', { outdir: file })).toThrow(/m5ops\.outdir: .* is not a directory/);
     expect(() => checkM5opFileOptions('m5ops', { outdir: path.join(tmp, 'nope') })).toThrow(/m5ops\.outdir: .* does not exist/);
+  });
+});
+
+describe('guest addresses', () => {
+  it('virtual addresses are translated page by page; contiguous pages share a view; unmapped pages are named', () => {
+    const mem = ram(0x10000);
+    mem.raw.forEach((_, i) => (mem.raw[i] = i >> 12)); // each byte holds its physical page number
+    // Virtual pages 0x10–0x13 → physical pages 5, 6, 2, (unmapped).
+    const pages = new Map<bigint, bigint>([[0x10n, 5n], [0x11n, 6n], [0x12n, 2n]]);
+    const space = virtualAddressSpace(mem, (va) => {
+      const pa = pages.get(va >> 12n);
+      return pa === undefined ? undefined : (pa << 12n) | (va & 0xfffn);
+    });
+    const views = space.views('readfile', 0x10ff0n, 0x2010n);
+    expect(Array.isArray(views)).toBe(true);
+    const list = views as Uint8Array[];
+    expect(list.map((v) => [v.byteOffset, v.length])).toEqual([
+      [0x5ff0, 0x1010], // pages 5 and 6: one run
+      [0x2000, 0x1000],
+    ]);
+    expect(space.views('readfile', 0x12ff0n, 0x20n)).toMatchObject({ message: 'readfile: guest address 0x13000 (in 0x12ff0..0x1300f) is not mapped by the guest\'s page tables' });
+    pages.set(0x13n, 0x20n); // beyond RAM
+    expect(space.views('writefile', 0x12ff0n, 0x20n)).toMatchObject({ message: 'writefile: guest buffer 0x12ff0..0x1300f is outside guest RAM' });
+    expect(space.views('readfile', 0x10000n, 0n)).toEqual([]);
+  });
+
+  it('physical addresses are one bounds-checked view', () => {
+    const space = physicalAddressSpace(ram(0x1000));
+    expect((space.views('readfile', 0x10n, 0x20n) as Uint8Array[]).map((v) => [v.byteOffset, v.length])).toEqual([[0x10, 0x20]]);
+    expect(space.views('readfile', 0xff0n, 0x20n)).toMatchObject({ message: 'readfile: guest buffer 0xff0..0x100f is outside guest RAM' });
+    expect(space.views('readfile', 0n, 2n ** 40n)).toMatchObject({ message: expect.stringMatching(/outside guest RAM/) });
+  });
+
+  it('readfile and writefile move data across pages that are not contiguous in RAM', () => {
+    const file = path.join(tmp, 'in.bin');
+    const content = Uint8Array.from({ length: 0x1800 }, (_, i) => (i * 13) & 0xff);
+    fs.writeFileSync(file, content);
+    const mem = ram(0x10000);
+    // Virtual pages 0x20, 0x21 → physical pages 9, 3.
+    const pages = new Map<bigint, bigint>([[0x20n, 9n], [0x21n, 3n]]);
+    const space = virtualAddressSpace(mem, (va) => {
+      const pa = pages.get(va >> 12n);
+      return pa === undefined ? undefined : (pa << 12n) | (va & 0xfffn);
+    });
+    expect(m5opReadFile(space, file, 0x20800n, 0x1000n, 0n)).toBe(0x1000n);
+    expect(mem.raw.subarray(0x9800, 0xa000)).toEqual(content.subarray(0, 0x800));
+    expect(mem.raw.subarray(0x3000, 0x3800)).toEqual(content.subarray(0x800, 0x1000));
+    mem.raw.set(Buffer.from('pages.bin\0'), 0x3900); // virtual 0x21900
+    expect(m5opWriteFile(space, tmp, 0x20800n, 0x1000n, 0n, 0x21900n)).toBe(0x1000n);
+    expect(new Uint8Array(fs.readFileSync(path.join(tmp, 'pages.bin')))).toEqual(content.subarray(0, 0x1000));
+  });
+});
+
+describe('writefile file names', () => {
+  it('are read across pages that are not contiguous in RAM, and up to the last byte of RAM', () => {
+    const mem = ram(0x10000);
+    const pages = new Map<bigint, bigint>([[0x30n, 7n], [0x31n, 2n]]);
+    const space = virtualAddressSpace(mem, (va) => {
+      const pa = pages.get(va >> 12n);
+      return pa === undefined ? undefined : (pa << 12n) | (va & 0xfffn);
+    });
+    mem.raw.set(Buffer.from('span'), 0x7ffc); // virtual 0x30ffc..0x30fff
+    mem.raw.set(Buffer.from('.txt\0'), 0x2000); // virtual 0x31000..
+    mem.raw.set(Buffer.from('data'), 0x7000); // virtual 0x30000
+    expect(m5opWriteFile(space, tmp, 0x30000n, 4n, 0n, 0x30ffcn)).toBe(4n);
+    expect(fs.readFileSync(path.join(tmp, 'span.txt'), 'utf8')).toBe('data');
+    const small = ram(0x100);
+    small.raw.set(Buffer.from('e.txt\0'), 0xfa); // the NUL is RAM's last byte
+    expect(m5opWriteFile(physicalAddressSpace(small), tmp, 0n, 2n, 0n, 0xfan)).toBe(2n);
+    expect(fs.existsSync(path.join(tmp, 'e.txt'))).toBe(true);
+    small.raw.set(Buffer.from('f.txt'), 0xfb); // no room for the NUL
+    expect(m5opWriteFile(physicalAddressSpace(small), tmp, 0n, 2n, 0n, 0xfbn)).toMatchObject({ message: expect.stringMatching(/^writefile: file name at 0xfb runs outside guest memory/) });
   });
 });
 
@@ -177,7 +251,7 @@ describe('the vCPU-thread calls', () => {
     const mem = ram(0x1000);
     mem.raw.set(Buffer.from('w.txt\0'), 0x40);
     const c = cpu();
-    const calls = new M5opGuestCalls(c, mem, { readfile: file, outdir: tmp });
+    const calls = new M5opGuestCalls(c, physicalAddressSpace(mem), { readfile: file, outdir: tmp });
     expect(calls.call(0x50, [0x100n, 4n, 2n, 0n, 0n, 0n])).toBe(4n);
     expect(Buffer.from(mem.raw.subarray(0x100, 0x104)).toString()).toBe('cdef');
     expect(calls.call(0x4f, [0x100n, 3n, 0n, 0x40n, 0n, 0n])).toBe(3n);
@@ -187,7 +261,7 @@ describe('the vCPU-thread calls', () => {
 
   it('stops the vCPU with an m5op stop for every other op (and readfile without a file), reading 0', () => {
     const c = cpu();
-    const calls = new M5opGuestCalls(c, ram(16), {});
+    const calls = new M5opGuestCalls(c, physicalAddressSpace(ram(16)), {});
     expect(calls.call(0x43, [5n, 6n, 0n, 0n, 0n, 0n])).toBe(0n);
     expect(calls.call(0x50, [1n, 2n, 3n])).toBe(0n);
     expect(calls.call(0x99, [])).toBe(0n);
@@ -200,9 +274,9 @@ describe('the vCPU-thread calls', () => {
 
   it('throws a GuestError with the dump for a bad guest argument', () => {
     const c = cpu();
-    const calls = new M5opGuestCalls(c, ram(0x100), { outdir: tmp });
+    const calls = new M5opGuestCalls(c, physicalAddressSpace(ram(0x100)), { outdir: tmp });
     const mem = ram(0x100);
-    const bad = new M5opGuestCalls(c, mem, { outdir: tmp });
+    const bad = new M5opGuestCalls(c, physicalAddressSpace(mem), { outdir: tmp });
     mem.raw.set(Buffer.from('../x\0'), 0x10);
     let error: unknown;
     try {
@@ -212,7 +286,7 @@ describe('the vCPU-thread calls', () => {
     }
     expect(error).toBeInstanceOf(GuestError);
     expect(error).toMatchObject({ kind: 'm5op-bad-argument', vcpuId: 2, dump: 'rip: 0x8000', details: { op: 'writefile', name: '../x' } });
-    expect(() => calls.call(0x4f, [0n, 1n, 0n, 0x1000n])).toThrow(/file name address|runs outside guest RAM/);
+    expect(() => calls.call(0x4f, [0n, 1n, 0n, 0x1000n])).toThrow(/writefile: file name at 0x1000 runs outside guest memory/);
   });
 });
 

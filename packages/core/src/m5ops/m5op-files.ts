@@ -7,11 +7,12 @@
  * the owner configured (gem5's --readfile), writefile writes only inside the owner's output
  * directory (gem5's m5out). A guest-chosen file name that would leave that directory — '..',
  * an absolute path, a symbolic link — is a GuestError, as is a buffer outside guest RAM.
+ * Guest addresses reach RAM through an M5opAddressSpace (m5op-memory.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors/errors';
-import type { GuestMemory } from '../vm/guest-memory';
+import { M5opArgumentProblem, type M5opAddressSpace } from './m5op-memory';
 
 /** Host files the m5ops may touch; plain data (it travels to every vCPU thread). */
 export interface M5opFileOptions {
@@ -21,16 +22,9 @@ export interface M5opFileOptions {
   readonly outdir?: string;
 }
 
-/** What the m5ops need of guest memory: GuestMemory's bounds-checked view (it throws outside RAM). */
-export type GuestRam = Pick<GuestMemory, 'bytes'>;
-
 /** Longest file name writefile reads from the guest (bytes before the NUL). */
 export const M5OP_MAX_FILENAME = 255;
-
-/** A problem with the guest's arguments; the caller turns it into a GuestError with a dump. */
-export class M5opArgumentProblem {
-  constructor(readonly message: string, readonly details: Record<string, string | number | bigint>) {}
-}
+const NAME_PAGE = 4096n;
 
 /** Checks the options on the main thread: readfile is a readable file, outdir a directory. */
 export function checkM5opFileOptions(setting: string, o: M5opFileOptions): void {
@@ -57,66 +51,60 @@ export function checkM5opFileOptions(setting: string, o: M5opFileOptions): void 
   }
 }
 
-/** A guest address and length as numbers, or a problem when they do not fit. */
-function guestRange(op: string, address: bigint, length: bigint): { gpa: number; len: number } | M5opArgumentProblem {
-  if (address > BigInt(Number.MAX_SAFE_INTEGER) || length > 0xffffffffn) {
-    return new M5opArgumentProblem(`${op}: guest buffer 0x${address.toString(16)} + ${length} bytes is outside guest RAM`, { op, address, length });
-  }
-  return { gpa: Number(address), len: Number(length) };
-}
-
-/** Guest bytes [gpa, gpa+len) as a view, or a problem naming the range when RAM does not hold it. */
-function guestBytes(memory: GuestRam, op: string, gpa: number, len: number): Uint8Array | M5opArgumentProblem {
-  if (len === 0) return new Uint8Array(0);
-  try {
-    return memory.bytes(gpa, len);
-  } catch {
-    return new M5opArgumentProblem(`${op}: guest buffer 0x${gpa.toString(16)}..0x${(gpa + len - 1).toString(16)} is outside guest RAM`, { op, address: BigInt(gpa), length: BigInt(len) });
-  }
-}
-
 /**
  * readfile(address, length, offset): copy up to `length` bytes of the configured file, from
- * `offset`, to guest-physical `address`. Returns the bytes copied (0 at or past the end).
+ * `offset`, to the guest buffer at `address`. Returns the bytes copied (0 at or past the end).
  */
-export function m5opReadFile(memory: GuestRam, file: string, address: bigint, length: bigint, offset: bigint): bigint | M5opArgumentProblem {
-  const range = guestRange('readfile', address, length);
-  if (range instanceof M5opArgumentProblem) return range;
-  const dest = guestBytes(memory, 'readfile', range.gpa, range.len);
-  if (dest instanceof M5opArgumentProblem) return dest;
+export function m5opReadFile(memory: M5opAddressSpace, file: string, address: bigint, length: bigint, offset: bigint): bigint | M5opArgumentProblem {
+  const views = memory.views('readfile', address, length);
+  if (views instanceof M5opArgumentProblem) return views;
   const fd = fs.openSync(file, 'r');
   try {
-    let done = 0;
-    while (done < dest.length) {
-      const n = fs.readSync(fd, dest, done, dest.length - done, offset + BigInt(done));
-      if (n === 0) break;
-      done += n;
+    let done = 0n;
+    for (const view of views) {
+      let at = 0;
+      while (at < view.length) {
+        const n = fs.readSync(fd, view, at, view.length - at, offset + done);
+        if (n === 0) return done;
+        at += n;
+        done += BigInt(n);
+      }
     }
-    return BigInt(done);
+    return done;
   } finally {
     fs.closeSync(fd);
   }
 }
 
 /** The NUL-terminated name at guest `address`, or a problem (outside RAM, no NUL within the limit, empty). */
-function guestFileName(memory: GuestRam, address: bigint): string | M5opArgumentProblem {
-  if (address > BigInt(Number.MAX_SAFE_INTEGER)) return new M5opArgumentProblem(`writefile: file name address 0x${address.toString(16)} is outside guest RAM`, { op: 'writefile', filenameAddress: address });
-  const gpa = Number(address);
+function guestFileName(memory: M5opAddressSpace, address: bigint): string | M5opArgumentProblem {
   const bytes: number[] = [];
-  for (let i = 0; i <= M5OP_MAX_FILENAME; i++) {
-    let b: number;
-    try {
-      b = memory.bytes(gpa + i, 1)[0];
-    } catch {
-      return new M5opArgumentProblem(`writefile: file name at 0x${gpa.toString(16)} runs outside guest RAM`, { op: 'writefile', filenameAddress: address });
+  const limit = address + BigInt(M5OP_MAX_FILENAME) + 1n; // the name's bytes and its NUL
+  // A page at a time (one translation each); where a page is not all RAM, byte by byte, so a
+  // name that ends right before the end of RAM or of a mapping is still read.
+  let bytewise = false;
+  for (let at = address; at < limit; ) {
+    const pageEnd = (at / NAME_PAGE + 1n) * NAME_PAGE;
+    const views = memory.views('writefile', at, bytewise ? 1n : (pageEnd < limit ? pageEnd : limit) - at);
+    if (views instanceof M5opArgumentProblem && !bytewise) {
+      bytewise = true;
+      continue;
     }
-    if (b === 0) {
-      if (bytes.length === 0) return new M5opArgumentProblem('writefile: the file name is empty', { op: 'writefile', filenameAddress: address });
-      return Buffer.from(bytes).toString('utf8');
+    if (views instanceof M5opArgumentProblem) {
+      return new M5opArgumentProblem(`writefile: file name at 0x${address.toString(16)} runs outside guest memory (${views.message})`, { op: 'writefile', filenameAddress: address });
     }
-    bytes.push(b);
+    for (const view of views) {
+      const nul = view.indexOf(0);
+      if (nul >= 0) {
+        bytes.push(...view.subarray(0, nul));
+        if (bytes.length === 0) return new M5opArgumentProblem('writefile: the file name is empty', { op: 'writefile', filenameAddress: address });
+        return Buffer.from(bytes).toString('utf8');
+      }
+      bytes.push(...view);
+      at += BigInt(view.length);
+    }
   }
-  return new M5opArgumentProblem(`writefile: file name at 0x${gpa.toString(16)} has no NUL within ${M5OP_MAX_FILENAME} bytes`, { op: 'writefile', filenameAddress: address });
+  return new M5opArgumentProblem(`writefile: file name at 0x${address.toString(16)} has no NUL within ${M5OP_MAX_FILENAME} bytes`, { op: 'writefile', filenameAddress: address });
 }
 
 /**
@@ -148,15 +136,13 @@ export function m5opOutputPath(outdir: string, name: string): string | M5opArgum
  * to the named file in `outdir`, at `offset` — created or truncated when `offset` is 0, as gem5
  * does, else written into the existing file. Returns the bytes written.
  */
-export function m5opWriteFile(memory: GuestRam, outdir: string, address: bigint, length: bigint, offset: bigint, filenameAddress: bigint): bigint | M5opArgumentProblem {
+export function m5opWriteFile(memory: M5opAddressSpace, outdir: string, address: bigint, length: bigint, offset: bigint, filenameAddress: bigint): bigint | M5opArgumentProblem {
   const name = guestFileName(memory, filenameAddress);
   if (name instanceof M5opArgumentProblem) return name;
   const target = m5opOutputPath(outdir, name);
   if (target instanceof M5opArgumentProblem) return target;
-  const range = guestRange('writefile', address, length);
-  if (range instanceof M5opArgumentProblem) return range;
-  const src = guestBytes(memory, 'writefile', range.gpa, range.len);
-  if (src instanceof M5opArgumentProblem) return src;
+  const views = memory.views('writefile', address, length);
+  if (views instanceof M5opArgumentProblem) return views;
   if (offset + length > BigInt(Number.MAX_SAFE_INTEGER)) return new M5opArgumentProblem(`writefile: offset ${offset} is past the largest file offset kvmts writes`, { op: 'writefile', offset });
   const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
   let fd: number;
@@ -168,7 +154,13 @@ export function m5opWriteFile(memory: GuestRam, outdir: string, address: bigint,
   }
   try {
     let done = 0;
-    while (done < src.length) done += fs.writeSync(fd, src, done, src.length - done, Number(offset) + done);
+    for (const view of views) {
+      for (let at = 0; at < view.length; ) {
+        const n = fs.writeSync(fd, view, at, view.length - at, Number(offset) + done);
+        at += n;
+        done += n;
+      }
+    }
     return BigInt(done);
   } finally {
     fs.closeSync(fd);

@@ -9,12 +9,14 @@ import { ConfigError, GuestError } from '../errors/errors';
 import type { CpuStop } from '../cpu/cpu-stop';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import { m5opByFunc, m5opName } from './m5op-table';
-import { M5opArgumentProblem, m5opReadFile, m5opWriteFile, type GuestRam, type M5opFileOptions } from './m5op-files';
+import { m5opReadFile, m5opWriteFile, type M5opFileOptions } from './m5op-files';
+import { M5opArgumentProblem, type M5opAddressSpace } from './m5op-memory';
 
 export class M5opGuestCalls {
   constructor(
     private readonly cpu: Pick<KvmCPU, 'id' | 'requestStop' | 'dump'>,
-    private readonly memory: GuestRam | undefined,
+    /** Guest memory as the ops' addresses name it (undefined: readfile/writefile go to the machine). */
+    private readonly memory: M5opAddressSpace | undefined,
     private readonly files: M5opFileOptions,
   ) {}
 
