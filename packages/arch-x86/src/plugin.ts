@@ -30,7 +30,7 @@ import { X86_BOOT_FPU, X86_BOOT_MSRS } from './state/setup-sequence';
 import { X86_CPUID_FEATURES } from './isa/cpuid-features';
 import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
-import { exitDevicePlugin, pciHostPlugin, uart8250Plugin } from './devices';
+import { exitDevicePlugin, m5opsDoorbellPlugin, m5opsWindowPlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
 import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
 import { noteKernelIrqchip } from './interrupts/gsi-routes';
@@ -133,4 +133,6 @@ export function register(container: DependencyContainer): void {
   // Built per container: it finds the PCI function plugins registered in the same one.
   container.register(DEVICE_PLUGIN, { useFactory: (c) => pciHostPlugin(c) });
   container.register(PCI_FUNCTION_PLUGIN, { useValue: pciTestDevicePlugin });
+  container.register(DEVICE_PLUGIN, { useValue: m5opsWindowPlugin });
+  container.register(DEVICE_PLUGIN, { useValue: m5opsDoorbellPlugin });
 }

@@ -49,6 +49,7 @@ export * from './machine/devices';
 export * from './machine/vcpu-controller';
 export * from './machine/prepare-vm';
 export * from './machine/machine';
+export * from './m5ops';
 export type { VcpuWorkerData, WorkerMethod } from './machine/worker-protocol';
 export * from './checkpoint/tagged-json';
 export * from './checkpoint/manifest';

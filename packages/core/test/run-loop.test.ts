@@ -123,6 +123,33 @@ describe('BaseKvmCPU run loop (scripted KVM_RUN)', () => {
     expect(cpu.exitCounts()).toMatchObject({ MMIO: 2, DEBUG: 1 });
   });
 
+  it('state a handler read during an exit is pulled again after the completion entry finishes the access', () => {
+    class CountingCpu extends ScriptedCpu {
+      pulls = 0;
+      protected override updateThreadContext(): void {
+        this.pulls++;
+      }
+    }
+    const cpu = new CountingCpu([mmioExit(BASE, 8, false)]);
+    // Reads the state while serving the read and stops the run, as the m5op devices do.
+    const reader: Device = {
+      name: 'reader',
+      read: (_offset, _size, out) => {
+        cpu.getThreadContext();
+        cpu.requestStop(Stop.debug);
+        out.high = 0;
+        return 0;
+      },
+      write: () => undefined,
+    };
+    cpu.mmio.attach({ base: BASE, size: 0x1000 }, reader);
+    expect(cpu.runLoop()).toEqual({ reason: 'debug' });
+    expect(cpu.pulls).toBe(1);
+    // The completion entry (EINTR) loaded the register and advanced RIP in KVM: not the state read above.
+    cpu.getThreadContext();
+    expect(cpu.pulls).toBe(2);
+  });
+
   it('a run stopped after every exit loses no half of a split 16-byte access', () => {
     // KVM splits `movdqu [mmio], xmm0` into two 8-byte writes: the second one is reported by the
     // KVM_RUN that completes the first — the completion entry a stopping run makes.

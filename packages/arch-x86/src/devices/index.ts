@@ -1,4 +1,5 @@
-/** PC devices implemented in userspace: the 16550A UART, the exit device and the PCI host. */
+/** PC devices implemented in userspace: the 16550A UART, the exit device, the PCI host and the m5op window and doorbell. */
 export * from './exit-device';
 export * from './uart8250';
 export * from './pci-host';
+export * from './m5ops';

@@ -1,11 +1,11 @@
 /**
- * `kvmts dump`: run a guest to a stop point — an exit count, or wherever it stops by itself —
- * and print the eight x86 state dumps of vCPU 0 (integer, special, FPU, XSAVE, XCRs, debug
+ * `kvmts dump`: run a guest to a stop point — an exit count, an m5op (`--m5op checkpoint`, or
+ * `any`), or wherever it stops by itself — and print the eight x86 state dumps of vCPU 0 (integer, special, FPU, XSAVE, XCRs, debug
  * registers, vCPU events, MSRs), as text or as JSON for tools. The guest is the bundled demo
  * (as `kvmts run` boots it) or a flat image.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { ConfigError, archForHost, createMachine, type ExitCounts, type MachineExit } from '@kvmts/core';
+import { ConfigError, M5OP_TABLE, archForHost, createMachine, m5opByName, type ExitCounts, type MachineExit } from '@kvmts/core';
 import {
   GUEST_LAYOUT,
   X86ThreadContext,
@@ -13,6 +13,7 @@ import {
   assembleGuest,
   exitDevice,
   formatX86Dump,
+  m5ops,
   loadPrebuiltGuest,
   uart8250,
   x86Dump,
@@ -25,6 +26,7 @@ import { parsePositiveInt } from '../parse';
 
 interface DumpOptions {
   exits?: number;
+  m5op?: string;
   image?: string;
   load: number;
   entry?: number;
@@ -53,6 +55,12 @@ function parseChoice<T extends string>(option: string, choices: readonly T[]) {
   };
 }
 
+/** An m5op name from gem5's table, or 'any'. */
+function parseM5op(value: string): string {
+  if (value !== 'any' && !m5opByName(value)) throw new InvalidArgumentError(`--m5op takes 'any' or one of ${M5OP_TABLE.map((o) => o.name).join(', ')}; got '${value}'`);
+  return value;
+}
+
 function parseSections(value: string): X86DumpSection[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !(X86_DUMP_SECTION_NAMES as string[]).includes(n));
@@ -62,7 +70,8 @@ function parseSections(value: string): X86DumpSection[] {
 
 /** The demo guest as `kvmts run` boots it (CRC-32 of host data, at CPL3), or a flat image. */
 function bootFor(o: DumpOptions): X86Boot {
-  if (o.image !== undefined) return { kind: 'flat', mode: o.mode, cpl: o.cpl, image: o.image, loadAddress: o.load, entry: o.entry ?? o.load };
+  // 4 GiB identity-mapped in long mode, so the image reaches the m5op window at 0xFFFF0000.
+  if (o.image !== undefined) return { kind: 'flat', mode: o.mode, cpl: o.cpl, image: o.image, loadAddress: o.load, entry: o.entry ?? o.load, ...(o.mode === 'long' ? { mapBytes: 2 ** 32 } : {}) };
   let image = o.prebuilt ? loadPrebuiltGuest('demo-checksum') : undefined;
   try {
     image ??= assembleGuest('demo-checksum');
@@ -104,7 +113,8 @@ export async function runDump(o: DumpOptions): Promise<DumpResult> {
     {
       arch,
       memory: o.memory,
-      devices: [uart8250({}, 'com1'), exitDevice({}, 'exit')],
+      // The m5op window (0xFFFF0000) and doorbell (port 0x58): a guest's m5op can be the stop point.
+      devices: [uart8250({}, 'com1'), exitDevice({}, 'exit'), ...m5ops()],
       boot: bootFor(o),
       archOptions: { irqchip: o.irqchip },
     },
@@ -112,6 +122,9 @@ export async function runDump(o: DumpOptions): Promise<DumpResult> {
     { console: (bytes) => process.stderr.write(bytes) },
   );
   try {
+    if (o.m5op !== undefined) {
+      for (const op of o.m5op === 'any' ? M5OP_TABLE.map((t) => t.name) : [o.m5op]) machine.m5ops.handle(op, () => 'end-run');
+    }
     const stop = await machine.run({ maxExits: o.exits });
     const data = await machine.vcpus[0].call<unknown>('threadContext');
     const tc = X86ThreadContext.fromData(data);
@@ -124,6 +137,8 @@ export async function runDump(o: DumpOptions): Promise<DumpResult> {
 function describeStop(stop: MachineExit): string {
   if (stop.reason === 'poweroff') return `powered off with status ${stop.status}`;
   if (stop.reason === 'error') return `failed: ${stop.error.message}`;
+  if (stop.reason === 'm5-exit') return `m5 exit (delay ${stop.delayNs} ns)`;
+  if (stop.reason === 'm5op-end') return `stopped at m5op ${stop.call.op} (0x${stop.call.func.toString(16)})`;
   return stop.reason;
 }
 
@@ -132,6 +147,7 @@ export function registerDump(program: Command): void {
     .command('dump')
     .description('run a guest to a stop point and print the x86 state dumps of vCPU 0: integer, special, FPU, XSAVE, XCRs, debug registers, vCPU events, MSRs')
     .option('--exits <n>', 'stop after this many exits (default: run until the guest stops)', (v) => parsePositiveInt('--exits', v))
+    .option('--m5op <name>', "stop at the guest's first call of this m5op (gem5's name, e.g. checkpoint), or 'any'", parseM5op)
     .option('--image <file>', 'a flat x86 binary instead of the demo guest')
     .option('--load <address>', 'load address of --image', (v) => parseAddress('--load', v), GUEST_LAYOUT.code)
     .option('--entry <address>', 'entry point of --image (default: the load address)', (v) => parseAddress('--entry', v))

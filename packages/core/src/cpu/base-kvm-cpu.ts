@@ -66,6 +66,8 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   private readonly ringOffset: number;
   private readonly ringMax: number;
   private readonly ring32: Int32Array | undefined;
+  /** The last KVM_RUN returned an exit that the next entry completes (it changes state even when it answers EINTR). */
+  private exitAwaitsCompletion = false;
   /** A stop a device asked for during the current exit; folded into the handler's answer. */
   private requestedStop: CpuStop | undefined;
   /** Runs before every KVM_RUN entry of a run loop (setEntryHook); undefined costs one check. */
@@ -245,6 +247,8 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
         if (entryHook !== undefined) entryHook();
         const r = kvmRun(fd);
         this.kvmStateDirty = true;
+        if (r >= 0) this.exitAwaitsCompletion = true;
+        else if (r === -EINTR) this.exitAwaitsCompletion = false;
         stats[StatSlot.runs]++;
         if (r < 0) {
           if (r === -EINTR || r === -EAGAIN) {
@@ -319,7 +323,14 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
           throw this.guestError('internal-error', `completing pending I/O took more than ${MAX_COMPLETION_EXITS} KVM_RUN entries`);
         }
         const r = this.kvmRun(this.fd);
-        if (r === -EINTR) break;
+        // After an exit, even an EINTR return changed the state: KVM finished the instruction
+        // first (loaded the register, advanced RIP), so what a handler read during the exit is stale.
+        if (this.exitAwaitsCompletion) this.kvmStateDirty = true;
+        if (r === -EINTR) {
+          this.exitAwaitsCompletion = false;
+          break;
+        }
+        if (r >= 0) this.exitAwaitsCompletion = true;
         if (r === -EAGAIN) continue;
         if (r < 0) throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}, completing pending I/O`);
         this.kvmStateDirty = true;

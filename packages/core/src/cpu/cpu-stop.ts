@@ -18,7 +18,14 @@ export type CpuStop =
   /** a device asked the machine to power off */
   | { readonly reason: 'poweroff'; readonly status: number }
   /** KVM_EXIT_SYSTEM_EVENT (PSCI off/reset, …): `event` is KVM_SYSTEM_EVENT_*, `flags` its data */
-  | { readonly reason: 'system-event'; readonly event: number; readonly flags: bigint };
+  | { readonly reason: 'system-event'; readonly event: number; readonly flags: bigint }
+  /**
+   * The guest called an m5op the machine carries out on the main thread (m5ops/m5op-table.ts):
+   * `op` its name, `func` gem5's function number, `args` the argument registers, `hostTimeNs`
+   * process.hrtime when the vCPU thread took the exit. The machine resumes the vCPU afterwards
+   * unless the op ends the run.
+   */
+  | { readonly reason: 'm5op'; readonly op: string; readonly func: number; readonly args: readonly bigint[]; readonly hostTimeNs: bigint };
 
 export type StopReason = CpuStop['reason'];
 

@@ -57,7 +57,13 @@ export type GuestErrorKind =
   | 'fail-entry'
   | 'unknown-exit'
   | 'unhandled-io'
-  | 'device-error';
+  | 'device-error'
+  /** the guest called m5 fail (details: code, delayNs) */
+  | 'm5op-fail'
+  /** an m5op with no handler and no built-in action (details: op, func) */
+  | 'm5op-unhandled'
+  /** an m5op's arguments name guest memory outside RAM or a file outside the output directory */
+  | 'm5op-bad-argument';
 
 /**
  * The guest did something the VMM cannot continue from. Carries the vCPU id, the exit that

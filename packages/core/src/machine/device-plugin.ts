@@ -1,6 +1,8 @@
 import type { Device } from '../bus/device';
 import type { AddressRange } from '../bus/address-range';
 import type { SharedLayout } from '../devices/shared-layout';
+import type { KvmCPU } from '../cpu/kvm-cpu';
+import type { GuestMemory } from '../vm/guest-memory';
 
 /**
  * Devices are described on the main thread by a DeviceSpec (plain, structured-cloneable data)
@@ -51,6 +53,13 @@ export interface DeviceContext {
    * in the same critical section as the state change that moved the level (see SharedLock).
    */
   setIrqLine(line: number, level: boolean): void;
+  /**
+   * The vCPU this instance serves (absent on the main thread): for devices that read or write
+   * its registers during an exit, as the m5ops device reads the argument registers.
+   */
+  readonly cpu?: KvmCPU;
+  /** Guest RAM, for devices that move data in or out of it (absent where the host supplied none). */
+  readonly memory?: GuestMemory;
 }
 
 /**

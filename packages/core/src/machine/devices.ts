@@ -13,6 +13,7 @@ import { findDevicePlugin } from './plugin-registry';
 import { resolveAndPin } from './prepare-vm';
 import { Stop } from '../cpu/cpu-stop';
 import type { KvmCPU } from '../cpu/kvm-cpu';
+import type { GuestMemory } from '../vm/guest-memory';
 import type { DeviceContext, DevicePlugin, DeviceSpec } from './device-plugin';
 
 /** One device of a machine as every thread needs it: its spec, unique name and shared state. */
@@ -84,6 +85,8 @@ export function attachDevices(
 export interface VcpuDeviceHost {
   consoleWrite(byte: number): void;
   setIrqLine(line: number, level: boolean): void;
+  /** Guest RAM as this thread sees it (DeviceContext.memory). */
+  readonly memory?: GuestMemory;
 }
 
 /**
@@ -102,6 +105,8 @@ export function attachVcpuDevices(container: DependencyContainer, cpu: KvmCPU, d
       consoleWrite: (byte) => host.consoleWrite(byte),
       requestPowerOff: (status) => cpu.requestStop(Stop.poweroff(status)),
       setIrqLine: (line, level) => host.setIrqLine(line, level),
+      cpu,
+      memory: host.memory,
     }),
     cpu.buses,
   );

@@ -24,9 +24,10 @@ import type { VcpuWorkerData } from './worker-protocol';
 import { saveMachineCheckpoint } from '../checkpoint/save-machine';
 import type { MachineRestoreHooks } from '../checkpoint/restore-machine';
 import type { CheckpointManifest } from '../checkpoint/manifest';
+import { M5ops, type M5opRunEnd } from '../m5ops/m5op-handlers';
 
-/** How a machine run ended: a vCPU's stop (power-off, halt, …) or the first error. */
-export type MachineExit = CpuStop | { readonly reason: 'error'; readonly error: KvmtsError };
+/** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
+export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
 
 export interface CreateMachineOptions {
   /**
@@ -107,6 +108,10 @@ function rejectVcpuThreadRegistrations(parent: DependencyContainer | undefined):
 export class Machine<Boot = unknown> {
   private exitResolve: ((e: MachineExit) => void) | undefined;
   private closed = false;
+  /** Counts run() calls: a vCPU loop of an earlier run never resumes its vCPU into a later one. */
+  private runGeneration = 0;
+  /** gem5's m5ops: register handlers, read statistics dumps and work items (m5ops/m5op-handlers.ts). */
+  readonly m5ops: M5ops;
 
   private constructor(
     readonly config: MachineConfig<Boot>,
@@ -119,7 +124,10 @@ export class Machine<Boot = unknown> {
     private readonly devices: readonly MachineDevice[],
     /** Closes the VM and KVM handle (prepareVm's close: it also ends their claim). */
     private readonly closeVm: () => void,
-  ) {}
+  ) {
+    // Here, not as a field initializer: it reads the vCPUs' counters, assigned just above.
+    this.m5ops = new M5ops(() => this.exitCounts());
+  }
 
   /** Build a machine from one config object. Nothing runs until run(). */
   static async create<Boot>(config: MachineConfig<Boot>, options: CreateMachineOptions = {}): Promise<Machine<Boot>> {
@@ -192,7 +200,8 @@ export class Machine<Boot = unknown> {
   async run(options: { maxExits?: number } = {}): Promise<MachineExit> {
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
-    const all = Promise.all(this.vcpus.map((v) => v.start(options.maxExits).then((s) => this.onVcpuStop(s))));
+    const generation = ++this.runGeneration;
+    const all = Promise.all(this.vcpus.map((v) => this.runVcpu(v, options.maxExits, generation)));
     const result = await Promise.race([exited, all.then(() => this.summarize())]);
     this.exitResolve = undefined;
     // Make sure every vCPU is quiet before reporting.
@@ -226,8 +235,25 @@ export class Machine<Boot = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.m5ops.dispose();
     await Promise.allSettled(this.vcpus.map((v) => v.close()));
     this.closeVm();
+  }
+
+  /**
+   * Run one vCPU until its run ends. An m5op stop pauses only this vCPU: the main thread runs the
+   * op's built-in action and the owner's handler, then resumes it (`maxExits` counts per resume),
+   * unless the op ends the run or the run ended meanwhile (the stop stays the vCPU's lastStop).
+   */
+  private async runVcpu(v: VcpuController, maxExits: number | undefined, generation: number): Promise<void> {
+    const current = () => this.exitResolve !== undefined && this.runGeneration === generation;
+    for (;;) {
+      const s = await v.start(maxExits);
+      if (s.reason !== 'm5op' || !current()) return this.onVcpuStop(s);
+      const outcome = await this.m5ops.dispatch(v, s);
+      if (!current()) return;
+      if (outcome !== 'continue') return this.finish(outcome);
+    }
   }
 
   /** End the current run with `exit` (the first one wins) and stop every vCPU. */

@@ -17,6 +17,7 @@ import { buildVcpu } from './prepare-vm';
 import { attachVcpuDevices } from './devices';
 import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
+import { GuestMemory } from '../vm/guest-memory';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { ArchPlugin } from './arch-plugin';
 import type { Device } from '../bus/device';
@@ -42,6 +43,7 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     setIrqLine: (line, level) => irq.set(line, level),
+    memory: new GuestMemory(data.regions),
   });
   return { arch, cpu, devices: instances.map((device, i) => ({ name: data.devices[i].name, device })) };
 }
