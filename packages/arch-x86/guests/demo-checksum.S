@@ -10,6 +10,10 @@
 #            writable), computes CRC-32 (IEEE 802.3, reflected, as Node's zlib.crc32), prints
 #              kvmts demo guest: crc32(<length> bytes) = 0x<8 lowercase hex digits>\n
 #            on the UART at 0x3f8, polling LSR.THRE before every byte like a real driver,
+#            Half-way through the buffer (after length/2 bytes) it asks for a checkpoint once with
+#            gem5's checkpoint m5op (0x43) through kvmts' port doorbell (`out 0x58, eax`; delay and
+#            period 0): `kvmts run` saves the machine there and finishes it in a restored one.
+#            Without a doorbell device the write goes nowhere and the guest carries on.
 #            writes the CRC to the exit device's result register (port 0xf8, 4 bytes),
 #            then exit status 0 to the exit device (port 0xf4, 1 byte).
 #   out      at the exit write: ebx = the CRC, r12 = buffer address, r13 = length.
@@ -24,6 +28,8 @@
         .set EXIT_PORT, 0xf4
         .set RESULT_PORT, 0xf8
         .set CRC32_POLY, 0xedb88320     # bit-reversed 0x04c11db7
+        .set M5OP_DOORBELL, 0x58        # kvmts' m5op doorbell port (eax = op, args in rdi, rsi)
+        .set M5OP_CHECKPOINT, 0x43      # gem5's checkpoint(delay, period)
 
         .text
         .globl _start
@@ -38,9 +44,14 @@ _start:
         mov     rsi, r12
         mov     rcx, r13
         lea     r8, [rip + crc_table]
+        mov     r14, r13                # r14 = bytes left when the checkpoint is asked for
+        shr     r14, 1
         test    rcx, rcx
         jz      2f
-1:      movzx   edx, byte ptr [rsi]
+1:      cmp     rcx, r14
+        jne     3f
+        call    checkpoint_m5op
+3:      movzx   edx, byte ptr [rsi]
         xor     dl, al
         shr     eax, 8
         xor     eax, [r8 + rdx*4]
@@ -67,6 +78,20 @@ _start:
         xor     eax, eax
         out     EXIT_PORT, al
         jmp     .
+
+# checkpoint_m5op: gem5's checkpoint(0, 0) through the doorbell. Preserves everything but flags.
+checkpoint_m5op:
+        push    rax
+        push    rdi
+        push    rsi
+        xor     edi, edi
+        xor     esi, esi
+        mov     eax, M5OP_CHECKPOINT
+        out     M5OP_DOORBELL, eax
+        pop     rsi
+        pop     rdi
+        pop     rax
+        ret
 
 # table[n] = n shifted right 8 times, XORing the polynomial whenever a 1 falls out.
 build_table:

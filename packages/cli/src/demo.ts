@@ -1,10 +1,14 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { ConfigError, archForHost, createMachine, type ExitCounts, type MachineExit } from '@kvmts/core';
+import { ConfigError, archForHost, createMachine, restoreMachine, type ExitCounts, type Machine, type MachineExit } from '@kvmts/core';
 import {
   GUEST_LAYOUT,
   assembleGuest,
   exitDevice,
   loadPrebuiltGuest,
+  m5opsDoorbell,
   readExitDeviceState,
   uart8250,
   type GuestImage,
@@ -27,11 +31,47 @@ export interface DemoOptions {
   readonly guestSource?: 'auto' | 'assemble' | 'prebuilt';
   /** Stops the guest when aborted (the run then ends with reason 'stopped'). */
   readonly signal?: AbortSignal;
+  /**
+   * Where the guest asks for a checkpoint (gem5's checkpoint m5op, half-way through the buffer)
+   * the machine is saved into `checkpointDir` (default: a temporary directory, removed after) and
+   * the rest runs in a fresh VM restored from it. false: run straight through, no checkpoint.
+   */
+  readonly checkpoint?: boolean;
+  /** Checkpoint after this many exits instead of at the guest's m5op (which is then ignored). */
+  readonly checkpointAtExits?: number;
+  readonly checkpointDir?: string;
+  /** Save at the checkpoint and stop there (`kvmts restore <dir>` finishes it). Needs checkpointDir. */
+  readonly stopAtCheckpoint?: boolean;
+}
+
+/** One stretch of the demo run: in the first VM, or in the one restored from the checkpoint. */
+export interface DemoPart {
+  readonly wallMs: number;
+  readonly exits: ExitCounts[];
+}
+
+/** What the checkpoint half-way held and took. */
+export interface DemoCheckpoint {
+  /** The guest's checkpoint m5op, or the exit count that ended the first part. */
+  readonly at: 'm5op' | number;
+  readonly dir: string;
+  /** Kept (checkpointDir given) or removed after the restore. */
+  readonly kept: boolean;
+  readonly saveMs: number;
+  /** Guest RAM pages with data (the image stores no zero pages), of all pages. */
+  readonly dataPages: number;
+  readonly totalPages: number;
+  /** restoreMachine() until the restored machine was ready to run. */
+  readonly restoreMs?: number;
 }
 
 export interface DemoResult {
   readonly exit: MachineExit;
+  /** Both parts' guest time, when there was a checkpoint (save and restore not included). */
   readonly wallMs: number;
+  /** Before the checkpoint (or the whole run without one) and, when restored, after it. */
+  readonly parts: readonly DemoPart[];
+  readonly checkpoint?: DemoCheckpoint;
   readonly bytes: number;
   readonly guestCrc: number | undefined;
   readonly hostCrc: number;
@@ -75,16 +115,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   // The CLI picks the arch plugin for the host's architecture; the demo guest is x86-64 code.
   const arch = archForHost();
   if (arch !== DEMO_ARCH) throw new ConfigError('arch', `the demo guest is ${DEMO_ARCH} code and this host is ${arch ?? process.arch}`);
+  if (options.stopAtCheckpoint && options.checkpointDir === undefined) throw new ConfigError('checkpointDir', 'stopping at the checkpoint needs a directory to keep it in');
   const bytes = options.bytes ?? DEFAULT_DEMO_BYTES;
   const data = demoData(bytes, options.seed ?? 1);
+  const hostCrc = zlib.crc32(data) >>> 0;
   const { image, from } = loadDemoGuest(options.guestSource ?? 'auto');
-  const exitSpec = exitDevice({}, 'exit');
+  const checkpointing = options.checkpoint !== false;
   const machine = await createMachine(
     {
       arch,
       memory: options.memory ?? '64M',
       cpus: 1,
-      devices: [uart8250({}, 'com1'), exitSpec],
+      devices: [uart8250({}, 'com1'), exitDevice({}, 'exit'), ...(checkpointing ? [m5opsDoorbell()] : [])],
       boot: {
         kind: 'flat',
         mode: 'long',
@@ -98,19 +140,55 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     },
     { console: options.console },
   );
-  const stop = () => void machine.stop();
-  options.signal?.addEventListener('abort', stop, { once: true });
+  // The guest's checkpoint m5op ends this machine's run and the machine is saved right there;
+  // with an exit count instead, the op is ignored and the exit limit ends the run.
+  const atExits = options.checkpointAtExits;
+  if (checkpointing) machine.m5ops.handle('checkpoint', () => (atExits === undefined ? 'end-run' : undefined));
+  const parts: DemoPart[] = [];
+  let checkpoint: DemoCheckpoint | undefined;
+  let last: Machine = machine;
+  let restored: Machine | undefined;
+  const dir = options.checkpointDir ?? (checkpointing ? fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-demo-')) : undefined);
   try {
-    const t0 = process.hrtime.bigint();
-    const exit: MachineExit = options.signal?.aborted ? { reason: 'stopped' } : await machine.run();
-    const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const state = readExitDeviceState(machine.deviceState.get('exit')!);
-    const hostCrc = zlib.crc32(data) >>> 0;
+    let exit = await timedRun(machine, options.signal, parts, atExits);
+    if (checkpointing && dir !== undefined && exit.reason === (atExits === undefined ? 'm5op-end' : 'exit-limit')) {
+      const t0 = performance.now();
+      const manifest = await machine.checkpoint(dir);
+      const saveMs = performance.now() - t0;
+      const pages = { dataPages: manifest.memory.dataPages, totalPages: manifest.memory.bytes / manifest.memory.pageSize };
+      checkpoint = { at: atExits ?? 'm5op', dir, kept: options.checkpointDir !== undefined, saveMs, ...pages };
+      if (!options.stopAtCheckpoint) {
+        await machine.close(); // the rest runs in a fresh VM
+        const r0 = performance.now();
+        restored = await restoreMachine(dir, { console: options.console });
+        checkpoint = { ...checkpoint, restoreMs: performance.now() - r0 };
+        last = restored;
+        exit = await timedRun(restored, options.signal, parts);
+      }
+    }
+    const state = readExitDeviceState(last.deviceState.get('exit')!);
     const guestCrc = state.hasResult ? state.result : undefined;
-    const ok = exit.reason === 'poweroff' && exit.status === 0 && guestCrc === hostCrc;
-    return { exit, wallMs, bytes, guestCrc, hostCrc, exits: machine.exitCounts(), guestFrom: from, ok };
+    const stoppedAsAsked = options.stopAtCheckpoint === true && checkpoint !== undefined;
+    const ok = stoppedAsAsked || (exit.reason === 'poweroff' && exit.status === 0 && guestCrc === hostCrc);
+    const wallMs = parts.reduce((sum, p) => sum + p.wallMs, 0);
+    return { exit, wallMs, parts, checkpoint, bytes, guestCrc, hostCrc, exits: last.exitCounts(), guestFrom: from, ok };
   } finally {
-    options.signal?.removeEventListener('abort', stop);
     await machine.close();
+    await restored?.close();
+    if (dir !== undefined && options.checkpointDir === undefined) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `m` to its end (or until `signal` fires), recording the part's wall time and exits. */
+async function timedRun(m: Machine, signal: AbortSignal | undefined, parts: DemoPart[], maxExits?: number): Promise<MachineExit> {
+  const stop = () => void m.stop();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    const t0 = performance.now();
+    const exit: MachineExit = signal?.aborted ? { reason: 'stopped' } : await m.run(maxExits === undefined ? {} : { maxExits });
+    parts.push({ wallMs: performance.now() - t0, exits: m.exitCounts() });
+    return exit;
+  } finally {
+    signal?.removeEventListener('abort', stop);
   }
 }

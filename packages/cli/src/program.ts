@@ -4,6 +4,7 @@ import { registerRun } from './commands/run';
 import { registerCaps } from './commands/caps';
 import { registerDump } from './commands/dump';
 import { registerBoot } from './commands/boot';
+import { registerRestore } from './commands/restore';
 
 /** This package's version, as lerna sets it in package.json (dist/ sits next to it). */
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerCaps(program);
   registerDump(program);
   registerBoot(program);
+  registerRestore(program);
   return program;
 }
 

@@ -1,5 +1,7 @@
 /** The kvmts command as a user runs it: the compiled bin in a child process. */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Kvm } from '@kvmts/core';
@@ -30,6 +32,48 @@ describe('kvmts command', () => {
     expect(r.stdout).toMatch(/guest: +powered off with status 0 after [\d.]+ ms wall time/);
     expect(r.stdout).toMatch(/exits: +vCPU 0: IO \d+/);
     expect(r.stdout).toContain(`host zlib.crc32 0x${crc} → match`);
+  });
+
+  itKvm('run checkpoints the guest half-way at its m5op, finishes it in a fresh VM restored from it, and says so', () => {
+    const r = kvmts('run', '--bytes', '65536', '--seed', '3');
+    expect(r.status).toBe(0);
+    const crc = (zlib.crc32(demoData(65536, 3)) >>> 0).toString(16).padStart(8, '0');
+    expect(r.stdout).toMatch(/part 1: +vCPU 0: .*IO \d+.*, up to the guest's checkpoint m5op half-way/);
+    expect(r.stdout).toMatch(/saved: +\d+ of 16384 pages hold data, in [\d.]+ ms, to .* \(temporary\)/);
+    expect(r.stdout).toMatch(/restore: a fresh VM from the checkpoint in [\d.]+ ms/);
+    expect(r.stdout).toMatch(/part 2: +vCPU 0: .*IO \d+/);
+    // The UART line is printed once, by the restored VM, with the uninterrupted run's CRC.
+    expect(r.stdout.split(`crc32(65536 bytes) = 0x${crc}`).length).toBe(2);
+    expect(r.stdout).toContain(`host zlib.crc32 0x${crc} → match`);
+    const straight = kvmts('run', '--bytes', '65536', '--seed', '3', '--checkpoint-at', 'none');
+    expect(straight.status).toBe(0);
+    expect(straight.stdout).not.toMatch(/part 1:/);
+    expect(straight.stdout).toContain(`host zlib.crc32 0x${crc} → match`);
+  });
+
+  itKvm('run --stop-at-checkpoint keeps the checkpoint; kvmts restore finishes it in another process with the same result', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-cli-ckpt-'));
+    try {
+      const ckpt = path.join(dir, 'demo');
+      const saved = kvmts('run', '--bytes', '8192', '--seed', '5', '--checkpoint-dir', ckpt, '--stop-at-checkpoint');
+      expect(saved.status).toBe(0);
+      expect(saved.stdout).toContain(`stopped: at the checkpoint; continue with: kvmts restore ${ckpt}`);
+      expect(saved.stdout).not.toMatch(/crc32\(8192 bytes\)/); // the guest had not finished
+      const crc = zlib.crc32(demoData(8192, 5)) >>> 0;
+      const restored = kvmts('restore', ckpt, '--json');
+      expect(restored.status).toBe(0);
+      expect(restored.stderr).toContain(`kvmts demo guest: crc32(8192 bytes) = 0x${crc.toString(16).padStart(8, '0')}`);
+      const j = JSON.parse(restored.stdout) as { exit: unknown; result: number };
+      expect(j.exit).toEqual({ reason: 'poweroff', status: 0 });
+      expect(j.result).toBe(crc);
+      // At an exit count instead of the m5op: the same answer.
+      const atExits = kvmts('run', '--bytes', '8192', '--seed', '5', '--checkpoint-at', '20', '--json');
+      expect(atExits.status).toBe(0);
+      const k = JSON.parse(atExits.stdout.trim().split('\n').pop()!) as { ok: boolean; guestCrc: number; checkpoint: { at: number } };
+      expect(k).toMatchObject({ ok: true, guestCrc: crc, checkpoint: { at: 20 } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   itKvm('run --json gives a machine-readable result; --prebuilt uses the committed guest', () => {
