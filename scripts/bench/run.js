@@ -2,7 +2,7 @@
 'use strict';
 /**
  * kvmts benchmarks: `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3]`. Each benchmark measures kvmts against a baseline in the same run, on the same
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N]`. Each benchmark measures kvmts against a baseline in the same run, on the same
  * machine. The exit code is 0 whether or not a target is met (a benchmark is a measurement);
  * it is non-zero only when no valid measurement could be made.
  */
@@ -10,7 +10,10 @@ const { ConfigError, KvmtsError } = require('@kvmts/core');
 const { parseArgs } = require('./lib/args');
 const { jsonLines, humanLines } = require('./lib/report');
 
-/** Benchmark name → module exporting `description` and `run(options, progress)`. */
+/**
+ * Benchmark name → module exporting `description` and `run(options, progress)` (which may
+ * return a promise), optionally `header(options)` and `humanLines(results)` of its own.
+ */
 const BENCHMARKS = {
   exits: () => {
     const m = require('./exits');
@@ -20,17 +23,21 @@ const BENCHMARKS = {
     const m = require('./sync');
     return { description: m.description, run: m.runSync };
   },
+  boot: () => {
+    const m = require('./boot');
+    return { description: m.description, run: m.runBoot, header: m.header, humanLines: m.humanLines };
+  },
 };
 
 function usage() {
   return [
-    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3]',
+    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N]',
     'benchmarks:',
     ...Object.entries(BENCHMARKS).map(([name, load]) => `  ${name.padEnd(8)} ${load().description}`),
   ].join('\n');
 }
 
-function main(argv) {
+async function main(argv) {
   const options = parseArgs(argv);
   if (options.benchmark === undefined) {
     process.stderr.write(`${usage()}\n`);
@@ -42,20 +49,26 @@ function main(argv) {
     return 2;
   }
   const bench = load();
-  const progress = options.json ? () => {} : (line) => process.stdout.write(`${line}\n`);
-  const header = `${options.benchmark}: ${options.iterations} timed exits per run, ${options.rounds} alternating rounds per side (median), ${options.warmup} warm-up exits, guest at CPL${options.cpl}`;
+  // With --json, stdout carries only the result lines; progress goes to stderr.
+  const progress = (line) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
+  const header = bench.header
+    ? bench.header(options)
+    : `${options.benchmark}: ${options.iterations} timed exits per run, ${options.rounds} alternating rounds per side (median), ${options.warmup} warm-up exits, guest at CPL${options.cpl}`;
   progress(header);
-  const results = bench.run(options, progress);
-  const lines = options.json ? jsonLines(results) : ['', ...humanLines(results, 'median of rounds:')];
+  const results = await bench.run(options, progress);
+  const lines = options.json ? jsonLines(results) : ['', ...(bench.humanLines ? bench.humanLines(results) : humanLines(results, 'median of rounds:'))];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (!(e instanceof KvmtsError)) throw e;
-  process.stderr.write(`bench: ${e.message}\n`);
-  // 2: the command line was wrong; 1: no valid measurement could be made.
-  process.exitCode = e instanceof ConfigError ? 2 : 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    if (!(e instanceof KvmtsError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n`);
+    // 2: the command line was wrong; 1: no valid measurement could be made.
+    process.exitCode = e instanceof ConfigError ? 2 : 1;
+  },
+);

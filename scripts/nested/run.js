@@ -14,6 +14,7 @@
  *   KVMTS_NESTED_QEMU_EXTRA    more QEMU arguments, e.g. "-smp 4"
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
  *   KVMTS_NESTED_CMD           a shell command run in the repo inside the guest instead of jest; its status is the result
+ *   KVMTS_NESTED_GUEST_QEMU=1  share the tier's own-arch QEMU into the guest ($KVMTS_GUEST_QEMU there; lib/guest-qemu.js)
  *   KVMTS_KVM_SUITES           set by scripts/test/run-tiers.js: `host` leaves the *.kvm.test.ts
  *                              suites out of nested-x86 (jest.config.js); unset, they run here too
  * The test files are split over KVMTS_NESTED_SHARDS emulated hosts running at once (lib/shards.js).
@@ -34,6 +35,7 @@ const { buildNative, assembleGuests, ADDON } = require('./lib/guest-build');
 const { boot } = require('./lib/qemu');
 const { listTests, loadDurations, saveDurations, planShards } = require('./lib/shards');
 const { warmJestCache } = require('./lib/jest-warm');
+const guestQemu = require('./lib/guest-qemu');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
@@ -92,7 +94,9 @@ function prepare(arch, tier, cacheDir, runDir) {
       fs.cpSync(pkg, path.join(overlay, 'node_modules', o.name), { recursive: true });
     }
   }
-  return { kernel, initrd, kver, asm };
+  // QEMU for inside the guest, only when asked for (a benchmark's baseline).
+  const qemu = process.env.KVMTS_NESTED_GUEST_QEMU === '1' ? guestQemu.prepareGuestQemu(cacheDir, tier, libTrees) : null;
+  return { kernel, initrd, kver, asm, qemu };
 }
 
 async function main() {
@@ -143,7 +147,8 @@ async function main() {
         `KVMTS_SHARD=${shq(s.jestShard)}`, `KVMTS_KVM_SUITES=${shq(process.env.KVMTS_KVM_SUITES ?? '')}`,
         `KVMTS_JEST_CACHE=${shq(jestCache)}`, `KVMTS_SCRATCH_PROJECT=${shq(scratchProject)}`,
         `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
-        `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`, '',
+        `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`,
+        ...Object.entries(m.qemu ? guestQemu.guestQemuEnv(m.qemu) : {}).map(([k, v]) => `${k}=${shq(v)}`), '',
       ].join('\n'));
     }
     const prepMs = Date.now() - t0;
@@ -171,7 +176,8 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
       // Jest's cache survives the guest (filled on the host first, lib/jest-warm.js) and is
       // shared by the shards: jest writes its cache files atomically.
       { tag: 'jestcache', path: jestCache, writable: true },
-      ...(scratchProject ? [{ tag: 'scratch', path: scratchProject }] : [])],
+      ...(scratchProject ? [{ tag: 'scratch', path: scratchProject }] : []),
+      ...(m.qemu ? [{ tag: guestQemu.SHARE_TAG, path: m.qemu.tree }] : [])],
     logFile: shard.logFile, prefix: shard.tag ? `[${shard.tag}] ` : '', ...limits,
     onMarker: (kind, fields, ms) => {
       times[kind] = ms;

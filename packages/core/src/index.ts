@@ -45,6 +45,7 @@ export * from './machine/machine-config';
 export * from './machine/plugin-registry';
 export * from './machine/arch-discovery';
 export * from './machine/linux-boot';
+export * from './machine/newc';
 export * from './machine/devices';
 export * from './machine/vcpu-controller';
 export * from './machine/prepare-vm';

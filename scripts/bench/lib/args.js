@@ -1,14 +1,25 @@
 'use strict';
 /**
  * Command line of `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3]`. Pure: returns options or throws ConfigError; run.js prints the message.
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N]`. Pure: returns options or throws ConfigError; run.js prints the message.
  */
 const { ConfigError } = require('@kvmts/core');
 
-const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0 });
+// arch and cpus have no default: a benchmark that uses them decides (boot: the host's arch, 1 and 2 vCPUs).
+const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
-const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3] };
+const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1 };
+
+/** Word options: name → the allowed words. */
+const WORD_OPTIONS = { arch: ['arm64', 'x86_64'] };
+
+function parseWord(name, text) {
+  if (text === undefined || !WORD_OPTIONS[name].includes(text)) {
+    throw new ConfigError(`--${name}`, `expects one of ${WORD_OPTIONS[name].join(', ')}, got ${text === undefined ? 'nothing' : `'${text}'`}`);
+  }
+  return text;
+}
 
 function parseInteger(name, text) {
   const allowed = INTEGER_OPTIONS[name];
@@ -22,7 +33,7 @@ function parseInteger(name, text) {
   return value;
 }
 
-/** @returns {{ benchmark: string | undefined, json: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3 }} */
+/** @returns {{ benchmark: string | undefined, json: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3, runs: number, arch: string | undefined, cpus: number | undefined }} */
 function parseArgs(argv) {
   const options = { benchmark: undefined, ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
@@ -33,8 +44,10 @@ function parseArgs(argv) {
     }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (m) {
-      if (!(m[1] in INTEGER_OPTIONS)) throw new ConfigError(arg, `unknown option (known: --json, ${Object.keys(INTEGER_OPTIONS).map((k) => `--${k} N`).join(', ')})`);
-      options[m[1]] = parseInteger(m[1], m[2] !== undefined ? m[2] : argv[++i]);
+      const value = m[2] !== undefined ? m[2] : argv[++i];
+      if (m[1] in INTEGER_OPTIONS) options[m[1]] = parseInteger(m[1], value);
+      else if (m[1] in WORD_OPTIONS) options[m[1]] = parseWord(m[1], value);
+      else throw new ConfigError(arg, `unknown option (known: --json, ${[...Object.keys(INTEGER_OPTIONS).map((k) => `--${k} N`), ...Object.keys(WORD_OPTIONS).map((k) => `--${k} ${WORD_OPTIONS[k].join('|')}`)].join(', ')})`);
       continue;
     }
     if (options.benchmark !== undefined) throw new ConfigError(arg, `one benchmark per run (already got '${options.benchmark}')`);

@@ -7,9 +7,10 @@
 
 const round = (x, digits) => Number(x.toFixed(digits));
 
+/** A result's `extra` fields (e.g. the boot benchmark's per-run figures) follow the common four. */
 function jsonLines(results) {
   return results.map((r) =>
-    JSON.stringify({ scenario: r.scenario, kvmts_ns_per_op: round(r.kvmts_ns_per_op, 1), baseline_ns_per_op: round(r.baseline_ns_per_op, 1), ratio: round(r.ratio, 4) }),
+    JSON.stringify({ scenario: r.scenario, kvmts_ns_per_op: round(r.kvmts_ns_per_op, 1), baseline_ns_per_op: round(r.baseline_ns_per_op, 1), ratio: round(r.ratio, 4), ...(r.extra ?? {}) }),
   );
 }
 

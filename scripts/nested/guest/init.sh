@@ -38,6 +38,13 @@ if [ -n "$KVMTS_SCRATCH_PROJECT" ]; then
   mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose scratch "$KVMTS_SCRATCH_PROJECT" \
     || { say "error mount of the scratch project share"; finish 3; }
 fi
+if [ -n "$KVMTS_GUEST_QEMU" ]; then
+  # A QEMU for this host's own KVM (KVMTS_NESTED_GUEST_QEMU=1 on the host: a benchmark's baseline).
+  mkdir -p /opt/kvmts-qemu
+  mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro,cache=loose qemu /opt/kvmts-qemu \
+    || { say "error mount of the QEMU share"; finish 3; }
+  export KVMTS_GUEST_QEMU KVMTS_GUEST_QEMU_LIBS
+fi
 if [ -d /run/kvmts/overlay ]; then
   # Guest-arch files (native addon, per-platform bindings) laid over the host's repo, read-only.
   mount -t overlay -o "lowerdir=/run/kvmts/overlay:/mnt/repo" overlay "$KVMTS_REPO" \

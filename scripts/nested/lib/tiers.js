@@ -69,6 +69,9 @@ const TIERS = {
     },
     console: 'ttyAMA0',
     native: { cxx: 'aarch64-linux-gnu-g++', arch: 'arm64', processor: 'aarch64' },
+    // QEMU run inside the emulated host on its KVM, only for runs that ask for it
+    // (KVMTS_NESTED_GUEST_QEMU=1: the baseline of `npm run bench -- boot`; lib/guest-qemu.js).
+    guestQemu: { package: 'qemu-system-arm', binary: 'usr/bin/qemu-system-aarch64', libDirs: ['usr/lib/aarch64-linux-gnu', 'lib/aarch64-linux-gnu'] },
     // Per-platform native parts of host-installed dependencies, fetched for the guest and laid
     // over the repo. Jest 30 resolves modules through unrs-resolver, which npm installed for x64 only.
     npmOverlay: [{ versionOf: 'unrs-resolver', name: '@unrs/resolver-binding-linux-arm64-gnu' }],

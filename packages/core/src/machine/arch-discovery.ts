@@ -62,13 +62,14 @@ function packagesIn(nodeModules: string): string[] {
   return dirs;
 }
 
-/** Every installed package that declares an architecture, first found first (nearest wins). */
-export function findInstalledArchPlugins(): readonly InstalledArchPlugin[] {
-  if (cache) return cache;
+/**
+ * The installed packages that declare an architecture, first found first (nearest wins), read
+ * one package.json at a time: a caller after one arch stops at its first match.
+ */
+function* scanInstalledArchPlugins(): Generator<InstalledArchPlugin> {
   const roots = [process.cwd(), require.main ? path.dirname(require.main.filename) : undefined, __dirname].filter((d): d is string => d !== undefined);
   const seenDirs = new Set<string>();
   const seenModules = new Set<string>();
-  const found: InstalledArchPlugin[] = [];
   for (const root of roots) {
     for (const nm of nodeModulesChain(root)) {
       if (seenDirs.has(nm)) continue;
@@ -77,18 +78,40 @@ export function findInstalledArchPlugins(): readonly InstalledArchPlugin[] {
         const decl = readArchDeclaration(dir);
         if (decl && !seenModules.has(decl.module)) {
           seenModules.add(decl.module);
-          found.push(decl);
+          yield decl;
         }
       }
     }
   }
-  cache = found;
-  return found;
 }
 
-/** The installed plugin module for `arch`, if any. */
+/** Every installed package that declares an architecture, first found first (nearest wins). */
+export function findInstalledArchPlugins(): readonly InstalledArchPlugin[] {
+  cache ??= [...scanInstalledArchPlugins()];
+  return cache;
+}
+
+const firstForArch = new Map<string, InstalledArchPlugin | undefined>();
+
+/**
+ * The installed plugin module for `arch`, if any: the first that findInstalledArchPlugins()
+ * would list, found without reading the rest of node_modules. A development checkout's
+ * node_modules has ~600 packages; reading every package.json was a tenth of `kvmts boot`'s
+ * start-up on a real host and more in the emulated one (scripts/bench/README.md, `boot`).
+ */
 export function installedArchModule(arch: string): InstalledArchPlugin | undefined {
-  return findInstalledArchPlugins().find((p) => p.arch === arch);
+  if (cache) return cache.find((p) => p.arch === arch);
+  if (!firstForArch.has(arch)) {
+    let hit: InstalledArchPlugin | undefined;
+    for (const p of scanInstalledArchPlugins()) {
+      if (p.arch === arch) {
+        hit = p;
+        break;
+      }
+    }
+    firstForArch.set(arch, hit);
+  }
+  return firstForArch.get(arch);
 }
 
 /** The architecture name kvmts uses for a Node `process.arch` value (the CLI's default). */

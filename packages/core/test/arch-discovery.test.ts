@@ -1,0 +1,39 @@
+/**
+ * Arch discovery in this checkout: looking up one arch stops at its first declaring package
+ * (same answer as the full scan, fewer package.json files read), which `kvmts boot`'s start-up
+ * relies on.
+ */
+import { findInstalledArchPlugins, installedArchModule } from '@kvmts/core';
+
+// The fs module object itself (an `import * as` namespace is a copy whose getters cannot be spied on).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const fs = require('node:fs') as typeof import('node:fs');
+
+function packageJsonReads(spy: jest.SpyInstance): number {
+  return spy.mock.calls.filter(([file]) => String(file).endsWith('package.json')).length;
+}
+
+describe('installed arch plugins', () => {
+  it('finds one arch without reading every package.json, and finds what the full scan lists first', () => {
+    const spy = jest.spyOn(fs, 'readFileSync');
+    try {
+      const arm64 = installedArchModule('arm64');
+      const lookupReads = packageJsonReads(spy);
+      spy.mockClear();
+      const all = findInstalledArchPlugins();
+      const scanReads = packageJsonReads(spy);
+      expect(arm64).toEqual(all.find((p) => p.arch === 'arm64'));
+      expect(arm64).toMatchObject({ arch: 'arm64', packageName: '@kvmts/arch-arm64' });
+      // node_modules is read in name order: @kvmts comes early, hundreds of packages after it.
+      expect(lookupReads).toBeGreaterThan(0);
+      expect(lookupReads * 3).toBeLessThan(scanReads);
+      // Once the full list exists, lookups use it.
+      spy.mockClear();
+      expect(installedArchModule('x86_64')).toMatchObject({ packageName: '@kvmts/arch-x86' });
+      expect(installedArchModule('riscv64')).toBeUndefined();
+      expect(packageJsonReads(spy)).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
