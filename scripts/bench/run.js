@@ -20,17 +20,43 @@ const BENCHMARKS = {
     const m = require('./sync');
     return { description: m.description, run: m.runSync };
   },
+  soak: () => {
+    const m = require('./soak');
+    return { description: m.description, runMain: runSoakMain };
+  },
 };
+
+/**
+ * `soak` is not a comparison: it prints one line per sample (a JSON object with --json) and a
+ * final line with the totals and the drift (max − min) of each metric.
+ */
+async function runSoakMain(options) {
+  const { runSoak } = require('./soak');
+  const print = (line) => process.stdout.write(`${line}\n`);
+  if (!options.json) print(`soak: ${options.exits} exits in slices of ${options.slice} (PIO, MMIO, UART), one machine`);
+  const result = await runSoak(
+    options,
+    options.json ? () => {} : print,
+    options.json ? (s) => print(JSON.stringify({ sample: s })) : () => {},
+  );
+  if (options.json) print(JSON.stringify({ summary: result }));
+  else {
+    print(`done: ${result.exits} exits in ${result.seconds.toFixed(1)} s (IO ${result.exit_counts.IO}, MMIO ${result.exit_counts.MMIO}, ${result.console_bytes} console bytes)`);
+    print(`drift (max − min after the first slice): ${Object.entries(result.drift).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    print(`drift including the first slice: ${Object.entries(result.drift_including_first_slice).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  return 0;
+}
 
 function usage() {
   return [
-    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3]',
+    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--exits N] [--slice N]',
     'benchmarks:',
     ...Object.entries(BENCHMARKS).map(([name, load]) => `  ${name.padEnd(8)} ${load().description}`),
   ].join('\n');
 }
 
-function main(argv) {
+async function main(argv) {
   const options = parseArgs(argv);
   if (options.benchmark === undefined) {
     process.stderr.write(`${usage()}\n`);
@@ -42,6 +68,7 @@ function main(argv) {
     return 2;
   }
   const bench = load();
+  if (bench.runMain) return bench.runMain(options);
   const progress = options.json ? () => {} : (line) => process.stdout.write(`${line}\n`);
   const header = `${options.benchmark}: ${options.iterations} timed exits per run, ${options.rounds} alternating rounds per side (median), ${options.warmup} warm-up exits, guest at CPL${options.cpl}`;
   progress(header);
@@ -51,11 +78,14 @@ function main(argv) {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (!(e instanceof KvmtsError)) throw e;
-  process.stderr.write(`bench: ${e.message}\n`);
-  // 2: the command line was wrong; 1: no valid measurement could be made.
-  process.exitCode = e instanceof ConfigError ? 2 : 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    if (!(e instanceof KvmtsError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n`);
+    // 2: the command line was wrong; 1: no valid measurement could be made.
+    process.exitCode = e instanceof ConfigError ? 2 : 1;
+  },
+);

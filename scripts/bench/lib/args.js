@@ -1,14 +1,14 @@
 'use strict';
 /**
  * Command line of `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3]`. Pure: returns options or throws ConfigError; run.js prints the message.
+ * [--warmup N] [--cpl 0|3] [--exits N] [--slice N]` (the last two: soak). Pure: returns options or throws ConfigError; run.js prints the message.
  */
 const { ConfigError } = require('@kvmts/core');
 
-const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0 });
+const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, exits: 10000000, slice: 1000000 });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
-const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3] };
+const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], exits: 1, slice: 1 };
 
 function parseInteger(name, text) {
   const allowed = INTEGER_OPTIONS[name];
@@ -22,7 +22,7 @@ function parseInteger(name, text) {
   return value;
 }
 
-/** @returns {{ benchmark: string | undefined, json: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3 }} */
+/** @returns {{ benchmark: string | undefined, json: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3, exits: number, slice: number }} */
 function parseArgs(argv) {
   const options = { benchmark: undefined, ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
