@@ -130,7 +130,7 @@ describe('fuzz runner', () => {
   });
 
   it('generates the same cases for the same seed', async () => {
-    const run = () => runTarget('fixture', { targetModule: path.join(__dirname, 'fixtures', 'fuzz-misbehaving-target.js'), seed: 77, cases: 20, timeLimitMs: 1000 });
+    const run = () => runTarget('fixture', { targetModule: path.join(__dirname, 'fixtures', 'fuzz-misbehaving-target.js'), seed: 77, cases: 12, timeLimitMs: 600 });
     const a = await run();
     const b = await run();
     expect(a.findings.map((f: { index: number; kind: string }) => `${f.index}:${f.kind}`)).toEqual(b.findings.map((f: { index: number; kind: string }) => `${f.index}:${f.kind}`));
