@@ -104,8 +104,13 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e) => {
-    if (!(e instanceof KvmtsError)) throw e;
-    process.stderr.write(`fuzz: ${e.message}\n`);
-    process.exitCode = 2;
+    if (e instanceof KvmtsError) {
+      process.stderr.write(`fuzz: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    // The runner gave up (a worker that would not stop): exit now, which ends that worker too.
+    process.stderr.write(`${e.stack ?? e}\n`);
+    process.exit(1);
   },
 );

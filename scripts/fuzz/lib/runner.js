@@ -19,6 +19,7 @@ const WORKER = path.join(__dirname, 'worker.js');
 const DEFAULT_TIME_LIMIT_MS = 2000;
 const DEFAULT_MEMORY_LIMIT_MB = 2048;
 const STARTUP_LIMIT_MS = 60000;
+const TERMINATE_LIMIT_MS = 10000;
 /** The worker's V8 heap; typed-array memory is outside it, which the RSS watchdog covers. */
 const WORKER_HEAP_MB = 1024;
 const WATCH_INTERVAL_MS = 20;
@@ -38,8 +39,15 @@ function runSlice(spec, start, onFinding, { timeLimitMs, memoryLimitMb }) {
       if (settled) return;
       settled = true;
       clearInterval(watch);
-      if (stop) void worker.terminate().then(() => resolve(result), () => resolve(result));
-      else resolve(result);
+      if (!stop) return resolve(result);
+      // terminate() takes effect at the worker's next JavaScript instruction; a worker stuck in
+      // one enormous native call (a multi-GB fill) may not get there. The watchdog is off by
+      // then, so do not wait for it unboundedly: give up the run, and the CLI exits, worker and all.
+      const gaveUp = setTimeout(() => resolve({ ...result, fatal: `the worker did not stop within ${TERMINATE_LIMIT_MS} ms of being terminated (case ${result.stoppedAt}, ${result.kind})` }), TERMINATE_LIMIT_MS);
+      void worker.terminate().finally(() => {
+        clearTimeout(gaveUp);
+        resolve(result);
+      });
     };
     const watch = setInterval(() => {
       const rssMb = process.memoryUsage.rss() / 2 ** 20;
@@ -112,6 +120,7 @@ async function runTarget(targetName, options = {}) {
   while (start < total) {
     const r = await runSlice(spec, start, (index, finding, input) => record({ target: targetName, seed, index, ...finding }, input), limits);
     if (r.stoppedAt === undefined) break;
+    if (r.fatal) throw new Error(`fuzz: ${r.fatal}`);
     // A terminated worker's memory is returned asynchronously: wait for it, so the next case is
     // not blamed for the last one's RSS.
     if (r.kind === 'memory') await waitForRssBelow(limits.memoryLimitMb / 2);
