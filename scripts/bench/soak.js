@@ -25,8 +25,19 @@ const IDENTITY_MAP_BYTES = 1 << 30;
 /** Exits per loop iteration of soak-loop.S. */
 const EXITS_PER_ITERATION = 4;
 
-/** One sample of this process: what would grow if something leaked per exit. */
+/**
+ * A full garbage collection of this (the main) thread's heap, so heap figures compare live
+ * objects rather than how far V8 happened to get collecting. `node --expose-gc` is not needed:
+ * the flag can be set at run time and `gc` fetched from a fresh context.
+ */
+const collectGarbage = (() => {
+  require('node:v8').setFlagsFromString('--expose-gc');
+  return require('node:vm').runInNewContext('gc');
+})();
+
+/** One sample of this process, after a full GC: what would grow if something leaked per exit. */
 function sampleProcess() {
+  collectGarbage();
   const status = fs.readFileSync('/proc/self/status', 'utf8');
   const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
   const mem = process.memoryUsage();
