@@ -2,7 +2,7 @@
 'use strict';
 /**
  * kvmts benchmarks: `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N]`. Each benchmark measures kvmts against a baseline in the same run, on the same
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N]`. Each benchmark measures kvmts against a baseline in the same run, on the same
  * machine. The exit code is 0 whether or not a target is met (a benchmark is a measurement);
  * it is non-zero only when no valid measurement could be made.
  */
@@ -27,11 +27,37 @@ const BENCHMARKS = {
     const m = require('./boot');
     return { description: m.description, run: m.runBoot, header: m.header, humanLines: m.humanLines };
   },
+  soak: () => {
+    const m = require('./soak');
+    return { description: m.description, runMain: runSoakMain };
+  },
 };
+
+/**
+ * `soak` is not a comparison: it prints one line per sample (a JSON object with --json) and a
+ * final line with the totals and the drift (max − min) of each metric.
+ */
+async function runSoakMain(options) {
+  const { runSoak } = require('./soak');
+  const print = (line) => process.stdout.write(`${line}\n`);
+  if (!options.json) print(`soak: ${options.exits} exits in slices of ${options.slice} (PIO, MMIO, UART), one machine`);
+  const result = await runSoak(
+    options,
+    options.json ? () => {} : print,
+    options.json ? (s) => print(JSON.stringify({ sample: s })) : () => {},
+  );
+  if (options.json) print(JSON.stringify({ summary: result }));
+  else {
+    print(`done: ${result.exits} exits in ${result.seconds.toFixed(1)} s (IO ${result.exit_counts.IO}, MMIO ${result.exit_counts.MMIO}, ${result.console_bytes} console bytes)`);
+    print(`drift (max − min after the first slice): ${Object.entries(result.drift).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    print(`drift including the first slice: ${Object.entries(result.drift_including_first_slice).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  return 0;
+}
 
 function usage() {
   return [
-    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N]',
+    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N]',
     'benchmarks:',
     ...Object.entries(BENCHMARKS).map(([name, load]) => `  ${name.padEnd(8)} ${load().description}`),
   ].join('\n');
@@ -49,6 +75,7 @@ async function main(argv) {
     return 2;
   }
   const bench = load();
+  if (bench.runMain) return bench.runMain(options);
   // With --json, stdout carries only the result lines; progress goes to stderr.
   const progress = (line) => (options.json ? process.stderr : process.stdout).write(`${line}\n`);
   const header = bench.header

@@ -3,7 +3,7 @@
  * rules here, each a ConfigError naming the option and what to do instead, rather than the
  * comments (and a Python monkey-patch of the timer's FDT node, §11.22) they are in gem5.
  */
-import { ConfigError } from '@kvmts/core';
+import { ConfigError, describeValue } from '@kvmts/core';
 import type { Arm64KernelBoot } from './boot/kernel';
 
 /** What `MachineConfig.boot` holds on arm64. */
@@ -38,10 +38,10 @@ export function arm64MachineOptions(raw: unknown): CheckedArm64Options {
     if (!KNOWN.includes(key)) throw new ConfigError(`archOptions.${key}`, `unknown arm64 option (known: ${KNOWN.join(', ')})`);
   }
   const gic = o.gic ?? 'kernel';
-  if (gic !== 'kernel' && gic !== 'none') throw new ConfigError('archOptions.gic', `must be 'kernel' or 'none', got ${String(gic)}`);
+  if (gic !== 'kernel' && gic !== 'none') throw new ConfigError('archOptions.gic', `must be 'kernel' or 'none', got ${describeValue(gic)}`);
   const gicIrqs = o.gicIrqs ?? ARM64_DEFAULT_GIC_IRQS;
   if (!Number.isInteger(gicIrqs) || gicIrqs < 64 || gicIrqs > 1024 || gicIrqs % 32 !== 0) {
-    throw new ConfigError('archOptions.gicIrqs', `must be 64–1024 in steps of 32 (KVM_DEV_ARM_VGIC_GRP_NR_IRQS), got ${String(gicIrqs)}`);
+    throw new ConfigError('archOptions.gicIrqs', `must be 64–1024 in steps of 32 (KVM_DEV_ARM_VGIC_GRP_NR_IRQS), got ${describeValue(gicIrqs)}`);
   }
   const timer = o.timer ?? 'kernel';
   if (timer === 'simulated') {
@@ -52,7 +52,7 @@ export function arm64MachineOptions(raw: unknown): CheckedArm64Options {
         'a memory-mapped timer device instead (e.g. an arm,armv7-timer-mem frame on the MMIO bus), whose accesses do exit',
     );
   }
-  if (timer !== 'kernel' && timer !== 'none') throw new ConfigError('archOptions.timer', `must be 'kernel' or 'none', got ${String(timer)}`);
+  if (timer !== 'kernel' && timer !== 'none') throw new ConfigError('archOptions.timer', `must be 'kernel' or 'none', got ${describeValue(timer)}`);
   if (timer === 'kernel' && gic !== 'kernel') {
     throw new ConfigError(
       'archOptions.gic',

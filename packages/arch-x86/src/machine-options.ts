@@ -1,4 +1,4 @@
-import { ConfigError } from '@kvmts/core';
+import { ConfigError, describeValue } from '@kvmts/core';
 import type { X86FlatBoot } from './loader/flat-image';
 import { checkCpuidRequest, type X86CpuidRequest } from './state/cpuid-request';
 
@@ -41,7 +41,7 @@ export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
   const o = raw as X86MachineOptions;
   const irqchip = o.irqchip ?? 'none';
   if (irqchip !== 'kernel' && irqchip !== 'userspace' && irqchip !== 'none') {
-    throw new ConfigError('archOptions.irqchip', `must be 'kernel', 'userspace' or 'none', got ${String(irqchip)}`);
+    throw new ConfigError('archOptions.irqchip', `must be 'kernel', 'userspace' or 'none', got ${describeValue(irqchip)}`);
   }
   return { irqchip, cpuid: checkCpuidRequest(o.cpuid) };
 }

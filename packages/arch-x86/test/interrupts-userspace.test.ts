@@ -98,7 +98,7 @@ describe('X86UserspaceInterrupts', () => {
 describe("archOptions.irqchip 'userspace'", () => {
   it('is accepted, and anything else is named', () => {
     expect(x86MachineOptions({ irqchip: 'userspace' }).irqchip).toBe('userspace');
-    expect(() => x86MachineOptions({ irqchip: 'split' })).toThrow(/archOptions\.irqchip: must be 'kernel', 'userspace' or 'none', got split/);
+    expect(() => x86MachineOptions({ irqchip: 'split' })).toThrow(/archOptions\.irqchip: must be 'kernel', 'userspace' or 'none', got "split"/);
   });
 
   it('routes device lines to the controller only when the vCPU state carries one', () => {

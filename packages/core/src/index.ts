@@ -3,6 +3,7 @@
 // so that users of core never meet "tsyringe requires a reflect polyfill".
 import 'reflect-metadata';
 export * from './errors/errors';
+export * from './errors/describe-value';
 export * from './abi';
 export * from './abi-check/probe';
 export * from './bus/device';

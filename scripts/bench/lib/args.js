@@ -1,15 +1,15 @@
 'use strict';
 /**
  * Command line of `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N]`. Pure: returns options or throws ConfigError; run.js prints the message.
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N]` (the last two: soak). Pure: returns options or throws ConfigError; run.js prints the message.
  */
 const { ConfigError } = require('@kvmts/core');
 
 // arch and cpus have no default: a benchmark that uses them decides (boot: the host's arch, 1 and 2 vCPUs).
-const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined });
+const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000 });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
-const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1 };
+const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1, exits: 1, slice: 1 };
 
 /** Word options: name → the allowed words. */
 const WORD_OPTIONS = { arch: ['arm64', 'x86_64'] };
@@ -33,7 +33,7 @@ function parseInteger(name, text) {
   return value;
 }
 
-/** @returns {{ benchmark: string | undefined, json: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3, runs: number, arch: string | undefined, cpus: number | undefined }} */
+/** @returns {{ benchmark: string | undefined, json: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3, runs: number, arch: string | undefined, cpus: number | undefined, exits: number, slice: number }} */
 function parseArgs(argv) {
   const options = { benchmark: undefined, ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {

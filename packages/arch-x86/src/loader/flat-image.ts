@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { ConfigError, type GuestMemory } from '@kvmts/core';
+import { ConfigError, describeValue, type GuestMemory } from '@kvmts/core';
 import { GUEST_LAYOUT } from '../boot/layout';
 import { longModeSetup } from '../boot/long-mode';
 import { protectedModeSetup } from '../boot/protected-mode';
@@ -8,6 +8,7 @@ import type { ModeSetup } from '../boot/mode-setup';
 import type { X86GprName } from '../abi/registers';
 import { X86_GPR_NAMES } from '../abi/registers';
 import type { X86InitialState } from '../state/initial-state';
+import { checkFlatBoot } from './flat-boot-check';
 
 export type X86RegisterValues = Partial<Record<X86GprName, number | bigint>>;
 
@@ -74,12 +75,13 @@ function modeSetup(boot: X86FlatBoot, id: number, ramBelow4G: number): ModeSetup
     case 'long':
       return longModeSetup({ entry, stack, cpl: boot.cpl ?? 0, mapBytes: boot.mapBytes ?? Math.min(Math.max(ramBelow4G, 0x200000), 2 ** 32) });
     default:
-      throw new ConfigError('boot.mode', `expected 'real', 'protected' or 'long', got '${String((boot as { mode: unknown }).mode)}'`);
+      throw new ConfigError('boot.mode', `expected 'real', 'protected' or 'long', got ${describeValue((boot as { mode: unknown }).mode)}`);
   }
 }
 
 /** Write the image, data and mode tables into memory; return each vCPU's initial registers. */
 export function loadFlatImage(boot: X86FlatBoot, memory: GuestMemory, vcpuCount: number, ramBelow4G: number): X86InitialState[] {
+  checkFlatBoot(boot);
   const image = readImage(boot.image);
   const load = boot.loadAddress ?? GUEST_LAYOUT.code;
   memory.write(load, image);

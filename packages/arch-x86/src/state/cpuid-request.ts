@@ -4,7 +4,7 @@
  * brand string, masks, topology). Bits are only ever cleared here; the few that kvmts sets
  * itself (hypervisor, TSC-deadline, topology) are the normaliser's (cpuid-normalize.ts).
  */
-import { ConfigError } from '@kvmts/core';
+import { ConfigError, describeValue } from '@kvmts/core';
 import {
   CPUID_REGISTERS,
   X86_CPUID_FEATURES,
@@ -53,7 +53,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function checkU32(where: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new ConfigError(where, `must be an integer 0..0xffffffff, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new ConfigError(where, `must be an integer 0..0xffffffff, got ${describeValue(v)}`);
   return v;
 }
 
@@ -66,7 +66,7 @@ function checkBit(where: string, raw: unknown): X86CpuidFeature {
   const register = raw.register;
   if (!CPUID_REGISTERS.includes(register as CpuidRegister)) throw new ConfigError(`${where}.register`, `must be one of ${CPUID_REGISTERS.join(', ')}`);
   const bit = raw.bit;
-  if (typeof bit !== 'number' || !Number.isInteger(bit) || bit < 0 || bit > 31) throw new ConfigError(`${where}.bit`, `must be 0..31, got ${String(bit)}`);
+  if (typeof bit !== 'number' || !Number.isInteger(bit) || bit < 0 || bit > 31) throw new ConfigError(`${where}.bit`, `must be 0..31, got ${describeValue(bit)}`);
   return { leaf: checkU32(`${where}.leaf`, raw.leaf), subleaf: raw.subleaf === undefined ? 0 : checkU32(`${where}.subleaf`, raw.subleaf), register: register as CpuidRegister, bit };
 }
 
@@ -95,7 +95,7 @@ export function checkCpuidRequest(raw: unknown, where = 'archOptions.cpuid'): X8
     checkAscii(`${where}.brand`, brand);
   }
   if (threadsPerCore !== undefined && (typeof threadsPerCore !== 'number' || !Number.isInteger(threadsPerCore) || threadsPerCore < 1 || (threadsPerCore & (threadsPerCore - 1)) !== 0)) {
-    throw new ConfigError(`${where}.threadsPerCore`, `must be a power of two (1, 2, 4, …), got ${String(threadsPerCore)}`);
+    throw new ConfigError(`${where}.threadsPerCore`, `must be a power of two (1, 2, 4, …), got ${describeValue(threadsPerCore)}`);
   }
   const masks = checkList(`${where}.masks`, raw.masks, (w, v) => {
     if (!isObject(v)) throw new ConfigError(w, 'must be { leaf, subleaf, register, keep }');

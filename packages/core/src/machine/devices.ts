@@ -8,6 +8,7 @@ import type { DependencyContainer } from 'tsyringe';
 import { MMIO_SPACE, type AddressBuses, type AddressSpace } from '../bus/address-bus';
 import type { Device } from '../bus/device';
 import { ConfigError } from '../errors/errors';
+import { describeValue } from '../errors/describe-value';
 import { deviceToken } from '../di/tokens';
 import { findDevicePlugin } from './plugin-registry';
 import { resolveAndPin } from './prepare-vm';
@@ -34,6 +35,7 @@ function sharedBytes(plugin: DevicePlugin, options: unknown): number {
  * name and shared state. Main thread, before anything touches the kernel.
  */
 export function prepareDevices(container: DependencyContainer, specs: readonly DeviceSpec[], spaces: readonly AddressSpace[]): MachineDevice[] {
+  if (!Array.isArray(specs)) throw new ConfigError('devices', `must be an array of DeviceSpec, got ${describeValue(specs)}`);
   const known = new Set([MMIO_SPACE.name, ...spaces.map((s) => s.name)]);
   const names = new Set<string>();
   return specs.map((spec, i) => {

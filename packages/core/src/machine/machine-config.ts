@@ -35,8 +35,11 @@ export interface MachineConfig<Boot = unknown> {
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** '64M' / '1G' / '4096' / 65536 → bytes; undefined when malformed. */
-export function parseSize(value: number | string): number | undefined {
+export function parseSize(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  // Anything else (a config read at run time may hold any type) is not a size; RegExp.exec would
+  // coerce it to a string, which throws for a Symbol or an object with a junk toString.
+  if (typeof value !== 'string') return undefined;
   const m = /^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(value);
   if (!m) return undefined;
   const n = Number(m[1]) * UNITS[m[2].toLowerCase()];

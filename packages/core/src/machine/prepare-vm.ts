@@ -7,6 +7,7 @@ import type { MemoryRegion, MemoryRegionOptions } from '../vm/memory-region';
 import type { VcpuHandles } from '../vm/vcpu-fd';
 import { attachMmioServedRegions } from '../vm/mmio-served-regions';
 import { ConfigError } from '../errors/errors';
+import { describeValue } from '../errors/describe-value';
 import { AddressBuses } from '../bus/address-bus';
 import type { CpuOptions, KvmCPU, VcpuSetup } from '../cpu/kvm-cpu';
 import { ADDRESS_BUSES, KVM, KVM_CPU, KVM_VM, MACHINE_CONFIG, VCPU_SETUP, VM_OPTIONS } from '../di/tokens';
@@ -31,14 +32,14 @@ export interface PreparedVm<InitialState = unknown> {
 /** config.cpus, checked. */
 export function vcpuCount(config: MachineConfig): number {
   const cpus = config.cpus ?? 1;
-  if (!Number.isInteger(cpus) || cpus < 1) throw new ConfigError('cpus', `must be a positive integer, got ${cpus}`);
+  if (!Number.isInteger(cpus) || cpus < 1) throw new ConfigError('cpus', `must be a positive integer, got ${describeValue(cpus)}`);
   return cpus;
 }
 
 function memoryRegions(config: MachineConfig, arch: Pick<ArchPlugin, 'memoryLayout'>): MemoryRegionOptions[] {
   if (Array.isArray(config.memory)) return config.memory as MemoryRegionOptions[];
   const bytes = parseSize(config.memory as number | string);
-  if (bytes === undefined) throw new ConfigError('memory', `'${String(config.memory)}' is not a size (use bytes or a string like '64M')`);
+  if (bytes === undefined) throw new ConfigError('memory', `${describeValue(config.memory)} is not a size (use bytes or a string like '64M')`);
   return arch.memoryLayout(bytes);
 }
 

@@ -1,5 +1,5 @@
 /** The PL011's options, its DevicePlugin and the DeviceSpec builder users compose machines with. */
-import { ConfigError, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
+import { ConfigError, describeValue, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
 import { encodeIrqLine } from '../../abi';
 import { ARM64_LAYOUT } from '../../layout';
 import { ARCH_ARM64_MODULE } from '../../module-name';
@@ -27,7 +27,7 @@ const KNOWN = ['base', 'spi', 'rxQueueBytes'];
 const MAX_SPI = 1019 - 32;
 
 function integerIn(setting: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new ConfigError(setting, `must be an integer in [${min}, ${max}], got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new ConfigError(setting, `must be an integer in [${min}, ${max}], got ${describeValue(value)}`);
   return value;
 }
 
