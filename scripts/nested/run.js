@@ -12,6 +12,8 @@
  *   KVMTS_NESTED_SHARDS        emulated hosts the tier's test files are split over (default 2)
  *   KVMTS_NESTED_KEEP_LOG=1    keep the console log of a passing run
  *   KVMTS_NESTED_QEMU_EXTRA    more QEMU arguments, e.g. "-smp 4"
+ *   KVMTS_NESTED_QEMU          which QEMU runs the emulated hosts: a build of the tier (lib/tiers.js,
+ *                              qemu.builds; x86: system or backports), default the tier's defaultBuild
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
  *   KVMTS_NESTED_CMD           a shell command run in the repo inside the guest instead of jest; its status is the result
  *   KVMTS_KVM_SUITES           set by scripts/test/run-tiers.js: `host` leaves the *.kvm.test.ts
@@ -32,6 +34,7 @@ const { loadOrder } = require('./lib/kmod');
 const { buildInitramfs } = require('./lib/initramfs');
 const { buildNative, assembleGuests, ADDON } = require('./lib/guest-build');
 const { boot } = require('./lib/qemu');
+const { resolveQemu } = require('./lib/qemu-builds');
 const { listTests, loadDurations, saveDurations, planShards } = require('./lib/shards');
 const { warmJestCache } = require('./lib/jest-warm');
 
@@ -92,7 +95,7 @@ function prepare(arch, tier, cacheDir, runDir) {
       fs.cpSync(pkg, path.join(overlay, 'node_modules', o.name), { recursive: true });
     }
   }
-  return { kernel, initrd, kver, asm };
+  return { kernel, initrd, kver, asm, qemu: resolveQemu(cacheDir, tier) };
 }
 
 async function main() {
@@ -143,13 +146,15 @@ async function main() {
         `KVMTS_SHARD=${shq(s.jestShard)}`, `KVMTS_KVM_SUITES=${shq(process.env.KVMTS_KVM_SUITES ?? '')}`,
         `KVMTS_JEST_CACHE=${shq(jestCache)}`, `KVMTS_SCRATCH_PROJECT=${shq(scratchProject)}`,
         `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
+        // The emulator that is the guest's CPU: suites gate on what its nested virtualization can do.
+        `KVMTS_L0_QEMU_VERSION=${shq(m.qemu.version)}`,
         `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`, '',
       ].join('\n'));
     }
     const prepMs = Date.now() - t0;
     const split = count > 1 ? ` ${count} emulated hosts: ${plan.map((p, i) => `${i + 1}/${count}: ${p.files.length} file(s)`).join(', ')}` : '';
-    log(`prepared in ${seconds(prepMs)} (kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting${split}`);
-    const qemuArgs = [...tier.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
+    log(`prepared in ${seconds(prepMs)} (${m.qemu.label}, kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting${split}`);
+    const qemuArgs = [...tier.qemu.args, ...m.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
     const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, jestCache, scratchProject, limits)));
     saveDurations(cacheDir, tier.tier, Object.assign({}, ...outcomes.map((o) => o.measured)));
     return debugCmd ? reportCommand(tier, outcomes[0], prepMs, Date.now() - t0, limits) : report(tier, outcomes, prepMs, Date.now() - t0, limits);
@@ -165,7 +170,7 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
   const running = {};
   const measured = {};
   const result = await boot({
-    bin: tier.qemu.bin, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
+    bin: m.qemu.bin, env: m.qemu.env, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
     append: `console=${tier.console} panic=-1 quiet loglevel=3`,
     shares: [{ tag: 'repo', path: REPO }, { tag: 'kvmts', path: shard.runDir },
       // Jest's cache survives the guest (filled on the host first, lib/jest-warm.js) and is
