@@ -8,19 +8,29 @@
 /** An L0 QEMU's nested-SVM limitation, and the first version measured without it. */
 export interface L0Gap {
   readonly what: string;
-  /** [major, minor]: the first QEMU release this project measured without the gap. */
-  readonly fixedIn: readonly [number, number];
+  /** [major, minor]: the first QEMU release this project measured without the gap; null: none yet. */
+  readonly fixedIn: readonly [number, number] | null;
 }
 
 /**
- * QEMU 7.2's nested SVM arms no DR7 breakpoint at VMRUN (upstream "target/i386: disable/enable
- * breakpoints on vmentry/vmexit", 2024) and sends an L2 int3 to the L2's IDT without checking
- * the #BP exception intercept. Measured present on 7.2.22 and absent on 10.0.2 (the tier's two
- * QEMU builds); releases between were not measured, so the gate starts at 10.0.
+ * QEMU 7.2's VMRUN loads the VMCB's DR7 without arming TCG's breakpoints (upstream "target/i386:
+ * disable/enable breakpoints on vmentry/vmexit", 2024), so DR0–DR3 never fire in L2. Measured
+ * on 7.2.22 (present) and 10.0.2 (gone); releases between were not measured, so the gate
+ * starts at 10.0.
  */
-export const DEBUG_TRAPS_GAP: L0Gap = {
-  what: 'no DR7 breakpoint or #BP intercept in L2 guests',
+export const DR7_GAP: L0Gap = {
+  what: 'no DR7 breakpoint or watchpoint in L2 guests',
   fixedIn: [10, 0],
+};
+
+/**
+ * An int3 in L2 is checked only against the INTn (software interrupt) intercept, not against
+ * the #BP exception intercept KVM sets for software breakpoints, so it goes to the L2's IDT and
+ * never becomes a KVM debug exit. Measured on 7.2.22 and still on 10.0.2.
+ */
+export const BP_INTERCEPT_GAP: L0Gap = {
+  what: 'no #BP intercept for an int3 in L2 guests',
+  fixedIn: null,
 };
 
 /** "10.0.2" → [10, 0, 2]; anything else is an error naming the value. */
@@ -37,7 +47,7 @@ export function parseQemuVersion(version: string): [number, number, number] {
  */
 export function l0HasGap(gap: L0Gap, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.KVMTS_TIER !== 'nested-x86') return false;
-  if (!env.KVMTS_L0_QEMU_VERSION) return true;
+  if (!env.KVMTS_L0_QEMU_VERSION || gap.fixedIn === null) return true;
   const [major, minor] = parseQemuVersion(env.KVMTS_L0_QEMU_VERSION);
   const [fixMajor, fixMinor] = gap.fixedIn;
   return major < fixMajor || (major === fixMajor && minor < fixMinor);
