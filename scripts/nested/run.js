@@ -56,6 +56,7 @@ function prepareScratchProject() {
 /** Fetches and builds everything the guest needs; returns the boot material. */
 function prepare(arch, tier, cacheDir, runDir) {
   fetch.ensureHostPackages([...COMMON_HOST_PACKAGES, ...tier.hostPackages]);
+  const qemu = resolveQemu(cacheDir, tier); // first: a wrong KVMTS_NESTED_QEMU fails before the rest
   const hostArch = sh('dpkg', ['--print-architecture'], { capture: true }).trim();
   const kernelPkg = fetch.resolveKernelPackage(cacheDir, tier, hostArch);
   const specs = [...new Set([kernelPkg, ...tier.guestDebs, `${HOST_BUSYBOX_DEB}:${hostArch}`])];
@@ -95,7 +96,7 @@ function prepare(arch, tier, cacheDir, runDir) {
       fs.cpSync(pkg, path.join(overlay, 'node_modules', o.name), { recursive: true });
     }
   }
-  return { kernel, initrd, kver, asm, qemu: resolveQemu(cacheDir, tier) };
+  return { kernel, initrd, kver, asm, qemu };
 }
 
 async function main() {

@@ -7,7 +7,7 @@
  */
 const fs = require('fs');
 const path = require('path');
-const { NestedError, log, sh, tryCapture, mkdirp } = require('./util');
+const { log, sh, tryCapture, mkdirp } = require('./util');
 
 /** Lists younger than this are reused as they are: no network at all on a warm cache. */
 const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
@@ -63,10 +63,4 @@ function dependsNames(depends) {
   return depends.split(',').map((d) => d.split('|')[0].trim().split(/[\s(:]/)[0]).filter(Boolean);
 }
 
-/** Fails with a clear message when a download did not produce the expected file. */
-function requireFile(file, what) {
-  if (!fs.existsSync(file)) throw new NestedError('apt-get download', `${what}: ${file} is missing after the download`);
-  return file;
-}
-
-module.exports = { privateApt, dependsNames, requireFile };
+module.exports = { privateApt, dependsNames };
