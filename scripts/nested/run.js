@@ -12,6 +12,8 @@
  *   KVMTS_NESTED_SHARDS        emulated hosts the tier's test files are split over (default 2)
  *   KVMTS_NESTED_KEEP_LOG=1    keep the console log of a passing run
  *   KVMTS_NESTED_QEMU_EXTRA    more QEMU arguments, e.g. "-smp 4"
+ *   KVMTS_NESTED_QEMU          which QEMU runs the emulated hosts: a build of the tier (lib/tiers.js,
+ *                              qemu.builds; x86: system or backports), default the tier's defaultBuild
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
  *   KVMTS_NESTED_CMD           a shell command run in the repo inside the guest instead of jest; its status is the result
  *   KVMTS_NESTED_GUEST_QEMU=1  share the tier's own-arch QEMU into the guest ($KVMTS_GUEST_QEMU there; lib/guest-qemu.js)
@@ -33,6 +35,7 @@ const { loadOrder } = require('./lib/kmod');
 const { buildInitramfs } = require('./lib/initramfs');
 const { buildNative, assembleGuests, ADDON } = require('./lib/guest-build');
 const { boot } = require('./lib/qemu');
+const { resolveQemu } = require('./lib/qemu-builds');
 const { listTests, loadDurations, saveDurations, planShards } = require('./lib/shards');
 const { warmJestCache } = require('./lib/jest-warm');
 const guestQemu = require('./lib/guest-qemu');
@@ -55,6 +58,7 @@ function prepareScratchProject() {
 /** Fetches and builds everything the guest needs; returns the boot material. */
 function prepare(arch, tier, cacheDir, runDir) {
   fetch.ensureHostPackages([...COMMON_HOST_PACKAGES, ...tier.hostPackages]);
+  const qemu = resolveQemu(cacheDir, tier); // first: a wrong KVMTS_NESTED_QEMU fails before the rest
   const hostArch = sh('dpkg', ['--print-architecture'], { capture: true }).trim();
   const kernelPkg = fetch.resolveKernelPackage(cacheDir, tier, hostArch);
   const specs = [...new Set([kernelPkg, ...tier.guestDebs, `${HOST_BUSYBOX_DEB}:${hostArch}`])];
@@ -95,8 +99,8 @@ function prepare(arch, tier, cacheDir, runDir) {
     }
   }
   // QEMU for inside the guest, only when asked for (a benchmark's baseline).
-  const qemu = process.env.KVMTS_NESTED_GUEST_QEMU === '1' ? guestQemu.prepareGuestQemu(cacheDir, tier, libTrees) : null;
-  return { kernel, initrd, kver, asm, qemu };
+  const guestQemuTree = process.env.KVMTS_NESTED_GUEST_QEMU === '1' ? guestQemu.prepareGuestQemu(cacheDir, tier, libTrees) : null;
+  return { kernel, initrd, kver, asm, qemu, guestQemu: guestQemuTree };
 }
 
 async function main() {
@@ -147,14 +151,16 @@ async function main() {
         `KVMTS_SHARD=${shq(s.jestShard)}`, `KVMTS_KVM_SUITES=${shq(process.env.KVMTS_KVM_SUITES ?? '')}`,
         `KVMTS_JEST_CACHE=${shq(jestCache)}`, `KVMTS_SCRATCH_PROJECT=${shq(scratchProject)}`,
         `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
+        // The emulator that is the guest's CPU: suites gate on what its nested virtualization can do.
+        `KVMTS_L0_QEMU_VERSION=${shq(m.qemu.version)}`,
         `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`,
-        ...Object.entries(m.qemu ? guestQemu.guestQemuEnv(m.qemu) : {}).map(([k, v]) => `${k}=${shq(v)}`), '',
+        ...Object.entries(m.guestQemu ? guestQemu.guestQemuEnv(m.guestQemu) : {}).map(([k, v]) => `${k}=${shq(v)}`), '',
       ].join('\n'));
     }
     const prepMs = Date.now() - t0;
     const split = count > 1 ? ` ${count} emulated hosts: ${plan.map((p, i) => `${i + 1}/${count}: ${p.files.length} file(s)`).join(', ')}` : '';
-    log(`prepared in ${seconds(prepMs)} (kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting${split}`);
-    const qemuArgs = [...tier.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
+    log(`prepared in ${seconds(prepMs)} (${m.qemu.label}, kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting${split}`);
+    const qemuArgs = [...tier.qemu.args, ...m.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
     const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, jestCache, scratchProject, limits)));
     saveDurations(cacheDir, tier.tier, Object.assign({}, ...outcomes.map((o) => o.measured)));
     return debugCmd ? reportCommand(tier, outcomes[0], prepMs, Date.now() - t0, limits) : report(tier, outcomes, prepMs, Date.now() - t0, limits);
@@ -170,14 +176,14 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
   const running = {};
   const measured = {};
   const result = await boot({
-    bin: tier.qemu.bin, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
+    bin: m.qemu.bin, env: m.qemu.env, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
     append: `console=${tier.console} panic=-1 quiet loglevel=3`,
     shares: [{ tag: 'repo', path: REPO }, { tag: 'kvmts', path: shard.runDir },
       // Jest's cache survives the guest (filled on the host first, lib/jest-warm.js) and is
       // shared by the shards: jest writes its cache files atomically.
       { tag: 'jestcache', path: jestCache, writable: true },
       ...(scratchProject ? [{ tag: 'scratch', path: scratchProject }] : []),
-      ...(m.qemu ? [{ tag: guestQemu.SHARE_TAG, path: m.qemu.tree }] : [])],
+      ...(m.guestQemu ? [{ tag: guestQemu.SHARE_TAG, path: m.guestQemu.tree }] : [])],
     logFile: shard.logFile, prefix: shard.tag ? `[${shard.tag}] ` : '', ...limits,
     onMarker: (kind, fields, ms) => {
       times[kind] = ms;

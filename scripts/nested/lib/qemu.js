@@ -28,6 +28,7 @@ function unwatch(child) {
 
 /**
  * @param o.bin / o.args QEMU binary and machine arguments
+ * @param o.env more environment for QEMU (e.g. QEMU_MODULE_DIR of an unpacked build)
  * @param o.kernel / o.initrd / o.append boot material
  * @param o.shares [{tag, path, writable}] 9p exports (read-only unless writable)
  * @param o.logFile where the whole console goes
@@ -49,7 +50,7 @@ function boot(o) {
   const log = fs.openSync(o.logFile, 'w');
   fs.writeSync(log, `# ${o.bin} ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}\n`);
   const t0 = Date.now();
-  const child = spawn(o.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(o.bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
   watch(child);
   const markers = new Map();
   let timedOut = false;
