@@ -65,6 +65,8 @@ export function registerRun(program: Command): void {
       try {
         result = await runDemo({
           bytes: opts.bytes, seed: opts.seed, memory: opts.memory, guestSource: opts.prebuilt ? 'prebuilt' : 'auto', signal: signals.signal,
+          // --json: stdout is the one JSON document; the guest's console goes to stderr.
+          ...(opts.json ? { console: (bytes: Uint8Array) => void process.stderr.write(bytes) } : {}),
           checkpoint: opts.checkpointAt !== 'none', checkpointAtExits: typeof opts.checkpointAt === 'number' ? opts.checkpointAt : undefined, checkpointDir: opts.checkpointDir, stopAtCheckpoint: opts.stopAtCheckpoint,
         });
       } finally {
