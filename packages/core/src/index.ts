@@ -62,3 +62,8 @@ export { saveMachineCheckpoint, kvmtsVersion } from './checkpoint/save-machine';
 export type { MachineParts, MachinePartsWithVcpus, DeviceSectionData } from './checkpoint/machine-parts';
 export { MachineRestore, type MachineRestoreHooks, type RestoreOptions, type RestoreConfigOverrides } from './checkpoint/restore-machine';
 export { restoreMachine } from './checkpoint/restore';
+export * from './timing/sim-time';
+export * from './timing/pmu';
+export * from './timing/run-timer';
+export * from './timing/instruction-stops';
+export * from './timing/simulated-time';

@@ -15,6 +15,9 @@ import { EXIT_REASON_SLOTS, STAT_SLOTS, StatSlot, exitCountsFrom, type ExitCount
 import type { ThreadContext } from './thread-context';
 import { Stop, combineStops, type CpuStop } from './cpu-stop';
 import type { CpuRunState, KvmCPU, VcpuSetup } from './kvm-cpu';
+import { SimulatedTime } from '../timing/simulated-time';
+import type { InstructionRun } from '../timing/instruction-stops';
+import type { SimTimeOptions } from '../timing/sim-time';
 
 /**
  * An exit handler: reads the exit from `cpu.run` (the kvm_run view) and returns a stop, or
@@ -71,6 +74,9 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   /** Runs before every KVM_RUN entry of a run loop (setEntryHook); undefined costs one check. */
   private entryHook: (() => void) | undefined;
 
+  private readonly timingOptions: SimTimeOptions | undefined;
+  private simTime: SimulatedTime | undefined;
+
   /** KVM holds newer state than the ThreadContext (set after every KVM_RUN). */
   protected kvmStateDirty = true;
   /** The ThreadContext holds newer state than KVM (push before the next KVM_RUN). */
@@ -91,6 +97,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     this.stats = options.stats ?? new Float64Array(STAT_SLOTS);
     this.control = options.control ?? newControlBlock();
     this.unclaimedPolicy = options.unclaimed ?? 'ignore';
+    this.timingOptions = options.timing;
     const page = options.coalescedRingPage ?? handles.coalescedRingPage;
     const pageSize = page > 0 ? native.pageSize() : 0;
     if (page > 0 && (page + 1) * pageSize <= ab.byteLength) {
@@ -416,7 +423,26 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   }
 
   close(): void {
+    this.simTime?.close();
     this.runState = 'closed';
+  }
+
+  // ---- simulated time and instruction stops (timing/) -----------------------------------------
+
+  /** This vCPU's simulated time (created on first use from the `timing` CPU option). */
+  get timing(): SimulatedTime {
+    this.simTime ??= new SimulatedTime(this, this.timingOptions);
+    return this.simTime;
+  }
+
+  /** Run for `ticks` simulated ticks; `{ reason: 'time' }` when the time ran out (timing/simulated-time.ts). */
+  runFor(ticks: bigint): CpuStop {
+    return this.timing.runFor(ticks);
+  }
+
+  /** Run exactly `n` guest instructions (needs the arch's guest debug; timing/instruction-stops.ts). */
+  runInstructions(n: number): InstructionRun {
+    return this.timing.runInstructions(n);
   }
 
   // ---- exits handled in core ---------------------------------------------------------------

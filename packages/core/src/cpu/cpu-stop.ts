@@ -18,7 +18,11 @@ export type CpuStop =
   /** a device asked the machine to power off */
   | { readonly reason: 'poweroff'; readonly status: number }
   /** KVM_EXIT_SYSTEM_EVENT (PSCI off/reset, …): `event` is KVM_SYSTEM_EVENT_*, `flags` its data */
-  | { readonly reason: 'system-event'; readonly event: number; readonly flags: bigint };
+  | { readonly reason: 'system-event'; readonly event: number; readonly flags: bigint }
+  /** runInstructions(n) retired exactly `count` (= n) guest instructions; `pc` is the next one (timing/instruction-stops.ts) */
+  | { readonly reason: 'instructions'; readonly count: number; readonly pc: bigint }
+  /** runFor(ticks) ran out of time: the run took `ticks` simulated ticks, at least the budget (timing/simulated-time.ts) */
+  | { readonly reason: 'time'; readonly ticks: bigint };
 
 export type StopReason = CpuStop['reason'];
 
