@@ -6,7 +6,7 @@
  * guest that never exits with reason 'time' after at least the ticks asked, and leaves no stop
  * behind for the next run.
  */
-import { ConfigError, SimulatedTime, TICKS_PER_SECOND, setNoticeSink, type CpuStop } from '@kvmts/core';
+import { ConfigError, SimulatedTime, TICKS_PER_SECOND, createMachine, setNoticeSink, type CpuStop, type Machine } from '@kvmts/core';
 import { assembleGuest, exitDevice, type GuestImage, type X86KvmCPU } from '@kvmts/arch-x86';
 import { makeRig, RecordingDevice, type Rig } from './support/harness';
 
@@ -161,5 +161,47 @@ describeKvm('exact instruction stops and run timers on real KVM (x86)', () => {
     } finally {
       fast.close();
     }
+  });
+});
+
+describeKvm('instruction stops and run timers through a machine (worker protocol)', () => {
+  let machine: Machine | undefined;
+  afterEach(async () => {
+    await machine?.close();
+    machine = undefined;
+  });
+
+  function boot(entry: string, registers: Record<string, number> = {}, timing?: { hostFreq?: number; hostFactor?: number }): Promise<Machine> {
+    return createMachine({
+      arch: 'x86_64',
+      memory: '16M',
+      devices: [exitDevice()],
+      timing,
+      boot: { kind: 'flat', mode: 'long', cpl: 0, image: stopsGuest().bytes, entry: Number(at(entry)), registers },
+    });
+  }
+
+  it('a vCPU thread runs exactly n instructions, then on to power-off', async () => {
+    machine = await boot('count_loop', { rcx: 5 });
+    const vcpu = machine.vcpus[0];
+    expect(await vcpu.runInstructions(7)).toEqual({ reason: 'instructions', count: 7, pc: at('count_add') });
+    expect(vcpu.lastExecuted).toBe(7);
+    const tc = await vcpu.call<{ regs: { rip: bigint; rbx: bigint; rcx: bigint } }>('threadContext');
+    expect([tc.regs.rip, tc.regs.rbx, tc.regs.rcx]).toEqual([at('count_add'), 9n, 3n]);
+    expect(await vcpu.runInstructions(1000)).toEqual(POWEROFF);
+  });
+
+  it('a vCPU thread runs for a tick budget and its tick counter holds at least that', async () => {
+    machine = await boot('spin', {}, { hostFactor: 2 });
+    const vcpu = machine.vcpus[0];
+    const budget = TICKS_PER_SECOND / 200n;
+    const stop = await vcpu.runFor(budget);
+    expect(stop.reason).toBe('time');
+    if (stop.reason === 'time') expect(stop.ticks).toBeGreaterThanOrEqual(budget);
+    expect(await vcpu.call<bigint>('simTicks')).toBeGreaterThanOrEqual(budget);
+  });
+
+  it('bad timing settings are refused before any thread starts', async () => {
+    await expect(boot('spin', {}, { hostFreq: 0 })).rejects.toThrow(/^timing\.hostFreq/);
   });
 });

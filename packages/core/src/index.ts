@@ -67,3 +67,4 @@ export * from './timing/pmu';
 export * from './timing/run-timer';
 export * from './timing/instruction-stops';
 export * from './timing/simulated-time';
+export * from './timing/timed-cpu';

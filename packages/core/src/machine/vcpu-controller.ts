@@ -83,11 +83,31 @@ export class VcpuController {
 
   /** Start the run loop; resolves when it stops (power-off, halt, stop request or error). */
   start(maxExits?: number): Promise<VcpuStop> {
+    return this.startRun({ op: 'run', maxExits });
+  }
+
+  /** Run for `ticks` simulated ticks (reason 'time' when they ran out); see timing/simulated-time.ts. */
+  runFor(ticks: bigint): Promise<VcpuStop> {
+    return this.startRun({ op: 'runFor', ticks });
+  }
+
+  /**
+   * Run exactly `n` guest instructions (reason 'instructions'); `lastExecuted` then holds how
+   * many retired (fewer when another stop came first). See timing/instruction-stops.ts.
+   */
+  runInstructions(n: number): Promise<VcpuStop> {
+    return this.startRun({ op: 'runInstructions', n });
+  }
+
+  /** Instructions the last runInstructions retired. */
+  lastExecuted = 0;
+
+  private startRun(m: Extract<ToWorker, { op: 'run' | 'runFor' | 'runInstructions' }>): Promise<VcpuStop> {
     if (this.running) return this.running;
     if (this.exited) throw new LifecycleError(`vCPU ${this.id}`, 'exited', 'start');
     clearVcpuStop(this.control, this.runBytes);
     this.running = new Promise((resolve) => (this.resolveRun = resolve));
-    this.post({ op: 'run', maxExits });
+    this.post(m);
     return this.running;
   }
 
@@ -157,6 +177,7 @@ export class VcpuController {
         this.events.console(m.bytes);
         return;
       case 'stopped':
+        if (m.executed !== undefined) this.lastExecuted = m.executed;
         this.finishRun(m.stop);
         return;
       case 'error':
