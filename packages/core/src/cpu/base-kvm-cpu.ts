@@ -9,7 +9,7 @@ import { KvmIoctl } from '../abi/ioctls';
 import type { AccessSize } from '../bus/device';
 import { UNCLAIMED, type AddressBus, type AddressBuses, type UnclaimedPolicy } from '../bus/address-bus';
 import { GuestError, KvmError, LifecycleError, type GuestErrorKind } from '../errors/errors';
-import { errnoCode, kvmIoctl } from '../kvm/ioctl';
+import { kvmIoctl, toKvmError } from '../kvm/ioctl';
 import { ControlSlot, clearVcpuStop, newControlBlock } from './vcpu-control';
 import { EXIT_REASON_SLOTS, STAT_SLOTS, StatSlot, exitCountsFrom, type ExitCounts } from './exit-stats';
 import type { ThreadContext } from './thread-context';
@@ -258,7 +258,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
             stats[StatSlot.interrupted]++;
             continue; // the loop top decides whether this was a stop request
           }
-          throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}`);
+          throw this.runFailure(r);
         }
         const stop = this.dispatchExit();
         if (stop !== undefined) return this.toIdle(combineStops(stop, this.completePendingIo())!);
@@ -328,7 +328,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
         const r = this.kvmRun(this.fd);
         if (r === -EINTR) break;
         if (r === -EAGAIN) continue;
-        if (r < 0) throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}, completing pending I/O`);
+        if (r < 0) throw this.runFailure(r, ', completing pending I/O');
         this.kvmStateDirty = true;
         this.stats[StatSlot.completionExits]++;
         stop = combineStops(stop, this.dispatchExit());
@@ -446,6 +446,15 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   }
 
   // ---- exits handled in core ---------------------------------------------------------------
+
+  /**
+   * KVM_RUN failed: a KvmError naming the vCPU — or, in a forked child, the fork guard's
+   * EFORKED error, worded as every KVM call there (gem5's fork rule).
+   */
+  private runFailure(r: number, context = ''): KvmError {
+    const e = native.runError(r);
+    return toKvmError('KVM_RUN', e, e.code === 'EFORKED' ? undefined : `vCPU ${this.id}${context}`);
+  }
 
   /** Build a GuestError carrying a state dump taken now. */
   guestError(kind: GuestErrorKind, message: string, details: Record<string, number | bigint | string> = {}): GuestError {
