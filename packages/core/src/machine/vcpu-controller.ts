@@ -4,6 +4,7 @@ import { KvmRunLayout } from '../abi/kvm-run';
 import { ControlSlot, clearVcpuStop, requestVcpuStop } from '../cpu/vcpu-control';
 import { exitCountsFrom, type ExitCounts } from '../cpu/exit-stats';
 import type { CpuStop } from '../cpu/cpu-stop';
+import { pmuNotice } from '../timing/pmu';
 import { deserializeError } from '../errors/serialize';
 import { LifecycleError, VcpuThreadError, type KvmtsError } from '../errors/errors';
 import type { FromWorker, ToWorker, VcpuWorkerData, WorkerMethod } from './worker-protocol';
@@ -88,6 +89,7 @@ export class VcpuController {
 
   /** Run for `ticks` simulated ticks (reason 'time' when they ran out); see timing/simulated-time.ts. */
   runFor(ticks: bigint): Promise<VcpuStop> {
+    pmuNotice(); // here, once per process: the vCPU threads keep quiet
     return this.startRun({ op: 'runFor', ticks });
   }
 
@@ -96,6 +98,7 @@ export class VcpuController {
    * many retired (fewer when another stop came first). See timing/instruction-stops.ts.
    */
   runInstructions(n: number): Promise<VcpuStop> {
+    pmuNotice();
     return this.startRun({ op: 'runInstructions', n });
   }
 

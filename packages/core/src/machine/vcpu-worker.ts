@@ -20,6 +20,7 @@ import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import { isTimedCpu } from '../timing/timed-cpu';
+import { setNoticeSink } from '../timing/pmu';
 import { ConfigError } from '../errors/errors';
 import type { ArchPlugin } from './arch-plugin';
 import type { Device } from '../bus/device';
@@ -49,6 +50,9 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   });
   return { arch, cpu, devices: instances.map((device, i) => ({ name: data.devices[i].name, device })) };
 }
+
+// The machine's thread gives the one-time notices (VcpuController), once per process.
+setNoticeSink(() => undefined);
 
 let arch: ArchPlugin;
 let cpu: KvmCPU;

@@ -6,7 +6,8 @@
  * Host cycles come from the monotonic clock at `hostFreq` (process.hrtime), which counts
  * wall time: the guest's cycles plus the userspace exit handling of the run. gem5 reads a
  * guest-only perf cycle counter instead; kvmts does not read perf counters yet, and this
- * project's hosts have no PMU, so it says so once (pmu.ts).
+ * project's hosts have no PMU, so runFor and runInstructions say so once (pmu.ts); plain runs
+are measured silently.
  */
 import { ConfigError } from '../errors/errors';
 import type { CpuStop } from '../cpu/cpu-stop';
@@ -53,6 +54,7 @@ export class SimulatedTime {
    */
   runFor(ticks: bigint): CpuStop {
     if (typeof ticks !== 'bigint' || ticks <= 0n) throw new ConfigError('runFor.ticks', `must be a bigint > 0, got ${String(ticks)}`);
+    pmuNotice();
     this.timer ??= new RunTimer(this.cpu.control);
     const timer = this.timer;
     let fired = false;
@@ -85,7 +87,6 @@ export class SimulatedTime {
   }
 
   private measure<T>(work: () => T): { value: T; ticks: bigint } {
-    pmuNotice();
     const start = process.hrtime.bigint();
     try {
       const value = work();
