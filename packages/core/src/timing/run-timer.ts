@@ -4,7 +4,8 @@
  * its own thread can fire meanwhile; gem5 uses a POSIX timer aimed at the vCPU thread, kvmts a
  * small timer thread (one per timed CPU, started on first use, unref'd).
  *
- * States (one Int32 slot shared with the timer thread), each change made by one side only:
+ * States (Int32 slot 0 shared with the timer thread; slot 1 = the thread has started), each
+ * change made by one side only:
  *   IDLE → ARMED (vCPU thread, arm) → IDLE (vCPU thread, disarm: the run ended first)
  *                                   → FIRING (timer thread: the budget elapsed; it sets the
  *                                     stop request and re-kicks until the run loop has returned)
@@ -16,6 +17,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as native from '@kvmts/native';
 import { ControlSlot } from '../cpu/vcpu-control';
+import { LifecycleError } from '../errors/errors';
+
+/** How long the first arm() waits for the timer thread to start. */
+const TIMER_START_MS = 10_000;
 
 const enum TimerState {
   idle = 0,
@@ -34,6 +39,8 @@ const delay = new Float64Array(workerData.shared, 8, 1);
 const thread = new BigInt64Array(workerData.shared, 16, 1);
 const ctl = new Int32Array(workerData.control);
 const { ARMED, FIRING, FIRED, EXIT, STOP, RUNNING } = workerData.k;
+Atomics.store(s, 1, 1); // ready
+Atomics.notify(s, 1);
 for (;;) {
   const st = Atomics.load(s, 0);
   if (st === EXIT) break;
@@ -115,6 +122,13 @@ export class RunTimer {
       },
     });
     this.worker.unref();
+    // The vCPU thread is about to block in its run loop, where nothing could notice a timer
+    // thread that failed to start: wait for it here, once.
+    if (Atomics.wait(this.state, 1, 0, TIMER_START_MS) === 'timed-out') {
+      void this.worker.terminate();
+      this.worker = undefined;
+      throw new LifecycleError('run timer', `not started within ${TIMER_START_MS} ms`, 'time a run');
+    }
   }
 }
 
