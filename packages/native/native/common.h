@@ -31,6 +31,14 @@ bool InForkedChildStrict();
 void DescribeFailure(const char* syscall, int64_t rc, char* code, size_t codeLen, char* message,
                      size_t messageLen);
 
+// gem5's fork rule also detaches perf counters in the child: perf_event_open registers every
+// counter it opens, close forgets it, and the atfork child handler closes what is left (a
+// counter attached to a parent thread must not count on in, or be read by, the child).
+void TrackPerfFd(int fd);
+void ForgetFd(int fd);
+// How many perf counters are registered (test support).
+int TrackedPerfFdCount();
+
 // The ioctl path shared by ioctl(), ioctlErrno() and forkProbe's child.
 int64_t GuardedIoctl(int fd, uint32_t request, uint64_t arg);
 

@@ -15,6 +15,8 @@ namespace {
 
 struct ProbeReport {
   int64_t rc;
+  // fcntl(watchFd, F_GETFD) in the child: >= 0 while the fd is open there, -errno once closed.
+  int64_t watchRc;
   char code[32];
   char message[320];
 };
@@ -48,6 +50,7 @@ Napi::Value ForkProbe(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   uint32_t request = info[1].As<Napi::Number>().Uint32Value();
   uint64_t arg = info[2].IsUndefined() ? 0 : ToWord(env, info[2]);
+  int watchFd = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return Napi::Number::New(env, -errno);
@@ -63,6 +66,8 @@ Napi::Value ForkProbe(const Napi::CallbackInfo& info) {
     ProbeReport report;
     memset(&report, 0, sizeof report);
     report.rc = GuardedIoctl(fd, request, arg);
+    int w = watchFd >= 0 ? ::fcntl(watchFd, F_GETFD) : -1;
+    report.watchRc = w < 0 ? -errno : w;
     if (report.rc < 0) {
       DescribeFailure("ioctl", report.rc, report.code, sizeof report.code, report.message,
                       sizeof report.message);
@@ -83,10 +88,11 @@ Napi::Value ForkProbe(const Napi::CallbackInfo& info) {
   }
   report.code[sizeof report.code - 1] = '\0';
   report.message[sizeof report.message - 1] = '\0';
-  Napi::Array out = Napi::Array::New(env, 3);
+  Napi::Array out = Napi::Array::New(env, 4);
   out.Set(0u, Napi::Number::New(env, static_cast<double>(report.rc)));
   out.Set(1u, Napi::String::New(env, report.code));
   out.Set(2u, Napi::String::New(env, report.message));
+  out.Set(3u, Napi::Number::New(env, static_cast<double>(report.watchRc)));
   return out;
 }
 

@@ -17,11 +17,34 @@ namespace kvmts {
 namespace {
 
 std::atomic<bool> gForked{false};
+// Perf counters this process opened. Lock-free slots: the atfork child handler walks them in a
+// child where another thread's lock may have been held at fork time.
+constexpr int kMaxPerfFds = 256;
+std::atomic<int> gPerfFds[kMaxPerfFds];
+std::once_flag gPerfInit;
+
+void InitPerfSlots() {
+  for (auto& slot : gPerfFds) slot.store(-1, std::memory_order_relaxed);
+}
 // The process that loaded the addon (and so owns every KVM object it created).
 std::atomic<pid_t> gOwnerPid{0};
 std::once_flag gGuardOnce;
 
-void OnForkChild() { gForked.store(true, std::memory_order_relaxed); }
+void OnForkChild() {
+  gForked.store(true, std::memory_order_relaxed);
+  for (auto& slot : gPerfFds) {
+    int fd = slot.exchange(-1, std::memory_order_relaxed);
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+Napi::Value InForkedChildJs(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), InForkedChild());
+}
+
+Napi::Value TrackedPerfFdCountJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), TrackedPerfFdCount());
+}
 
 Napi::Value DescribeFailureJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -38,7 +61,33 @@ Napi::Value DescribeFailureJs(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void TrackPerfFd(int fd) {
+  std::call_once(gPerfInit, InitPerfSlots);
+  for (auto& slot : gPerfFds) {
+    int expected = -1;
+    if (slot.compare_exchange_strong(expected, fd)) return;
+  }
+  // More than kMaxPerfFds counters: this one is not detached in a forked child (the guard
+  // still refuses every KVM call there).
+}
+
+void ForgetFd(int fd) {
+  std::call_once(gPerfInit, InitPerfSlots);
+  for (auto& slot : gPerfFds) {
+    int expected = fd;
+    if (slot.compare_exchange_strong(expected, -1)) return;
+  }
+}
+
+int TrackedPerfFdCount() {
+  std::call_once(gPerfInit, InitPerfSlots);
+  int n = 0;
+  for (auto& slot : gPerfFds) n += slot.load(std::memory_order_relaxed) >= 0 ? 1 : 0;
+  return n;
+}
+
 void InstallForkGuard() {
+  std::call_once(gPerfInit, InitPerfSlots);
   std::call_once(gGuardOnce, [] {
     gOwnerPid.store(getpid());
     pthread_atfork(nullptr, nullptr, OnForkChild);
@@ -55,7 +104,7 @@ void DescribeFailure(const char* syscall, int64_t rc, char* code, size_t codeLen
     snprintf(code, codeLen, "EFORKED");
     snprintf(message, messageLen,
              "kvmts: KVM objects cannot be used in a forked child process (pid %d); the parent "
-             "(pid %d) still owns them (%s refused)",
+             "(pid %d) still owns them: this is not supported (%s refused)",
              static_cast<int>(getpid()), static_cast<int>(gOwnerPid.load()), syscall);
     return;
   }
@@ -74,6 +123,8 @@ void DescribeFailure(const char* syscall, int64_t rc, char* code, size_t codeLen
 
 void InitGuard(Napi::Env env, Napi::Object exports) {
   exports.Set("describeFailure", Napi::Function::New(env, DescribeFailureJs, "describeFailure"));
+  exports.Set("inForkedChild", Napi::Function::New(env, InForkedChildJs, "inForkedChild"));
+  exports.Set("trackedPerfFdCount", Napi::Function::New(env, TrackedPerfFdCountJs, "trackedPerfFdCount"));
   exports.Set("forkedRc", Napi::Number::New(env, static_cast<double>(kForkedRc)));
 }
 

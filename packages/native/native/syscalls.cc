@@ -114,6 +114,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd = ToInt32(info.Env(), Arg(info, 0), -1);
   // Linux releases the fd even when close reports EINTR, so no retry.
+  ForgetFd(fd);
   return Num(info.Env(), ::close(fd) < 0 ? -errno : 0);
 }
 
@@ -184,6 +185,7 @@ Napi::Value PerfEventOpen(const Napi::CallbackInfo& info) {
   unsigned long flags = ToUint32(env, Arg(info, 4)) | PERF_FLAG_FD_CLOEXEC;
   if (InForkedChildStrict()) return Num(env, kForkedRc);
   long fd = ::syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
+  if (fd >= 0) TrackPerfFd(static_cast<int>(fd));
   return Num(env, fd < 0 ? -errno : fd);
 }
 

@@ -60,7 +60,11 @@ export interface NativeBinding {
   installKickHandler(): number;
   currentThread(): bigint;
   kickThread(thread: bigint): number;
-  forkProbe(fd: number, request: number, arg: number | undefined): [rc: number, code: string, message: string] | number;
+  forkProbe(fd: number, request: number, arg: number | undefined, watchFd?: number): [rc: number, code: string, message: string, watchRc: number] | number;
+  /** True in a fork()ed child of the process that loaded the addon. */
+  inForkedChild(): boolean;
+  /** Perf counters opened and not yet closed (each is closed in a forked child). */
+  trackedPerfFdCount(): number;
 }
 
 /** build/ sits next to both src/ (ts-jest) and dist/ (compiled), one level up. */

@@ -21,5 +21,5 @@ export { open, close, ioctl, ioctlErrno } from './fd';
 export { mmap, mappingById, liveMappingCount, pageSize, MAX_VIEW_LENGTH, type Mapping } from './mapping';
 export { eventfd, eventfdRead, eventfdWrite } from './eventfd';
 export { perfEventOpen } from './perf';
-export { run, installKickHandler, currentThread, kickThread, gettid } from './vcpu';
-export { forkProbe, type ForkProbeResult } from './fork';
+export { run, runError, installKickHandler, currentThread, kickThread, gettid } from './vcpu';
+export { forkProbe, trackedPerfFdCount, type ForkProbeResult } from './fork';

@@ -14,7 +14,15 @@
  * acknowledges) and kickThread(handle): KVM_RUN then returns -EINTR.
  */
 import { loadNative, native, onNativeLoad } from './binding';
-import { syscallError } from './errors';
+import { syscallError, type SyscallError } from './errors';
+
+/**
+ * The error for a negative run() result: in a forked child the fork guard's EFORKED error —
+ * the same code and message as every other guarded call there — rather than a bare EPERM.
+ */
+export function runError(rc: number): SyscallError {
+  return syscallError(native, 'ioctl', native.inForkedChild() ? native.forkedRc : rc, 'KVM_RUN');
+}
 
 /** KVM_RUN on `vcpuFd`: 0 or -errno; never throws. */
 export let run: (vcpuFd: number) => number = (vcpuFd) => loadNative().run(vcpuFd);

@@ -9,12 +9,15 @@ import { KvmIoctl } from '../abi/ioctls';
 import type { AccessSize } from '../bus/device';
 import { UNCLAIMED, type AddressBus, type AddressBuses, type UnclaimedPolicy } from '../bus/address-bus';
 import { GuestError, KvmError, LifecycleError, type GuestErrorKind } from '../errors/errors';
-import { errnoCode, kvmIoctl } from '../kvm/ioctl';
+import { kvmIoctl, toKvmError } from '../kvm/ioctl';
 import { ControlSlot, clearVcpuStop, newControlBlock } from './vcpu-control';
 import { EXIT_REASON_SLOTS, STAT_SLOTS, StatSlot, exitCountsFrom, type ExitCounts } from './exit-stats';
 import type { ThreadContext } from './thread-context';
 import { Stop, combineStops, type CpuStop } from './cpu-stop';
 import type { CpuRunState, KvmCPU, VcpuSetup } from './kvm-cpu';
+import { SimulatedTime } from '../timing/simulated-time';
+import type { InstructionRun } from '../timing/instruction-stops';
+import type { SimTimeOptions } from '../timing/sim-time';
 
 /**
  * An exit handler: reads the exit from `cpu.run` (the kvm_run view) and returns a stop, or
@@ -73,6 +76,9 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   /** Runs before every KVM_RUN entry of a run loop (setEntryHook); undefined costs one check. */
   private entryHook: (() => void) | undefined;
 
+  private readonly timingOptions: SimTimeOptions | undefined;
+  private simTime: SimulatedTime | undefined;
+
   /** KVM holds newer state than the ThreadContext (set after every KVM_RUN). */
   protected kvmStateDirty = true;
   /** The ThreadContext holds newer state than KVM (push before the next KVM_RUN). */
@@ -93,6 +99,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
     this.stats = options.stats ?? new Float64Array(STAT_SLOTS);
     this.control = options.control ?? newControlBlock();
     this.unclaimedPolicy = options.unclaimed ?? 'ignore';
+    this.timingOptions = options.timing;
     const page = options.coalescedRingPage ?? handles.coalescedRingPage;
     const pageSize = page > 0 ? native.pageSize() : 0;
     if (page > 0 && (page + 1) * pageSize <= ab.byteLength) {
@@ -255,7 +262,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
             stats[StatSlot.interrupted]++;
             continue; // the loop top decides whether this was a stop request
           }
-          throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}`);
+          throw this.runFailure(r);
         }
         const stop = this.dispatchExit();
         if (stop !== undefined) return this.toIdle(combineStops(stop, this.completePendingIo())!);
@@ -332,7 +339,7 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
         }
         if (r >= 0) this.exitAwaitsCompletion = true;
         if (r === -EAGAIN) continue;
-        if (r < 0) throw new KvmError('KVM_RUN', -r, errnoCode(r), `vCPU ${this.id}, completing pending I/O`);
+        if (r < 0) throw this.runFailure(r, ', completing pending I/O');
         this.kvmStateDirty = true;
         this.stats[StatSlot.completionExits]++;
         stop = combineStops(stop, this.dispatchExit());
@@ -427,10 +434,38 @@ export abstract class BaseKvmCPU<InitialState = unknown, TC extends ThreadContex
   }
 
   close(): void {
+    this.simTime?.close();
     this.runState = 'closed';
   }
 
+  // ---- simulated time and instruction stops (timing/) -----------------------------------------
+
+  /** This vCPU's simulated time (created on first use from the `timing` CPU option). */
+  get timing(): SimulatedTime {
+    this.simTime ??= new SimulatedTime(this, this.timingOptions);
+    return this.simTime;
+  }
+
+  /** Run for `ticks` simulated ticks; `{ reason: 'time' }` when the time ran out (timing/simulated-time.ts). */
+  runFor(ticks: bigint): CpuStop {
+    return this.timing.runFor(ticks);
+  }
+
+  /** Run exactly `n` guest instructions (needs the arch's guest debug; timing/instruction-stops.ts). */
+  runInstructions(n: number): InstructionRun {
+    return this.timing.runInstructions(n);
+  }
+
   // ---- exits handled in core ---------------------------------------------------------------
+
+  /**
+   * KVM_RUN failed: a KvmError naming the vCPU — or, in a forked child, the fork guard's
+   * EFORKED error, worded as every KVM call there (gem5's fork rule).
+   */
+  private runFailure(r: number, context = ''): KvmError {
+    const e = native.runError(r);
+    return toKvmError('KVM_RUN', e, e.code === 'EFORKED' ? undefined : `vCPU ${this.id}${context}`);
+  }
 
   /** Build a GuestError carrying a state dump taken now. */
   guestError(kind: GuestErrorKind, message: string, details: Record<string, number | bigint | string> = {}): GuestError {

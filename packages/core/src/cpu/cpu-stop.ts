@@ -25,7 +25,11 @@ export type CpuStop =
    * process.hrtime when the vCPU thread took the exit. The machine resumes the vCPU afterwards
    * unless the op ends the run.
    */
-  | { readonly reason: 'm5op'; readonly op: string; readonly func: number; readonly args: readonly bigint[]; readonly hostTimeNs: bigint };
+  | { readonly reason: 'm5op'; readonly op: string; readonly func: number; readonly args: readonly bigint[]; readonly hostTimeNs: bigint }
+  /** runInstructions(n) retired exactly `count` (= n) guest instructions; `pc` is the next one (timing/instruction-stops.ts) */
+  | { readonly reason: 'instructions'; readonly count: number; readonly pc: bigint }
+  /** runFor(ticks) ran out of time: the run took `ticks` simulated ticks, at least the budget (timing/simulated-time.ts) */
+  | { readonly reason: 'time'; readonly ticks: bigint };
 
 export type StopReason = CpuStop['reason'];
 

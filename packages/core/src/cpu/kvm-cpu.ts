@@ -4,9 +4,12 @@ import type { MemoryRegion } from '../vm/memory-region';
 import type { ExitCounts } from './exit-stats';
 import type { CpuStop } from './cpu-stop';
 import type { ThreadContext } from './thread-context';
+import type { SimTimeOptions } from '../timing/sim-time';
 
 /** Per-vCPU options the machine (or a test) passes to a CPU. */
 export interface CpuOptions {
+  /** Simulated time: hostFreq and hostFactor (timing/sim-time.ts). */
+  readonly timing?: SimTimeOptions;
   /** What to do with accesses no device claims: 'ignore' (reads return all-ones) or 'error'. */
   readonly unclaimed?: UnclaimedPolicy;
   /** Shared stats array (Float64Array over a SharedArrayBuffer) so other threads can read live counts. */

@@ -2,6 +2,7 @@ import type { DeviceSpec } from './device-plugin';
 import type { MemoryRegionOptions } from '../vm/memory-region';
 import type { CoalescedZone } from '../vm/kvm-vm';
 import type { UnclaimedPolicy } from '../bus/address-bus';
+import type { SimTimeOptions } from '../timing/sim-time';
 
 /**
  * One object describes a machine. Everything in it is plain data (it is sent to every vCPU
@@ -30,6 +31,8 @@ export interface MachineConfig<Boot = unknown> {
   readonly kvmPath?: string;
   /** Milliseconds to wait for a vCPU thread to acknowledge a stop before it is terminated. */
   readonly stopTimeoutMs?: number;
+  /** Simulated time of every vCPU: hostFreq (Hz) and hostFactor (timing/sim-time.ts). */
+  readonly timing?: SimTimeOptions;
 }
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };

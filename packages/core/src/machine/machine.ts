@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { simTimeConfig } from '../timing/sim-time';
 import * as fs from 'node:fs';
 import type { DependencyContainer } from 'tsyringe';
 import type { Kvm } from '../kvm/kvm';
@@ -132,6 +133,7 @@ export class Machine<Boot = unknown> {
   /** Build a machine from one config object. Nothing runs until run(). */
   static async create<Boot>(config: MachineConfig<Boot>, options: CreateMachineOptions = {}): Promise<Machine<Boot>> {
     vcpuCount(config); // checked before any plugin loads
+    simTimeConfig(config.timing); // so is simulated time
     rejectVcpuThreadRegistrations(options.container);
     const container = createMachineContainer(options.container);
     const { arch, modules } = loadMachinePlugins(container, config);
@@ -166,6 +168,7 @@ export class Machine<Boot = unknown> {
           stats: new SharedArrayBuffer(STAT_SLOTS * 8),
           control: new SharedArrayBuffer(CONTROL_INTS * 4),
           unclaimed: config.unclaimed ?? 'ignore',
+          timing: config.timing,
         };
         vcpus.push(new VcpuController(info.handles.id, script, data, { console: consoleSink }));
       }

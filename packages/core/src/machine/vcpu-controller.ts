@@ -4,6 +4,7 @@ import { KvmRunLayout } from '../abi/kvm-run';
 import { ControlSlot, clearVcpuStop, requestVcpuStop } from '../cpu/vcpu-control';
 import { exitCountsFrom, type ExitCounts } from '../cpu/exit-stats';
 import type { CpuStop } from '../cpu/cpu-stop';
+import { pmuNotice } from '../timing/pmu';
 import { deserializeError } from '../errors/serialize';
 import { LifecycleError, VcpuThreadError, type KvmtsError } from '../errors/errors';
 import type { FromWorker, ToWorker, VcpuWorkerData, WorkerMethod } from './worker-protocol';
@@ -83,11 +84,33 @@ export class VcpuController {
 
   /** Start the run loop; resolves when it stops (power-off, halt, stop request or error). */
   start(maxExits?: number): Promise<VcpuStop> {
+    return this.startRun({ op: 'run', maxExits });
+  }
+
+  /** Run for `ticks` simulated ticks (reason 'time' when they ran out); see timing/simulated-time.ts. */
+  runFor(ticks: bigint): Promise<VcpuStop> {
+    pmuNotice(); // here, once per process: the vCPU threads keep quiet
+    return this.startRun({ op: 'runFor', ticks });
+  }
+
+  /**
+   * Run exactly `n` guest instructions (reason 'instructions'); `lastExecuted` then holds how
+   * many retired (fewer when another stop came first). See timing/instruction-stops.ts.
+   */
+  runInstructions(n: number): Promise<VcpuStop> {
+    pmuNotice();
+    return this.startRun({ op: 'runInstructions', n });
+  }
+
+  /** Instructions the last runInstructions retired. */
+  lastExecuted = 0;
+
+  private startRun(m: Extract<ToWorker, { op: 'run' | 'runFor' | 'runInstructions' }>): Promise<VcpuStop> {
     if (this.running) return this.running;
     if (this.exited) throw new LifecycleError(`vCPU ${this.id}`, 'exited', 'start');
     clearVcpuStop(this.control, this.runBytes);
     this.running = new Promise((resolve) => (this.resolveRun = resolve));
-    this.post({ op: 'run', maxExits });
+    this.post(m);
     return this.running;
   }
 
@@ -157,6 +180,7 @@ export class VcpuController {
         this.events.console(m.bytes);
         return;
       case 'stopped':
+        if (m.executed !== undefined) this.lastExecuted = m.executed;
         this.finishRun(m.stop);
         return;
       case 'error':

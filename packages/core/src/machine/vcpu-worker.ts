@@ -9,6 +9,7 @@ import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as native from '@kvmts/native';
 import type { FromWorker, ToWorker, VcpuWorkerData } from './worker-protocol';
+import type { CpuStop } from '../cpu/cpu-stop';
 import { serializeError } from '../errors/serialize';
 import { loadPlugins, findArchPlugin } from './plugin-registry';
 import { createIsolatedContainer } from '../di/container';
@@ -19,6 +20,9 @@ import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
 import { GuestMemory } from '../vm/guest-memory';
 import type { KvmCPU } from '../cpu/kvm-cpu';
+import { isTimedCpu } from '../timing/timed-cpu';
+import { setNoticeSink } from '../timing/pmu';
+import { ConfigError } from '../errors/errors';
 import type { ArchPlugin } from './arch-plugin';
 import type { Device } from '../bus/device';
 import { restoreLocalDeviceStates, saveLocalDeviceStates, type NamedDevice } from '../checkpoint/device-states';
@@ -37,6 +41,7 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
     stats: new Float64Array(data.stats),
     control: new Int32Array(data.control),
     unclaimed: data.unclaimed,
+    timing: data.timing,
   });
   // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
   const irq = arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd);
@@ -47,6 +52,9 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   });
   return { arch, cpu, devices: instances.map((device, i) => ({ name: data.devices[i].name, device })) };
 }
+
+// The machine's thread gives the one-time notices (VcpuController), once per process.
+setNoticeSink(() => undefined);
 
 let arch: ArchPlugin;
 let cpu: KvmCPU;
@@ -63,10 +71,12 @@ try {
 port.on('message', (m: ToWorker) => {
   switch (m.op) {
     case 'run':
+    case 'runFor':
+    case 'runInstructions':
       try {
-        const stop = cpu.runLoop(m.maxExits ?? Infinity);
+        const { stop, executed } = runOnce(m);
         console$.flush();
-        post({ ev: 'stopped', stop });
+        post({ ev: 'stopped', stop, executed });
       } catch (e) {
         console$.flush();
         post({ ev: 'error', error: serializeError(e) });
@@ -94,6 +104,9 @@ port.on('message', (m: ToWorker) => {
           case 'restoreDeviceStates':
             restoreLocalDeviceStates(devices, m.args[0] as Record<string, unknown>);
             break;
+          case 'simTicks':
+            value = isTimedCpu(cpu) ? cpu.timing.ticks : 0n;
+            break;
           case 'kernelStats':
             value = readKernelStats(cpu.openStatsFd());
             break;
@@ -109,6 +122,14 @@ port.on('message', (m: ToWorker) => {
       return;
   }
 });
+
+/** One run request; a CPU with simulated time (every BaseKvmCPU) measures plain runs too. */
+function runOnce(m: Extract<ToWorker, { op: 'run' | 'runFor' | 'runInstructions' }>): { stop: CpuStop; executed?: number } {
+  const timed = isTimedCpu(cpu) ? cpu : undefined;
+  if (m.op === 'run') return { stop: timed ? timed.timing.run(m.maxExits ?? Infinity) : cpu.runLoop(m.maxExits ?? Infinity) };
+  if (timed === undefined) throw new ConfigError(m.op, `the ${data.arch} CPU has no simulated time`);
+  return m.op === 'runFor' ? { stop: timed.runFor(m.ticks) } : timed.runInstructions(m.n);
+}
 
 /** Kernel statistics of this vCPU (KVM_GET_STATS_FD), as strings so they survive postMessage. */
 function readKernelStats(fd: number): Record<string, string> {

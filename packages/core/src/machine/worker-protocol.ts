@@ -2,6 +2,7 @@ import type { VcpuBuildInfo } from './prepare-vm';
 import type { MachineDevice } from './devices';
 import type { UnclaimedPolicy } from '../bus/address-bus';
 import type { CpuStop } from '../cpu/cpu-stop';
+import type { SimTimeOptions } from '../timing/sim-time';
 
 /** Everything a vCPU worker needs, as structured-cloneable data. */
 export interface VcpuWorkerData extends VcpuBuildInfo {
@@ -12,11 +13,15 @@ export interface VcpuWorkerData extends VcpuBuildInfo {
   readonly stats: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
   readonly unclaimed: UnclaimedPolicy;
+  readonly timing?: SimTimeOptions;
 }
 
 /** Main → worker. */
 export type ToWorker =
   | { readonly op: 'run'; readonly maxExits?: number }
+  /** A run ended on time (reason 'time') or after exactly n instructions (reason 'instructions'). */
+  | { readonly op: 'runFor'; readonly ticks: bigint }
+  | { readonly op: 'runInstructions'; readonly n: number }
   | { readonly op: 'call'; readonly id: number; readonly method: WorkerMethod; readonly args: readonly unknown[] }
   | { readonly op: 'exit' };
 
@@ -27,6 +32,8 @@ export type WorkerMethod =
   | 'exitCounts'
   | 'setThreadContext'
   | 'kernelStats'
+  /** The vCPU's simulated ticks so far (a bigint). */
+  | 'simTicks'
   /** Checkpoints: this thread's device instances' local state, by device name (checkpoint/device-states.ts). */
   | 'saveDeviceStates'
   | 'restoreDeviceStates';
@@ -48,6 +55,7 @@ export interface SerializedError {
 export type FromWorker =
   | { readonly ev: 'ready'; readonly thread: bigint }
   | { readonly ev: 'console'; readonly bytes: Uint8Array }
-  | { readonly ev: 'stopped'; readonly stop: CpuStop }
+  /** `executed`: the instructions a runInstructions request retired. */
+  | { readonly ev: 'stopped'; readonly stop: CpuStop; readonly executed?: number }
   | { readonly ev: 'error'; readonly error: SerializedError }
   | { readonly ev: 'result'; readonly id: number; readonly value?: unknown; readonly error?: SerializedError };
