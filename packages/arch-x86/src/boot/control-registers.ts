@@ -13,10 +13,12 @@ export const CR0 = {
 } as const;
 
 export const CR4 = {
+  PSE: 1n << 4n,
   PAE: 1n << 5n,
   PGE: 1n << 7n,
   OSFXSR: 1n << 9n,
   OSXMMEXCPT: 1n << 10n,
+  LA57: 1n << 12n,
 } as const;
 
 export const EFER = {

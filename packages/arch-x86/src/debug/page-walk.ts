@@ -9,14 +9,16 @@
  * PDPTEs from memory, as the CPU does when CR3 is loaded.
  */
 
-/** Control-register bits the walk reads. */
+import { CR0, CR4, EFER } from '../boot/control-registers';
+
+/** Control-register bits the walk reads (the one table of them is boot/control-registers.ts). */
 export const PAGING_BITS = {
-  cr0Pg: 1n << 31n,
-  cr4Pse: 1n << 4n,
-  cr4Pae: 1n << 5n,
-  cr4La57: 1n << 12n,
-  eferLma: 1n << 10n,
-  eferNxe: 1n << 11n,
+  cr0Pg: CR0.PG,
+  cr4Pse: CR4.PSE,
+  cr4Pae: CR4.PAE,
+  cr4La57: CR4.LA57,
+  eferLma: EFER.LMA,
+  eferNxe: EFER.NXE,
 } as const;
 
 /** Page-table entry bits common to every format. */
