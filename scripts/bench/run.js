@@ -20,6 +20,10 @@ const BENCHMARKS = {
     const m = require('./sync');
     return { description: m.description, run: m.runSync };
   },
+  checkpoint: () => {
+    const m = require('./checkpoint');
+    return { description: m.description, run: m.runCheckpoint, header: () => 'checkpoint (medians of --rounds):', jsonLines: m.jsonLines, humanLines: m.humanLines };
+  },
 };
 
 function usage() {
@@ -30,7 +34,7 @@ function usage() {
   ].join('\n');
 }
 
-function main(argv) {
+async function main(argv) {
   const options = parseArgs(argv);
   if (options.benchmark === undefined) {
     process.stderr.write(`${usage()}\n`);
@@ -43,19 +47,23 @@ function main(argv) {
   }
   const bench = load();
   const progress = options.json ? () => {} : (line) => process.stdout.write(`${line}\n`);
-  const header = `${options.benchmark}: ${options.iterations} timed exits per run, ${options.rounds} alternating rounds per side (median), ${options.warmup} warm-up exits, guest at CPL${options.cpl}`;
+  const header = bench.header ? bench.header(options) : `${options.benchmark}: ${options.iterations} timed exits per run, ${options.rounds} alternating rounds per side (median), ${options.warmup} warm-up exits, guest at CPL${options.cpl}`;
   progress(header);
-  const results = bench.run(options, progress);
-  const lines = options.json ? jsonLines(results) : ['', ...humanLines(results, 'median of rounds:')];
+  // A benchmark may be asynchronous (checkpoint drives whole machines).
+  const results = await bench.run(options, progress);
+  const lines = options.json ? (bench.jsonLines ?? jsonLines)(results) : ['', ...(bench.humanLines ?? humanLines)(results, 'median of rounds:')];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
-  if (!(e instanceof KvmtsError)) throw e;
-  process.stderr.write(`bench: ${e.message}\n`);
-  // 2: the command line was wrong; 1: no valid measurement could be made.
-  process.exitCode = e instanceof ConfigError ? 2 : 1;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    if (!(e instanceof KvmtsError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n`);
+    // 2: the command line was wrong; 1: no valid measurement could be made.
+    process.exitCode = e instanceof ConfigError ? 2 : 1;
+  },
+);

@@ -5,10 +5,12 @@
  */
 const { ConfigError } = require('@kvmts/core');
 
-const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0 });
+const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, memoryMib: 1024 });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
-const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3] };
+const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], 'memory-mib': 80 };
+/** Option name → options key (`--memory-mib` → memoryMib). */
+const key = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
 function parseInteger(name, text) {
   const allowed = INTEGER_OPTIONS[name];
@@ -34,7 +36,7 @@ function parseArgs(argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (m) {
       if (!(m[1] in INTEGER_OPTIONS)) throw new ConfigError(arg, `unknown option (known: --json, ${Object.keys(INTEGER_OPTIONS).map((k) => `--${k} N`).join(', ')})`);
-      options[m[1]] = parseInteger(m[1], m[2] !== undefined ? m[2] : argv[++i]);
+      options[key(m[1])] = parseInteger(m[1], m[2] !== undefined ? m[2] : argv[++i]);
       continue;
     }
     if (options.benchmark !== undefined) throw new ConfigError(arg, `one benchmark per run (already got '${options.benchmark}')`);
