@@ -9,11 +9,11 @@
  * Scenarios (medians of --rounds):
  *   save              machine.checkpoint(dir) of a stopped `--memory-mib` guest (full image)
  *                     against `cp` of that checkpoint's memory.img (same bytes, same holes)
- *                     followed by `sync` of the copy (kvmts fsyncs what it writes). Caches are not
+ *                     followed by fsync of the copy (kvmts fsyncs what it writes). Caches are not
  *                     dropped, on either side: both read from memory (the guest's RAM, the page
  *                     cache).
  *   save-incremental  checkpoint(dir, { parent }) after the guest rewrote INCREMENT_MIB, against
- *                     `cp` + `sync` of that incremental memory.img.
+ *                     `cp` + fsync of that incremental memory.img.
  *   restore           warm, in this already running process: restoreMachine(dir, { verifyMemory:
  *                     false }) → run() → the first guest exit (`out 0x12`). No baseline here
  *                     (Firecracker's ~2–3 ms is a figure from elsewhere); ratio = time / 5 ms target.
@@ -61,14 +61,25 @@ function config(memoryBytes) {
 const now = () => process.hrtime.bigint();
 const elapsed = (t0) => Number(now() - t0);
 
-/** `cp src dst && sync dst`, timed (ns); dst removed afterwards. */
+/** `cp src dst`, then fsync(dst) as kvmts fsyncs its files, timed (ns); dst removed afterwards. */
 function cpAndSync(src, dst) {
   const t0 = now();
   execFileSync('cp', [src, dst]);
-  execFileSync('sync', [dst]);
+  const fd = fs.openSync(dst, 'r');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
   const ns = elapsed(t0);
   fs.rmSync(dst);
   return ns;
+}
+
+/** Which cp this is (GNU coreutils skips holes; a busybox cp may not). */
+function cpVersion() {
+  try {
+    return execFileSync('cp', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0];
+  } catch {
+    return 'cp without --version (busybox?)';
+  }
 }
 
 async function expectExits(machine, exits, what) {
@@ -89,7 +100,8 @@ async function runCheckpoint(options, progress) {
   };
   const results = [];
   try {
-    log(`checkpoint: ${options.memoryMib} MiB guest, ${TOUCHED_MIB} MiB touched by the guest, ${INCREMENT_MIB} MiB rewritten per incremental, ${options.rounds} rounds, tmp ${work}`);
+    const cp = cpVersion();
+    log(`checkpoint: ${options.memoryMib} MiB guest, ${TOUCHED_MIB} MiB touched by the guest, ${INCREMENT_MIB} MiB rewritten per incremental, ${options.rounds} rounds, tmp ${work}, ${cp}`);
     const machine = await createMachine(config(memoryBytes), { console: () => undefined });
     try {
       await expectExits(machine, 1, 'first pass');
@@ -109,7 +121,7 @@ async function runCheckpoint(options, progress) {
       }
       const saveNs = median(save.kvmts);
       const cpNs = median(save.cp);
-      results.push({ scenario: 'save', kvmts_ns_per_op: saveNs, baseline_ns_per_op: cpNs, ratio: saveNs / cpNs, target: SAVE_TARGET_RATIO, note: `${(image / MIB).toFixed(1)} MiB stored of ${options.memoryMib} MiB; kvmts ${((image / MIB) / (saveNs / 1e9)).toFixed(0)} MiB/s, cp ${((image / MIB) / (cpNs / 1e9)).toFixed(0)} MiB/s` });
+      results.push({ scenario: 'save', kvmts_ns_per_op: saveNs, baseline_ns_per_op: cpNs, ratio: saveNs / cpNs, target: SAVE_TARGET_RATIO, note: `${cp}; ${(image / MIB).toFixed(1)} MiB stored of ${options.memoryMib} MiB; kvmts ${((image / MIB) / (saveNs / 1e9)).toFixed(0)} MiB/s, cp ${((image / MIB) / (cpNs / 1e9)).toFixed(0)} MiB/s` });
 
       // save-incremental: a chain over a tracked base.
       let parent = path.join(work, 'base');

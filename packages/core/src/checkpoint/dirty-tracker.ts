@@ -77,7 +77,9 @@ export class DirtyPageTracker {
         const c = native.constants;
         const bitmap = native.mmap(Math.ceil(bytes / IMAGE_PAGE_SIZE) * IMAGE_PAGE_SIZE, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS);
         this.slots.set(r.name, { region: r, bitmap, bytes });
-        if (!r.dirtyLog) this.setLogging(r, true);
+        // A slot configured with dirtyLog has logged since it was created: reset it to now.
+        if (r.dirtyLog) this.collect(r);
+        else this.setLogging(r, true);
       }
     } catch (e) {
       this.stop();
