@@ -58,7 +58,7 @@ export * from './checkpoint/sparse-image';
 export * from './checkpoint/atomic-dir';
 export * from './checkpoint/checkpoint-files';
 export * from './checkpoint/device-states';
-export { saveMachineCheckpoint, kvmtsVersion, type CheckpointOptions } from './checkpoint/save-machine';
+export { saveMachineCheckpoint, kvmtsVersion, checkIncrementalParent, type CheckpointOptions, type TrackingState } from './checkpoint/save-machine';
 export * from './checkpoint/dirty-tracker';
 export * from './checkpoint/incremental-image';
 export * from './checkpoint/checkpoint-chain';

@@ -13,6 +13,7 @@ import {
   CheckpointWriter,
   PAGE_MAP_FILE,
   applyIncrement,
+  checkIncrementalParent,
   countPages,
   dirtyBitmapBytes,
   pageMapBytes,
@@ -23,6 +24,7 @@ import {
   writeIncrementalImage,
   type CheckpointManifest,
   type ManifestHeader,
+  type TrackingState,
 } from '@kvmts/core';
 
 const PAGE = 4096;
@@ -149,6 +151,21 @@ describe('incremental images', () => {
       });
       fs.writeFileSync(path.join(work, 'b', PAGE_MAP_FILE), Uint8Array.of(0b0100));
       expect(thrown(() => readPageMap(CheckpointReader.open(path.join(work, 'b'))))).toMatchObject({ code: 'corrupt', path: path.join(work, 'b', PAGE_MAP_FILE), message: expect.stringContaining('checksum mismatch') });
+    });
+
+    it("accept only the machine's previous tracked checkpoint as a parent", () => {
+      const a = path.join(work, 'a');
+      const base = full(a, ram([1, 2, 3, 4]));
+      const tracking = (lastCheckpointId: string | undefined) => ({ tracker: undefined, lastCheckpointId }) as unknown as TrackingState;
+      expect(checkIncrementalParent(a, path.join(work, 'b'), tracking(base.id))).toBe(base.id);
+      expect(thrown(() => checkIncrementalParent(a, path.join(work, 'b'), tracking('f'.repeat(32))))).toMatchObject({
+        code: 'incompatible',
+        path: a,
+        message: `${a}: is not this machine's previous checkpoint: its id is ${base.id}, the machine's changes are logged since checkpoint ${'f'.repeat(32)}`,
+      });
+      expect(thrown(() => checkIncrementalParent(a, path.join(work, 'b'), tracking(undefined)))).toMatchObject({ code: 'incompatible', message: expect.stringContaining('logs no changes since a checkpoint') });
+      expect(thrown(() => checkIncrementalParent(a, `${a}/.`, tracking(base.id)))).toMatchObject({ code: 'incompatible', message: expect.stringContaining('cannot replace its own parent') });
+      expect(thrown(() => checkIncrementalParent(path.join(work, 'none'), path.join(work, 'b'), tracking(base.id)))).toMatchObject({ code: 'missing', path: path.join(work, 'none') });
     });
 
     it('refuse a malformed parent entry in the manifest', () => {

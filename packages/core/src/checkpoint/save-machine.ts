@@ -112,7 +112,7 @@ export interface TrackingState {
 }
 
 /** Check `parent` names the machine's previous tracked checkpoint; returns its id. */
-function checkParent(parent: string, dir: string, tracking: TrackingState): string {
+export function checkIncrementalParent(parent: string, dir: string, tracking: TrackingState): string {
   if (path.resolve(parent) === path.resolve(dir)) {
     throw new CheckpointError(dir, 'an incremental checkpoint cannot replace its own parent: write it to another directory', { code: 'incompatible' });
   }
@@ -134,7 +134,7 @@ function checkParent(parent: string, dir: string, tracking: TrackingState): stri
 export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: string, options: CheckpointOptions = {}, tracking?: TrackingState): Promise<CheckpointManifest> {
   if (parts.vcpus.some((v) => v.isRunning)) throw new LifecycleError('machine', 'running', 'checkpoint (after run() returns or after stop())');
   if ((options.parent !== undefined || options.track) && !tracking) throw new CheckpointError(dir, 'this machine cannot take incremental checkpoints (no dirty-page tracking)', { code: 'not-saveable' });
-  const parentId = options.parent !== undefined ? checkParent(options.parent, dir, tracking!) : undefined;
+  const parentId = options.parent !== undefined ? checkIncrementalParent(options.parent, dir, tracking!) : undefined;
   const sections = await gather(parts);
   const fingerprint = parts.arch.checkpoint!.cpuFingerprint(parts.kvm, parts.config);
   const { config, bootSha256 } = recordedConfig(parts);
