@@ -58,7 +58,7 @@ describeKvm('incremental checkpoints (x86)', () => {
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
   itKvm(
-    'an incremental checkpoint after the guest writes K pages stores K pages, and its chain restores the full state',
+    'an incremental checkpoint after the guest writes K pages stores those K pages (and at most 4 more logged ones), and its chain restores the full state',
     async () => {
       const base = path.join(work, 'base');
       const incr = path.join(work, 'incr');
