@@ -31,6 +31,10 @@ const BENCHMARKS = {
     const m = require('./soak');
     return { description: m.description, runMain: runSoakMain };
   },
+  checkpoint: () => {
+    const m = require('./checkpoint');
+    return { description: m.description, run: m.runCheckpoint, header: () => 'checkpoint (medians of --rounds):', jsonLines: m.jsonLines, humanLines: m.humanLines };
+  },
 };
 
 /**
@@ -57,7 +61,7 @@ async function runSoakMain(options) {
 
 function usage() {
   return [
-    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N]',
+    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--memory-mib N]',
     'benchmarks:',
     ...Object.entries(BENCHMARKS).map(([name, load]) => `  ${name.padEnd(8)} ${load().description}`),
   ].join('\n');
@@ -83,7 +87,7 @@ async function main(argv) {
     : `${options.benchmark}: ${options.iterations} timed exits per run, ${options.rounds} alternating rounds per side (median), ${options.warmup} warm-up exits, guest at CPL${options.cpl}`;
   progress(header);
   const results = await bench.run(options, progress);
-  const lines = options.json ? jsonLines(results) : ['', ...(bench.humanLines ? bench.humanLines(results) : humanLines(results, 'median of rounds:'))];
+  const lines = options.json ? (bench.jsonLines ?? jsonLines)(results) : ['', ...(bench.humanLines ?? humanLines)(results, 'median of rounds:')];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

@@ -157,6 +157,7 @@ describe('manifest validation', () => {
   const base = (): Record<string, unknown> => ({
     magic: 'kvmts-checkpoint',
     formatVersion: 1,
+    id: '0123456789abcdef0123456789abcdef',
     ...HEADER,
     memory: { file: 'memory.img', bytes: 4096, pageSize: 4096, dataPages: 0, sha256: 'a'.repeat(64), parent: null, regions: [{ name: 'ram', guestPhysAddr: 0, size: 4096, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false, fileOffset: 0 }] },
     sections: [],

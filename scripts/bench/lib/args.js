@@ -6,10 +6,10 @@
 const { ConfigError } = require('@kvmts/core');
 
 // arch and cpus have no default: a benchmark that uses them decides (boot: the host's arch, 1 and 2 vCPUs).
-const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000 });
+const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000, memoryMib: 1024 });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
-const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1, exits: 1, slice: 1 };
+const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1, exits: 1, slice: 1, 'memory-mib': 80 };
 
 /** Word options: name → the allowed words. */
 const WORD_OPTIONS = { arch: ['arm64', 'x86_64'] };
@@ -20,6 +20,8 @@ function parseWord(name, text) {
   }
   return text;
 }
+/** Option name → options key (`--memory-mib` → memoryMib). */
+const key = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
 function parseInteger(name, text) {
   const allowed = INTEGER_OPTIONS[name];
@@ -45,7 +47,7 @@ function parseArgs(argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (m) {
       const value = m[2] !== undefined ? m[2] : argv[++i];
-      if (m[1] in INTEGER_OPTIONS) options[m[1]] = parseInteger(m[1], value);
+      if (m[1] in INTEGER_OPTIONS) options[key(m[1])] = parseInteger(m[1], value);
       else if (m[1] in WORD_OPTIONS) options[m[1]] = parseWord(m[1], value);
       else throw new ConfigError(arg, `unknown option (known: --json, ${[...Object.keys(INTEGER_OPTIONS).map((k) => `--${k} N`), ...Object.keys(WORD_OPTIONS).map((k) => `--${k} ${WORD_OPTIONS[k].join('|')}`)].join(', ')})`);
       continue;

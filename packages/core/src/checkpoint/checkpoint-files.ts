@@ -11,16 +11,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
 import { writeSparseImage, IMAGE_PAGE_SIZE, type ImagePart } from './sparse-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
+import { writeIncrementalImage, type IncrementPart } from './incremental-image';
 import {
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_MAGIC,
   MANIFEST_FILE,
   MEMORY_IMAGE_FILE,
+  PAGE_MAP_FILE,
   parseManifest,
   serializeManifest,
   type CheckpointManifest,
@@ -46,7 +48,10 @@ function writeFileSynced(file: string, bytes: Uint8Array | string): void {
 }
 
 /** The manifest fields a writer's caller supplies (the writer adds magic, version, memory and sections). */
-export type ManifestHeader = Omit<CheckpointManifest, 'magic' | 'formatVersion' | 'memory' | 'sections'>;
+export type ManifestHeader = Omit<CheckpointManifest, 'magic' | 'formatVersion' | 'id' | 'memory' | 'sections'>;
+
+/** A region to write: its manifest entry (without the offset) and its bytes. */
+export type RegionToWrite = Omit<ManifestRegion, 'fileOffset'> & { readonly views: readonly Uint8Array[] };
 
 /** Writes one checkpoint into an empty directory (the atomic replacement is the caller's: atomic-dir.ts). */
 export class CheckpointWriter {
@@ -67,7 +72,7 @@ export class CheckpointWriter {
   }
 
   /** Write the memory image: each region's bytes (as views) one after another. */
-  writeMemory(regions: readonly (Omit<ManifestRegion, 'fileOffset'> & { readonly views: readonly Uint8Array[] })[]): void {
+  writeMemory(regions: readonly RegionToWrite[]): void {
     let offset = 0;
     const parts: ImagePart[] = [];
     const described: ManifestRegion[] = [];
@@ -80,10 +85,38 @@ export class CheckpointWriter {
     this.memory = { file: MEMORY_IMAGE_FILE, bytes: offset, pageSize: IMAGE_PAGE_SIZE, dataPages, sha256: digest, parent: null, regions: described };
   }
 
+  /**
+   * Write an incremental memory image over the checkpoint `parent` (its id; `parentPath` relative
+   * to the final checkpoint directory): only the pages `changed` marks in each region (null:
+   * every page), plus the page map. Returns the pages stored.
+   */
+  writeIncrementalMemory(regions: readonly (RegionToWrite & { readonly changed: Uint8Array | null })[], parent: { id: string; path: string }): number {
+    let offset = 0;
+    const parts: IncrementPart[] = [];
+    const described: ManifestRegion[] = [];
+    for (const { views, changed, ...r } of regions) {
+      parts.push({ fileOffset: offset, views, changed });
+      described.push({ ...r, fileOffset: offset });
+      offset += r.size;
+    }
+    const result = writeIncrementalImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, offset);
+    writeFileSynced(path.join(this.dir, PAGE_MAP_FILE), result.pageMap);
+    this.memory = {
+      file: MEMORY_IMAGE_FILE,
+      bytes: offset,
+      pageSize: IMAGE_PAGE_SIZE,
+      dataPages: result.dataPages,
+      sha256: result.sha256,
+      parent: { id: parent.id, path: parent.path, pageMap: PAGE_MAP_FILE, pageMapSha256: sha256(result.pageMap), pages: result.pages },
+      regions: described,
+    };
+    return result.pages;
+  }
+
   /** Write manifest.json last and fsync the directories; returns the manifest. */
   finish(header: ManifestHeader): CheckpointManifest {
     if (!this.memory) throw new CheckpointError(this.dir, 'no memory image was written', { code: 'not-saveable' });
-    const manifest: CheckpointManifest = { magic: CHECKPOINT_MAGIC, formatVersion: CHECKPOINT_FORMAT_VERSION, ...header, memory: this.memory, sections: this.sections };
+    const manifest: CheckpointManifest = { magic: CHECKPOINT_MAGIC, formatVersion: CHECKPOINT_FORMAT_VERSION, id: randomBytes(16).toString('hex'), ...header, memory: this.memory, sections: this.sections };
     writeFileSynced(path.join(this.dir, MANIFEST_FILE), serializeManifest(manifest));
     fsyncPath(path.join(this.dir, SECTIONS_DIR));
     fsyncPath(this.dir);

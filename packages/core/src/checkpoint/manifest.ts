@@ -12,6 +12,8 @@ export const CHECKPOINT_MAGIC = 'kvmts-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 export const MEMORY_IMAGE_FILE = 'memory.img';
+/** An incremental checkpoint's page map: one bit per image page, set for the pages this link holds. */
+export const PAGE_MAP_FILE = 'pages.bin';
 
 /** One section: a component's state in its own file. */
 export interface ManifestSection {
@@ -35,6 +37,19 @@ export interface ManifestRegion {
   readonly fileOffset: number;
 }
 
+/** Where an incremental checkpoint's unchanged pages are: its parent, and which pages it holds itself. */
+export interface ManifestParent {
+  /** The parent's manifest `id`: a parent replaced by another checkpoint is refused. */
+  readonly id: string;
+  /** The parent directory, relative to this checkpoint's directory (a chain moves as a whole). */
+  readonly path: string;
+  /** The page map (PAGE_MAP_FILE): one bit per image page, little-endian bit order within each byte. */
+  readonly pageMap: typeof PAGE_MAP_FILE;
+  readonly pageMapSha256: string;
+  /** Pages this link holds (bits set in the page map; zero ones among them are holes). */
+  readonly pages: number;
+}
+
 export interface ManifestMemory {
   readonly file: string;
   /** Logical length of the image (the file's size; holes included). */
@@ -42,16 +57,21 @@ export interface ManifestMemory {
   readonly pageSize: number;
   /** Non-zero pages stored; the rest are holes. */
   readonly dataPages: number;
-  /** SHA-256 of the logical image. */
+  /**
+   * SHA-256 of the logical image for a full checkpoint; for an incremental one, of the stored
+   * pages only (those set in the page map, in page order), so checking it costs what was saved.
+   */
   readonly sha256: string;
-  /** Reserved for incremental checkpoints: the image this one holds the dirty pages over. Always null in format 1. */
-  readonly parent: null;
+  /** null for a full checkpoint; for an incremental one, the checkpoint its pages go over. */
+  readonly parent: ManifestParent | null;
   readonly regions: readonly ManifestRegion[];
 }
 
 export interface CheckpointManifest {
   readonly magic: typeof CHECKPOINT_MAGIC;
   readonly formatVersion: number;
+  /** Random, unique per checkpoint written: what an incremental child names its parent by. */
+  readonly id: string;
   readonly arch: string;
   readonly kvmtsVersion: string;
   readonly createdAt: string;
@@ -88,6 +108,7 @@ function field<T>(m: Record<string, unknown>, key: string, check: (v: unknown) =
 const isString = (v: unknown) => typeof v === 'string';
 const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isHash = (v: unknown) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+const isId = (v: unknown) => typeof v === 'string' && /^[0-9a-f]{32}$/.test(v);
 
 /**
  * Parse and validate manifest.json's text. `where` names the checkpoint in errors. Checks, in
@@ -112,6 +133,7 @@ export function parseManifest(text: string, where: string): CheckpointManifest {
   if (checksum !== manifestChecksum(manifest)) {
     throw new CheckpointError(`${where}/${MANIFEST_FILE}`, 'checksum mismatch: the manifest was modified or damaged', { code: 'corrupt' });
   }
+  field(raw, 'id', isId, 'a 32-digit hex checkpoint id', where);
   field(raw, 'arch', isString, 'an architecture name', where);
   field(raw, 'kvmtsVersion', isString, 'a version', where);
   field(raw, 'vcpus', (v) => isCount(v) && (v as number) > 0, 'a vCPU count', where);
@@ -133,7 +155,15 @@ export function parseManifest(text: string, where: string): CheckpointManifest {
   field(memory, 'pageSize', (v) => v === 4096, '4096', mw);
   field(memory, 'dataPages', isCount, 'a page count', mw);
   field(memory, 'sha256', isHash, 'a SHA-256', mw);
-  field(memory, 'parent', (v) => v === null, 'null (incremental images are not in format 1)', mw);
+  const parent = field<Record<string, unknown> | null>(memory, 'parent', (v) => v === null || isRecord(v), 'null or a parent description', mw);
+  if (parent !== null) {
+    const pw = `${mw}.parent`;
+    field(parent, 'id', isId, 'a 32-digit hex checkpoint id', pw);
+    field(parent, 'path', (v) => typeof v === 'string' && v.length > 0, 'a relative directory', pw);
+    field(parent, 'pageMap', (v) => v === PAGE_MAP_FILE, `'${PAGE_MAP_FILE}'`, pw);
+    field(parent, 'pageMapSha256', isHash, 'a SHA-256', pw);
+    field(parent, 'pages', isCount, 'a page count', pw);
+  }
   const regions = field<unknown[]>(memory, 'regions', Array.isArray, 'an array', mw);
   let offset = 0;
   regions.forEach((r, i) => {

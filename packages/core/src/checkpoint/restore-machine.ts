@@ -4,7 +4,9 @@
  * section's checksum (read up front), the CPU fingerprint against this host, the memory image's
  * checksum. Then the machine is composed as createMachine does, with these differences:
  *
- *  - guest RAM is the memory image mapped MAP_PRIVATE (no copy; the file is never written);
+ *  - guest RAM is the memory image mapped MAP_PRIVATE (no copy; the file is never written); for
+ *    an incremental checkpoint, the chain's base image, with every link's pages copied over it
+ *    oldest first (checkpoint-chain.ts, incremental-image.ts);
  *  - no boot payload is loaded;
  *  - before the vCPU threads start: the arch's in-kernel state and registered components, then
  *    each device's shared state;
@@ -21,6 +23,8 @@ import { fromTagged } from './tagged-json';
 import { fingerprintMismatches } from './fingerprint';
 import { restoreLocalDeviceStates } from './device-states';
 import { sha256OfViews } from './sparse-image';
+import { readPageMap, resolveChain } from './checkpoint-chain';
+import { applyIncrement, type ImageTarget } from './incremental-image';
 import * as native from '@kvmts/native';
 import {
   DEVICE_SECTION_VERSION,
@@ -50,7 +54,11 @@ export interface RestoreOptions {
   /** Refuse a checkpoint of another architecture than this one (`arch` CheckpointError). */
   readonly arch?: string;
   readonly config?: RestoreConfigOverrides;
-  /** Check the memory image's SHA-256 (reads every page once). Default true. */
+  /**
+   * Check the (base) memory image's SHA-256 (reads every page once: seconds for GiBs, the bulk of
+   * a restore's time). Default true. The links of an incremental chain are always checked: that
+   * costs only the pages they hold.
+   */
   readonly verifyMemory?: boolean;
 }
 
@@ -78,6 +86,8 @@ export class MachineRestore implements MachineRestoreHooks {
   readonly config: MachineConfig;
   private readonly sections = new Map<string, SectionState>();
   private readonly imageFd: number;
+  /** The checkpoints whose memory makes this one's, base first (just this one when it is full). */
+  private readonly chain: readonly CheckpointReader[];
 
   constructor(
     private readonly reader: CheckpointReader,
@@ -93,7 +103,8 @@ export class MachineRestore implements MachineRestoreHooks {
     const saved = fromTagged(m.config, `${where} config`) as MachineConfig;
     if (saved.arch !== m.arch) throw new CheckpointError(`${where} config`, `says arch ${String(saved.arch)}, the manifest ${m.arch}`, { code: 'corrupt' });
     if ((saved.cpus ?? 1) !== m.vcpus) throw new CheckpointError(`${where} config`, `says ${saved.cpus ?? 1} vCPUs, the manifest ${m.vcpus}`, { code: 'corrupt' });
-    this.imageFd = fs.openSync(reader.memoryImagePath, 'r');
+    this.chain = resolveChain(reader);
+    this.imageFd = fs.openSync(this.chain[0].memoryImagePath, 'r');
     const memory: MemoryRegionOptions[] = m.memory.regions.map(({ fileOffset, ...r }) => ({ ...r, backing: { fd: this.imageFd, offset: fileOffset } }));
     this.config = { ...saved, memory, boot: undefined, ...options.config };
   }
@@ -124,12 +135,14 @@ export class MachineRestore implements MachineRestoreHooks {
     if (mismatches.length > 0) {
       throw new CheckpointError(this.reader.dir, `this host's CPU cannot continue the saved guest: ${mismatches.join('; ')}. Restore on a host with the same CPU model and features`, { code: 'cpu-mismatch' });
     }
+    const base = this.chain[0];
     if (this.options.verifyMemory !== false) {
       const views = parts.vm.regions.flatMap((r) => native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)));
-      if (sha256OfViews(views) !== m.memory.sha256) {
-        throw new CheckpointError(`${this.reader.dir}/${m.memory.file}`, 'checksum mismatch: the memory image is damaged', { code: 'corrupt' });
+      if (sha256OfViews(views) !== base.manifest.memory.sha256) {
+        throw new CheckpointError(`${base.dir}/${base.manifest.memory.file}`, 'checksum mismatch: the memory image is damaged', { code: 'corrupt' });
       }
     }
+    this.applyLinks(parts);
     const ctx = checkpointContext(parts);
     const components = checkpointComponents(parts);
     const claimed = new Set<string>([...components.map((c) => c.name), ...parts.devices.map((d) => deviceSection(d.name))]);
@@ -155,6 +168,25 @@ export class MachineRestore implements MachineRestoreHooks {
       const layout = sharedLayoutOf(parts, d);
       if (layout && data.shared) restoreSharedState(layout, d.shared, data.shared as SavedSharedState);
       else if (layout || data.shared) throw new CheckpointError(this.where(name), layout ? 'holds no shared state, but the device has a shared layout' : 'holds shared state, but the device has no shared layout', { code: 'incompatible' });
+    }
+  }
+
+  /** Copy every incremental link's pages over the base image in guest RAM, oldest first. */
+  private applyLinks(parts: MachineParts): void {
+    if (this.chain.length === 1) return;
+    const targets: ImageTarget[] = this.reader.manifest.memory.regions.map((saved) => {
+      const r = parts.vm.regions.find((x) => x.name === saved.name);
+      if (!r) throw new CheckpointError(this.reader.dir, `memory region '${saved.name}' was not created`, { code: 'incompatible' });
+      return { fileOffset: saved.fileOffset, size: r.size, views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)) };
+    });
+    for (const link of this.chain.slice(1)) {
+      const memory = link.manifest.memory;
+      const fd = fs.openSync(link.memoryImagePath, 'r');
+      try {
+        applyIncrement({ where: `${link.dir}/${memory.file}`, imageFd: fd, pageMap: readPageMap(link), pages: memory.parent!.pages, sha256: memory.sha256 }, targets, true);
+      } finally {
+        fs.closeSync(fd);
+      }
     }
   }
 

@@ -12,7 +12,8 @@ import * as native from '@kvmts/native';
 import { CheckpointError, KvmtsError, LifecycleError } from '../errors/errors';
 import { saveSharedState } from '../devices/shared-state-checkpoint';
 import { replaceDirectoryAtomically } from './atomic-dir';
-import { CheckpointWriter } from './checkpoint-files';
+import { CheckpointReader, CheckpointWriter, type RegionToWrite } from './checkpoint-files';
+import type { DirtyPageTracker } from './dirty-tracker';
 import { encodeSection, toTagged } from './tagged-json';
 import { isValidSectionName } from './component';
 import { saveLocalDeviceStates } from './device-states';
@@ -89,34 +90,84 @@ function recordedConfig(parts: MachinePartsWithVcpus): { config: unknown; bootSh
   };
 }
 
+/** Options of Machine.checkpoint. */
+export interface CheckpointOptions {
+  /**
+   * Write only the memory pages changed since `parent`, which must be this machine's previous
+   * checkpoint, taken with `track` or itself incremental. Sections are always written whole.
+   */
+  readonly parent?: string;
+  /**
+   * Start logging the guest's writes at this checkpoint, so the next one can be incremental
+   * over it. Logging costs the guest a write fault per page per checkpoint; once on, it stays on
+   * (every later checkpoint resets it). Implied by `parent`.
+   */
+  readonly track?: boolean;
+}
+
+/** The machine's dirty-page log, and the id of the checkpoint it started or was last reset at. */
+export interface TrackingState {
+  readonly tracker: DirtyPageTracker;
+  lastCheckpointId: string | undefined;
+}
+
+/** Check `parent` names the machine's previous tracked checkpoint; returns its id. */
+export function checkIncrementalParent(parent: string, dir: string, tracking: TrackingState): string {
+  if (path.resolve(parent) === path.resolve(dir)) {
+    throw new CheckpointError(dir, 'an incremental checkpoint cannot replace its own parent: write it to another directory', { code: 'incompatible' });
+  }
+  const id = CheckpointReader.open(parent).manifest.id;
+  if (tracking.lastCheckpointId === undefined) {
+    throw new CheckpointError(parent, `cannot be the parent: this machine logs no changes since a checkpoint (start a chain with checkpoint(dir, { track: true })); its id is ${id}`, { code: 'incompatible' });
+  }
+  if (id !== tracking.lastCheckpointId) {
+    throw new CheckpointError(parent, `is not this machine's previous checkpoint: its id is ${id}, the machine's changes are logged since checkpoint ${tracking.lastCheckpointId}`, { code: 'incompatible' });
+  }
+  return id;
+}
+
 /**
  * Write a checkpoint of a stopped machine to `dir` (replacing one there atomically). Throws
  * LifecycleError while a vCPU runs, CheckpointError `not-saveable` naming a part that cannot
- * be saved, `io` when writing fails.
+ * be saved, `incompatible` for a wrong `parent`, `io` when writing fails.
  */
-export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: string): Promise<CheckpointManifest> {
+export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: string, options: CheckpointOptions = {}, tracking?: TrackingState): Promise<CheckpointManifest> {
   if (parts.vcpus.some((v) => v.isRunning)) throw new LifecycleError('machine', 'running', 'checkpoint (after run() returns or after stop())');
+  if ((options.parent !== undefined || options.track) && !tracking) throw new CheckpointError(dir, 'this machine cannot take incremental checkpoints (no dirty-page tracking)', { code: 'not-saveable' });
+  const parentId = options.parent !== undefined ? checkIncrementalParent(options.parent, dir, tracking!) : undefined;
   const sections = await gather(parts);
   const fingerprint = parts.arch.checkpoint!.cpuFingerprint(parts.kvm, parts.config);
   const { config, bootSha256 } = recordedConfig(parts);
+  const regions: RegionToWrite[] = parts.vm.regions.map((r) => ({
+    name: r.name,
+    guestPhysAddr: r.guestPhysAddr,
+    size: r.size,
+    kvmMap: r.kvmMap,
+    inAddrMap: r.inAddrMap,
+    confReported: r.confReported,
+    readOnly: r.readOnly,
+    dirtyLog: r.dirtyLog,
+    views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)),
+  }));
+  // The log is read (and reset) now, while nothing runs: what it held goes into this checkpoint.
+  // Should writing fail below, those changes are in no checkpoint, so the chain is cut
+  // (lastCheckpointId cleared) and the next incremental checkpoint over the old parent is refused.
+  if (tracking && (options.track || options.parent !== undefined)) tracking.tracker.start();
+  const changed = tracking?.tracker.active ? parts.vm.regions.map((r) => tracking.tracker.collect(r)) : undefined;
+  if (tracking) tracking.lastCheckpointId = undefined;
   let manifest: CheckpointManifest | undefined;
   try {
     await replaceDirectoryAtomically(dir, async (temp) => {
       const writer = new CheckpointWriter(temp);
       for (const s of sections) writer.addSection(s.name, s.version, s.data);
-      writer.writeMemory(
-        parts.vm.regions.map((r) => ({
-          name: r.name,
-          guestPhysAddr: r.guestPhysAddr,
-          size: r.size,
-          kvmMap: r.kvmMap,
-          inAddrMap: r.inAddrMap,
-          confReported: r.confReported,
-          readOnly: r.readOnly,
-          dirtyLog: r.dirtyLog,
-          views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)),
-        })),
-      );
+      if (parentId !== undefined) {
+        writer.writeIncrementalMemory(
+          regions.map((r, i) => ({ ...r, changed: changed![i] })),
+          { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) },
+        );
+      } else {
+        writer.writeMemory(regions);
+      }
       manifest = writer.finish({
         arch: parts.arch.arch,
         kvmtsVersion: kvmtsVersion(),
@@ -131,5 +182,6 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     if (e instanceof KvmtsError) throw e;
     throw new CheckpointError(dir, `writing the checkpoint failed: ${(e as Error).message}`, { code: 'io', cause: e });
   }
+  if (tracking?.tracker.active) tracking.lastCheckpointId = manifest!.id;
   return manifest!;
 }

@@ -38,9 +38,10 @@ export function writeImagePages(fd: number, fileOffset: number, data: Uint8Array
     while (at < end) at += fs.writeSync(fd, bytes, at, end - at, fileOffset + at);
     runStart = -1;
   };
+  // One update for the whole view: the same digest as page by page, without 256 calls per MiB.
+  hash?.update(bytes);
   for (let at = 0; at < bytes.length; at += IMAGE_PAGE_SIZE) {
     const page = bytes.subarray(at, at + IMAGE_PAGE_SIZE);
-    hash?.update(page);
     const wanted = include === undefined || include(at / IMAGE_PAGE_SIZE);
     if (wanted && !page.equals(ZERO_PAGE)) {
       dataPages++;

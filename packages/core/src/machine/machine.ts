@@ -22,7 +22,8 @@ import { findInstalledArchPlugins, installedArchModule, type InstalledArchPlugin
 import { attachDevices, prepareDevices, type MachineDevice } from './devices';
 import { VcpuController, type VcpuStop } from './vcpu-controller';
 import type { VcpuWorkerData } from './worker-protocol';
-import { saveMachineCheckpoint } from '../checkpoint/save-machine';
+import { saveMachineCheckpoint, type CheckpointOptions, type TrackingState } from '../checkpoint/save-machine';
+import { DirtyPageTracker } from '../checkpoint/dirty-tracker';
 import type { MachineRestoreHooks } from '../checkpoint/restore-machine';
 import type { CheckpointManifest } from '../checkpoint/manifest';
 import { M5ops, type M5opRunEnd } from '../m5ops/m5op-handlers';
@@ -224,10 +225,14 @@ export class Machine<Boot = unknown> {
    * valid while it is not running — after run() returns or after stop(). Restore it with
    * restoreMachine(dir). See docs/checkpoints.md.
    */
-  checkpoint(dir: string): Promise<CheckpointManifest> {
+  checkpoint(dir: string, options: CheckpointOptions = {}): Promise<CheckpointManifest> {
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
-    return saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir);
+    this.tracking ??= { tracker: new DirtyPageTracker(vm), lastCheckpointId: undefined };
+    return saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, this.tracking);
   }
+
+  /** Dirty-page logging for incremental checkpoints (checkpoint/dirty-tracker.ts); off until a checkpoint asks. */
+  private tracking: TrackingState | undefined;
 
   /** Exit counts per vCPU, by exit kind. */
   exitCounts(): ExitCounts[] {
@@ -240,6 +245,7 @@ export class Machine<Boot = unknown> {
     this.closed = true;
     this.m5ops.dispose();
     await Promise.allSettled(this.vcpus.map((v) => v.close()));
+    this.tracking?.tracker.stop();
     this.closeVm();
   }
 

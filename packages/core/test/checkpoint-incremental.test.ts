@@ -1,0 +1,180 @@
+/**
+ * Incremental checkpoints without KVM, on real files: the incremental image and page map
+ * (golden bytes and checksums), applying a link over a base, the manifest's parent entry, and
+ * chain resolution with its errors (missing, replaced or damaged parents).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  CheckpointError,
+  CheckpointReader,
+  CheckpointWriter,
+  PAGE_MAP_FILE,
+  applyIncrement,
+  checkIncrementalParent,
+  countPages,
+  dirtyBitmapBytes,
+  pageMapBytes,
+  parseManifest,
+  readPageMap,
+  resolveChain,
+  serializeManifest,
+  writeIncrementalImage,
+  type CheckpointManifest,
+  type ManifestHeader,
+  type TrackingState,
+} from '@kvmts/core';
+
+const PAGE = 4096;
+const HEADER: ManifestHeader = {
+  arch: 'test-arch',
+  kvmtsVersion: '0.1.0',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  config: { arch: 'test-arch', memory: 4 * PAGE },
+  bootSha256: null,
+  vcpus: 1,
+  cpu: { kind: 'test-cpu', identity: {}, features: {}, digest: '0'.repeat(64) },
+};
+const REGION = { name: 'ram', guestPhysAddr: 0, size: 4 * PAGE, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+
+function thrown(fn: () => unknown): CheckpointError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CheckpointError) return e;
+    throw e;
+  }
+  throw new Error('expected a CheckpointError');
+}
+
+/** 4 pages; page n filled with byte `fill[n]`. */
+function ram(fill: readonly number[]): Uint8Array {
+  const b = new Uint8Array(4 * PAGE);
+  fill.forEach((v, i) => b.fill(v, i * PAGE, (i + 1) * PAGE));
+  return b;
+}
+
+const sha256 = (...parts: Uint8Array[]): string => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+};
+
+describe('bitmaps', () => {
+  it('sizes KVM dirty bitmaps in 64-bit words and page maps in bytes', () => {
+    expect([1, 64, 65, 262_144].map(dirtyBitmapBytes)).toEqual([8, 8, 16, 32_768]);
+    expect([PAGE, 8 * PAGE, 9 * PAGE, 2 ** 30].map(pageMapBytes)).toEqual([1, 1, 2, 32_768]);
+    expect(countPages(Uint8Array.of(0b1010_0101, 0xff), 12)).toBe(8);
+  });
+});
+
+describe('incremental images', () => {
+  let work: string;
+  beforeEach(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-incr-'));
+  });
+  afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  it('store only the changed pages (a changed zero page is in the map, not on disk), hashed in page order', () => {
+    const bytes = ram([0x11, 0x22, 0x33, 0]);
+    // Pages 1 and 3 changed; page 3 became zero.
+    const r = writeIncrementalImage(path.join(work, 'memory.img'), [{ fileOffset: 0, views: [bytes], changed: Uint8Array.of(0b1010, 0, 0, 0, 0, 0, 0, 0) }], 4 * PAGE);
+    expect(Array.from(r.pageMap)).toEqual([0b1010]);
+    expect(r).toMatchObject({ pages: 2, dataPages: 1 });
+    expect(r.sha256).toBe(sha256(bytes.subarray(PAGE, 2 * PAGE), new Uint8Array(PAGE)));
+    const file = fs.readFileSync(path.join(work, 'memory.img'));
+    expect(file.length).toBe(4 * PAGE);
+    expect(file.equals(Buffer.from(ram([0, 0x22, 0, 0])))).toBe(true);
+  });
+
+  it('apply a link over a base: only its pages change, and its checksum is checked', () => {
+    const image = path.join(work, 'memory.img');
+    const link = writeIncrementalImage(image, [{ fileOffset: 0, views: [ram([0, 0x22, 0, 0])], changed: Uint8Array.of(0b1010) }], 4 * PAGE);
+    const target = ram([1, 2, 3, 4]);
+    const fd = fs.openSync(image, 'r');
+    try {
+      const source = { where: image, imageFd: fd, pageMap: link.pageMap, pages: link.pages, sha256: link.sha256 };
+      expect(applyIncrement(source, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], true)).toBe(2);
+      expect(Buffer.from(target).equals(Buffer.from(ram([1, 0x22, 3, 0])))).toBe(true);
+      expect(thrown(() => applyIncrement({ ...source, sha256: 'f'.repeat(64) }, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], true))).toMatchObject({ code: 'corrupt', path: image, message: expect.stringContaining('checksum mismatch') });
+      expect(thrown(() => applyIncrement({ ...source, pages: 3 }, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], false))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('page map holds 2 pages, the manifest says 3') });
+      expect(thrown(() => applyIncrement({ ...source, pageMap: Uint8Array.of(0, 1) }, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], false))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('page 8, outside') });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  describe('chains', () => {
+    function full(dir: string, bytes: Uint8Array): CheckpointManifest {
+      fs.mkdirSync(dir);
+      const w = new CheckpointWriter(dir);
+      w.addSection('vcpu.0', 1, { rip: 1n });
+      w.writeMemory([{ ...REGION, views: [bytes] }]);
+      return w.finish(HEADER);
+    }
+    function incremental(dir: string, parent: { id: string; path: string }, bytes: Uint8Array, changed: number): CheckpointManifest {
+      fs.mkdirSync(dir);
+      const w = new CheckpointWriter(dir);
+      w.addSection('vcpu.0', 1, { rip: 2n });
+      w.writeIncrementalMemory([{ ...REGION, views: [bytes], changed: Uint8Array.of(changed) }], parent);
+      return w.finish(HEADER);
+    }
+
+    it('record the parent in the manifest and resolve base first', () => {
+      const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
+      const child = incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
+      const grandchild = incremental(path.join(work, 'c'), { id: child.id, path: '../b' }, ram([1, 9, 3, 7]), 0b1000);
+      expect(child.memory).toMatchObject({ dataPages: 1, sha256: sha256(new Uint8Array(PAGE).fill(9)), parent: { id: base.id, path: '../a', pageMap: PAGE_MAP_FILE, pages: 1, pageMapSha256: sha256(Uint8Array.of(0b0010)) } });
+      expect(base.id).toMatch(/^[0-9a-f]{32}$/);
+      expect(new Set([base.id, child.id, grandchild.id]).size).toBe(3);
+      const chain = resolveChain(CheckpointReader.open(path.join(work, 'c')));
+      expect(chain.map((r) => path.basename(r.dir))).toEqual(['a', 'b', 'c']);
+      expect(Array.from(readPageMap(chain[2]))).toEqual([0b1000]);
+      expect(thrown(() => readPageMap(chain[0]))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('full checkpoint') });
+      // The allocated blocks of a one-page link: one page (filesystems allocate in 4 KiB blocks).
+      expect(fs.statSync(path.join(work, 'c', 'memory.img')).blocks * 512).toBe(PAGE);
+    });
+
+    it('name a missing parent, a replaced parent and a damaged page map', () => {
+      const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
+      incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
+      const a = path.join(work, 'a');
+      fs.rmSync(a, { recursive: true });
+      expect(thrown(() => resolveChain(CheckpointReader.open(path.join(work, 'b'))))).toMatchObject({ code: 'missing', path: a, message: expect.stringContaining(`is the parent checkpoint of ${path.join(work, 'b')}`) });
+      const other = full(a, ram([1, 2, 3, 4]));
+      expect(thrown(() => resolveChain(CheckpointReader.open(path.join(work, 'b'))))).toMatchObject({
+        code: 'incompatible',
+        path: a,
+        message: `${a}: is not the parent ${path.join(work, 'b')} was made over: its id is ${other.id}, ${path.join(work, 'b')}/manifest.json expects ${base.id} (the parent was replaced by another checkpoint)`,
+      });
+      fs.writeFileSync(path.join(work, 'b', PAGE_MAP_FILE), Uint8Array.of(0b0100));
+      expect(thrown(() => readPageMap(CheckpointReader.open(path.join(work, 'b'))))).toMatchObject({ code: 'corrupt', path: path.join(work, 'b', PAGE_MAP_FILE), message: expect.stringContaining('checksum mismatch') });
+    });
+
+    it("accept only the machine's previous tracked checkpoint as a parent", () => {
+      const a = path.join(work, 'a');
+      const base = full(a, ram([1, 2, 3, 4]));
+      const tracking = (lastCheckpointId: string | undefined) => ({ tracker: undefined, lastCheckpointId }) as unknown as TrackingState;
+      expect(checkIncrementalParent(a, path.join(work, 'b'), tracking(base.id))).toBe(base.id);
+      expect(thrown(() => checkIncrementalParent(a, path.join(work, 'b'), tracking('f'.repeat(32))))).toMatchObject({
+        code: 'incompatible',
+        path: a,
+        message: `${a}: is not this machine's previous checkpoint: its id is ${base.id}, the machine's changes are logged since checkpoint ${'f'.repeat(32)}`,
+      });
+      expect(thrown(() => checkIncrementalParent(a, path.join(work, 'b'), tracking(undefined)))).toMatchObject({ code: 'incompatible', message: expect.stringContaining('logs no changes since a checkpoint') });
+      expect(thrown(() => checkIncrementalParent(a, `${a}/.`, tracking(base.id)))).toMatchObject({ code: 'incompatible', message: expect.stringContaining('cannot replace its own parent') });
+      expect(thrown(() => checkIncrementalParent(path.join(work, 'none'), path.join(work, 'b'), tracking(base.id)))).toMatchObject({ code: 'missing', path: path.join(work, 'none') });
+    });
+
+    it('refuse a malformed parent entry in the manifest', () => {
+      const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
+      const child = incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
+      const bad = { ...child, memory: { ...child.memory, parent: { ...child.memory.parent!, pageMap: 'other.bin' } } } as unknown as CheckpointManifest;
+      expect(thrown(() => parseManifest(serializeManifest(bad), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("field 'pageMap' is \"other.bin\", expected 'pages.bin'") });
+      const noId = { ...child, id: 'x' } as unknown as CheckpointManifest;
+      expect(thrown(() => parseManifest(serializeManifest(noId), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("field 'id'") });
+    });
+  });
+});
