@@ -150,6 +150,11 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
    * This vCPU's guest debug: single-step, breakpoints, watchpoints, translation
    * (debug/guest-debugger.ts). Attached on first call; from then on a guest int3 stops the vCPU.
    */
+  /** Whether guestDebug() is attached (runInstructions detaches what it attached itself). */
+  get guestDebugAttached(): boolean {
+    return this.debugger !== undefined;
+  }
+
   guestDebug(): X86GuestDebugger {
     if (this.debugger === undefined) {
       if (this.memoryRegions === undefined) {

@@ -89,24 +89,29 @@ async function boot(opts: BootOptions): Promise<number> {
     { console: (bytes) => { consoleOut.write(bytes); marker.feed(bytes); } },
   );
   let quit: string | undefined;
-  const console = machine.device(profile.consoleDevice);
-  const bridge = hasPushInput(console)
-    ? new ConsoleBridge({ input: process.stdin, device: console, onQuit: () => { quit = 'Ctrl-A x'; void machine.stop(); } })
-    : undefined;
-  const signals = new SignalStop();
-  signals.signal.addEventListener('abort', () => { quit = String(signals.signal.reason); void machine.stop(); }, { once: true });
+  let bridge: ConsoleBridge | undefined;
+  let signals: SignalStop | undefined;
   let exit: MachineExit;
   try {
+    // Inside the try: a console device that is not there (a third-party linuxBoot naming the
+    // wrong one) must still close the machine and its threads.
+    const console = machine.device(profile.consoleDevice);
+    bridge = hasPushInput(console)
+      ? new ConsoleBridge({ input: process.stdin, device: console, onQuit: () => { quit = 'Ctrl-A x'; void machine.stop(); } })
+      : undefined;
+    const stop = new SignalStop();
+    signals = stop;
+    stop.signal.addEventListener('abort', () => { quit = String(stop.signal.reason); void machine.stop(); }, { once: true });
     started = performance.now();
     exit = await machine.run();
   } finally {
-    signals.dispose();
+    signals?.dispose();
     bridge?.close();
     await machine.close();
   }
   const wallMs = sinceStart();
   const outcome = bootOutcome(exit);
-  const status = signals.exitStatus ?? outcome.status;
+  const status = signals?.exitStatus ?? outcome.status;
   const summary = quit ? `stopped by ${quit}` : outcome.summary;
   if (opts.json) {
     const json = {

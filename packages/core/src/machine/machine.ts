@@ -7,7 +7,7 @@ import type { KvmVM } from '../vm/kvm-vm';
 import type { IrqLines } from '../vm/irq-line';
 import type { GuestMemory } from '../vm/guest-memory';
 import type { Device } from '../bus/device';
-import { ConfigError, type KvmtsError } from '../errors/errors';
+import { ConfigError, LifecycleError, type KvmtsError } from '../errors/errors';
 import { ADDRESS_BUSES, KVM_CPU, VCPU_SETUP, deviceToken } from '../di/tokens';
 import { createMachineContainer } from '../di/container';
 import { STAT_SLOTS } from '../cpu/exit-stats';
@@ -215,6 +215,11 @@ export class Machine<Boot = unknown> {
 
   /** Stop every vCPU (kick + acknowledge, or terminate after the timeout). Never hangs. */
   async stop(): Promise<void> {
+    // End the current run first: a vCPU paused in an m5op handler is not running, so stopping
+    // the vCPUs alone would let runVcpu resume it when the handler returns.
+    const resolve = this.exitResolve;
+    this.exitResolve = undefined;
+    resolve?.({ reason: 'stopped' });
     const timeout = this.config.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     await Promise.all(this.vcpus.map((v) => v.stop(timeout)));
     if (this.vm.phase === 'running') this.vm.lifecycle.moveTo('drained');
@@ -226,6 +231,7 @@ export class Machine<Boot = unknown> {
    * restoreMachine(dir). See docs/checkpoints.md.
    */
   checkpoint(dir: string, options: CheckpointOptions = {}): Promise<CheckpointManifest> {
+    if (this.closed) return Promise.reject(new LifecycleError('machine', 'closed', 'checkpoint'));
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
     this.tracking ??= { tracker: new DirtyPageTracker(vm), lastCheckpointId: undefined };
     return saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, this.tracking);
@@ -243,6 +249,10 @@ export class Machine<Boot = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A run still waiting (e.g. on an m5op handler) settles as stopped rather than never.
+    const resolve = this.exitResolve;
+    this.exitResolve = undefined;
+    resolve?.({ reason: 'stopped' });
     this.m5ops.dispose();
     await Promise.allSettled(this.vcpus.map((v) => v.close()));
     this.tracking?.tracker.stop();

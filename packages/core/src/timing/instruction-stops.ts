@@ -22,6 +22,10 @@ import { pmuNotice } from './pmu';
 /** A CPU that can be single-stepped (x86's X86KvmCPU; any arch implementing GuestDebug). */
 export interface InstructionStepper {
   guestDebug(): GuestDebug;
+  /** Detach what guestDebug() attached (runInstructions leaves the vCPU as it found it). */
+  detachGuestDebug?(): void;
+  /** Whether guest debug is attached now; absent: assumed attached (left as it is). */
+  readonly guestDebugAttached?: boolean;
 }
 
 /** The outcome of runInstructions. */
@@ -44,16 +48,23 @@ const CHUNK = 4096;
 export function runInstructions(cpu: InstructionStepper, n: number): InstructionRun {
   if (!Number.isSafeInteger(n) || n < 1) throw new ConfigError('runInstructions.n', `the number of instructions must be a positive integer, got ${String(n)}`);
   pmuNotice();
+  // Attached here only for the stepping: detached again after, or every later run would keep
+  // paying for it and a guest int3 (Linux patches text with them) would stop the vCPU.
+  const attachedBefore = cpu.guestDebugAttached ?? true;
   const debug = cpu.guestDebug();
-  let executed = 0;
-  let pc = 0n;
-  while (executed < n) {
-    const trace = debug.stepInstructions(Math.min(CHUNK, n - executed));
-    executed += trace.steps.length;
-    if (trace.steps.length > 0) pc = trace.steps[trace.steps.length - 1].pc;
-    const stop = trace.stop;
-    const stepped = stop.reason === 'debug' && 'kind' in stop && stop.kind === 'step';
-    if (!stepped) return { stop, executed };
+  try {
+    let executed = 0;
+    let pc = 0n;
+    while (executed < n) {
+      const trace = debug.stepInstructions(Math.min(CHUNK, n - executed));
+      executed += trace.steps.length;
+      if (trace.steps.length > 0) pc = trace.steps[trace.steps.length - 1].pc;
+      const stop = trace.stop;
+      const stepped = stop.reason === 'debug' && 'kind' in stop && stop.kind === 'step';
+      if (!stepped) return { stop, executed };
+    }
+    return { stop: { reason: 'instructions', count: n, pc }, executed };
+  } finally {
+    if (!attachedBefore) cpu.detachGuestDebug?.();
   }
-  return { stop: { reason: 'instructions', count: n, pc }, executed };
 }
