@@ -94,7 +94,8 @@ interface ChildReport {
 
 function runChild(dir: string, out: string): ChildReport {
   const r = spawnSync(process.execPath, [CHILD, dir, out, String(RAM), String(RESULTS), String(BUFFER), String(LENGTH)], { encoding: 'utf8', timeout: 300_000 });
-  expect(r.stderr).toBe('');
+  // The nested arm64 tier's Node prints one V8 notice about its flags on every start; anything else is a failure.
+  expect(r.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('Warning: disabling flag --expose_wasm'))).toEqual([]);
   expect(r.status).toBe(0);
   return decodeSection(fs.readFileSync(out), 'child output') as never;
 }
