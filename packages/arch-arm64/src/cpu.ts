@@ -16,6 +16,7 @@ import { ARMV8_REGISTER_CLASS_NAMES, type ArmV8RegisterClass, type ArmV8Register
 import { assertIdRegistersMatch } from './state/id-registers';
 import { VirtualCounter } from './state/virtual-counter';
 import { formatArmV8Dump } from './state/dump';
+import { getMpState, setMpState } from './state/mp-state';
 
 /** What prepareBoot hands each vCPU thread (plain data). */
 export interface Arm64InitialState {
@@ -42,6 +43,9 @@ export class ArmV8KvmCPU extends BaseKvmCPU<Arm64InitialState, ArmV8ThreadContex
   private readonly io: OneRegIo;
   private readonly sync: RegisterClassSync;
   private counter: VirtualCounter | undefined;
+  /** The MP state travels outside ONE_REG: fetched after a run when asked for, pushed when loaded. */
+  private mpStale = true;
+  private mpDirty = false;
 
   constructor(@inject(VCPU_SETUP) setup: VcpuSetup) {
     super(setup);
@@ -112,6 +116,7 @@ export class ArmV8KvmCPU extends BaseKvmCPU<Arm64InitialState, ArmV8ThreadContex
     super.getThreadContext();
     this.absorbKvmRun();
     this.sync.pullStale();
+    this.pullMpState();
     return this.tc;
   }
 
@@ -119,24 +124,40 @@ export class ArmV8KvmCPU extends BaseKvmCPU<Arm64InitialState, ArmV8ThreadContex
     this.requireIdle('modify the thread context');
     this.absorbKvmRun();
     this.sync.pullStale();
+    this.pullMpState();
     this.sync.markAllDirty();
+    this.mpDirty = true;
     super.markThreadContextDirty();
   }
 
   protected updateThreadContext(): void {
     this.absorbKvmRun();
     this.sync.pullStale();
+    this.pullMpState();
   }
 
   protected updateKvmState(): void {
     this.sync.pushDirty();
+    if (this.mpDirty) {
+      setMpState(this.fd, this.tc.mpState);
+      this.mpDirty = false;
+    }
   }
 
   /** A context from another CPU model runs here only if it describes the same CPU (ID registers). */
   protected loadThreadContext(tc: ArmV8ThreadContext): void {
     assertIdRegistersMatch(this.registers('id'), tc.id);
     this.tc.copyFrom(tc);
+    this.tc.mpState = tc.mpState;
     this.sync.markAllDirty();
+    this.mpStale = false;
+    this.mpDirty = true;
+  }
+
+  private pullMpState(): void {
+    if (!this.mpStale || this.mpDirty) return;
+    this.tc.mpState = getMpState(this.fd);
+    this.mpStale = false;
   }
 
   /**
@@ -146,6 +167,7 @@ export class ArmV8KvmCPU extends BaseKvmCPU<Arm64InitialState, ArmV8ThreadContex
   private absorbKvmRun(): void {
     if (!this.kvmStateDirty) return;
     this.sync.kvmRan();
+    if (!this.mpDirty) this.mpStale = true;
     this.kvmStateDirty = false;
   }
 

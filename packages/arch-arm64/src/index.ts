@@ -13,6 +13,7 @@ export * from './state/id-registers';
 export * from './state/virtual-counter';
 export * from './state/dump';
 export * from './gic/vgic-v3';
+export * from './checkpoint';
 export { initVcpus } from './vcpu-init';
 export { arm64ArchPlugin, register, ARM64_LINUX_CONSOLE } from './plugin';
 export { ARCH_ARM64_MODULE } from './module-name';

@@ -10,7 +10,8 @@ import { ARM64_LAYOUT } from './layout';
 import { arm64MachineOptions, type Arm64Boot } from './machine-options';
 import { ARCH_ARM64_MODULE } from './module-name';
 import { ArmV8ThreadContext } from './state/thread-context';
-import { createVirtualCounterState } from './state/virtual-counter';
+import { bindVmVirtualCounter, createVirtualCounterState } from './state/virtual-counter';
+import { arm64CheckpointSupport } from './checkpoint/support';
 import { initVcpus } from './vcpu-init';
 
 /**
@@ -49,6 +50,7 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
     const mpidrs = initVcpus(vm);
     if (options.gic === 'kernel') createVgicV3(vm, { vcpus: mpidrs.length, irqs: options.gicIrqs });
     const virtualCounter = createVirtualCounterState();
+    bindVmVirtualCounter(vm, virtualCounter);
     const states: Arm64InitialState[] = mpidrs.map(() => ({ virtualCounter }));
     if (config.boot !== undefined) {
       states[0] = { virtualCounter, registers: loadKernelBoot(config.boot, memory, { vm, mpidrs, options, devices: config.devices ?? [] }) };
@@ -59,6 +61,8 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   threadContextFromData(data: unknown): ArmV8ThreadContext {
     return ArmV8ThreadContext.fromData(data);
   },
+
+  checkpoint: arm64CheckpointSupport,
 
   /** Linux on the in-kernel vGICv3 and timer, with a PL011 at its default place as the console. */
   linuxBoot(request: LinuxBootRequest): LinuxBootProfile<Arm64Boot> {

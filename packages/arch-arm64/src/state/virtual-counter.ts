@@ -7,7 +7,7 @@
  * (§11.19); here it is per VM, in shared memory every vCPU thread of the VM binds, and the count
  * travels through the uapi's TIMER_CNT id (never the encoding-derived one, see Arm64TimerRegId).
  */
-import { defineSharedLayout } from '@kvmts/core';
+import { LifecycleError, defineSharedLayout } from '@kvmts/core';
 import { Arm64TimerRegId } from '../abi';
 import type { OneRegTransport } from './register-sync';
 
@@ -22,11 +22,40 @@ export function createVirtualCounterState(): SharedArrayBuffer {
   return new SharedArrayBuffer(LAYOUT.byteLength);
 }
 
+/**
+ * Set the count the first vCPU to enter will restore (a checkpoint's restore, on the main thread
+ * before any vCPU runs): the guest's virtual time continues from `count`, however long the
+ * machine was away.
+ */
+export function presetVirtualCount(shared: SharedArrayBuffer, count: bigint): void {
+  const s = LAYOUT.bind(shared);
+  s.lock.acquire();
+  try {
+    if (s.inside !== 0) throw new LifecycleError('virtual counter', 'running', 'set the saved count while a vCPU runs');
+    s.savedLow = Number(count & 0xffff_ffffn);
+    s.savedHigh = Number((count >> 32n) & 0xffff_ffffn);
+    s.saved = 1;
+  } finally {
+    s.lock.release();
+  }
+}
+
+/** The count saved when the VM last paused (undefined before the first pause), from the shared state alone. */
+export function savedVirtualCount(shared: SharedArrayBuffer): bigint | undefined {
+  const s = LAYOUT.bind(shared);
+  s.lock.acquire();
+  try {
+    return s.saved !== 0 ? (BigInt(s.savedHigh) << 32n) | BigInt(s.savedLow) : undefined;
+  } finally {
+    s.lock.release();
+  }
+}
+
 export class VirtualCounter {
   private readonly s: ReturnType<typeof LAYOUT.bind>;
 
   constructor(
-    shared: SharedArrayBuffer,
+    private readonly shared: SharedArrayBuffer,
     private readonly io: OneRegTransport,
   ) {
     this.s = LAYOUT.bind(shared);
@@ -64,12 +93,19 @@ export class VirtualCounter {
 
   /** The count saved when the VM last paused (undefined before the first pause). */
   savedCount(): bigint | undefined {
-    const s = this.s;
-    s.lock.acquire();
-    try {
-      return s.saved !== 0 ? (BigInt(s.savedHigh) << 32n) | BigInt(s.savedLow) : undefined;
-    } finally {
-      s.lock.release();
-    }
+    return savedVirtualCount(this.shared);
   }
+}
+
+/** Each VM's counter state, for VM-level code on the main thread (a checkpoint's arm64.virtual-counter section). */
+const byVm = new WeakMap<object, SharedArrayBuffer>();
+
+/** prepareBoot records the state it hands the vCPUs of `vm`. */
+export function bindVmVirtualCounter(vm: object, shared: SharedArrayBuffer): void {
+  byVm.set(vm, shared);
+}
+
+/** The counter state of `vm` (undefined for a VM no arm64 prepareBoot set up). */
+export function vmVirtualCounterState(vm: object): SharedArrayBuffer | undefined {
+  return byVm.get(vm);
 }

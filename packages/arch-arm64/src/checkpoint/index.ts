@@ -1,0 +1,3 @@
+export * from './cpu-fingerprint';
+export * from './vm-state';
+export * from './support';
