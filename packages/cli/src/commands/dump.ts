@@ -113,8 +113,9 @@ export async function runDump(o: DumpOptions): Promise<DumpResult> {
     {
       arch,
       memory: o.memory,
-      // The m5op window (0xFFFF0000) and doorbell (port 0x58): a guest's m5op can be the stop point.
-      devices: [uart8250({}, 'com1'), exitDevice({}, 'exit'), ...m5ops()],
+      // With --m5op, the m5op window (0xFFFF0000) and doorbell (port 0x58), so a guest's m5op can
+      // be the stop point; without, an m5op is an unclaimed access like any other (one exit).
+      devices: [uart8250({}, 'com1'), exitDevice({}, 'exit'), ...(o.m5op !== undefined ? m5ops() : [])],
       boot: bootFor(o),
       archOptions: { irqchip: o.irqchip },
     },
