@@ -7,7 +7,7 @@
  *
  * Environment (all optional; docs/testing.md has the table):
  *   KVMTS_NESTED_CACHE         cache directory (default ~/.cache/kvmts/nested)
- *   KVMTS_NESTED_TIMEOUT       seconds for the whole emulated run (default 540)
+ *   KVMTS_NESTED_TIMEOUT       seconds for the whole emulated run (default 840; a hang is caught sooner by the idle timeout)
  *   KVMTS_NESTED_IDLE_TIMEOUT  seconds without console output before the guest counts as hung (240)
  *   KVMTS_NESTED_SHARDS        emulated hosts the tier's test files are split over (default 2)
  *   KVMTS_NESTED_KEEP_LOG=1    keep the console log of a passing run
@@ -110,7 +110,7 @@ async function main() {
   setLogPrefix(`[${tier.tier}]`);
   const cacheDir = mkdirp(process.env.KVMTS_NESTED_CACHE || path.join(os.homedir(), '.cache', 'kvmts', 'nested'));
   const limits = {
-    timeoutMs: Number(process.env.KVMTS_NESTED_TIMEOUT || 540) * 1000,
+    timeoutMs: Number(process.env.KVMTS_NESTED_TIMEOUT || 840) * 1000,
     idleMs: Number(process.env.KVMTS_NESTED_IDLE_TIMEOUT || 240) * 1000,
   };
   const shardCount = Number(process.env.KVMTS_NESTED_SHARDS || 2);
