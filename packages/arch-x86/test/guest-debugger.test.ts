@@ -6,6 +6,7 @@
  * whichever RIP KVM reports, the exact KVM_SET_GUEST_DEBUG images sent, stepping over a
  * breakpoint the vCPU resumes at, and translation falling back to the page walk.
  */
+import { ConfigError } from '@kvmts/core';
 import { KvmError, type CpuStop } from '@kvmts/core';
 import {
   X86GuestDebugger,
@@ -214,6 +215,17 @@ describe('X86GuestDebugger on a stand-in vCPU', () => {
     expect(v.runLoop()).toEqual({ reason: 'debug' });
     expect(() => v.debugger.removeSwBreakpoint(0x1000n)).toThrow('guestDebug.swBreakpoint: no software breakpoint is set at 0x1000');
     expect(() => v.debugger.removeHwBreakpoint(0x1000n)).toThrow('guestDebug.hwBreakpoint: no breakpoint 0x1000 is set');
+  });
+
+  it('an address that is not a 64-bit bigint is a ConfigError naming the call (a JS caller passing a number)', () => {
+    const v = attach();
+    const asAny = v.debugger as unknown as Record<string, (...a: unknown[]) => unknown>;
+    expect(() => asAny.addSwBreakpoint(0x8100)).toThrow('guestDebug.swBreakpoint: expected a 64-bit address as a bigint (e.g. 0x8000n), got 33024');
+    expect(() => asAny.addHwBreakpoint(-1n)).toThrow(/guestDebug\.hwBreakpoint: expected a 64-bit address as a bigint/);
+    expect(() => asAny.addWatchpoint({ address: 8, length: 8, kind: 'write' })).toThrow(/guestDebug\.watchpoint\.address: expected a 64-bit address/);
+    expect(() => asAny.translate('0x1000')).toThrow(/guestDebug\.translate: expected a 64-bit address as a bigint/);
+    expect(() => asAny.readVirtual(2n ** 64n, 1)).toThrow(/guestDebug\.readVirtual: expected a 64-bit address/);
+    expect(() => asAny.addSwBreakpoint(0x8100)).toThrow(ConfigError);
   });
 
   it('detach restores memory and sends a zero control', () => {

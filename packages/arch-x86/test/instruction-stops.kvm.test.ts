@@ -6,7 +6,7 @@
  * guest that never exits with reason 'time' after at least the ticks asked, and leaves no stop
  * behind for the next run.
  */
-import { ConfigError, SimulatedTime, TICKS_PER_SECOND, createMachine, setNoticeSink, type CpuStop, type Machine } from '@kvmts/core';
+import { ConfigError, LifecycleError, SimulatedTime, TICKS_PER_SECOND, createMachine, setNoticeSink, type CpuStop, type Machine } from '@kvmts/core';
 import { assembleGuest, exitDevice, type GuestImage, type X86KvmCPU } from '@kvmts/arch-x86';
 import { makeRig, RecordingDevice, type Rig } from './support/harness';
 
@@ -199,6 +199,17 @@ describeKvm('instruction stops and run timers through a machine (worker protocol
     expect(stop.reason).toBe('time');
     if (stop.reason === 'time') expect(stop.ticks).toBeGreaterThanOrEqual(budget);
     expect(await vcpu.call<bigint>('simTicks')).toBeGreaterThanOrEqual(budget);
+  });
+
+  it('a vCPU already running is not silently given a counted or timed run: LifecycleError', async () => {
+    machine = await boot('spin');
+    const vcpu = machine.vcpus[0];
+    const plain = vcpu.start();
+    expect(vcpu.start()).toBe(plain); // a second plain start is the same run
+    expect(() => vcpu.runInstructions(5)).toThrow(LifecycleError);
+    expect(() => vcpu.runFor(TICKS_PER_SECOND)).toThrow(/vCPU 0: cannot runFor while running \(run\)/);
+    await machine.stop();
+    expect((await plain).reason).toBe('stopped');
   });
 
   it('bad timing settings are refused before any thread starts', async () => {

@@ -25,6 +25,7 @@ import {
   HwDebugSlots,
   KvmGuestDebug,
   Stop,
+  describeValue,
   type CpuStop,
   type DebugStop,
   type GuestDebug,
@@ -91,6 +92,14 @@ export function isStepStop(stop: CpuStop): stop is DebugStop & { kind: 'step' } 
   return stop.reason === 'debug' && 'kind' in stop && stop.kind === 'step';
 }
 
+/** A guest-virtual address as the API takes it: a bigint in 0..2^64-1 (a number is a ConfigError, not a TypeError from bigint arithmetic). */
+function checkAddress(setting: string, address: unknown): bigint {
+  if (typeof address !== 'bigint' || address < 0n || address > U64) {
+    throw new ConfigError(setting, `expected a 64-bit address as a bigint (e.g. 0x8000n), got ${describeValue(address)}`);
+  }
+  return address;
+}
+
 export class X86GuestDebugger implements GuestDebug {
   readonly hwSlotCount = X86_HW_DEBUG_SLOTS;
   /** Single-step: each run stops after one instruction. */
@@ -128,6 +137,7 @@ export class X86GuestDebugger implements GuestDebug {
   // ---- breakpoints and watchpoints ---------------------------------------------------------
 
   addSwBreakpoint(address: bigint): void {
+    checkAddress('guestDebug.swBreakpoint', address);
     if (this.sw.has(address)) return;
     const gpa = this.physicalFor(address, 'guestDebug.swBreakpoint');
     const alias = [...this.sw.values()].find((b) => b.gpa === gpa);
@@ -148,7 +158,7 @@ export class X86GuestDebugger implements GuestDebug {
   }
 
   addHwBreakpoint(address: bigint): number {
-    if (address < 0n || address > U64) throw new ConfigError('guestDebug.hwBreakpoint', `${hex(address)} is not a 64-bit address`);
+    checkAddress('guestDebug.hwBreakpoint', address);
     return this.slots.claim({ type: 'breakpoint', address });
   }
 
@@ -157,6 +167,7 @@ export class X86GuestDebugger implements GuestDebug {
   }
 
   addWatchpoint(w: Watchpoint): number {
+    checkAddress('guestDebug.watchpoint.address', w?.address);
     checkX86Watchpoint(w.address, w.length, w.kind);
     return this.slots.claim({ type: 'watchpoint', address: w.address, length: w.length, kind: w.kind });
   }
@@ -278,6 +289,7 @@ export class X86GuestDebugger implements GuestDebug {
 
   /** KVM_TRANSLATE; when it fails or says invalid, the page walk. */
   translate(gva: bigint): GuestTranslation {
+    checkAddress('guestDebug.translate', gva);
     const kvm = this.kvmTranslate(gva);
     const walk = this.walk(gva);
     if (kvm !== undefined && kvm.valid) {
@@ -311,6 +323,7 @@ export class X86GuestDebugger implements GuestDebug {
   }
 
   readVirtual(gva: bigint, length: number): Uint8Array {
+    checkAddress('guestDebug.readVirtual', gva);
     if (!Number.isSafeInteger(length) || length < 0) throw new ConfigError('guestDebug.readVirtual', `length must be a non-negative integer, got ${length}`);
     const out = new Uint8Array(length);
     for (let done = 0; done < length; ) {

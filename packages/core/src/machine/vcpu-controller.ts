@@ -104,11 +104,20 @@ export class VcpuController {
 
   /** Instructions the last runInstructions retired. */
   lastExecuted = 0;
+  /** What the current run was started as. */
+  private runningOp: 'run' | 'runFor' | 'runInstructions' = 'run';
 
   private startRun(m: Extract<ToWorker, { op: 'run' | 'runFor' | 'runInstructions' }>): Promise<VcpuStop> {
-    if (this.running) return this.running;
+    if (this.running) {
+      // Starting a plain run twice is harmless (one run); asking a running vCPU for a timed or
+      // counted run would silently get the plain run's stop instead.
+      if (m.op === 'run' && this.runningOp === 'run') return this.running;
+      throw new LifecycleError(`vCPU ${this.id}`, `running (${this.runningOp})`, m.op);
+    }
     if (this.exited) throw new LifecycleError(`vCPU ${this.id}`, 'exited', 'start');
     clearVcpuStop(this.control, this.runBytes);
+    if (m.op === 'runInstructions') this.lastExecuted = 0;
+    this.runningOp = m.op;
     this.running = new Promise((resolve) => (this.resolveRun = resolve));
     this.post(m);
     return this.running;
