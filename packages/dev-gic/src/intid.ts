@@ -38,8 +38,8 @@ export function isBankedIntid(intid: number): boolean {
 
 /**
  * The INTID count a GIC with `irqs` interrupts really implements: GICD_TYPER.ITLinesNumber
- * counts blocks of 32, so it is `irqs` rounded up to a multiple of 32, in 64..1020 — the range
- * KVM's KVM_DEV_ARM_VGIC_GRP_NR_IRQS accepts too.
+ * counts blocks of 32, so it is `irqs` rounded up to a multiple of 32, capped at 1020 (INTIDs
+ * 1020–1023 are special). KVM's KVM_DEV_ARM_VGIC_GRP_NR_IRQS is stricter (a multiple of 32).
  */
 export function implementedIntids(irqs: number): number {
   if (!Number.isInteger(irqs) || irqs < 64 || irqs > 1020) {
