@@ -6,8 +6,8 @@ import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import * as native from '@kvmts/native';
-import { ConfigError, createMachine, GuestError, type Machine } from '@kvmts/core';
-import { assembleGuest, exitDevice, readExitDeviceState, uart8250, type GuestImage } from '@kvmts/arch-x86';
+import { closeIdleVcpuThreads, ConfigError, createMachine, GuestError, idleVcpuThreadCount, setVcpuThreadPoolSize, DEFAULT_VCPU_POOL_SIZE, type Machine } from '@kvmts/core';
+import { assembleGuest, exitDevice, readExitDeviceState, uart8250, type GuestImage, type X86ThreadContextData } from '@kvmts/arch-x86';
 
 let tests: GuestImage;
 let demo: GuestImage;
@@ -143,9 +143,59 @@ describeKvm('machines on real KVM', () => {
     await new Promise((r) => setTimeout(r, 100));
     const f0 = fds();
     const live0 = native.liveMappingCount();
+    // Each machine reuses the vCPU thread the last one left (vcpu-worker-pool.ts)...
     for (let i = 0; i < 10; i++) await cycle();
     expect(fds()).toBe(f0);
     expect(vcpuMaps()).toBe(0);
     expect(native.liveMappingCount()).toBe(live0);
+    expect(idleVcpuThreadCount()).toBe(1);
+    // ...and with reuse off, each starts and ends its own: nothing stays behind either.
+    setVcpuThreadPoolSize(0);
+    try {
+      expect(idleVcpuThreadCount()).toBe(0);
+      await new Promise((r) => setTimeout(r, 100));
+      const f1 = fds();
+      for (let i = 0; i < 3; i++) await cycle();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fds()).toBe(f1);
+      expect(idleVcpuThreadCount()).toBe(0);
+    } finally {
+      setVcpuThreadPoolSize(DEFAULT_VCPU_POOL_SIZE);
+    }
+  });
+
+  it('a closed machine leaves its vCPU thread for the next machine, which runs on it; a failed run gives none back', async () => {
+    await closeIdleVcpuThreads();
+    const sumLoop = () =>
+      createMachine({
+        arch: 'x86_64',
+        memory: '8M',
+        devices: [exitDevice()],
+        boot: { kind: 'flat', mode: 'long', cpl: 3, image: tests.bytes, entry: tests.symbols.get('sum_loop')!, registers: { rcx: 1000 } },
+      });
+    const first = await sumLoop();
+    const thread = first.vcpus[0].threadId;
+    expect(await first.run()).toEqual({ reason: 'poweroff', status: 0 });
+    await first.close();
+    expect(idleVcpuThreadCount()).toBe(1);
+
+    const second = await sumLoop();
+    expect(second.vcpus[0].threadId).toBe(thread);
+    expect(idleVcpuThreadCount()).toBe(0);
+    expect(await second.run()).toEqual({ reason: 'poweroff', status: 0 });
+    // The reused thread ran this machine's guest: 1000 + 999 + … + 1.
+    expect((await second.vcpus[0].call<X86ThreadContextData>('threadContext')).regs.rbx).toBe(500_500n);
+    await second.close();
+
+    // A run that ended in an error: its thread is not trusted with another machine.
+    const failing = await createMachine({
+      arch: 'x86_64',
+      memory: '8M',
+      boot: { kind: 'flat', mode: 'long', cpl: 3, image: tests.bytes, entry: tests.symbols.get('triple_fault')! },
+    });
+    expect(failing.vcpus[0].threadId).toBe(thread);
+    expect((await failing.run()).reason).toBe('error');
+    await failing.close();
+    expect(idleVcpuThreadCount()).toBe(0);
   });
 });

@@ -49,6 +49,7 @@ export * from './machine/linux-boot';
 export * from './machine/newc';
 export * from './machine/devices';
 export * from './machine/vcpu-controller';
+export { DEFAULT_VCPU_POOL_SIZE, VCPU_POOL_ENV, setVcpuThreadPoolSize, prewarmVcpuThreads, closeIdleVcpuThreads, idleVcpuThreadCount } from './machine/vcpu-worker-pool';
 export * from './machine/prepare-vm';
 export * from './machine/machine';
 export * from './m5ops';

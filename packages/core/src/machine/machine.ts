@@ -1,6 +1,4 @@
-import * as path from 'node:path';
 import { simTimeConfig } from '../timing/sim-time';
-import * as fs from 'node:fs';
 import type { DependencyContainer } from 'tsyringe';
 import type { Kvm } from '../kvm/kvm';
 import type { KvmVM } from '../vm/kvm-vm';
@@ -20,6 +18,7 @@ import { prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
 import { archPluginFor, loadPlugins, registeredArchs } from './plugin-registry';
 import { findInstalledArchPlugins, installedArchModule, type InstalledArchPlugin } from './arch-discovery';
 import { attachDevices, prepareDevices, type MachineDevice } from './devices';
+import { vcpuWorkerPool, vcpuWorkerScript } from './vcpu-worker-pool';
 import { VcpuController, type VcpuStop } from './vcpu-controller';
 import type { VcpuWorkerData } from './worker-protocol';
 import { saveMachineCheckpoint, type CheckpointOptions, type TrackingState } from '../checkpoint/save-machine';
@@ -45,14 +44,6 @@ export interface CreateMachineOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 5000;
-
-/** The compiled worker script: next to this file in dist/, or in dist/ when running from src/ (tests). */
-function workerScriptPath(): string {
-  const here = __filename.endsWith('.ts') ? path.join(__dirname, '..', '..', 'dist', 'machine') : __dirname;
-  const script = path.join(here, 'vcpu-worker.js');
-  if (!fs.existsSync(script)) throw new ConfigError('core', `vCPU worker script ${script} is missing: run \`npm run build\` first`);
-  return script;
-}
 
 /**
  * Load the plugin modules a config needs into `container`, in the order every vCPU thread loads
@@ -139,6 +130,9 @@ export class Machine<Boot = unknown> {
     const container = createMachineContainer(options.container);
     const { arch, modules } = loadMachinePlugins(container, config);
     const devices = prepareDevices(container, config.devices ?? [], arch.addressSpaces); // validated before touching the kernel
+    // The vCPU threads load their modules while this thread sets up the VM (vcpu-worker-pool.ts).
+    const script = vcpuWorkerScript();
+    vcpuWorkerPool.prewarm(script, vcpuCount(config));
 
     const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container);
     const { kvm, vm, memory } = prepared;
@@ -159,7 +153,6 @@ export class Machine<Boot = unknown> {
       }));
       const parts = { config: config as MachineConfig, container, kvm, vm, arch, memory, devices };
       options.restore?.beforeVcpuThreads(parts);
-      const script = workerScriptPath();
       for (const info of vcpuBuildInfos(prepared)) {
         const data: VcpuWorkerData = {
           ...info,

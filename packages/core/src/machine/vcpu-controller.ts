@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as native from '@kvmts/native';
 import { KvmRunLayout } from '../abi/kvm-run';
 import { ControlSlot, clearVcpuStop, requestVcpuStop } from '../cpu/vcpu-control';
@@ -8,6 +8,7 @@ import { pmuNotice } from '../timing/pmu';
 import { deserializeError } from '../errors/serialize';
 import { LifecycleError, VcpuThreadError, type KvmtsError } from '../errors/errors';
 import type { FromWorker, ToWorker, VcpuWorkerData, WorkerMethod } from './worker-protocol';
+import { vcpuWorkerPool } from './vcpu-worker-pool';
 
 /** How one vCPU's run ended: its CPU's stop, or an error (from the guest, KVM or the thread). */
 export type VcpuStop = CpuStop | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -32,7 +33,7 @@ export class VcpuController {
 
   constructor(
     readonly id: number,
-    workerScript: string,
+    private readonly script: string,
     data: VcpuWorkerData,
     private readonly events: {
       console(bytes: Uint8Array): void;
@@ -41,30 +42,59 @@ export class VcpuController {
     this.control = new Int32Array(data.control);
     this.stats = new Float64Array(data.stats);
     this.runBytes = new Uint8Array(native.mappingById(data.handles.runMappingId).view(0, KvmRunLayout.size));
-    this.worker = new Worker(workerScript, { workerData: data, stdout: false, stderr: false });
-    this.ready = new Promise((resolve, reject) => {
-      const onMessage = (m: FromWorker) => {
-        if (m.ev === 'ready') {
-          this.thread = m.thread;
-          resolve();
-        } else if (m.ev === 'error') {
-          reject(deserializeError(m.error, id));
-        }
-      };
-      this.worker.once('message', onMessage);
-      this.worker.once('error', (e) => reject(new VcpuThreadError(id, e.name, e.message)));
-    });
-    this.ready.then(
-      () => this.worker.on('message', (m: FromWorker) => this.onMessage(m)),
-      () => undefined,
-    );
-    this.worker.on('error', (e) => this.finishRun({ reason: 'error', error: new VcpuThreadError(id, e.name, e.message) }));
-    this.worker.on('exit', () => {
-      this.exited = true;
-      this.finishRun({ reason: 'error', error: new VcpuThreadError(id, 'exit', 'the vCPU thread exited unexpectedly') });
-      for (const p of this.pending.values()) p.reject(new VcpuThreadError(id, 'exit', 'the vCPU thread exited'));
-      this.pending.clear();
-    });
+    // A thread from the pool (modules already loaded) or a new one; see vcpu-worker-pool.ts.
+    this.worker = vcpuWorkerPool.acquire(script);
+    this.ready = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
+    this.ready.catch(() => undefined);
+    this.worker.on('message', this.onWorkerMessage);
+    this.worker.on('error', this.onWorkerError);
+    this.worker.on('exit', this.onWorkerExit);
+    this.post({ op: 'build', data });
+  }
+
+  private settleReady: { resolve: () => void; reject: (e: unknown) => void } | undefined;
+  /** Set while close() waits for the thread to drop this vCPU. */
+  private onReleased: (() => void) | undefined;
+
+  private readonly onWorkerMessage = (m: FromWorker): void => {
+    if (this.settleReady) {
+      if (m.ev === 'ready') {
+        this.thread = m.thread;
+        this.settleReady.resolve();
+        this.settleReady = undefined;
+      } else if (m.ev === 'error') {
+        this.settleReady.reject(deserializeError(m.error, this.id));
+        this.settleReady = undefined;
+      }
+      return;
+    }
+    if (m.ev === 'released') {
+      this.onReleased?.();
+      return;
+    }
+    this.onMessage(m);
+  };
+
+  private readonly onWorkerError = (e: Error): void => {
+    const error = new VcpuThreadError(this.id, e.name, e.message);
+    this.settleReady?.reject(error);
+    this.settleReady = undefined;
+    this.finishRun({ reason: 'error', error });
+  };
+
+  private readonly onWorkerExit = (): void => {
+    this.exited = true;
+    this.settleReady?.reject(new VcpuThreadError(this.id, 'exit', 'the vCPU thread exited before it was ready'));
+    this.settleReady = undefined;
+    this.finishRun({ reason: 'error', error: new VcpuThreadError(this.id, 'exit', 'the vCPU thread exited unexpectedly') });
+    for (const p of this.pending.values()) p.reject(new VcpuThreadError(this.id, 'exit', 'the vCPU thread exited'));
+    this.pending.clear();
+    this.onReleased?.();
+  };
+
+  /** The worker thread's id (worker_threads' threadId): the same for a thread the pool reused. */
+  get threadId(): number {
+    return this.worker.threadId;
   }
 
   /** Resolves once the worker has built its CPU and devices (rejects with the build error). */
@@ -164,10 +194,50 @@ export class VcpuController {
     });
   }
 
+  /**
+   * Stop the vCPU and give its thread back: a thread that stopped cleanly drops the vCPU and
+   * returns to the pool for the next machine; one that timed out or failed is terminated.
+   */
   async close(): Promise<void> {
-    if (this.exited) return;
+    if (this.exited || this.closed) return;
+    this.closed = true;
     await this.stop(2000);
+    if (this.exited) return;
+    const clean = this.settleReady === undefined && this.thread !== undefined && !this.running && this.lastStop?.reason !== 'error';
+    if (clean && (await this.releaseThread(2000))) {
+      this.detach();
+      this.exited = true;
+      vcpuWorkerPool.release(this.script, this.worker);
+      return;
+    }
+    this.detach();
+    this.exited = true;
     await this.worker.terminate();
+  }
+
+  private closed = false;
+
+  /** Ask the thread to drop this vCPU; false when it did not say so within `timeoutMs`. */
+  private releaseThread(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.onReleased = undefined;
+        resolve(ok && !this.exited);
+      };
+      this.onReleased = () => done(true);
+      this.post({ op: 'exit' });
+    });
+  }
+
+  /** This controller's listeners off the thread (it may serve another machine next). */
+  private detach(): void {
+    this.worker.off('message', this.onWorkerMessage);
+    this.worker.off('error', this.onWorkerError);
+    this.worker.off('exit', this.onWorkerExit);
+    for (const p of this.pending.values()) p.reject(new LifecycleError(`vCPU ${this.id}`, 'closed', 'call'));
+    this.pending.clear();
   }
 
   private post(m: ToWorker): void {

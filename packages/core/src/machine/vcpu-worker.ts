@@ -4,9 +4,13 @@
  * leaves the thread. Its container is a fresh, parentless one holding the same plugin modules
  * as the machine's (tsyringe's global root is never touched); the vCPU's own parts live in a
  * child of it. It then waits for commands from the machine (run / call / exit).
+ *
+ * The thread outlives its machine: it starts empty (modules loaded, nothing built), builds a
+ * vCPU on 'build', and on 'exit' drops that vCPU and its devices and says 'released', ready to
+ * build the next machine's vCPU (vcpu-worker-pool.ts keeps such threads).
  */
 import 'reflect-metadata';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import * as native from '@kvmts/native';
 import type { FromWorker, ToWorker, VcpuWorkerData } from './worker-protocol';
 import type { CpuStop } from '../cpu/cpu-stop';
@@ -27,7 +31,7 @@ import type { ArchPlugin } from './arch-plugin';
 import type { Device } from '../bus/device';
 import { restoreLocalDeviceStates, saveLocalDeviceStates, type NamedDevice } from '../checkpoint/device-states';
 
-const data = workerData as VcpuWorkerData;
+let data: VcpuWorkerData;
 const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
 
@@ -57,24 +61,34 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
 setNoticeSink(() => undefined);
 
 let arch: ArchPlugin;
-let cpu: KvmCPU;
+let cpu: KvmCPU | undefined;
 let devices: NamedDevice[];
-try {
-  native.installKickHandler();
-  ({ arch, cpu, devices } = build());
-  post({ ev: 'ready', thread: native.currentThread() });
-} catch (e) {
-  post({ ev: 'error', error: serializeError(e) });
-  process.exit(0);
-}
+native.installKickHandler();
 
 port.on('message', (m: ToWorker) => {
+  if (m.op === 'build') {
+    try {
+      data = m.data;
+      ({ arch, cpu, devices } = build());
+      post({ ev: 'ready', thread: native.currentThread() });
+    } catch (e) {
+      post({ ev: 'error', error: serializeError(e) });
+      process.exit(0);
+    }
+    return;
+  }
+  if (cpu === undefined) {
+    // Nothing built (a released thread): answer what expects an answer, never leave it waiting.
+    if (m.op === 'call') post({ ev: 'result', id: m.id, error: serializeError(new ConfigError(m.method, 'this vCPU thread serves no vCPU')) });
+    else if (m.op !== 'exit') post({ ev: 'error', error: serializeError(new ConfigError(m.op, 'this vCPU thread serves no vCPU')) });
+    return;
+  }
   switch (m.op) {
     case 'run':
     case 'runFor':
     case 'runInstructions':
       try {
-        const { stop, executed } = runOnce(m);
+        const { stop, executed } = runOnce(cpu, m);
         console$.flush();
         post({ ev: 'stopped', stop, executed });
       } catch (e) {
@@ -117,14 +131,18 @@ port.on('message', (m: ToWorker) => {
       }
       return;
     case 'exit':
+      // Drop this vCPU (its fds belong to the machine, which closes them) and stay up for the next.
       console$.flush();
-      port.close();
+      cpu.close();
+      cpu = undefined;
+      devices = [];
+      post({ ev: 'released' });
       return;
   }
 });
 
 /** One run request; a CPU with simulated time (every BaseKvmCPU) measures plain runs too. */
-function runOnce(m: Extract<ToWorker, { op: 'run' | 'runFor' | 'runInstructions' }>): { stop: CpuStop; executed?: number } {
+function runOnce(cpu: KvmCPU, m: Extract<ToWorker, { op: 'run' | 'runFor' | 'runInstructions' }>): { stop: CpuStop; executed?: number } {
   const timed = isTimedCpu(cpu) ? cpu : undefined;
   if (m.op === 'run') return { stop: timed ? timed.timing.run(m.maxExits ?? Infinity) : cpu.runLoop(m.maxExits ?? Infinity) };
   if (timed === undefined) throw new ConfigError(m.op, `the ${data.arch} CPU has no simulated time`);

@@ -18,11 +18,14 @@ export interface VcpuWorkerData extends VcpuBuildInfo {
 
 /** Main → worker. */
 export type ToWorker =
+  /** Build the vCPU (the first message a thread gets for each machine it serves). */
+  | { readonly op: 'build'; readonly data: VcpuWorkerData }
   | { readonly op: 'run'; readonly maxExits?: number }
   /** A run ended on time (reason 'time') or after exactly n instructions (reason 'instructions'). */
   | { readonly op: 'runFor'; readonly ticks: bigint }
   | { readonly op: 'runInstructions'; readonly n: number }
   | { readonly op: 'call'; readonly id: number; readonly method: WorkerMethod; readonly args: readonly unknown[] }
+  /** Drop the vCPU and its devices; the thread answers 'released' and may serve another machine. */
   | { readonly op: 'exit' };
 
 /** Operations a stopped vCPU answers. */
@@ -54,6 +57,7 @@ export interface SerializedError {
 /** Worker → main. A run ends with exactly one 'stopped' or 'error'. */
 export type FromWorker =
   | { readonly ev: 'ready'; readonly thread: bigint }
+  | { readonly ev: 'released' }
   | { readonly ev: 'console'; readonly bytes: Uint8Array }
   /** `executed`: the instructions a runInstructions request retired. */
   | { readonly ev: 'stopped'; readonly stop: CpuStop; readonly executed?: number }
