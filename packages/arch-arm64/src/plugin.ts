@@ -5,13 +5,14 @@ import { loadKernelBoot } from './boot/load';
 import { ArmV8KvmCPU, type Arm64InitialState } from './cpu';
 import { pl011, pl011Plugin } from './devices';
 import { linuxCmdline } from './boot/cmdline';
-import { createVgicV3 } from './gic/vgic-v3';
+import { ARM64_INTERRUPT_CONTROLLER, minimalVgicV3Controller, type Arm64InterruptController } from './gic/interrupt-controller';
 import { ARM64_LAYOUT } from './layout';
 import { arm64MachineOptions, type Arm64Boot } from './machine-options';
 import { ARCH_ARM64_MODULE } from './module-name';
 import { ArmV8ThreadContext } from './state/thread-context';
 import { bindVmVirtualCounter, createVirtualCounterState } from './state/virtual-counter';
 import { arm64CheckpointSupport } from './checkpoint/support';
+import { arm64VmComponents } from './checkpoint/vm-state';
 import { initVcpus } from './vcpu-init';
 
 /**
@@ -46,16 +47,7 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   },
 
   prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<Arm64Boot>): Arm64InitialState[] {
-    const options = arm64MachineOptions(config.archOptions);
-    const mpidrs = initVcpus(vm);
-    if (options.gic === 'kernel') createVgicV3(vm, { vcpus: mpidrs.length, irqs: options.gicIrqs });
-    const virtualCounter = createVirtualCounterState();
-    bindVmVirtualCounter(vm, virtualCounter);
-    const states: Arm64InitialState[] = mpidrs.map(() => ({ virtualCounter }));
-    if (config.boot !== undefined) {
-      states[0] = { virtualCounter, registers: loadKernelBoot(config.boot, memory, { vm, mpidrs, options, devices: config.devices ?? [] }) };
-    }
-    return states;
+    return prepareArm64Boot(vm, memory, config, minimalVgicV3Controller);
   },
 
   threadContextFromData(data: unknown): ArmV8ThreadContext {
@@ -76,11 +68,45 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   },
 };
 
+
+/**
+ * prepareBoot with the interrupt controller `gicController` (archOptions gic: 'kernel'): vCPU
+ * init, then the GIC (after every vCPU), then the boot payload with the GIC's FDT node.
+ */
+function prepareArm64Boot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<Arm64Boot>, gicController: Arm64InterruptController): Arm64InitialState[] {
+  const options = arm64MachineOptions(config.archOptions);
+  const mpidrs = initVcpus(vm);
+  const gic = options.gic === 'kernel' ? gicController.create(vm, { mpidrs, irqs: options.gicIrqs, config: config as MachineConfig }) : undefined;
+  const virtualCounter = createVirtualCounterState();
+  bindVmVirtualCounter(vm, virtualCounter);
+  const states: Arm64InitialState[] = mpidrs.map(() => ({ virtualCounter }));
+  if (config.boot !== undefined) {
+    states[0] = { virtualCounter, registers: loadKernelBoot(config.boot, memory, { vm, mpidrs, options, devices: config.devices ?? [], ...(gic ? { gicNode: gic.fdtNode } : {}) }) };
+  }
+  return states;
+}
+
+/**
+ * The arm64 plugin for the machine whose container is `container`: as arm64ArchPlugin, with the
+ * in-kernel GIC from the controller registered there under ARM64_INTERRUPT_CONTROLLER (a GIC
+ * package's), and that controller's checkpoint component in place of the vGIC's refusal.
+ */
+export function arm64ArchPluginIn(container: DependencyContainer): typeof arm64ArchPlugin {
+  if (!container.isRegistered(ARM64_INTERRUPT_CONTROLLER, true)) return arm64ArchPlugin;
+  const controller = container.resolve(ARM64_INTERRUPT_CONTROLLER);
+  return {
+    ...arm64ArchPlugin,
+    prepareBoot: (vm, memory, config) => prepareArm64Boot(vm, memory, config, controller),
+    checkpoint: { ...arm64CheckpointSupport, vmComponents: (config) => arm64VmComponents(config, controller) },
+  };
+}
+
 /** The console UART's instance name in linuxBoot machines. */
 export const ARM64_LINUX_CONSOLE = 'uart0';
 
 /** Module entry for kvmts: register the arm64 arch plugin and its devices in `container`. */
 export function register(container: DependencyContainer): void {
-  container.register(ARCH_PLUGIN, { useValue: arm64ArchPlugin });
+  // Resolved per machine container: a GIC package registered there supplies the in-kernel GIC.
+  container.register(ARCH_PLUGIN, { useFactory: (c) => arm64ArchPluginIn(c) });
   container.register(DEVICE_PLUGIN, { useValue: pl011Plugin });
 }
