@@ -43,6 +43,14 @@ function source(): RegisterFile {
   return f;
 }
 
+/** A source whose vCPU 1 has LPI tables set up (GICR_PROPBASER differs from a fresh vGIC's). */
+function sourceWithLpiTables(): RegisterFile {
+  const f = source();
+  f.values.set(RegisterFile.key(G.REDIST_REGS, redistRegAttr(MPIDRS[1], 0x70)), 0x4800_0f8dn);
+  f.values.set(RegisterFile.key(G.REDIST_REGS, redistRegAttr(MPIDRS[1], 0x74)), 0x1n);
+  return f;
+}
+
 describe('vGICv3 state copy', () => {
   it('saves every table row at its size, per vCPU by MPIDR, with the AP registers the priority bits implement', () => {
     const s = saveVgicV3(source(), LAYOUT);
@@ -60,7 +68,7 @@ describe('vGICv3 state copy', () => {
   });
 
   it('restores IIDR first, configuration before line levels before pending bits, clear before set, PROPBASER before GICR_CTLR, SRE first', () => {
-    const saved = saveVgicV3(source(), LAYOUT);
+    const saved = saveVgicV3(sourceWithLpiTables(), LAYOUT);
     const target = source();
     restoreVgicV3(target, LAYOUT, saved);
     const at = (group: number, attr: bigint) => target.index(group, attr);
@@ -70,7 +78,11 @@ describe('vGICv3 state copy', () => {
     expect(at(G.LEVEL_INFO, levelInfoAttr(MPIDRS[0], 96))).toBeLessThan(at(G.DIST_REGS, distRegAttr(0x204)));
     expect(target.log[at(G.DIST_REGS, distRegAttr(0x184))]).toMatch(/=0xffffffff$/);
     expect(at(G.DIST_REGS, distRegAttr(0x184))).toBeLessThan(at(G.DIST_REGS, distRegAttr(0x104)));
+    expect(at(G.REDIST_REGS, redistRegAttr(MPIDRS[1], 0x70))).toBeGreaterThan(-1);
     expect(at(G.REDIST_REGS, redistRegAttr(MPIDRS[1], 0x74))).toBeLessThan(at(G.REDIST_REGS, redistRegAttr(MPIDRS[1], 0x0)));
+    // A table base the fresh vGIC already reads is left alone: KVM would sanitise a written 0 into its defaults.
+    expect(at(G.REDIST_REGS, redistRegAttr(MPIDRS[0], 0x70))).toBe(-1);
+    expect(at(G.REDIST_REGS, redistRegAttr(MPIDRS[0], 0x74))).toBe(-1);
     expect(at(G.LEVEL_INFO, levelInfoAttr(MPIDRS[1], 0))).toBeLessThan(at(G.REDIST_REGS, redistRegAttr(MPIDRS[1], 0x10200)));
     const sre = at(G.CPU_SYSREGS, cpuSysRegAttr(MPIDRS[0], { op0: 3, op1: 0, crn: 12, crm: 12, op2: 5 }));
     expect(target.log.slice(0, sre).some((l) => l.startsWith(`${G.CPU_SYSREGS}:`))).toBe(false);
@@ -110,6 +122,7 @@ describe('vGICv3 state copy', () => {
 
   it('saves an ITS after ITS_SAVE_TABLES and restores it with ITS_RESTORE_TABLES before GITS_CTLR', () => {
     const its = new RegisterFile();
+    its.values.set(RegisterFile.key(G.ITS_REGS, 0x80n), 0x1800_0000_4000_0001n); // GITS_CBASER set up by a guest
     const saved = saveIts(its);
     expect(its.log[0]).toBe(`${RegisterFile.key(G.CTRL, Arm64VgicCtrl.ITS_SAVE_TABLES)}=0x0`);
     expect(Object.keys(saved.registers)).toHaveLength(14);
@@ -117,8 +130,10 @@ describe('vGICv3 state copy', () => {
     restoreIts(target, saved);
     const restoreTables = target.index(G.CTRL, BigInt(Arm64VgicCtrl.ITS_RESTORE_TABLES));
     expect(target.index(G.ITS_REGS, 0x4n)).toBe(0); // GITS_IIDR first
+    expect(target.index(G.ITS_REGS, 0x80n)).toBeGreaterThan(0);
     expect(target.index(G.ITS_REGS, 0x80n)).toBeLessThan(target.index(G.ITS_REGS, 0x90n)); // CBASER before CREADR
-    expect(target.index(G.ITS_REGS, 0x138n)).toBeLessThan(restoreTables);
+    expect(target.index(G.ITS_REGS, 0x88n)).toBeLessThan(restoreTables);
+    expect(target.index(G.ITS_REGS, 0x138n)).toBe(-1); // GITS_BASER7 as a fresh ITS has it: not written
     expect(target.index(G.ITS_REGS, 0x0n)).toBe(target.log.length - 1); // GITS_CTLR last
     expect(target.index(G.ITS_REGS, 0x8n)).toBe(-1); // GITS_TYPER compared
   });

@@ -29,6 +29,13 @@ import { GICR_SGI_FRAME_OFFSET, type SysRegEncoding } from './v3-attr';
 export type RestoreWrite =
   /** Write the saved value. */
   | 'value'
+  /**
+   * Write the saved value unless the restoring device already reads exactly that: KVM
+   * sanitises the cacheability and shareability fields of the LPI/ITS table-base registers on
+   * every write, so writing back their reset value (0) would turn it into KVM's defaults
+   * (GICR_PROPBASER 0 → 0x180, GITS_CBASER 0 → 0x1800_0000_0000_0000: seen on Linux 6.1).
+   */
+  | 'value-if-changed'
   /** A write-1-to-set register: first all-ones to its write-1-to-clear twin (`clearOffset`), then the saved bits. */
   | 'set-after-clear'
   /** Read-only, describes the GIC's make-up: the restoring vGIC must read the same, or the restore is refused. */
@@ -90,8 +97,8 @@ export const GICV3_REDIST_RD_REGISTERS: readonly GicMmioRegister[] = [
   double('GICR_TYPER', 0x0008, 'compare'),
   word('GICR_STATUSR', 0x0010),
   word('GICR_WAKER', 0x0014),
-  double('GICR_PROPBASER', 0x0070),
-  double('GICR_PENDBASER', 0x0078),
+  double('GICR_PROPBASER', 0x0070, 'value-if-changed'),
+  double('GICR_PENDBASER', 0x0078, 'value-if-changed'),
   word('GICR_CTLR', 0x0000),
 ];
 
@@ -157,17 +164,17 @@ export function iccRegistersFor(priorityBits: number): IccRegister[] {
 export interface ItsRegister {
   readonly name: string;
   readonly offset: number;
-  readonly restore: 'value' | 'compare';
+  readonly restore: 'value' | 'value-if-changed' | 'compare';
 }
 
 /** The ITS's registers in restore order; GITS_CTLR is written after ITS_RESTORE_TABLES (arm-vgic-its.rst), see ITS_CTLR. */
 export const GICV3_ITS_REGISTERS: readonly ItsRegister[] = [
   { name: 'GITS_IIDR', offset: 0x0004, restore: 'value' },
   { name: 'GITS_TYPER', offset: 0x0008, restore: 'compare' },
-  { name: 'GITS_CBASER', offset: 0x0080, restore: 'value' },
+  { name: 'GITS_CBASER', offset: 0x0080, restore: 'value-if-changed' },
   { name: 'GITS_CREADR', offset: 0x0090, restore: 'value' },
   { name: 'GITS_CWRITER', offset: 0x0088, restore: 'value' },
-  ...[0, 1, 2, 3, 4, 5, 6, 7].map((n) => ({ name: `GITS_BASER${n}`, offset: 0x0100 + 8 * n, restore: 'value' as const })),
+  ...[0, 1, 2, 3, 4, 5, 6, 7].map((n) => ({ name: `GITS_BASER${n}`, offset: 0x0100 + 8 * n, restore: 'value-if-changed' as const })),
 ];
 export const ITS_CTLR: ItsRegister = { name: 'GITS_CTLR', offset: 0x0000, restore: 'value' };
 

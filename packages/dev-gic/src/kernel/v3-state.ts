@@ -112,6 +112,10 @@ function writeRows(io: DeviceAttrIo, f: FrameIo, rows: readonly GicMmioRegister[
       if (now.some((w, i) => w !== values[i])) throw incompatible(`${where} ${row.name}`, `reads ${hex(now)} here, ${hex(values)} when saved: the GIC is built differently (interrupts, vCPUs, ITS)`);
       continue;
     }
+    if (row.restore === 'value-if-changed') {
+      // Both halves of a 64-bit register are compared first: a write of either half sanitises the whole register.
+      if (words.every((o, i) => Number(io.getAttr(f.group, f.attr(o)) & U32) === values[i])) continue;
+    }
     if (row.restore === 'set-after-clear') for (const o of clearWords(row, f.frame, nrIrqs)) io.setAttr(f.group, f.attr(o), U32);
     words.forEach((o, i) => io.setAttr(f.group, f.attr(o), values[i]));
   }
@@ -230,6 +234,7 @@ export function restoreIts(io: DeviceAttrIo, state: ItsState, where = 'its'): vo
       if (now !== value(r.name)) throw incompatible(`${where} ${r.name}`, `reads 0x${now.toString(16)} here, 0x${value(r.name).toString(16)} when saved`);
       continue;
     }
+    if (r.restore === 'value-if-changed' && io.getAttr(G.ITS_REGS, itsRegAttr(r.offset)) === value(r.name)) continue;
     io.setAttr(G.ITS_REGS, itsRegAttr(r.offset), value(r.name));
   }
   io.setAttr(G.CTRL, Arm64VgicCtrl.ITS_RESTORE_TABLES);
