@@ -3,9 +3,10 @@
  * controller arch-arm64 resolves per machine container, which puts dev-gic's vGIC checkpoint
  * component where arch-arm64 would refuse; options are checked.
  */
-import { ConfigError, archPluginFor, createMachineContainer, loadPlugins, type MachineConfig } from '@kvmts/core';
+import { CheckpointError, ConfigError, archPluginFor, createMachineContainer, loadPlugins, type MachineConfig } from '@kvmts/core';
 import { ARCH_ARM64_MODULE, ARM64_INTERRUPT_CONTROLLER, arm64ArchPlugin } from '@kvmts/arch-arm64';
-import { DEV_GIC_MODULE, DEV_GIC_V2_MODULE, DEV_GIC_V3_ITS_MODULE, VGIC_V3_SECTION, kernelGicController, kernelGicOptions } from '@kvmts/dev-gic';
+import { DEV_GIC_MODULE, DEV_GIC_V2_MODULE, DEV_GIC_V3_ITS_MODULE, VGIC_V3_SECTION, kernelGicController, kernelGicOptions, vgicV3CheckpointComponent } from '@kvmts/dev-gic';
+import type { CheckpointContext } from '@kvmts/core';
 
 const config = (archOptions: MachineConfig['archOptions']): MachineConfig => ({ arch: 'arm64', memory: 1 << 20, archOptions });
 
@@ -39,5 +40,24 @@ describe('dev-gic as the arm64 interrupt controller', () => {
     expect(() => kernelGicOptions({ version: 2, its: true })).toThrow(/an ITS belongs to a GICv3/);
     expect(() => kernelGicController({ version: 4 as never })).toThrow(ConfigError);
     expect(() => kernelGicOptions({ its: 'yes' as never })).toThrow(ConfigError);
+  });
+
+  it('its checkpoint component names what is wrong: no dev-gic vGIC in the VM, a malformed section', () => {
+    const ctx = { vm: {} } as unknown as CheckpointContext;
+    const caught = (f: () => unknown): CheckpointError => {
+      try {
+        f();
+      } catch (e) {
+        return e as CheckpointError;
+      }
+      throw new Error('no error');
+    };
+    const noGic = caught(() => vgicV3CheckpointComponent.save(ctx));
+    expect(noGic).toBeInstanceOf(CheckpointError);
+    expect(noGic.code).toBe('not-saveable');
+    expect(noGic.message).toContain('no in-kernel GIC created by @kvmts/dev-gic');
+    const malformed = caught(() => vgicV3CheckpointComponent.restore(ctx, { gic: { nrIrqs: 128, distributor: {}, spiLineLevels: [], cpus: [{ mpidr: 1 }] }, its: null }));
+    expect(malformed.code).toBe('corrupt');
+    expect(malformed.message).toContain('gic.cpus[0]');
   });
 });
