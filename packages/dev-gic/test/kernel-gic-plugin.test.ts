@@ -4,8 +4,8 @@
  * component where arch-arm64 would refuse; options are checked.
  */
 import { CheckpointError, ConfigError, archPluginFor, createMachineContainer, loadPlugins, type MachineConfig } from '@kvmts/core';
-import { ARCH_ARM64_MODULE, ARM64_INTERRUPT_CONTROLLER, arm64ArchPlugin } from '@kvmts/arch-arm64';
-import { DEV_GIC_MODULE, DEV_GIC_V2_MODULE, DEV_GIC_V3_ITS_MODULE, VGIC_V3_SECTION, kernelGicController, kernelGicOptions, vgicV3CheckpointComponent } from '@kvmts/dev-gic';
+import { ARCH_ARM64_MODULE, ARM64_GIC_PHANDLE, ARM64_INTERRUPT_CONTROLLER, arm64ArchPlugin, fdtProp, type FdtNode } from '@kvmts/arch-arm64';
+import { DEV_GIC_MODULE, DEV_GIC_V2_MODULE, DEV_GIC_V3_ITS_MODULE, VGIC_V3_SECTION, gicV2FdtNode, itsFdtNode, kernelGicController, kernelGicOptions, vgicV3CheckpointComponent } from '@kvmts/dev-gic';
 import type { CheckpointContext } from '@kvmts/core';
 
 const config = (archOptions: MachineConfig['archOptions']): MachineConfig => ({ arch: 'arm64', memory: 1 << 20, archOptions });
@@ -59,5 +59,33 @@ describe('dev-gic as the arm64 interrupt controller', () => {
     const malformed = caught(() => vgicV3CheckpointComponent.restore(ctx, { gic: { nrIrqs: 128, distributor: {}, spiLineLevels: [], cpus: [{ mpidr: 1 }] }, its: null }));
     expect(malformed.code).toBe('corrupt');
     expect(malformed.message).toContain('gic.cpus[0]');
+  });
+});
+
+describe('dev-gic FDT nodes', () => {
+  const props = (node: FdtNode) => Object.fromEntries((node.properties ?? []).map((p) => [p.name, Buffer.from(p.value).toString('hex')]));
+  const hexOf = (p: { value: Uint8Array }) => Buffer.from(p.value).toString('hex');
+
+  it('describes the ITS as an msi-controller at its 128 KiB frame', () => {
+    const node = itsFdtNode();
+    expect(node.name).toBe('its@8080000');
+    expect(props(node)).toEqual({
+      compatible: hexOf(fdtProp.string('compatible', 'arm,gic-v3-its')),
+      'msi-controller': '',
+      '#msi-cells': '00000001',
+      reg: hexOf(fdtProp.u64('reg', 0x0808_0000, 0x2_0000)),
+      phandle: '00000003',
+    });
+  });
+
+  it('describes a vGICv2 with its distributor and 8 KiB CPU interface, as the GIC every interrupt-parent names', () => {
+    const node = gicV2FdtNode();
+    expect(node.name).toBe('intc@8000000');
+    expect(props(node)).toMatchObject({
+      compatible: hexOf(fdtProp.string('compatible', 'arm,cortex-a15-gic')),
+      '#interrupt-cells': '00000003',
+      reg: hexOf(fdtProp.u64('reg', 0x0800_0000, 0x1000, 0x0801_0000, 0x2000)),
+      phandle: hexOf(fdtProp.u32('phandle', ARM64_GIC_PHANDLE)),
+    });
   });
 });

@@ -107,7 +107,8 @@ export function kernelGicOf(vm: KvmVM): KernelGic | undefined {
   return gics.get(vm);
 }
 
-function itsFdtNode(): FdtNode {
+/** The ITS node (arm,gic-v3-its binding): an msi-controller child of the GICv3 node. */
+export function itsFdtNode(): FdtNode {
   return {
     name: `its@${hex(L.its)}`,
     properties: [
@@ -120,7 +121,8 @@ function itsFdtNode(): FdtNode {
   };
 }
 
-function gicV2FdtNode(): FdtNode {
+/** The vGICv2 node (arm,cortex-a15-gic binding): distributor and CPU interface frames. */
+export function gicV2FdtNode(): FdtNode {
   return {
     name: `intc@${hex(L.v2Distributor)}`,
     properties: [
