@@ -1,19 +1,17 @@
 import type { DependencyContainer } from 'tsyringe';
 import { ARCH_PLUGIN, DEVICE_PLUGIN, KvmCap, type ArchPlugin, type LinuxBootProfile, type LinuxBootRequest, type GuestMemory, type Kvm, type KvmVM, type MachineConfig, type MemoryRegionOptions } from '@kvmts/core';
 import { KVM_VM_TYPE_ARM_IPA_SIZE_MASK } from './abi';
-import { loadKernelBoot } from './boot/load';
 import { ArmV8KvmCPU, type Arm64InitialState } from './cpu';
 import { pl011, pl011Plugin } from './devices';
 import { linuxCmdline } from './boot/cmdline';
-import { ARM64_INTERRUPT_CONTROLLER, minimalVgicV3Controller, type Arm64InterruptController } from './gic/interrupt-controller';
+import { ARM64_INTERRUPT_CONTROLLER, minimalVgicV3Controller } from './gic/interrupt-controller';
 import { ARM64_LAYOUT } from './layout';
 import { arm64MachineOptions, type Arm64Boot } from './machine-options';
 import { ARCH_ARM64_MODULE } from './module-name';
 import { ArmV8ThreadContext } from './state/thread-context';
-import { bindVmVirtualCounter, createVirtualCounterState } from './state/virtual-counter';
 import { arm64CheckpointSupport } from './checkpoint/support';
 import { arm64VmComponents } from './checkpoint/vm-state';
-import { initVcpus } from './vcpu-init';
+import { prepareArm64Boot } from './prepare-boot';
 
 /**
  * The arm64 ArchPlugin. Set-up order, written down here once (arm64.md §3, gic.md §1):
@@ -21,8 +19,9 @@ import { initVcpus } from './vcpu-init';
  *   configureVm   KVM_CAP_ARM_NISV_TO_USER, so an undecodable MMIO access is an exit, not ENOSYS
  *   (core creates the vCPUs)
  *   prepareBoot   KVM_ARM_VCPU_INIT on every vCPU (preferred target, PSCI 0.2, secondaries
- *                 powered off) → their MPIDRs → the vGICv3 (after all vCPUs: CTRL_INIT sizes the
- *                 redistributors) → the boot payload and its FDT
+ *                 powered off) → their MPIDRs → the in-kernel GIC (after all vCPUs: CTRL_INIT
+ *                 sizes the redistributors; from the container's ARM64_INTERRUPT_CONTROLLER,
+ *                 else the minimal vGICv3) → the boot payload and its FDT (./prepare-boot.ts)
  * prepareBoot is the first hook that runs after the vCPUs exist, which is why vCPU and vGIC
  * initialisation live there rather than in configureVm.
  */
@@ -67,24 +66,6 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
     };
   },
 };
-
-
-/**
- * prepareBoot with the interrupt controller `gicController` (archOptions gic: 'kernel'): vCPU
- * init, then the GIC (after every vCPU), then the boot payload with the GIC's FDT node.
- */
-function prepareArm64Boot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<Arm64Boot>, gicController: Arm64InterruptController): Arm64InitialState[] {
-  const options = arm64MachineOptions(config.archOptions);
-  const mpidrs = initVcpus(vm);
-  const gic = options.gic === 'kernel' ? gicController.create(vm, { mpidrs, irqs: options.gicIrqs, config: config as MachineConfig }) : undefined;
-  const virtualCounter = createVirtualCounterState();
-  bindVmVirtualCounter(vm, virtualCounter);
-  const states: Arm64InitialState[] = mpidrs.map(() => ({ virtualCounter }));
-  if (config.boot !== undefined) {
-    states[0] = { virtualCounter, registers: loadKernelBoot(config.boot, memory, { vm, mpidrs, options, devices: config.devices ?? [], ...(gic ? { gicNode: gic.fdtNode } : {}) }) };
-  }
-  return states;
-}
 
 /**
  * The arm64 plugin for the machine whose container is `container`: as arm64ArchPlugin, with the
