@@ -32,7 +32,7 @@ describe('vGICv3 attr encodings (arm-vgic-v3.rst)', () => {
     expect(distRegAttr(0x6100)).toBe(0x6100n);
   });
 
-  it('encodes the ICC registers as the 16-bit instruction field of gic.md §3.3', () => {
+  it('encodes the ICC registers as the 16-bit instruction field op0<<14 | op1<<11 | CRn<<7 | CRm<<3 | op2', () => {
     const field = Object.fromEntries(GICV3_ICC_REGISTERS.map((r) => [r.name, sysRegField(r.encoding)]));
     expect(field).toEqual({
       ICC_SRE_EL1: 0xc665,

@@ -1,6 +1,6 @@
 /**
  * Where the in-kernel GIC's frames sit in guest-physical space (QEMU virt's places, which
- * arch-arm64's layout follows), and their sizes as KVM requires them (gic.md §1).
+ * arch-arm64's layout follows), and their sizes as KVM requires them (Linux Documentation/virt/kvm/devices/arm-vgic-v3.rst, arm-vgic-its.rst).
  */
 import { ARM64_LAYOUT } from '@kvmts/arch-arm64';
 

@@ -1,5 +1,5 @@
 /**
- * The in-kernel vGIC of an arm64 machine, created through KVM_CREATE_DEVICE (gic.md §1):
+ * The in-kernel vGIC of an arm64 machine, created through KVM_CREATE_DEVICE (arm-vgic-v3.rst, arm-vgic.rst, arm-vgic-its.rst):
  *
  *   v3   distributor + one redistributor per vCPU; NR_IRQS; CTRL_INIT after every vCPU exists
  *        (it sizes the redistributors; KVM_CREATE_VCPU fails afterwards); optionally an ITS

@@ -1,7 +1,7 @@
 /**
  * The state of KVM's vGICv3 as data: which registers of the distributor, each redistributor,
  * each CPU interface and each ITS hold state, how wide they are and how many words a GIC with
- * NR_IRQS interrupts has of each (gic.md §3, Arm GICv3 architecture specification chapter 12).
+ * NR_IRQS interrupts has of each (arm-vgic-v3.rst, Arm GICv3 architecture specification chapter 12).
  *
  * A row's place in its table is its place in the restore order, which KVM and the architecture
  * constrain (QEMU arm_gicv3_kvm.c, arm-vgic-v3.rst):
