@@ -15,7 +15,10 @@ export interface Arm64MachineOptions {
    * 'none': no interrupt controller at all — tiny guests that poll; no in-kernel devices then.
    */
   readonly gic?: 'kernel' | 'none';
-  /** INTIDs the vGIC implements (KVM_DEV_ARM_VGIC_GRP_NR_IRQS): 64–1024 in steps of 32. Default 128. */
+  /**
+   * INTIDs the vGIC implements (KVM_DEV_ARM_VGIC_GRP_NR_IRQS): 64–992 in steps of 32 (KVM takes
+   * at most 1023, vgic-kvm-device.c, and a multiple of 32). Default 128.
+   */
   readonly gicIrqs?: number;
   /**
    * The system-register generic timer (CNTV_*, CNTP_*, what Linux uses): 'kernel' (default) is
@@ -29,6 +32,8 @@ export type CheckedArm64Options = Required<Omit<Arm64MachineOptions, 'timer'>> &
 
 const KNOWN = ['gic', 'gicIrqs', 'timer'];
 export const ARM64_DEFAULT_GIC_IRQS = 128;
+/** The largest multiple of 32 KVM's NR_IRQS takes (its bound is VGIC_MAX_RESERVED, 1023). */
+export const ARM64_MAX_GIC_IRQS = 992;
 
 /** `archOptions`, checked; a ConfigError names the bad option. */
 export function arm64MachineOptions(raw: unknown): CheckedArm64Options {
@@ -40,8 +45,8 @@ export function arm64MachineOptions(raw: unknown): CheckedArm64Options {
   const gic = o.gic ?? 'kernel';
   if (gic !== 'kernel' && gic !== 'none') throw new ConfigError('archOptions.gic', `must be 'kernel' or 'none', got ${describeValue(gic)}`);
   const gicIrqs = o.gicIrqs ?? ARM64_DEFAULT_GIC_IRQS;
-  if (!Number.isInteger(gicIrqs) || gicIrqs < 64 || gicIrqs > 1024 || gicIrqs % 32 !== 0) {
-    throw new ConfigError('archOptions.gicIrqs', `must be 64–1024 in steps of 32 (KVM_DEV_ARM_VGIC_GRP_NR_IRQS), got ${describeValue(gicIrqs)}`);
+  if (!Number.isInteger(gicIrqs) || gicIrqs < 64 || gicIrqs > ARM64_MAX_GIC_IRQS || gicIrqs % 32 !== 0) {
+    throw new ConfigError('archOptions.gicIrqs', `must be 64–${ARM64_MAX_GIC_IRQS} in steps of 32 (KVM_DEV_ARM_VGIC_GRP_NR_IRQS takes at most 1023), got ${describeValue(gicIrqs)}`);
   }
   const timer = o.timer ?? 'kernel';
   if (timer === 'simulated') {

@@ -1,18 +1,17 @@
 import type { DependencyContainer } from 'tsyringe';
 import { ARCH_PLUGIN, DEVICE_PLUGIN, KvmCap, type ArchPlugin, type LinuxBootProfile, type LinuxBootRequest, type GuestMemory, type Kvm, type KvmVM, type MachineConfig, type MemoryRegionOptions } from '@kvmts/core';
 import { KVM_VM_TYPE_ARM_IPA_SIZE_MASK } from './abi';
-import { loadKernelBoot } from './boot/load';
 import { ArmV8KvmCPU, type Arm64InitialState } from './cpu';
 import { pl011, pl011Plugin } from './devices';
 import { linuxCmdline } from './boot/cmdline';
-import { createVgicV3 } from './gic/vgic-v3';
+import { ARM64_INTERRUPT_CONTROLLER, minimalVgicV3Controller } from './gic/interrupt-controller';
 import { ARM64_LAYOUT } from './layout';
 import { arm64MachineOptions, type Arm64Boot } from './machine-options';
 import { ARCH_ARM64_MODULE } from './module-name';
 import { ArmV8ThreadContext } from './state/thread-context';
-import { bindVmVirtualCounter, createVirtualCounterState } from './state/virtual-counter';
 import { arm64CheckpointSupport } from './checkpoint/support';
-import { initVcpus } from './vcpu-init';
+import { arm64VmComponents } from './checkpoint/vm-state';
+import { prepareArm64Boot } from './prepare-boot';
 
 /**
  * The arm64 ArchPlugin. Set-up order, written down here once (arm64.md §3, gic.md §1):
@@ -20,8 +19,9 @@ import { initVcpus } from './vcpu-init';
  *   configureVm   KVM_CAP_ARM_NISV_TO_USER, so an undecodable MMIO access is an exit, not ENOSYS
  *   (core creates the vCPUs)
  *   prepareBoot   KVM_ARM_VCPU_INIT on every vCPU (preferred target, PSCI 0.2, secondaries
- *                 powered off) → their MPIDRs → the vGICv3 (after all vCPUs: CTRL_INIT sizes the
- *                 redistributors) → the boot payload and its FDT
+ *                 powered off) → their MPIDRs → the in-kernel GIC (after all vCPUs: CTRL_INIT
+ *                 sizes the redistributors; from the container's ARM64_INTERRUPT_CONTROLLER,
+ *                 else the minimal vGICv3) → the boot payload and its FDT (./prepare-boot.ts)
  * prepareBoot is the first hook that runs after the vCPUs exist, which is why vCPU and vGIC
  * initialisation live there rather than in configureVm.
  */
@@ -46,16 +46,7 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   },
 
   prepareBoot(vm: KvmVM, memory: GuestMemory, config: MachineConfig<Arm64Boot>): Arm64InitialState[] {
-    const options = arm64MachineOptions(config.archOptions);
-    const mpidrs = initVcpus(vm);
-    if (options.gic === 'kernel') createVgicV3(vm, { vcpus: mpidrs.length, irqs: options.gicIrqs });
-    const virtualCounter = createVirtualCounterState();
-    bindVmVirtualCounter(vm, virtualCounter);
-    const states: Arm64InitialState[] = mpidrs.map(() => ({ virtualCounter }));
-    if (config.boot !== undefined) {
-      states[0] = { virtualCounter, registers: loadKernelBoot(config.boot, memory, { vm, mpidrs, options, devices: config.devices ?? [] }) };
-    }
-    return states;
+    return prepareArm64Boot(vm, memory, config, minimalVgicV3Controller);
   },
 
   threadContextFromData(data: unknown): ArmV8ThreadContext {
@@ -76,11 +67,27 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   },
 };
 
+/**
+ * The arm64 plugin for the machine whose container is `container`: as arm64ArchPlugin, with the
+ * in-kernel GIC from the controller registered there under ARM64_INTERRUPT_CONTROLLER (a GIC
+ * package's), and that controller's checkpoint component in place of the vGIC's refusal.
+ */
+export function arm64ArchPluginIn(container: DependencyContainer): typeof arm64ArchPlugin {
+  if (!container.isRegistered(ARM64_INTERRUPT_CONTROLLER, true)) return arm64ArchPlugin;
+  const controller = container.resolve(ARM64_INTERRUPT_CONTROLLER);
+  return {
+    ...arm64ArchPlugin,
+    prepareBoot: (vm, memory, config) => prepareArm64Boot(vm, memory, config, controller),
+    checkpoint: { ...arm64CheckpointSupport, vmComponents: (config) => arm64VmComponents(config, controller) },
+  };
+}
+
 /** The console UART's instance name in linuxBoot machines. */
 export const ARM64_LINUX_CONSOLE = 'uart0';
 
 /** Module entry for kvmts: register the arm64 arch plugin and its devices in `container`. */
 export function register(container: DependencyContainer): void {
-  container.register(ARCH_PLUGIN, { useValue: arm64ArchPlugin });
+  // Resolved per machine container: a GIC package registered there supplies the in-kernel GIC.
+  container.register(ARCH_PLUGIN, { useFactory: (c) => arm64ArchPluginIn(c) });
   container.register(DEVICE_PLUGIN, { useValue: pl011Plugin });
 }

@@ -41,6 +41,11 @@ describe('arm64 machine options', () => {
     expect(configError({ gic: 'v2' }).setting).toBe('archOptions.gic');
     expect(configError({ gicIrqs: 100 }).setting).toBe('archOptions.gicIrqs');
     expect(configError({ gicIrqs: 2048 }).setting).toBe('archOptions.gicIrqs');
+  });
+
+  it('takes at most 992 interrupts: KVM refuses NR_IRQS above 1023 (VGIC_MAX_RESERVED), and 1024 is the next multiple of 32', () => {
+    expect(arm64MachineOptions({ gicIrqs: 992 }).gicIrqs).toBe(992);
+    expect(configError({ gicIrqs: 1024 }).message).toContain('64–992');
     expect(configError('kernel').setting).toBe('archOptions');
   });
 });

@@ -9,6 +9,7 @@ import { checkedPl011Options, pl011Plugin, type Pl011Options } from '../devices/
 import { vgicV3Frames } from '../gic/vgic-v3';
 import type { CheckedArm64Options } from '../machine-options';
 import { arm64MachineFdt, type Arm64FdtSpec } from './machine-fdt';
+import type { FdtNode } from './fdt';
 import { planKernelBoot, type Arm64KernelBoot } from './kernel';
 
 /** What the FDT describes besides the boot payload. */
@@ -17,6 +18,8 @@ export interface Arm64MachineDescription {
   readonly mpidrs: readonly bigint[];
   readonly options: CheckedArm64Options;
   readonly devices: readonly DeviceSpec[];
+  /** The in-kernel GIC's node from the controller that created it; absent with gic: 'kernel', the minimal vGICv3's. */
+  readonly gicNode?: FdtNode;
 }
 
 function fdtSpec(m: Arm64MachineDescription, boot: Arm64KernelBoot, initrd?: { start: number; end: number }): Arm64FdtSpec {
@@ -24,7 +27,7 @@ function fdtSpec(m: Arm64MachineDescription, boot: Arm64KernelBoot, initrd?: { s
   return {
     memory: m.vm.regions.filter((r) => r.confReported).map((r) => ({ base: r.guestPhysAddr, size: r.size })),
     mpidrs: m.mpidrs,
-    ...(m.options.gic === 'kernel' ? { gic: vgicV3Frames(m.mpidrs.length) } : {}),
+    ...(m.options.gic === 'kernel' ? (m.gicNode ? { gicNode: m.gicNode } : { gic: vgicV3Frames(m.mpidrs.length) }) : {}),
     timer: m.options.timer === 'kernel',
     uarts: uarts.map((u) => ({ base: u.base, ...(u.spi !== undefined ? { spi: u.spi } : {}) })),
     ...(boot.cmdline !== undefined ? { bootargs: boot.cmdline } : {}),

@@ -10,9 +10,11 @@ export interface Arm64FdtSpec {
   readonly memory: readonly { readonly base: number; readonly size: number }[];
   /** MPIDR_EL1 of each vCPU, by vCPU id (read from KVM after KVM_ARM_VCPU_INIT). */
   readonly mpidrs: readonly bigint[];
-  /** The in-kernel GICv3's frames; absent: no interrupt controller (and no timer node). */
-  readonly gic?: { readonly distributor: number; readonly distributorBytes: number; readonly redistributors: number; readonly redistributorBytes: number };
-  /** Describe the generic timer (needs `gic`). */
+  /** The in-kernel GICv3's frames; absent: no interrupt controller (and no timer node) unless `gicNode` is given. */
+  readonly gic?: Arm64GicV3Frames;
+  /** The interrupt controller's node as its creator describes it (phandle ARM64_GIC_PHANDLE); wins over `gic`. */
+  readonly gicNode?: FdtNode;
+  /** Describe the generic timer (needs a GIC). */
   readonly timer: boolean;
   /** PL011 UARTs; `spi` absent: polled, no interrupts property. The first is the console (stdout-path). */
   readonly uarts: readonly { readonly base: number; readonly spi?: number }[];
@@ -20,14 +22,26 @@ export interface Arm64FdtSpec {
   readonly initrd?: { readonly start: number; readonly end: number };
 }
 
-const GIC_PHANDLE = 1;
+/** A vGICv3's distributor and redistributor frames. */
+export interface Arm64GicV3Frames {
+  readonly distributor: number;
+  readonly distributorBytes: number;
+  readonly redistributors: number;
+  readonly redistributorBytes: number;
+}
+
+/** The interrupt controller's phandle: every interrupt-parent points here. */
+export const ARM64_GIC_PHANDLE = 1;
+const GIC_PHANDLE = ARM64_GIC_PHANDLE;
 const CLOCK_PHANDLE = 2;
 /** Interrupt specifier cells (arm,gic-v3 binding): type, number, flags. */
-const Irq = { SPI: 0, PPI: 1, LEVEL_HIGH: 4 } as const;
+export const ARM64_FDT_IRQ = { SPI: 0, PPI: 1, LEVEL_HIGH: 4 } as const;
+const Irq = ARM64_FDT_IRQ;
 /** Generic timer PPIs in the binding's order — secure phys 29, non-secure phys 30, virtual 27, hypervisor 26 — as INTID − 16. */
 const TIMER_PPIS = [13, 14, 11, 10];
 /** The GICv3 maintenance interrupt (PPI 9, INTID 25). */
-const GIC_MAINTENANCE_PPI = 9;
+export const ARM64_GIC_MAINTENANCE_PPI = 9;
+const GIC_MAINTENANCE_PPI = ARM64_GIC_MAINTENANCE_PPI;
 const PL011_CLOCK_HZ = 24_000_000;
 /** MPIDR_EL1 affinity fields Aff3, Aff2, Aff1, Aff0 (the cpu node's reg): drops RES1 bit 31, U and MT. */
 const MPIDR_AFFINITY = 0xff_00ff_ffffn;
@@ -60,32 +74,38 @@ function chosenNode(spec: Arm64FdtSpec): FdtNode {
   return { name: 'chosen', properties };
 }
 
+/** A vGICv3's node (arm,gic-v3 binding), `extra` children (an ITS) below it. */
+export function gicV3FdtNode(frames: Arm64GicV3Frames, extra: readonly FdtNode[] = []): FdtNode {
+  return {
+    name: `intc@${hex(frames.distributor)}`,
+    properties: [
+      fdtProp.string('compatible', 'arm,gic-v3'),
+      fdtProp.u32('#interrupt-cells', 3),
+      // As QEMU virt and Firecracker have it (room for an ITS child; dtc wants #address-cells on interrupt providers).
+      fdtProp.u32('#address-cells', 2),
+      fdtProp.u32('#size-cells', 2),
+      fdtProp.empty('ranges'),
+      fdtProp.empty('interrupt-controller'),
+      fdtProp.u64('reg', frames.distributor, frames.distributorBytes, frames.redistributors, frames.redistributorBytes),
+      fdtProp.u32('interrupts', Irq.PPI, GIC_MAINTENANCE_PPI, Irq.LEVEL_HIGH),
+      fdtProp.u32('phandle', GIC_PHANDLE),
+    ],
+    ...(extra.length ? { children: [...extra] } : {}),
+  };
+}
+
 /** The DTB for `spec`. */
 export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
   const gic = spec.gic;
+  const hasGic = spec.gicNode !== undefined || gic !== undefined;
   const children: FdtNode[] = [chosenNode(spec)];
   for (const m of spec.memory) {
     children.push({ name: `memory@${hex(m.base)}`, properties: [fdtProp.string('device_type', 'memory'), fdtProp.u64('reg', m.base, m.size)] });
   }
   children.push(cpusNode(spec.mpidrs));
   children.push({ name: 'psci', properties: [fdtProp.string('compatible', 'arm,psci-0.2'), fdtProp.string('method', 'hvc')] });
-  if (gic) {
-    children.push({
-      name: `intc@${hex(gic.distributor)}`,
-      properties: [
-        fdtProp.string('compatible', 'arm,gic-v3'),
-        fdtProp.u32('#interrupt-cells', 3),
-        // As QEMU virt and Firecracker have it (room for an ITS child; dtc wants #address-cells on interrupt providers).
-        fdtProp.u32('#address-cells', 2),
-        fdtProp.u32('#size-cells', 2),
-        fdtProp.empty('ranges'),
-        fdtProp.empty('interrupt-controller'),
-        fdtProp.u64('reg', gic.distributor, gic.distributorBytes, gic.redistributors, gic.redistributorBytes),
-        fdtProp.u32('interrupts', Irq.PPI, GIC_MAINTENANCE_PPI, Irq.LEVEL_HIGH),
-        fdtProp.u32('phandle', GIC_PHANDLE),
-      ],
-    });
-  }
+  const gicNode = spec.gicNode ?? (gic ? gicV3FdtNode(gic) : undefined);
+  if (gicNode) children.push(gicNode);
   if (spec.timer) {
     children.push({
       name: 'timer',
@@ -114,7 +134,7 @@ export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
       properties: [
         fdtProp.strings('compatible', 'arm,pl011', 'arm,primecell'),
         fdtProp.u64('reg', u.base, PL011_BYTES),
-        ...(gic && u.spi !== undefined ? [fdtProp.u32('interrupts', Irq.SPI, u.spi, Irq.LEVEL_HIGH)] : []),
+        ...(hasGic && u.spi !== undefined ? [fdtProp.u32('interrupts', Irq.SPI, u.spi, Irq.LEVEL_HIGH)] : []),
         fdtProp.u32('clocks', CLOCK_PHANDLE, CLOCK_PHANDLE),
         fdtProp.strings('clock-names', 'uartclk', 'apb_pclk'),
       ],
@@ -124,7 +144,7 @@ export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
     fdtProp.string('compatible', 'linux,dummy-virt'),
     fdtProp.u32('#address-cells', 2),
     fdtProp.u32('#size-cells', 2),
-    ...(gic ? [fdtProp.u32('interrupt-parent', GIC_PHANDLE)] : []),
+    ...(hasGic ? [fdtProp.u32('interrupt-parent', GIC_PHANDLE)] : []),
   ];
   return buildFdt({ name: '', properties: rootProperties, children });
 }

@@ -8,14 +8,16 @@
  *                continues from the saved instant instead of jumping by the time the
  *                checkpoint sat on disk, as x86.clock does for kvmclock.
  *
- * The in-kernel vGICv3 (gic: 'kernel') has state of its own — distributor, redistributors,
- * each vCPU's CPU interface and pending interrupts — whose transfer is the GIC issue's work.
- * Until then such a machine refuses to checkpoint by name (arm64.vgic-v3), never leaving a
- * checkpoint that would restore with its interrupt state lost.
+ * The in-kernel GIC (gic: 'kernel') has state of its own — distributor, redistributors, each
+ * vCPU's CPU interface and pending interrupts. The interrupt controller that created it saves
+ * it when it offers a checkpoint component (@kvmts/dev-gic's does); the plugin's own minimal
+ * vGICv3 does not, so such a machine refuses to checkpoint by name (arm64.vgic-v3), never
+ * leaving a checkpoint that would restore with its interrupt state lost.
  */
 import { CheckpointError, type CheckpointComponent, type CheckpointContext, type MachineConfig } from '@kvmts/core';
 import { Arm64TimerRegId } from '../abi';
 import { arm64MachineOptions } from '../machine-options';
+import type { Arm64InterruptController } from '../gic/interrupt-controller';
 import { OneRegIo } from '../state/one-reg-io';
 import { presetVirtualCount, savedVirtualCount, vmVirtualCounterState } from '../state/virtual-counter';
 
@@ -55,8 +57,8 @@ export const arm64VirtualCounterComponent: CheckpointComponent = {
 };
 
 const VGIC_REFUSAL =
-  "the in-kernel vGICv3 (archOptions gic: 'kernel') holds interrupt state kvmts cannot save yet: checkpoint machines " +
-  "with gic: 'none' (and timer: 'none'), whose state is saved in full";
+  "the in-kernel vGICv3 (archOptions gic: 'kernel') of @kvmts/arch-arm64 holds interrupt state it cannot save: add " +
+  "'@kvmts/dev-gic' to the machine's plugins (its vGIC checkpoints), or checkpoint machines with gic: 'none' (and timer: 'none')";
 
 /** Stands for the vGICv3 in a machine's components, so a checkpoint of it fails by name instead of leaving the GIC out. */
 export const arm64VgicV3Refusal: CheckpointComponent = {
@@ -70,8 +72,12 @@ export const arm64VgicV3Refusal: CheckpointComponent = {
   },
 };
 
-/** The VM-level state of a machine of `config`: the virtual counter, and the vGICv3's refusal where there is one. */
-export function arm64VmComponents(config: MachineConfig): CheckpointComponent[] {
+/**
+ * The VM-level state of a machine of `config`: the in-kernel GIC's component (from `controller`,
+ * the one that created it; the refusal when it has none), then the virtual counter.
+ */
+export function arm64VmComponents(config: MachineConfig, controller?: Arm64InterruptController): CheckpointComponent[] {
   const { gic } = arm64MachineOptions(config.archOptions);
-  return gic === 'kernel' ? [arm64VgicV3Refusal, arm64VirtualCounterComponent] : [arm64VirtualCounterComponent];
+  if (gic !== 'kernel') return [arm64VirtualCounterComponent];
+  return [controller?.checkpointComponent?.(config) ?? arm64VgicV3Refusal, arm64VirtualCounterComponent];
 }
