@@ -24,7 +24,7 @@ interface ScratchScript {
 const scratch = require('../../../scripts/pack/scratch-project.js') as ScratchScript;
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
-const PACKAGES = ['native', 'core', 'arch-x86', 'arch-arm64', 'cli'];
+const PACKAGES = ['native', 'core', 'arch-x86', 'arch-arm64', 'dev-gic', 'cli'];
 /** What each arch package declares in its manifest (core finds arch plugins by it). */
 const ARCH_DECLARATIONS: Record<string, { arch: string }> = { 'arch-x86': { arch: 'x86_64' }, 'arch-arm64': { arch: 'arm64' } };
 const version = (name: string): string => JSON.parse(fs.readFileSync(path.join(REPO, 'packages', name, 'package.json'), 'utf8')).version;
@@ -66,6 +66,7 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
       native: ['CMakeLists.txt', 'native/addon.cc', 'native/common.h', 'README.md'],
       'arch-x86': ['guests/demo-checksum.S', 'guests/prebuilt/demo-checksum.bin'],
       'arch-arm64': ['README.md'],
+      'dev-gic': ['README.md'],
       cli: ['bin/kvmts.js', 'dist/bin.js'],
       core: ['dist/machine/vcpu-worker.js'],
     };
