@@ -72,6 +72,28 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   return Num(env, static_cast<int64_t>(id));
 }
 
+// remapFile(id, prot, flags, fd, offset) → 0 or -errno / kForkedRc. Maps `fd` from `offset` over
+// the whole of mapping `id`, in place (MAP_FIXED): the address, the id and every view stay valid,
+// and so does a KVM memory slot over it — the kernel's MMU notifiers drop what KVM mapped of the
+// old pages. A checkpoint restore into a running machine swaps its guest RAM for the image this
+// way. The registry lock is held throughout, so the mapping cannot be unmapped meanwhile.
+Napi::Value RemapFile(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int prot = info[1].As<Napi::Number>().Int32Value();
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  int fd = info[3].As<Napi::Number>().Int32Value();
+  double offset = info[4].As<Napi::Number>().DoubleValue();
+  if (!(offset >= 0)) return Num(env, -EINVAL);
+  if (InForkedChildStrict()) return Num(env, kForkedRc);
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> guard(r.lock);
+  auto it = r.regions.find(IdArg(info));
+  if (it == r.regions.end()) return Num(env, -ENOENT);
+  void* p = ::mmap(it->second.address, it->second.length, prot, flags | MAP_FIXED, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return Num(env, -errno);
+  return Num(env, 0);
+}
+
 // unmap(id) → 0, 1 when the id was already gone (idempotent), or -errno from munmap.
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   uint64_t id = IdArg(info);
@@ -138,6 +160,7 @@ Napi::Value LiveMappingCount(const Napi::CallbackInfo& info) {
 void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+  exports.Set("remapFile", Napi::Function::New(env, RemapFile, "remapFile"));
   exports.Set("mappingInfo", Napi::Function::New(env, MappingInfo, "mappingInfo"));
   exports.Set("mappingView", Napi::Function::New(env, MappingView, "mappingView"));
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));

@@ -124,6 +124,19 @@ export function mmap(length: number, prot: number, flags: number, fd = -1, offse
   return wrap(id);
 }
 
+/**
+ * Map `fd` from `offset` over the whole of mapping `mapping`, in place
+ * (mmap with MAP_FIXED at its address): its id, address and views stay valid, and a KVM memory
+ * slot over it now sees the file's pages (the kernel's MMU notifiers drop the old ones).
+ * `flags` without MAP_FIXED (added here), e.g. MAP_PRIVATE for a copy-on-write view of the file.
+ * Throws SyscallError (syscall 'mmap'; ENOENT when the mapping is gone).
+ */
+export function remapFile(mapping: Mapping, prot: number, flags: number, fd: number, offset = 0): void {
+  checkIndex('mmap offset', offset, Number.MAX_SAFE_INTEGER);
+  const rc = native.remapFile(mapping.id, prot, flags, fd, offset);
+  if (rc < 0) throw syscallError(native, 'mmap', rc, `mmap(MAP_FIXED over mapping ${mapping.id}, fd ${fd})`);
+}
+
 /** The mapping with this id, from any thread. Throws MappingGoneError if unknown/unmapped. */
 export function mappingById(id: number): Mapping {
   return wrap(id);
