@@ -18,6 +18,7 @@ import { encodeSection, toTagged } from './tagged-json';
 import { isValidSectionName } from './component';
 import { saveLocalDeviceStates } from './device-states';
 import type { CheckpointManifest } from './manifest';
+import { phaseReporter, type CheckpointProgressCallback } from './progress';
 import {
   DEVICE_SECTION_VERSION,
   checkpointComponents,
@@ -103,6 +104,8 @@ export interface CheckpointOptions {
    * (every later checkpoint resets it). Implied by `parent`.
    */
   readonly track?: boolean;
+  /** Called as the memory image is written (phase `save-memory`, bytes of the image scanned). */
+  readonly onProgress?: CheckpointProgressCallback;
 }
 
 /** The machine's dirty-page log, and the id of the checkpoint it started or was last reset at. */
@@ -160,13 +163,16 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     await replaceDirectoryAtomically(dir, async (temp) => {
       const writer = new CheckpointWriter(temp);
       for (const s of sections) writer.addSection(s.name, s.version, s.data);
+      const imageBytes = regions.reduce((n, r) => n + r.size, 0);
+      const progress = phaseReporter(options.onProgress, 'save-memory', imageBytes);
       if (parentId !== undefined) {
-        writer.writeIncrementalMemory(
-          regions.map((r, i) => ({ ...r, changed: changed![i] })),
+        writer.writeMemory(
+          regions.map((r, i) => ({ ...r, changed: changed![i] ?? 'all' })),
           { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) },
+          progress,
         );
       } else {
-        writer.writeMemory(regions);
+        writer.writeMemory(regions, null, progress);
       }
       manifest = writer.finish({
         arch: parts.arch.arch,
