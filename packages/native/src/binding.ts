@@ -57,6 +57,7 @@ export interface NativeBinding {
   unmap(id: number): number;
   remapFile(id: number, prot: number, flags: number, fd: number, offset: number): number;
   lseek(fd: number, offset: number, whence: number): number;
+  nonZeroPages(view: Uint8Array, pageSize: number, skipUnpopulated: boolean): Uint8Array | undefined;
   mappingInfo(id: number): [address: bigint, length: number] | undefined;
   mappingView(id: number, offset: number, length: number): ArrayBuffer | undefined;
   detach(buffer: ArrayBuffer): boolean;

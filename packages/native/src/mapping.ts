@@ -137,6 +137,23 @@ export function remapFile(mapping: Mapping, prot: number, flags: number, fd: num
   if (rc < 0) throw syscallError(native, 'mmap', rc, `mmap(MAP_FIXED over mapping ${mapping.id}, fd ${fd})`);
 }
 
+/**
+ * Which pages of `view` hold a non-zero byte: one bit per `pageSize` bytes (bit n of byte n / 8,
+ * least significant first). One native pass over the whole view — what a checkpoint save uses
+ * to find the pages worth storing. Throws RangeError when the view's length is not a multiple
+ * of `pageSize` (a positive multiple of 8).
+ *
+ * `skipUnpopulated`: only for a view of an anonymous private mapping (never of a file mapping,
+ * whose unread pages hold the file's bytes). Pages with no page-table entry — never written, so
+ * zero — are then not read at all (/proc/self/pagemap says which), which saves faulting in the
+ * zero page for every untouched page of a large guest.
+ */
+export function nonZeroPages(view: Uint8Array, pageSize = 4096, skipUnpopulated = false): Uint8Array {
+  const map = native.nonZeroPages(view, pageSize, skipUnpopulated);
+  if (map === undefined) throw new RangeError(`kvmts: nonZeroPages needs a Uint8Array whose length (${view.byteLength}) is a multiple of the page size (${pageSize}, a multiple of 8)`);
+  return map;
+}
+
 /** The mapping with this id, from any thread. Throws MappingGoneError if unknown/unmapped. */
 export function mappingById(id: number): Mapping {
   return wrap(id);

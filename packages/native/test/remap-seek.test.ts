@@ -1,12 +1,13 @@
 /**
  * remapFile (a file mapped in place over an existing mapping, as a checkpoint restore into a
- * running machine swaps guest RAM) and lseek's SEEK_DATA / SEEK_HOLE (how a restore finds the
- * data of a sparse memory image without reading its holes).
+ * running machine swaps guest RAM), lseek's SEEK_DATA / SEEK_HOLE (how a restore finds the data
+ * of a sparse memory image without reading its holes) and nonZeroPages (how a save finds the
+ * pages worth storing).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { constants, lseek, mappingById, mmap, remapFile } from '../src';
+import { constants, lseek, mappingById, mmap, nonZeroPages, remapFile } from '../src';
 import { expectSyscallError } from './support/errors';
 
 const { PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, SEEK_DATA, SEEK_HOLE } = constants;
@@ -77,5 +78,43 @@ describe('lseek', () => {
 
   it('throws EBADF naming lseek for a closed fd', () => {
     expectSyscallError(() => lseek(-1, 0, SEEK_DATA), 'lseek', 'EBADF');
+  });
+});
+
+describe('nonZeroPages', () => {
+  it('sets one bit per page holding a non-zero byte, wherever the byte is', () => {
+    const m = mmap(20 * PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    try {
+      const bytes = new Uint8Array(m.view());
+      bytes[0] = 1; // page 0, first byte
+      bytes[3 * PAGE + PAGE - 1] = 0x80; // page 3, last byte
+      bytes[9 * PAGE + 1234] = 7; // page 9, inside
+      bytes[19 * PAGE + 64] = 1; // page 19: the third byte of the map
+      expect(Array.from(nonZeroPages(bytes))).toEqual([0b0000_1001, 0b0000_0010, 0b0000_1000]);
+      // A view that starts inside the mapping counts from its own first page.
+      expect(Array.from(nonZeroPages(bytes.subarray(3 * PAGE, 11 * PAGE)))).toEqual([0b0100_0001]);
+      expect(Array.from(nonZeroPages(new Uint8Array(2 * PAGE)))).toEqual([0]);
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('skipUnpopulated gives the same map, for pages never touched, read, or written', () => {
+    const m = mmap(16 * PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    try {
+      const bytes = new Uint8Array(m.view());
+      bytes[2 * PAGE + 5] = 1;
+      bytes[13 * PAGE] = 9;
+      expect(bytes[7 * PAGE]).toBe(0); // page 7 read: the zero page is mapped there
+      expect(Array.from(nonZeroPages(bytes, PAGE, true))).toEqual([0b0000_0100, 0b0010_0000]);
+      expect(Array.from(nonZeroPages(bytes, PAGE, false))).toEqual([0b0000_0100, 0b0010_0000]);
+    } finally {
+      m.unmap();
+    }
+  });
+
+  it('refuses a length that is not a whole number of pages', () => {
+    expect(() => nonZeroPages(new Uint8Array(PAGE + 8))).toThrow(/multiple of the page size \(4096/);
+    expect(() => nonZeroPages(new Uint8Array(PAGE), 12)).toThrow(RangeError);
   });
 });

@@ -53,7 +53,11 @@ function writeFileSynced(file: string, bytes: Uint8Array | string): void {
 export type ManifestHeader = Omit<CheckpointManifest, 'magic' | 'formatVersion' | 'id' | 'memory' | 'sections'>;
 
 /** A region to write: its manifest entry (without the offset) and its bytes. */
-export type RegionToWrite = Omit<ManifestRegion, 'fileOffset'> & { readonly views: readonly Uint8Array[] };
+export type RegionToWrite = Omit<ManifestRegion, 'fileOffset'> & {
+  readonly views: readonly Uint8Array[];
+  /** The views are anonymous private memory: never-written pages may be skipped unread (memory-image.ts). */
+  readonly anonymous?: boolean;
+};
 
 /** Writes one checkpoint into an empty directory (the atomic replacement is the caller's: atomic-dir.ts). */
 export class CheckpointWriter {
@@ -84,9 +88,9 @@ export class CheckpointWriter {
     let offset = 0;
     const parts: ImagePart[] = [];
     const described: ManifestRegion[] = [];
-    for (const { views, changed, ...r } of regions) {
+    for (const { views, changed, anonymous, ...r } of regions) {
       if (parent !== null && changed === undefined) throw new RangeError(`region '${r.name}': an incremental image needs its changed pages`);
-      parts.push({ fileOffset: offset, views, changed: parent === null ? undefined : changed });
+      parts.push({ fileOffset: offset, views, changed: parent === null ? undefined : changed, anonymous });
       described.push({ ...r, fileOffset: offset });
       offset += r.size;
     }

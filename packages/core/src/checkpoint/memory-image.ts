@@ -56,6 +56,11 @@ export interface ImagePart {
    * non-zero pages are stored.
    */
   readonly changed?: Uint8Array | 'all';
+  /**
+   * The views are anonymous private memory (host-mappings.ts): a full image then skips, unread,
+   * the pages that were never written. Never set it for a file mapping.
+   */
+  readonly anonymous?: boolean;
 }
 
 /** What writing an image produced: the page map, the stored pages' checksums and counts. */
@@ -114,14 +119,23 @@ export function writeMemoryImage(file: string, parts: readonly ImagePart[], tota
           for (let done = runStart; done < end; ) done += fs.writeSync(fd, bytes, done, end - done, at + done);
           runStart = -1;
         };
-        for (let off = 0; off < bytes.length; off += IMAGE_PAGE_SIZE, regionPage++) {
-          const page = bytes.subarray(off, off + IMAGE_PAGE_SIZE);
-          const zero = page.equals(ZERO_PAGE);
-          const stored = part.changed === undefined ? !zero : part.changed === 'all' || isPageSet(part.changed, regionPage);
+        // A full image asks which pages are non-zero in one native pass over the view; an
+        // incremental one looks only at its changed pages.
+        const nonZero = part.changed === undefined ? native.nonZeroPages(view, IMAGE_PAGE_SIZE, part.anonymous === true) : undefined;
+        for (let off = 0, p = 0; off < bytes.length; off += IMAGE_PAGE_SIZE, p++, regionPage++) {
+          let stored: boolean;
+          let zero: boolean;
+          if (nonZero !== undefined) {
+            zero = !isPageSet(nonZero, p);
+            stored = !zero;
+          } else {
+            stored = part.changed === 'all' || isPageSet(part.changed as Uint8Array, regionPage);
+            zero = stored && bytes.compare(ZERO_PAGE, 0, IMAGE_PAGE_SIZE, off, off + IMAGE_PAGE_SIZE) === 0;
+          }
           if (stored) {
             const imagePage = (at + off) / IMAGE_PAGE_SIZE;
             pageMap[imagePage >>> 3] |= 1 << (imagePage & 7);
-            checksums.push(pageChecksum(page));
+            checksums.push(pageChecksum(bytes.subarray(off, off + IMAGE_PAGE_SIZE)));
           }
           if (stored && !zero) {
             dataPages++;

@@ -19,6 +19,7 @@ import { isValidSectionName } from './component';
 import { saveLocalDeviceStates } from './device-states';
 import type { CheckpointManifest } from './manifest';
 import { phaseReporter, type CheckpointProgressCallback } from './progress';
+import { hostMappings, isAnonymousRange } from './host-mappings';
 import {
   DEVICE_SECTION_VERSION,
   checkpointComponents,
@@ -141,6 +142,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   const sections = await gather(parts);
   const fingerprint = parts.arch.checkpoint!.cpuFingerprint(parts.kvm, parts.config);
   const { config, bootSha256 } = recordedConfig(parts);
+  const mappings = hostMappings();
   const regions: RegionToWrite[] = parts.vm.regions.map((r) => ({
     name: r.name,
     guestPhysAddr: r.guestPhysAddr,
@@ -151,6 +153,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     readOnly: r.readOnly,
     dirtyLog: r.dirtyLog,
     views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)),
+    anonymous: isAnonymousRange(mappings, r.hostAddress, r.size),
   }));
   // The log is read (and reset) now, while nothing runs: what it held goes into this checkpoint.
   // Should writing fail below, those changes are in no checkpoint, so the chain is cut
