@@ -2,7 +2,8 @@
  * Restoring a machine from a checkpoint directory (restoreMachine). Everything in the checkpoint
  * is checked before it is used: the manifest (format version, checksum, architecture), every
  * section's checksum (read up front), the CPU fingerprint against this host, the memory image's
- * checksum. Then the machine is composed as createMachine does, with these differences:
+ * page checksums (unless verifyMemory is false; incremental links always). Then the machine is
+ * composed as createMachine does, with these differences:
  *
  *  - guest RAM is the memory image mapped MAP_PRIVATE (no copy; the file is never written); for
  *    an incremental checkpoint, the chain's base image, with every link's pages copied over it
@@ -12,6 +13,9 @@
  *    each device's shared state;
  *  - once the threads are ready, before anything runs: each vCPU's ThreadContext, each thread's
  *    device-local state, then every device's afterRestore (main thread).
+ *
+ * The same steps serve a restore into a machine that exists already (restore-into.ts), which
+ * calls them one by one: checkFits, remapMemory, loadMemory, restoreVmState, afterVcpuThreads.
  */
 import * as fs from 'node:fs';
 import { CheckpointError, KvmtsError } from '../errors/errors';
