@@ -58,7 +58,7 @@ describeKvm('incremental checkpoints (x86)', () => {
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
   itKvm(
-    'an incremental checkpoint after the guest writes K pages stores those K pages (and at most 4 more logged ones), and its chain restores the full state',
+    'an incremental checkpoint after the guest writes K pages stores those K pages (and, under an emulated CPU, the page-table pages walked), and its chain restores the full state',
     async () => {
       const base = path.join(work, 'base');
       const incr = path.join(work, 'incr');
@@ -75,21 +75,23 @@ describeKvm('incremental checkpoints (x86)', () => {
         expect(qwordAt(m, FIRST + K * STRIDE)).toBe(0x1000n);
 
         const manifest = await m.checkpoint(incr, { parent: base });
-        // The page map holds the K pages the guest wrote. In the nested tier (run of 2026-12-02)
-        // the link held 8 pages for K = 5 (and the benchmark 1028 for 1024): a few pages the
-        // guest's instructions do not write were logged too — not identified yet. The assumption
-        // checked here: they lie below the guest's pages, where only the boot structures live
-        // (GDT 0x500, TSS and I/O bitmap up to 0x25e9, page tables 0x10000). Bounded, not hidden.
+        // The page map holds the K pages the guest wrote, and may hold the guest's page-table
+        // pages its walks went through: under an emulated CPU (the nested tier: QEMU's TCG) the
+        // page walker asks the nested page tables for write access to every guest page-table
+        // entry it reads, and KVM's dirty log records that write (docs/checkpoints.md). Identity
+        // map with 2 MiB pages at 0x10000 (PML4, PDPT, then the PD for the first GiB): the code at
+        // 0x8000 and the data at 4 MiB are both reached through those three pages.
         const map = fs.readFileSync(path.join(incr, 'pages.bin'));
         const set: number[] = [];
         for (let p = 0; p < RAM / PAGE; p++) if (map[p >>> 3] & (1 << (p & 7))) set.push(p);
         const written = Array.from({ length: K }, (_, i) => (FIRST + i * STRIDE) / PAGE);
         const extra = set.filter((p) => !written.includes(p));
         expect(set.filter((p) => written.includes(p))).toEqual(written);
-        expect(extra.length).toBeLessThanOrEqual(4);
-        expect(extra.every((p) => p < FIRST / PAGE)).toBe(true);
+        const walkedTables = [0x10000 / PAGE, 0x11000 / PAGE, 0x12000 / PAGE];
+        expect(extra.filter((p) => !walkedTables.includes(p)).map((p) => `0x${(p * PAGE).toString(16)}`)).toEqual([]);
         const stored = K + extra.length;
-        expect(manifest.memory.parent).toMatchObject({ id: baseManifest.id, path: '../base', pages: stored });
+        expect(manifest.memory.parent).toEqual({ id: baseManifest.id, path: '../base' });
+        expect(manifest.memory.pages).toBe(stored);
         // Zero pages among the extra ones would be holes: K ≤ data pages ≤ stored.
         const dataPages = manifest.memory.dataPages;
         expect(dataPages).toBeGreaterThanOrEqual(K);

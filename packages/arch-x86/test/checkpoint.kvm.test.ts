@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  verifyMemoryImage,
   CHECKPOINT_COMPONENT,
   CheckpointError,
   CheckpointReader,
@@ -205,9 +206,10 @@ describeKvm('machine checkpoints (x86)', () => {
     const e2 = await restoreError(image);
     expect(e2.code).toBe('corrupt');
     expect(e2.message).toContain('memory.img');
+    expect(e2.message).toContain(`guest-physical 0x${BUFFER.toString(16)}): checksum mismatch`);
 
     const version = copy('version');
-    rewriteManifest(version, (m) => (m.formatVersion = 2));
+    rewriteManifest(version, (m) => (m.formatVersion = 1)); // the format before page checksums
     expect(await restoreError(version)).toMatchObject({ code: 'format-version' });
 
     const arch = copy('arch');
@@ -283,7 +285,14 @@ const { restoreMachine } = require('@kvmts/core');
       await new Promise((r) => child.once('exit', r));
       const reader = CheckpointReader.open(dir);
       for (const s of reader.manifest.sections) expect(() => reader.section(s.name)).not.toThrow();
-      expect(createHash('sha256').update(fs.readFileSync(reader.memoryImagePath)).digest('hex')).toBe(reader.manifest.memory.sha256);
+      // Every stored page matches its CRC-32, and the file holds nothing where the page map says zero.
+      const image = new Uint8Array(fs.readFileSync(reader.memoryImagePath));
+      const fd = fs.openSync(reader.memoryImagePath, 'r');
+      try {
+        verifyMemoryImage(reader.memoryImagePath, fd, reader.pageMap(), reader.pageChecksums(), [{ name: 'image', guestPhysAddr: 0, fileOffset: 0, size: image.byteLength, views: [image] }]);
+      } finally {
+        fs.closeSync(fd);
+      }
       expect(parseManifest(fs.readFileSync(path.join(reader.dir, MANIFEST_FILE), 'utf8'), dir).vcpus).toBe(1);
     }
     // And it restores and finishes.

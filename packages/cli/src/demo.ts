@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { ConfigError, archForHost, createMachine, restoreMachine, type ExitCounts, type Machine, type MachineExit } from '@kvmts/core';
+import { ConfigError, archForHost, createMachine, restoreMachine, type CheckpointProgressCallback, type ExitCounts, type Machine, type MachineExit } from '@kvmts/core';
 import {
   GUEST_LAYOUT,
   assembleGuest,
@@ -31,6 +31,8 @@ export interface DemoOptions {
   readonly guestSource?: 'auto' | 'assemble' | 'prebuilt';
   /** Stops the guest when aborted (the run then ends with reason 'stopped'). */
   readonly signal?: AbortSignal;
+  /** Progress of the checkpoint's save and restore (core's onProgress). */
+  readonly onProgress?: CheckpointProgressCallback;
   /**
    * Where the guest asks for a checkpoint (gem5's checkpoint m5op, half-way through the buffer)
    * the machine is saved into `checkpointDir` (default: a temporary directory, removed after) and
@@ -153,14 +155,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     let exit = await timedRun(machine, options.signal, parts, atExits);
     if (checkpointing && dir !== undefined && exit.reason === (atExits === undefined ? 'm5op-end' : 'exit-limit')) {
       const t0 = performance.now();
-      const manifest = await machine.checkpoint(dir);
+      const manifest = await machine.checkpoint(dir, { onProgress: options.onProgress });
       const saveMs = performance.now() - t0;
       const pages = { dataPages: manifest.memory.dataPages, totalPages: manifest.memory.bytes / manifest.memory.pageSize };
       checkpoint = { at: atExits ?? 'm5op', dir, kept: options.checkpointDir !== undefined, saveMs, ...pages };
       if (!options.stopAtCheckpoint) {
         await machine.close(); // the rest runs in a fresh VM
         const r0 = performance.now();
-        restored = await restoreMachine(dir, { console: options.console });
+        restored = await restoreMachine(dir, { console: options.console, onProgress: options.onProgress });
         checkpoint = { ...checkpoint, restoreMs: performance.now() - r0 };
         last = restored;
         exit = await timedRun(restored, options.signal, parts);

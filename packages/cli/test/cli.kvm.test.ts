@@ -45,6 +45,10 @@ describe('kvmts command', () => {
     // The UART line is printed once, by the restored VM, with the uninterrupted run's CRC.
     expect(r.stdout.split(`crc32(65536 bytes) = 0x${crc}`).length).toBe(2);
     expect(r.stdout).toContain(`host zlib.crc32 0x${crc} → match`);
+    // Progress of the save and the restore on stderr, as lines (stderr is a pipe here, not a terminal).
+    expect(r.stderr).toContain('saving memory: 0.0 of 64.0 MiB (0%)\n');
+    expect(r.stderr).toContain('saving memory: 64.0 of 64.0 MiB (100%)\n');
+    expect(r.stderr).toMatch(/checking memory: 0\.0 of [\d.]+ MiB \(0%\)\n[^]*checking memory: ([\d.]+) of \1 MiB \(100%\)\n/);
     const straight = kvmts('run', '--bytes', '65536', '--seed', '3', '--checkpoint-at', 'none');
     expect(straight.status).toBe(0);
     expect(straight.stdout).not.toMatch(/part 1:/);
@@ -71,6 +75,8 @@ describe('kvmts command', () => {
       expect(atExits.status).toBe(0);
       const k = JSON.parse(atExits.stdout) as { ok: boolean; guestCrc: number; checkpoint: { at: number } };
       expect(k).toMatchObject({ ok: true, guestCrc: crc, checkpoint: { at: 20 } });
+      // --json: no progress on stderr (only the guest's console).
+      for (const quiet of [restored, atExits]) expect(quiet.stderr).not.toMatch(/saving memory|checking memory/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -156,10 +156,10 @@ describe('checkpoint files', () => {
 describe('manifest validation', () => {
   const base = (): Record<string, unknown> => ({
     magic: 'kvmts-checkpoint',
-    formatVersion: 1,
+    formatVersion: 2,
     id: '0123456789abcdef0123456789abcdef',
     ...HEADER,
-    memory: { file: 'memory.img', bytes: 4096, pageSize: 4096, dataPages: 0, sha256: 'a'.repeat(64), parent: null, regions: [{ name: 'ram', guestPhysAddr: 0, size: 4096, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false, fileOffset: 0 }] },
+    memory: { file: 'memory.img', bytes: 4096, pageSize: 4096, pages: 0, dataPages: 0, pageMap: 'pages.bin', pageMapSha256: 'a'.repeat(64), checksums: 'pages.crc', checksumsSha256: 'b'.repeat(64), parent: null, regions: [{ name: 'ram', guestPhysAddr: 0, size: 4096, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false, fileOffset: 0 }] },
     sections: [],
   });
   const text = (m: Record<string, unknown>): string => serializeManifest(m as unknown as CheckpointManifest);
@@ -172,9 +172,13 @@ describe('manifest validation', () => {
 
   it('checks the magic first, then the format version, naming the version that wrote it', () => {
     expect(thrown(() => parseManifest('{"magic":"other"}', 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("not a kvmts checkpoint manifest") });
-    const e = thrown(() => parseManifest(text({ ...base(), formatVersion: 2, kvmtsVersion: '9.0.0' }), 'ck'));
+    const e = thrown(() => parseManifest(text({ ...base(), formatVersion: 3, kvmtsVersion: '9.0.0' }), 'ck'));
     expect(e.code).toBe('format-version');
-    expect(e.message).toBe("ck: checkpoint format version 2 (written by kvmts 9.0.0) is not the version this kvmts reads (1): restore it with a kvmts of that format version");
+    expect(e.message).toBe("ck: checkpoint format version 3 (written by kvmts 9.0.0) is not the version this kvmts reads (2): restore it with a kvmts of that format version");
+    // Format 1 (a SHA-256 over the whole logical image, no page checksums) is refused the same way, before its other fields are read.
+    const { pages: _p, pageMap: _m, pageMapSha256: _ms, checksums: _c, checksumsSha256: _cs, ...v1Memory } = base().memory as Record<string, unknown>;
+    const v1 = thrown(() => parseManifest(text({ ...base(), formatVersion: 1, kvmtsVersion: '0.1.0', memory: { ...v1Memory, sha256: 'a'.repeat(64) } }), 'ck'));
+    expect(v1).toMatchObject({ code: 'format-version', message: 'ck: checkpoint format version 1 (written by kvmts 0.1.0) is not the version this kvmts reads (2): restore it with a kvmts of that format version' });
   });
 
   it('names a malformed field (with a valid checksum: written by a buggy writer)', () => {
@@ -182,6 +186,9 @@ describe('manifest validation', () => {
     (m.memory as { regions: { fileOffset: number }[] }).regions[0].fileOffset = 4096;
     expect(thrown(() => parseManifest(text(m), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("'fileOffset' is 4096, expected 0 (regions follow each other)") });
     expect(thrown(() => parseManifest(text({ ...base(), sections: [{ name: 'a', file: '../etc/passwd', version: 1, bytes: 1, sha256: 'a'.repeat(64) }] }), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("'file'") });
+    const noSums = base();
+    delete (noSums.memory as Record<string, unknown>).checksumsSha256;
+    expect(thrown(() => parseManifest(text(noSums), 'ck'))).toMatchObject({ code: 'corrupt', message: "ck memory: manifest field 'checksumsSha256' is missing, expected a SHA-256" });
   });
 });
 

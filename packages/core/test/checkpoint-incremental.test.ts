@@ -1,12 +1,13 @@
 /**
- * Incremental checkpoints without KVM, on real files: the incremental image and page map
- * (golden bytes and checksums), applying a link over a base, the manifest's parent entry, and
+ * Incremental checkpoints without KVM, on real files: the incremental image, its page map and
+ * page CRC-32s (golden bytes), applying a link over a base, the manifest's parent entry, and
  * chain resolution with its errors (missing, replaced or damaged parents).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import {
   CheckpointError,
   CheckpointReader,
@@ -21,7 +22,8 @@ import {
   readPageMap,
   resolveChain,
   serializeManifest,
-  writeIncrementalImage,
+  writeMemoryImage,
+  PAGE_CHECKSUMS_FILE,
   type CheckpointManifest,
   type ManifestHeader,
   type TrackingState,
@@ -77,30 +79,34 @@ describe('incremental images', () => {
   });
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  it('store only the changed pages (a changed zero page is in the map, not on disk), hashed in page order', () => {
+  it('store only the changed pages (a changed zero page is in the map, not on disk), each with its CRC-32', () => {
     const bytes = ram([0x11, 0x22, 0x33, 0]);
     // Pages 1 and 3 changed; page 3 became zero.
-    const r = writeIncrementalImage(path.join(work, 'memory.img'), [{ fileOffset: 0, views: [bytes], changed: Uint8Array.of(0b1010, 0, 0, 0, 0, 0, 0, 0) }], 4 * PAGE);
+    const r = writeMemoryImage(path.join(work, 'memory.img'), [{ fileOffset: 0, views: [bytes], changed: Uint8Array.of(0b1010, 0, 0, 0, 0, 0, 0, 0) }], 4 * PAGE);
     expect(Array.from(r.pageMap)).toEqual([0b1010]);
     expect(r).toMatchObject({ pages: 2, dataPages: 1 });
-    expect(r.sha256).toBe(sha256(bytes.subarray(PAGE, 2 * PAGE), new Uint8Array(PAGE)));
+    expect(Array.from(new Uint32Array(r.checksums.buffer.slice(0)))).toEqual([crc32(bytes.subarray(PAGE, 2 * PAGE)), crc32(new Uint8Array(PAGE))]);
     const file = fs.readFileSync(path.join(work, 'memory.img'));
     expect(file.length).toBe(4 * PAGE);
     expect(file.equals(Buffer.from(ram([0, 0x22, 0, 0])))).toBe(true);
   });
 
-  it('apply a link over a base: only its pages change, and its checksum is checked', () => {
+  it('apply a link over a base: only its pages change, each checked against its CRC-32', () => {
     const image = path.join(work, 'memory.img');
-    const link = writeIncrementalImage(image, [{ fileOffset: 0, views: [ram([0, 0x22, 0, 0])], changed: Uint8Array.of(0b1010) }], 4 * PAGE);
+    const link = writeMemoryImage(image, [{ fileOffset: 0, views: [ram([0, 0x22, 0, 0])], changed: Uint8Array.of(0b1010) }], 4 * PAGE);
     const target = ram([1, 2, 3, 4]);
+    const targets = [{ name: 'ram', guestPhysAddr: 0x100000, fileOffset: 0, size: 4 * PAGE, views: [target] }];
     const fd = fs.openSync(image, 'r');
     try {
-      const source = { where: image, imageFd: fd, pageMap: link.pageMap, pages: link.pages, sha256: link.sha256 };
-      expect(applyIncrement(source, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], true)).toBe(2);
+      const source = { where: image, imageFd: fd, pageMap: link.pageMap, checksums: link.checksums, pages: link.pages };
+      const seen: number[] = [];
+      expect(applyIncrement(source, targets, (n) => seen.push(n))).toBe(2);
       expect(Buffer.from(target).equals(Buffer.from(ram([1, 0x22, 3, 0])))).toBe(true);
-      expect(thrown(() => applyIncrement({ ...source, sha256: 'f'.repeat(64) }, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], true))).toMatchObject({ code: 'corrupt', path: image, message: expect.stringContaining('checksum mismatch') });
-      expect(thrown(() => applyIncrement({ ...source, pages: 3 }, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], false))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('page map holds 2 pages, the manifest says 3') });
-      expect(thrown(() => applyIncrement({ ...source, pageMap: Uint8Array.of(0, 1) }, [{ fileOffset: 0, size: 4 * PAGE, views: [target] }], false))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('page 8, outside') });
+      const damaged = Uint8Array.from(link.checksums);
+      damaged[4] ^= 1; // page 3's checksum
+      expect(thrown(() => applyIncrement({ ...source, checksums: damaged }, targets))).toMatchObject({ code: 'corrupt', path: image, message: expect.stringContaining("page 3 (region 'ram', guest-physical 0x103000): checksum mismatch") });
+      expect(thrown(() => applyIncrement({ ...source, pages: 3 }, targets))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('has 2 page checksums, the manifest says 3 pages') });
+      expect(thrown(() => applyIncrement({ ...source, pageMap: Uint8Array.of(0, 1) }, targets))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('page 8, outside') });
     } finally {
       fs.closeSync(fd);
     }
@@ -118,7 +124,7 @@ describe('incremental images', () => {
       fs.mkdirSync(dir);
       const w = new CheckpointWriter(dir);
       w.addSection('vcpu.0', 1, { rip: 2n });
-      w.writeIncrementalMemory([{ ...REGION, views: [bytes], changed: Uint8Array.of(changed) }], parent);
+      w.writeMemory([{ ...REGION, views: [bytes], changed: Uint8Array.of(changed) }], parent);
       return w.finish(HEADER);
     }
 
@@ -126,13 +132,15 @@ describe('incremental images', () => {
       const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
       const child = incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
       const grandchild = incremental(path.join(work, 'c'), { id: child.id, path: '../b' }, ram([1, 9, 3, 7]), 0b1000);
-      expect(child.memory).toMatchObject({ dataPages: 1, sha256: sha256(new Uint8Array(PAGE).fill(9)), parent: { id: base.id, path: '../a', pageMap: PAGE_MAP_FILE, pages: 1, pageMapSha256: sha256(Uint8Array.of(0b0010)) } });
+      expect(child.memory).toMatchObject({ pages: 1, dataPages: 1, pageMap: PAGE_MAP_FILE, pageMapSha256: sha256(Uint8Array.of(0b0010)), checksums: PAGE_CHECKSUMS_FILE, checksumsSha256: sha256(Uint8Array.from(new Uint8Array(new Uint32Array([crc32(new Uint8Array(PAGE).fill(9))]).buffer))), parent: { id: base.id, path: '../a' } });
+      expect(base.memory).toMatchObject({ pages: 4, dataPages: 4, parent: null });
       expect(base.id).toMatch(/^[0-9a-f]{32}$/);
       expect(new Set([base.id, child.id, grandchild.id]).size).toBe(3);
       const chain = resolveChain(CheckpointReader.open(path.join(work, 'c')));
       expect(chain.map((r) => path.basename(r.dir))).toEqual(['a', 'b', 'c']);
       expect(Array.from(readPageMap(chain[2]))).toEqual([0b1000]);
       expect(thrown(() => readPageMap(chain[0]))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('full checkpoint') });
+      expect(Array.from(chain[0].pageMap())).toEqual([0b1111]);
       // The allocated blocks of a one-page link: one page (filesystems allocate in 4 KiB blocks).
       expect(fs.statSync(path.join(work, 'c', 'memory.img')).blocks * 512).toBe(PAGE);
     });
@@ -168,10 +176,12 @@ describe('incremental images', () => {
       expect(thrown(() => checkIncrementalParent(path.join(work, 'none'), path.join(work, 'b'), tracking(base.id)))).toMatchObject({ code: 'missing', path: path.join(work, 'none') });
     });
 
-    it('refuse a malformed parent entry in the manifest', () => {
+    it('refuse a malformed memory or parent entry in the manifest', () => {
       const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
       const child = incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
-      const bad = { ...child, memory: { ...child.memory, parent: { ...child.memory.parent!, pageMap: 'other.bin' } } } as unknown as CheckpointManifest;
+      const noPath = { ...child, memory: { ...child.memory, parent: { ...child.memory.parent!, path: '' } } } as unknown as CheckpointManifest;
+      expect(thrown(() => parseManifest(serializeManifest(noPath), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("field 'path' is \"\"") });
+      const bad = { ...child, memory: { ...child.memory, pageMap: 'other.bin' } } as unknown as CheckpointManifest;
       expect(thrown(() => parseManifest(serializeManifest(bad), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("field 'pageMap' is \"other.bin\", expected 'pages.bin'") });
       const noId = { ...child, id: 'x' } as unknown as CheckpointManifest;
       expect(thrown(() => parseManifest(serializeManifest(noId), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("field 'id'") });

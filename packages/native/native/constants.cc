@@ -3,6 +3,8 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 
+#include <unistd.h>
+
 #include "common.h"
 
 namespace kvmts {
@@ -21,6 +23,7 @@ void InitConstants(Napi::Env env, Napi::Object exports) {
       {"MAP_ANONYMOUS", MAP_ANONYMOUS}, {"MAP_NORESERVE", MAP_NORESERVE},
       {"EFD_CLOEXEC", EFD_CLOEXEC}, {"EFD_NONBLOCK", EFD_NONBLOCK},
       {"EFD_SEMAPHORE", EFD_SEMAPHORE},
+      {"SEEK_DATA", SEEK_DATA},     {"SEEK_HOLE", SEEK_HOLE},
   };
   Napi::Object constants = Napi::Object::New(env);
   for (const Entry& e : kConstants) constants.Set(e.name, Napi::Number::New(env, e.value));

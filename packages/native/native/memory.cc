@@ -2,7 +2,9 @@
 // vCPU workers) reaches the same mapping, and only an explicit unmap releases it. JS gets
 // non-owning external ArrayBuffers: their finalizer does nothing, so GC can never unmap
 // guest RAM under a running guest (the measured failure when a finalizer owned munmap).
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -72,6 +74,28 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   return Num(env, static_cast<int64_t>(id));
 }
 
+// remapFile(id, prot, flags, fd, offset) → 0 or -errno / kForkedRc. Maps `fd` from `offset` over
+// the whole of mapping `id`, in place (MAP_FIXED): the address, the id and every view stay valid,
+// and so does a KVM memory slot over it — the kernel's MMU notifiers drop what KVM mapped of the
+// old pages. A checkpoint restore into a running machine swaps its guest RAM for the image this
+// way. The registry lock is held throughout, so the mapping cannot be unmapped meanwhile.
+Napi::Value RemapFile(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int prot = info[1].As<Napi::Number>().Int32Value();
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  int fd = info[3].As<Napi::Number>().Int32Value();
+  double offset = info[4].As<Napi::Number>().DoubleValue();
+  if (!(offset >= 0)) return Num(env, -EINVAL);
+  if (InForkedChildStrict()) return Num(env, kForkedRc);
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> guard(r.lock);
+  auto it = r.regions.find(IdArg(info));
+  if (it == r.regions.end()) return Num(env, -ENOENT);
+  void* p = ::mmap(it->second.address, it->second.length, prot, flags | MAP_FIXED, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return Num(env, -errno);
+  return Num(env, 0);
+}
+
 // unmap(id) → 0, 1 when the id was already gone (idempotent), or -errno from munmap.
 Napi::Value Unmap(const Napi::CallbackInfo& info) {
   uint64_t id = IdArg(info);
@@ -127,6 +151,69 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, ok);
 }
 
+// nonZeroPages(view, pageSize) → Uint8Array with one bit per page of the view (bit n of byte
+// n / 8, least significant first), set where the page holds a non-zero byte. A checkpoint save
+// looks at every page of guest RAM to store only the non-zero ones; one call for a whole region
+// instead of a JS call per page (the per-call cost dominated: ~1 µs × 262 144 pages per GiB).
+// Returns undefined for a view whose length is not a multiple of pageSize (a multiple of 8).
+Napi::Value NonZeroPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t byteOffset = 0;
+  if (napi_get_typedarray_info(env, info[0], &type, &length, &data, &buffer, &byteOffset) != napi_ok || type != napi_uint8_array) {
+    return env.Undefined();
+  }
+  uint32_t pageSize = info[1].As<Napi::Number>().Uint32Value();
+  bool skipUnpopulated = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  if (pageSize == 0 || pageSize % 8 != 0 || length % pageSize != 0) return env.Undefined();
+  size_t pages = length / pageSize;
+  Napi::Uint8Array map = Napi::Uint8Array::New(env, (pages + 7) / 8);
+  uint8_t* bits = map.Data();
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  // skipUnpopulated (the caller vouches the memory is an anonymous private mapping): a page with
+  // no page-table entry at all — neither present (bit 63 of its /proc/self/pagemap entry) nor
+  // swapped (bit 62) — was never written (or was discarded) and reads as zero, so it is not
+  // read: reading it would fault in the zero page, a cost per page that dominates saving a big,
+  // mostly untouched guest. Unreadable pagemap: every page is read.
+  int pagemap = -1;
+  if (skipUnpopulated && pageSize == static_cast<uint32_t>(sysconf(_SC_PAGESIZE))) pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  constexpr size_t kChunk = 4096;
+  uint64_t entries[kChunk];
+  size_t chunkStart = 0, chunkLen = 0;
+  const uint64_t kPopulated = (uint64_t{1} << 63) | (uint64_t{1} << 62);
+  for (size_t p = 0; p < pages; p++) {
+    if (pagemap >= 0) {
+      if (p >= chunkStart + chunkLen) {
+        chunkStart = p;
+        size_t want = pages - p < kChunk ? pages - p : kChunk;
+        uint64_t vpn = reinterpret_cast<uintptr_t>(bytes + p * pageSize) / pageSize;
+        ssize_t got = pread(pagemap, entries, want * 8, static_cast<off_t>(vpn * 8));
+        chunkLen = got > 0 ? static_cast<size_t>(got) / 8 : 0;
+        if (chunkLen == 0) {
+          close(pagemap);
+          pagemap = -1;
+        }
+      }
+      if (pagemap >= 0 && (entries[p - chunkStart] & kPopulated) == 0) continue;
+    }
+    const uint64_t* word = reinterpret_cast<const uint64_t*>(bytes + p * pageSize);
+    const uint64_t* end = word + pageSize / 8;
+    // OR-reduce in blocks: no early exit inside a block, so the compiler vectorizes it.
+    uint64_t any = 0;
+    for (; word < end && any == 0; word += 8) {
+      uint64_t acc = 0;
+      for (int i = 0; i < 8 && word + i < end; i++) acc |= word[i];
+      any = acc;
+    }
+    if (any != 0) bits[p >> 3] |= static_cast<uint8_t>(1u << (p & 7));
+  }
+  if (pagemap >= 0) close(pagemap);
+  return map;
+}
+
 Napi::Value LiveMappingCount(const Napi::CallbackInfo& info) {
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> guard(r.lock);
@@ -138,6 +225,8 @@ Napi::Value LiveMappingCount(const Napi::CallbackInfo& info) {
 void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("mmap", Napi::Function::New(env, Mmap, "mmap"));
   exports.Set("unmap", Napi::Function::New(env, Unmap, "unmap"));
+  exports.Set("remapFile", Napi::Function::New(env, RemapFile, "remapFile"));
+  exports.Set("nonZeroPages", Napi::Function::New(env, NonZeroPages, "nonZeroPages"));
   exports.Set("mappingInfo", Napi::Function::New(env, MappingInfo, "mappingInfo"));
   exports.Set("mappingView", Napi::Function::New(env, MappingView, "mappingView"));
   exports.Set("detach", Napi::Function::New(env, Detach, "detach"));

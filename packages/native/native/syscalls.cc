@@ -193,6 +193,17 @@ Napi::Value GetTid(const Napi::CallbackInfo& info) {
   return Num(info.Env(), static_cast<int64_t>(::syscall(SYS_gettid)));
 }
 
+// lseek(fd, offset, whence) → the new offset or -errno. With SEEK_DATA / SEEK_HOLE it walks a
+// sparse file's data extents (ENXIO: no data at or after offset).
+Napi::Value Lseek(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  double offset = info[1].As<Napi::Number>().DoubleValue();
+  int whence = info[2].As<Napi::Number>().Int32Value();
+  if (!(offset >= 0)) return Napi::Number::New(info.Env(), -EINVAL);
+  off_t r = ::lseek(fd, static_cast<off_t>(offset), whence);
+  return Napi::Number::New(info.Env(), r < 0 ? -errno : static_cast<double>(r));
+}
+
 Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Num(info.Env(), static_cast<int64_t>(sysconf(_SC_PAGESIZE)));
 }
@@ -233,6 +244,7 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
   exports.Set("perfEventOpen", Napi::Function::New(env, PerfEventOpen, "perfEventOpen"));
   exports.Set("gettid", Napi::Function::New(env, GetTid, "gettid"));
   exports.Set("pageSize", Napi::Function::New(env, PageSize, "pageSize"));
+  exports.Set("lseek", Napi::Function::New(env, Lseek, "lseek"));
 }
 
 }  // namespace kvmts

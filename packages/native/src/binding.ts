@@ -30,6 +30,8 @@ export const CONSTANT_NAMES = [
   'EFD_CLOEXEC',
   'EFD_NONBLOCK',
   'EFD_SEMAPHORE',
+  'SEEK_DATA',
+  'SEEK_HOLE',
 ] as const;
 
 export type NativeConstants = { readonly [K in (typeof CONSTANT_NAMES)[number]]: number };
@@ -53,6 +55,9 @@ export interface NativeBinding {
   pageSize(): number;
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): number;
   unmap(id: number): number;
+  remapFile(id: number, prot: number, flags: number, fd: number, offset: number): number;
+  lseek(fd: number, offset: number, whence: number): number;
+  nonZeroPages(view: Uint8Array, pageSize: number, skipUnpopulated: boolean): Uint8Array | undefined;
   mappingInfo(id: number): [address: bigint, length: number] | undefined;
   mappingView(id: number, offset: number, length: number): ArrayBuffer | undefined;
   detach(buffer: ArrayBuffer): boolean;

@@ -5,6 +5,7 @@ import { native, type IoctlArg } from './binding';
 import { syscallError } from './errors';
 
 const EPERM = osConstants.errno.EPERM;
+const ENXIO = osConstants.errno.ENXIO;
 
 /** Opens `path` with `flags | O_CLOEXEC`; returns the fd. Throws SyscallError. */
 export function open(path: string, flags: number): number {
@@ -43,4 +44,16 @@ export function ioctl(fd: number, request: number, arg?: number | bigint | Array
 export function ioctlErrno(fd: number, request: number, arg?: number | bigint | ArrayBufferView): number {
   const rc = native.ioctl(fd, request, arg as IoctlArg);
   return rc === native.forkedRc ? -EPERM : rc;
+}
+
+/**
+ * lseek(fd, offset, whence): the resulting offset, or null for ENXIO (with SEEK_DATA: no data at
+ * or after `offset`; with SEEK_HOLE: `offset` is past the end). SEEK_DATA / SEEK_HOLE walk a sparse
+ * file's data without reading it. Throws SyscallError for anything else.
+ */
+export function lseek(fd: number, offset: number, whence: number): number | null {
+  const rc = native.lseek(fd, offset, whence);
+  if (rc === -ENXIO) return null;
+  if (rc < 0) throw syscallError(native, 'lseek', rc, `lseek(fd ${fd}, ${offset}, ${whence})`);
+  return rc;
 }

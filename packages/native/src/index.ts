@@ -17,8 +17,8 @@
  */
 export { SyscallError, MappingGoneError, NativeLoadError } from './errors';
 export { constants, type Constants } from './constants';
-export { open, close, ioctl, ioctlErrno } from './fd';
-export { mmap, mappingById, liveMappingCount, pageSize, MAX_VIEW_LENGTH, type Mapping } from './mapping';
+export { open, close, ioctl, ioctlErrno, lseek } from './fd';
+export { mmap, remapFile, nonZeroPages, mappingById, liveMappingCount, pageSize, MAX_VIEW_LENGTH, type Mapping } from './mapping';
 export { eventfd, eventfdRead, eventfdWrite } from './eventfd';
 export { perfEventOpen } from './perf';
 export { run, runError, installKickHandler, currentThread, kickThread, gettid } from './vcpu';

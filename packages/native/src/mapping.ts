@@ -124,6 +124,36 @@ export function mmap(length: number, prot: number, flags: number, fd = -1, offse
   return wrap(id);
 }
 
+/**
+ * Map `fd` from `offset` over the whole of mapping `mapping`, in place
+ * (mmap with MAP_FIXED at its address): its id, address and views stay valid, and a KVM memory
+ * slot over it now sees the file's pages (the kernel's MMU notifiers drop the old ones).
+ * `flags` without MAP_FIXED (added here), e.g. MAP_PRIVATE for a copy-on-write view of the file.
+ * Throws SyscallError (syscall 'mmap'; ENOENT when the mapping is gone).
+ */
+export function remapFile(mapping: Mapping, prot: number, flags: number, fd: number, offset = 0): void {
+  checkIndex('mmap offset', offset, Number.MAX_SAFE_INTEGER);
+  const rc = native.remapFile(mapping.id, prot, flags, fd, offset);
+  if (rc < 0) throw syscallError(native, 'mmap', rc, `mmap(MAP_FIXED over mapping ${mapping.id}, fd ${fd})`);
+}
+
+/**
+ * Which pages of `view` hold a non-zero byte: one bit per `pageSize` bytes (bit n of byte n / 8,
+ * least significant first). One native pass over the whole view — what a checkpoint save uses
+ * to find the pages worth storing. Throws RangeError when the view's length is not a multiple
+ * of `pageSize` (a positive multiple of 8).
+ *
+ * `skipUnpopulated`: only for a view of an anonymous private mapping (never of a file mapping,
+ * whose unread pages hold the file's bytes). Pages with no page-table entry — never written, so
+ * zero — are then not read at all (/proc/self/pagemap says which), which saves faulting in the
+ * zero page for every untouched page of a large guest.
+ */
+export function nonZeroPages(view: Uint8Array, pageSize = 4096, skipUnpopulated = false): Uint8Array {
+  const map = native.nonZeroPages(view, pageSize, skipUnpopulated);
+  if (map === undefined) throw new RangeError(`kvmts: nonZeroPages needs a Uint8Array whose length (${view.byteLength}) is a multiple of the page size (${pageSize}, a multiple of 8)`);
+  return map;
+}
+
 /** The mapping with this id, from any thread. Throws MappingGoneError if unknown/unmapped. */
 export function mappingById(id: number): Mapping {
   return wrap(id);

@@ -29,6 +29,8 @@ describe('constants', () => {
       EFD_CLOEXEC: 0o2000000,
       EFD_NONBLOCK: 0o4000,
       EFD_SEMAPHORE: 1,
+      SEEK_DATA: 3,
+      SEEK_HOLE: 4,
     });
     expect(constants.O_RDWR).toBe(fs.constants.O_RDWR);
     expect(constants.O_NONBLOCK).toBe(fs.constants.O_NONBLOCK);

@@ -2,12 +2,14 @@
  * `kvmts restore <dir>`: a machine from a checkpoint (`kvmts run --checkpoint-dir D
  * --stop-at-checkpoint`, or any `machine.checkpoint(D)`), run in this process to its end. The
  * guest console goes to stdout (stderr with --json); the summary says how the run ended, the
- * exits, and the exit device's result when the machine has one named 'exit'.
+ * exits, and the exit device's result when the machine has one named 'exit'. Checking and loading
+ * guest memory shows progress on stderr (a bar on a terminal), except with --json.
  */
 import type { Command } from 'commander';
 import { restoreMachine, type MachineExit } from '@kvmts/core';
 import { readExitDeviceState } from '@kvmts/arch-x86';
 import { SignalStop } from '../signals';
+import { progressReporter } from '../progress';
 
 interface RestoreOptions {
   json?: boolean;
@@ -23,7 +25,9 @@ function describeExit(exit: MachineExit): string {
 async function restore(dir: string, opts: RestoreOptions): Promise<number> {
   const consoleOut = opts.json ? process.stderr : process.stdout;
   const r0 = performance.now();
-  const machine = await restoreMachine(dir, { verifyMemory: opts.verifyMemory, console: (bytes) => consoleOut.write(bytes) });
+  // Progress of checking and loading memory on stderr; none with --json.
+  const onProgress = opts.json ? undefined : progressReporter(process.stderr);
+  const machine = await restoreMachine(dir, { verifyMemory: opts.verifyMemory, onProgress, console: (bytes) => consoleOut.write(bytes) });
   const restoreMs = performance.now() - r0;
   const signals = new SignalStop();
   signals.signal.addEventListener('abort', () => void machine.stop(), { once: true });
@@ -56,7 +60,7 @@ export function registerRestore(program: Command): void {
     .command('restore')
     .description('restore a machine from a checkpoint directory and run it to its end')
     .argument('<dir>', 'the checkpoint directory')
-    .option('--no-verify-memory', "skip the memory image's SHA-256 check (it reads every page once)")
+    .option('--no-verify-memory', "skip the memory image's page checksums (it reads every stored page once)")
     .option('--json', 'one JSON summary on stdout (the console goes to stderr)')
     .action(async (dir: string, opts: RestoreOptions) => {
       process.exitCode = await restore(dir, opts);

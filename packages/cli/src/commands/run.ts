@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_DEMO_BYTES, runDemo, type DemoResult } from '../demo';
 import { parsePositiveInt } from '../parse';
 import { SignalStop } from '../signals';
+import { progressReporter } from '../progress';
 
 const hex = (v: number | undefined) => (v === undefined ? '(none)' : '0x' + v.toString(16).padStart(8, '0'));
 
@@ -66,7 +67,8 @@ export function registerRun(program: Command): void {
         result = await runDemo({
           bytes: opts.bytes, seed: opts.seed, memory: opts.memory, guestSource: opts.prebuilt ? 'prebuilt' : 'auto', signal: signals.signal,
           // --json: stdout is the one JSON document; the guest's console goes to stderr.
-          ...(opts.json ? { console: (bytes: Uint8Array) => void process.stderr.write(bytes) } : {}),
+          // Without it, the checkpoint's save and restore show progress on stderr.
+          ...(opts.json ? { console: (bytes: Uint8Array) => void process.stderr.write(bytes) } : { onProgress: progressReporter(process.stderr) }),
           checkpoint: opts.checkpointAt !== 'none', checkpointAtExits: typeof opts.checkpointAt === 'number' ? opts.checkpointAt : undefined, checkpointDir: opts.checkpointDir, stopAtCheckpoint: opts.stopAtCheckpoint,
         });
       } finally {

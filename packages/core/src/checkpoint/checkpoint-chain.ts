@@ -6,10 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import { CheckpointError } from '../errors/errors';
 import { CheckpointReader } from './checkpoint-files';
-import { pageMapBytes } from './incremental-image';
 import type { CheckpointManifest, ManifestRegion } from './manifest';
 
 /** Longer chains are refused: restoring them reads every link, and a cycle must end somewhere. */
@@ -62,14 +60,6 @@ export function resolveChain(leaf: CheckpointReader): CheckpointReader[] {
 
 /** An incremental link's page map, checked against the manifest (size and SHA-256). */
 export function readPageMap(link: CheckpointReader): Uint8Array {
-  const parent = link.manifest.memory.parent;
-  if (parent === null) throw new CheckpointError(link.dir, 'is a full checkpoint: it has no page map', { code: 'corrupt' });
-  const file = path.join(link.dir, parent.pageMap);
-  const where = `${link.dir}/${parent.pageMap}`;
-  if (!fs.existsSync(file)) throw new CheckpointError(where, 'the page map of this incremental checkpoint is missing', { code: 'missing' });
-  const bytes = new Uint8Array(fs.readFileSync(file));
-  const expected = pageMapBytes(link.manifest.memory.bytes);
-  if (bytes.byteLength !== expected) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, a ${link.manifest.memory.bytes}-byte image needs ${expected}`, { code: 'corrupt' });
-  if (createHash('sha256').update(bytes).digest('hex') !== parent.pageMapSha256) throw new CheckpointError(where, 'checksum mismatch: the page map is damaged', { code: 'corrupt' });
-  return bytes;
+  if (link.manifest.memory.parent === null) throw new CheckpointError(link.dir, 'is a full checkpoint, not an incremental link', { code: 'corrupt' });
+  return link.pageMap();
 }

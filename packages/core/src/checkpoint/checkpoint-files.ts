@@ -2,7 +2,9 @@
  * The files of one checkpoint directory:
  *
  *   manifest.json        versioned manifest with its own checksum (manifest.ts)
- *   memory.img           sparse memory image (sparse-image.ts)
+ *   memory.img           sparse memory image (memory-image.ts)
+ *   pages.bin            its page map: which pages it stores
+ *   pages.crc            the CRC-32 of each stored page
  *   sections/<n>.json    one component's state each, tagged JSON (tagged-json.ts), SHA-256 in the manifest
  *
  * CheckpointWriter fills a (temporary) directory, fsyncing every file; CheckpointReader opens
@@ -14,15 +16,15 @@ import * as path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
-import { writeSparseImage, IMAGE_PAGE_SIZE, type ImagePart } from './sparse-image';
+import { writeMemoryImage, IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
-import { writeIncrementalImage, type IncrementPart } from './incremental-image';
 import {
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_MAGIC,
   MANIFEST_FILE,
   MEMORY_IMAGE_FILE,
   PAGE_MAP_FILE,
+  PAGE_CHECKSUMS_FILE,
   parseManifest,
   serializeManifest,
   type CheckpointManifest,
@@ -51,7 +53,11 @@ function writeFileSynced(file: string, bytes: Uint8Array | string): void {
 export type ManifestHeader = Omit<CheckpointManifest, 'magic' | 'formatVersion' | 'id' | 'memory' | 'sections'>;
 
 /** A region to write: its manifest entry (without the offset) and its bytes. */
-export type RegionToWrite = Omit<ManifestRegion, 'fileOffset'> & { readonly views: readonly Uint8Array[] };
+export type RegionToWrite = Omit<ManifestRegion, 'fileOffset'> & {
+  readonly views: readonly Uint8Array[];
+  /** The views are anonymous private memory: never-written pages may be skipped unread (memory-image.ts). */
+  readonly anonymous?: boolean;
+};
 
 /** Writes one checkpoint into an empty directory (the atomic replacement is the caller's: atomic-dir.ts). */
 export class CheckpointWriter {
@@ -71,43 +77,37 @@ export class CheckpointWriter {
     this.sections.push({ name, file, version, bytes: bytes.byteLength, sha256: sha256(bytes) });
   }
 
-  /** Write the memory image: each region's bytes (as views) one after another. */
-  writeMemory(regions: readonly RegionToWrite[]): void {
+  /**
+   * Write the memory image (each region's bytes one after another), its page map and its page
+   * checksums. Full (no `parent`): the non-zero pages are stored. Incremental: over the checkpoint
+   * `parent` (its id; `path` relative to the final checkpoint directory), only the pages each
+   * region's `changed` marks ('all' for a region whose writes are not logged). Returns the pages
+   * stored. `progress` receives the image bytes scanned so far.
+   */
+  writeMemory(regions: readonly (RegionToWrite & { readonly changed?: Uint8Array | 'all' })[], parent: { id: string; path: string } | null = null, progress?: BytesProgress): number {
     let offset = 0;
     const parts: ImagePart[] = [];
     const described: ManifestRegion[] = [];
-    for (const { views, ...r } of regions) {
-      parts.push({ fileOffset: offset, views });
+    for (const { views, changed, anonymous, ...r } of regions) {
+      if (parent !== null && changed === undefined) throw new RangeError(`region '${r.name}': an incremental image needs its changed pages`);
+      parts.push({ fileOffset: offset, views, changed: parent === null ? undefined : changed, anonymous });
       described.push({ ...r, fileOffset: offset });
       offset += r.size;
     }
-    const { dataPages, sha256: digest } = writeSparseImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, offset);
-    this.memory = { file: MEMORY_IMAGE_FILE, bytes: offset, pageSize: IMAGE_PAGE_SIZE, dataPages, sha256: digest, parent: null, regions: described };
-  }
-
-  /**
-   * Write an incremental memory image over the checkpoint `parent` (its id; `parentPath` relative
-   * to the final checkpoint directory): only the pages `changed` marks in each region (null:
-   * every page), plus the page map. Returns the pages stored.
-   */
-  writeIncrementalMemory(regions: readonly (RegionToWrite & { readonly changed: Uint8Array | null })[], parent: { id: string; path: string }): number {
-    let offset = 0;
-    const parts: IncrementPart[] = [];
-    const described: ManifestRegion[] = [];
-    for (const { views, changed, ...r } of regions) {
-      parts.push({ fileOffset: offset, views, changed });
-      described.push({ ...r, fileOffset: offset });
-      offset += r.size;
-    }
-    const result = writeIncrementalImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, offset);
+    const result = writeMemoryImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, offset, progress);
     writeFileSynced(path.join(this.dir, PAGE_MAP_FILE), result.pageMap);
+    writeFileSynced(path.join(this.dir, PAGE_CHECKSUMS_FILE), result.checksums);
     this.memory = {
       file: MEMORY_IMAGE_FILE,
       bytes: offset,
       pageSize: IMAGE_PAGE_SIZE,
+      pages: result.pages,
       dataPages: result.dataPages,
-      sha256: result.sha256,
-      parent: { id: parent.id, path: parent.path, pageMap: PAGE_MAP_FILE, pageMapSha256: sha256(result.pageMap), pages: result.pages },
+      pageMap: PAGE_MAP_FILE,
+      pageMapSha256: sha256(result.pageMap),
+      checksums: PAGE_CHECKSUMS_FILE,
+      checksumsSha256: sha256(result.checksums),
+      parent,
       regions: described,
     };
     return result.pages;
@@ -154,6 +154,31 @@ export class CheckpointReader {
 
   get memoryImagePath(): string {
     return path.join(this.dir, this.manifest.memory.file);
+  }
+
+  /** The image's page map, checked against the manifest (size and SHA-256). */
+  pageMap(): Uint8Array {
+    const m = this.manifest.memory;
+    const bytes = this.memoryFile(m.pageMap, 'page map', m.pageMapSha256);
+    if (bytes.byteLength !== pageMapBytes(m.bytes)) throw new CheckpointError(`${this.dir}/${m.pageMap}`, `is ${bytes.byteLength} bytes, a ${m.bytes}-byte image needs ${pageMapBytes(m.bytes)}`, { code: 'corrupt' });
+    return bytes;
+  }
+
+  /** The stored pages' CRC-32s, checked against the manifest (size and SHA-256). */
+  pageChecksums(): Uint8Array {
+    const m = this.manifest.memory;
+    const bytes = this.memoryFile(m.checksums, 'page checksum list', m.checksumsSha256);
+    if (bytes.byteLength !== m.pages * PAGE_CHECKSUM_BYTES) throw new CheckpointError(`${this.dir}/${m.checksums}`, `is ${bytes.byteLength} bytes, ${m.pages} stored pages need ${m.pages * PAGE_CHECKSUM_BYTES}`, { code: 'corrupt' });
+    return bytes;
+  }
+
+  private memoryFile(name: string, what: string, expected: string): Uint8Array {
+    const file = path.join(this.dir, name);
+    const where = `${this.dir}/${name}`;
+    if (!fs.existsSync(file)) throw new CheckpointError(where, `the ${what} of the memory image is missing`, { code: 'missing' });
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    if (sha256(bytes) !== expected) throw new CheckpointError(where, `checksum mismatch: the ${what} is damaged`, { code: 'corrupt' });
+    return bytes;
   }
 
   has(name: string): boolean {

@@ -24,16 +24,12 @@ import { DirtyLogLayout, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, UserspaceMem
 import { kvmIoctl } from '../kvm/ioctl';
 import type { KvmVM } from '../vm/kvm-vm';
 import type { MemoryRegion } from '../vm/memory-region';
-import { IMAGE_PAGE_SIZE } from './sparse-image';
+import { IMAGE_PAGE_SIZE, isPageSet } from './memory-image';
+
 
 /** Bytes of a KVM dirty bitmap for `pages` pages: KVM rounds up to whole 64-bit words. */
 export function dirtyBitmapBytes(pages: number): number {
   return Math.ceil(pages / 64) * 8;
-}
-
-/** Whether bit `page` is set in a little-endian bitmap (KVM's layout and the page map's). */
-export function isPageSet(bitmap: Uint8Array, page: number): boolean {
-  return (bitmap[page >>> 3] & (1 << (page & 7))) !== 0;
 }
 
 /** Number of bits set among the first `pages` bits. */

@@ -1,142 +1,51 @@
 /**
- * Incremental memory images: a checkpoint that holds only the pages changed since its parent.
- *
- * Its `memory.img` has the full logical length of the machine's image, but only the changed
- * pages are written (zero ones stay holes, as in a full image); `pages.bin` says which pages the
- * link holds — one bit per image page — so a changed page that became zero is told apart from an
- * unchanged one. The link's `sha256` covers the stored pages in page order, so writing and
- * checking a link costs what changed, not the machine's size.
+ * Applying incremental memory images: a checkpoint that holds only the pages changed since its
+ * parent (written by memory-image.ts with a `changed` map per region).
  *
  * A restore maps the chain's base (full) image MAP_PRIVATE as guest RAM, then copies each link's
- * pages over it, oldest first (applyIncrement): the pages a link holds are read once, every other
- * page still comes lazily from the base file.
+ * pages over it, oldest first (applyIncrement): the pages a link holds are read once and checked
+ * against their CRC-32, every other page still comes lazily from the base file.
  */
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
 import { CheckpointError } from '../errors/errors';
-import { IMAGE_PAGE_SIZE } from './sparse-image';
-import { isPageSet } from './dirty-tracker';
+import { IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, damagedPage, pageChecksum, storedPages, targetPage, type BytesProgress, type ImageTarget } from './memory-image';
 
-/** One region's bytes in the image, and which of its pages changed (null: all of them). */
-export interface IncrementPart {
-  readonly fileOffset: number;
-  readonly views: readonly Uint8Array[];
-  readonly changed: Uint8Array | null;
-}
 
-export interface IncrementWriteResult {
-  /** The image-wide page map: bit n set = page n is in this link. */
-  readonly pageMap: Uint8Array;
-  /** Pages in the link (bits set). */
-  readonly pages: number;
-  /** Non-zero pages among them: the ones that take disk space. */
-  readonly dataPages: number;
-  /** SHA-256 of the stored pages in page order. */
-  readonly sha256: string;
-}
-
-/** Bytes of an image-wide page map for an image of `imageBytes`. */
-export function pageMapBytes(imageBytes: number): number {
-  return Math.ceil(imageBytes / IMAGE_PAGE_SIZE / 8);
-}
-
-/**
- * Write an incremental image to `file` (created; fsynced): the changed pages of `parts` at their
- * offsets, the file truncated to `totalBytes`.
- */
-export function writeIncrementalImage(file: string, parts: readonly IncrementPart[], totalBytes: number): IncrementWriteResult {
-  const pageMap = new Uint8Array(pageMapBytes(totalBytes));
-  const hash = createHash('sha256');
-  let pages = 0;
-  let dataPages = 0;
-  const fd = fs.openSync(file, 'wx');
-  try {
-    for (const part of parts) {
-      let regionPage = 0;
-      let at = part.fileOffset;
-      for (const view of part.views) {
-        const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-        for (let off = 0; off < bytes.length; off += IMAGE_PAGE_SIZE, regionPage++) {
-          if (part.changed !== null && !isPageSet(part.changed, regionPage)) continue;
-          const page = bytes.subarray(off, off + IMAGE_PAGE_SIZE);
-          const imagePage = (at + off) / IMAGE_PAGE_SIZE;
-          pageMap[imagePage >>> 3] |= 1 << (imagePage & 7);
-          pages++;
-          hash.update(page);
-          if (page.some((b) => b !== 0)) {
-            dataPages++;
-            let done = 0;
-            while (done < IMAGE_PAGE_SIZE) done += fs.writeSync(fd, page, done, IMAGE_PAGE_SIZE - done, at + off + done);
-          }
-        }
-        at += view.byteLength;
-      }
-    }
-    fs.ftruncateSync(fd, totalBytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return { pageMap, pages, dataPages, sha256: hash.digest('hex') };
-}
-
-/** Guest RAM as the image lays it out: each region's writable views at its file offset. */
-export interface ImageTarget {
-  readonly fileOffset: number;
-  readonly size: number;
-  readonly views: readonly Uint8Array[];
-}
-
-/** The writable bytes of image page `page`, or undefined when no region holds it. */
-function targetPage(targets: readonly ImageTarget[], page: number): Uint8Array | undefined {
-  const at = page * IMAGE_PAGE_SIZE;
-  for (const t of targets) {
-    if (at < t.fileOffset || at >= t.fileOffset + t.size) continue;
-    let off = at - t.fileOffset;
-    for (const v of t.views) {
-      if (off < v.byteLength) return v.subarray(off, off + IMAGE_PAGE_SIZE);
-      off -= v.byteLength;
-    }
-  }
-  return undefined;
-}
-
-/** One link to apply: its image file, its page map, and the checksum of its stored pages. */
+/** One link to apply: its image file, its page map, and the checksums of its stored pages. */
 export interface IncrementSource {
   /** Names the link in errors (`<dir>/memory.img`). */
   readonly where: string;
   readonly imageFd: number;
   readonly pageMap: Uint8Array;
+  readonly checksums: Uint8Array;
+  /** Pages the manifest says the link holds. */
   readonly pages: number;
-  readonly sha256: string;
 }
 
 /**
- * Copy a link's pages from its image into guest RAM. With `verify`, the stored pages' SHA-256
- * must match the manifest (`corrupt` naming the image otherwise). Returns the pages copied.
+ * Copy a link's pages from its image into guest RAM, each checked against its CRC-32 (`corrupt`
+ * naming the image and the page otherwise). Returns the pages copied.
  */
-export function applyIncrement(source: IncrementSource, targets: readonly ImageTarget[], verify: boolean): number {
-  const hash = verify ? createHash('sha256') : undefined;
-  const totalPages = targets.reduce((n, t) => Math.max(n, (t.fileOffset + t.size) / IMAGE_PAGE_SIZE), 0);
+export function applyIncrement(source: IncrementSource, targets: readonly ImageTarget[], progress?: BytesProgress): number {
+  const sums = new DataView(source.checksums.buffer, source.checksums.byteOffset, source.checksums.byteLength);
+  if (source.checksums.byteLength !== source.pages * PAGE_CHECKSUM_BYTES) {
+    throw new CheckpointError(source.where, `has ${source.checksums.byteLength / PAGE_CHECKSUM_BYTES} page checksums, the manifest says ${source.pages} pages`, { code: 'corrupt' });
+  }
   let copied = 0;
-  for (let byte = 0; byte < source.pageMap.length; byte++) {
-    if (source.pageMap[byte] === 0) continue;
-    for (let bit = 0; bit < 8; bit++) {
-      if ((source.pageMap[byte] & (1 << bit)) === 0) continue;
-      const page = byte * 8 + bit;
-      const dest = page < totalPages ? targetPage(targets, page) : undefined;
-      if (!dest) throw new CheckpointError(source.where, `holds page ${page}, outside the machine's memory`, { code: 'corrupt' });
-      let done = 0;
-      while (done < IMAGE_PAGE_SIZE) {
-        const n = fs.readSync(source.imageFd, dest, done, IMAGE_PAGE_SIZE - done, page * IMAGE_PAGE_SIZE + done);
-        if (n === 0) throw new CheckpointError(source.where, `ends inside page ${page}`, { code: 'corrupt' });
-        done += n;
-      }
-      hash?.update(dest);
-      copied++;
+  for (const page of storedPages(source.pageMap)) {
+    const dest = targetPage(targets, page);
+    if (!dest) throw new CheckpointError(source.where, `holds page ${page}, outside the machine's memory`, { code: 'corrupt' });
+    if (copied >= source.pages) throw new CheckpointError(source.where, `page map holds more pages than the manifest's ${source.pages}`, { code: 'corrupt' });
+    let done = 0;
+    while (done < IMAGE_PAGE_SIZE) {
+      const n = fs.readSync(source.imageFd, dest.bytes, done, IMAGE_PAGE_SIZE - done, page * IMAGE_PAGE_SIZE + done);
+      if (n === 0) throw new CheckpointError(source.where, `ends inside page ${page}`, { code: 'corrupt' });
+      done += n;
     }
+    if (pageChecksum(dest.bytes) !== sums.getUint32(copied * PAGE_CHECKSUM_BYTES, true)) throw damagedPage(source.where, dest.where);
+    copied++;
+    if (progress && (copied & 2047) === 0) progress(copied * IMAGE_PAGE_SIZE);
   }
   if (copied !== source.pages) throw new CheckpointError(source.where, `page map holds ${copied} pages, the manifest says ${source.pages}`, { code: 'corrupt' });
-  if (hash && hash.digest('hex') !== source.sha256) throw new CheckpointError(source.where, 'checksum mismatch: the incremental memory image is damaged', { code: 'corrupt' });
   return copied;
 }

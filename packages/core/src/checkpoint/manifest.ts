@@ -9,11 +9,13 @@ import type { CpuFingerprint } from './fingerprint';
 
 export const CHECKPOINT_MAGIC = 'kvmts-checkpoint';
 /** Bump when the layout of the directory or of the manifest changes incompatibly. */
-export const CHECKPOINT_FORMAT_VERSION = 1;
+export const CHECKPOINT_FORMAT_VERSION = 2;
 export const MANIFEST_FILE = 'manifest.json';
 export const MEMORY_IMAGE_FILE = 'memory.img';
-/** An incremental checkpoint's page map: one bit per image page, set for the pages this link holds. */
+/** The image's page map: one bit per image page, set for the pages this checkpoint stores. */
 export const PAGE_MAP_FILE = 'pages.bin';
+/** CRC-32 of each stored page, in page order, 4 bytes little-endian each (memory-image.ts). */
+export const PAGE_CHECKSUMS_FILE = 'pages.crc';
 
 /** One section: a component's state in its own file. */
 export interface ManifestSection {
@@ -37,17 +39,12 @@ export interface ManifestRegion {
   readonly fileOffset: number;
 }
 
-/** Where an incremental checkpoint's unchanged pages are: its parent, and which pages it holds itself. */
+/** Where an incremental checkpoint's unchanged pages are: its parent. */
 export interface ManifestParent {
   /** The parent's manifest `id`: a parent replaced by another checkpoint is refused. */
   readonly id: string;
   /** The parent directory, relative to this checkpoint's directory (a chain moves as a whole). */
   readonly path: string;
-  /** The page map (PAGE_MAP_FILE): one bit per image page, little-endian bit order within each byte. */
-  readonly pageMap: typeof PAGE_MAP_FILE;
-  readonly pageMapSha256: string;
-  /** Pages this link holds (bits set in the page map; zero ones among them are holes). */
-  readonly pages: number;
 }
 
 export interface ManifestMemory {
@@ -55,13 +52,19 @@ export interface ManifestMemory {
   /** Logical length of the image (the file's size; holes included). */
   readonly bytes: number;
   readonly pageSize: number;
-  /** Non-zero pages stored; the rest are holes. */
-  readonly dataPages: number;
   /**
-   * SHA-256 of the logical image for a full checkpoint; for an incremental one, of the stored
-   * pages only (those set in the page map, in page order), so checking it costs what was saved.
+   * Pages stored (bits set in the page map): a full checkpoint's non-zero pages, an incremental
+   * one's changed pages (zero ones among them are holes).
    */
-  readonly sha256: string;
+  readonly pages: number;
+  /** Non-zero pages stored: the ones that take disk space. */
+  readonly dataPages: number;
+  /** The page map (PAGE_MAP_FILE): one bit per image page, little-endian bit order within each byte. */
+  readonly pageMap: typeof PAGE_MAP_FILE;
+  readonly pageMapSha256: string;
+  /** The stored pages' CRC-32s (PAGE_CHECKSUMS_FILE), in page order. */
+  readonly checksums: typeof PAGE_CHECKSUMS_FILE;
+  readonly checksumsSha256: string;
   /** null for a full checkpoint; for an incremental one, the checkpoint its pages go over. */
   readonly parent: ManifestParent | null;
   readonly regions: readonly ManifestRegion[];
@@ -153,16 +156,17 @@ export function parseManifest(text: string, where: string): CheckpointManifest {
   field(memory, 'file', (v) => v === MEMORY_IMAGE_FILE, `'${MEMORY_IMAGE_FILE}'`, mw);
   const bytes = field<number>(memory, 'bytes', isCount, 'a byte count', mw);
   field(memory, 'pageSize', (v) => v === 4096, '4096', mw);
+  field(memory, 'pages', isCount, 'a page count', mw);
   field(memory, 'dataPages', isCount, 'a page count', mw);
-  field(memory, 'sha256', isHash, 'a SHA-256', mw);
+  field(memory, 'pageMap', (v) => v === PAGE_MAP_FILE, `'${PAGE_MAP_FILE}'`, mw);
+  field(memory, 'pageMapSha256', isHash, 'a SHA-256', mw);
+  field(memory, 'checksums', (v) => v === PAGE_CHECKSUMS_FILE, `'${PAGE_CHECKSUMS_FILE}'`, mw);
+  field(memory, 'checksumsSha256', isHash, 'a SHA-256', mw);
   const parent = field<Record<string, unknown> | null>(memory, 'parent', (v) => v === null || isRecord(v), 'null or a parent description', mw);
   if (parent !== null) {
     const pw = `${mw}.parent`;
     field(parent, 'id', isId, 'a 32-digit hex checkpoint id', pw);
     field(parent, 'path', (v) => typeof v === 'string' && v.length > 0, 'a relative directory', pw);
-    field(parent, 'pageMap', (v) => v === PAGE_MAP_FILE, `'${PAGE_MAP_FILE}'`, pw);
-    field(parent, 'pageMapSha256', isHash, 'a SHA-256', pw);
-    field(parent, 'pages', isCount, 'a page count', pw);
   }
   const regions = field<unknown[]>(memory, 'regions', Array.isArray, 'an array', mw);
   let offset = 0;

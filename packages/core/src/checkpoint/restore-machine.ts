@@ -2,7 +2,8 @@
  * Restoring a machine from a checkpoint directory (restoreMachine). Everything in the checkpoint
  * is checked before it is used: the manifest (format version, checksum, architecture), every
  * section's checksum (read up front), the CPU fingerprint against this host, the memory image's
- * checksum. Then the machine is composed as createMachine does, with these differences:
+ * page checksums (unless verifyMemory is false; incremental links always). Then the machine is
+ * composed as createMachine does, with these differences:
  *
  *  - guest RAM is the memory image mapped MAP_PRIVATE (no copy; the file is never written); for
  *    an incremental checkpoint, the chain's base image, with every link's pages copied over it
@@ -12,6 +13,9 @@
  *    each device's shared state;
  *  - once the threads are ready, before anything runs: each vCPU's ThreadContext, each thread's
  *    device-local state, then every device's afterRestore (main thread).
+ *
+ * The same steps serve a restore into a machine that exists already (restore-into.ts), which
+ * calls them one by one: checkFits, remapMemory, loadMemory, restoreVmState, afterVcpuThreads.
  */
 import * as fs from 'node:fs';
 import { CheckpointError, KvmtsError } from '../errors/errors';
@@ -19,12 +23,14 @@ import { restoreSharedState, type SavedSharedState } from '../devices/shared-sta
 import type { MachineConfig } from '../machine/machine-config';
 import type { MemoryRegionOptions } from '../vm/memory-region';
 import { CheckpointReader, type SectionState } from './checkpoint-files';
+import { IMAGE_PAGE_SIZE } from './memory-image';
 import { fromTagged } from './tagged-json';
 import { fingerprintMismatches } from './fingerprint';
 import { restoreLocalDeviceStates } from './device-states';
-import { sha256OfViews } from './sparse-image';
-import { readPageMap, resolveChain } from './checkpoint-chain';
-import { applyIncrement, type ImageTarget } from './incremental-image';
+import { verifyMemoryImage, type ImageTarget } from './memory-image';
+import { resolveChain } from './checkpoint-chain';
+import { applyIncrement } from './incremental-image';
+import { phaseReporter, type CheckpointProgressCallback } from './progress';
 import * as native from '@kvmts/native';
 import {
   DEVICE_SECTION_VERSION,
@@ -55,11 +61,14 @@ export interface RestoreOptions {
   readonly arch?: string;
   readonly config?: RestoreConfigOverrides;
   /**
-   * Check the (base) memory image's SHA-256 (reads every page once: seconds for GiBs, the bulk of
-   * a restore's time). Default true. The links of an incremental chain are always checked: that
-   * costs only the pages they hold.
+   * Check the (base) memory image: every stored page against its CRC-32, and that the file holds
+   * no data where its page map says zero. It reads every stored page once (and so loads it into
+   * guest RAM up front, instead of on first touch). Default true. The links of an incremental
+   * chain are always checked: that costs only the pages they hold.
    */
   readonly verifyMemory?: boolean;
+  /** Called while guest memory is checked and incremental links are applied (see CheckpointProgress). */
+  readonly onProgress?: CheckpointProgressCallback;
 }
 
 function checkVersion(where: string, section: SectionState, expected: number): void {
@@ -125,6 +134,17 @@ export class MachineRestore implements MachineRestoreHooks {
   }
 
   beforeVcpuThreads(parts: MachineParts): void {
+    this.checkFits(parts);
+    this.loadMemory(parts);
+    this.restoreVmState(parts);
+  }
+
+  /**
+   * Everything that can refuse the checkpoint without touching the machine: the arch plugin, the
+   * host CPU, and that every saved section has a part of this machine restoring it and every part
+   * its section, in the version it restores.
+   */
+  checkFits(parts: MachineParts): void {
     const m = this.reader.manifest;
     const support = parts.arch.checkpoint;
     if (!support) throw new CheckpointError(`arch plugin '${parts.arch.arch}'`, 'cannot restore machines: it has no checkpoint support (ArchPlugin.checkpoint)', { code: 'arch' });
@@ -135,21 +155,21 @@ export class MachineRestore implements MachineRestoreHooks {
     if (mismatches.length > 0) {
       throw new CheckpointError(this.reader.dir, `this host's CPU cannot continue the saved guest: ${mismatches.join('; ')}. Restore on a host with the same CPU model and features`, { code: 'cpu-mismatch' });
     }
-    const base = this.chain[0];
-    if (this.options.verifyMemory !== false) {
-      const views = parts.vm.regions.flatMap((r) => native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)));
-      if (sha256OfViews(views) !== base.manifest.memory.sha256) {
-        throw new CheckpointError(`${base.dir}/${base.manifest.memory.file}`, 'checksum mismatch: the memory image is damaged', { code: 'corrupt' });
-      }
-    }
-    this.applyLinks(parts);
-    const ctx = checkpointContext(parts);
     const components = checkpointComponents(parts);
     const claimed = new Set<string>([...components.map((c) => c.name), ...parts.devices.map((d) => deviceSection(d.name))]);
     for (let id = 0; id < m.vcpus; id++) claimed.add(vcpuSection(id));
     for (const s of m.sections) {
       if (!claimed.has(s.name)) throw new CheckpointError(this.where(s.name), 'no part of this machine restores it: load the plugin or device that saved it', { code: 'incompatible' });
     }
+    for (const c of components) checkVersion(this.where(c.name), this.section(c.name), c.version);
+    for (const d of parts.devices) checkVersion(this.where(deviceSection(d.name)), this.section(deviceSection(d.name)), DEVICE_SECTION_VERSION);
+    for (let id = 0; id < m.vcpus; id++) checkVersion(this.where(vcpuSection(id)), this.section(vcpuSection(id)), support.threadContextVersion);
+  }
+
+  /** The VM's state: the arch's in-kernel components and registered ones, then each device's shared state. */
+  restoreVmState(parts: MachineParts): void {
+    const ctx = checkpointContext(parts);
+    const components = checkpointComponents(parts);
     for (const c of components) {
       const s = this.section(c.name);
       checkVersion(this.where(c.name), s, c.version);
@@ -171,22 +191,57 @@ export class MachineRestore implements MachineRestoreHooks {
     }
   }
 
-  /** Copy every incremental link's pages over the base image in guest RAM, oldest first. */
-  private applyLinks(parts: MachineParts): void {
-    if (this.chain.length === 1) return;
-    const targets: ImageTarget[] = this.reader.manifest.memory.regions.map((saved) => {
+  /**
+   * Restoring into a machine that exists already: map the base image over each region's RAM in
+   * place (MAP_FIXED, copy-on-write as at creation). Addresses, mapping ids and KVM's memory slots
+   * stay as they are; the kernel drops what KVM had mapped of the old pages. The regions must be
+   * the saved ones (restore-into.ts checks that first).
+   */
+  remapMemory(parts: MachineParts): void {
+    const c = native.constants;
+    for (const saved of this.reader.manifest.memory.regions) {
+      const r = parts.vm.regions.find((x) => x.name === saved.name);
+      if (!r) throw new CheckpointError(this.reader.dir, `memory region '${saved.name}' is not in this machine`, { code: 'incompatible' });
+      native.remapFile(native.mappingById(r.mappingId), c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_NORESERVE, this.imageFd, saved.fileOffset);
+    }
+  }
+
+  /** Guest RAM as the image lays it out (every saved region must exist in `parts`). */
+  private targets(parts: MachineParts): ImageTarget[] {
+    return this.reader.manifest.memory.regions.map((saved) => {
       const r = parts.vm.regions.find((x) => x.name === saved.name);
       if (!r) throw new CheckpointError(this.reader.dir, `memory region '${saved.name}' was not created`, { code: 'incompatible' });
-      return { fileOffset: saved.fileOffset, size: r.size, views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)) };
+      return { name: r.name, guestPhysAddr: r.guestPhysAddr, fileOffset: saved.fileOffset, size: r.size, views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)) };
     });
-    for (const link of this.chain.slice(1)) {
+  }
+
+  /**
+   * Guest RAM maps the base image: check it (unless verifyMemory is false), then copy every
+   * incremental link's pages over it, oldest first (always checked).
+   */
+  loadMemory(parts: MachineParts): void {
+    const targets = this.targets(parts);
+    const base = this.chain[0];
+    const baseFile = `${base.dir}/${base.manifest.memory.file}`;
+    if (this.options.verifyMemory !== false) {
+      const progress = phaseReporter(this.options.onProgress, 'verify-memory', base.manifest.memory.pages * IMAGE_PAGE_SIZE);
+      verifyMemoryImage(baseFile, this.imageFd, base.pageMap(), base.pageChecksums(), targets, progress);
+    }
+    const links = this.chain.slice(1);
+    if (links.length === 0) return;
+    const progress = phaseReporter(this.options.onProgress, 'apply-increments', links.reduce((n, l) => n + l.manifest.memory.pages * IMAGE_PAGE_SIZE, 0));
+    let before = 0;
+    for (const link of links) {
       const memory = link.manifest.memory;
       const fd = fs.openSync(link.memoryImagePath, 'r');
       try {
-        applyIncrement({ where: `${link.dir}/${memory.file}`, imageFd: fd, pageMap: readPageMap(link), pages: memory.parent!.pages, sha256: memory.sha256 }, targets, true);
+        const done = before;
+        applyIncrement({ where: `${link.dir}/${memory.file}`, imageFd: fd, pageMap: link.pageMap(), checksums: link.pageChecksums(), pages: memory.pages }, targets, progress && ((bytes) => progress(done + bytes)));
       } finally {
         fs.closeSync(fd);
       }
+      before += memory.pages * IMAGE_PAGE_SIZE;
+      progress?.(before);
     }
   }
 

@@ -18,6 +18,8 @@ import { encodeSection, toTagged } from './tagged-json';
 import { isValidSectionName } from './component';
 import { saveLocalDeviceStates } from './device-states';
 import type { CheckpointManifest } from './manifest';
+import { phaseReporter, type CheckpointProgressCallback } from './progress';
+import { hostMappings, isAnonymousRange } from './host-mappings';
 import {
   DEVICE_SECTION_VERSION,
   checkpointComponents,
@@ -103,6 +105,8 @@ export interface CheckpointOptions {
    * (every later checkpoint resets it). Implied by `parent`.
    */
   readonly track?: boolean;
+  /** Called as the memory image is written (phase `save-memory`, bytes of the image scanned). */
+  readonly onProgress?: CheckpointProgressCallback;
 }
 
 /** The machine's dirty-page log, and the id of the checkpoint it started or was last reset at. */
@@ -138,6 +142,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   const sections = await gather(parts);
   const fingerprint = parts.arch.checkpoint!.cpuFingerprint(parts.kvm, parts.config);
   const { config, bootSha256 } = recordedConfig(parts);
+  const mappings = hostMappings();
   const regions: RegionToWrite[] = parts.vm.regions.map((r) => ({
     name: r.name,
     guestPhysAddr: r.guestPhysAddr,
@@ -148,6 +153,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     readOnly: r.readOnly,
     dirtyLog: r.dirtyLog,
     views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)),
+    anonymous: isAnonymousRange(mappings, r.hostAddress, r.size),
   }));
   // The log is read (and reset) now, while nothing runs: what it held goes into this checkpoint.
   // Should writing fail below, those changes are in no checkpoint, so the chain is cut
@@ -160,13 +166,16 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     await replaceDirectoryAtomically(dir, async (temp) => {
       const writer = new CheckpointWriter(temp);
       for (const s of sections) writer.addSection(s.name, s.version, s.data);
+      const imageBytes = regions.reduce((n, r) => n + r.size, 0);
+      const progress = phaseReporter(options.onProgress, 'save-memory', imageBytes);
       if (parentId !== undefined) {
-        writer.writeIncrementalMemory(
-          regions.map((r, i) => ({ ...r, changed: changed![i] })),
+        writer.writeMemory(
+          regions.map((r, i) => ({ ...r, changed: changed![i] ?? 'all' })),
           { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) },
+          progress,
         );
       } else {
-        writer.writeMemory(regions);
+        writer.writeMemory(regions, null, progress);
       }
       manifest = writer.finish({
         arch: parts.arch.arch,

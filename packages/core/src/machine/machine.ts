@@ -24,6 +24,7 @@ import type { VcpuWorkerData } from './worker-protocol';
 import { saveMachineCheckpoint, type CheckpointOptions, type TrackingState } from '../checkpoint/save-machine';
 import { DirtyPageTracker } from '../checkpoint/dirty-tracker';
 import type { MachineRestoreHooks } from '../checkpoint/restore-machine';
+import { restoreIntoMachine, type RestoreIntoOptions } from '../checkpoint/restore-into';
 import type { CheckpointManifest } from '../checkpoint/manifest';
 import { M5ops, type M5opRunEnd } from '../m5ops/m5op-handlers';
 
@@ -228,6 +229,21 @@ export class Machine<Boot = unknown> {
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
     this.tracking ??= { tracker: new DirtyPageTracker(vm), lastCheckpointId: undefined };
     return saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, this.tracking);
+  }
+
+  /**
+   * Put the checkpoint at `dir` into this stopped machine (the warm restore: no VM, memory or
+   * threads to create); the machine then continues from the saved instant. The checkpoint must
+   * be of a machine of this shape — create one with createMachine(checkpointConfig(dir)).
+   * See checkpoint/restore-into.ts and docs/checkpoints.md.
+   */
+  async restore(dir: string, options: RestoreIntoOptions = {}): Promise<void> {
+    if (this.closed) throw new LifecycleError('machine', 'closed', 'restore');
+    const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
+    // The machine's write log describes memory the restore replaces: a chain starts afresh.
+    this.tracking?.tracker.stop();
+    this.tracking = undefined;
+    await restoreIntoMachine({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, () => this.close());
   }
 
   /** Dirty-page logging for incremental checkpoints (checkpoint/dirty-tracker.ts); off until a checkpoint asks. */

@@ -1,0 +1,86 @@
+/**
+ * Restoring a checkpoint into a machine that already exists (Machine.restore): the warm path.
+ * Composing a machine — the VM, its memory, a worker thread per vCPU loading the kvmts modules —
+ * is most of what restoreMachine costs; a machine made once (from the checkpoint's own config,
+ * checkpointConfig(dir), or the config the saved machine was made from) can take any checkpoint
+ * of that machine, as often as wanted, in the time it takes to put the state back:
+ *
+ *   1. check, touching nothing: the manifest and every section (checksums), the machine's shape
+ *      (arch, vCPUs, memory regions, devices, arch options), the host CPU;
+ *   2. map the base memory image over guest RAM in place (copy-on-write, no copy) and apply the
+ *      incremental links; check the image when `verifyMemory` asks;
+ *   3. the in-kernel state and devices' shared state, then every vCPU's ThreadContext and each
+ *      thread's device-local state, on the vCPU threads that are already running.
+ *
+ * A failure in step 1 leaves the machine as it was. One after it (a damaged page found by
+ * verification, a component refusing its state) leaves a mix of two states: the machine closes.
+ */
+import { CheckpointError, LifecycleError } from '../errors/errors';
+import type { MachineConfig } from '../machine/machine-config';
+import { CheckpointReader } from './checkpoint-files';
+import { MachineRestore, type RestoreOptions } from './restore-machine';
+import { fromTagged, toTagged } from './tagged-json';
+import type { MachinePartsWithVcpus } from './machine-parts';
+
+/** Options of Machine.restore: RestoreOptions without the host-side config (the machine has its own). */
+export type RestoreIntoOptions = Omit<RestoreOptions, 'config'>;
+
+/** Config fields that shape what a checkpoint holds state for: they must equal the saved ones. */
+const SHAPING_FIELDS = ['archOptions', 'devices'] as const;
+
+const canonical = (value: unknown, where: string): string => JSON.stringify(toTagged(value ?? null, where));
+
+/** Why the machine cannot take this checkpoint's state, or undefined when it can. */
+function shapeMismatch(parts: MachinePartsWithVcpus, plan: MachineRestore, manifest: CheckpointReader['manifest']): string | undefined {
+  if (manifest.arch !== parts.config.arch) return `the checkpoint is of an ${manifest.arch} machine, this one is ${parts.config.arch}`;
+  if (manifest.vcpus !== parts.vcpus.length) return `the checkpoint has ${manifest.vcpus} vCPUs, this machine ${parts.vcpus.length}`;
+  const saved = manifest.memory.regions;
+  const here = parts.vm.regions;
+  const key = (r: { name: string; guestPhysAddr: number; size: number; kvmMap: boolean; inAddrMap: boolean; readOnly: boolean }) =>
+    `'${r.name}' at 0x${r.guestPhysAddr.toString(16)}, ${r.size} bytes${r.kvmMap ? '' : ', not a KVM slot'}${r.inAddrMap ? '' : ', not in the address map'}${r.readOnly ? ', read-only' : ''}`;
+  if (saved.length !== here.length || saved.some((r, i) => key(r) !== key(here[i]))) {
+    return `memory regions differ: saved ${saved.map(key).join('; ')}, this machine ${here.map(key).join('; ')}`;
+  }
+  for (const field of SHAPING_FIELDS) {
+    const a = canonical((plan.config as unknown as Record<string, unknown>)[field], `checkpoint config.${field}`);
+    const b = canonical((parts.config as unknown as Record<string, unknown>)[field], `machine config.${field}`);
+    if (a !== b) return `config.${field} differs: saved ${a}, this machine ${b}`;
+  }
+  return undefined;
+}
+
+/**
+ * Put the checkpoint at `dir` into the stopped machine `parts` describe (see the file header).
+ * `onLateFailure` runs when a failure leaves the machine half-restored (the caller closes it).
+ */
+export async function restoreIntoMachine(parts: MachinePartsWithVcpus, dir: string, options: RestoreIntoOptions, onLateFailure: () => Promise<void>): Promise<void> {
+  if (parts.vcpus.some((v) => v.isRunning)) throw new LifecycleError('machine', 'running', 'restore (after run() returns or after stop())');
+  const reader = CheckpointReader.open(dir);
+  const plan = new MachineRestore(reader, { ...options, arch: parts.config.arch });
+  try {
+    const mismatch = shapeMismatch(parts, plan, reader.manifest);
+    if (mismatch) throw new CheckpointError(dir, `does not fit this machine: ${mismatch}. Create the machine from checkpointConfig(dir), or restore with restoreMachine(dir)`, { code: 'incompatible' });
+    plan.checkFits(parts);
+    try {
+      plan.remapMemory(parts);
+      plan.loadMemory(parts);
+      plan.restoreVmState(parts);
+      await plan.afterVcpuThreads(parts);
+    } catch (e) {
+      await onLateFailure();
+      throw e;
+    }
+  } finally {
+    plan.close();
+  }
+}
+
+/**
+ * The machine config a checkpoint was saved from (without its boot payload, which the saved
+ * state replaces): createMachine(checkpointConfig(dir)) makes a machine that restore(dir) fits —
+ * a warm spare, made before the checkpoint is needed. `CheckpointError` as restoreMachine.
+ */
+export function checkpointConfig(dir: string): MachineConfig {
+  const reader = CheckpointReader.open(dir);
+  return fromTagged(reader.manifest.config, `${reader.dir} config`) as MachineConfig;
+}
