@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { ConfigError, LifecycleError, createMachine, decodeSection, type Machine, type MachineConfig, type SwitchableCpu } from '@kvmts/core';
 import { assembleGuest, exitDevice, readExitDeviceState, type X86Boot, type X86Regs, type X86ThreadContextData } from '@kvmts/arch-x86';
 import { X86InterpreterCpu, type PortIo } from '../examples/interpreter-cpu';
-import { switchTestsResult } from './support/switch-support';
+import { switchTestsFold, switchTestsIteration, switchTestsResult } from './support/switch-support';
 
 const RAM = 4 << 20;
 const SCRATCH = 0x10_0000;
@@ -31,14 +31,14 @@ const SLOW = 400_000;
 const DEFINED_FLAGS = 0x8c5n;
 const quiet = { console: () => undefined };
 
-function config(): MachineConfig<X86Boot> {
+function config(iterations = ITERATIONS): MachineConfig<X86Boot> {
   const guest = assembleGuest('switch-tests');
   return {
     arch: 'x86_64',
     memory: RAM,
     archOptions: { irqchip: 'kernel' },
     devices: [exitDevice({}, 'exit')],
-    boot: { kind: 'flat', mode: 'long', cpl: 0, image: guest.bytes, entry: guest.symbols.get('switch_loop')!, registers: [{ rdi: BigInt(SCRATCH), rcx: BigInt(ITERATIONS) }] },
+    boot: { kind: 'flat', mode: 'long', cpl: 0, image: guest.bytes, entry: guest.symbols.get('switch_loop')!, registers: [{ rdi: BigInt(SCRATCH), rcx: BigInt(iterations) }] },
   };
 }
 
@@ -72,8 +72,8 @@ describeKvm('CPU switching between KVM and the interpreter CPU (x86)', () => {
     machines = [];
     fs.rmSync(work, { recursive: true, force: true });
   });
-  async function machine(): Promise<Machine> {
-    const m = await createMachine(config(), quiet);
+  async function machine(iterations = ITERATIONS): Promise<Machine> {
+    const m = await createMachine(config(iterations), quiet);
     machines.push(m);
     return m;
   }
@@ -171,6 +171,49 @@ describeKvm('CPU switching between KVM and the interpreter CPU (x86)', () => {
 
       expect(await a.run()).toEqual({ reason: 'poweroff', status: 0 });
       expect(resultOf(a)).toBe(expected);
+    },
+    SLOW,
+  );
+
+  it(
+    'drain() stops a vCPU that is running freely, mid-loop with memory consistent; the interpreter shortens the loop and KVM ends with the result predicted from the drained state',
+    async () => {
+      const endless = 2n ** 40n; // far more iterations than any run here reaches
+      const m = await machine(Number(endless));
+      const guest = assembleGuest('switch-tests');
+      const loopTop = BigInt(guest.symbols.get('loop_top')!);
+      const kvm = m.cpu(0);
+      const interp = new X86InterpreterCpu({ io: exitPorts() });
+      let done = 0n;
+      for (const ms of [150, 150]) {
+        const running = m.run();
+        await new Promise((r) => setTimeout(r, ms));
+        await kvm.drain();
+        expect(await running).toEqual({ reason: 'stopped' });
+        await kvm.switchOut();
+        await interp.takeOverFrom(kvm);
+        // On to the top of the loop (an iteration is at most 16 instructions).
+        const r = interp.threadContext().regs;
+        for (let i = 0; i < 16 && r.rip !== loopTop; i++) interp.run(1);
+        expect(r.rip).toBe(loopTop);
+        const iterations = endless - r.rcx;
+        expect(iterations).toBeGreaterThan(done); // KVM ran freely, and further the second time
+        done = iterations;
+        expect(m.memory.view(SCRATCH, 8).getBigUint64(0, true)).toBe(r.rax); // stored by the last iteration
+        await interp.switchOut();
+        await kvm.takeOverFrom(interp);
+      }
+      // Two more iterations from here, then the fold: what KVM must end with.
+      await kvm.switchOut();
+      await interp.takeOverFrom(kvm);
+      const r = interp.threadContext().regs;
+      const at = { acc: r.rax, x: r.rbx, c: r.r9, s: r.r10 };
+      const expected = switchTestsFold(switchTestsIteration(switchTestsIteration(at, endless), endless));
+      r.rcx = 2n;
+      await interp.switchOut();
+      await kvm.takeOverFrom(interp);
+      expect(await m.run()).toEqual({ reason: 'poweroff', status: 0 });
+      expect(resultOf(m)).toBe(expected);
     },
     SLOW,
   );

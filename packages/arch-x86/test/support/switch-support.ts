@@ -10,29 +10,43 @@ import type { X86ThreadContext } from '@kvmts/arch-x86';
 const M64 = (1n << 64n) - 1n;
 const K = 0x9e3779b97f4a7c15n;
 
-/** The switch-tests guest's state after `done` of its `n` iterations (guests/switch-tests.S, "does"). */
-export function switchTestsState(n: number, done = n): { acc: bigint; x: bigint; c: bigint; s: bigint } {
-  let x = 1n;
-  let acc = 0n;
-  let c = 0n;
-  let s = M64 - 4n; // -5
-  for (let i = 0; i < done; i++) {
-    const sum = x + K;
-    if (sum > M64) c++;
-    x = sum & M64;
-    const t = (x - acc) & M64;
-    acc ^= t;
-    acc = (acc + 0x7fn - BigInt(n)) & M64;
-    s = (t < K ? s + 3n : s - 1n) & M64;
-    if (s < 1n << 63n) s = (s - 0x1234n) & M64;
-  }
-  return { acc, x, c, s };
+/** The loop's variables (guests/switch-tests.S): acc = rax, x = rbx, c = r9, s = r10. */
+export interface SwitchTestsVars {
+  readonly acc: bigint;
+  readonly x: bigint;
+  readonly c: bigint;
+  readonly s: bigint;
 }
 
-/** The switch-tests result for `n` iterations: acc ^ c + s. */
+/** The variables at loop_top before the first iteration. */
+export const SWITCH_TESTS_START: SwitchTestsVars = { acc: 0n, x: 1n, c: 0n, s: M64 - 4n };
+
+/** One iteration of the loop of a guest started with `n` iterations ([rdi + 8] = n). */
+export function switchTestsIteration(v: SwitchTestsVars, n: number | bigint): SwitchTestsVars {
+  const sum = v.x + K;
+  const x = sum & M64;
+  const t = (x - v.acc) & M64;
+  const acc = ((v.acc ^ t) + 0x7fn - BigInt(n)) & M64;
+  let s = (t < K ? v.s + 3n : v.s - 1n) & M64;
+  if (s < 1n << 63n) s = (s - 0x1234n) & M64;
+  return { acc, x, c: sum > M64 ? v.c + 1n : v.c, s };
+}
+
+/** The switch-tests guest's variables after `done` of its `n` iterations (the header's "does"). */
+export function switchTestsState(n: number, done = n): SwitchTestsVars {
+  let v = SWITCH_TESTS_START;
+  for (let i = 0; i < done; i++) v = switchTestsIteration(v, n);
+  return v;
+}
+
+/** What the guest computes from the variables after its last iteration: (acc ^ c) + s. */
+export function switchTestsFold(v: SwitchTestsVars): bigint {
+  return ((v.acc ^ v.c) + v.s) & M64;
+}
+
+/** The switch-tests result for `n` iterations. */
 export function switchTestsResult(n: number): bigint {
-  const { acc, c, s } = switchTestsState(n);
-  return ((acc ^ c) + s) & M64;
+  return switchTestsFold(switchTestsState(n));
 }
 
 /** Guest-physical RAM from 0 as one array. */
