@@ -4,7 +4,7 @@
  * ends with what the guest's contract computes; split between two interpreters it ends the same;
  * what it cannot run is an InterpreterError that leaves the thread as it was.
  */
-import { LifecycleError } from '@kvmts/core';
+import { ConfigError, LifecycleError } from '@kvmts/core';
 import { X86ThreadContext, loadPrebuiltGuest, type GuestImage } from '@kvmts/arch-x86';
 import { InterpreterError, X86InterpreterCpu, type PortIo } from '../examples/interpreter-cpu';
 import { FlatMemory, ThreadHolder, switchTestsResult, switchTestsState } from './support/switch-support';
@@ -131,6 +131,7 @@ describe('the interpreter CPU', () => {
     expect(() => silent.run(1)).toThrow(/^interpreter at rip 0x40000000: page fault at 0x40000000: PDPT entry 1 \(at 0x2008\) is not present/);
     tc.sregs.cs.l = 0;
     expect(() => silent.run(1)).toThrow('runs 64-bit code only (CS.L = 1 with EFER.LMA)');
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => silent.run(bad)).toThrow(new ConfigError('run.maxInstructions', `must be a whole number ≥ 0, got ${bad}`));
   });
 
   it('a closed interpreter refuses everything with a LifecycleError', async () => {

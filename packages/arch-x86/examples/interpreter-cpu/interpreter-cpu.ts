@@ -126,15 +126,16 @@ export class X86InterpreterCpu implements SwitchableCpu {
 
   /** Run up to `maxInstructions` instructions; stops early at hlt or when the PortIo asks. */
   run(maxInstructions: number): InterpreterStop {
+    if (!Number.isSafeInteger(maxInstructions) || maxInstructions < 0) throw new ConfigError('run.maxInstructions', `must be a whole number ≥ 0, got ${String(maxInstructions)}`);
     const tc = this.threadContext();
     const regs = tc.regs;
     const s = tc.sregs;
     if (s.cs.l !== 1 || (s.efer & EFER_LMA) === 0n) throw new InterpreterError(regs.rip, 'runs 64-bit code only (CS.L = 1 with EFER.LMA)');
-    const machine = new Machine(GPR_BY_NUMBER.map((n) => regs[n]), regs.rip, regs.rflags, this.addressing({ cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer }));
+    const cpu = new RegisterFile(GPR_BY_NUMBER.map((n) => regs[n]), regs.rip, regs.rflags, this.addressing({ cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer }));
     let executed = 0;
     try {
       while (executed < maxInstructions) {
-        const outcome = this.step(machine);
+        const outcome = this.step(cpu);
         executed++;
         if (outcome === 'halt') return { reason: 'halt', executed };
         if (outcome !== undefined) return { reason: 'io', port: outcome.port, value: outcome.value, executed };
@@ -142,16 +143,16 @@ export class X86InterpreterCpu implements SwitchableCpu {
       return { reason: 'instructions', executed };
     } finally {
       // Whatever ended the run, the context holds the state after the last completed instruction.
-      GPR_BY_NUMBER.forEach((n, i) => (regs[n] = machine.gpr[i]));
-      regs.rip = machine.rip;
-      regs.rflags = machine.rflags;
+      GPR_BY_NUMBER.forEach((n, i) => (regs[n] = cpu.gpr[i]));
+      regs.rip = cpu.rip;
+      regs.rflags = cpu.rflags;
       this.instructions += executed;
       this.tlb.clear();
     }
   }
 
   /** One instruction: all of it or, when it throws, none of it. */
-  private step(m: Machine): 'halt' | { port: number; value: number } | undefined {
+  private step(m: RegisterFile): 'halt' | { port: number; value: number } | undefined {
     const rip = m.rip;
     let insn: Instruction;
     try {
@@ -167,7 +168,7 @@ export class X86InterpreterCpu implements SwitchableCpu {
     return outcome.stop;
   }
 
-  private execute(m: Machine, insn: Instruction, next: bigint): { rip: bigint; stop?: 'halt' | { port: number; value: number } } {
+  private execute(m: RegisterFile, insn: Instruction, next: bigint): { rip: bigint; stop?: 'halt' | { port: number; value: number } } {
     const rip = m.rip;
     const taken = (rel: number) => ({ rip: (next + BigInt(rel)) & M64 });
     const done = { rip: next };
@@ -245,13 +246,13 @@ export class X86InterpreterCpu implements SwitchableCpu {
   }
 }
 
-/** Views of guest memory by virtual address; `length` never crosses a page (Machine splits accesses). */
+/** Views of guest memory by virtual address; `length` never crosses a page (RegisterFile splits accesses). */
 interface Addressing {
   bytes(gva: bigint, length: number, rip: bigint): Uint8Array;
 }
 
-/** The registers one run() works on, and operand access through them. */
-class Machine {
+/** The registers one run() works on (copied out of the context and back), and operand access through them. */
+class RegisterFile {
   constructor(
     readonly gpr: bigint[],
     public rip: bigint,
