@@ -56,11 +56,18 @@ class ToyCpu implements SwitchableCpu<ToyContext> {
   handOver(taker: { readonly name: string }) {
     return this.slot.give(this, taker);
   }
+  /** Set to make the next takeover fail after the claim, as a kernel refusing a context would. */
+  refuseNext = false;
   async takeOverFrom(source: SwitchableCpu<ToyContext>): Promise<void> {
-    const { context, memory } = claimHandOver(this, source, this.switchState === 'switched-out');
-    if (this.ownMemory) copyGuestMemory(memory, this.ownMemory);
-    else this.memory = memory;
-    this.context = context;
+    const handed = claimHandOver(this, source, this.switchState === 'switched-out', this.ownMemory);
+    if (this.refuseNext) {
+      this.refuseNext = false;
+      handed.undo();
+      throw new ConfigError('toy', 'refused');
+    }
+    if (this.ownMemory) copyGuestMemory(handed.memory, this.ownMemory);
+    else this.memory = handed.memory;
+    this.context = handed.context;
     this.switchState = 'active';
   }
   run(steps: number): void {
@@ -120,6 +127,27 @@ describe('CPU switching: the contract', () => {
     expect(copyGuestMemory(memory, new ToyMemory([0, 0x2000], [0x10000, 0x1000]))).toBe(0x3000);
     expect(copyGuestMemory(memory, memory)).toBe(0);
     expect(() => copyGuestMemory(memory, new ToyMemory([0, 0x2000]))).toThrow(new ConfigError('takeOverFrom', "the taking CPU's memory has no RAM for 0x10000..0x10fff (4096 bytes) of the thread's memory: build its machine with the same memory layout"));
+  });
+
+  it('a taker whose own memory lacks a range of the thread\'s is refused before anything moves', async () => {
+    const { cpu: fast } = booted();
+    const small = new ToyCpu('small-vm', 'toy', undefined, new ToyMemory([0, 0x2000]));
+    await fast.switchOut();
+    expect(await errorOf(small.takeOverFrom(fast))).toEqual(new ConfigError('takeOverFrom', "the taking CPU's memory has no RAM for 0x10000..0x10fff (4096 bytes) of the thread's memory: build its machine with the same memory layout"));
+    expect(small.switchState).toBe('switched-out');
+    const slow = new ToyCpu('slow');
+    await slow.takeOverFrom(fast);
+    expect(slow.context!.pc).toBe(100);
+  });
+
+  it('a taker that fails after claiming the thread undoes the hand-over: the giver can hand it to another', async () => {
+    const { cpu: fast } = booted();
+    const flaky = new ToyCpu('flaky');
+    flaky.refuseNext = true;
+    await fast.switchOut();
+    expect(await errorOf(flaky.takeOverFrom(fast))).toEqual(new ConfigError('toy', 'refused'));
+    await flaky.takeOverFrom(fast);
+    expect(flaky.context!.pc).toBe(100);
   });
 
   it('taking over from a CPU that is not switched out is a LifecycleError, and leaves it running', async () => {

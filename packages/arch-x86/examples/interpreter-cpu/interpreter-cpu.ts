@@ -11,7 +11,7 @@
  * Everything of the ThreadContext it does not model (segments, control registers, FPU/SSE,
  * MSRs, LAPIC, …) it carries unchanged, so the next CPU gets it back exactly.
  */
-import { ConfigError, HandOverSlot, KvmtsError, LifecycleError, claimHandOver, type SwitchMemory, type SwitchState, type SwitchableCpu, type ThreadContext } from '@kvmts/core';
+import { ConfigError, HandOverSlot, KvmtsError, LifecycleError, claimHandOver, type HandOver, type SwitchMemory, type SwitchState, type SwitchableCpu, type ThreadContext } from '@kvmts/core';
 import { X86ThreadContext, walkPageTables, type PagingRegisters, type X86GprName } from '@kvmts/arch-x86';
 import { UnsupportedInstruction, decode, type Instruction, type Operand } from './decode';
 import { alu, conditionHolds, type AluOp } from './alu';
@@ -102,7 +102,7 @@ export class X86InterpreterCpu implements SwitchableCpu {
     this.state = 'switched-out';
   }
 
-  handOver(taker: { readonly name: string }): { readonly context: X86ThreadContext; readonly memory: SwitchMemory } {
+  handOver(taker: { readonly name: string }): HandOver<X86ThreadContext> {
     return this.slot.give(this, taker);
   }
 
@@ -112,9 +112,14 @@ export class X86InterpreterCpu implements SwitchableCpu {
    * (shared, not copied).
    */
   async takeOverFrom(source: SwitchableCpu): Promise<void> {
-    const { context, memory } = claimHandOver<ThreadContext>(this, source, this.state === 'switched-out');
-    this.context = context instanceof X86ThreadContext ? context : X86ThreadContext.fromData(context.toJSON());
-    this.guestMemory = memory;
+    const handed = claimHandOver<ThreadContext>(this, source, this.state === 'switched-out');
+    try {
+      this.context = handed.context instanceof X86ThreadContext ? handed.context : X86ThreadContext.fromData(handed.context.toJSON());
+    } catch (e) {
+      handed.undo(); // not an x86 context after all: the thread stays with its giver
+      throw e;
+    }
+    this.guestMemory = handed.memory;
     this.state = 'active';
   }
 

@@ -59,7 +59,15 @@ export interface SwitchableCpu<TC extends ThreadContext = ThreadContext> {
    * Give what switchOut kept to `taker` — once; a second call is a LifecycleError. Called by a
    * taker's takeOverFrom (through claimHandOver), not by users.
    */
-  handOver(taker: { readonly name: string }): { readonly context: TC; readonly memory: SwitchMemory };
+  handOver(taker: { readonly name: string }): HandOver<TC>;
+}
+
+/** A thread on its way from one CPU model to another. */
+export interface HandOver<TC extends ThreadContext> {
+  readonly context: TC;
+  readonly memory: SwitchMemory;
+  /** The taker failed before running it (the kernel refused the context, say): the thread goes back to its giver. */
+  undo(): void;
 }
 
 /**
@@ -81,7 +89,7 @@ export class HandOverSlot<TC extends ThreadContext> {
     return this.held?.context;
   }
 
-  give(owner: { readonly name: string; readonly switchState: SwitchState }, taker: { readonly name: string }): { context: TC; memory: SwitchMemory } {
+  give(owner: { readonly name: string; readonly switchState: SwitchState }, taker: { readonly name: string }): HandOver<TC> {
     if (owner.switchState !== 'switched-out') throw new LifecycleError(owner.name, owner.switchState, `hand its thread to ${taker.name} (switch it out first)`);
     if (this.held === undefined) {
       const why = this.takenBy !== undefined ? `its thread was handed to ${this.takenBy} already` : 'it never owned a thread';
@@ -90,28 +98,40 @@ export class HandOverSlot<TC extends ThreadContext> {
     const held = this.held;
     this.held = undefined;
     this.takenBy = taker.name;
-    return held;
+    return {
+      ...held,
+      undo: () => {
+        this.held = held;
+        this.takenBy = undefined;
+      },
+    };
   }
 }
 
 /**
  * The checks of takeOverFrom, in one place for every model: neither CPU closed, not itself,
- * `target` owning no thread it would lose (`targetMayTakeOver` false), one arch. Then claims
- * `source`'s hand-over — after this the source is spent even if the caller fails later.
+ * `target` owning no thread it would lose (`targetMayTakeOver` false), one arch, and — for a
+ * target that copies the thread's memory into its own (`copyInto`) — RAM at every address of it.
+ * Then claims `source`'s hand-over; a caller that fails after this calls its `undo()`.
  */
 export function claimHandOver<TC extends ThreadContext>(
   target: SwitchableCpu<TC>,
   source: SwitchableCpu<TC>,
   targetMayTakeOver: boolean,
-): { context: TC; memory: SwitchMemory } {
+  copyInto?: SwitchMemory,
+): HandOver<TC> {
   const operation = `take over from ${source.name}`;
   if (target.switchState === 'closed') throw new LifecycleError(target.name, 'closed', operation);
   if (source.switchState === 'closed') throw new LifecycleError(source.name, 'closed', `hand its thread to ${target.name}`);
   if (source === target) throw new LifecycleError(target.name, target.switchState, 'take over from itself');
   if (!targetMayTakeOver) throw new LifecycleError(target.name, `${target.switchState} (it owns a thread: switch it out first)`, operation);
   if (source.arch !== target.arch) throw new ConfigError('takeOverFrom', `${target.name} (${target.arch}) cannot take over the thread of ${source.name} (${source.arch}): a thread moves only between CPUs of one arch`);
+  if (copyInto !== undefined && source.memory !== undefined && source.memory !== copyInto) requireRoomFor(source.memory, copyInto);
   const handed = source.handOver(target);
-  if (handed.context.arch !== target.arch) throw new ConfigError('takeOverFrom', `${source.name} handed over a context of arch ${handed.context.arch} to ${target.name} (${target.arch})`);
+  if (handed.context.arch !== target.arch) {
+    handed.undo();
+    throw new ConfigError('takeOverFrom', `${source.name} handed over a context of arch ${handed.context.arch} to ${target.name} (${target.arch})`);
+  }
   return handed;
 }
 
@@ -124,16 +144,21 @@ export function claimHandOver<TC extends ThreadContext>(
  */
 export function copyGuestMemory(from: SwitchMemory, to: SwitchMemory): number {
   if (from === to) return 0;
+  requireRoomFor(from, to); // all ranges first: no half-copied memory for a layout that does not fit
   let copied = 0;
   for (const r of from.ranges) {
-    let target: Uint8Array;
-    try {
-      target = to.bytes(r.gpa, r.size);
-    } catch {
-      throw new ConfigError('takeOverFrom', `the taking CPU's memory has no RAM for 0x${r.gpa.toString(16)}..0x${(r.gpa + r.size - 1).toString(16)} (${r.size} bytes) of the thread's memory: build its machine with the same memory layout`);
-    }
-    target.set(from.bytes(r.gpa, r.size));
+    to.bytes(r.gpa, r.size).set(from.bytes(r.gpa, r.size));
     copied += r.size;
   }
   return copied;
+}
+
+/** ConfigError unless `to` has RAM at every address of `from`'s ranges. */
+function requireRoomFor(from: SwitchMemory, to: SwitchMemory): void {
+  for (const r of from.ranges) {
+    const inside = to.ranges.some((t) => r.gpa >= t.gpa && r.gpa + r.size <= t.gpa + t.size);
+    if (!inside) {
+      throw new ConfigError('takeOverFrom', `the taking CPU's memory has no RAM for 0x${r.gpa.toString(16)}..0x${(r.gpa + r.size - 1).toString(16)} (${r.size} bytes) of the thread's memory: build its machine with the same memory layout`);
+    }
+  }
 }

@@ -6,7 +6,7 @@
 import { LifecycleError } from '../errors/errors';
 import type { ThreadContext } from '../cpu/thread-context';
 import type { CpuStop } from '../cpu/cpu-stop';
-import { HandOverSlot, claimHandOver, copyGuestMemory, type SwitchMemory, type SwitchState, type SwitchableCpu } from '../cpu/switching';
+import { HandOverSlot, claimHandOver, copyGuestMemory, type HandOver, type SwitchMemory, type SwitchState, type SwitchableCpu } from '../cpu/switching';
 import type { VcpuController } from './vcpu-controller';
 
 export interface VcpuSwitchParts {
@@ -83,7 +83,7 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
     this.tookOver = false;
   }
 
-  handOver(taker: { readonly name: string }): { readonly context: TC; readonly memory: SwitchMemory } {
+  handOver(taker: { readonly name: string }): HandOver<TC> {
     return this.slot.give(this, taker);
   }
 
@@ -95,9 +95,14 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
    */
   async takeOverFrom(source: SwitchableCpu<TC>): Promise<void> {
     const ownsThread = this.vcpu.isRunning || this.vcpu.loopActive || (this.state === 'active' && (this.tookOver || this.vcpu.lastStop !== undefined));
-    const { context, memory } = claimHandOver(this, source, !ownsThread);
-    copyGuestMemory(memory, this.memory);
-    await this.vcpu.call('setThreadContext', context.toJSON());
+    const handed = claimHandOver(this, source, !ownsThread, this.memory);
+    try {
+      copyGuestMemory(handed.memory, this.memory);
+      await this.vcpu.call('setThreadContext', handed.context.toJSON());
+    } catch (e) {
+      handed.undo(); // the thread stays with its giver (this vCPU's RAM may hold part of its memory)
+      throw e;
+    }
     this.state = 'active';
     this.tookOver = true;
   }
