@@ -58,11 +58,16 @@ describe('the interpreter CPU', () => {
     const stop = cpu.run(1_000_000);
     expect(stop).toEqual({ reason: 'io', port: 0xf4, value: 0, executed: expect.any(Number) });
     const result = switchTestsResult(300);
+    expect(result).toBe(0x54f9525ed4b543c4n); // golden: pins the model
     expect(memory.u64(SCRATCH)).toBe(result);
     expect(cpu.threadContext().regs.rbx).toBe(result);
     expect(io.writes).toEqual([[0xf8, Number(result & 0xffff_ffffn)], [0xf4, 0]]);
     expect(cpu.threadContext().regs.rip).toBe(sym('loop_end') + 0x12n); // at the `jmp .` after the power-off
     expect(cpu.instructions).toBe(stop.executed);
+  });
+
+  it('the model of the guest agrees with hardware: 50 000 iterations give what KVM computed (cpu-switching.kvm.test.ts, nested x86 tier)', () => {
+    expect(switchTestsResult(50_000)).toBe(0x22ee11ea432f7a3cn);
   });
 
   it('counts instructions exactly: after the 6 set-up instructions it is at loop_top with the contract\'s initial values', async () => {
