@@ -237,6 +237,11 @@ describeKvm('CPU switching between KVM and the interpreter CPU (x86)', () => {
 
     await kvmA.switchOut();
     await expectRejection(kvmA.switchOut(), LifecycleError, 'cannot switch out while switched-out');
+    // Started by hand past the machine's check, the vCPU's own CPU refuses too.
+    const refused = await a.vcpus[0].start();
+    expect(refused.reason).toBe('error');
+    expect(refused.reason === 'error' && refused.error).toEqual(new LifecycleError('vCPU 0', 'switched-out', 'run'));
+    expect(refused.reason === 'error' && refused.error).toBeInstanceOf(LifecycleError);
     await kvmA.drain(); // a switched-out CPU is drained already
     await interp.takeOverFrom(kvmA);
     // Twice: the thread went to the interpreter.

@@ -3,6 +3,7 @@
  * hand-over moves the context once, memory is shared within one memory and copied across two,
  * and every misuse is a typed error naming the CPU.
  */
+import { deserializeError, serializeError } from '../src/errors/serialize';
 import { ConfigError, HandOverSlot, LifecycleError, claimHandOver, copyGuestMemory, type SwitchMemory, type SwitchState, type SwitchableCpu, type ThreadContext } from '@kvmts/core';
 
 class ToyContext implements ThreadContext {
@@ -198,5 +199,11 @@ describe('CPU switching: the contract', () => {
     const slow = new ToyCpu('slow');
     await slow.takeOverFrom(fast);
     expect(slow.context!.pc).toBe(100);
+  });
+
+  it('a LifecycleError from a vCPU thread (a switched-out CPU asked to run) arrives as a LifecycleError', () => {
+    const back = deserializeError(structuredClone(serializeError(new LifecycleError('vCPU 0', 'switched-out', 'run'))), 0) as LifecycleError;
+    expect(back).toBeInstanceOf(LifecycleError);
+    expect([back.object, back.phase, back.operation, back.message]).toEqual(['vCPU 0', 'switched-out', 'run', 'vCPU 0: cannot run while switched-out']);
   });
 });
