@@ -31,12 +31,12 @@ function buildError(fn: () => unknown): GuestBuildError {
 
 describe('guest programs', () => {
   it('ships the documented guests, each with a README entry', () => {
-    expect(listGuests()).toEqual(['checkpoint-tests', 'debug-tests', 'demo-checksum', 'incremental-tests', 'instruction-stops', 'interrupt-tests', 'long-mode-tests', 'm5ops-tests', 'pci-tests', 'real-mode-io', 'state-tests']);
+    expect(listGuests()).toEqual(['checkpoint-tests', 'debug-tests', 'demo-checksum', 'incremental-tests', 'instruction-stops', 'interrupt-tests', 'long-mode-tests', 'm5ops-tests', 'pci-tests', 'real-mode-io', 'state-tests', 'switch-tests']);
     const readme = fs.readFileSync(path.join(GUESTS_DIR, 'README.md'), 'utf8');
     for (const name of listGuests()) expect(readme).toContain(`## ${name}`);
   });
 
-  it.each(['checkpoint-tests', 'demo-checksum', 'incremental-tests', 'long-mode-tests', 'real-mode-io'])('prebuilt %s equals what its source assembles to now', (name) => {
+  it.each(['checkpoint-tests', 'demo-checksum', 'incremental-tests', 'long-mode-tests', 'real-mode-io', 'switch-tests'])('prebuilt %s equals what its source assembles to now', (name) => {
     const built = assembleGuest(name, { cacheDir });
     const prebuilt = loadPrebuiltGuest(name);
     expect(Buffer.from(prebuilt.bytes).equals(Buffer.from(built.bytes))).toBe(true);

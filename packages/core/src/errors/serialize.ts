@@ -1,4 +1,4 @@
-import { CheckpointError, GuestError, KvmError, KvmtsError, ConfigError, VcpuThreadError, type CheckpointErrorCode, type GuestErrorKind } from './errors';
+import { CheckpointError, GuestError, KvmError, KvmtsError, ConfigError, LifecycleError, VcpuThreadError, type CheckpointErrorCode, type GuestErrorKind } from './errors';
 import type { SerializedError } from '../machine/worker-protocol';
 
 /** Flatten an error for postMessage (class identity does not survive a thread hop). */
@@ -9,6 +9,7 @@ export function serializeError(e: unknown): SerializedError {
   if (e instanceof KvmError) return { name: 'KvmError', message: e.message, op: e.op, errno: e.errno, code: e.code, stack: e.stack };
   if (e instanceof ConfigError) return { name: 'ConfigError', message: e.message, details: { setting: e.setting }, stack: e.stack };
   if (e instanceof CheckpointError) return { name: 'CheckpointError', message: e.message, code: e.code, details: { path: e.path }, stack: e.stack };
+  if (e instanceof LifecycleError) return { name: 'LifecycleError', message: e.message, details: { object: e.object, phase: e.phase, operation: e.operation }, stack: e.stack };
   if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
   return { name: 'Error', message: String(e) };
 }
@@ -28,6 +29,10 @@ export function deserializeError(s: SerializedError, vcpuId: number): KvmtsError
       break;
     case 'ConfigError':
       e = Object.assign(new ConfigError(String(s.details?.setting ?? '?'), ''), { message: s.message });
+      break;
+    case 'LifecycleError':
+      // A switched-out vCPU asked to run, say: the caller can tell a misuse from a crash.
+      e = new LifecycleError(String(s.details?.object ?? '?'), String(s.details?.phase ?? '?'), String(s.details?.operation ?? '?'));
       break;
     case 'CheckpointError':
       e = Object.assign(new CheckpointError(String(s.details?.path ?? '?'), '', { code: s.code as CheckpointErrorCode }), { message: s.message });

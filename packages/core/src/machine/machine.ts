@@ -27,6 +27,8 @@ import type { MachineRestoreHooks } from '../checkpoint/restore-machine';
 import { restoreIntoMachine, type RestoreIntoOptions } from '../checkpoint/restore-into';
 import type { CheckpointManifest } from '../checkpoint/manifest';
 import { M5ops, type M5opRunEnd } from '../m5ops/m5op-handlers';
+import { VcpuSwitch, machineSwitchMemory } from './vcpu-switch';
+import type { SwitchMemory } from '../cpu/switching';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -196,6 +198,7 @@ export class Machine<Boot = unknown> {
    * event or an error from one vCPU stops the others.
    */
   async run(options: { maxExits?: number } = {}): Promise<MachineExit> {
+    this.requireOwnThreads('run');
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
     const generation = ++this.runGeneration;
@@ -226,6 +229,11 @@ export class Machine<Boot = unknown> {
    */
   checkpoint(dir: string, options: CheckpointOptions = {}): Promise<CheckpointManifest> {
     if (this.closed) return Promise.reject(new LifecycleError('machine', 'closed', 'checkpoint'));
+    try {
+      this.requireOwnThreads('checkpoint');
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
     this.tracking ??= { tracker: new DirtyPageTracker(vm), lastCheckpointId: undefined };
     return saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, this.tracking);
@@ -239,11 +247,33 @@ export class Machine<Boot = unknown> {
    */
   async restore(dir: string, options: RestoreIntoOptions = {}): Promise<void> {
     if (this.closed) throw new LifecycleError('machine', 'closed', 'restore');
+    this.requireOwnThreads('restore');
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
     // The machine's write log describes memory the restore replaces: a chain starts afresh.
     this.tracking?.tracker.stop();
     this.tracking = undefined;
     await restoreIntoMachine({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, () => this.close());
+  }
+
+  private readonly switches: VcpuSwitch[] = [];
+  private switchMemory: SwitchMemory | undefined;
+
+  /**
+   * vCPU `index` as a switchable CPU model: drain(), switchOut(), takeOverFrom(other) — gem5's
+   * CPU switching (cpu/switching.ts, docs/cpu-switching.md). The same object on every call.
+   */
+  cpu(index: number): VcpuSwitch {
+    const vcpu = this.vcpus[index];
+    if (vcpu === undefined) throw new ConfigError('cpu', `no vCPU ${index} (the machine has ${this.vcpus.length})`);
+    this.switchMemory ??= machineSwitchMemory(this.memory, () => this.closed);
+    this.switches[index] ??= new VcpuSwitch(vcpu, { arch: this.arch, memory: this.switchMemory, closed: () => this.closed, stopTimeoutMs: this.config.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS });
+    return this.switches[index];
+  }
+
+  /** A switched-out vCPU's state is with another CPU model: the machine neither runs nor saves it. */
+  private requireOwnThreads(operation: string): void {
+    const out = this.switches.find((s) => s?.switchState === 'switched-out');
+    if (out) throw new LifecycleError(out.name, 'switched-out', `${operation} (its thread is with another CPU model: take it back with takeOverFrom first)`);
   }
 
   /** Dirty-page logging for incremental checkpoints (checkpoint/dirty-tracker.ts); off until a checkpoint asks. */

@@ -109,6 +109,12 @@ port.on('message', (m: ToWorker) => {
           case 'exitCounts':
             value = cpu.exitCounts();
             break;
+          case 'drain':
+            value = cpu.drain();
+            break;
+          case 'switchOut':
+            value = cpu.switchOut().toJSON();
+            break;
           case 'setThreadContext':
             cpu.takeOverFrom(arch.threadContextFromData(m.args[0]));
             break;

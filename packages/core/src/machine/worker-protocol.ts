@@ -34,6 +34,9 @@ export type WorkerMethod =
   | 'threadContext'
   | 'exitCounts'
   | 'setThreadContext'
+  /** CPU switching (machine/vcpu-switch.ts): complete pending I/O (the stop it produced, if any); give the context up. */
+  | 'drain'
+  | 'switchOut'
   | 'kernelStats'
   /** The vCPU's simulated ticks so far (a bigint). */
   | 'simTicks'

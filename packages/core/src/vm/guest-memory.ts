@@ -24,6 +24,11 @@ export class GuestMemory {
     this.chunks.sort((a, b) => a.gpa - b.gpa);
   }
 
+  /** The RAM ranges, ascending (a region past 4 GiB is split into 4 GiB pieces): what a CPU switch copies (cpu/switching.ts). */
+  get ranges(): { gpa: number; size: number }[] {
+    return this.chunks.map((c) => ({ gpa: c.gpa, size: c.end - c.gpa }));
+  }
+
   /** A Uint8Array aliasing guest memory [gpa, gpa + length); the range must lie in one region chunk. */
   bytes(gpa: number, length: number): Uint8Array {
     for (const c of this.chunks) {
