@@ -1,1 +1,2 @@
 export * from './intid';
+export * from './state-table';
