@@ -1,2 +1,3 @@
 export * from './intid';
 export * from './state-table';
+export * from './gicv2';

@@ -85,7 +85,8 @@ export function registerSpan(row: GicStateRegister, intids: number): GicRegister
   const bitsPerRegister = row.width * 8;
   return {
     offset: row.offset + (first * row.perIntid.bits) / 8,
-    registers: Math.max(0, ((end - first) * row.perIntid.bits) / bitsPerRegister),
+    // A partly implemented last register (1020 INTIDs: INTIDs 1020–1023 are special) still counts.
+    registers: Math.max(0, Math.ceil(((end - first) * row.perIntid.bits) / bitsPerRegister)),
   };
 }
 

@@ -1,0 +1,4 @@
+export { GicV2Model, gicV2ModelBytes, type GicV2ModelOptions, type GicOutputLine, type GicOutputListener } from './model';
+export { GICV2_MAX_CPUS, GICV2_DEFAULT_PRIORITY_BITS, type GicV2Geometry } from './storage';
+export { Gicd, Gicc, GicdCtlr, GiccCtlr, GicdSgir, SgiFilter, GICD_FRAME_BYTES, GICC_FRAME_BYTES, GICD_IIDR_VALUE, GICC_IIDR_VALUE } from './registers';
+export { GIC_GROUP1_PENDING_INTID } from './cpu-interface';
