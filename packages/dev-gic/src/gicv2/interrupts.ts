@@ -96,6 +96,11 @@ export class GicV2Interrupts {
     this.setFlag(cpu, intid, SlotFlag.LINE, level);
   }
 
+  /** Set the line level as it was saved: no edge is seen (the latch is restored on its own). */
+  restoreLine(cpu: number, intid: number, level: boolean): void {
+    this.setFlag(cpu, intid, SlotFlag.LINE, level);
+  }
+
   priority(cpu: number, intid: number): number {
     return this.storage.priority[this.storage.slot(cpu, intid)];
   }

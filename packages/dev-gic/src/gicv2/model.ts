@@ -55,7 +55,7 @@ export class GicV2Model {
   readonly storage: GicV2Storage;
   readonly interrupts: GicV2Interrupts;
   readonly cpuInterfaces: GicV2CpuInterfaces;
-  private readonly distributor: GicV2Distributor;
+  readonly distributorRegisters: GicV2Distributor;
   private readonly onOutput: GicOutputListener | undefined;
 
   constructor(options: GicV2ModelOptions) {
@@ -63,7 +63,7 @@ export class GicV2Model {
     this.storage = new GicV2Storage(this.geometry, options.storage ?? new Uint8Array(gicV2StorageBytes(this.geometry)));
     this.interrupts = new GicV2Interrupts(this.storage);
     this.cpuInterfaces = new GicV2CpuInterfaces(this.storage, this.interrupts);
-    this.distributor = new GicV2Distributor(this.interrupts);
+    this.distributorRegisters = new GicV2Distributor(this.interrupts);
     this.onOutput = options.onOutput;
     if (!this.storage.initialised) this.reset();
   }
@@ -83,12 +83,12 @@ export class GicV2Model {
   readDistributor(cpu: number, offset: number, size: number): number {
     this.checkCpu(cpu);
     if (offset < 0 || offset >= GICD_FRAME_BYTES) return 0;
-    return this.distributor.read(cpu, offset, size);
+    return this.distributorRegisters.read(cpu, offset, size);
   }
 
   writeDistributor(cpu: number, offset: number, size: number, value: number): void {
     this.checkCpu(cpu);
-    if (offset >= 0 && offset < GICD_FRAME_BYTES) this.distributor.write(cpu, offset, size, value >>> 0);
+    if (offset >= 0 && offset < GICD_FRAME_BYTES) this.distributorRegisters.write(cpu, offset, size, value >>> 0);
     this.updateOutputs();
   }
 
