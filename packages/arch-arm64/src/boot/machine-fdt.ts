@@ -12,6 +12,8 @@ export interface Arm64FdtSpec {
   readonly mpidrs: readonly bigint[];
   /** The in-kernel GICv3's frames; absent: no interrupt controller (and no timer node). */
   readonly gic?: { readonly distributor: number; readonly distributorBytes: number; readonly redistributors: number; readonly redistributorBytes: number };
+  /** A userspace GICv2's frames (instead of `gic`): the interrupt controller node is then a GICv2. */
+  readonly gicV2?: { readonly distributor: number; readonly cpuInterface: number };
   /** Describe the generic timer (needs `gic`). */
   readonly timer: boolean;
   /** PL011 UARTs; `spi` absent: polled, no interrupts property. The first is the console (stdout-path). */
@@ -21,6 +23,9 @@ export interface Arm64FdtSpec {
 }
 
 const GIC_PHANDLE = 1;
+/** GICv2 frame sizes (distributor 4 KiB; CPU interface 8 KiB: GICC_DIR is at 0x1000). */
+const GICV2_DISTRIBUTOR_BYTES = 0x1000;
+const GICV2_CPU_INTERFACE_BYTES = 0x2000;
 const CLOCK_PHANDLE = 2;
 /** Interrupt specifier cells (arm,gic-v3 binding): type, number, flags. */
 const Irq = { SPI: 0, PPI: 1, LEVEL_HIGH: 4 } as const;
@@ -60,9 +65,27 @@ function chosenNode(spec: Arm64FdtSpec): FdtNode {
   return { name: 'chosen', properties };
 }
 
+/** A GICv2 (arm,gic binding): the PL390/GIC-400-compatible name Linux's irq-gic matches first. */
+function gicV2Node(frames: { readonly distributor: number; readonly cpuInterface: number }): FdtNode {
+  return {
+    name: `intc@${hex(frames.distributor)}`,
+    properties: [
+      fdtProp.string('compatible', 'arm,cortex-a15-gic'),
+      fdtProp.u32('#interrupt-cells', 3),
+      fdtProp.u32('#address-cells', 2),
+      fdtProp.u32('#size-cells', 2),
+      fdtProp.empty('ranges'),
+      fdtProp.empty('interrupt-controller'),
+      fdtProp.u64('reg', frames.distributor, GICV2_DISTRIBUTOR_BYTES, frames.cpuInterface, GICV2_CPU_INTERFACE_BYTES),
+      fdtProp.u32('phandle', GIC_PHANDLE),
+    ],
+  };
+}
+
 /** The DTB for `spec`. */
 export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
   const gic = spec.gic;
+  const hasGic = gic !== undefined || spec.gicV2 !== undefined;
   const children: FdtNode[] = [chosenNode(spec)];
   for (const m of spec.memory) {
     children.push({ name: `memory@${hex(m.base)}`, properties: [fdtProp.string('device_type', 'memory'), fdtProp.u64('reg', m.base, m.size)] });
@@ -86,6 +109,7 @@ export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
       ],
     });
   }
+  if (spec.gicV2) children.push(gicV2Node(spec.gicV2));
   if (spec.timer) {
     children.push({
       name: 'timer',
@@ -114,7 +138,7 @@ export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
       properties: [
         fdtProp.strings('compatible', 'arm,pl011', 'arm,primecell'),
         fdtProp.u64('reg', u.base, PL011_BYTES),
-        ...(gic && u.spi !== undefined ? [fdtProp.u32('interrupts', Irq.SPI, u.spi, Irq.LEVEL_HIGH)] : []),
+        ...(hasGic && u.spi !== undefined ? [fdtProp.u32('interrupts', Irq.SPI, u.spi, Irq.LEVEL_HIGH)] : []),
         fdtProp.u32('clocks', CLOCK_PHANDLE, CLOCK_PHANDLE),
         fdtProp.strings('clock-names', 'uartclk', 'apb_pclk'),
       ],
@@ -124,7 +148,7 @@ export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
     fdtProp.string('compatible', 'linux,dummy-virt'),
     fdtProp.u32('#address-cells', 2),
     fdtProp.u32('#size-cells', 2),
-    ...(gic ? [fdtProp.u32('interrupt-parent', GIC_PHANDLE)] : []),
+    ...(hasGic ? [fdtProp.u32('interrupt-parent', GIC_PHANDLE)] : []),
   ];
   return buildFdt({ name: '', properties: rootProperties, children });
 }

@@ -1,6 +1,6 @@
 /** The userspace GICv2's options, its DevicePlugin and the DeviceSpec builder users compose machines with. */
 import { ConfigError, describeValue, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
-import { ARM64_DEFAULT_GIC_IRQS } from '@kvmts/arch-arm64';
+import { ARM64_DEFAULT_GIC_IRQS, ARM64_GICV2_DEVICE_TYPE, ARM64_LAYOUT } from '@kvmts/arch-arm64';
 import { DEV_GIC_MODULE } from '../module-name';
 import { GicV2Device } from './device';
 import { gicV2Layout } from './device-state';
@@ -8,10 +8,11 @@ import { GICC_FRAME_BYTES, GICD_FRAME_BYTES } from './registers';
 import { checkedGicV2Geometry, type GicV2Geometry } from './storage';
 
 /**
- * Where the frames go by default: QEMU virt's GICv2 addresses. They are where an arm64 machine's
- * in-kernel GICv3 distributor would be, which a machine with this GIC (gic: 'none') has not.
+ * Where the frames go by default: QEMU virt's GICv2 addresses (ARM64_LAYOUT). They are where an
+ * arm64 machine's in-kernel GICv3 distributor would be, which a machine with this GIC (gic:
+ * 'none') has not.
  */
-export const GICV2_DEFAULT_BASES = { distributor: 0x0800_0000, cpuInterface: 0x0801_0000 } as const;
+export const GICV2_DEFAULT_BASES = { distributor: ARM64_LAYOUT.gicV2Distributor, cpuInterface: ARM64_LAYOUT.gicV2CpuInterface } as const;
 
 export interface GicV2Options {
   /** CPU interfaces: the machine's vCPU count (1–8). Default 1. */
@@ -57,8 +58,8 @@ export function checkedGicV2Options(options: GicV2Options | undefined): CheckedG
   return { geometry, distributor, cpuInterface };
 }
 
-/** The device type name; arm64 machines describe a device of this type in their FDT as a GICv2. */
-export const GICV2_DEVICE_TYPE = 'gicv2';
+/** The device type name: arm64 machines describe a device of this type in their FDT as a GICv2 (arch-arm64's userspace-gic contract). */
+export const GICV2_DEVICE_TYPE = ARM64_GICV2_DEVICE_TYPE;
 
 export const gicV2Plugin: DevicePlugin<GicV2Options> = {
   type: GICV2_DEVICE_TYPE,
