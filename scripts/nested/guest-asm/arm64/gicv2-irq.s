@@ -2,9 +2,9 @@
 // GIC. The guest programs the distributor (0x0800_0000) and its CPU interface (0x0801_0000),
 // installs an IRQ vector and takes three interrupts, each acknowledged through GICC_IAR and
 // completed through GICC_EOIR:
-//   1. SPI 40 (edge), raised by the host when the guest prints 'R' on the PL011;
+//   1. SPI 40 (edge), raised by the host when the guest prints the line "R" on the PL011;
 //   2. SGI 5, sent to itself through GICD_SGIR (filter "self");
-//   3. SPI 33 (level), the PL011's receive interrupt, after the guest prints 'U' and the host
+//   3. SPI 33 (level), the PL011's receive interrupt, after the guest prints "U" and the host
 //      types a byte; the handler reads the byte, so the UART drops its line before the EOI.
 // Results for the test: x19–x21 the IAR values in order, x22 the byte received, x23 the number
 // of interrupts taken, x24 GICD_TYPER, x25 GICD_ITARGETSR0 (RAZ on a one-CPU GIC). An unexpected
@@ -49,7 +49,9 @@ _start:
     str  w4, [x3, #0x038]           // PL011 UARTIMSC: RX and RX timeout
 
     mov  w4, #'R'
-    str  w4, [x3]                   // the host raises SPI 40 when it sees this
+    str  w4, [x3]                   // the host raises SPI 40 when it sees this line
+    mov  w4, #'\n'                  // (the console reaches the host a line at a time)
+    str  w4, [x3]
     mov  x5, #1
     bl   wait_for
     movz w4, #5                     // GICD_SGIR: SGI 5,
@@ -59,6 +61,8 @@ _start:
     bl   wait_for
     mov  w4, #'U'
     str  w4, [x3]                   // the host types a byte into the PL011
+    mov  w4, #'\n'
+    str  w4, [x3]
     mov  x5, #3
     bl   wait_for
 poweroff:
