@@ -1,5 +1,5 @@
-import { ConfigError, IrqLineSwitch, restoreSharedState, saveSharedState, type Device, type DeviceContext, type HighWord } from '@kvmts/core';
-import { PL011_INT, PL011_REG, encodeIrqLine, pl011Plugin, type Pl011 } from '@kvmts/arch-arm64';
+import { AddressBuses, ConfigError, IrqLineSwitch, attachDevices, createMachineContainer, findDevicePlugin, loadPlugins, prepareDevices, restoreSharedState, saveSharedState, type Device, type DeviceContext, type HighWord } from '@kvmts/core';
+import { ARCH_ARM64_MODULE, PL011_INT, PL011_REG, encodeIrqLine, pl011Plugin, type Pl011 } from '@kvmts/arch-arm64';
 import { Gicc, Gicd, GicV2Device, gicV2, gicV2Plugin, type GicV2Options } from '@kvmts/dev-gic';
 
 const IRQ = (vcpu: number) => encodeIrqLine({ type: 'cpu', vcpu, line: 'irq' });
@@ -144,5 +144,25 @@ describe('GICv2 device: one GIC across threads', () => {
     b.main.gic.afterRestore();
     expect(b.kvm).toEqual([[IRQ(0), true], [FIQ(0), false], [IRQ(1), false], [FIQ(1), false]]);
     expect(b.vcpu0.c.r(Gicc.IAR)).toBe(40);
+  });
+});
+
+describe('GICv2 device: composition', () => {
+  it('is registered by the package’s module entry and composed by core like any device, with two MMIO ranges', () => {
+    const container = createMachineContainer();
+    loadPlugins(container, [ARCH_ARM64_MODULE, '@kvmts/dev-gic']);
+    expect(findDevicePlugin(container, 'gicv2')).toBe(gicV2Plugin);
+    const [prepared] = prepareDevices(container, [gicV2({ cpus: 2 }, 'gic')], []);
+    expect(prepared.name).toBe('gic');
+    expect(prepared.shared.byteLength).toBe(gicV2Plugin.sharedLayout!({ cpus: 2 }).byteLength);
+    const buses = new AddressBuses([]);
+    const kvm: [number, boolean][] = [];
+    const lines = new IrqLineSwitch({ set: (line, level) => kvm.push([line, level]) });
+    attachDevices(container, [prepared], (d) => ({ name: d.name, vcpuId: 1, shared: d.shared, consoleWrite: () => undefined, requestPowerOff: () => undefined, setIrqLine: (l, v) => lines.set(l, v), claimIrqLines: (c) => lines.claim(c, d.name) }), buses);
+    const mmio = buses.require('mmio', 'test');
+    // GICD_TYPER through the bus at the distributor's base, GICC_IIDR at the CPU interface's.
+    expect(mmio.read(0x0800_0004, 4)).toBe(0x20 | 3); // 2 CPUs, 128 INTIDs
+    expect(mmio.read(0x0801_00fc, 4)).toBe(0x0202143b);
+    expect(mmio.read(0x0800_0800, 4)).toBe(0x02020202); // as vCPU 1
   });
 });
