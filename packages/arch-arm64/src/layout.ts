@@ -10,6 +10,12 @@ export const ARM64_LAYOUT = {
   gicRedistributors: 0x080a_0000,
   gicRedistributorBytesPerCpu: 0x2_0000,
   gicRedistributorsEnd: 0x0900_0000,
+  /**
+   * A userspace GICv2 (QEMU virt's GICv2 frames: distributor 4 KiB, CPU interface 8 KiB), for
+   * machines without the in-kernel GICv3, whose distributor would be at the same address.
+   */
+  gicV2Distributor: 0x0800_0000,
+  gicV2CpuInterface: 0x0801_0000,
   /** The first PL011 UART (QEMU virt: SPI 1, INTID 33). */
   pl011: 0x0900_0000,
   pl011Spi: 1,

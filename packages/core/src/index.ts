@@ -19,6 +19,7 @@ export * from './vm/guest-memory';
 export * from './vm/kvm-device';
 export * from './vm/vcpu-fd';
 export * from './vm/irq-line';
+export * from './vm/irq-line-switch';
 export * from './vm/msi';
 export * from './vm/gsi-routing';
 export * from './vm/irqfd';

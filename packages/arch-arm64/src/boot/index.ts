@@ -4,3 +4,4 @@ export * from './fdt';
 export * from './machine-fdt';
 export * from './load';
 export * from './cmdline';
+export * from './userspace-gic';

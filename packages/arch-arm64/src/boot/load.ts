@@ -7,6 +7,7 @@ import { ConfigError, type DeviceSpec, type GuestMemory, type KvmVM } from '@kvm
 import { ARM64_PSTATE_EL1H_MASKED, type Arm64CoreRegName } from '../abi';
 import { checkedPl011Options, pl011Plugin, type Pl011Options } from '../devices/pl011/plugin';
 import { vgicV3Frames } from '../gic/vgic-v3';
+import { userspaceGicV2Frames } from './userspace-gic';
 import type { CheckedArm64Options } from '../machine-options';
 import { arm64MachineFdt, type Arm64FdtSpec } from './machine-fdt';
 import type { FdtNode } from './fdt';
@@ -23,11 +24,13 @@ export interface Arm64MachineDescription {
 }
 
 function fdtSpec(m: Arm64MachineDescription, boot: Arm64KernelBoot, initrd?: { start: number; end: number }): Arm64FdtSpec {
+  const gicV2 = userspaceGicV2Frames(m.devices, m.options);
   const uarts = m.devices.filter((d) => d.type === pl011Plugin.type).map((d) => checkedPl011Options(d.options as Pl011Options));
   return {
     memory: m.vm.regions.filter((r) => r.confReported).map((r) => ({ base: r.guestPhysAddr, size: r.size })),
     mpidrs: m.mpidrs,
     ...(m.options.gic === 'kernel' ? (m.gicNode ? { gicNode: m.gicNode } : { gic: vgicV3Frames(m.mpidrs.length) }) : {}),
+    ...(gicV2 ? { gicV2 } : {}),
     timer: m.options.timer === 'kernel',
     uarts: uarts.map((u) => ({ base: u.base, ...(u.spi !== undefined ? { spi: u.spi } : {}) })),
     ...(boot.cmdline !== undefined ? { bootargs: boot.cmdline } : {}),

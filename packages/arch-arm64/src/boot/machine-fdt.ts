@@ -14,6 +14,8 @@ export interface Arm64FdtSpec {
   readonly gic?: Arm64GicV3Frames;
   /** The interrupt controller's node as its creator describes it (phandle ARM64_GIC_PHANDLE); wins over `gic`. */
   readonly gicNode?: FdtNode;
+  /** A userspace GICv2's frames (instead of `gic`): the interrupt controller node is then a GICv2. */
+  readonly gicV2?: { readonly distributor: number; readonly cpuInterface: number };
   /** Describe the generic timer (needs a GIC). */
   readonly timer: boolean;
   /** PL011 UARTs; `spi` absent: polled, no interrupts property. The first is the console (stdout-path). */
@@ -33,6 +35,9 @@ export interface Arm64GicV3Frames {
 /** The interrupt controller's phandle: every interrupt-parent points here. */
 export const ARM64_GIC_PHANDLE = 1;
 const GIC_PHANDLE = ARM64_GIC_PHANDLE;
+/** GICv2 frame sizes (distributor 4 KiB; CPU interface 8 KiB: GICC_DIR is at 0x1000). */
+const GICV2_DISTRIBUTOR_BYTES = 0x1000;
+const GICV2_CPU_INTERFACE_BYTES = 0x2000;
 const CLOCK_PHANDLE = 2;
 /** Interrupt specifier cells (arm,gic-v3 binding): type, number, flags. */
 export const ARM64_FDT_IRQ = { SPI: 0, PPI: 1, LEVEL_HIGH: 4 } as const;
@@ -94,10 +99,27 @@ export function gicV3FdtNode(frames: Arm64GicV3Frames, extra: readonly FdtNode[]
   };
 }
 
+/** A GICv2 (arm,gic binding): the PL390/GIC-400-compatible name Linux's irq-gic matches first. */
+function gicV2Node(frames: { readonly distributor: number; readonly cpuInterface: number }): FdtNode {
+  return {
+    name: `intc@${hex(frames.distributor)}`,
+    properties: [
+      fdtProp.string('compatible', 'arm,cortex-a15-gic'),
+      fdtProp.u32('#interrupt-cells', 3),
+      fdtProp.u32('#address-cells', 2),
+      fdtProp.u32('#size-cells', 2),
+      fdtProp.empty('ranges'),
+      fdtProp.empty('interrupt-controller'),
+      fdtProp.u64('reg', frames.distributor, GICV2_DISTRIBUTOR_BYTES, frames.cpuInterface, GICV2_CPU_INTERFACE_BYTES),
+      fdtProp.u32('phandle', GIC_PHANDLE),
+    ],
+  };
+}
+
 /** The DTB for `spec`. */
 export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
   const gic = spec.gic;
-  const hasGic = spec.gicNode !== undefined || gic !== undefined;
+  const hasGic = spec.gicNode !== undefined || gic !== undefined || spec.gicV2 !== undefined;
   const children: FdtNode[] = [chosenNode(spec)];
   for (const m of spec.memory) {
     children.push({ name: `memory@${hex(m.base)}`, properties: [fdtProp.string('device_type', 'memory'), fdtProp.u64('reg', m.base, m.size)] });
@@ -106,6 +128,7 @@ export function arm64MachineFdt(spec: Arm64FdtSpec): Uint8Array {
   children.push({ name: 'psci', properties: [fdtProp.string('compatible', 'arm,psci-0.2'), fdtProp.string('method', 'hvc')] });
   const gicNode = spec.gicNode ?? (gic ? gicV3FdtNode(gic) : undefined);
   if (gicNode) children.push(gicNode);
+  if (spec.gicV2) children.push(gicV2Node(spec.gicV2));
   if (spec.timer) {
     children.push({
       name: 'timer',

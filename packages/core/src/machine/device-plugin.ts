@@ -3,6 +3,7 @@ import type { AddressRange } from '../bus/address-range';
 import type { SharedLayout } from '../devices/shared-layout';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { GuestMemory } from '../vm/guest-memory';
+import type { IrqLines } from '../vm/irq-line';
 
 /**
  * Devices are described on the main thread by a DeviceSpec (plain, structured-cloneable data)
@@ -53,6 +54,13 @@ export interface DeviceContext {
    * in the same critical section as the state change that moved the level (see SharedLock).
    */
   setIrqLine(line: number, level: boolean): void;
+  /**
+   * Become the interrupt controller of this thread's devices (a userspace GIC): from now on their
+   * setIrqLine calls arrive at `controller.set`. Returns the lines underneath, where the
+   * controller drives its own outputs. Absent where the host offers no routing (devices driven by
+   * hand in tests). ConfigError when another device already claimed them.
+   */
+  claimIrqLines?(controller: IrqLines): IrqLines;
   /**
    * The vCPU this instance serves (absent on the main thread): for devices that read or write
    * its registers during an exit, as the m5ops device reads the argument registers.

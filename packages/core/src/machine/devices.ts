@@ -15,6 +15,7 @@ import { resolveAndPin } from './prepare-vm';
 import { Stop } from '../cpu/cpu-stop';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import type { GuestMemory } from '../vm/guest-memory';
+import type { IrqLines } from '../vm/irq-line';
 import type { DeviceContext, DevicePlugin, DeviceSpec } from './device-plugin';
 
 /** One device of a machine as every thread needs it: its spec, unique name and shared state. */
@@ -87,6 +88,8 @@ export function attachDevices(
 export interface VcpuDeviceHost {
   consoleWrite(byte: number): void;
   setIrqLine(line: number, level: boolean): void;
+  /** DeviceContext.claimIrqLines for device `by` (absent: devices cannot claim this thread's lines). */
+  claimIrqLines?(controller: IrqLines, by: string): IrqLines;
   /** Guest RAM as this thread sees it (DeviceContext.memory). */
   readonly memory?: GuestMemory;
 }
@@ -107,6 +110,7 @@ export function attachVcpuDevices(container: DependencyContainer, cpu: KvmCPU, d
       consoleWrite: (byte) => host.consoleWrite(byte),
       requestPowerOff: (status) => cpu.requestStop(Stop.poweroff(status)),
       setIrqLine: (line, level) => host.setIrqLine(line, level),
+      ...(host.claimIrqLines ? { claimIrqLines: (controller: IrqLines) => host.claimIrqLines!(controller, d.name) } : {}),
       cpu,
       memory: host.memory,
     }),

@@ -2,7 +2,7 @@ import { simTimeConfig } from '../timing/sim-time';
 import type { DependencyContainer } from 'tsyringe';
 import type { Kvm } from '../kvm/kvm';
 import type { KvmVM } from '../vm/kvm-vm';
-import type { IrqLines } from '../vm/irq-line';
+import { IrqLineSwitch } from '../vm/irq-line-switch';
 import type { GuestMemory } from '../vm/guest-memory';
 import type { Device } from '../bus/device';
 import { ConfigError, LifecycleError, type KvmtsError } from '../errors/errors';
@@ -145,7 +145,7 @@ export class Machine<Boot = unknown> {
       const consoleSink = options.console ?? ((b: Uint8Array) => process.stdout.write(b));
       // The main thread's instances serve host-side access (input, inspection); they sit on no bus.
       // Where the main thread's devices drive their lines: the arch's controller, else KVM_IRQ_LINE.
-      const irqLines: IrqLines = arch.irqLines?.(vm.fd, prepared.initialStates[0]) ?? { set: (line, level) => vm.setIrqLine(line, level) };
+      const irqLines = new IrqLineSwitch(arch.irqLines?.(vm.fd, prepared.initialStates[0]) ?? { set: (line, level) => vm.setIrqLine(line, level) });
       attachDevices(container, devices, (d) => ({
         name: d.name,
         vcpuId: -1,
@@ -153,6 +153,7 @@ export class Machine<Boot = unknown> {
         consoleWrite: (byte) => consoleSink(Uint8Array.of(byte)),
         requestPowerOff: (status) => machine?.finish({ reason: 'poweroff', status }),
         setIrqLine: (line, level) => irqLines.set(line, level),
+        claimIrqLines: (controller) => irqLines.claim(controller, d.name),
       }));
       const parts = { config: config as MachineConfig, container, kvm, vm, arch, memory, devices };
       options.restore?.beforeVcpuThreads(parts);

@@ -22,6 +22,7 @@ import { buildVcpu } from './prepare-vm';
 import { attachVcpuDevices } from './devices';
 import { ConsoleBuffer } from './console-buffer';
 import { IrqLineDriver } from '../vm/irq-line';
+import { IrqLineSwitch } from '../vm/irq-line-switch';
 import { GuestMemory } from '../vm/guest-memory';
 import type { KvmCPU } from '../cpu/kvm-cpu';
 import { isTimedCpu } from '../timing/timed-cpu';
@@ -48,10 +49,11 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
     timing: data.timing,
   });
   // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
-  const irq = arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd);
+  const irq = new IrqLineSwitch(arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd));
   const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     setIrqLine: (line, level) => irq.set(line, level),
+    claimIrqLines: (controller, by) => irq.claim(controller, by),
     memory: new GuestMemory(data.regions),
   });
   return { arch, cpu, devices: instances.map((device, i) => ({ name: data.devices[i].name, device })) };

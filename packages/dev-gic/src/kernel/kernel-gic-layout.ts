@@ -21,5 +21,5 @@ export const KERNEL_GIC_LAYOUT = {
   v2CpuInterfaceBytes: 0x2000,
 } as const;
 
-/** vCPUs a GICv2 serves (its ITARGETSR bytes have 8 bits). */
-export const GICV2_MAX_CPUS = 8;
+/** A GICv2 has at most 8 CPU interfaces (the one constant the userspace model uses too). */
+export { GICV2_MAX_CPUS } from '../gicv2/storage';
