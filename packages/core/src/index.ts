@@ -10,6 +10,7 @@ export * from './bus/device';
 export * from './bus/address-range';
 export * from './bus/address-bus';
 export * from './bus/memory-device';
+export * from './layout/named-range-set';
 export * from './kvm/kvm';
 export { kvmIoctl, toKvmError, errnoCode } from './kvm/ioctl';
 export * from './kvm/scratch';

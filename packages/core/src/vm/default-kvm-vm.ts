@@ -17,6 +17,7 @@ import {
 } from '../abi/kvm-run';
 import { inject, injectable } from 'tsyringe';
 import { ConfigError } from '../errors/errors';
+import { NamedRangeSet, describeRange } from '../layout/named-range-set';
 import { KVM, VM_OPTIONS } from '../di/tokens';
 import type { Kvm } from '../kvm/kvm';
 import { kvmIoctl } from '../kvm/ioctl';
@@ -64,6 +65,8 @@ export class DefaultKvmVM implements KvmVM {
   readonly type: number;
   readonly lifecycle = new Lifecycle('KvmVM');
   private readonly regionList: MemoryRegion[] = [];
+  /** Regions in the guest-physical address map (inAddrMap), for the overlap check. */
+  private readonly addressMap = new NamedRangeSet('guest-physical memory');
   private readonly mappings = new Map<number, native.Mapping>();
   private readonly zones: CoalescedZone[] = [];
   private readonly devices: KvmDevice[] = [];
@@ -138,13 +141,10 @@ export class DefaultKvmVM implements KvmVM {
     if (o.guestPhysAddr % GUEST_PAGE_SIZE !== 0) throw new ConfigError(where, `guestPhysAddr 0x${o.guestPhysAddr.toString(16)} is not aligned to the ${GUEST_PAGE_SIZE}-byte page size`);
     if (o.size % GUEST_PAGE_SIZE !== 0) throw new ConfigError(where, `size 0x${o.size.toString(16)} is not a multiple of the ${GUEST_PAGE_SIZE}-byte page size`);
     if (this.regionList.some((r) => r.name === o.name)) throw new ConfigError(where, 'a region with this name already exists');
+    const range = { name: `region '${o.name}'`, base: o.guestPhysAddr, size: o.size };
     if (o.inAddrMap) {
-      const end = o.guestPhysAddr + o.size;
-      for (const r of this.regionList) {
-        if (r.inAddrMap && o.guestPhysAddr < r.guestPhysAddr + r.size && r.guestPhysAddr < end) {
-          throw new ConfigError(where, `0x${o.guestPhysAddr.toString(16)}..0x${(end - 1).toString(16)} overlaps region '${r.name}' at 0x${r.guestPhysAddr.toString(16)}..0x${(r.guestPhysAddr + r.size - 1).toString(16)}`);
-        }
-      }
+      const other = this.addressMap.overlapping(range.base, range.size);
+      if (other) throw new ConfigError(where, `${describeRange(range)} overlaps ${describeRange(other)}`);
     }
     const becomesSlot = o.kvmMap && o.inAddrMap;
     if (becomesSlot && this.nextSlot >= this.slotLimit) {
@@ -184,6 +184,7 @@ export class DefaultKvmVM implements KvmVM {
     };
     this.mappings.set(mapping.id, mapping);
     this.regionList.push(region);
+    if (o.inAddrMap) this.addressMap.add(range, where);
     return region;
   }
 
