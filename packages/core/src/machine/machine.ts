@@ -27,6 +27,8 @@ import { DirtyPageTracker } from '../checkpoint/dirty-tracker';
 import type { MachineRestoreHooks } from '../checkpoint/restore-machine';
 import type { CheckpointManifest } from '../checkpoint/manifest';
 import { M5ops, type M5opRunEnd } from '../m5ops/m5op-handlers';
+import { checkMachineOptions, checkMaxExits } from './config-checks';
+import { runRefusal } from './run-lifecycle';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -110,6 +112,8 @@ function rejectVcpuThreadRegistrations(parent: DependencyContainer | undefined):
 export class Machine<Boot = unknown> {
   private exitResolve: ((e: MachineExit) => void) | undefined;
   private closed = false;
+  /** How the last run ended: a power-off or an error refuses the next run() (run-lifecycle.ts). */
+  private lastExit: MachineExit | undefined;
   /** Counts run() calls: a vCPU loop of an earlier run never resumes its vCPU into a later one. */
   private runGeneration = 0;
   /** gem5's m5ops: register handlers, read statistics dumps and work items (m5ops/m5op-handlers.ts). */
@@ -133,6 +137,7 @@ export class Machine<Boot = unknown> {
 
   /** Build a machine from one config object. Nothing runs until run(). */
   static async create<Boot>(config: MachineConfig<Boot>, options: CreateMachineOptions = {}): Promise<Machine<Boot>> {
+    checkMachineOptions(config);
     vcpuCount(config); // checked before any plugin loads
     simTimeConfig(config.timing); // so is simulated time
     rejectVcpuThreadRegistrations(options.container);
@@ -202,12 +207,16 @@ export class Machine<Boot = unknown> {
    * event or an error from one vCPU stops the others.
    */
   async run(options: { maxExits?: number } = {}): Promise<MachineExit> {
+    const maxExits = checkMaxExits(options?.maxExits);
+    const refusal = runRefusal({ closed: this.closed, running: this.exitResolve !== undefined, lastExit: this.lastExit });
+    if (refusal) throw refusal;
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
     const generation = ++this.runGeneration;
-    const all = Promise.all(this.vcpus.map((v) => this.runVcpu(v, options.maxExits, generation)));
+    const all = Promise.all(this.vcpus.map((v) => this.runVcpu(v, maxExits, generation)));
     const result = await Promise.race([exited, all.then(() => this.summarize())]);
     this.exitResolve = undefined;
+    this.lastExit = result;
     // Make sure every vCPU is quiet before reporting.
     await this.stop();
     return result;

@@ -15,6 +15,7 @@ import { createMachineContainer } from '../di/container';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
 import { parseSize } from './machine-config';
+import { checkGuestMemorySize, guestMemoryLimit } from './memory-limit';
 
 /** A VM built from a config, its vCPUs created and the boot payload loaded; nothing runs yet. */
 export interface PreparedVm<InitialState = unknown> {
@@ -36,8 +37,14 @@ export function vcpuCount(config: MachineConfig): number {
   return cpus;
 }
 
-function memoryRegions(config: MachineConfig, arch: Pick<ArchPlugin, 'memoryLayout'>): MemoryRegionOptions[] {
-  if (Array.isArray(config.memory)) return config.memory as MemoryRegionOptions[];
+/** The memory regions a config asks for: its explicit list, or the arch's layout of its size. */
+export function machineMemoryRegions(config: MachineConfig, arch: Pick<ArchPlugin, 'memoryLayout'>): MemoryRegionOptions[] {
+  if (Array.isArray(config.memory)) {
+    config.memory.forEach((r, i) => {
+      if (typeof r !== 'object' || r === null) throw new ConfigError(`memory[${i}]`, `must be a region { name, guestPhysAddr, size }, got ${describeValue(r)}`);
+    });
+    return config.memory as MemoryRegionOptions[];
+  }
   const bytes = parseSize(config.memory as number | string);
   if (bytes === undefined) throw new ConfigError('memory', `${describeValue(config.memory)} is not a size (use bytes or a string like '64M')`);
   return arch.memoryLayout(bytes);
@@ -83,6 +90,10 @@ export function prepareVm<Boot, InitialState>(
   container: DependencyContainer = createMachineContainer(),
 ): PreparedVm<InitialState> {
   const cpus = vcpuCount(config);
+  // Every region is checked against the host's bound before KVM is even opened.
+  const regions = machineMemoryRegions(config, arch);
+  const requested = regions.reduce((sum, r) => sum + (Number.isSafeInteger(r.size) && r.size > 0 ? r.size : 0), 0);
+  checkGuestMemorySize(requested, guestMemoryLimit(config.memoryLimit));
   container.registerInstance(MACHINE_CONFIG, config);
   const kvm = claim(resolveAndPin<Kvm>(container, KVM, { useFactory: () => Kvm.open(config.kvmPath) }), 'KVM');
   let vm: KvmVM | undefined;
@@ -93,7 +104,7 @@ export function prepareVm<Boot, InitialState>(
     container.registerInstance(VM_OPTIONS, vmOptions);
     vm = claim(resolveAndPin<KvmVM>(container, KVM_VM, { useClass: DefaultKvmVM }), 'KVM_VM');
     arch.configureVm(vm, config);
-    for (const r of memoryRegions(config, arch)) vm.addMemoryRegion(r);
+    for (const r of regions) vm.addMemoryRegion(r);
     for (const z of config.coalesced ?? []) vm.addCoalescedZone(z);
     const vcpus: VcpuHandles[] = [];
     for (let id = 0; id < cpus; id++) vcpus.push(vm.createVcpu(id).describe());
