@@ -8,9 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, type ConsoleInput } from '@kvmts/core';
+import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, readInputFile, type ConsoleInput } from '@kvmts/core';
 import { ARM64_LINUX_CONSOLE, linuxCmdline, pl011Layout, pl011PushInput } from '@kvmts/arch-arm64';
-import { readInputFile } from '../src/input-file';
 import { ConsoleBridge } from '../src/console-bridge';
 import { bootOutcome } from '../src/commands/boot';
 

@@ -14,12 +14,12 @@ import {
   createMachine,
   linuxBootProfile,
   parseSize,
+  readInputFile,
   type ConsoleInput,
   type Device,
   type MachineExit,
 } from '@kvmts/core';
 import { ConsoleBridge } from '../console-bridge';
-import { readInputFile } from '../input-file';
 import { parsePositiveInt } from '../parse';
 import { SignalStop } from '../signals';
 

@@ -5,6 +5,7 @@
  * replaced parent is a CheckpointError naming it.
  */
 import * as fs from 'node:fs';
+import { readCheckpointFile } from './checkpoint-read';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { CheckpointError } from '../errors/errors';
@@ -67,8 +68,8 @@ export function readPageMap(link: CheckpointReader): Uint8Array {
   const file = path.join(link.dir, parent.pageMap);
   const where = `${link.dir}/${parent.pageMap}`;
   if (!fs.existsSync(file)) throw new CheckpointError(where, 'the page map of this incremental checkpoint is missing', { code: 'missing' });
-  const bytes = new Uint8Array(fs.readFileSync(file));
   const expected = pageMapBytes(link.manifest.memory.bytes);
+  const bytes = readCheckpointFile(where, file, expected);
   if (bytes.byteLength !== expected) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, a ${link.manifest.memory.bytes}-byte image needs ${expected}`, { code: 'corrupt' });
   if (createHash('sha256').update(bytes).digest('hex') !== parent.pageMapSha256) throw new CheckpointError(where, 'checksum mismatch: the page map is damaged', { code: 'corrupt' });
   return bytes;

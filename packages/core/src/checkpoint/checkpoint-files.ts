@@ -16,6 +16,7 @@ import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
 import { writeSparseImage, IMAGE_PAGE_SIZE, type ImagePart } from './sparse-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
+import { MANIFEST_LIMIT_BYTES, checkMemoryImage, readCheckpointFile } from './checkpoint-read';
 import { writeIncrementalImage, type IncrementPart } from './incremental-image';
 import {
   CHECKPOINT_FORMAT_VERSION,
@@ -144,11 +145,10 @@ export class CheckpointReader {
     if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
     const manifestPath = path.join(location, MANIFEST_FILE);
     if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
-    const manifest = parseManifest(fs.readFileSync(manifestPath, 'utf8'), dir);
+    const manifest = parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir);
     const image = path.join(location, manifest.memory.file);
     if (!fs.existsSync(image)) throw new CheckpointError(`${dir}/${manifest.memory.file}`, 'the memory image is missing', { code: 'missing' });
-    const size = fs.statSync(image).size;
-    if (size !== manifest.memory.bytes) throw new CheckpointError(`${dir}/${manifest.memory.file}`, `is ${size} bytes, the manifest says ${manifest.memory.bytes}: the memory image is damaged`, { code: 'corrupt' });
+    checkMemoryImage(`${dir}/${manifest.memory.file}`, image, manifest.memory.bytes);
     return new CheckpointReader(location, manifest);
   }
 
@@ -166,8 +166,8 @@ export class CheckpointReader {
     if (!entry) throw new CheckpointError(`${this.dir} section '${name}'`, 'is not in this checkpoint (was it saved by a machine without this component?)', { code: 'missing' });
     const where = `${this.dir} section '${name}' (${entry.file})`;
     const file = path.join(this.dir, entry.file);
-    if (!fs.existsSync(file)) throw new CheckpointError(where, 'the file is missing', { code: 'missing' });
-    const bytes = new Uint8Array(fs.readFileSync(file));
+    // The manifest's size bounds the read: a larger file is damaged, and is not read whole to find out.
+    const bytes = readCheckpointFile(where, file, entry.bytes);
     if (bytes.byteLength !== entry.bytes) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, the manifest says ${entry.bytes}: damaged`, { code: 'corrupt' });
     if (sha256(bytes) !== entry.sha256) throw new CheckpointError(where, 'checksum mismatch: the section is damaged', { code: 'corrupt' });
     return { version: entry.version, data: decodeSection(bytes, where) };
