@@ -9,7 +9,7 @@ import { checkedPl011Options, pl011Plugin, type Pl011Options } from '../devices/
 import { vgicV3Frames } from '../gic/vgic-v3';
 import type { CheckedArm64Options } from '../machine-options';
 import { arm64MachineFdt, type Arm64FdtSpec } from './machine-fdt';
-import { planKernelBoot, type Arm64KernelBoot } from './kernel';
+import { checkKernelBootLayout, planKernelBoot, type Arm64KernelBoot } from './kernel';
 
 /** What the FDT describes besides the boot payload. */
 export interface Arm64MachineDescription {
@@ -44,6 +44,7 @@ export function loadKernelBoot(boot: Arm64KernelBoot, memory: GuestMemory, machi
   const fdtBytes = arm64MachineFdt(fdtSpec(machine, boot, initrd.length ? { start: 0, end: 0 } : undefined)).length;
   const plan = planKernelBoot(boot.image, initrd.length, fdtBytes, { base: ram.guestPhysAddr, size: ram.size });
   const fdt = arm64MachineFdt(fdtSpec(machine, boot, plan.initrd));
+  checkKernelBootLayout(plan, fdt.length, { base: ram.guestPhysAddr, size: ram.size });
   memory.write(plan.imageAddress, boot.image);
   if (plan.initrd) memory.write(plan.initrd.start, initrd);
   memory.write(plan.fdtAddress, fdt);

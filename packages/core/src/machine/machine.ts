@@ -16,7 +16,8 @@ import type { ExitCounts } from '../cpu/exit-stats';
 import type { CpuStop } from '../cpu/cpu-stop';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
-import { prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
+import { machineMemoryRegions, prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
+import { checkMachineAddressMap } from './address-map';
 import { archPluginFor, loadPlugins, registeredArchs } from './plugin-registry';
 import { findInstalledArchPlugins, installedArchModule, type InstalledArchPlugin } from './arch-discovery';
 import { attachDevices, prepareDevices, type MachineDevice } from './devices';
@@ -144,6 +145,7 @@ export class Machine<Boot = unknown> {
     const container = createMachineContainer(options.container);
     const { arch, modules } = loadMachinePlugins(container, config);
     const devices = prepareDevices(container, config.devices ?? [], arch.addressSpaces); // validated before touching the kernel
+    checkMachineAddressMap(container, machineMemoryRegions(config, arch), devices, arch.addressSpaces);
 
     const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container);
     const { kvm, vm, memory } = prepared;
