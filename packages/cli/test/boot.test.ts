@@ -125,6 +125,6 @@ describe('kvmts boot (command line)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('kvmts: ConfigError: --kernel: /dev/zero is not a regular file (a character device)');
     const m = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--mem', 'lots'], { encoding: 'utf8' });
-    expect(m.stderr.trim()).toBe("kvmts: ConfigError: --mem: expected a size such as 512M or 2G, got 'lots'");
+    expect(m.stderr.trim()).toBe("error: option '--mem <size>' argument 'lots' is invalid. --mem must be a size such as 64M or 2G, got 'lots'");
   });
 });

@@ -5,19 +5,14 @@
  * exits, and the exit device's result when the machine has one named 'exit'.
  */
 import type { Command } from 'commander';
-import { restoreMachine, type MachineExit } from '@kvmts/core';
+import { restoreMachine } from '@kvmts/core';
 import { readExitDeviceState } from '@kvmts/arch-x86';
 import { SignalStop } from '../signals';
+import { describeExit, exitJson } from '../exit-summary';
 
 interface RestoreOptions {
   json?: boolean;
   verifyMemory: boolean;
-}
-
-function describeExit(exit: MachineExit): string {
-  if (exit.reason === 'poweroff') return `powered off with status ${exit.status}`;
-  if (exit.reason === 'error') return `failed: ${exit.error.message}`;
-  return `stopped (${exit.reason})`;
 }
 
 async function restore(dir: string, opts: RestoreOptions): Promise<number> {
@@ -36,7 +31,7 @@ async function restore(dir: string, opts: RestoreOptions): Promise<number> {
     const result = state?.hasResult ? state.result : undefined;
     const exits = machine.exitCounts();
     if (opts.json) {
-      const json = { dir, restoreMs, wallMs, exit: exit.reason === 'error' ? { reason: 'error', message: exit.error.message } : exit, exits, result: result ?? null };
+      const json = { dir, restoreMs, wallMs, exit: exitJson(exit), exits, result: result ?? null };
       process.stdout.write(JSON.stringify(json, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
     } else {
       const lines = ['', '── kvmts restore summary ──', `restore: ${dir} in ${restoreMs.toFixed(1)} ms`, `guest:   ${describeExit(exit)} after ${wallMs.toFixed(1)} ms wall time`];
