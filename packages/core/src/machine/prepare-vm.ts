@@ -7,6 +7,7 @@ import type { MemoryRegion, MemoryRegionOptions } from '../vm/memory-region';
 import type { VcpuHandles } from '../vm/vcpu-fd';
 import { attachMmioServedRegions } from '../vm/mmio-served-regions';
 import { ConfigError } from '../errors/errors';
+import { KvmCap } from '../abi/capabilities';
 import { describeValue } from '../errors/describe-value';
 import { AddressBuses } from '../bus/address-bus';
 import type { CpuOptions, KvmCPU, VcpuSetup } from '../cpu/kvm-cpu';
@@ -106,6 +107,9 @@ export function prepareVm<Boot, InitialState>(
     arch.configureVm(vm, config);
     for (const r of regions) vm.addMemoryRegion(r);
     for (const z of config.coalesced ?? []) vm.addCoalescedZone(z);
+    // Before the first vCPU: a count KVM cannot run is refused whole, not after creating hundreds.
+    const maxVcpus = vm.checkExtension(KvmCap.MAX_VCPUS);
+    if (maxVcpus > 0 && cpus > maxVcpus) throw new ConfigError('cpus', `${cpus} vCPUs requested; this KVM runs at most ${maxVcpus} in one VM (KVM_CAP_MAX_VCPUS)`);
     const vcpus: VcpuHandles[] = [];
     for (let id = 0; id < cpus; id++) vcpus.push(vm.createVcpu(id).describe());
     vm.lifecycle.moveTo('ready');
