@@ -29,3 +29,14 @@ describe('machine address map', () => {
     expect(e.message).toBe("memory[1]: memory region 'clash' (0x100000..0x100fff) overlaps memory region 'low' (0x0..0x1fffff) in the mmio address space");
   });
 });
+
+describe('device entries', () => {
+  it.each([
+    [[null], 'devices[0]: must be a DeviceSpec { plugin, type, options } (use a helper such as uart8250())'],
+    [[{ plugin: '@kvmts/arch-x86', type: 'uart8250', name: 7, options: {} }], 'devices[0].name: must be a non-empty string, got 7'],
+    [[{ plugin: '@kvmts/arch-x86', type: 'no-such-device', options: {} }], /^devices\[no-such-device\]: no device plugin of type 'no-such-device' \(registered: uart8250, exit-device/],
+  ])('%j is a ConfigError naming the entry', async (devices, message) => {
+    const e = await configError({ arch: 'x86_64', memory: '8M', devices: devices as never });
+    expect(e.message).toMatch(message);
+  });
+});
