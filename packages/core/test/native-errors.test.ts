@@ -5,7 +5,7 @@
  * Host tier: real failing syscalls, no KVM needed.
  */
 import * as native from '@kvmts/native';
-import { KvmError, VcpuThreadError, nativeCall } from '@kvmts/core';
+import { GuestMemory, KvmError, LifecycleError, VcpuThreadError, nativeCall } from '@kvmts/core';
 import { deserializeError, serializeError } from '../src/errors/serialize';
 
 const c = native.constants;
@@ -46,5 +46,18 @@ describe('native failures as KvmError', () => {
     const t = deserializeError(structuredClone(serializeError(new TypeError('x is undefined'))), 2) as VcpuThreadError;
     expect(t).toBeInstanceOf(VcpuThreadError);
     expect(t.cause).toMatchObject({ name: 'TypeError', message: 'x is undefined' });
+  });
+});
+
+describe('guest memory after its mapping is gone', () => {
+  it('an access is a LifecycleError, not a TypeError from a detached buffer', () => {
+    const mapping = native.mmap(8192, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS);
+    const memory = new GuestMemory([{ name: 'ram', guestPhysAddr: 0x1000, size: 8192, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false, slot: 0, mappingId: mapping.id, hostAddress: mapping.address }]);
+    memory.write(0x1000, Uint8Array.of(1, 2, 3));
+    expect(memory.read(0x1000, 3)).toEqual(Uint8Array.of(1, 2, 3));
+    mapping.unmap(); // what the VM's close() does after its vCPUs stopped
+    for (const access of [() => memory.read(0x1000, 3), () => memory.write(0x1000, Uint8Array.of(1)), () => memory.view(0x1800, 8)]) {
+      expect(access).toThrow(new LifecycleError('guest memory', 'unmapped (its VM is closed)', 'access it'));
+    }
   });
 });
