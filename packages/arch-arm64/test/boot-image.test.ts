@@ -1,5 +1,5 @@
 import { ConfigError } from '@kvmts/core';
-import { ARM64_IMAGE_MAGIC, ARM64_LAYOUT, parseImageHeader, planKernelBoot } from '../src';
+import { ARM64_IMAGE_MAGIC, ARM64_LAYOUT, checkKernelBootLayout, parseImageHeader, planKernelBoot } from '../src';
 
 const MiB = 1024 * 1024;
 
@@ -49,5 +49,21 @@ describe('kernel placement', () => {
   it('refuses what does not fit: RAM too small, an FDT over 2 MiB', () => {
     expect(() => planKernelBoot(imageWith({ imageSize: 60 * MiB }), 8 * MiB, 1500, ram)).toThrow(ConfigError);
     expect(() => planKernelBoot(new Uint8Array(16), 0, 3 * MiB, ram)).toThrow(/at most/);
+  });
+});
+
+describe('kernel boot layout check', () => {
+  it('passes what the planner places', () => {
+    const plan = planKernelBoot(imageWith({ textOffset: 0x8_0000, imageSize: 8 * MiB }), 3 * MiB + 5, 1500, ram);
+    expect(() => checkKernelBootLayout(plan, 1500, ram)).not.toThrow();
+  });
+
+  it.each([
+    ['an initrd over the kernel', { imageAddress: 0x4008_0000, imageEnd: 0x4108_0000, initrd: { start: 0x4100_0000, end: 0x4110_0000 }, fdtAddress: ram.base + ram.size - 4096, raw: false }, "boot.initrd: the initrd (0x41000000..0x410fffff) overlaps the kernel (image_size) (0x40080000..0x4107ffff) in RAM (0x40000000..0x43ffffff)"],
+    ['an FDT over the initrd', { imageAddress: 0x4000_0000, imageEnd: 0x4000_1000, initrd: { start: 0x4200_0000, end: 0x4200_2000 }, fdtAddress: 0x4200_1000, raw: true }, 'boot: the FDT (0x42001000..0x420015db) overlaps the initrd (0x42000000..0x42001fff) in RAM (0x40000000..0x43ffffff)'],
+    ['an FDT past the end of RAM', { imageAddress: 0x4000_0000, imageEnd: 0x4000_1000, fdtAddress: ram.base + ram.size - 16, raw: true }, 'boot: the FDT (0x43fffff0..0x440005cb) ends beyond RAM (0x40000000..0x43ffffff), which stops at 0x43ffffff'],
+    ['an image below RAM', { imageAddress: 0x3fff_f000, imageEnd: 0x4000_1000, fdtAddress: ram.base + ram.size - 4096, raw: true }, 'boot.image: the image (0x3ffff000..0x40000fff) overlaps the address space below RAM (0x0..0x3fffffff) in RAM (0x40000000..0x43ffffff)'],
+  ])('%s is a ConfigError naming both ranges', (_, plan, message) => {
+    expect(() => checkKernelBootLayout(plan, 1500, ram)).toThrow(new ConfigError(message.split(': ')[0], message.slice(message.indexOf(': ') + 2)));
   });
 });

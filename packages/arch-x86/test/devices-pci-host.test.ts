@@ -238,7 +238,7 @@ describe('PCI host options', () => {
     const attach = () =>
       attachDevices(container.createChildContainer(), devices, (d) => ({ name: d.name, vcpuId: 0, shared: d.shared, consoleWrite: () => undefined, requestPowerOff: () => undefined, setIrqLine: () => undefined }), new AddressBuses([X86_PORT_IO_SPACE]));
     expect(attach).toThrow(ConfigError);
-    expect(attach).toThrow('pio[pci.io-window]: range 0xc000..0xffff overlaps uart at 0xc008..0xc00f');
+    expect(attach).toThrow("pio[pci.io-window]: device 'pci.io-window' (0xc000..0xffff) overlaps device 'uart' (0xc008..0xc00f) in the pio address space");
   });
 
   it('accepts a window above 4 GiB for memory BARs', () => {

@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { ConfigError, archForHost, createMachine, restoreMachine, type CheckpointProgressCallback, type ExitCounts, type Machine, type MachineExit } from '@kvmts/core';
+import { ConfigError, archForHost, createMachine, parseSize, restoreMachine, type CheckpointProgressCallback, type ExitCounts, type Machine, type MachineExit } from '@kvmts/core';
 import {
   GUEST_LAYOUT,
+  X86_LAYOUT,
   assembleGuest,
   exitDevice,
   loadPrebuiltGuest,
@@ -17,6 +18,20 @@ import {
 /** The demo guest's buffer lives at 1 MiB (GUEST_LAYOUT.data), inside the identity map. */
 const BUFFER_GPA = GUEST_LAYOUT.data;
 export const DEFAULT_DEMO_BYTES = 1 << 20;
+/** The host builds the demo buffer in its own memory first: a cap keeps a typo from exhausting it. */
+export const DEMO_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The demo buffer must fit in guest RAM above BUFFER_GPA — checked before the host allocates it
+ * (the flat loader would refuse it too, but only after the data exists).
+ */
+export function checkDemoBuffer(bytes: number, memory: string): void {
+  const ram = parseSize(memory);
+  if (ram === undefined) throw new ConfigError('--memory', `expected a size such as 64M, got '${memory}'`);
+  if (BUFFER_GPA + bytes > Math.min(ram, X86_LAYOUT.mmioHoleStart)) {
+    throw new ConfigError('--bytes', `${bytes} bytes at 0x${BUFFER_GPA.toString(16)} do not fit in ${memory} of guest memory: raise --memory or lower --bytes`);
+  }
+}
 
 export interface DemoOptions {
   /** Bytes of host-generated data the guest checksums. */
@@ -119,6 +134,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (arch !== DEMO_ARCH) throw new ConfigError('arch', `the demo guest is ${DEMO_ARCH} code and this host is ${arch ?? process.arch}`);
   if (options.stopAtCheckpoint && options.checkpointDir === undefined) throw new ConfigError('checkpointDir', 'stopping at the checkpoint needs a directory to keep it in');
   const bytes = options.bytes ?? DEFAULT_DEMO_BYTES;
+  checkDemoBuffer(bytes, options.memory ?? '64M');
   const data = demoData(bytes, options.seed ?? 1);
   const hostCrc = zlib.crc32(data) >>> 0;
   const { image, from } = loadDemoGuest(options.guestSource ?? 'auto');

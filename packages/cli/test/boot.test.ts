@@ -8,9 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, type ConsoleInput } from '@kvmts/core';
+import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, readInputFile, type ConsoleInput } from '@kvmts/core';
 import { ARM64_LINUX_CONSOLE, linuxCmdline, pl011Layout, pl011PushInput } from '@kvmts/arch-arm64';
-import { readInputFile } from '../src/input-file';
 import { ConsoleBridge } from '../src/console-bridge';
 import { bootOutcome } from '../src/commands/boot';
 
@@ -126,6 +125,6 @@ describe('kvmts boot (command line)', () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe('kvmts: ConfigError: --kernel: /dev/zero is not a regular file (a character device)');
     const m = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--mem', 'lots'], { encoding: 'utf8' });
-    expect(m.stderr.trim()).toBe("kvmts: ConfigError: --mem: expected a size such as 512M or 2G, got 'lots'");
+    expect(m.stderr.trim()).toBe("error: option '--mem <size>' argument 'lots' is invalid. --mem must be a size such as 64M or 2G, got 'lots'");
   });
 });

@@ -45,7 +45,7 @@ describe('kvmts dump', () => {
   itKvm('stops the demo guest after an exit count and prints the eight dumps as text', () => {
     const r = kvmts('dump', '--exits', '3');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^vCPU 0: exit-limit; exits: IO 3/);
+    expect(r.stdout).toMatch(/^vCPU 0: stopped \(exit-limit\); exits: IO 3/);
     for (const title of ['integer registers', 'special registers', 'FPU', 'XSAVE area', 'extended control registers', 'debug registers', 'vCPU events', 'model-specific registers']) {
       expect(r.stdout).toContain(`== ${title}`);
     }

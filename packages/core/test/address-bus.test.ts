@@ -64,7 +64,7 @@ describe('AddressBus', () => {
   it('rejects overlapping, empty and out-of-range attachments with ConfigError', () => {
     const bus = portBus();
     bus.attach({ base: 0x3f8, size: 8 }, new Regs('com1'));
-    expect(() => bus.attach({ base: 0x3ff, size: 2 }, new Regs('clash'))).toThrow(/ports\[clash\]: range 0x3ff..0x400 overlaps com1 at 0x3f8..0x3ff/);
+    expect(() => bus.attach({ base: 0x3ff, size: 2 }, new Regs('clash'))).toThrow("ports[clash]: device 'clash' (0x3ff..0x400) overlaps device 'com1' (0x3f8..0x3ff) in the ports address space");
     expect(() => bus.attach({ base: 0x10, size: 0 }, new Regs('empty'))).toThrow(ConfigError);
     expect(() => bus.attach({ base: 0xffff, size: 2 }, new Regs('wrap'))).toThrow(/exceeds the bus limit 0x10000/);
   });

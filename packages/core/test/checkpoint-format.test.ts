@@ -3,6 +3,7 @@
  * the manifest (validation order, checksum), sections verified on read, and the error codes.
  */
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -142,6 +143,28 @@ describe('checkpoint files', () => {
     fs.rmSync(manifestFile);
     expect(thrown(() => CheckpointReader.open(dir))).toMatchObject({ code: 'missing', message: expect.stringContaining('manifest.json is missing') });
     expect(thrown(() => CheckpointReader.open(path.join(work, 'nowhere')))).toMatchObject({ code: 'missing' });
+  });
+
+  it('files read through the bounded reader: a FIFO or directory is `corrupt`, an fs failure `io` with the cause, never a raw fs error or a hang', () => {
+    const { dir, manifest } = write();
+    const section = path.join(dir, manifest.sections[0].file);
+    fs.rmSync(section);
+    execFileSync('mkfifo', [section]); // no writer: a blocking read would never return
+    const r = CheckpointReader.open(dir);
+    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('is not a regular file (a FIFO)') });
+    fs.rmSync(section);
+    fs.mkdirSync(section);
+    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('is not a regular file (a directory)') });
+    // A larger file than the manifest's size is not read whole to find out.
+    fs.rmSync(section, { recursive: true });
+    fs.writeFileSync(section, new Uint8Array(manifest.sections[0].bytes + 1));
+    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining(`the limit is ${manifest.sections[0].bytes}`) });
+    // A symlink loop: open fails with ELOOP, a filesystem failure.
+    fs.rmSync(section);
+    fs.symlinkSync(section, section);
+    const e = thrown(() => r.section('vcpu.0'));
+    expect(e).toMatchObject({ code: 'io', message: expect.stringContaining('ELOOP') });
+    expect((e.cause as Error).message).toMatch(/ELOOP/);
   });
 
   it('a missing section file is `missing`; a section nobody saved is `missing` naming it', () => {

@@ -71,7 +71,7 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
       expect(() => vm.addMemoryRegion({ name: 'odd', guestPhysAddr: 0x300001, size: 4096 })).toThrow(/memory\[odd\]: guestPhysAddr 0x300001 is not aligned/);
       expect(() => vm.addMemoryRegion({ name: 'ragged', guestPhysAddr: 0x300000, size: 5000 })).toThrow(/memory\[ragged\]: size 0x1388 is not a multiple/);
       expect(() => vm.addMemoryRegion({ name: 'none', guestPhysAddr: 0x300000, size: 0 })).toThrow(ConfigError);
-      expect(() => vm.addMemoryRegion({ name: 'clash', guestPhysAddr: MiB, size: 2 * MiB })).toThrow(/memory\[clash\].*overlaps region 'ram'/);
+      expect(() => vm.addMemoryRegion({ name: 'clash', guestPhysAddr: MiB, size: 2 * MiB })).toThrow(/memory\[clash\]: region 'clash' \(0x100000..0x2fffff\) overlaps region 'ram'/);
       expect(() => vm.addMemoryRegion({ name: 'ram', guestPhysAddr: 8 * MiB, size: 4096 })).toThrow(/already exists/);
       // A region outside the address map may share addresses (it is host-side backing store).
       vm.addMemoryRegion({ name: 'backing', guestPhysAddr: 0, size: 4096, inAddrMap: false });

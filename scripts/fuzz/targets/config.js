@@ -1,13 +1,14 @@
 'use strict';
 /**
- * `config`: the checks createMachine makes before it opens /dev/kvm — vcpuCount, parseSize and
+ * `config`: the checks createMachine makes before it opens /dev/kvm — the top-level options
+ * (checkMachineOptions, run()'s maxExits, the memoryLimit setting), vcpuCount, parseSize and
  * the arch's memoryLayout of the size, prepareDevices (each device plugin's validate and
  * placement, names, shared-state sizes) and the arch options (x86MachineOptions with the CPUID
  * request checker, arm64MachineOptions). Plugin modules are registered from the arch packages
  * directly (loading a module by a random name would run arbitrary code). A random config must
  * pass or give a typed error; what passes must be self-consistent.
  */
-const { createIsolatedContainer, parseSize, prepareDevices, vcpuCount } = require('@kvmts/core');
+const { checkMachineOptions, checkMaxExits, createIsolatedContainer, guestMemoryLimit, parseSize, prepareDevices, vcpuCount } = require('@kvmts/core');
 const x86 = require('@kvmts/arch-x86');
 const arm64 = require('@kvmts/arch-arm64');
 const v = require('../lib/values');
@@ -101,12 +102,21 @@ function generate(rng) {
       cpus: v.intNear(rng, 1, 8),
       devices: rng.chance(0.1) ? v.junk(rng) : Array.from({ length: rng.int(0, 4) }, () => deviceSpec(rng, arch)),
       archOptions: archOptions(rng, arch),
+      ...(rng.chance(0.3) ? { unclaimed: rng.chance(0.7) ? rng.pick(['ignore', 'error']) : v.junk(rng) } : {}),
+      ...(rng.chance(0.3) ? { stopTimeoutMs: rng.chance(0.7) ? v.intNear(rng, 1, 2 ** 31) : v.junk(rng) } : {}),
+      ...(rng.chance(0.2) ? { coalesced: rng.chance(0.2) ? v.junk(rng) : [v.mutateObject(rng, { base: v.intNear(rng, 0, 0x10000), size: v.intNear(rng, 1, 2 ** 32), pio: rng.chance(0.5) }, 0.3)] } : {}),
+      ...(rng.chance(0.2) ? { memoryLimit: rng.chance(0.5) ? rng.pick(['unlimited', '1G', '64M', 0, -1]) : v.junk(rng) } : {}),
     }, 0.1),
+    maxExits: rng.chance(0.7) ? v.intNear(rng, 1, 1000) : v.junk(rng),
   };
 }
 
-function execute({ arch, config }) {
+function execute({ arch, config, maxExits }) {
   const { plugin, options } = ARCHES[arch];
+  checkMachineOptions(config);
+  const limit = checkMaxExits(maxExits);
+  invariant(limit === undefined || (Number.isSafeInteger(limit) && limit >= 1), `checkMaxExits returned ${limit}`);
+  if (config.memoryLimit !== undefined) guestMemoryLimit(config.memoryLimit, {}, () => undefined);
   const cpus = vcpuCount(config);
   invariant(Number.isInteger(cpus) && cpus >= 1, `vcpuCount returned ${cpus}`);
   // The size as prepareVm reads it: a byte count or string, laid out by the arch.

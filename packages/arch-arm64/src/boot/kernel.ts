@@ -4,7 +4,7 @@
  * free; the DTB 8-byte aligned, at most 2 MiB; the initrd anywhere in RAM. kvmts puts the image
  * low and the FDT at the top of RAM with the initrd right below it, as Firecracker does.
  */
-import { ConfigError } from '@kvmts/core';
+import { ConfigError, NamedRangeSet, formatRange } from '@kvmts/core';
 import { ARM64_LAYOUT } from '../layout';
 import { parseImageHeader } from './image';
 
@@ -61,4 +61,19 @@ export function planKernelBoot(image: Uint8Array, initrdBytes: number, fdtBytes:
     ...(initrdBytes > 0 ? { initrd: { start: initrdStart, end: initrdStart + initrdBytes } } : {}),
     raw: header === undefined,
   };
+}
+
+/**
+ * What a plan places, checked as one layout: the kernel (its whole image_size), the initrd and
+ * the FDT each inside RAM and on nothing else — a ConfigError naming both ranges otherwise. The
+ * planner above places them apart; this is the check any other placement (a caller's own plan,
+ * a later change to the planner) must pass too before a byte is written.
+ */
+export function checkKernelBootLayout(plan: Arm64BootPlan, fdtBytes: number, ram: RamRange): void {
+  const layout = new NamedRangeSet(`RAM (${formatRange(ram.base, ram.size)})`, ram.base + ram.size);
+  // Everything below RAM is claimed, so a range starting there is named as outside RAM.
+  if (ram.base > 0) layout.add({ name: 'the address space below RAM', base: 0, size: ram.base });
+  layout.add({ name: plan.raw ? 'the image' : 'the kernel (image_size)', base: plan.imageAddress, size: plan.imageEnd - plan.imageAddress }, 'boot.image');
+  if (plan.initrd) layout.add({ name: 'the initrd', base: plan.initrd.start, size: plan.initrd.end - plan.initrd.start }, 'boot.initrd');
+  layout.add({ name: 'the FDT', base: plan.fdtAddress, size: fdtBytes }, 'boot');
 }

@@ -11,7 +11,7 @@ import { userspaceGicV2Frames } from './userspace-gic';
 import type { CheckedArm64Options } from '../machine-options';
 import { arm64MachineFdt, type Arm64FdtSpec } from './machine-fdt';
 import type { FdtNode } from './fdt';
-import { planKernelBoot, type Arm64KernelBoot } from './kernel';
+import { checkKernelBootLayout, planKernelBoot, type Arm64KernelBoot } from './kernel';
 
 /** What the FDT describes besides the boot payload. */
 export interface Arm64MachineDescription {
@@ -50,6 +50,7 @@ export function loadKernelBoot(boot: Arm64KernelBoot, memory: GuestMemory, machi
   const fdtBytes = arm64MachineFdt(fdtSpec(machine, boot, initrd.length ? { start: 0, end: 0 } : undefined)).length;
   const plan = planKernelBoot(boot.image, initrd.length, fdtBytes, { base: ram.guestPhysAddr, size: ram.size });
   const fdt = arm64MachineFdt(fdtSpec(machine, boot, plan.initrd));
+  checkKernelBootLayout(plan, fdt.length, { base: ram.guestPhysAddr, size: ram.size });
   memory.write(plan.imageAddress, boot.image);
   if (plan.initrd) memory.write(plan.initrd.start, initrd);
   memory.write(plan.fdtAddress, fdt);

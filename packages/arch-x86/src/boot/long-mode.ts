@@ -145,8 +145,8 @@ export function longModeSetup(options: LongModeOptions): ModeSetup {
     efer: EFER.LME | EFER.LMA,
   };
   const memoryWrites: MemoryWrite[] = [
-    { gpa: gdtAddr, bytes: gdt },
-    { gpa: tables.gpa, bytes: tables.bytes },
+    { gpa: gdtAddr, bytes: gdt, name: 'GDT and TSS' },
+    { gpa: tables.gpa, bytes: tables.bytes, name: 'page tables' },
   ];
   return {
     memoryWrites,

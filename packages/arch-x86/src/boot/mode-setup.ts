@@ -5,6 +5,8 @@ import type { SegmentFields } from './segment';
 export interface MemoryWrite {
   readonly gpa: number;
   readonly bytes: Uint8Array;
+  /** What the bytes are ('GDT and TSS', 'page tables'), for a loader's overlap messages. */
+  readonly name?: string;
 }
 
 /** `struct kvm_dtable`: GDTR / IDTR. */

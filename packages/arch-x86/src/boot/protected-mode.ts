@@ -40,7 +40,7 @@ export function protectedModeSetup(options: ProtectedModeOptions): ModeSetup {
   for (const [offset, descriptor] of GDT_ROWS) gdt.set(gdtEntryBytes(descriptor), offset);
   const data = (): SegmentFields => segmentFromDescriptor(PROTECTED_MODE_SELECTORS.DATA, GDT_ROWS[3][1]);
   return {
-    memoryWrites: [{ gpa: gdtAddr, bytes: gdt }],
+    memoryWrites: [{ gpa: gdtAddr, bytes: gdt, name: 'GDT' }],
     sregs: {
       cs: segmentFromDescriptor(PROTECTED_MODE_SELECTORS.CODE, GDT_ROWS[2][1]),
       ds: data(),

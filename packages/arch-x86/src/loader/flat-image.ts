@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import { ConfigError, describeValue, type GuestMemory } from '@kvmts/core';
+import { ConfigError, NamedRangeSet, describeValue, readInputFile, type GuestMemory, type NamedRange } from '@kvmts/core';
 import { GUEST_LAYOUT } from '../boot/layout';
 import { longModeSetup } from '../boot/long-mode';
 import { protectedModeSetup } from '../boot/protected-mode';
@@ -41,13 +40,12 @@ export interface X86FlatBoot {
 
 const DEFAULT_STACK_STRIDE = 0x800;
 
-function readImage(image: Uint8Array | string): Uint8Array {
-  if (typeof image !== 'string') return image;
-  try {
-    return new Uint8Array(fs.readFileSync(image));
-  } catch (e) {
-    throw new ConfigError('boot.image', `cannot read ${image}: ${(e as Error).message}`);
-  }
+/**
+ * The image bytes; a path goes through core's bounded regular-file reader, limited to the RAM
+ * below 4 GiB (where a flat image loads): a FIFO, a device or a directory is refused by name.
+ */
+function readImage(image: Uint8Array | string, ramBelow4G: number): Uint8Array {
+  return typeof image === 'string' ? readInputFile('boot.image', image, ramBelow4G) : image;
 }
 
 function registersFor(boot: X86FlatBoot, id: number): Partial<Record<X86GprName, bigint>> {
@@ -79,18 +77,50 @@ function modeSetup(boot: X86FlatBoot, id: number, ramBelow4G: number): ModeSetup
   }
 }
 
+/** The stack of vCPU `id`: the `stackStride` bytes below its stack top. */
+function stackRange(boot: X86FlatBoot, id: number): NamedRange {
+  const stride = boot.stackStride ?? DEFAULT_STACK_STRIDE;
+  const top = (boot.stack ?? GUEST_LAYOUT.stackTop) - id * stride;
+  return { name: `the stack of vCPU ${id}`, base: top - stride, size: stride };
+}
+
+/**
+ * Nothing the boot places may overlap anything else, or one would silently overwrite the other
+ * (at load time, or at run time for a stack): the mode's tables (GDT/TSS, page tables), then each
+ * vCPU's stack (so a vCPU count the default layout has no stack room for is named), the image
+ * and the data. The later of two colliding ranges names its setting; the message names both.
+ */
+function checkFlatLayout(boot: X86FlatBoot, image: Uint8Array, setups: readonly ModeSetup[]): void {
+  const layout = new NamedRangeSet('guest memory');
+  const tables = new Set<string>();
+  for (const setup of setups) {
+    for (const w of setup.memoryWrites) {
+      const key = `${w.gpa}+${w.bytes.length}`;
+      if (tables.has(key)) continue; // the same table, written again by the next vCPU
+      tables.add(key);
+      layout.add({ name: w.name ?? 'boot tables', base: w.gpa, size: w.bytes.length }, 'boot');
+    }
+  }
+  setups.forEach((_, id) => {
+    const stack = stackRange(boot, id);
+    // A stack below address 0: the count of vCPUs does not fit the stack layout.
+    if (stack.base < 0) throw new ConfigError('boot.stack', `${stack.name} would start below address 0 (stack 0x${(boot.stack ?? GUEST_LAYOUT.stackTop).toString(16)} − ${id + 1} × stride 0x${(boot.stackStride ?? DEFAULT_STACK_STRIDE).toString(16)}): raise boot.stack or lower boot.stackStride`);
+    layout.add(stack, 'boot.stack');
+  });
+  layout.add({ name: 'boot.image', base: boot.loadAddress ?? GUEST_LAYOUT.code, size: image.length }, 'boot.loadAddress');
+  (boot.data ?? []).forEach((d, i) => layout.add({ name: `boot.data[${i}]`, base: d.gpa, size: d.bytes.length }, `boot.data[${i}].gpa`));
+}
+
 /** Write the image, data and mode tables into memory; return each vCPU's initial registers. */
 export function loadFlatImage(boot: X86FlatBoot, memory: GuestMemory, vcpuCount: number, ramBelow4G: number): X86InitialState[] {
   checkFlatBoot(boot);
-  const image = readImage(boot.image);
+  const image = readImage(boot.image, ramBelow4G);
   const load = boot.loadAddress ?? GUEST_LAYOUT.code;
+  const setups = Array.from({ length: vcpuCount }, (_, id) => modeSetup(boot, id, ramBelow4G));
+  checkFlatLayout(boot, image, setups);
   memory.write(load, image);
   for (const d of boot.data ?? []) memory.write(d.gpa, d.bytes);
-  const states: X86InitialState[] = [];
-  for (let id = 0; id < vcpuCount; id++) {
-    const setup = modeSetup(boot, id, ramBelow4G);
-    for (const w of setup.memoryWrites) memory.write(w.gpa, w.bytes);
-    states.push({ sregs: setup.sregs, regs: { ...setup.regs, ...registersFor(boot, id) } });
-  }
-  return states;
+  // The vCPUs share the tables (same place, same bytes but each TSS's rsp0): each writes its own in turn.
+  for (const setup of setups) for (const w of setup.memoryWrites) memory.write(w.gpa, w.bytes);
+  return setups.map((setup, id) => ({ sregs: setup.sregs, regs: { ...setup.regs, ...registersFor(boot, id) } }));
 }

@@ -14,14 +14,15 @@ import {
   createMachine,
   linuxBootProfile,
   parseSize,
+  readInputFile,
   type ConsoleInput,
   type Device,
   type MachineExit,
 } from '@kvmts/core';
 import { ConsoleBridge } from '../console-bridge';
-import { readInputFile } from '../input-file';
-import { parsePositiveInt } from '../parse';
+import { parseGuestMemory, parsePositiveInt } from '../parse';
 import { SignalStop } from '../signals';
+import { exitJson } from '../exit-summary';
 
 const KERNEL_LIMIT = 512 * 1024 * 1024;
 const INITRD_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
@@ -116,7 +117,7 @@ async function boot(opts: BootOptions): Promise<number> {
   if (opts.json) {
     const json = {
       arch, cmdline: profile.cmdline, cpus: opts.cpus, memory,
-      exit: exit.reason === 'error' ? { reason: 'error', message: exit.error.message } : exit,
+      exit: exitJson(exit),
       summary, status, wallMs: Math.round(wallMs * 10) / 10,
       // Process start (performance.timeOrigin) → machine.run(): Node and module start-up, the
       // VM and its vCPU workers built; the first KVM_RUN follows at once. The bench's start-up figure.
@@ -138,7 +139,7 @@ export function registerBoot(program: Command): void {
     .requiredOption('--kernel <file>', 'the kernel image')
     .option('--initrd <file>', 'an initramfs (cpio) image')
     .option('--append <words>', 'kernel command-line words (the console and panic=-1 are added unless given)')
-    .option('--mem <size>', 'guest memory', '512M')
+    .option('--mem <size>', 'guest memory', parseGuestMemory('--mem'), '512M')
     .option('--cpus <n>', 'vCPUs', (v) => parsePositiveInt('--cpus', v), 1)
     .option('--arch <name>', "architecture plugin (default: the host's)")
     .option('--ready-marker <text>', 'console text whose first appearance is reported as the ready time')

@@ -21,8 +21,9 @@ import {
   type X86Boot,
   type X86DumpSection,
 } from '@kvmts/arch-x86';
-import { demoData } from '../demo';
-import { parsePositiveInt } from '../parse';
+import { DEMO_MAX_BYTES, checkDemoBuffer, demoData } from '../demo';
+import { parseBoundedInt, parseGuestMemory, parsePositiveInt } from '../parse';
+import { describeExit, exitJson } from '../exit-summary';
 
 interface DumpOptions {
   exits?: number;
@@ -79,6 +80,7 @@ function bootFor(o: DumpOptions): X86Boot {
     // No binutils here: the committed copy is the same program.
     image = loadPrebuiltGuest('demo-checksum');
   }
+  checkDemoBuffer(o.bytes, o.memory);
   const data = demoData(o.bytes, 1);
   return {
     kind: 'flat',
@@ -138,14 +140,6 @@ export async function runDump(o: DumpOptions): Promise<DumpResult> {
   }
 }
 
-function describeStop(stop: MachineExit): string {
-  if (stop.reason === 'poweroff') return `powered off with status ${stop.status}`;
-  if (stop.reason === 'error') return `failed: ${stop.error.message}`;
-  if (stop.reason === 'm5-exit') return `m5 exit (delay ${stop.delayNs} ns)`;
-  if (stop.reason === 'm5op-end') return `stopped at m5op ${stop.call.op} (0x${stop.call.func.toString(16)})`;
-  return stop.reason;
-}
-
 export function registerDump(program: Command): void {
   program
     .command('dump')
@@ -157,8 +151,8 @@ export function registerDump(program: Command): void {
     .option('--entry <address>', 'entry point of --image (default: the load address)', (v) => parseAddress('--entry', v))
     .option('--mode <mode>', `CPU mode for --image: ${MODES.join(', ')}`, parseChoice('--mode', MODES), 'long')
     .option('--cpl <level>', 'privilege level for --image in long mode: 0 or 3', (v) => Number(parseChoice('--cpl', ['0', '3'] as const)(v)) as 0 | 3, 0)
-    .option('--bytes <n>', 'bytes the demo guest checksums', (v) => parsePositiveInt('--bytes', v), 4096)
-    .option('--memory <size>', 'guest memory, e.g. 64M', '64M')
+    .option('--bytes <n>', 'bytes the demo guest checksums', (v) => parseBoundedInt('--bytes', v, DEMO_MAX_BYTES, 'the demo buffer limit'), 4096)
+    .option('--memory <size>', 'guest memory, e.g. 64M', parseGuestMemory('--memory'), '64M')
     .option('--irqchip <kind>', 'interrupt controllers: kernel (KVM in-kernel PIC, IOAPIC, PIT, LAPIC) or none', parseChoice('--irqchip', ['kernel', 'none'] as const), 'none')
     .option('--sections <list>', `comma-separated subset of ${X86_DUMP_SECTION_NAMES.join(',')}`, parseSections, X86_DUMP_SECTION_NAMES)
     .option('--prebuilt', 'use the committed prebuilt demo guest instead of assembling it')
@@ -166,11 +160,11 @@ export function registerDump(program: Command): void {
     .action(async (opts: DumpOptions) => {
       const r = await runDump(opts);
       if (opts.json) {
-        const stop = r.stop.reason === 'error' ? { reason: 'error', message: r.stop.error.message } : r.stop;
+        const stop = exitJson(r.stop);
         process.stdout.write(dumpJson({ vcpu: 0, stop, exits: r.exits, sections: r.sections }) + '\n');
       } else {
         const exits = Object.entries(r.exits).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-        process.stdout.write(`vCPU 0: ${describeStop(r.stop)}; exits: ${exits}\n${r.text}\n`);
+        process.stdout.write(`vCPU 0: ${describeExit(r.stop)}; exits: ${exits}\n${r.text}\n`);
       }
       if (r.stop.reason === 'error') process.exitCode = 1;
     });

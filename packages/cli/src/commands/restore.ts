@@ -6,20 +6,15 @@
  * guest memory shows progress on stderr (a bar on a terminal), except with --json.
  */
 import type { Command } from 'commander';
-import { restoreMachine, type MachineExit } from '@kvmts/core';
+import { restoreMachine } from '@kvmts/core';
 import { readExitDeviceState } from '@kvmts/arch-x86';
 import { SignalStop } from '../signals';
 import { progressReporter } from '../progress';
+import { describeExit, exitJson } from '../exit-summary';
 
 interface RestoreOptions {
   json?: boolean;
   verifyMemory: boolean;
-}
-
-function describeExit(exit: MachineExit): string {
-  if (exit.reason === 'poweroff') return `powered off with status ${exit.status}`;
-  if (exit.reason === 'error') return `failed: ${exit.error.message}`;
-  return `stopped (${exit.reason})`;
 }
 
 async function restore(dir: string, opts: RestoreOptions): Promise<number> {
@@ -40,7 +35,7 @@ async function restore(dir: string, opts: RestoreOptions): Promise<number> {
     const result = state?.hasResult ? state.result : undefined;
     const exits = machine.exitCounts();
     if (opts.json) {
-      const json = { dir, restoreMs, wallMs, exit: exit.reason === 'error' ? { reason: 'error', message: exit.error.message } : exit, exits, result: result ?? null };
+      const json = { dir, restoreMs, wallMs, exit: exitJson(exit), exits, result: result ?? null };
       process.stdout.write(JSON.stringify(json, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
     } else {
       const lines = ['', '── kvmts restore summary ──', `restore: ${dir} in ${restoreMs.toFixed(1)} ms`, `guest:   ${describeExit(exit)} after ${wallMs.toFixed(1)} ms wall time`];

@@ -1,8 +1,9 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { DEFAULT_DEMO_BYTES, runDemo, type DemoResult } from '../demo';
-import { parsePositiveInt } from '../parse';
+import { DEFAULT_DEMO_BYTES, DEMO_MAX_BYTES, runDemo, type DemoResult } from '../demo';
+import { parseBoundedInt, parseGuestMemory, parsePositiveInt } from '../parse';
 import { SignalStop } from '../signals';
 import { progressReporter } from '../progress';
+import { describeExit, exitJson } from '../exit-summary';
 
 const hex = (v: number | undefined) => (v === undefined ? '(none)' : '0x' + v.toString(16).padStart(8, '0'));
 
@@ -10,8 +11,7 @@ const exitKinds = (counts: Record<string, number>) => Object.entries(counts).map
 
 export function summarize(r: DemoResult): string {
   const lines = ['', '── kvmts run summary ──'];
-  const exit = r.exit.reason === 'poweroff' ? `powered off with status ${r.exit.status}` : r.exit.reason === 'error' ? `failed: ${r.exit.error.message}` : `stopped (${r.exit.reason})`;
-  lines.push(`guest:   ${exit} after ${r.wallMs.toFixed(1)} ms wall time (demo-checksum, ${r.guestFrom})`);
+  lines.push(`guest:   ${describeExit(r.exit)} after ${r.wallMs.toFixed(1)} ms wall time (demo-checksum, ${r.guestFrom})`);
   const c = r.checkpoint;
   if (c !== undefined) {
     const [before, after] = r.parts;
@@ -52,9 +52,9 @@ export function registerRun(program: Command): void {
   program
     .command('run')
     .description('boot the bundled x86-64 demo guest: it checksums a buffer the host filled and prints through the UART')
-    .option('--bytes <n>', 'bytes of data for the guest to checksum', (v) => parsePositiveInt('--bytes', v), DEFAULT_DEMO_BYTES)
+    .option('--bytes <n>', 'bytes of data for the guest to checksum', (v) => parseBoundedInt('--bytes', v, DEMO_MAX_BYTES, 'the demo buffer limit'), DEFAULT_DEMO_BYTES)
     .option('--seed <n>', 'seed of the generated data', (v) => parsePositiveInt('--seed', v), 1)
-    .option('--memory <size>', 'guest memory, e.g. 64M', '64M')
+    .option('--memory <size>', 'guest memory, e.g. 64M', parseGuestMemory('--memory'), '64M')
     .option('--prebuilt', 'use the committed prebuilt guest instead of assembling it')
     .option('--checkpoint-at <when>', "where to checkpoint: 'm5op' (the guest's checkpoint m5op, half-way), an exit count, or 'none'", parseCheckpointAt, 'm5op')
     .option('--checkpoint-dir <dir>', 'keep the checkpoint in this directory (default: a temporary one, removed)')
@@ -77,7 +77,7 @@ export function registerRun(program: Command): void {
       if (opts.json) {
         const { exit, ...rest } = result;
         // bigint (a system event's flags) has no JSON form: written as a decimal string.
-        const json = JSON.stringify({ ...rest, exit: exit.reason === 'error' ? { reason: 'error', message: exit.error.message } : exit }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+        const json = JSON.stringify({ ...rest, exit: exitJson(exit) }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
         process.stdout.write(json + '\n');
       } else {
         process.stdout.write(summarize(result) + '\n');

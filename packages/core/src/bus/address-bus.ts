@@ -1,6 +1,7 @@
 import type { AccessSize, Device, HighWord } from './device';
 import type { AddressRange } from './address-range';
 import { ConfigError } from '../errors/errors';
+import { NamedRangeSet } from '../layout/named-range-set';
 
 /** What a bus does with an access no device claims. */
 export type UnclaimedPolicy = 'ignore' | 'error';
@@ -41,10 +42,13 @@ export class AddressBus {
 
   private readonly busName: string;
   private readonly addressLimit: number;
+  /** The claimed ranges by device name: the overlap check (lookups use `mappings`). */
+  private readonly claimed: NamedRangeSet;
 
   constructor(readonly space: AddressSpace) {
     this.busName = space.name;
     this.addressLimit = space.limit;
+    this.claimed = new NamedRangeSet(`the ${space.name} address space`, space.limit);
   }
 
   /** Attach `device` at `range`. Overlaps with an existing range are configuration errors. */
@@ -57,11 +61,7 @@ export class AddressBus {
     if (end > this.addressLimit) {
       throw new ConfigError(`${this.busName}[${device.name}]`, `range 0x${base.toString(16)}+0x${size.toString(16)} exceeds the bus limit 0x${this.addressLimit.toString(16)}`);
     }
-    for (const m of this.mappings) {
-      if (base < m.end && m.base < end) {
-        throw new ConfigError(`${this.busName}[${device.name}]`, `range 0x${base.toString(16)}..0x${(end - 1).toString(16)} overlaps ${m.device.name} at 0x${m.base.toString(16)}..0x${(m.end - 1).toString(16)}`);
-      }
-    }
+    this.claimed.add({ name: `device '${device.name}'`, base, size }, `${this.busName}[${device.name}]`);
     this.mappings.push({ base, end, device });
     this.mappings.sort((a, b) => a.base - b.base);
     this.last = undefined;
@@ -70,6 +70,7 @@ export class AddressBus {
   /** Remove every range of `device`. */
   detach(device: Device): void {
     this.mappings = this.mappings.filter((m) => m.device !== device);
+    this.claimed.remove((r) => !this.mappings.some((m) => m.base === r.base));
     this.last = undefined;
   }
 

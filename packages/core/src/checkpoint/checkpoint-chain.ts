@@ -4,7 +4,6 @@
  * checkpoint its child was made over (same `id`) and lay memory out the same way. A missing or
  * replaced parent is a CheckpointError naming it.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError } from '../errors/errors';
 import { CheckpointReader } from './checkpoint-files';

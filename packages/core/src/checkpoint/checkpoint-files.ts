@@ -18,6 +18,7 @@ import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
 import { writeMemoryImage, IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
+import { MANIFEST_LIMIT_BYTES, checkMemoryImage, readCheckpointFile } from './checkpoint-read';
 import {
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_MAGIC,
@@ -144,11 +145,10 @@ export class CheckpointReader {
     if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
     const manifestPath = path.join(location, MANIFEST_FILE);
     if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
-    const manifest = parseManifest(fs.readFileSync(manifestPath, 'utf8'), dir);
+    const manifest = parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir);
     const image = path.join(location, manifest.memory.file);
     if (!fs.existsSync(image)) throw new CheckpointError(`${dir}/${manifest.memory.file}`, 'the memory image is missing', { code: 'missing' });
-    const size = fs.statSync(image).size;
-    if (size !== manifest.memory.bytes) throw new CheckpointError(`${dir}/${manifest.memory.file}`, `is ${size} bytes, the manifest says ${manifest.memory.bytes}: the memory image is damaged`, { code: 'corrupt' });
+    checkMemoryImage(`${dir}/${manifest.memory.file}`, image, manifest.memory.bytes);
     return new CheckpointReader(location, manifest);
   }
 
@@ -159,7 +159,7 @@ export class CheckpointReader {
   /** The image's page map, checked against the manifest (size and SHA-256). */
   pageMap(): Uint8Array {
     const m = this.manifest.memory;
-    const bytes = this.memoryFile(m.pageMap, 'page map', m.pageMapSha256);
+    const bytes = this.memoryFile(m.pageMap, 'page map', m.pageMapSha256, pageMapBytes(m.bytes));
     if (bytes.byteLength !== pageMapBytes(m.bytes)) throw new CheckpointError(`${this.dir}/${m.pageMap}`, `is ${bytes.byteLength} bytes, a ${m.bytes}-byte image needs ${pageMapBytes(m.bytes)}`, { code: 'corrupt' });
     return bytes;
   }
@@ -167,16 +167,17 @@ export class CheckpointReader {
   /** The stored pages' CRC-32s, checked against the manifest (size and SHA-256). */
   pageChecksums(): Uint8Array {
     const m = this.manifest.memory;
-    const bytes = this.memoryFile(m.checksums, 'page checksum list', m.checksumsSha256);
+    const bytes = this.memoryFile(m.checksums, 'page checksum list', m.checksumsSha256, m.pages * PAGE_CHECKSUM_BYTES);
     if (bytes.byteLength !== m.pages * PAGE_CHECKSUM_BYTES) throw new CheckpointError(`${this.dir}/${m.checksums}`, `is ${bytes.byteLength} bytes, ${m.pages} stored pages need ${m.pages * PAGE_CHECKSUM_BYTES}`, { code: 'corrupt' });
     return bytes;
   }
 
-  private memoryFile(name: string, what: string, expected: string): Uint8Array {
+  /** A file of the memory image, at most `limitBytes` (a larger one is damaged and is not read whole to find out). */
+  private memoryFile(name: string, what: string, expected: string, limitBytes: number): Uint8Array {
     const file = path.join(this.dir, name);
     const where = `${this.dir}/${name}`;
     if (!fs.existsSync(file)) throw new CheckpointError(where, `the ${what} of the memory image is missing`, { code: 'missing' });
-    const bytes = new Uint8Array(fs.readFileSync(file));
+    const bytes = readCheckpointFile(where, file, limitBytes);
     if (sha256(bytes) !== expected) throw new CheckpointError(where, `checksum mismatch: the ${what} is damaged`, { code: 'corrupt' });
     return bytes;
   }
@@ -191,8 +192,8 @@ export class CheckpointReader {
     if (!entry) throw new CheckpointError(`${this.dir} section '${name}'`, 'is not in this checkpoint (was it saved by a machine without this component?)', { code: 'missing' });
     const where = `${this.dir} section '${name}' (${entry.file})`;
     const file = path.join(this.dir, entry.file);
-    if (!fs.existsSync(file)) throw new CheckpointError(where, 'the file is missing', { code: 'missing' });
-    const bytes = new Uint8Array(fs.readFileSync(file));
+    // The manifest's size bounds the read: a larger file is damaged, and is not read whole to find out.
+    const bytes = readCheckpointFile(where, file, entry.bytes);
     if (bytes.byteLength !== entry.bytes) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, the manifest says ${entry.bytes}: damaged`, { code: 'corrupt' });
     if (sha256(bytes) !== entry.sha256) throw new CheckpointError(where, 'checksum mismatch: the section is damaged', { code: 'corrupt' });
     return { version: entry.version, data: decodeSection(bytes, where) };

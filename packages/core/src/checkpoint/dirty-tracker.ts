@@ -21,7 +21,7 @@
 import * as native from '@kvmts/native';
 import { KvmIoctl } from '../abi/ioctls';
 import { DirtyLogLayout, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, UserspaceMemoryRegionLayout } from '../abi/kvm-run';
-import { kvmIoctl } from '../kvm/ioctl';
+import { kvmIoctl, nativeCall } from '../kvm/ioctl';
 import type { KvmVM } from '../vm/kvm-vm';
 import type { MemoryRegion } from '../vm/memory-region';
 import { IMAGE_PAGE_SIZE, isPageSet } from './memory-image';
@@ -71,7 +71,7 @@ export class DirtyPageTracker {
         const pages = r.size / IMAGE_PAGE_SIZE;
         const bytes = dirtyBitmapBytes(pages);
         const c = native.constants;
-        const bitmap = native.mmap(Math.ceil(bytes / IMAGE_PAGE_SIZE) * IMAGE_PAGE_SIZE, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS);
+        const bitmap = nativeCall(`mmap(dirty bitmap of ${r.name})`, () => native.mmap(Math.ceil(bytes / IMAGE_PAGE_SIZE) * IMAGE_PAGE_SIZE, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS));
         this.slots.set(r.name, { region: r, bitmap, bytes });
         // A slot configured with dirtyLog has logged since it was created: reset it to now.
         if (r.dirtyLog) this.collect(r);

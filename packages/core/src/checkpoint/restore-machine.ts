@@ -18,7 +18,9 @@
  * calls them one by one: checkFits, remapMemory, loadMemory, restoreVmState, afterVcpuThreads.
  */
 import * as fs from 'node:fs';
-import { CheckpointError, KvmtsError } from '../errors/errors';
+import { CheckpointError, ConfigError, KvmtsError } from '../errors/errors';
+import { describeValue } from '../errors/describe-value';
+import { checkpointIo } from './checkpoint-read';
 import { restoreSharedState, type SavedSharedState } from '../devices/shared-state-checkpoint';
 import type { MachineConfig } from '../machine/machine-config';
 import type { MemoryRegionOptions } from '../vm/memory-region';
@@ -53,8 +55,26 @@ export interface MachineRestoreHooks {
   afterVcpuThreads(parts: MachinePartsWithVcpus): Promise<void>;
 }
 
-/** Settings a restore may change; everything else comes from the checkpoint. */
-export type RestoreConfigOverrides = Partial<Pick<MachineConfig, 'kvmPath' | 'stopTimeoutMs' | 'plugins' | 'unclaimed'>>;
+/**
+ * The settings a restore may change: host-side ones only. Everything else (memory, devices,
+ * vCPUs, arch options, boot) is the saved machine's and comes from the checkpoint.
+ */
+export const RESTORE_OVERRIDABLE = ['kvmPath', 'stopTimeoutMs', 'plugins', 'unclaimed', 'memoryLimit'] as const;
+
+/** Settings a restore may change (RESTORE_OVERRIDABLE); everything else comes from the checkpoint. */
+export type RestoreConfigOverrides = Partial<Pick<MachineConfig, (typeof RESTORE_OVERRIDABLE)[number]>>;
+
+/** `options.config` checked at run time: a JavaScript caller (or a JSON file) may pass any key. */
+export function checkRestoreOverrides(overrides: unknown): RestoreConfigOverrides {
+  if (overrides === undefined) return {};
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new ConfigError('config', `must be an object of settings to override, got ${describeValue(overrides)}`);
+  for (const key of Object.keys(overrides)) {
+    if (!(RESTORE_OVERRIDABLE as readonly string[]).includes(key)) {
+      throw new ConfigError(`config.${key}`, `a restore cannot change it: it comes from the checkpoint (a restore may override ${RESTORE_OVERRIDABLE.join(', ')})`);
+    }
+  }
+  return overrides as RestoreConfigOverrides;
+}
 
 export interface RestoreOptions {
   /** Refuse a checkpoint of another architecture than this one (`arch` CheckpointError). */
@@ -113,9 +133,11 @@ export class MachineRestore implements MachineRestoreHooks {
     if (saved.arch !== m.arch) throw new CheckpointError(`${where} config`, `says arch ${String(saved.arch)}, the manifest ${m.arch}`, { code: 'corrupt' });
     if ((saved.cpus ?? 1) !== m.vcpus) throw new CheckpointError(`${where} config`, `says ${saved.cpus ?? 1} vCPUs, the manifest ${m.vcpus}`, { code: 'corrupt' });
     this.chain = resolveChain(reader);
-    this.imageFd = fs.openSync(this.chain[0].memoryImagePath, 'r');
+    const overrides = checkRestoreOverrides(options.config);
+    const imagePath = this.chain[0].memoryImagePath;
+    this.imageFd = checkpointIo(imagePath, 'open', () => fs.openSync(imagePath, 'r'));
     const memory: MemoryRegionOptions[] = m.memory.regions.map(({ fileOffset, ...r }) => ({ ...r, backing: { fd: this.imageFd, offset: fileOffset } }));
-    this.config = { ...saved, memory, boot: undefined, ...options.config };
+    this.config = { ...saved, memory, boot: undefined, ...overrides };
   }
 
   /** Release the image file's fd (the machine's mappings keep the file). */
@@ -233,7 +255,7 @@ export class MachineRestore implements MachineRestoreHooks {
     let before = 0;
     for (const link of links) {
       const memory = link.manifest.memory;
-      const fd = fs.openSync(link.memoryImagePath, 'r');
+      const fd = checkpointIo(link.memoryImagePath, 'open', () => fs.openSync(link.memoryImagePath, 'r'));
       try {
         const done = before;
         applyIncrement({ where: `${link.dir}/${memory.file}`, imageFd: fd, pageMap: link.pageMap(), checksums: link.pageChecksums(), pages: memory.pages }, targets, progress && ((bytes) => progress(done + bytes)));

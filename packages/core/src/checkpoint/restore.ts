@@ -5,7 +5,7 @@ import { installedArchModule } from '../machine/arch-discovery';
 import { archPluginFor, loadPlugins } from '../machine/plugin-registry';
 import type { MachineConfig } from '../machine/machine-config';
 import { CheckpointReader } from './checkpoint-files';
-import { MachineRestore, type RestoreOptions } from './restore-machine';
+import { MachineRestore, checkRestoreOverrides, type RestoreOptions } from './restore-machine';
 
 /**
  * Refuse a checkpoint of an architecture this host cannot restore before any VM is created (an
@@ -31,6 +31,7 @@ function checkArchRestorable(config: MachineConfig, dir: string): void {
  * cannot restore is a CheckpointError with a `code` saying why (docs/checkpoints.md).
  */
 export async function restoreMachine(dir: string, options: RestoreOptions & Omit<CreateMachineOptions, 'restore'> = {}): Promise<Machine> {
+  checkRestoreOverrides(options.config); // before a file is read
   const plan = new MachineRestore(CheckpointReader.open(dir), options);
   try {
     checkArchRestorable(plan.config, dir);

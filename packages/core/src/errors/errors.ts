@@ -2,6 +2,7 @@
  * Typed errors. Every failure a user can cause or meet is one of these, never a bare Error,
  * and never a process.exit(): a VMM library must let its host program decide what to do.
  */
+import { describeValue } from './describe-value';
 
 /** Base class: `name` is set to the concrete class so logs and `instanceof` both work. */
 export abstract class KvmtsError extends Error {
@@ -105,7 +106,18 @@ export class CheckpointError extends KvmtsError {
 
 /** An unexpected exception in a vCPU thread (usually a bug in a device or plugin), carried back to the caller. */
 export class VcpuThreadError extends KvmtsError {
-  constructor(readonly vcpuId: number, readonly originalName: string, message: string) {
-    super(`vCPU ${vcpuId} thread: ${originalName}: ${message}`);
+  constructor(readonly vcpuId: number, readonly originalName: string, message: string, options?: { cause?: unknown }) {
+    super(`vCPU ${vcpuId} thread: ${originalName}: ${message}`, options);
+  }
+}
+
+/**
+ * A function the user handed to kvmts threw (or rejected): the console sink, an m5op handler, a
+ * device hook. The run it interrupted ends with this error (through `run()`); `cause` is what the
+ * callback threw and `callback` names it ('console', 'm5op handler (exit)', …).
+ */
+export class UserCallbackError extends KvmtsError {
+  constructor(readonly callback: string, cause: unknown) {
+    super(`${callback} threw: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : describeValue(cause)}`, { cause });
   }
 }

@@ -1,3 +1,4 @@
+import * as native from '@kvmts/native';
 import { CheckpointError, GuestError, KvmError, KvmtsError, ConfigError, LifecycleError, VcpuThreadError, type CheckpointErrorCode, type GuestErrorKind } from './errors';
 import type { SerializedError } from '../machine/worker-protocol';
 
@@ -6,6 +7,8 @@ export function serializeError(e: unknown): SerializedError {
   if (e instanceof GuestError) {
     return { name: 'GuestError', message: e.message, kind: e.kind, dump: e.dump, details: { ...e.details, vcpuId: e.vcpuId }, stack: e.stack };
   }
+  // A raw syscall failure from the native layer crosses as the KvmError it means (op = the call).
+  if (e instanceof native.SyscallError) return { name: 'KvmError', message: `${e.syscall} failed: ${e.code} (errno ${e.errno}) — ${e.message}`, op: e.syscall, errno: e.errno, code: e.code, stack: e.stack };
   if (e instanceof KvmError) return { name: 'KvmError', message: e.message, op: e.op, errno: e.errno, code: e.code, stack: e.stack };
   if (e instanceof ConfigError) return { name: 'ConfigError', message: e.message, details: { setting: e.setting }, stack: e.stack };
   if (e instanceof CheckpointError) return { name: 'CheckpointError', message: e.message, code: e.code, details: { path: e.path }, stack: e.stack };
@@ -37,8 +40,11 @@ export function deserializeError(s: SerializedError, vcpuId: number): KvmtsError
     case 'CheckpointError':
       e = Object.assign(new CheckpointError(String(s.details?.path ?? '?'), '', { code: s.code as CheckpointErrorCode }), { message: s.message });
       break;
-    default:
-      e = new VcpuThreadError(vcpuId, s.name, s.message);
+    default: {
+      // The original error as far as it survives the thread hop (name, message, stack), as the cause.
+      const cause = Object.assign(new Error(s.message), { name: s.name, ...(s.stack ? { stack: s.stack } : {}) });
+      e = new VcpuThreadError(vcpuId, s.name, s.message, { cause });
+    }
   }
   if (s.stack) e.stack = `${e.name}: ${e.message}\n    (in vCPU thread)\n${s.stack.split('\n').slice(1).join('\n')}`;
   return e;

@@ -13,6 +13,20 @@ export function kvmIoctl(fd: number, request: number, op: string, arg?: number |
   }
 }
 
+/**
+ * Run one native call that is not an ioctl (mmap, eventfd, …) so its failure reaches the user as
+ * a KvmError naming `op`, never as the native layer's raw SyscallError. `hint` adds what to do for
+ * an errno code (ENOMEM from mmap: ask for less memory).
+ */
+export function nativeCall<T>(op: string, call: () => T, hint?: Readonly<Record<string, string>>): T {
+  try {
+    return call();
+  } catch (e) {
+    const code = e instanceof native.SyscallError ? e.code : undefined;
+    throw toKvmError(op, e, code !== undefined ? hint?.[code] : undefined);
+  }
+}
+
 /** Wrap a native SyscallError (or anything thrown by the native layer) as a KvmError for `op`. */
 export function toKvmError(op: string, e: unknown, detail?: string): KvmError {
   if (e instanceof native.SyscallError) {

@@ -1,4 +1,5 @@
 import * as native from '@kvmts/native';
+import { nativeCall } from './ioctl';
 
 /**
  * A page of native memory whose host address is known, for ioctl structs that carry user
@@ -13,7 +14,7 @@ export class ScratchBuffer {
 
   constructor(size = 4096) {
     const c = native.constants;
-    this.mapping = native.mmap(size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS);
+    this.mapping = nativeCall(`mmap(scratch, ${size} bytes)`, () => native.mmap(size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS));
     this.address = this.mapping.address;
     const ab = this.mapping.view(0, size);
     this.bytes = new Uint8Array(ab);

@@ -43,6 +43,7 @@ export function prepareDevices(container: DependencyContainer, specs: readonly D
     if (typeof spec !== 'object' || spec === null || typeof spec.type !== 'string' || typeof spec.plugin !== 'string') {
       throw new ConfigError(`devices[${i}]`, 'must be a DeviceSpec { plugin, type, options } (use a helper such as uart8250())');
     }
+    if (spec.name !== undefined && (typeof spec.name !== 'string' || spec.name === '')) throw new ConfigError(`devices[${i}].name`, `must be a non-empty string, got ${describeValue(spec.name)}`);
     const plugin = findDevicePlugin(container, spec.type);
     plugin.validate(spec.options);
     const placement = plugin.placement(spec.options);

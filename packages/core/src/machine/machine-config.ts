@@ -31,19 +31,24 @@ export interface MachineConfig<Boot = unknown> {
   readonly kvmPath?: string;
   /** Milliseconds to wait for a vCPU thread to acknowledge a stop before it is terminated. */
   readonly stopTimeoutMs?: number;
+  /**
+   * Upper bound on guest memory: a size ('64G', bytes) or 'unlimited'. Default: the
+   * KVMTS_MEMORY_LIMIT environment variable, else what the host can back (machine/memory-limit.ts).
+   */
+  readonly memoryLimit?: number | string;
   /** Simulated time of every vCPU: hostFreq (Hz) and hostFactor (timing/sim-time.ts). */
   readonly timing?: SimTimeOptions;
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
-/** '64M' / '1G' / '4096' / 65536 → bytes; undefined when malformed. */
+/** '64M' / '1G' / '1T' / '4096' / 65536 → bytes; undefined when malformed. */
 export function parseSize(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
   // Anything else (a config read at run time may hold any type) is not a size; RegExp.exec would
   // coerce it to a string, which throws for a Symbol or an object with a junk toString.
   if (typeof value !== 'string') return undefined;
-  const m = /^\s*(\d+)\s*([kmg]?)(?:i?b)?\s*$/i.exec(value);
+  const m = /^\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(value);
   if (!m) return undefined;
   const n = Number(m[1]) * UNITS[m[2].toLowerCase()];
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;

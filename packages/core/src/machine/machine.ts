@@ -14,7 +14,8 @@ import type { ExitCounts } from '../cpu/exit-stats';
 import type { CpuStop } from '../cpu/cpu-stop';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
-import { prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
+import { machineMemoryRegions, prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
+import { checkMachineAddressMap } from './address-map';
 import { archPluginFor, loadPlugins, registeredArchs } from './plugin-registry';
 import { findInstalledArchPlugins, installedArchModule, type InstalledArchPlugin } from './arch-discovery';
 import { attachDevices, prepareDevices, type MachineDevice } from './devices';
@@ -29,6 +30,8 @@ import type { CheckpointManifest } from '../checkpoint/manifest';
 import { M5ops, type M5opRunEnd } from '../m5ops/m5op-handlers';
 import { VcpuSwitch, machineSwitchMemory } from './vcpu-switch';
 import type { SwitchMemory } from '../cpu/switching';
+import { checkMachineOptions, checkMaxExits } from './config-checks';
+import { runRefusal } from './run-lifecycle';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -104,6 +107,8 @@ function rejectVcpuThreadRegistrations(parent: DependencyContainer | undefined):
 export class Machine<Boot = unknown> {
   private exitResolve: ((e: MachineExit) => void) | undefined;
   private closed = false;
+  /** How the last run ended: a power-off or an error refuses the next run() (run-lifecycle.ts). */
+  private lastExit: MachineExit | undefined;
   /** Counts run() calls: a vCPU loop of an earlier run never resumes its vCPU into a later one. */
   private runGeneration = 0;
   /** gem5's m5ops: register handlers, read statistics dumps and work items (m5ops/m5op-handlers.ts). */
@@ -127,12 +132,14 @@ export class Machine<Boot = unknown> {
 
   /** Build a machine from one config object. Nothing runs until run(). */
   static async create<Boot>(config: MachineConfig<Boot>, options: CreateMachineOptions = {}): Promise<Machine<Boot>> {
+    checkMachineOptions(config);
     vcpuCount(config); // checked before any plugin loads
     simTimeConfig(config.timing); // so is simulated time
     rejectVcpuThreadRegistrations(options.container);
     const container = createMachineContainer(options.container);
     const { arch, modules } = loadMachinePlugins(container, config);
     const devices = prepareDevices(container, config.devices ?? [], arch.addressSpaces); // validated before touching the kernel
+    checkMachineAddressMap(container, machineMemoryRegions(config, arch), devices, arch.addressSpaces);
     // The vCPU threads load their modules while this thread sets up the VM (vcpu-worker-pool.ts).
     const script = vcpuWorkerScript();
     vcpuWorkerPool.prewarm(script, vcpuCount(config));
@@ -199,13 +206,17 @@ export class Machine<Boot = unknown> {
    * event or an error from one vCPU stops the others.
    */
   async run(options: { maxExits?: number } = {}): Promise<MachineExit> {
+    const maxExits = checkMaxExits(options?.maxExits);
+    const refusal = runRefusal({ closed: this.closed, running: this.exitResolve !== undefined, lastExit: this.lastExit });
+    if (refusal) throw refusal;
     this.requireOwnThreads('run');
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
     const generation = ++this.runGeneration;
-    const all = Promise.all(this.vcpus.map((v) => this.runVcpu(v, options.maxExits, generation)));
+    const all = Promise.all(this.vcpus.map((v) => this.runVcpu(v, maxExits, generation)));
     const result = await Promise.race([exited, all.then(() => this.summarize())]);
     this.exitResolve = undefined;
+    this.lastExit = result;
     // Make sure every vCPU is quiet before reporting.
     await this.stop();
     return result;
@@ -254,6 +265,8 @@ export class Machine<Boot = unknown> {
     this.tracking?.tracker.stop();
     this.tracking = undefined;
     await restoreIntoMachine({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, () => this.close());
+    // The machine continues from the saved instant: how its last run ended no longer applies.
+    this.lastExit = undefined;
   }
 
   private readonly switches: VcpuSwitch[] = [];

@@ -7,6 +7,7 @@ import type { MemoryRegion, MemoryRegionOptions } from '../vm/memory-region';
 import type { VcpuHandles } from '../vm/vcpu-fd';
 import { attachMmioServedRegions } from '../vm/mmio-served-regions';
 import { ConfigError } from '../errors/errors';
+import { KvmCap } from '../abi/capabilities';
 import { describeValue } from '../errors/describe-value';
 import { AddressBuses } from '../bus/address-bus';
 import type { CpuOptions, KvmCPU, VcpuSetup } from '../cpu/kvm-cpu';
@@ -15,6 +16,7 @@ import { createMachineContainer } from '../di/container';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
 import { parseSize } from './machine-config';
+import { checkGuestMemorySize, guestMemoryLimit } from './memory-limit';
 
 /** A VM built from a config, its vCPUs created and the boot payload loaded; nothing runs yet. */
 export interface PreparedVm<InitialState = unknown> {
@@ -36,8 +38,14 @@ export function vcpuCount(config: MachineConfig): number {
   return cpus;
 }
 
-function memoryRegions(config: MachineConfig, arch: Pick<ArchPlugin, 'memoryLayout'>): MemoryRegionOptions[] {
-  if (Array.isArray(config.memory)) return config.memory as MemoryRegionOptions[];
+/** The memory regions a config asks for: its explicit list, or the arch's layout of its size. */
+export function machineMemoryRegions(config: MachineConfig, arch: Pick<ArchPlugin, 'memoryLayout'>): MemoryRegionOptions[] {
+  if (Array.isArray(config.memory)) {
+    config.memory.forEach((r, i) => {
+      if (typeof r !== 'object' || r === null) throw new ConfigError(`memory[${i}]`, `must be a region { name, guestPhysAddr, size }, got ${describeValue(r)}`);
+    });
+    return config.memory as MemoryRegionOptions[];
+  }
   const bytes = parseSize(config.memory as number | string);
   if (bytes === undefined) throw new ConfigError('memory', `${describeValue(config.memory)} is not a size (use bytes or a string like '64M')`);
   return arch.memoryLayout(bytes);
@@ -83,6 +91,10 @@ export function prepareVm<Boot, InitialState>(
   container: DependencyContainer = createMachineContainer(),
 ): PreparedVm<InitialState> {
   const cpus = vcpuCount(config);
+  // Every region is checked against the host's bound before KVM is even opened.
+  const regions = machineMemoryRegions(config, arch);
+  const requested = regions.reduce((sum, r) => sum + (Number.isSafeInteger(r.size) && r.size > 0 ? r.size : 0), 0);
+  checkGuestMemorySize(requested, guestMemoryLimit(config.memoryLimit));
   container.registerInstance(MACHINE_CONFIG, config);
   const kvm = claim(resolveAndPin<Kvm>(container, KVM, { useFactory: () => Kvm.open(config.kvmPath) }), 'KVM');
   let vm: KvmVM | undefined;
@@ -93,8 +105,11 @@ export function prepareVm<Boot, InitialState>(
     container.registerInstance(VM_OPTIONS, vmOptions);
     vm = claim(resolveAndPin<KvmVM>(container, KVM_VM, { useClass: DefaultKvmVM }), 'KVM_VM');
     arch.configureVm(vm, config);
-    for (const r of memoryRegions(config, arch)) vm.addMemoryRegion(r);
+    for (const r of regions) vm.addMemoryRegion(r);
     for (const z of config.coalesced ?? []) vm.addCoalescedZone(z);
+    // Before the first vCPU: a count KVM cannot run is refused whole, not after creating hundreds.
+    const maxVcpus = vm.checkExtension(KvmCap.MAX_VCPUS);
+    if (maxVcpus > 0 && cpus > maxVcpus) throw new ConfigError('cpus', `${cpus} vCPUs requested; this KVM runs at most ${maxVcpus} in one VM (KVM_CAP_MAX_VCPUS)`);
     const vcpus: VcpuHandles[] = [];
     for (let id = 0; id < cpus; id++) vcpus.push(vm.createVcpu(id).describe());
     vm.lifecycle.moveTo('ready');

@@ -6,7 +6,7 @@ import { exitCountsFrom, type ExitCounts } from '../cpu/exit-stats';
 import type { CpuStop } from '../cpu/cpu-stop';
 import { pmuNotice } from '../timing/pmu';
 import { deserializeError } from '../errors/serialize';
-import { LifecycleError, VcpuThreadError, type KvmtsError } from '../errors/errors';
+import { LifecycleError, UserCallbackError, VcpuThreadError, type KvmtsError } from '../errors/errors';
 import type { FromWorker, ToWorker, VcpuWorkerData, WorkerMethod } from './worker-protocol';
 import { vcpuWorkerPool } from './vcpu-worker-pool';
 
@@ -29,6 +29,8 @@ export class VcpuController {
   private readonly control: Int32Array;
   private readonly stats: Float64Array;
   private exited = false;
+  /** What a user callback threw during the current run (callbackFailed). */
+  private callbackError: UserCallbackError | undefined;
   lastStop: VcpuStop | undefined;
 
   constructor(
@@ -145,6 +147,11 @@ export class VcpuController {
       throw new LifecycleError(`vCPU ${this.id}`, `running (${this.runningOp})`, m.op);
     }
     if (this.exited) throw new LifecycleError(`vCPU ${this.id}`, 'exited', 'start');
+    const failed = this.takeCallbackError();
+    if (failed) {
+      this.lastStop = failed;
+      return Promise.resolve(failed);
+    }
     clearVcpuStop(this.control, this.runBytes);
     if (m.op === 'runInstructions') this.lastExecuted = 0;
     this.runningOp = m.op;
@@ -244,6 +251,22 @@ export class VcpuController {
     this.worker.postMessage(m);
   }
 
+  /**
+   * A user callback of this vCPU's events threw: the run ends with that error once the thread has
+   * stopped (it is kicked now), never as an uncaught exception on the main thread. Output that
+   * arrives while no run is active (flushed after a stop) ends the next run before it starts.
+   */
+  private callbackFailed(error: UserCallbackError): void {
+    this.callbackError ??= error;
+    if (this.running) requestVcpuStop(this.control, this.runBytes, this.thread);
+  }
+
+  private takeCallbackError(): VcpuStop | undefined {
+    const error = this.callbackError;
+    this.callbackError = undefined;
+    return error && { reason: 'error', error };
+  }
+
   private finishRun(stop: VcpuStop): void {
     if (!this.running) return;
     this.lastStop = stop;
@@ -256,14 +279,18 @@ export class VcpuController {
   private onMessage(m: FromWorker): void {
     switch (m.ev) {
       case 'console':
-        this.events.console(m.bytes);
+        try {
+          this.events.console(m.bytes);
+        } catch (e) {
+          this.callbackFailed(new UserCallbackError('the console sink', e));
+        }
         return;
       case 'stopped':
         if (m.executed !== undefined) this.lastExecuted = m.executed;
-        this.finishRun(m.stop);
+        this.finishRun(this.takeCallbackError() ?? m.stop);
         return;
       case 'error':
-        this.finishRun({ reason: 'error', error: deserializeError(m.error, this.id) });
+        this.finishRun(this.takeCallbackError() ?? { reason: 'error', error: deserializeError(m.error, this.id) });
         return;
       case 'result': {
         const p = this.pending.get(m.id);

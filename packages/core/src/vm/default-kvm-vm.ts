@@ -16,10 +16,11 @@ import {
   UserspaceMemoryRegionLayout,
 } from '../abi/kvm-run';
 import { inject, injectable } from 'tsyringe';
-import { ConfigError } from '../errors/errors';
+import { ConfigError, LifecycleError } from '../errors/errors';
+import { NamedRangeSet, describeRange } from '../layout/named-range-set';
 import { KVM, VM_OPTIONS } from '../di/tokens';
 import type { Kvm } from '../kvm/kvm';
-import { kvmIoctl } from '../kvm/ioctl';
+import { kvmIoctl, nativeCall } from '../kvm/ioctl';
 import { Lifecycle, type VmPhase } from './lifecycle';
 import { GUEST_PAGE_SIZE, type MemoryBacking, type MemoryRegion, type MemoryRegionOptions } from './memory-region';
 import { GuestMemory } from './guest-memory';
@@ -27,6 +28,12 @@ import { KvmDevice } from './kvm-device';
 import { VcpuFd } from './vcpu-fd';
 import { IrqLineDriver } from './irq-line';
 import type { CoalescedZone, IoeventfdOptions, KvmVM, KvmVmOptions } from './kvm-vm';
+
+/** What to do when mapping guest memory fails, by errno code. */
+const MMAP_HINTS = {
+  ENOMEM: 'the host refused the memory (overcommit_memory 2 counts the whole region): ask for less, or lower memoryLimit',
+  EAGAIN: 'the host refused the memory (locked-memory limit): ask for less',
+} as const;
 
 /** Slots KVM reserves internally on x86 (APIC access, identity map, TSS); never ours. */
 const DEFAULT_SLOT_LIMIT = 32;
@@ -64,6 +71,8 @@ export class DefaultKvmVM implements KvmVM {
   readonly type: number;
   readonly lifecycle = new Lifecycle('KvmVM');
   private readonly regionList: MemoryRegion[] = [];
+  /** Regions in the guest-physical address map (inAddrMap), for the overlap check. */
+  private readonly addressMap = new NamedRangeSet('guest-physical memory');
   private readonly mappings = new Map<number, native.Mapping>();
   private readonly zones: CoalescedZone[] = [];
   private readonly devices: KvmDevice[] = [];
@@ -91,8 +100,17 @@ export class DefaultKvmVM implements KvmVM {
     return this.lifecycle.phase;
   }
 
+  /**
+   * After close() the VM fd number may already belong to another file: no call may reach it.
+   * A LifecycleError instead of an EBADF — or worse, an ioctl on someone else's fd.
+   */
+  private requireOpen(operation: string): void {
+    if (this.lifecycle.phase === 'closed') throw new LifecycleError('KvmVM', 'closed', operation);
+  }
+
   /** KVM_CHECK_EXTENSION on the VM fd (per-VM answers), falling back to the system fd. */
   checkExtension(cap: KvmCap): number {
+    this.requireOpen('check an extension');
     if (cap !== KvmCap.CHECK_EXTENSION_VM && this.kvm.checkExtension(KvmCap.CHECK_EXTENSION_VM) > 0) {
       return kvmIoctl(this.fd, KvmIoctl.CHECK_EXTENSION, `KVM_CHECK_EXTENSION(${KvmCap[cap] ?? cap}) on the VM fd`, cap);
     }
@@ -105,6 +123,7 @@ export class DefaultKvmVM implements KvmVM {
 
   /** KVM_ENABLE_CAP on the VM fd with up to four 64-bit arguments. */
   enableCapability(cap: KvmCap, args: readonly (number | bigint)[] = []): void {
+    this.requireOpen('enable a capability');
     const b = new DataView(new ArrayBuffer(EnableCapLayout.size));
     b.setUint32(EnableCapLayout.cap, cap, true);
     args.forEach((a, i) => b.setBigUint64(EnableCapLayout.args + 8 * i, BigInt(a), true));
@@ -138,13 +157,10 @@ export class DefaultKvmVM implements KvmVM {
     if (o.guestPhysAddr % GUEST_PAGE_SIZE !== 0) throw new ConfigError(where, `guestPhysAddr 0x${o.guestPhysAddr.toString(16)} is not aligned to the ${GUEST_PAGE_SIZE}-byte page size`);
     if (o.size % GUEST_PAGE_SIZE !== 0) throw new ConfigError(where, `size 0x${o.size.toString(16)} is not a multiple of the ${GUEST_PAGE_SIZE}-byte page size`);
     if (this.regionList.some((r) => r.name === o.name)) throw new ConfigError(where, 'a region with this name already exists');
+    const range = { name: `region '${o.name}'`, base: o.guestPhysAddr, size: o.size };
     if (o.inAddrMap) {
-      const end = o.guestPhysAddr + o.size;
-      for (const r of this.regionList) {
-        if (r.inAddrMap && o.guestPhysAddr < r.guestPhysAddr + r.size && r.guestPhysAddr < end) {
-          throw new ConfigError(where, `0x${o.guestPhysAddr.toString(16)}..0x${(end - 1).toString(16)} overlaps region '${r.name}' at 0x${r.guestPhysAddr.toString(16)}..0x${(r.guestPhysAddr + r.size - 1).toString(16)}`);
-        }
-      }
+      const other = this.addressMap.overlapping(range.base, range.size);
+      if (other) throw new ConfigError(where, `${describeRange(range)} overlaps ${describeRange(other)}`);
     }
     const becomesSlot = o.kvmMap && o.inAddrMap;
     if (becomesSlot && this.nextSlot >= this.slotLimit) {
@@ -155,9 +171,12 @@ export class DefaultKvmVM implements KvmVM {
     }
 
     const c = native.constants;
-    const mapping = o.backing
-      ? native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_NORESERVE, checkBacking(o.backing, o.size, where), o.backing.offset)
-      : native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS | c.MAP_NORESERVE);
+    const backingFd = o.backing ? checkBacking(o.backing, o.size, where) : -1;
+    const mapping = nativeCall(
+      `mmap(${where}, ${o.size} bytes)`,
+      () => native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_NORESERVE | (o.backing ? 0 : c.MAP_ANONYMOUS), backingFd, o.backing?.offset ?? 0),
+      MMAP_HINTS,
+    );
     let slot = -1;
     if (becomesSlot) {
       slot = this.nextSlot;
@@ -184,6 +203,7 @@ export class DefaultKvmVM implements KvmVM {
     };
     this.mappings.set(mapping.id, mapping);
     this.regionList.push(region);
+    if (o.inAddrMap) this.addressMap.add(range, where);
     return region;
   }
 
@@ -199,6 +219,7 @@ export class DefaultKvmVM implements KvmVM {
 
   /** Host access to guest memory (any thread can build its own from `regions`). */
   memory(): GuestMemory {
+    this.requireOpen('map guest memory');
     return new GuestMemory(this.regionList);
   }
 
@@ -234,11 +255,13 @@ export class DefaultKvmVM implements KvmVM {
 
   /** KVM_IRQ_LINE: drive interrupt line `irq` (GSI on x86; encoded type/vcpu/id on arm64). */
   setIrqLine(irq: number, level: boolean): void {
+    this.requireOpen('set an interrupt line');
     this.irqLine.set(irq, level);
   }
 
   /** Route an eventfd to interrupt `gsi`: a write to the eventfd injects it without an exit. */
   addIrqfd(gsi: number, eventFd?: number): number {
+    this.requireOpen('add an irqfd');
     const fd = eventFd ?? this.ownEventfd();
     try {
       this.irqfdIoctl(fd, gsi, 0);
@@ -250,6 +273,7 @@ export class DefaultKvmVM implements KvmVM {
   }
 
   removeIrqfd(gsi: number, eventFd: number): void {
+    this.requireOpen('remove an irqfd');
     this.irqfdIoctl(eventFd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
   }
 
@@ -263,6 +287,7 @@ export class DefaultKvmVM implements KvmVM {
 
   /** A guest write matching `options` signals an eventfd inside the kernel, without an exit. Returns the eventfd. */
   addIoeventfd(options: IoeventfdOptions): number {
+    this.requireOpen('add an ioeventfd');
     const fd = options.fd ?? this.ownEventfd();
     const b = new DataView(new ArrayBuffer(IoeventfdLayout.size));
     b.setBigUint64(IoeventfdLayout.datamatch, options.datamatch ?? 0n, true);
@@ -281,7 +306,7 @@ export class DefaultKvmVM implements KvmVM {
   }
 
   private ownEventfd(): number {
-    const fd = native.eventfd(0, 0);
+    const fd = nativeCall('eventfd', () => native.eventfd(0, 0));
     this.ownedFds.push(fd);
     return fd;
   }
@@ -297,6 +322,7 @@ export class DefaultKvmVM implements KvmVM {
 
   /** KVM_CREATE_DEVICE (e.g. a vGIC). The VM closes it. */
   createDevice(type: number): KvmDevice {
+    this.requireOpen('create a device');
     const b = new DataView(new ArrayBuffer(CreateDeviceLayout.size));
     b.setUint32(CreateDeviceLayout.type, type, true);
     kvmIoctl(this.fd, KvmIoctl.CREATE_DEVICE, `KVM_CREATE_DEVICE(type ${type})`, b);
@@ -307,6 +333,7 @@ export class DefaultKvmVM implements KvmVM {
 
   /** Does this KVM offer device `type`? (KVM_CREATE_DEVICE_TEST: probes without creating.) */
   canCreateDevice(type: number): boolean {
+    this.requireOpen('probe a device type');
     const b = new DataView(new ArrayBuffer(CreateDeviceLayout.size));
     b.setUint32(CreateDeviceLayout.type, type, true);
     b.setUint32(CreateDeviceLayout.flags, 1, true);

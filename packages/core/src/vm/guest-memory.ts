@@ -1,6 +1,6 @@
 import * as native from '@kvmts/native';
 import type { MemoryRegion } from './memory-region';
-import { ConfigError } from '../errors/errors';
+import { ConfigError, LifecycleError } from '../errors/errors';
 
 const FOUR_GIB = 2 ** 32;
 
@@ -32,7 +32,11 @@ export class GuestMemory {
   /** A Uint8Array aliasing guest memory [gpa, gpa + length); the range must lie in one region chunk. */
   bytes(gpa: number, length: number): Uint8Array {
     for (const c of this.chunks) {
-      if (gpa >= c.gpa && gpa + length <= c.end) return c.bytes.subarray(gpa - c.gpa, gpa - c.gpa + length);
+      if (gpa >= c.gpa && gpa + length <= c.end) {
+        // The VM's close() unmapped the memory and detached this thread's views: a typed error, not a TypeError.
+        if (c.bytes.byteLength === 0) throw new LifecycleError('guest memory', 'unmapped (its VM is closed)', 'access it');
+        return c.bytes.subarray(gpa - c.gpa, gpa - c.gpa + length);
+      }
     }
     throw new ConfigError('guestMemory', `no RAM region holds 0x${gpa.toString(16)}..0x${(gpa + length - 1).toString(16)}`);
   }

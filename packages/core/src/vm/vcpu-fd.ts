@@ -1,4 +1,5 @@
 import * as native from '@kvmts/native';
+import { nativeCall } from '../kvm/ioctl';
 
 /**
  * The raw handles of one vCPU: its fd and the mapping of its kvm_run area (kvm_run page, the
@@ -26,7 +27,7 @@ export class VcpuFd implements VcpuHandles {
 
   static map(id: number, fd: number, runSize: number, coalescedRingPage: number): VcpuFd {
     const c = native.constants;
-    const mapping = native.mmap(runSize, c.PROT_READ | c.PROT_WRITE, c.MAP_SHARED, fd, 0);
+    const mapping = nativeCall(`mmap(vCPU ${id} kvm_run)`, () => native.mmap(runSize, c.PROT_READ | c.PROT_WRITE, c.MAP_SHARED, fd, 0));
     return new VcpuFd(id, fd, mapping, coalescedRingPage);
   }
 
