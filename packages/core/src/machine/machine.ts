@@ -13,7 +13,7 @@ import { createMachineContainer } from '../di/container';
 import { STAT_SLOTS } from '../cpu/exit-stats';
 import { CONTROL_INTS } from '../cpu/vcpu-control';
 import type { ExitCounts } from '../cpu/exit-stats';
-import type { CpuStop } from '../cpu/cpu-stop';
+import { Stop, type CpuStop } from '../cpu/cpu-stop';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
 import { prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
@@ -155,6 +155,7 @@ export class Machine<Boot = unknown> {
         shared: d.shared,
         consoleWrite: (byte) => consoleSink(Uint8Array.of(byte)),
         requestPowerOff: (status) => machine?.finish({ reason: 'poweroff', status }),
+        requestReset: () => machine?.finish(Stop.systemReset),
         setIrqLine: (line, level) => irqLines.set(line, level),
       }));
       const parts = { config: config as MachineConfig, container, kvm, vm, arch, memory, devices };
