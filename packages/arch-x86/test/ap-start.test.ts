@@ -1,0 +1,29 @@
+/** Where application processors start (archOptions.apStart), decided before any vCPU exists. */
+import { ConfigError, KvmMpState } from '@kvmts/core';
+import { apStartState, x86MachineOptions } from '../src';
+
+describe('archOptions.apStart', () => {
+  it("defaults to 'entry' and accepts 'sipi' with the in-kernel irqchip", () => {
+    expect(x86MachineOptions(undefined).apStart).toBe('entry');
+    expect(x86MachineOptions({ irqchip: 'kernel' }).apStart).toBe('entry');
+    expect(x86MachineOptions({ irqchip: 'kernel', apStart: 'sipi' }).apStart).toBe('sipi');
+  });
+
+  it("refuses 'sipi' without in-kernel LAPICs, and unknown values, naming the option", () => {
+    expect(() => x86MachineOptions({ apStart: 'sipi' })).toThrow(ConfigError);
+    expect(() => x86MachineOptions({ irqchip: 'userspace', apStart: 'sipi' })).toThrow(/archOptions.apStart: 'sipi' needs archOptions.irqchip 'kernel'/);
+    expect(() => x86MachineOptions({ irqchip: 'kernel', apStart: 'init' })).toThrow(/archOptions.apStart: must be 'entry' or 'sipi', got "init"/);
+  });
+
+  it('gives each vCPU its MP state and says whether the boot registers apply', () => {
+    // The BSP always takes the boot payload.
+    expect(apStartState(0, 'sipi', true, true)).toEqual({ bootRegisters: true });
+    // 'sipi': APs wait for SIPI with their reset registers.
+    expect(apStartState(1, 'sipi', true, true)).toEqual({ mpState: KvmMpState.INIT_RECEIVED, bootRegisters: false });
+    // 'entry': APs run at the entry at once.
+    expect(apStartState(3, 'entry', true, true)).toEqual({ mpState: KvmMpState.RUNNABLE, bootRegisters: true });
+    // No in-kernel LAPIC (every vCPU is runnable) or no boot payload (a restore): nothing to set.
+    expect(apStartState(1, 'entry', false, true)).toEqual({ bootRegisters: true });
+    expect(apStartState(1, 'sipi', true, false)).toEqual({ bootRegisters: true });
+  });
+});
