@@ -104,6 +104,17 @@ describe('CMOS/RTC clock', () => {
     expect(new Date(decodeRtcTime((r) => bytes.get(r) ?? 0, f) * 1000).getUTCFullYear()).toBe(5);
   });
 
+  it('a date that rolls back before year 0 still reads as bytes (fuzz finding: BCD of year −1 was −1)', () => {
+    const { rtc } = make();
+    setReg(rtc, R.STATUS_B, 0x82);
+    for (const [r, v] of [[R.CENTURY, 0], [R.YEAR, 0], [R.MONTH, 0], [R.DAY_OF_MONTH, 0]]) setReg(rtc, r, v);
+    setReg(rtc, R.STATUS_B, 0x02);
+    // Month 0, day 0 of year 0 is 30 November of year −1: year 99, century 99 (two digits, wrapped).
+    expect(timeBytes(rtc).slice(4)).toEqual([0x30, 0x11, 0x99, 0x99]);
+    setReg(rtc, R.STATUS_B, 0x06);
+    expect(timeBytes(rtc).slice(4)).toEqual([30, 11, 0xff, 0xff]);
+  });
+
   it('garbage in the time registers rolls over instead of breaking the clock', () => {
     const { rtc } = make();
     setReg(rtc, R.STATUS_B, 0x82);
@@ -214,6 +225,8 @@ describe('CMOS/RTC ports, RAM and memory bytes', () => {
     expect(() => cmosRtcPlugin.validate({ memory: 'lots' })).toThrow(/cmos-rtc.memory/);
     expect(() => cmosRtcPlugin.validate({ cpus: 0 })).toThrow(/cmos-rtc.cpus/);
     expect(() => cmosRtcPlugin.validate({ startTime: 'yesterday' })).toThrow(/cmos-rtc.startTime/);
+    expect(() => cmosRtcPlugin.validate({ startTime: 1e16 })).toThrow(/cmos-rtc.startTime: .*years 1–9999/);
+    expect(() => cmosRtcPlugin.validate({ startTime: '9999-12-31T23:59:59Z' })).not.toThrow();
     expect(() => cmosRtcPlugin.validate({ utc: true } as never)).toThrow(ConfigError);
     expect(cmosRtc({ cpus: 2 })).toEqual({ plugin: '@kvmts/arch-x86', type: 'cmos-rtc', options: { cpus: 2 } });
   });

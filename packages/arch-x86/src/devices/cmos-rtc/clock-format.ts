@@ -13,8 +13,11 @@ export function rtcFormat(statusB: number): RtcFormat {
   return { binary: (statusB & RTC_B.DM) !== 0, hour24: (statusB & RTC_B.H24) !== 0 };
 }
 
+/** One register byte: binary wraps modulo 256, BCD keeps two digits (a year before 0 rolled back from a guest's month 0 wraps to 99). */
 function encode(value: number, f: RtcFormat): number {
-  return f.binary ? value & 0xff : (Math.floor(value / 10) % 10 << 4) | value % 10;
+  if (f.binary) return value & 0xff;
+  const twoDigits = ((value % 100) + 100) % 100;
+  return (Math.floor(twoDigits / 10) << 4) | twoDigits % 10;
 }
 
 /** Decodes a register byte; BCD nibbles above 9 are taken at face value, as a real part would count them. */

@@ -19,6 +19,9 @@ export interface CmosRtcOptions {
   readonly startTime?: number | string;
 }
 
+/** startTime's range: the years 1–9999, which the century and year registers hold. */
+const START_TIME_RANGE = { min: -62135596800000 /* 0001-01-01 */, max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) } as const;
+
 function checkedPowerOn(options: CmosRtcOptions | undefined): CmosPowerOn {
   const o = options ?? {};
   if (typeof o !== 'object' || o === null) throw new ConfigError('cmos-rtc', 'options must be an object');
@@ -33,7 +36,9 @@ function checkedPowerOn(options: CmosRtcOptions | undefined): CmosPowerOn {
   let startTime: number | undefined;
   if (o.startTime !== undefined) {
     startTime = typeof o.startTime === 'string' ? Date.parse(o.startTime) : o.startTime;
-    if (typeof startTime !== 'number' || !Number.isFinite(startTime)) throw new ConfigError('cmos-rtc.startTime', `must be ms since the epoch or an ISO 8601 date, got ${describeValue(o.startTime)}`);
+    if (typeof startTime !== 'number' || !Number.isFinite(startTime) || startTime < START_TIME_RANGE.min || startTime > START_TIME_RANGE.max) {
+      throw new ConfigError('cmos-rtc.startTime', `must be ms since the epoch or an ISO 8601 date in the years 1–9999, got ${describeValue(o.startTime)}`);
+    }
   }
   const below = Math.min(bytes, X86_LAYOUT.mmioHoleStart);
   return { memory: { belowFourGiB: below, aboveFourGiB: bytes - below, cpus }, startTime };
