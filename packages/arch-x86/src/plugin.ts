@@ -68,7 +68,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       const pit = new DataView(new ArrayBuffer(X86PitConfigLayout.size));
       pit.setUint32(X86PitConfigLayout.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
       kvmIoctl(vm.fd, X86Ioctl.CREATE_PIT2, 'KVM_CREATE_PIT2', pit);
-      noteKernelIrqchip(vm);
+      noteKernelIrqchip(vm, options.gsiRouting);
     }
   },
 

@@ -1,6 +1,6 @@
-/** Where application processors start (archOptions.apStart), decided before any vCPU exists. */
+/** Where application processors start (archOptions.apStart) and how ISA IRQs are routed (gsiRouting), decided before any vCPU exists. */
 import { ConfigError, KvmMpState } from '@kvmts/core';
-import { apStartState, x86MachineOptions } from '../src';
+import { X86Irqchip, X86_DEFAULT_GSI_ROUTES, X86_PC_GSI_ROUTES, apStartState, x86MachineOptions } from '../src';
 
 describe('archOptions.apStart', () => {
   it("defaults to 'entry' and accepts 'sipi' with the in-kernel irqchip", () => {
@@ -25,5 +25,25 @@ describe('archOptions.apStart', () => {
     // No in-kernel LAPIC (every vCPU is runnable) or no boot payload (a restore): nothing to set.
     expect(apStartState(1, 'entry', false, true)).toEqual({ bootRegisters: true });
     expect(apStartState(1, 'sipi', true, false)).toEqual({ bootRegisters: true });
+  });
+});
+
+describe('archOptions.gsiRouting', () => {
+  it("defaults to KVM's routes; 'pc' needs the in-kernel irqchip", () => {
+    expect(x86MachineOptions({ irqchip: 'kernel' }).gsiRouting).toBe('kvm');
+    expect(x86MachineOptions({ irqchip: 'kernel', gsiRouting: 'pc' }).gsiRouting).toBe('pc');
+    expect(() => x86MachineOptions({ gsiRouting: 'pc' })).toThrow(/archOptions.gsiRouting: 'pc' routes the in-kernel irqchip's GSIs/);
+    expect(() => x86MachineOptions({ irqchip: 'kernel', gsiRouting: 'qemu' })).toThrow(ConfigError);
+  });
+
+  it("'pc' routes GSI 0 to PIC pin 0 and IOAPIC pin 2, leaves GSI 2 unrouted, and keeps every other default route", () => {
+    const of = (routes: typeof X86_PC_GSI_ROUTES, gsi: number) => routes.filter((r) => r.gsi === gsi);
+    expect(of(X86_PC_GSI_ROUTES, 0)).toEqual([
+      { kind: 'irqchip', gsi: 0, irqchip: X86Irqchip.IOAPIC, pin: 2 },
+      { kind: 'irqchip', gsi: 0, irqchip: X86Irqchip.PIC_MASTER, pin: 0 },
+    ]);
+    expect(of(X86_PC_GSI_ROUTES, 2)).toEqual([]);
+    expect(X86_PC_GSI_ROUTES.filter((r) => r.gsi > 2)).toEqual(X86_DEFAULT_GSI_ROUTES.filter((r) => r.gsi > 2));
+    expect(of(X86_PC_GSI_ROUTES, 1)).toEqual(of(X86_DEFAULT_GSI_ROUTES, 1));
   });
 });

@@ -2,7 +2,8 @@
  * The boot devices Linux probes, driven by a real guest on KVM (the `pc-devices-tests` guest):
  * it reads the CMOS clock, status registers and memory-size bytes, passes the i8042 self-test,
  * and its `reboot=k` (i8042 command 0xFE) — or port 0x92's fast reset — ends the run as a
- * system reset.
+ * system reset. And the PIT's ticks reach the IOAPIC pin archOptions.gsiRouting says (2 on a
+ * PC, as the MP table's default routing describes; 0 with KVM's own routes).
  */
 import { Stop, createMachine, type Machine } from '@kvmts/core';
 import { assembleGuest, cmosRtc, exitDevice, i8042, readPicLines, systemControlPort, type X86Boot } from '@kvmts/arch-x86';
@@ -10,13 +11,13 @@ import { assembleGuest, cmosRtc, exitDevice, i8042, readPicLines, systemControlP
 const OUT = 0x100000;
 const guest = assembleGuest('pc-devices-tests');
 
-async function machine(entry: string): Promise<Machine<X86Boot>> {
+async function machine(entry: string, gsiRouting: 'kvm' | 'pc' = 'kvm', registers: Record<string, number> = {}): Promise<Machine<X86Boot>> {
   return createMachine({
     arch: 'x86_64',
     memory: '32M',
-    archOptions: { irqchip: 'kernel' },
+    archOptions: { irqchip: 'kernel', gsiRouting },
     devices: [cmosRtc({ memory: '32M', cpus: 1 }), i8042({ irq: 1, auxIrq: 12 }), systemControlPort(), exitDevice()],
-    boot: { kind: 'flat', mode: 'long', cpl: 0, image: guest.bytes, entry: guest.symbols.get(entry)!, registers: { rdi: OUT } },
+    boot: { kind: 'flat', mode: 'long', cpl: 0, image: guest.bytes, entry: guest.symbols.get(entry)!, mapBytes: 2 ** 32, registers: { rdi: OUT, ...registers } },
   });
 }
 
@@ -43,6 +44,23 @@ describeKvm('PC boot devices on real KVM', () => {
       expect([...b.subarray(32, 35)]).toEqual([0x55, 0x05, 0x1c]);
       // Keyboard output raised IRQ 1 in KVM's PIC while it waited, and reading it lowered the line.
       expect((readPicLines(m.vm).levels >> 1) & 1).toBe(0);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it.each([
+    ['pc', 2],
+    ['kvm', 0],
+  ] as const)("gsiRouting '%s': the PIT's ticks reach IOAPIC pin %d and no other", async (routing, pin) => {
+    const ticks = 20;
+    const m = await machine('pit_ioapic', routing, { rdx: ticks });
+    try {
+      expect(await m.run()).toEqual({ reason: 'poweroff', status: 0 });
+      const counts = new DataView(m.vm.memory().read(OUT, 8).buffer);
+      const [pin2, pin0] = [counts.getUint32(0, true), counts.getUint32(4, true)];
+      expect(pin2 + pin0).toBeGreaterThanOrEqual(ticks);
+      expect(pin === 2 ? pin0 : pin2).toBe(0);
     } finally {
       await m.close();
     }
