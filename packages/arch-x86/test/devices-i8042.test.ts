@@ -3,15 +3,18 @@
  * `reboot=k` do, with the values a PC gives (x86-64.md §9). Two instances on one shared state
  * stand for two vCPU threads.
  */
-import { ConfigError, restoreSharedState, saveSharedState, type DeviceContext, type HighWord } from '@kvmts/core';
+import { ConfigError, restoreSharedState, saveSharedState, type DeviceContext, type DevicePlugin, type HighWord } from '@kvmts/core';
 import {
+  cmosRtcPlugin,
   I8042,
   i8042,
   i8042Plugin,
   I8042_CMD as CMD,
   I8042_STATUS as ST,
+  pcDevices,
   SystemControlPort,
   systemControlPortPlugin,
+  uart8250Plugin,
   type I8042Options,
 } from '../src/devices';
 
@@ -327,5 +330,19 @@ describe('system control port A (0x92)', () => {
     expect(dev.read(0, 2, out)).toBe(0xff02);
     expect(systemControlPortPlugin.placement({})).toEqual({ pio: [{ base: 0x92, size: 1 }] });
     expect(() => systemControlPortPlugin.validate({ a20: 1 } as never)).toThrow(/system-control-port.a20: unknown option/);
+  });
+});
+
+describe('pcDevices', () => {
+  it('lists COM1, the i8042, port 0x92 and the CMOS at the PC IRQs, every one valid for its plugin', () => {
+    const specs = pcDevices({ memory: '512M', cpus: 2 });
+    expect(specs.map((d) => [d.type, d.name, d.options])).toEqual([
+      ['uart8250', 'com1', { irq: 4 }],
+      ['i8042', 'i8042', { irq: 1, auxIrq: 12 }],
+      ['system-control-port', 'port92', {}],
+      ['cmos-rtc', 'cmos', { memory: '512M', cpus: 2 }],
+    ]);
+    const plugins = [uart8250Plugin, i8042Plugin, systemControlPortPlugin, cmosRtcPlugin] as DevicePlugin<unknown>[];
+    specs.forEach((d, i) => expect(() => plugins[i].validate(d.options)).not.toThrow());
   });
 });

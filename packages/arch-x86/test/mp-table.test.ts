@@ -3,7 +3,7 @@
  * tables, and a small independent reader that walks the entries as a kernel does.
  */
 import { ConfigError } from '@kvmts/core';
-import { MP_TABLE_AREA, buildMpTable, mpIsaInterrupts, mpTableBytes, mpTablePlacements } from '../src/firmware';
+import { MP_TABLE_AREA, buildMpTable, mpIsaInterrupts, mpTableBytes, mpTablePlacements, writeMpTable } from '../src/firmware';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const sum8 = (b: Uint8Array): number => b.reduce((s, x) => (s + x) & 0xff, 0);
@@ -92,5 +92,16 @@ describe('MP floating pointer and configuration table', () => {
     expect(() => buildMpTable({ cpus: 2, address: 0xe0000 })).toThrow(ConfigError);
     expect(() => buildMpTable({ cpus: 254, address: 0xff000 })).toThrow(/mpTable.address/);
     expect(() => buildMpTable({ cpus: 2, isaRouting: 'apic' as never })).toThrow(/mpTable.isaRouting/);
+  });
+});
+
+describe('writeMpTable', () => {
+  it('writes both structures where buildMpTable places them', () => {
+    const writes: [number, string][] = [];
+    const t = writeMpTable({ write: (gpa, bytes) => writes.push([gpa, hex(bytes)]) }, { cpus: 2 });
+    expect(writes).toEqual([
+      [0xf0000, hex(t.floatingPointer.bytes)],
+      [0xf0010, hex(t.configTable.bytes)],
+    ]);
   });
 });

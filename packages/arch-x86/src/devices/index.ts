@@ -9,3 +9,4 @@ export * from './m5ops';
 export * from './i8042';
 export * from './system-control-port';
 export * from './cmos-rtc';
+export * from './pc-devices';

@@ -9,7 +9,7 @@
  * pointer, the configuration table right after it. The boot loader must keep that area out of
  * the e820 RAM it reports (Firecracker's layout reserves 0x9FC00–0xFFFFF).
  */
-import { ConfigError, describeValue } from '@kvmts/core';
+import { ConfigError, describeValue, type GuestMemory } from '@kvmts/core';
 
 /** The guest-physical area the tables occupy: the 64 KiB BIOS area below 1 MiB. */
 export const MP_TABLE_AREA = { base: 0xf0000, size: 0x10000 } as const;
@@ -222,4 +222,11 @@ export function buildMpTable(options: MpTableOptions): MpTable {
 /** Both structures as `{ gpa, bytes }` placements (what a flat boot's `data` takes). */
 export function mpTablePlacements(table: MpTable): { gpa: number; bytes: Uint8Array }[] {
   return [table.floatingPointer, table.configTable].map(({ gpa, bytes }) => ({ gpa, bytes }));
+}
+
+/** Build the MP tables for `options` and write them into guest memory; returns what was written. */
+export function writeMpTable(memory: Pick<GuestMemory, 'write'>, options: MpTableOptions): MpTable {
+  const table = buildMpTable(options);
+  for (const { gpa, bytes } of mpTablePlacements(table)) memory.write(gpa, bytes);
+  return table;
 }
