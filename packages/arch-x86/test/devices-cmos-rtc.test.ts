@@ -3,7 +3,7 @@
  * format status B selects, SET and setting the clock, status A's UIP, C's flags, D's VRT, the
  * index port's NMI bit, and the memory-size bytes as QEMU writes them.
  */
-import { ConfigError, type DeviceContext, type HighWord } from '@kvmts/core';
+import { ConfigError, restoreSharedState, saveSharedState, type DeviceContext, type HighWord } from '@kvmts/core';
 import { CMOS_REG as R, CmosRtc, cmosMemoryBytes, cmosRtc, cmosRtcPlugin, decodeRtcTime, encodeRtcTime, type CmosPowerOn } from '../src/devices';
 
 /** 2026-12-02 15:04:05.500 UTC, a Wednesday. */
@@ -166,6 +166,23 @@ describe('CMOS/RTC status registers', () => {
     expect(reg(rtc, R.STATUS_D)).toBe(0x80);
     setReg(rtc, R.STATUS_D, 0);
     expect(reg(rtc, R.STATUS_D)).toBe(0x80);
+  });
+});
+
+describe('CMOS/RTC checkpoints', () => {
+  it('a restored chip keeps its RAM and the guest clock offset: the clock runs on from the host time', () => {
+    const { rtc, shared } = make();
+    setReg(rtc, R.STATUS_B, 0x82);
+    setReg(rtc, R.YEAR, 0x01);
+    setReg(rtc, R.STATUS_B, 0x02); // the year is now 2001
+    setReg(rtc, 0x40, 0x77);
+    const saved = saveSharedState(cmosRtcPlugin.sharedLayout!({}), shared);
+    const into = new SharedArrayBuffer(shared.byteLength);
+    restoreSharedState(cmosRtcPlugin.sharedLayout!({}), into, saved);
+    // Restored an hour later on the host: the guest's clock moved on by that hour too.
+    const { rtc: restored, clock } = make({}, into);
+    clock.now = T0 + 3600_000;
+    expect([reg(restored, R.YEAR), reg(restored, R.HOURS), reg(restored, 0x40)]).toEqual([0x01, 0x16, 0x77]);
   });
 });
 
