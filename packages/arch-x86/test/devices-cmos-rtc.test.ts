@@ -96,6 +96,17 @@ describe('CMOS/RTC clock', () => {
     expect(rtc.guestTime()).toBe(Date.UTC(2026, 11, 2, 1, 4, 5, 500));
   });
 
+  it('a clock set on a host clock with fractions of a millisecond never reads the second before', () => {
+    const { rtc, clock } = make();
+    clock.now = T0 + 0.7;
+    setReg(rtc, R.STATUS_B, 0x82);
+    setReg(rtc, R.SECONDS, 0x30);
+    setReg(rtc, R.STATUS_B, 0x02);
+    expect(reg(rtc, R.SECONDS)).toBe(0x30);
+    expect(rtc.guestTime() - Date.UTC(2026, 11, 2, 15, 4, 30)).toBeGreaterThanOrEqual(0);
+    expect(rtc.guestTime() - Date.UTC(2026, 11, 2, 15, 4, 30)).toBeLessThan(1);
+  });
+
   it('startTime sets the clock at power-on; years 0–99 of a century are not taken for 19xx', () => {
     const { rtc } = make({ startTime: Date.UTC(2001, 1, 3, 4, 5, 6) });
     expect(timeBytes(rtc)).toEqual([0x06, 0x05, 0x04, 0x00 + 0x07, 0x03, 0x02, 0x01, 0x20]);

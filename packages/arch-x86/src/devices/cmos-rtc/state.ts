@@ -32,8 +32,13 @@ export function readOffsetMs(s: CmosState): number {
   return (s.offsetHigh | 0) * TWO_32 + s.offsetLow;
 }
 
+/**
+ * Stores whole milliseconds, rounded up: the host clock has fractions, and rounding down could
+ * put the guest a fraction of a millisecond before the second it just set (it would read the
+ * second before). Rounded up, the clock is at most 1 ms ahead of what was set.
+ */
 export function writeOffsetMs(s: CmosState, ms: number): void {
-  const whole = Math.round(ms);
+  const whole = Math.ceil(ms);
   const high = Math.floor(whole / TWO_32);
   s.offsetHigh = high >>> 0;
   s.offsetLow = (whole - high * TWO_32) >>> 0;
