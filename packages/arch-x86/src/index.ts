@@ -20,6 +20,8 @@ export * from './debug';
 export * from './state/irqchip';
 export * from './interrupts';
 export * from './loader/flat-image';
+export * from './firmware';
+export * from './smp/ap-start';
 export { x86ArchPlugin, register } from './plugin';
 export * from './address-spaces';
 export * from './machine-options';

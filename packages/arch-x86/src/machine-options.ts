@@ -1,6 +1,8 @@
 import { ConfigError, describeValue } from '@kvmts/core';
 import type { X86FlatBoot } from './loader/flat-image';
 import { checkCpuidRequest, type X86CpuidRequest } from './state/cpuid-request';
+import { checkApStart, X86_AP_STARTS, type X86ApStart } from './smp/ap-start';
+import { X86_GSI_ROUTING_KINDS, type X86GsiRoutingKind } from './interrupts/gsi-routes';
 
 /** What `MachineConfig.boot` holds on x86 (more boot kinds join with the Linux loaders). */
 export type X86Boot = X86FlatBoot;
@@ -27,13 +29,26 @@ export interface X86MachineOptions {
    * (state/cpuid-normalize.ts). Default: everything KVM supports.
    */
   readonly cpuid?: X86CpuidRequest;
+  /**
+   * Where application processors (vCPUs 1..n) start when a boot payload is given (smp/ap-start.ts):
+   * - 'entry' (default): at the payload's entry, like vCPU 0.
+   * - 'sipi': waiting for SIPI, as on a PC after power-on: the BSP starts each one with INIT +
+   *   STARTUP IPIs through its LAPIC, in real mode at vector × 0x1000. Needs irqchip 'kernel'.
+   */
+  readonly apStart?: X86ApStart;
+  /**
+   * With irqchip 'kernel': 'kvm' (default) keeps KVM's routes (GSI n → IOAPIC pin n); 'pc'
+   * wires the PIT's GSI 0 to IOAPIC pin 2, as a PC and buildMpTable's default table have it
+   * (interrupts/gsi-routes.ts).
+   */
+  readonly gsiRouting?: X86GsiRoutingKind;
 }
 
-const KNOWN = ['irqchip', 'cpuid'];
+const KNOWN = ['irqchip', 'cpuid', 'apStart', 'gsiRouting'];
 
 /** `archOptions`, checked; a ConfigError names the bad option. */
 export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
-  if (raw === undefined) return { irqchip: 'none', cpuid: {} };
+  if (raw === undefined) return { irqchip: 'none', cpuid: {}, apStart: 'entry', gsiRouting: 'kvm' };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('archOptions', 'must be an object (X86MachineOptions)');
   for (const key of Object.keys(raw)) {
     if (!KNOWN.includes(key)) throw new ConfigError(`archOptions.${key}`, `unknown x86 option (known: ${KNOWN.join(', ')})`);
@@ -43,5 +58,11 @@ export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
   if (irqchip !== 'kernel' && irqchip !== 'userspace' && irqchip !== 'none') {
     throw new ConfigError('archOptions.irqchip', `must be 'kernel', 'userspace' or 'none', got ${describeValue(irqchip)}`);
   }
-  return { irqchip, cpuid: checkCpuidRequest(o.cpuid) };
+  const apStart = o.apStart ?? 'entry';
+  if (!X86_AP_STARTS.includes(apStart)) throw new ConfigError('archOptions.apStart', `must be ${X86_AP_STARTS.map((a) => `'${a}'`).join(' or ')}, got ${describeValue(apStart)}`);
+  checkApStart(apStart, irqchip);
+  const gsiRouting = o.gsiRouting ?? 'kvm';
+  if (!X86_GSI_ROUTING_KINDS.includes(gsiRouting)) throw new ConfigError('archOptions.gsiRouting', `must be 'kvm' or 'pc', got ${describeValue(gsiRouting)}`);
+  if (gsiRouting === 'pc' && irqchip !== 'kernel') throw new ConfigError('archOptions.gsiRouting', `'pc' routes the in-kernel irqchip's GSIs: it needs archOptions.irqchip 'kernel', got '${irqchip}'`);
+  return { irqchip, cpuid: checkCpuidRequest(o.cpuid), apStart, gsiRouting };
 }

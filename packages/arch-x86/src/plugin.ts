@@ -31,13 +31,12 @@ import { X86_CPUID_FEATURES } from './isa/cpuid-features';
 import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
 import { exitDevicePlugin, m5opsDoorbellPlugin, m5opsWindowPlugin, pciHostPlugin, uart8250Plugin } from './devices';
+import { cmosRtcPlugin, i8042Plugin, systemControlPortPlugin } from './devices';
+import { apStartState } from './smp/ap-start';
 import { ARCH_X86_MODULE } from './module-name';
 import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
 import { noteKernelIrqchip } from './interrupts/gsi-routes';
 import { x86CheckpointSupport } from './checkpoint/support';
-
-/** KVM_MP_STATE_RUNNABLE. */
-const MP_STATE_RUNNABLE = 0;
 
 /**
  * The x86-64 ArchPlugin. The set-up order (x86-64.md §4) is written down once: here for the VM
@@ -69,7 +68,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       const pit = new DataView(new ArrayBuffer(X86PitConfigLayout.size));
       pit.setUint32(X86PitConfigLayout.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
       kvmIoctl(vm.fd, X86Ioctl.CREATE_PIT2, 'KVM_CREATE_PIT2', pit);
-      noteKernelIrqchip(vm);
+      noteKernelIrqchip(vm, options.gsiRouting);
     }
   },
 
@@ -99,10 +98,10 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       if (boot.kind !== 'flat') throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String(boot.kind)}' (supported: 'flat')`);
       regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
     }
-    // A flat boot enters every vCPU at once; with an in-kernel irqchip the APs would otherwise wait for INIT/SIPI.
-    const apsRunnable = boot !== undefined && inKernelLapic;
     const userspaceIrq = options.irqchip === 'userspace' ? createVmUserspaceIrq(vm) : undefined;
     return Array.from({ length: cpus }, (_, id) => {
+      // APs enter at the payload's entry, or wait for INIT/SIPI (archOptions.apStart).
+      const start = apStartState(id, options.apStart, inKernelLapic, boot !== undefined);
       const msrList = serializableMsrs(kvmMsrs, { mtrr: hasCpuidBit(cpuid[id], X86_CPUID_FEATURES.mtrr), mtrrCap: mtrrCap.value, lapic: inKernelLapic });
       return {
         cpuid: cpuid[id],
@@ -110,9 +109,9 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         msrList,
         msrs: X86_BOOT_MSRS.filter((m) => msrList.includes(m.index)),
         fpu: X86_BOOT_FPU,
-        ...(apsRunnable && id > 0 ? { mpState: MP_STATE_RUNNABLE } : {}),
+        ...(start.mpState !== undefined ? { mpState: start.mpState } : {}),
         ...(userspaceIrq !== undefined ? { userspaceIrq } : {}),
-        ...regs[id],
+        ...(start.bootRegisters ? regs[id] : {}),
       };
     });
   },
@@ -135,4 +134,7 @@ export function register(container: DependencyContainer): void {
   container.register(PCI_FUNCTION_PLUGIN, { useValue: pciTestDevicePlugin });
   container.register(DEVICE_PLUGIN, { useValue: m5opsWindowPlugin });
   container.register(DEVICE_PLUGIN, { useValue: m5opsDoorbellPlugin });
+  container.register(DEVICE_PLUGIN, { useValue: i8042Plugin });
+  container.register(DEVICE_PLUGIN, { useValue: systemControlPortPlugin });
+  container.register(DEVICE_PLUGIN, { useValue: cmosRtcPlugin });
 }

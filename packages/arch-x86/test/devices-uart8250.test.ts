@@ -107,6 +107,31 @@ describe('uart8250 THRE interrupt', () => {
     expect(rd(uart, R.IIR_FCR)).toBe(0x02); // re-enabling re-asserts it
   });
 
+  it("passes Linux's UART_BUG_TXEN check and gives interrupt-driven transmit one edge per batch, received data first", () => {
+    const { uart, h } = make({ irq: 4 });
+    // serial8250_do_startup: IER = THRI, LSR, IIR must not say "no interrupt", IER = 0.
+    wr(uart, R.IER_DLM, 0x02);
+    expect(rd(uart, R.LSR) & 0x40).toBe(0x40);
+    expect(rd(uart, R.IIR_FCR) & 0x01).toBe(0);
+    wr(uart, R.IER_DLM, 0);
+    h.irq.length = 0;
+    // The tty layer's start_tx sets THRI; each interrupt the handler reads IIR, then fills the FIFO.
+    wr(uart, R.IIR_FCR, 0x01);
+    wr(uart, R.IER_DLM, 0x03);
+    expect(h.irq).toEqual([[4, true]]);
+    expect(rd(uart, R.IIR_FCR)).toBe(0xc2);
+    for (let i = 0; i < 16; i++) wr(uart, R.RBR_THR_DLL, 0x41 + i);
+    expect(h.irq).toEqual([[4, true], [4, false], [4, true]]);
+    // Input arriving meanwhile outranks THRE in IIR; stop_tx (IER = RDI only) leaves the RX cause.
+    uart.pushInput(Uint8Array.of(0x0d));
+    expect(rd(uart, R.IIR_FCR)).toBe(0xc4);
+    wr(uart, R.IER_DLM, 0x01);
+    expect(rd(uart, R.RBR_THR_DLL)).toBe(0x0d);
+    expect(rd(uart, R.IIR_FCR)).toBe(0xc1);
+    expect(h.irq.at(-1)).toEqual([4, false]);
+    expect(h.console).toHaveLength(16);
+  });
+
   it('re-asserts after each THR write (transmission is instantaneous)', () => {
     const { uart } = make();
     wr(uart, R.IER_DLM, 0x02);

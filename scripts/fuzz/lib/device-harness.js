@@ -2,7 +2,7 @@
 /**
  * Drives a device plugin's instances the way a machine does, without KVM: one shared-state
  * buffer of the plugin's layout, two instances on it (as two vCPU threads would have), the
- * machine's side of DeviceContext recorded (console bytes, IRQ levels, power-off requests), and
+ * machine's side of DeviceContext recorded (console bytes, IRQ levels, power-off and reset requests), and
  * random access sequences — offsets in and out of the device's range, every access width,
  * random values — checked after every access by the target's invariants.
  */
@@ -32,13 +32,14 @@ function randomOps(rng, shape) {
 function makeInstances(plugin, options, name) {
   plugin.validate(options);
   const shared = new SharedArrayBuffer(plugin.sharedLayout ? plugin.sharedLayout(options).byteLength : 0);
-  const log = { console: [], irq: [], powerOff: [] };
+  const log = { console: [], irq: [], powerOff: [], resets: 0 };
   const ctx = (vcpuId) => ({
     name,
     vcpuId,
     shared,
     consoleWrite: (b) => log.console.push(b),
     requestPowerOff: (status) => log.powerOff.push(status),
+    requestReset: () => log.resets++,
     setIrqLine: (line, level) => log.irq.push([line, level]),
   });
   return { shared, log, devices: [plugin.create(ctx(0), options), plugin.create(ctx(1), options)] };

@@ -12,6 +12,8 @@ const TARGETS = {
   'flat-image': './../targets/flat-image',
   uart8250: './../targets/uart8250',
   'exit-device': './../targets/exit-device',
+  i8042: './../targets/i8042',
+  'cmos-rtc': './../targets/cmos-rtc',
   pl011: './../targets/pl011',
   'arm64-image': './../targets/arm64-image',
   fdt: './../targets/fdt',

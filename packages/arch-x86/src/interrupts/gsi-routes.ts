@@ -19,17 +19,42 @@ export const X86_DEFAULT_GSI_ROUTES: readonly GsiRoute[] = Array.from({ length: 
   return [ioapic, pic];
 }).flat();
 
+/**
+ * How ISA interrupts reach the IOAPIC (archOptions.gsiRouting):
+ * - 'kvm': KVM_CREATE_IRQCHIP's routes as they are (X86_DEFAULT_GSI_ROUTES): GSI 0, where
+ *   KVM's PIT raises its ticks, is IOAPIC pin 0.
+ * - 'pc': a PC's wiring, as QEMU and kvmtool route it (X86_PC_GSI_ROUTES): GSI 0 reaches PIC
+ *   pin 0 and IOAPIC **pin 2**, GSI 2 (the 8259 cascade) is not routed. What Linux, SeaBIOS and
+ *   buildMpTable's 'pc' routing say of a PC (ISA IRQ 0 on pin 2).
+ */
+export type X86GsiRoutingKind = 'kvm' | 'pc';
+export const X86_GSI_ROUTING_KINDS: readonly X86GsiRoutingKind[] = ['kvm', 'pc'];
+
+/** The 'pc' routes: the defaults with GSI 0's IOAPIC route on pin 2 and GSI 2 dropped. */
+export const X86_PC_GSI_ROUTES: readonly GsiRoute[] = X86_DEFAULT_GSI_ROUTES.filter((r) => r.gsi !== 2).map((r) =>
+  r.gsi === 0 && r.kind === 'irqchip' && r.irqchip === X86Irqchip.IOAPIC ? { ...r, pin: 2 } : r,
+);
+
 /** VMs whose in-kernel irqchip configureVm created, and their one routing table once asked for. */
 const kernelIrqchipVms = new WeakSet<KvmVM>();
 const tables = new WeakMap<KvmVM, GsiRoutingTable>();
 
-/** configureVm: `vm` has KVM's irqchip (and so KVM's default routes). */
-export function noteKernelIrqchip(vm: KvmVM): void {
+/**
+ * configureVm: `vm` has KVM's irqchip (and so KVM's default routes). With 'pc' routing the
+ * VM's table starts from X86_PC_GSI_ROUTES and is written at once, before any vCPU runs.
+ */
+export function noteKernelIrqchip(vm: KvmVM, routing: X86GsiRoutingKind = 'kvm'): void {
   kernelIrqchipVms.add(vm);
+  if (routing === 'pc') {
+    const table = new GsiRoutingTable(vm, X86_PC_GSI_ROUTES);
+    table.commit();
+    tables.set(vm, table);
+  }
 }
 
 /**
- * The routing table of an x86 VM with the in-kernel irqchip: the default PIC/IOAPIC routes, to
+ * The routing table of an x86 VM with the in-kernel irqchip: the PIC/IOAPIC routes (KVM's or the
+ * PC's, as archOptions.gsiRouting says), to
  * which devices (and the coming PCI host) add MSI routes; `commit()` writes it. One table per
  * VM — every caller gets the same one, since KVM_SET_GSI_ROUTING replaces the whole table and a
  * second table would drop the first one's routes. Main thread.

@@ -1,4 +1,5 @@
 import type { DebugStop } from './guest-debug';
+import { KvmSystemEvent } from '../abi/kvm-run';
 
 /**
  * Why a vCPU's run loop returned: one value per run, produced by the exit handler (or the
@@ -17,7 +18,10 @@ export type CpuStop =
   | DebugStop
   /** a device asked the machine to power off */
   | { readonly reason: 'poweroff'; readonly status: number }
-  /** KVM_EXIT_SYSTEM_EVENT (PSCI off/reset, …): `event` is KVM_SYSTEM_EVENT_*, `flags` its data */
+  /**
+   * KVM_EXIT_SYSTEM_EVENT (PSCI off/reset, …): `event` is KVM_SYSTEM_EVENT_*, `flags` its data.
+   * A device's reset request (DeviceContext.requestReset) is the same stop: RESET, flags 0.
+   */
   | { readonly reason: 'system-event'; readonly event: number; readonly flags: bigint }
   /**
    * The guest called an m5op the machine carries out on the main thread (m5ops/m5op-table.ts):
@@ -41,6 +45,8 @@ export const Stop = Object.freeze({
   debug: Object.freeze({ reason: 'debug' }) as CpuStop,
   poweroff: (status: number): CpuStop => Object.freeze({ reason: 'poweroff', status }),
   systemEvent: (event: number, flags: bigint): CpuStop => Object.freeze({ reason: 'system-event', event, flags }),
+  /** A guest-requested system reset, from a device (DeviceContext.requestReset). */
+  systemReset: Object.freeze({ reason: 'system-event', event: KvmSystemEvent.RESET, flags: 0n }) as CpuStop,
 });
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Side effects a device decides while holding its SharedLock but performs after releasing it:
- * console bytes (a postMessage per line) and a power-off request (stops the vCPUs). Another
+ * console bytes (a postMessage per line) and a power-off or reset request (stops the vCPUs). Another
  * vCPU spinning or sleeping on the lock should not wait for those. One instance per device
  * instance, so per thread; nothing here allocates on the exit path.
  */
@@ -11,6 +11,7 @@ export class DeferredEffects {
   private consoleLength = 0;
   private powerOffPending = false;
   private powerOffStatus = 0;
+  private resetPending = false;
 
   /** Queue a byte for `ctx.consoleWrite`. */
   consoleWrite(byte: number): void {
@@ -29,11 +30,20 @@ export class DeferredEffects {
     this.powerOffStatus = status;
   }
 
-  /** Perform what was queued, in order: console bytes first, so a guest's last words precede its power-off. Call after release. */
-  deliver(ctx: Pick<DeviceContext, 'consoleWrite' | 'requestPowerOff'>): void {
+  /** Queue `ctx.requestReset()`. */
+  requestReset(): void {
+    this.resetPending = true;
+  }
+
+  /** Perform what was queued, in order: console bytes first, so a guest's last words precede its reset or power-off. Call after release. */
+  deliver(ctx: Pick<DeviceContext, 'consoleWrite' | 'requestPowerOff' | 'requestReset'>): void {
     const length = this.consoleLength;
     this.consoleLength = 0;
     for (let i = 0; i < length; i++) ctx.consoleWrite(this.consoleBytes[i]);
+    if (this.resetPending) {
+      this.resetPending = false;
+      ctx.requestReset?.();
+    }
     if (this.powerOffPending) {
       this.powerOffPending = false;
       ctx.requestPowerOff(this.powerOffStatus);

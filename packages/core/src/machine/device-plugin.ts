@@ -50,6 +50,14 @@ export interface DeviceContext {
    */
   requestPowerOff(status: number): void;
   /**
+   * The guest asked for a system reset (x86: the i8042's reset line, port 0x92's fast reset):
+   * ends this vCPU's run as `Stop.systemReset` — the stop KVM_SYSTEM_EVENT_RESET gives (a PSCI
+   * reset on arm64) — and the machine then stops the others; kvmts does not reboot in place.
+   * Optional so hand-made contexts in tests need not provide it; the machine's contexts do.
+   * Call it after releasing the device's lock.
+   */
+  requestReset?(): void;
+  /**
    * Assert or deassert an interrupt line (GSI on x86). Call it while holding the device's lock,
    * in the same critical section as the state change that moved the level (see SharedLock).
    */

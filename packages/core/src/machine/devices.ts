@@ -98,7 +98,8 @@ export interface VcpuDeviceHost {
 /**
  * The devices of one vCPU thread: every device's instance for `cpu`, on `cpu.buses`, with a
  * power-off request stopping `cpu` (its run returns `{ reason: 'poweroff', status }`, the one
- * path a power-off takes). The vCPU worker and tests that drive a CPU by hand both use this.
+ * path a power-off takes; a reset request likewise, as `Stop.systemReset`). The vCPU worker and
+ * tests that drive a CPU by hand both use this.
  */
 export function attachVcpuDevices(container: DependencyContainer, cpu: KvmCPU, devices: readonly MachineDevice[], host: VcpuDeviceHost): Device[] {
   return attachDevices(
@@ -110,6 +111,7 @@ export function attachVcpuDevices(container: DependencyContainer, cpu: KvmCPU, d
       shared: d.shared,
       consoleWrite: (byte) => host.consoleWrite(byte),
       requestPowerOff: (status) => cpu.requestStop(Stop.poweroff(status)),
+      requestReset: () => cpu.requestStop(Stop.systemReset),
       setIrqLine: (line, level) => host.setIrqLine(line, level),
       ...(host.claimIrqLines ? { claimIrqLines: (controller: IrqLines) => host.claimIrqLines!(controller, d.name) } : {}),
       cpu,

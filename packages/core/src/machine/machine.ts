@@ -11,7 +11,7 @@ import { createMachineContainer } from '../di/container';
 import { STAT_SLOTS } from '../cpu/exit-stats';
 import { CONTROL_INTS } from '../cpu/vcpu-control';
 import type { ExitCounts } from '../cpu/exit-stats';
-import type { CpuStop } from '../cpu/cpu-stop';
+import { Stop, type CpuStop } from '../cpu/cpu-stop';
 import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
 import { machineMemoryRegions, prepareVm, vcpuBuildInfos, vcpuCount } from './prepare-vm';
@@ -159,6 +159,7 @@ export class Machine<Boot = unknown> {
         shared: d.shared,
         consoleWrite: (byte) => consoleSink(Uint8Array.of(byte)),
         requestPowerOff: (status) => machine?.finish({ reason: 'poweroff', status }),
+        requestReset: () => machine?.finish(Stop.systemReset),
         setIrqLine: (line, level) => irqLines.set(line, level),
         claimIrqLines: (controller) => irqLines.claim(controller, d.name),
       }));

@@ -1,0 +1,2 @@
+/** Firmware tables a kernel reads at boot: the Intel MP tables. */
+export * from './mp-table';
