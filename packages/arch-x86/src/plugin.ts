@@ -30,6 +30,8 @@ import { X86_BOOT_FPU, X86_BOOT_MSRS } from './state/setup-sequence';
 import { X86_CPUID_FEATURES } from './isa/cpuid-features';
 import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
+import { loadKernel } from './loader/kernel-boot';
+import { x86LinuxBoot } from './loader/linux-boot';
 import { exitDevicePlugin, m5opsDoorbellPlugin, m5opsWindowPlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { ARCH_X86_MODULE } from './module-name';
 import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
@@ -95,12 +97,16 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
     let regs: X86InitialState[] = [];
     const boot = config.boot;
     if (boot !== undefined) {
-      // The type says 'flat'; a config built at run time (a JSON file, the CLI) may say otherwise.
-      if (boot.kind !== 'flat') throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String(boot.kind)}' (supported: 'flat')`);
-      regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
+      // The type says 'flat' or 'kernel'; a config built at run time (a JSON file, the CLI) may say otherwise.
+      if (boot.kind === 'kernel') {
+        const ram = vm.regions.filter((r) => r.confReported).map((r) => ({ base: r.guestPhysAddr, size: r.size }));
+        regs = loadKernel(boot, memory, ram, cpus, inKernelLapic).states;
+      } else if (boot.kind === 'flat') regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
+      else throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String((boot as { kind: unknown }).kind)}' (supported: 'flat', 'kernel')`);
     }
-    // A flat boot enters every vCPU at once; with an in-kernel irqchip the APs would otherwise wait for INIT/SIPI.
-    const apsRunnable = boot !== undefined && inKernelLapic;
+    // A flat boot enters every vCPU at once; with an in-kernel irqchip the APs would otherwise wait
+    // for INIT/SIPI — which a kernel boot wants: its kernel starts them.
+    const apsRunnable = boot?.kind === 'flat' && inKernelLapic;
     const userspaceIrq = options.irqchip === 'userspace' ? createVmUserspaceIrq(vm) : undefined;
     return Array.from({ length: cpus }, (_, id) => {
       const msrList = serializableMsrs(kvmMsrs, { mtrr: hasCpuidBit(cpuid[id], X86_CPUID_FEATURES.mtrr), mtrrCap: mtrrCap.value, lapic: inKernelLapic });
@@ -123,6 +129,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
 
   irqLines: x86IrqLines,
   checkpoint: x86CheckpointSupport,
+  linuxBoot: x86LinuxBoot,
 };
 
 /** Module entry for kvmts: register the x86 arch plugin and its devices in `container`. */
