@@ -30,7 +30,7 @@ async function bootKernel(boot: X86Boot, cpus = 1, irqchip: 'kernel' | 'none' = 
       cpus,
       archOptions: { irqchip },
       plugins: [reportModule],
-      devices: [uart8250({}, 'com1'), exitDevice(), { plugin: reportModule, type: 'test-report-port', name: 'report', options: { port: 0x10 } }],
+      devices: [uart8250({}, 'com1'), exitDevice({}, 'exit'), { plugin: reportModule, type: 'test-report-port', name: 'report', options: { port: 0x10 } }],
       boot,
     },
     { console: (bytes) => (out += Buffer.from(bytes).toString('latin1')) },
