@@ -156,6 +156,7 @@ describe('bzImage loader: errors name what is wrong', () => {
     ['a zImage', () => planBzImage({ image: buildBzImage({ loadflags: 0 }), ram: machine }), 'boot.image', /zImage/],
     ['an odd kernel_alignment', () => planBzImage({ image: buildBzImage({ kernelAlignment: 0x300000 }), ram: machine }), 'boot.image', /kernel_alignment 0x300000 is not a power of two/],
     ['a command line over cmdline_size', () => planBzImage({ image: buildBzImage({ cmdlineSize: 16 }), cmdline: 'x'.repeat(17), ram: machine }), 'boot.cmdline', /is 17 bytes; the kernel's cmdline_size allows at most 16/],
+    ['an unpaired surrogate in the command line (UTF-8 cannot carry it)', () => planBzImage({ image: buildBzImage(), cmdline: 'a\ud800b', ram: machine }), 'boot.cmdline', /unpaired UTF-16 surrogate \(0xd800\) at index 1/],
     ['a NUL in the command line', () => planBzImage({ image: buildBzImage(), cmdline: 'a\0b', ram: machine }), 'boot.cmdline', /NUL/],
     ['an initrd larger than the RAM left', () => planBzImage({ image: buildBzImage(), initrd: new Uint8Array(60 * MiB), ram: machine }), 'boot.initrd', /62914560 bytes do not fit in usable RAM below initrd_addr_max 0x7fffffff/],
     ['a machine too small for init_size', () => planBzImage({ image: buildBzImage(), ram: ram(18 * MiB) }), 'memory', /kernel \(init_size\) \[0x1000000, 0x1400000\) is not inside usable RAM .*needs RAM up to at least 0x1400000/],
@@ -164,6 +165,12 @@ describe('bzImage loader: errors name what is wrong', () => {
     const e = configError(fn);
     expect(e.setting).toBe(setting);
     expect(e.message).toMatch(message);
+  });
+
+  it('writes the command line as UTF-8 and counts its limit in bytes', () => {
+    const p = planBzImage({ image: buildBzImage({ cmdlineSize: 6 }), cmdline: 'é\u{1F600}', ram: machine });
+    expect(p.writes.find((w) => w.gpa === 0x20000)!.bytes).toEqual(new Uint8Array([0xc3, 0xa9, 0xf0, 0x9f, 0x98, 0x80, 0]));
+    expect(configError(() => planBzImage({ image: buildBzImage({ cmdlineSize: 5 }), cmdline: 'é\u{1F600}', ram: machine })).message).toMatch(/is 6 bytes/);
   });
 
   it('accepts a command line of exactly cmdline_size bytes', () => {

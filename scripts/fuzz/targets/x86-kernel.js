@@ -10,6 +10,7 @@
  *   - every memory write inside one of its ranges (nothing written outside what it checked)
  *   - the entry (rip) inside a kernel range; the initrd, when given, whole and below 4 GiB
  *   - a bzImage's initrd at or below initrd_addr_max, its command line ≤ cmdline_size
+ *   - the command line the kernel reads (UTF-8 up to the NUL) is exactly the one given
  */
 const { readKernelBoot, planKernelBoot, parseBzImageHeader, x86ArchPlugin } = require('@kvmts/arch-x86');
 const v = require('../lib/values');
@@ -185,6 +186,10 @@ function execute({ machineBytes, boot }) {
     invariant(plan.initrd?.size === input.initrd.length, 'the initrd is missing or of the wrong size');
     invariant(plan.initrd.start + plan.initrd.size <= 2 ** 32, 'the initrd ends above 4 GiB');
   }
+  const cmdWrite = plan.writes.find((w) => w.gpa === ranges.find((r) => r.what === 'command line')?.start);
+  invariant(cmdWrite && cmdWrite.bytes[cmdWrite.bytes.length - 1] === 0, 'no NUL-terminated command line written');
+  const read = Buffer.from(cmdWrite.bytes.subarray(0, cmdWrite.bytes.indexOf(0))).toString('utf8');
+  invariant(read === (input.cmdline ?? ''), () => `the kernel would read the command line as ${JSON.stringify(read.slice(0, 40))}, not ${JSON.stringify((input.cmdline ?? '').slice(0, 40))}`);
   if (plan.format === 'bzimage') {
     const h = parseBzImageHeader(input.image);
     if (plan.initrd) invariant(plan.initrd.start + plan.initrd.size - 1 <= h.initrdAddrMax, 'the initrd ends above initrd_addr_max');

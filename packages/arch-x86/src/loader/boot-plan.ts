@@ -131,9 +131,15 @@ export function placeHigh(size: number, limit: number, map: readonly E820Entry[]
   return best;
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** The command line as the kernel reads it: bytes with a NUL; ConfigError when it cannot be one. */
 export function encodeCmdline(cmdline: string, maxBytes: number, limitName: string): Uint8Array {
   if (cmdline.includes('\0')) throw new ConfigError('boot.cmdline', 'contains a NUL character, which would end it early');
+  // UTF-8 has no encoding for half a surrogate pair: TextEncoder would write U+FFFD instead, and
+  // the kernel would read another command line than the one given (found by the x86-kernel fuzz target).
+  const lone = LONE_SURROGATE.exec(cmdline);
+  if (lone) throw new ConfigError('boot.cmdline', `has an unpaired UTF-16 surrogate (0x${lone[0].charCodeAt(0).toString(16)}) at index ${lone.index}, which UTF-8 cannot carry`);
   const bytes = new TextEncoder().encode(cmdline);
   const max = Math.min(maxBytes, X86_KERNEL_LAYOUT.cmdlineAreaBytes - 1);
   if (bytes.length > max) throw new ConfigError('boot.cmdline', `is ${bytes.length} bytes; ${max === maxBytes ? limitName : 'the loader\'s command-line area'} allows at most ${max}`);

@@ -24,7 +24,6 @@ export const SETUP_HEADER = {
   setupSects: 0x1f1, // u8; 0 means 4
   syssize: 0x1f4, // u32: protected-mode size in 16-byte paragraphs
   vidMode: 0x1fa, // u16
-  bootFlag: 0x1fe, // u16: 0xAA55
   jump: 0x200, // u16: its second byte + 0x202 = end of the header
   header: 0x202, // u32: "HdrS"
   version: 0x206, // u16
@@ -45,11 +44,8 @@ export const SETUP_HEADER = {
   end: 0x26c,
 } as const;
 
-/** `struct boot_params` fields outside the setup header. */
+/** `struct boot_params` fields outside the setup header (the ext_* fields stay 0: kvmts places everything below 4 GiB). */
 export const ZERO_PAGE = {
-  extRamdiskImage: 0x0c0,
-  extRamdiskSize: 0x0c4,
-  extCmdLinePtr: 0x0c8,
   e820Entries: 0x1e8,
   e820Table: 0x2d0,
   e820EntryBytes: 20,
@@ -58,7 +54,7 @@ export const ZERO_PAGE = {
 } as const;
 
 export const LOADFLAGS = { LOADED_HIGH: 0x01 } as const;
-export const XLOADFLAGS = { KERNEL_64: 0x01, CAN_BE_LOADED_ABOVE_4G: 0x02 } as const;
+export const XLOADFLAGS = { KERNEL_64: 0x01 } as const;
 /** type_of_loader 0xff: "undefined" loader (boot.rst: a loader without an assigned id). */
 const TYPE_OF_LOADER_UNDEFINED = 0xff;
 const VID_MODE_NORMAL = 0xffff;
@@ -128,7 +124,7 @@ export function parseBzImageHeader(image: Uint8Array): BzImageHeader {
     initrdAddrMax: view.getUint32(SETUP_HEADER.initrdAddrMax, true),
     kernelOffset,
     kernelBytes,
-    headerEnd: Math.min(0x202 + image[0x201], SETUP_HEADER.end),
+    headerEnd: Math.min(SETUP_HEADER.header + image[SETUP_HEADER.jump + 1], SETUP_HEADER.end),
   };
 }
 
