@@ -3,11 +3,14 @@
  * caches it (scripts/nested: <cache>/x/linux-image-<ver>-amd64_<debver>_amd64/boot/vmlinuz-<ver>,
  * <cache> = $KVMTS_NESTED_CACHE or ~/.cache/kvmts/nested). Skipped, saying so, where no tier run
  * has fetched it yet. The header facts checked are those of every Debian 6.1 amd64 kernel.
+ * The vmlinux inside it (the xz payload at payload_offset, decompressed with the host's `xz`)
+ * goes through the PVH loader.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseBzImageHeader, planKernelBoot, x86ArchPlugin } from '@kvmts/arch-x86';
+import { detectKernelFormat, parseBzImageHeader, parseElf, planKernelBoot, pvhEntry, x86ArchPlugin } from '@kvmts/arch-x86';
 
 function findDebianKernel(): string | undefined {
   const dir = path.join(process.env.KVMTS_NESTED_CACHE || path.join(os.homedir(), '.cache', 'kvmts', 'nested'), 'x');
@@ -64,3 +67,46 @@ describeWithKernel(title, () => {
     for (const off of [0x1f1, 0x206, 0x230, 0x236, 0x258, end - 1]) expect(zp[off]).toBe(image[off]);
   });
 });
+
+/** The uncompressed vmlinux inside a bzImage: payload_offset/payload_length (0x248/0x24c) name an xz stream plus the 4-byte size Linux appends. */
+function extractVmlinux(image: Uint8Array): Uint8Array {
+  const view = new DataView(image.buffer, image.byteOffset, image.length);
+  const start = (image[0x1f1] + 1) * 512 + view.getUint32(0x248, true);
+  const payload = image.subarray(start, start + view.getUint32(0x24c, true));
+  expect(Buffer.from(payload.subarray(0, 6)).toString('hex')).toBe('fd377a585a00'); // xz magic
+  const size = new DataView(payload.buffer, payload.byteOffset + payload.length - 4, 4).getUint32(0, true);
+  const out = new Uint8Array(execFileSync('xz', ['-dc'], { input: payload.subarray(0, payload.length - 4), maxBuffer: 512 * 1024 * 1024 }));
+  expect(out.length).toBe(size);
+  return out;
+}
+
+const hasXz = spawnSync('xz', ['--version']).status === 0;
+(kernelPath && hasXz ? describe : describe.skip)(
+  kernelPath && hasXz ? "the vmlinux inside Debian's bzImage, through its PVH entry note" : `the vmlinux inside Debian's bzImage (skipped: ${kernelPath ? 'no xz on this host' : 'no Debian kernel in the nested cache'})`,
+  () => {
+    const vmlinux = kernelPath && hasXz ? extractVmlinux(new Uint8Array(fs.readFileSync(kernelPath))) : new Uint8Array();
+    const ram = x86ArchPlugin.memoryLayout(256 * 1024 * 1024).map((r) => ({ base: r.guestPhysAddr, size: r.size }));
+
+    it('is an ELF64 with XEN_ELFNOTE_PHYS32_ENTRY, loaded by physical address from 16 MiB', () => {
+      const elf = parseElf(vmlinux);
+      expect(elf.elfClass).toBe(64);
+      expect(detectKernelFormat(vmlinux)).toBe('pvh');
+      const entry = pvhEntry(elf)!;
+      expect(elf.segments[0].paddr).toBe(0x1000000);
+      expect(elf.segments[0].vaddr).toBe(0xffffffff81000000n); // linked high: the loader must use p_paddr
+      expect(entry).toBeGreaterThan(0x1000000);
+      expect(entry).toBeLessThan(0x1000000 + elf.segments[0].memBytes);
+    });
+
+    it('plans a PVH boot: every segment at its physical address, EBX = start info, the entry from the note', () => {
+      const initrd = new Uint8Array(1024 * 1024);
+      const plan = planKernelBoot({ image: vmlinux, initrd, cmdline: 'console=ttyS0', ram });
+      const elf = parseElf(vmlinux);
+      expect(plan.format).toBe('pvh');
+      expect(plan.regs.rip).toBe(BigInt(pvhEntry(elf)!));
+      expect(plan.regs.rbx).toBe(0x7000n);
+      elf.segments.forEach((s, i) => expect(plan.ranges.find((r) => r.what === `kernel segment ${i}`)).toEqual({ what: `kernel segment ${i}`, start: s.paddr, end: s.paddr + s.memBytes }));
+      expect(plan.initrd).toEqual({ start: 0x10000000 - 0x100000, size: initrd.length });
+    });
+  },
+);
