@@ -1,11 +1,12 @@
 import { ConfigError, describeValue } from '@kvmts/core';
 import type { X86FlatBoot } from './loader/flat-image';
+import type { X86KernelBoot } from './loader/kernel-boot';
 import { checkCpuidRequest, type X86CpuidRequest } from './state/cpuid-request';
 import { checkApStart, X86_AP_STARTS, type X86ApStart } from './smp/ap-start';
 import { X86_GSI_ROUTING_KINDS, type X86GsiRoutingKind } from './interrupts/gsi-routes';
 
-/** What `MachineConfig.boot` holds on x86 (more boot kinds join with the Linux loaders). */
-export type X86Boot = X86FlatBoot;
+/** What `MachineConfig.boot` holds on x86: a flat image entered directly, or a kernel (bzImage, PVH ELF, Multiboot). */
+export type X86Boot = X86FlatBoot | X86KernelBoot;
 
 /** `MachineConfig.archOptions` on x86. */
 export interface X86MachineOptions {

@@ -30,6 +30,8 @@ import { X86_BOOT_FPU, X86_BOOT_MSRS } from './state/setup-sequence';
 import { X86_CPUID_FEATURES } from './isa/cpuid-features';
 import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
+import { loadKernel } from './loader/kernel-boot';
+import { x86LinuxBoot } from './loader/linux-boot';
 import { exitDevicePlugin, m5opsDoorbellPlugin, m5opsWindowPlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { cmosRtcPlugin, i8042Plugin, systemControlPortPlugin } from './devices';
 import { apStartState } from './smp/ap-start';
@@ -94,14 +96,18 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
     let regs: X86InitialState[] = [];
     const boot = config.boot;
     if (boot !== undefined) {
-      // The type says 'flat'; a config built at run time (a JSON file, the CLI) may say otherwise.
-      if (boot.kind !== 'flat') throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String(boot.kind)}' (supported: 'flat')`);
-      regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
+      // The type says 'flat' or 'kernel'; a config built at run time (a JSON file, the CLI) may say otherwise.
+      if (boot.kind === 'kernel') {
+        const ram = vm.regions.filter((r) => r.confReported).map((r) => ({ base: r.guestPhysAddr, size: r.size }));
+        regs = loadKernel(boot, memory, ram, cpus, inKernelLapic).states;
+      } else if (boot.kind === 'flat') regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
+      else throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String((boot as { kind: unknown }).kind)}' (supported: 'flat', 'kernel')`);
     }
     const userspaceIrq = options.irqchip === 'userspace' ? createVmUserspaceIrq(vm) : undefined;
     return Array.from({ length: cpus }, (_, id) => {
-      // APs enter at the payload's entry, or wait for INIT/SIPI (archOptions.apStart).
-      const start = apStartState(id, options.apStart, inKernelLapic, boot !== undefined);
+      // APs enter at the payload's entry, or wait for INIT/SIPI (archOptions.apStart); a kernel's
+      // APs always wait: the kernel starts them.
+      const start = apStartState(id, boot?.kind === 'kernel' ? 'sipi' : options.apStart, inKernelLapic, boot !== undefined);
       const msrList = serializableMsrs(kvmMsrs, { mtrr: hasCpuidBit(cpuid[id], X86_CPUID_FEATURES.mtrr), mtrrCap: mtrrCap.value, lapic: inKernelLapic });
       return {
         cpuid: cpuid[id],
@@ -122,6 +128,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
 
   irqLines: x86IrqLines,
   checkpoint: x86CheckpointSupport,
+  linuxBoot: x86LinuxBoot,
 };
 
 /** Module entry for kvmts: register the x86 arch plugin and its devices in `container`. */

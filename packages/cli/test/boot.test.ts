@@ -70,7 +70,14 @@ describe('arm64 linuxBoot profile', () => {
     expect(profile.devices).toEqual([expect.objectContaining({ type: 'pl011', name: ARM64_LINUX_CONSOLE })]);
   });
   it('names a plugin that cannot boot Linux', () => {
-    expect(() => linuxBootProfile('x86_64', { kernel: new Uint8Array(1) })).toThrow(/the x86_64 plugin \(@kvmts\/arch-x86\) cannot boot a Linux kernel/);
+    const plugin = path.join(__dirname, 'fixtures', 'no-linux-arch-plugin.js');
+    expect(() => linuxBootProfile('no-linux', { kernel: new Uint8Array(1) }, { plugins: [plugin] })).toThrow(/the no-linux plugin \(.*no-linux-arch-plugin\.js\) cannot boot a Linux kernel/);
+  });
+  it('finds the x86 profile: COM1 as the console, the in-kernel irqchip', () => {
+    const kernel = new Uint8Array(64);
+    const profile = linuxBootProfile('x86_64', { kernel, append: 'quiet' });
+    expect(profile).toMatchObject({ consoleDevice: 'com1', cmdline: 'console=ttyS0 quiet panic=-1', archOptions: { irqchip: 'kernel' } });
+    expect(profile.boot).toEqual({ kind: 'kernel', image: kernel, cmdline: 'console=ttyS0 quiet panic=-1' });
   });
 });
 

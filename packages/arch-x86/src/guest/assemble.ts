@@ -54,7 +54,7 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function run(guest: string, tool: string, args: string[], cwd: string): string {
+export function run(guest: string, tool: string, args: string[], cwd: string): string {
   try {
     return execFileSync(tool, args, { cwd, env: process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {

@@ -135,7 +135,7 @@ async function boot(opts: BootOptions): Promise<number> {
 export function registerBoot(program: Command): void {
   program
     .command('boot')
-    .description('boot a Linux kernel (arm64 Image; x86 once its Linux loader lands) with the guest console on this terminal; Ctrl-A x quits')
+    .description('boot a Linux kernel (arm64 Image; x86 bzImage, PVH vmlinux or Multiboot) with the guest console on this terminal; Ctrl-A x quits')
     .requiredOption('--kernel <file>', 'the kernel image')
     .option('--initrd <file>', 'an initramfs (cpio) image')
     .option('--append <words>', 'kernel command-line words (the console and panic=-1 are added unless given)')
