@@ -31,6 +31,7 @@ import { X86_CPUID_FEATURES } from './isa/cpuid-features';
 import { MSR, serializableMsrs } from './isa/msrs';
 import { loadFlatImage } from './loader/flat-image';
 import { loadKernel } from './loader/kernel-boot';
+import { writeMpTable } from './firmware/mp-table';
 import { x86LinuxBoot } from './loader/linux-boot';
 import { exitDevicePlugin, m5opsDoorbellPlugin, m5opsWindowPlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { cmosRtcPlugin, i8042Plugin, systemControlPortPlugin } from './devices';
@@ -100,6 +101,9 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
       if (boot.kind === 'kernel') {
         const ram = vm.regions.filter((r) => r.confReported).map((r) => ({ base: r.guestPhysAddr, size: r.size }));
         regs = loadKernel(boot, memory, ram, cpus, inKernelLapic).states;
+        // A kernel finds its processors and the IOAPIC's ISA wiring in the MP table (in the
+        // BIOS area the e820 map reserves); it describes the GSI routes this machine uses.
+        if (options.irqchip === 'kernel') writeMpTable(memory, { cpus, isaRouting: options.gsiRouting === 'pc' ? 'pc' : 'identity' });
       } else if (boot.kind === 'flat') regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
       else throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String((boot as { kind: unknown }).kind)}' (supported: 'flat', 'kernel')`);
     }

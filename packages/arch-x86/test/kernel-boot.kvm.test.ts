@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError, createMachine, type Machine } from '@kvmts/core';
-import { assembleGuestElf, exitDevice, planKernelBoot, readExitDeviceState, uart8250, x86ArchPlugin, type X86Boot } from '@kvmts/arch-x86';
+import { assembleGuestElf, buildMpTable, exitDevice, mpTablePlacements, planKernelBoot, readExitDeviceState, uart8250, x86ArchPlugin, type X86Boot } from '@kvmts/arch-x86';
 
 const reportModule = path.resolve(__dirname, 'fixtures/report-port-plugin.js');
 const { readReports } = require(reportModule) as { readReports(shared: SharedArrayBuffer): number[] };
@@ -74,9 +74,13 @@ describeKvm('kernel boot: a Multiboot test kernel (ELF32)', () => {
     }
   });
 
-  it('with 2 vCPUs and the in-kernel irqchip, only vCPU 0 runs: vCPU 1 waits for INIT/SIPI', async () => {
+  it('with 2 vCPUs and the in-kernel irqchip, only vCPU 0 runs: vCPU 1 waits for INIT/SIPI; the MP table lists both', async () => {
     const { m } = await bootKernel({ kind: 'kernel', image: elf, initrd, cmdline }, 2, 'kernel');
     try {
+      // The kernel's processors and ISA wiring (KVM's routes here: gsiRouting 'kvm'), in the BIOS area.
+      const table = buildMpTable({ cpus: 2, isaRouting: 'identity' });
+      for (const { gpa, bytes } of mpTablePlacements(table)) expect(m.memory.read(gpa, bytes.length)).toEqual(bytes);
+      expect(Buffer.from(m.memory.read(table.floatingPointer.gpa, 4)).toString('latin1')).toBe('_MP_');
       expect(await m.run()).toEqual({ reason: 'poweroff', status: 0 });
       const counts = m.exitCounts();
       expect(counts[0].IO).toBeGreaterThan(15);

@@ -11,15 +11,20 @@ describe('x86 linuxBoot profile', () => {
     expect(x86LinuxCmdline('console=hvc0 panic=5')).toBe('console=hvc0 panic=5');
   });
 
-  it('boots the kernel and initrd with COM1 (0x3f8, IRQ 4) as the console and the in-kernel irqchip', () => {
+  it('boots the kernel and initrd with the PC devices (COM1 at 0x3f8, IRQ 4, the console), the in-kernel irqchip and PC routes', () => {
     const kernel = new Uint8Array(16);
     const initrd = new Uint8Array(8);
-    const profile = x86ArchPlugin.linuxBoot!({ kernel, initrd, append: 'quiet' });
+    const profile = x86ArchPlugin.linuxBoot!({ kernel, initrd, append: 'quiet', memory: 256 * 1024 * 1024, cpus: 2 });
     expect(profile.boot).toEqual({ kind: 'kernel', image: kernel, initrd, cmdline: 'console=ttyS0 quiet panic=-1' });
     expect(profile.cmdline).toBe('console=ttyS0 quiet panic=-1');
     expect(profile.consoleDevice).toBe(X86_LINUX_CONSOLE);
-    expect(profile.devices).toEqual([{ plugin: '@kvmts/arch-x86', type: 'uart8250', name: 'com1', options: { port: 0x3f8, irq: 4 } }]);
-    expect(profile.archOptions).toEqual({ irqchip: 'kernel' });
+    expect(profile.devices).toEqual([
+      { plugin: '@kvmts/arch-x86', type: 'uart8250', name: 'com1', options: { irq: 4 } }, // COM1's default port, 0x3f8
+      { plugin: '@kvmts/arch-x86', type: 'i8042', name: 'i8042', options: { irq: 1, auxIrq: 12 } },
+      { plugin: '@kvmts/arch-x86', type: 'system-control-port', name: 'port92', options: {} },
+      { plugin: '@kvmts/arch-x86', type: 'cmos-rtc', name: 'cmos', options: { memory: 256 * 1024 * 1024, cpus: 2 } },
+    ]);
+    expect(profile.archOptions).toEqual({ irqchip: 'kernel', gsiRouting: 'pc' });
   });
 
   it('leaves the initrd out when there is none', () => {

@@ -1,18 +1,22 @@
 /**
  * How x86 boots Linux for `kvmts boot` (ArchPlugin.linuxBoot): the kernel through the x86 loaders
- * (`boot: { kind: 'kernel' }`), KVM's in-kernel irqchip and PIT (Linux wants a PIC, IOAPIC, LAPIC
- * and a timer), and COM1 (8250 at 0x3f8, IRQ 4) as the console. The command line gets
+ * (`boot: { kind: 'kernel' }`, which also writes the MP table that lists the vCPUs), KVM's
+ * in-kernel irqchip and PIT (Linux wants a PIC, IOAPIC, LAPIC and a timer) with the PC's GSI
+ * routes (the PIT on IOAPIC pin 2, as the MP table says), and the legacy PC devices: COM1 (8250
+ * at 0x3f8, IRQ 4) as the console, the i8042 (its reset ends the run: `reboot=k`, Linux's default
+ * on a PC), port 0x92 and the CMOS/RTC. The command line gets
  * `console=ttyS0` unless the user chose a console, and `panic=-1` unless they set panic=, so a
  * panicking kernel reboots at once — a reset the run reports — instead of hanging.
  */
 import type { LinuxBootProfile, LinuxBootRequest } from '@kvmts/core';
-import { uart8250 } from '../devices/uart8250/plugin';
+import { pcDevices } from '../devices/pc-devices';
 import type { X86MachineOptions } from '../machine-options';
 import type { X86KernelBoot } from './kernel-boot';
 
-/** The console UART's instance name in linuxBoot machines. */
+/** The console UART's instance name in linuxBoot machines (pcDevices' COM1). */
 export const X86_LINUX_CONSOLE = 'com1';
-const COM1 = { port: 0x3f8, irq: 4 } as const;
+/** The CMOS memory bytes' size when the request does not say (kvmts boot's default). */
+const DEFAULT_MEMORY = 512 * 1024 * 1024;
 
 /** The kernel command line: the user's words with the console and panic= added unless given. */
 export function x86LinuxCmdline(append = ''): string {
@@ -23,10 +27,10 @@ export function x86LinuxCmdline(append = ''): string {
 
 export function x86LinuxBoot(request: LinuxBootRequest): LinuxBootProfile<X86KernelBoot> {
   const cmdline = x86LinuxCmdline(request.append);
-  const archOptions: X86MachineOptions = { irqchip: 'kernel' };
+  const archOptions: X86MachineOptions = { irqchip: 'kernel', gsiRouting: 'pc' };
   return {
     boot: { kind: 'kernel', image: request.kernel, ...(request.initrd ? { initrd: request.initrd } : {}), cmdline },
-    devices: [uart8250({ port: COM1.port, irq: COM1.irq }, X86_LINUX_CONSOLE)],
+    devices: pcDevices({ memory: request.memory ?? DEFAULT_MEMORY, cpus: request.cpus ?? 1 }),
     consoleDevice: X86_LINUX_CONSOLE,
     cmdline,
     archOptions,

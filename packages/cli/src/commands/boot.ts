@@ -79,7 +79,7 @@ async function boot(opts: BootOptions): Promise<number> {
   if (memory === undefined) throw new ConfigError('--mem', `expected a size such as 512M or 2G, got '${opts.mem}'`);
   const kernel = readInputFile('--kernel', opts.kernel, KERNEL_LIMIT);
   const initrd = opts.initrd === undefined ? undefined : readInputFile('--initrd', opts.initrd, INITRD_LIMIT);
-  const profile = linuxBootProfile(arch, { kernel, initrd, append: opts.append });
+  const profile = linuxBootProfile(arch, { kernel, initrd, append: opts.append, memory, cpus: opts.cpus });
 
   const consoleOut = opts.json ? process.stderr : process.stdout;
   let started = 0;

@@ -76,6 +76,9 @@ export interface LinuxBootRequest {
   readonly initrd?: Uint8Array;
   /** Extra kernel command-line words; the plugin adds its console argument unless one is given. */
   readonly append?: string;
+  /** The machine's RAM and vCPU count, for the devices and firmware tables that describe them (x86's CMOS). */
+  readonly memory?: number;
+  readonly cpus?: number;
 }
 
 /** The machine an arch plugin builds around a Linux kernel. */
