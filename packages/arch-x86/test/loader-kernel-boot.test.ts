@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { ConfigError } from '@kvmts/core';
 import { readKernelBoot } from '@kvmts/arch-x86';
 
@@ -27,6 +28,28 @@ describe('readKernelBoot', () => {
     // A typo is an error, not a silently ignored option (`append` is the CLI's word, `cmdline` the config's).
     expect(settingOf(() => readKernelBoot({ kind: 'kernel', image: new Uint8Array(1), append: 'quiet' }))).toBe('boot.append');
     expect(settingOf(() => readKernelBoot({ kind: 'kernel', image: '/nonexistent/kvmts-kernel' }))).toBe('boot.image');
+  });
+
+  it('reads files through the bounded reader: a device, a FIFO or a directory is refused at once, naming the path', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-kernel-boot-'));
+    try {
+      const fifo = path.join(dir, 'fifo');
+      spawnSync('mkfifo', [fifo]);
+      for (const [file, setting] of [['/dev/zero', 'boot.image'], [fifo, 'boot.initrd'], [dir, 'boot.image']] as const) {
+        const boot = setting === 'boot.image' ? { kind: 'kernel', image: file } : { kind: 'kernel', image: new Uint8Array(1), initrd: file };
+        let error: unknown;
+        try {
+          readKernelBoot(boot);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).setting).toBe(setting);
+        expect((error as Error).message).toContain(file);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads the image and initrd from their paths and passes bytes through', () => {

@@ -71,4 +71,18 @@ describe('run() called again', () => {
   it.each(['stopped', 'exit-limit', 'halt', 'm5-exit', 'm5op-end', 'system-event'])('after a %s stop: it resumes', (reason) => {
     expect(runRefusal({ ...idle, lastExit: { reason } })).toBeUndefined();
   });
+
+  it.each([
+    [1, 'shut down'],
+    [2, 'reset'],
+    [3, 'crashed'],
+  ])('after system event %d (the guest is gone): LifecycleError while %s', (event, phase) => {
+    const refusal = runRefusal({ ...idle, lastExit: { reason: 'system-event', event } });
+    expect(refusal).toBeInstanceOf(LifecycleError);
+    expect(refusal?.message).toBe(`machine: cannot run (restore a checkpoint or create a new machine) while ${phase}`);
+  });
+
+  it('after a wake-up or suspend event: it resumes', () => {
+    for (const event of [4, 5]) expect(runRefusal({ ...idle, lastExit: { reason: 'system-event', event } })).toBeUndefined();
+  });
 });

@@ -5,8 +5,8 @@
  * The boot vCPU (0) gets the plan's entry state; the others wait for INIT/SIPI in the in-kernel
  * LAPIC, as on a PC (so more than one vCPU needs `archOptions.irqchip: 'kernel'`).
  */
-import * as fs from 'node:fs';
-import { ConfigError, describeValue, type GuestMemory } from '@kvmts/core';
+import * as buffer from 'node:buffer';
+import { ConfigError, describeValue, readInputFile, type GuestMemory } from '@kvmts/core';
 import type { X86InitialState } from '../state/initial-state';
 import type { RamRange, X86BootPlan, X86KernelFormat } from './boot-plan';
 import { isBzImage, planBzImage, type KernelLoadInput } from './bzimage';
@@ -46,14 +46,17 @@ export function planKernelBoot(input: KernelLoadInput): X86BootPlan {
   }
 }
 
+/**
+ * The most a kernel or initrd file may hold: anything larger cannot fit the 4 GiB below which
+ * the loaders place everything. Read through core's bounded reader, so a FIFO, a device such as
+ * /dev/zero or a directory is a ConfigError at once, never a hang or an unbounded read.
+ */
+const KERNEL_FILE_LIMIT = 2 ** 32 - 1;
+
 function readBytes(setting: string, value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return value;
   if (typeof value !== 'string') throw new ConfigError(setting, `must be a Uint8Array or a file path, got ${describeValue(value)}`);
-  try {
-    return new Uint8Array(fs.readFileSync(value));
-  } catch (e) {
-    throw new ConfigError(setting, `cannot read ${value}: ${(e as Error).message}`);
-  }
+  return readInputFile(setting, value, Math.min(KERNEL_FILE_LIMIT, buffer.constants.MAX_LENGTH));
 }
 
 /** Checks `boot` field by field (a config built at run time may hold anything) and reads its files. */

@@ -51,16 +51,21 @@ function shapeMismatch(parts: MachinePartsWithVcpus, plan: MachineRestore, manif
 
 /**
  * Put the checkpoint at `dir` into the stopped machine `parts` describe (see the file header).
+ * `beforeChange` runs once every check has passed, right before the machine starts to change;
  * `onLateFailure` runs when a failure leaves the machine half-restored (the caller closes it).
  */
-export async function restoreIntoMachine(parts: MachinePartsWithVcpus, dir: string, options: RestoreIntoOptions, onLateFailure: () => Promise<void>): Promise<void> {
+export async function restoreIntoMachine(parts: MachinePartsWithVcpus, dir: string, options: RestoreIntoOptions, onLateFailure: () => Promise<void>, beforeChange: () => void = () => undefined): Promise<void> {
   if (parts.vcpus.some((v) => v.isRunning)) throw new LifecycleError('machine', 'running', 'restore (after run() returns or after stop())');
+  // A vCPU whose thread was terminated (a stop that timed out) cannot take the saved state: say so before anything changes.
+  const dead = parts.vcpus.find((v) => !v.alive);
+  if (dead) throw new LifecycleError(`vCPU ${dead.id}`, 'thread terminated', 'restore (create a new machine, or use restoreMachine(dir))');
   const reader = CheckpointReader.open(dir);
   const plan = new MachineRestore(reader, { ...options, arch: parts.config.arch });
   try {
     const mismatch = shapeMismatch(parts, plan, reader.manifest);
     if (mismatch) throw new CheckpointError(dir, `does not fit this machine: ${mismatch}. Create the machine from checkpointConfig(dir), or restore with restoreMachine(dir)`, { code: 'incompatible' });
     plan.checkFits(parts);
+    beforeChange();
     try {
       plan.remapMemory(parts);
       plan.loadMemory(parts);

@@ -210,6 +210,7 @@ export class Machine<Boot = unknown> {
     const maxExits = checkMaxExits(options?.maxExits);
     const refusal = runRefusal({ closed: this.closed, running: this.exitResolve !== undefined, lastExit: this.lastExit });
     if (refusal) throw refusal;
+    if (this.busy) throw new LifecycleError('machine', this.busy, 'run (await the checkpoint or restore first)');
     this.requireOwnThreads('run');
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
@@ -247,10 +248,21 @@ export class Machine<Boot = unknown> {
     } catch (e) {
       return Promise.reject(e);
     }
+    // A checkpoint may be taken mid-run (from an m5op handler, its vCPU paused), never during another checkpoint or a restore.
+    if (this.busy) return Promise.reject(new LifecycleError('machine', this.busy, 'checkpoint (await the first)'));
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
     this.tracking ??= { tracker: new DirtyPageTracker(vm), lastCheckpointId: undefined };
-    return saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, this.tracking);
+    this.busy = 'checkpointing';
+    const done = (): void => {
+      this.busy = undefined;
+    };
+    const saving = saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, this.tracking);
+    saving.then(done, done);
+    return saving;
   }
+
+  /** A checkpoint or restore in progress: run(), checkpoint() and restore() wait for none, they refuse. */
+  private busy: 'checkpointing' | 'restoring' | undefined;
 
   /**
    * Put the checkpoint at `dir` into this stopped machine (the warm restore: no VM, memory or
@@ -260,12 +272,21 @@ export class Machine<Boot = unknown> {
    */
   async restore(dir: string, options: RestoreIntoOptions = {}): Promise<void> {
     if (this.closed) throw new LifecycleError('machine', 'closed', 'restore');
+    if (this.busy) throw new LifecycleError('machine', this.busy, 'restore (await it first)');
+    // A run in flight (its vCPUs perhaps paused in an m5op handler) would resume them on the restored state.
+    if (this.exitResolve !== undefined) throw new LifecycleError('machine', 'running', 'restore (after run() returns or after stop())');
     this.requireOwnThreads('restore');
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
-    // The machine's write log describes memory the restore replaces: a chain starts afresh.
-    this.tracking?.tracker.stop();
-    this.tracking = undefined;
-    await restoreIntoMachine({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, () => this.close());
+    this.busy = 'restoring';
+    try {
+      await restoreIntoMachine({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, () => this.close(), () => {
+        // Every check passed: the machine's write log describes memory the restore replaces, so a chain starts afresh.
+        this.tracking?.tracker.stop();
+        this.tracking = undefined;
+      });
+    } finally {
+      this.busy = undefined;
+    }
     // The machine continues from the saved instant: how its last run ended no longer applies.
     this.lastExit = undefined;
   }

@@ -94,6 +94,11 @@ export class VcpuController {
     this.onReleased?.();
   };
 
+  /** The vCPU's thread is up and serves this vCPU (not terminated, not closed). */
+  get alive(): boolean {
+    return !this.exited;
+  }
+
   /** The worker thread's id (worker_threads' threadId): the same for a thread the pool reused. */
   get threadId(): number {
     return this.worker.threadId;
@@ -180,8 +185,9 @@ export class VcpuController {
     clearInterval(rekick);
     clearTimeout(timer);
     if (r === 'timeout') {
-      await this.worker.terminate();
+      // Before terminate(): its 'exit' event would otherwise end the run as an unexplained exit.
       this.finishRun({ reason: 'error', error: new VcpuThreadError(this.id, 'timeout', `did not acknowledge a stop within ${timeoutMs} ms; thread terminated`) });
+      await this.worker.terminate();
     }
     return this.lastStop;
   }

@@ -144,6 +144,8 @@ port.on('message', (m: ToWorker) => {
       cpu.close();
       cpu = undefined;
       devices = [];
+      // Nothing of this machine stays pinned by an idle pooled thread (its device buffers, regions, boot state).
+      data = undefined as unknown as VcpuWorkerData;
       post({ ev: 'released' });
       return;
   }
