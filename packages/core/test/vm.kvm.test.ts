@@ -184,6 +184,8 @@ describeKvm('Kvm and KvmVM on real KVM', () => {
     expect(fds()).toBe(f0);
     expect(vcpuMaps()).toBe(0);
     expect(native.liveMappingCount()).toBe(live0);
-    expect(Math.abs(mapLines().length - m0)).toBeLessThan(50);
+    // Raw map lines also move with the JS heap's own segments (measured: up to ~60 over this loop
+    // in the nested tier); a mapping leaked per cycle would add at least 200.
+    expect(Math.abs(mapLines().length - m0)).toBeLessThan(100);
   });
 });
