@@ -18,10 +18,7 @@ const TARGETS = {
   'arm64-image': './../targets/arm64-image',
   fdt: './../targets/fdt',
   'x86-kernel': './../targets/x86-kernel',
-  // Slot: 'checkpoint-reader' — the checkpoint format is being written in
-  // packages/core/src/checkpoint*; once its reader lands, add targets/checkpoint-reader.js that
-  // generates mutated checkpoint bytes (truncations, flipped length fields, wrong versions) and
-  // requires a CheckpointError or a faithful restore, and list it here.
+  'checkpoint-reader': './../targets/checkpoint-reader',
 };
 
 /** Target names, in the order `npm run fuzz -- all` runs them. */
