@@ -76,7 +76,7 @@ export interface LinuxBootRequest {
   readonly initrd?: Uint8Array;
   /** Extra kernel command-line words; the plugin adds its console argument unless one is given. */
   readonly append?: string;
-  /** The machine's RAM and vCPU count, for the devices and firmware tables that describe them (x86's CMOS). */
+  /** The machine's RAM and vCPU count, for the devices and firmware tables that describe them. */
   readonly memory?: number;
   readonly cpus?: number;
 }
