@@ -79,41 +79,37 @@ function chosenNode(spec: Arm64FdtSpec): FdtNode {
   return { name: 'chosen', properties };
 }
 
-/** A vGICv3's node (arm,gic-v3 binding), `extra` children (an ITS) below it. */
-export function gicV3FdtNode(frames: Arm64GicV3Frames, extra: readonly FdtNode[] = []): FdtNode {
+/**
+ * An interrupt controller node at `distributor` with the given `reg` cells: #address-cells,
+ * #size-cells and ranges as QEMU virt and Firecracker have them (room for an ITS child; dtc wants
+ * #address-cells on interrupt providers); the maintenance PPI where the GIC has one.
+ */
+function gicNode(compatible: string, distributor: number, reg: readonly number[], maintenance: boolean, children: readonly FdtNode[] = []): FdtNode {
   return {
-    name: `intc@${hex(frames.distributor)}`,
+    name: `intc@${hex(distributor)}`,
     properties: [
-      fdtProp.string('compatible', 'arm,gic-v3'),
+      fdtProp.string('compatible', compatible),
       fdtProp.u32('#interrupt-cells', 3),
-      // As QEMU virt and Firecracker have it (room for an ITS child; dtc wants #address-cells on interrupt providers).
       fdtProp.u32('#address-cells', 2),
       fdtProp.u32('#size-cells', 2),
       fdtProp.empty('ranges'),
       fdtProp.empty('interrupt-controller'),
-      fdtProp.u64('reg', frames.distributor, frames.distributorBytes, frames.redistributors, frames.redistributorBytes),
-      fdtProp.u32('interrupts', Irq.PPI, GIC_MAINTENANCE_PPI, Irq.LEVEL_HIGH),
+      fdtProp.u64('reg', ...reg),
+      ...(maintenance ? [fdtProp.u32('interrupts', Irq.PPI, GIC_MAINTENANCE_PPI, Irq.LEVEL_HIGH)] : []),
       fdtProp.u32('phandle', GIC_PHANDLE),
     ],
-    ...(extra.length ? { children: [...extra] } : {}),
+    ...(children.length ? { children: [...children] } : {}),
   };
 }
 
-/** A GICv2 (arm,gic binding): the PL390/GIC-400-compatible name Linux's irq-gic matches first. */
+/** A vGICv3's node (arm,gic-v3 binding), `extra` children (an ITS) below it. */
+export function gicV3FdtNode(frames: Arm64GicV3Frames, extra: readonly FdtNode[] = []): FdtNode {
+  return gicNode('arm,gic-v3', frames.distributor, [frames.distributor, frames.distributorBytes, frames.redistributors, frames.redistributorBytes], true, extra);
+}
+
+/** A userspace GICv2 (arm,gic binding): the PL390/GIC-400-compatible name Linux's irq-gic matches first; no maintenance interrupt. */
 function gicV2Node(frames: { readonly distributor: number; readonly cpuInterface: number }): FdtNode {
-  return {
-    name: `intc@${hex(frames.distributor)}`,
-    properties: [
-      fdtProp.string('compatible', 'arm,cortex-a15-gic'),
-      fdtProp.u32('#interrupt-cells', 3),
-      fdtProp.u32('#address-cells', 2),
-      fdtProp.u32('#size-cells', 2),
-      fdtProp.empty('ranges'),
-      fdtProp.empty('interrupt-controller'),
-      fdtProp.u64('reg', frames.distributor, GICV2_DISTRIBUTOR_BYTES, frames.cpuInterface, GICV2_CPU_INTERFACE_BYTES),
-      fdtProp.u32('phandle', GIC_PHANDLE),
-    ],
-  };
+  return gicNode('arm,cortex-a15-gic', frames.distributor, [frames.distributor, GICV2_DISTRIBUTOR_BYTES, frames.cpuInterface, GICV2_CPU_INTERFACE_BYTES], false);
 }
 
 /** The DTB for `spec`. */
