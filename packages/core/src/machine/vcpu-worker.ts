@@ -42,14 +42,16 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   const threadContainer = createIsolatedContainer();
   loadPlugins(threadContainer, data.modules);
   const arch = findArchPlugin(threadContainer, data.arch);
+  // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide. The
+  // CPU gets them too, for in-kernel devices that report their levels to userspace.
+  const irq = new IrqLineSwitch(arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd));
   const { container, cpu } = buildVcpu(threadContainer, arch, data, {
     stats: new Float64Array(data.stats),
     control: new Int32Array(data.control),
     unclaimed: data.unclaimed,
     timing: data.timing,
+    irqLines: irq,
   });
-  // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
-  const irq = new IrqLineSwitch(arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd));
   const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     setIrqLine: (line, level) => irq.set(line, level),
