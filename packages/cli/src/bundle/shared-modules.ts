@@ -1,0 +1,79 @@
+/**
+ * Makes the bundle's copies of the kvmts packages the ones every `require` in the process gets.
+ *
+ * The bundle carries its own copies of @kvmts/native's JavaScript, @kvmts/core, the known
+ * plugins and tsyringe. A module
+ * outside it — a third-party plugin found by arch discovery or named in `plugins`, or a known
+ * plugin loaded by name through core's plugin loader — would otherwise load a second copy from
+ * node_modules: other DI tokens (symbols), other error classes, another tsyringe, so its
+ * registrations would be invisible and `instanceof KvmtsError` false. Each bundled package is
+ * therefore put into Node's module cache under the file name `require(name)` resolves to from
+ * here: Node then hands every requirer the bundle's copy, exactly as it shares one modular copy.
+ * The copy is evaluated on first use only (a getter), so an unused plugin costs nothing.
+ */
+import Module from 'node:module';
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/**
+ * The packages the bundle shares, each with the literal require() that esbuild bundles (in the
+ * modular build these load the installed packages, which is what a test of the table wants).
+ * Every entry of the @kvmts packages' `exports` maps is here (bundle.test.ts checks it).
+ */
+export const BUNDLED_PACKAGES: Readonly<Record<string, () => unknown>> = {
+  '@kvmts/native': () => require('@kvmts/native'),
+  '@kvmts/core': () => require('@kvmts/core'),
+  '@kvmts/arch-x86': () => require('@kvmts/arch-x86'),
+  '@kvmts/arch-arm64': () => require('@kvmts/arch-arm64'),
+  '@kvmts/dev-gic': () => require('@kvmts/dev-gic'),
+  '@kvmts/dev-gic/v3-its': () => require('@kvmts/dev-gic/v3-its'),
+  '@kvmts/dev-gic/v2': () => require('@kvmts/dev-gic/v2'),
+  // One tsyringe per process: @injectable() keeps its type info in a module-level map.
+  tsyringe: () => require('tsyringe'),
+  'reflect-metadata': () => require('reflect-metadata'),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * Register `packages` in require.cache under the files their names resolve to from
+ * `resolveFrom` (the bundle's own require). A package that does not resolve is not installed:
+ * nothing outside the bundle can require it either, so it is skipped. Returns the names shared.
+ */
+export function shareBundledModules(packages: Readonly<Record<string, () => unknown>>, resolveFrom: NodeJS.Require = require): string[] {
+  const shared: string[] = [];
+  for (const [name, load] of Object.entries(packages)) {
+    let file: string;
+    try {
+      file = resolveFrom.resolve(name);
+    } catch {
+      continue;
+    }
+    resolveFrom.cache[file] = lazyModule(file, load);
+    shared.push(name);
+  }
+  return shared;
+}
+
+/** A loaded module whose exports are `load()`'s result, computed on first access. */
+function lazyModule(file: string, load: () => unknown): NodeJS.Module {
+  const m = new Module(file);
+  m.filename = file;
+  m.loaded = true;
+  let value: unknown;
+  let done = false;
+  Object.defineProperty(m, 'exports', {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      if (!done) {
+        value = load();
+        done = true;
+      }
+      return value;
+    },
+    set: (v: unknown) => {
+      value = v;
+      done = true;
+    },
+  });
+  return m;
+}

@@ -1,0 +1,13 @@
+/**
+ * Entry of the bundled vCPU worker (bundle/vcpu-worker.js): the thread the bundled CLI starts
+ * for each vCPU. It shares the bundle's packages in this thread's isolate too (the plugin
+ * modules the machine names are require()d here by name), then runs core's worker entry.
+ */
+import 'reflect-metadata';
+import { BUNDLED_PACKAGES, shareBundledModules } from './shared-modules';
+
+shareBundledModules(BUNDLED_PACKAGES);
+// Core's worker entry is not among its exports; scripts/bundle/build.js maps this name to
+// core's dist/machine/vcpu-worker.js. Only ever evaluated inside the bundle.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+require('kvmts-bundle:core-vcpu-worker');
