@@ -8,9 +8,9 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { Worker, setEnvironmentData } from 'node:worker_threads';
 import { BUNDLE_ENV, BUNDLE_FILES, bundleInputs, bundleStaleness, chooseCliBuild, currentStamp } from '../src/bundle/stamp';
-import { BUNDLED_PACKAGES, shareBundledModules } from '../src/bundle/shared-modules';
+import { BUNDLED_PACKAGES, SHARED_FILES_KEY } from '../src/bundle/shared-modules';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(REPO, 'packages', 'cli');
@@ -74,8 +74,12 @@ describe('the bundle', () => {
     expect(Object.keys(BUNDLED_PACKAGES).sort()).toEqual([...entries, 'reflect-metadata', 'tsyringe'].sort());
   });
 
-  it('has a vCPU worker that starts in a thread reading no module file but itself and the native addon', async () => {
+  it.each(['resolves the shared packages itself', 'is handed the resolved files'])('has a vCPU worker that starts in a thread reading no module file but itself and the native addon (%s)', async (how) => {
+    // The bundled CLI hands its thread's resolved files to the threads it starts (environment data).
+    const handed = how === 'is handed the resolved files';
+    setEnvironmentData(SHARED_FILES_KEY, handed ? Object.fromEntries(Object.keys(BUNDLED_PACKAGES).map((name) => [name, null])) : undefined);
     const worker = new Worker(path.join(BUNDLE, BUNDLE_FILES.worker), { stdout: true, stderr: true, env: { ...process.env, NODE_DEBUG: 'module' } });
+    setEnvironmentData(SHARED_FILES_KEY, undefined);
     let stderr = '';
     worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let failed: Error | undefined;
@@ -87,6 +91,9 @@ describe('the bundle', () => {
     const loaded = [...stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
     expect(loaded[0]).toBe(path.join(BUNDLE, BUNDLE_FILES.worker));
     expect(loaded.slice(1).every((f) => f.endsWith('kvmts_native.node'))).toBe(true);
+    const lookedFor = [...stderr.matchAll(/MODULE \d+: looking for "([^"]+)"/g)].map((m) => m[1]);
+    if (handed) expect(lookedFor.filter((name) => name in BUNDLED_PACKAGES)).toEqual([]);
+    else expect(lookedFor).toEqual(expect.arrayContaining(['@kvmts/core', 'tsyringe']));
   }, 30_000);
 });
 
@@ -120,20 +127,28 @@ describe('shareBundledModules', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-share-'));
     try {
       fs.writeFileSync(path.join(dir, 'pkg.js'), "module.exports = 'the file on disk';");
+      fs.writeFileSync(path.join(dir, 'given.js'), "module.exports = 'the file on disk';");
       const script = `
         const { shareBundledModules } = require(${JSON.stringify(path.join(CLI, 'dist', 'bundle', 'shared-modules.js'))});
         const nodeRequire = require('node:module').createRequire(${JSON.stringify(path.join(dir, 'main.js'))});
         let loads = 0;
         const copy = { from: 'the bundle' };
         const shared = shareBundledModules({ './pkg.js': () => (loads++, copy), './missing.js': () => 'never' }, nodeRequire);
+        // Given the files (as a vCPU thread is), it resolves nothing itself.
+        const other = { marker: 'given' };
+        const given = shareBundledModules({ './elsewhere.js': () => other }, nodeRequire, { './elsewhere.js': ${JSON.stringify(path.join(dir, 'given.js'))} });
+        const byGiven = require(${JSON.stringify(path.join(dir, 'given.js'))}) === other;
         const before = loads;
         const first = nodeRequire('./pkg.js');
         const byPath = require(${JSON.stringify(path.join(dir, 'pkg.js'))});
-        process.stdout.write(JSON.stringify({ shared, before, first: first === copy, byPath: byPath === copy, loads }));`;
+        process.stdout.write(JSON.stringify({ shared, given, byGiven, before, first: first === copy, byPath: byPath === copy, loads }));`;
       const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
       // What does not resolve is not installed: skipped. Both requires get the copy, made once.
-      expect(JSON.parse(r.stdout)).toEqual({ shared: ['./pkg.js'], before: 0, first: true, byPath: true, loads: 1 });
+      expect(JSON.parse(r.stdout)).toEqual({
+        shared: { './pkg.js': path.join(dir, 'pkg.js'), './missing.js': null }, given: { './elsewhere.js': path.join(dir, 'given.js') }, byGiven: true,
+        before: 0, first: true, byPath: true, loads: 1,
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -6,12 +6,14 @@
  */
 import 'reflect-metadata';
 import * as path from 'node:path';
+import { setEnvironmentData } from 'node:worker_threads';
 import { useVcpuWorkerScript } from '@kvmts/core';
-import { BUNDLED_PACKAGES, shareBundledModules } from './shared-modules';
+import { BUNDLED_PACKAGES, SHARED_FILES_KEY, shareBundledModules } from './shared-modules';
 import { BUNDLE_FILES } from './stamp';
 import { main } from '../program';
 
-shareBundledModules(BUNDLED_PACKAGES);
+// The vCPU threads share the same files: they get them with their environment data.
+setEnvironmentData(SHARED_FILES_KEY, shareBundledModules(BUNDLED_PACKAGES));
 // __dirname here is the bundle's own directory: the build leaves the entries' __dirname alone.
 useVcpuWorkerScript(path.join(__dirname, BUNDLE_FILES.worker));
 void main(process.argv);
