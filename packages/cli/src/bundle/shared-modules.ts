@@ -2,11 +2,11 @@
  * Makes the bundle's copies of the kvmts packages the ones every `require` in the process gets.
  *
  * The bundle carries its own copies of @kvmts/native's JavaScript, @kvmts/core, the known
- * plugins and tsyringe. A module
- * outside it — a third-party plugin found by arch discovery or named in `plugins`, or a known
- * plugin loaded by name through core's plugin loader — would otherwise load a second copy from
- * node_modules: other DI tokens (symbols), other error classes, another tsyringe, so its
- * registrations would be invisible and `instanceof KvmtsError` false. Each bundled package is
+ * plugins and tsyringe. A module outside it — a third-party plugin found by arch discovery or
+ * named in `plugins`, or a known plugin loaded by name through core's plugin loader — would
+ * otherwise load second copies from node_modules: other classes (so `instanceof KvmtsError` is
+ * false for its errors), other module state, another tsyringe whose @injectable() type
+ * information the machine's container never sees. Each bundled package is
  * therefore put into Node's module cache under the file name `require(name)` resolves to from
  * here: Node then hands every requirer the bundle's copy, exactly as it shares one modular copy.
  * The copy is evaluated on first use only (a getter), so an unused plugin costs nothing.
