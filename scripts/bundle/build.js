@@ -89,16 +89,25 @@ function kvmtsPlugin() {
   };
 }
 
+/** Replaces `file` in one step (write aside, rename): a kvmts starting meanwhile reads the old file or the new one. */
+function replaceFile(file, contents) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, contents);
+  fs.renameSync(tmp, file);
+}
+
 /**
- * Builds both bundles and their stamp. The old stamp goes first, so an interrupted build leaves
- * no current-looking bundle. Returns per-output { file, bytes, modules }.
+ * Builds both bundles, then their stamp. Every file is replaced in one step and nothing is
+ * removed first, so a build running while kvmts starts (pack.js rebuilds beside a test run)
+ * never shows it a missing bundle. The stamp goes last: an interrupted build leaves the old
+ * stamp, which still matches only if the packages did not change since — and then the new
+ * bundle files were built from the same code. Returns per-output { file, bytes, modules }.
  */
 async function buildBundle() {
   const esbuild = require('esbuild');
   const { BUNDLE_DIR, BUNDLE_FILES, currentStamp } = stampModule();
   const outDir = path.join(CLI, BUNDLE_DIR);
   fs.mkdirSync(outDir, { recursive: true });
-  fs.rmSync(path.join(outDir, BUNDLE_FILES.stamp), { force: true });
   const stamp = currentStamp(CLI); // before reading the inputs: a tsc -b meanwhile makes it stale
   const result = await esbuild.build({
     entryPoints: { [BUNDLE_FILES.cli.replace(/\.js$/, '')]: ENTRIES.cli, [BUNDLE_FILES.worker.replace(/\.js$/, '')]: ENTRIES.worker },
@@ -121,12 +130,8 @@ async function buildBundle() {
     const text = await esbuild.formatMessages(result.warnings, { kind: 'warning' });
     throw new BundleError(`esbuild warned:\n${text.join('')}`);
   }
-  for (const out of result.outputFiles) {
-    const tmp = `${out.path}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, out.contents);
-    fs.renameSync(tmp, out.path);
-  }
-  fs.writeFileSync(path.join(outDir, BUNDLE_FILES.stamp), JSON.stringify(stamp, null, 2) + '\n');
+  for (const out of result.outputFiles) replaceFile(out.path, out.contents);
+  replaceFile(path.join(outDir, BUNDLE_FILES.stamp), JSON.stringify(stamp, null, 2) + '\n');
   return Object.entries(result.metafile.outputs)
     .filter(([file]) => file.endsWith('.js'))
     .map(([file, o]) => ({ file: path.resolve(REPO, file), bytes: o.bytes, modules: Object.keys(o.inputs).length }));

@@ -4,7 +4,7 @@
  * core and tsyringe, the bundled vCPU worker loads alone, and an outdated bundle is never run.
  * The bundled CLI running guests is cli.kvm / dump.kvm / bundle.kvm in the KVM tier.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -42,6 +42,23 @@ describe('the bundle', () => {
     const stamp = JSON.parse(fs.readFileSync(path.join(BUNDLE, BUNDLE_FILES.stamp), 'utf8')) as { inputs: Record<string, number> };
     expect(Object.keys(stamp.inputs).sort()).toEqual(['../arch-arm64/dist/.tsbuildinfo', '../arch-x86/dist/.tsbuildinfo', '../core/dist/.tsbuildinfo', '../dev-gic/dist/.tsbuildinfo', '../native/dist/.tsbuildinfo', 'dist/.tsbuildinfo']);
   });
+
+  it('stays usable while it is rebuilt (pack.js rebuilds it beside the other suites)', async () => {
+    const build = spawn(process.execPath, [path.join(REPO, 'scripts', 'bundle', 'build.js')], { stdio: 'ignore' });
+    const done = new Promise<number | null>((resolve) => build.on('close', resolve));
+    let finished = false;
+    void done.then(() => (finished = true));
+    const seen = new Set<string>();
+    let checks = 0;
+    while (!finished) {
+      seen.add(bundleStaleness(CLI) ?? 'current');
+      checks++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(await done).toBe(0);
+    expect(checks).toBeGreaterThan(10);
+    expect([...seen]).toEqual(['current']);
+  }, 120_000);
 
   it('runs `kvmts --help` from one file, with the modular CLI`s exact output', () => {
     const bundled = kvmts('1', ['--help']);
@@ -84,8 +101,11 @@ describe('the bundle', () => {
     worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let failed: Error | undefined;
     worker.on('error', (e) => (failed = e));
-    // The worker waits for its machine's 'build' message; a second is ample to load.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The worker loads the native addon last, then waits for its machine's 'build' message.
+    for (const t0 = Date.now(); !stderr.includes('kvmts_native.node" for module') && failed === undefined && Date.now() - t0 < 20_000; ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200)); // anything it would load after that
     await worker.terminate();
     expect(failed).toBeUndefined();
     const loaded = [...stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
