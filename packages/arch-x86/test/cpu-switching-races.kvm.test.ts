@@ -126,6 +126,7 @@ describeKvm('CPU switching races (x86)', () => {
     expect(loaded.r12).toBe(aRegs.r12);
     expect(b.cpu(0).handedOverContext).toBeDefined();
     const spare = await machine('switch_once');
+    spare.m5ops.handle('switchcpu', () => undefined); // b's thread starts at switch_once, before its m5op
     await spare.cpu(0).takeOverFrom(b.cpu(0));
     expect(await spare.run()).toEqual({ reason: 'poweroff', status: 0 });
   });

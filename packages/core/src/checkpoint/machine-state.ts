@@ -70,5 +70,7 @@ export function restoreM5opStats(m5ops: M5ops, data: unknown, where: string): vo
     Number.isInteger(s.periodUnmatched) &&
     Array.isArray(s.dumps);
   if (!ok) throw new CheckpointError(where, 'does not hold m5op statistics (periodAgeNs, periodExits, open, work, periodWorkCount, periodUnmatched, dumps)', { code: 'corrupt' });
+  // The saved machine had no action on a timer (the save refuses them): neither has the restored one.
+  m5ops.dispose();
   m5ops.stats.restore(s as M5StatsState);
 }
