@@ -31,6 +31,7 @@ import { ConfigError } from '../errors/errors';
 import type { ArchPlugin } from './arch-plugin';
 import type { Device } from '../bus/device';
 import { restoreLocalDeviceStates, saveLocalDeviceStates, type NamedDevice } from '../checkpoint/device-states';
+import { restoreVcpuState, saveVcpuState, type SavedVcpuState } from '../checkpoint/vcpu-state';
 
 let data: VcpuWorkerData;
 const port = parentPort!;
@@ -127,6 +128,12 @@ port.on('message', (m: ToWorker) => {
             break;
           case 'restoreDeviceStates':
             restoreLocalDeviceStates(devices, m.args[0] as Record<string, unknown>);
+            break;
+          case 'saveVcpuState':
+            value = saveVcpuState(cpu, devices);
+            break;
+          case 'restoreVcpuState':
+            restoreVcpuState(cpu, arch, devices, m.args[0] as SavedVcpuState);
             break;
           case 'simTicks':
             value = isTimedCpu(cpu) ? cpu.timing.ticks : 0n;
