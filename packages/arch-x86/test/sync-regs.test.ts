@@ -80,7 +80,7 @@ describe('SyncRegsArea on a kvm_run buffer', () => {
 
   it('trusts the area only after KVM wrote it: RFLAGS bit 1, cleared again once copied', () => {
     const { run, a, bytes } = area();
-    const into = new DataView(new ArrayBuffer(144));
+    const into = new Uint8Array(144);
     a.kvmRan(); // no run yet: the area is all zero
     expect(a.read('regs', into)).toBe(false);
     bytes[RFLAGS] = 0x02;
@@ -88,7 +88,7 @@ describe('SyncRegsArea on a kvm_run buffer', () => {
     a.kvmRan();
     expect(a.freshGroups).toBe(bits('regs', 'events'));
     expect(a.read('regs', into)).toBe(true);
-    expect(into.getUint8(0)).toBe(0x42);
+    expect(into[0]).toBe(0x42);
     expect(bytes[RFLAGS]).toBe(0);
     a.kvmRan(); // an invalidation without a run
     expect(a.read('regs', into)).toBe(false);
@@ -97,8 +97,8 @@ describe('SyncRegsArea on a kvm_run buffer', () => {
 
   it('a staged write sets kvm_dirty_regs and is not requested back until KVM took it', () => {
     const { run, a } = area();
-    const regs = new DataView(new ArrayBuffer(144));
-    regs.setBigUint64(128, 0x1000n, true); // rip
+    const regs = new Uint8Array(144);
+    new DataView(regs.buffer).setBigUint64(128, 0x1000n, true); // rip
     a.stage('regs', regs);
     expect(dirty(run)).toBe(1);
     expect(valid(run)).toBe(4);
@@ -116,8 +116,8 @@ describe('SyncRegsArea on a kvm_run buffer', () => {
 
   it('unstage withdraws the write: dirty bit cleared, group requested again, staged bytes no evidence', () => {
     const { run, a, bytes } = area();
-    const regs = new DataView(new ArrayBuffer(144));
-    regs.setUint8(136, 0x02);
+    const regs = new Uint8Array(144);
+    regs[136] = 0x02;
     a.stage('regs', regs);
     a.unstage(bits('regs'));
     expect(dirty(run)).toBe(0);

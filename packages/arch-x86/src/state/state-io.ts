@@ -8,6 +8,9 @@
 import { KvmError } from '@kvmts/core';
 import { ANY_RESULT, IoctlBatch } from '@kvmts/native';
 
+// Read once: the compiled re-exports of @kvmts/native are getters, dear on a per-ioctl path.
+const ANY = ANY_RESULT;
+
 /** One ioctl on this vCPU's fd; throws KvmError naming `op` (kvmIoctl). */
 export type VcpuIoctl = (request: number, op: string, arg?: number | ArrayBufferView) => number;
 
@@ -33,8 +36,12 @@ export interface QueueFailure {
 export class StateIoQueue {
   private readonly batch = new IoctlBatch();
   private readonly ops: string[] = [];
-  /** Per step: its index in the batch (-1: no ioctl), its follow-up, and the caller's tag (a group name). */
-  private readonly steps: { index: number; after: AfterIoctl | undefined; tag: string }[] = [];
+  // Per step, in parallel arrays (no object per step: a full sync queues ten every time):
+  // its index in the batch (-1: no ioctl), its follow-up, and the caller's tag (a group name).
+  private readonly stepIndex: number[] = [];
+  private readonly stepAfter: (AfterIoctl | undefined)[] = [];
+  private readonly stepTag: string[] = [];
+  private steps = 0;
   private queuing = false;
 
   constructor(
@@ -52,27 +59,26 @@ export class StateIoQueue {
     if (this.port === undefined) return false;
     this.batch.clear();
     this.ops.length = 0;
-    this.steps.length = 0;
+    this.steps = 0;
     this.queuing = true;
     return true;
   }
 
   /** ioctl now (then `after(result)`), or queued. `expect` ≥ 0 stops a batch at any other result. */
-  call(tag: string, request: number, op: string, arg: number | ArrayBufferView | undefined, after?: AfterIoctl, expect: number = ANY_RESULT): void {
+  call(tag: string, request: number, op: string, arg: number | ArrayBufferView | undefined, after?: AfterIoctl, expect: number = ANY): void {
     if (!this.queuing) {
       const r = this.ioctl(request, op, arg);
-      after?.(r);
+      if (after !== undefined) after(r);
       return;
     }
-    const index = this.batch.add(request, arg, expect);
     this.ops.push(op);
-    this.steps.push({ index, after, tag });
+    this.step(this.batch.add(request, arg, expect), after, tag);
   }
 
   /** `after(0)` now, or in order after the queued ioctls before it. */
   then(tag: string, after: AfterIoctl): void {
     if (!this.queuing) after(0);
-    else this.steps.push({ index: -1, after, tag });
+    else this.step(-1, after, tag);
   }
 
   /**
@@ -83,26 +89,30 @@ export class StateIoQueue {
    */
   flush(): QueueFailure | undefined {
     this.queuing = false;
-    const port = this.port!;
     const n = this.batch.count;
-    const done = n === 0 ? 0 : port.run(this.batch, this.ops);
-    for (let s = 0; s < this.steps.length; s++) {
-      const { index, after, tag } = this.steps[s];
-      if (index < 0) {
-        after?.(0);
-        continue;
-      }
+    const done = n === 0 ? 0 : this.port!.run(this.batch, this.ops);
+    const results = this.batch.results;
+    for (let s = 0; s < this.steps; s++) {
+      const index = this.stepIndex[s];
+      const after = this.stepAfter[s];
       if (index < done) {
-        after?.(this.batch.results[index]);
+        if (after !== undefined) after(index < 0 ? 0 : results[index]);
         continue;
       }
       const op = this.ops[index];
-      const result = this.batch.results[index];
-      if (result < 0) return { step: s, op, tag, error: port.error(this.batch, index, op) };
+      const result = results[index];
+      if (result < 0) return { step: s, op, tag: this.stepTag[s], error: this.port!.error(this.batch, index, op) };
       // A count other than the one expected: its follow-up names what KVM refused (and throws).
-      after?.(result);
-      return { step: s, op, tag, error: new KvmError(op, 0, 'EPARTIAL', `returned ${result}, expected ${this.batch.expects[index]}`) };
+      if (after !== undefined) after(result);
+      return { step: s, op, tag: this.stepTag[s], error: new KvmError(op, 0, 'EPARTIAL', `returned ${result}, expected ${this.batch.expects[index]}`) };
     }
     return undefined;
+  }
+
+  private step(index: number, after: AfterIoctl | undefined, tag: string): void {
+    const s = this.steps++;
+    this.stepIndex[s] = index;
+    this.stepAfter[s] = after;
+    this.stepTag[s] = tag;
   }
 }

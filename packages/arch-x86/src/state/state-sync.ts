@@ -53,7 +53,7 @@ import { decodeMsrValues, encodeMsrs, msrsBytes, type X86Msr } from '../abi/msrs
 import { KVM_XSAVE_BYTES, XSAVE_HEADER, readXstateBv } from '../isa/xsave';
 import { MSR, msrName } from '../isa/msrs';
 import { MAX_CPUID_ENTRIES, decodeCpuidEntries, encodeCpuid2 } from './cpuid';
-import { ALL_GROUPS, GROUP_BIT, X86_PULL_ORDER, X86_PUSH_ORDER, type X86StateGroup } from './groups';
+import { ALL_GROUPS, GROUP_BIT, X86_PULL_ORDER, X86_PUSH_ORDER, X86_STATE_GROUPS as ALL_GROUP_NAMES, type X86StateGroup } from './groups';
 import { X86ThreadContext, createX86StateData, type X86StateData, type X86StateSource } from './thread-context';
 import { StateIoQueue, type VcpuIoctl, type VcpuIoctlBatchPort } from './state-io';
 import { SyncRegsArea, X86_SYNC_REGS_GROUPS, routePush, SYNC_REGS_AREA, type X86SyncRegsGroup } from './sync-regs';
@@ -145,6 +145,8 @@ export class X86StateSync implements X86StateSource {
   private readonly queue: StateIoQueue;
   /** kvm_run.s (KVM_CAP_SYNC_REGS), when offered and given. */
   private readonly area: SyncRegsArea | undefined;
+  /** The raw structs of the groups kvm_run can carry, as bytes (kvm_regs, kvm_sregs, kvm_vcpu_events). */
+  private readonly syncBytes: Record<X86SyncRegsGroup, Uint8Array>;
   /** Pushes may stage groups in kvm_run (set by X86KvmCPU while it runs the vCPU). */
   staging = false;
 
@@ -155,6 +157,8 @@ export class X86StateSync implements X86StateSource {
     io: X86StateIo = {},
   ) {
     this.sregsBuf = new DataView(new ArrayBuffer(caps.sregs2 ? X86Sregs2Layout.size : X86SregsLayout.size));
+    const bytes = (view: DataView, g: X86SyncRegsGroup): Uint8Array => new Uint8Array(view.buffer, 0, SYNC_REGS_AREA[g].size);
+    this.syncBytes = { regs: bytes(this.regsBuf, 'regs'), sregs: bytes(this.sregsBuf, 'sregs'), events: bytes(this.eventsBuf, 'events') };
     if (caps.xsaveBytes > 0) this.state.xsave = new Uint8Array(caps.xsaveBytes);
     this.tc = new X86ThreadContext(this.state, this);
     this.queue = new StateIoQueue(ioctl, io.batch);
@@ -242,12 +246,12 @@ export class X86StateSync implements X86StateSource {
       this.valid &= this.keep();
       this.area?.stale();
     }
-    const stale = X86_PULL_ORDER.filter((g) => (this.valid & GROUP_BIT[g]) === 0);
-    if (stale.length > 1 && this.queue.begin()) {
-      for (const g of stale) this.pull(g);
+    const stale = ALL_GROUPS & ~this.valid;
+    if ((stale & (stale - 1)) !== 0 && this.queue.begin()) {
+      for (const g of X86_PULL_ORDER) if (stale & GROUP_BIT[g]) this.pull(g);
       if (this.queue.flush() === undefined) return;
     }
-    for (const g of stale) if ((this.valid & GROUP_BIT[g]) === 0) this.pull(g);
+    for (const g of X86_PULL_ORDER) if (stale & GROUP_BIT[g] & ~this.valid) this.pull(g);
   }
 
   /** `group` will be modified: pull it if stale, and push it before the next run. */
@@ -280,7 +284,11 @@ export class X86StateSync implements X86StateSource {
         if (failure !== undefined) throw failure.error;
       }
     }
-    if (staged !== 0) for (const g of X86_SYNC_REGS_GROUPS) if (staged & GROUP_BIT[g]) a!.stage(g, this.rawForPush(g));
+    for (const g of X86_SYNC_REGS_GROUPS) {
+      if ((staged & GROUP_BIT[g]) === 0) continue;
+      this.rawForPush(g);
+      a!.stage(g, this.syncBytes[g]);
+    }
     this.dirty = 0;
     this.allDirty = false;
   }
@@ -331,31 +339,23 @@ export class X86StateSync implements X86StateSource {
   private pull(group: X86StateGroup): void {
     const s = this.state;
     const q = this.queue;
+    const done = this.afterPull[group];
     // The XSAVE image and the LAPIC page are kept as bytes: their raw struct is the object.
-    const done = (): void => this.pulled(group, false);
-    const doneDecoded = (): void => this.pulled(group, true);
+    const doneDecoded = this.afterPullDecoded[group];
     switch (group) {
       case 'cpuid':
         this.pullCpuid();
         return;
       case 'mpState':
-        q.call(group, KvmIoctl.GET_MP_STATE, 'KVM_GET_MP_STATE', this.mpBuf, () => {
-          // With an in-kernel LAPIC this made KVM accept a pending INIT/SIPI, which rewrites
-          // registers: what was pulled before is stale (what was modified stays).
-          if (this.lapic) {
-            this.valid &= this.keep();
-            this.area?.stale();
-          }
-          done();
-        });
+        q.call(group, KvmIoctl.GET_MP_STATE, 'KVM_GET_MP_STATE', this.mpBuf, this.afterMpStatePull);
         return;
       case 'regs':
-        if (this.area?.read('regs', this.regsBuf)) q.then(group, done);
+        if (this.area?.read('regs', this.syncBytes.regs)) q.then(group, done);
         else q.call(group, X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf, done);
         return;
       case 'sregs':
         if (this.caps.sregs2) q.call(group, X86Ioctl.GET_SREGS2, 'KVM_GET_SREGS2', this.sregsBuf, done);
-        else if (this.area?.read('sregs', this.sregsBuf)) q.then(group, done);
+        else if (this.area?.read('sregs', this.syncBytes.sregs)) q.then(group, done);
         else q.call(group, X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf, done);
         return;
       case 'xsave':
@@ -378,29 +378,34 @@ export class X86StateSync implements X86StateSource {
           q.call(group, X86Ioctl.GET_LAPIC, 'KVM_GET_LAPIC', s.lapic, doneDecoded);
         }
         return;
-      case 'msrs': {
-        const n = this.msrList.length;
-        q.call(
-          group,
-          X86Ioctl.GET_MSRS,
-          'KVM_GET_MSRS',
-          this.msrGetBuf,
-          (r) => {
-            this.checkCount(r, n, (i) => this.msrList[i], 'KVM_GET_MSRS');
-            this.tscPulled = this.rawTsc();
-            done();
-          },
-          n,
-        );
+      case 'msrs':
+        q.call(group, X86Ioctl.GET_MSRS, 'KVM_GET_MSRS', this.msrGetBuf, this.afterMsrsPull, this.msrList.length);
         return;
-      }
       case 'events':
         if (!this.caps.vcpuEvents) q.then(group, done);
-        else if (this.area?.read('events', this.eventsBuf)) q.then(group, done);
+        else if (this.area?.read('events', this.syncBytes.events)) q.then(group, done);
         else q.call(group, X86Ioctl.GET_VCPU_EVENTS, 'KVM_GET_VCPU_EVENTS', this.eventsBuf, done);
         return;
     }
   }
+
+  // Follow-ups of the pulls, made once (a full sync queues ten each time).
+  private readonly afterPull = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, () => this.pulled(g, false)])) as Record<X86StateGroup, () => void>;
+  private readonly afterPullDecoded = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, () => this.pulled(g, true)])) as Record<X86StateGroup, () => void>;
+  private readonly afterMpStatePull = (): void => {
+    // With an in-kernel LAPIC this made KVM accept a pending INIT/SIPI, which rewrites
+    // registers: what was pulled before is stale (what was modified stays).
+    if (this.lapic) {
+      this.valid &= this.keep();
+      this.area?.stale();
+    }
+    this.pulled('mpState', false);
+  };
+  private readonly afterMsrsPull = (r: number): void => {
+    this.checkCount(r, this.msrList.length, (i) => this.msrList[i], 'KVM_GET_MSRS');
+    this.tscPulled = this.rawTsc();
+    this.pulled('msrs', false);
+  };
 
   /** `group` was pulled into its raw struct (or, `decoded`, straight into its object). */
   private pulled(group: X86StateGroup, decoded: boolean): void {

@@ -90,6 +90,10 @@ export function kvmBitsOfGroups(groups: number): number {
   return m;
 }
 
+// kvm_run offsets read once: the compiled re-exports of @kvmts/core are getters.
+const VALID_REGS = KvmRunLayout.kvm_valid_regs;
+const DIRTY_REGS = KvmRunLayout.kvm_dirty_regs;
+
 /** RFLAGS in kvm_run.s.regs: bit 1 is always set in a real RFLAGS, so 0 marks "not written by KVM". */
 const AREA_RFLAGS = SYNC_REGS_AREA.regs.offset + X86RegsLayout.fields.rflags.offset;
 const RFLAGS_FIXED = 0x2;
@@ -112,6 +116,8 @@ export class SyncRegsArea {
   /** Groups written into the area for KVM to apply at the next entry. */
   private staged = 0;
   private readonly bytes: Uint8Array;
+  /** Each group's bytes in kvm_run. */
+  private readonly views: Record<X86SyncRegsGroup, Uint8Array>;
   /** What the area held at kvmRan(), per group (the area itself is marked after the copy). */
   private readonly copies: Record<X86SyncRegsGroup, Uint8Array> = {
     regs: new Uint8Array(SYNC_REGS_AREA.regs.size),
@@ -121,6 +127,8 @@ export class SyncRegsArea {
 
   constructor(private readonly run: DataView) {
     this.bytes = new Uint8Array(run.buffer, run.byteOffset, run.byteLength);
+    const view = (g: X86SyncRegsGroup): Uint8Array => this.bytes.subarray(SYNC_REGS_AREA[g].offset, SYNC_REGS_AREA[g].offset + SYNC_REGS_AREA[g].size);
+    this.views = { regs: view('regs'), sregs: view('sregs'), events: view('events') };
   }
 
   /**
@@ -153,16 +161,14 @@ export class SyncRegsArea {
    * as fresh. Returns the staged groups KVM has not taken yet.
    */
   kvmRan(): number {
-    const requested = groupsOfKvmBits(this.run.getUint32(KvmRunLayout.kvm_valid_regs, true));
-    const pending = this.staged & groupsOfKvmBits(this.run.getUint32(KvmRunLayout.kvm_dirty_regs, true));
+    const requested = groupsOfKvmBits(this.run.getUint32(VALID_REGS, true));
+    const pending = this.staged & groupsOfKvmBits(this.run.getUint32(DIRTY_REGS, true));
     const taken = this.staged & ~pending;
     const ran = taken !== 0 || ((requested & GROUP_BIT.regs) !== 0 && (this.bytes[AREA_RFLAGS] & RFLAGS_FIXED) !== 0);
     this.fresh = ran ? requested & ~pending : 0;
-    for (const g of X86_SYNC_REGS_GROUPS) {
-      if ((this.fresh & GROUP_BIT[g]) === 0) continue;
-      const { offset, size } = SYNC_REGS_AREA[g];
-      this.copies[g].set(this.bytes.subarray(offset, offset + size));
-    }
+    if (this.fresh & GROUP_BIT.regs) this.copies.regs.set(this.views.regs);
+    if (this.fresh & GROUP_BIT.sregs) this.copies.sregs.set(this.views.sregs);
+    if (this.fresh & GROUP_BIT.events) this.copies.events.set(this.views.events);
     this.staged = pending;
     // Copied (or, from a staged write KVM took, not KVM's to vouch for): cleared as evidence.
     this.markRead();
@@ -172,13 +178,13 @@ export class SyncRegsArea {
 
   /** Staged groups KVM has not taken (read from kvm_dirty_regs). */
   pending(): number {
-    return this.staged & groupsOfKvmBits(this.run.getUint32(KvmRunLayout.kvm_dirty_regs, true));
+    return this.staged & groupsOfKvmBits(this.run.getUint32(DIRTY_REGS, true));
   }
 
-  /** Copy `group` as KVM stored it at the last exit into `into`; false when it is not held fresh. */
-  read(group: X86SyncRegsGroup, into: DataView): boolean {
+  /** Copy `group` as KVM stored it at the last exit into `into` (its raw struct); false when it is not held fresh. */
+  read(group: X86SyncRegsGroup, into: Uint8Array): boolean {
     if ((this.fresh & GROUP_BIT[group]) === 0) return false;
-    new Uint8Array(into.buffer, into.byteOffset, SYNC_REGS_AREA[group].size).set(this.copies[group]);
+    into.set(this.copies[group]);
     return true;
   }
 
@@ -188,12 +194,12 @@ export class SyncRegsArea {
   }
 
   /** Write `group` for KVM to apply at the next KVM_RUN entry; not requested back until it has. */
-  stage(group: X86SyncRegsGroup, from: DataView): void {
-    const { offset, size, kvmBit } = SYNC_REGS_AREA[group];
-    this.bytes.set(new Uint8Array(from.buffer, from.byteOffset, size), offset);
+  stage(group: X86SyncRegsGroup, from: Uint8Array): void {
+    const { offset, kvmBit } = SYNC_REGS_AREA[group];
+    this.bytes.set(from, offset);
     this.staged |= GROUP_BIT[group];
     this.fresh &= ~GROUP_BIT[group];
-    this.run.setUint32(KvmRunLayout.kvm_dirty_regs, this.run.getUint32(KvmRunLayout.kvm_dirty_regs, true) | kvmBit, true);
+    this.run.setUint32(DIRTY_REGS, this.run.getUint32(DIRTY_REGS, true) | kvmBit, true);
     this.writeValid();
   }
 
@@ -202,7 +208,7 @@ export class SyncRegsArea {
     const g = groups & this.staged;
     if (g === 0) return;
     this.staged &= ~g;
-    this.run.setUint32(KvmRunLayout.kvm_dirty_regs, this.run.getUint32(KvmRunLayout.kvm_dirty_regs, true) & ~kvmBitsOfGroups(g), true);
+    this.run.setUint32(DIRTY_REGS, this.run.getUint32(DIRTY_REGS, true) & ~kvmBitsOfGroups(g), true);
     // The staged bytes are not KVM's: they must not pass for evidence of a run.
     if (g & GROUP_BIT.regs) this.markRead();
     this.writeValid();
@@ -218,6 +224,6 @@ export class SyncRegsArea {
   }
 
   private writeValid(): void {
-    this.run.setUint32(KvmRunLayout.kvm_valid_regs, kvmBitsOfGroups(this.enabled & ~this.staged), true);
+    this.run.setUint32(VALID_REGS, kvmBitsOfGroups(this.enabled & ~this.staged), true);
   }
 }
