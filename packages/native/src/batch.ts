@@ -23,8 +23,8 @@ export class IoctlBatch {
   readonly expects = new Int32Array(MAX_IOCTL_BATCH);
   /** What each ioctl run returned (its result, or -errno); valid up to where the batch stopped. */
   readonly results = new Float64Array(MAX_IOCTL_BATCH);
-  /** The third ioctl argument of each: a word, or a view whose bytes are passed by pointer. */
-  readonly args: IoctlArg[] = [];
+  /** The third ioctl argument of each: a word, or a view whose bytes are passed by pointer (fixed length: never resized, so it stays a packed array). */
+  readonly args: IoctlArg[] = new Array<IoctlArg>(MAX_IOCTL_BATCH).fill(undefined);
   private n = 0;
 
   get count(): number {
@@ -42,8 +42,9 @@ export class IoctlBatch {
   }
 
   clear(): void {
+    // Drop the references (views of state buffers) but keep the array's shape.
+    this.args.fill(undefined, 0, this.n);
     this.n = 0;
-    this.args.length = 0;
   }
 }
 

@@ -16,7 +16,7 @@ export type VcpuIoctl = (request: number, op: string, arg?: number | ArrayBuffer
 
 /** Runs a batch on the vCPU fd (runIoctlBatch) and names a failure. */
 export interface VcpuIoctlBatchPort {
-  /** batch.count when every ioctl succeeded, else the index of the one that stopped it (results filled). */
+  /** batch.count when every ioctl succeeded, else the index of the one that stopped it (results filled). ops[i] names ioctl i (i < batch.count; entries past it are stale). */
   run(batch: IoctlBatch, ops: readonly string[]): number;
   /** The KvmError for ioctl `index`, which failed with -errno (batch.results[index]), naming `op`. */
   error(batch: IoctlBatch, index: number, op: string): Error;
@@ -58,7 +58,6 @@ export class StateIoQueue {
   begin(): boolean {
     if (this.port === undefined) return false;
     this.batch.clear();
-    this.ops.length = 0;
     this.steps = 0;
     this.queuing = true;
     return true;
@@ -71,8 +70,9 @@ export class StateIoQueue {
       if (after !== undefined) after(r);
       return;
     }
-    this.ops.push(op);
-    this.step(this.batch.add(request, arg, expect), after, tag);
+    const index = this.batch.add(request, arg, expect);
+    this.ops[index] = op;
+    this.step(index, after, tag);
   }
 
   /** `after(0)` now, or in order after the queued ioctls before it. */

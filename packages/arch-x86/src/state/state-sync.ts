@@ -407,6 +407,14 @@ export class X86StateSync implements X86StateSource {
     this.pulled('msrs', false);
   };
 
+  /** KVM_SET_MSRS of the raw entries (msrList minus TSC): all taken, or name the one refused. */
+  private readonly afterRawMsrsPush = (r: number): void => {
+    const list = this.msrList;
+    const tscAt = list.indexOf(MSR.TSC);
+    const n = tscAt < 0 ? list.length : list.length - 1;
+    this.checkCount(r, n, (i) => list[tscAt >= 0 && i >= tscAt ? i + 1 : i], 'KVM_SET_MSRS');
+  };
+
   /** `group` was pulled into its raw struct (or, `decoded`, straight into its object). */
   private pulled(group: X86StateGroup, decoded: boolean): void {
     const bit = GROUP_BIT[group];
@@ -674,8 +682,7 @@ export class X86StateSync implements X86StateSource {
       dst.set(src.subarray(entry(tscAt + 1), entry(list.length)), entry(tscAt));
     }
     this.msrSetBuf.setUint32(X86MsrsLayout.fields.nmsrs.offset, n, true);
-    const at = (i: number): number => list[tscAt >= 0 && i >= tscAt ? i + 1 : i];
-    this.queue.call('msrs', X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf, (r) => this.checkCount(r, n, at, 'KVM_SET_MSRS'), n);
+    this.queue.call('msrs', X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf, this.afterRawMsrsPush, n);
   }
 
   /** KVM_GET/SET_MSRS answer how many entries they processed: fewer means one was refused. */

@@ -52,7 +52,7 @@ export class FakeVcpu {
   readonly batchPort: VcpuIoctlBatchPort = {
     run: (batch, ops) => {
       this.crossings++;
-      this.batches.push([...ops]);
+      this.batches.push(ops.slice(0, batch.count));
       for (let i = 0; i < batch.count; i++) {
         let r: number;
         try {
