@@ -119,6 +119,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         msrList,
         msrs: X86_BOOT_MSRS.filter((m) => msrList.includes(m.index)),
         fpu: X86_BOOT_FPU,
+        syncRegs: options.syncRegs,
         ...(start.mpState !== undefined ? { mpState: start.mpState } : {}),
         ...(userspaceIrq !== undefined ? { userspaceIrq } : {}),
         ...(start.bootRegisters ? regs[id] : {}),
