@@ -9,8 +9,8 @@
  *                   updateKvmState() via syncToKvm() (push all ten). In-kernel irqchip, so the
  *                   LAPIC is among them. No KVM_RUN. ns/op = one round trip (20 ioctls, in two
  *                   batches: one N-API crossing each way).
- *   full-sync-unbatched  the same with one crossing per ioctl (kvmts before batching), against
- *                   the same C program: the batching's effect, measured in the same run.
+ *   full-sync-unbatched  the same with one crossing per ioctl (archOptions.batchStateSync false,
+ *                   the default), against the same C program: the batching's effect, in the same run.
  *   rip-after-exit  the lazy case: an exit handler reads RIP on every exit (getRegs().rip).
  *                   kvmts takes it from kvm_run (KVM_CAP_SYNC_REGS, no ioctl); the C program
  *                   issues KVM_GET_REGS, as the issue defines the target. ns/op = one exit + the read.
@@ -26,7 +26,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { KvmExitReason, KvmRunLayout, kvmIoctl } = require('@kvmts/core');
+const { KvmExitReason, KvmRunLayout } = require('@kvmts/core');
 const { assembleGuest, X86_LAYOUT, X86RegsLayout, X86StateSync } = require('@kvmts/arch-x86');
 const { makeRig, dumpInitialState } = require('./lib/x86-rig');
 const { buildBaseline, runJson } = require('./lib/baseline');
@@ -69,11 +69,11 @@ function timed(fn) {
   return { ns: Number(t1 - t0), user_ns: c1.user * 1000, sys_ns: c1.system * 1000 };
 }
 
-/** A full round trip of every group; `batched` false swaps in a state sync without the batch port. */
+/** A full round trip of every group; `batched` picks archOptions.batchStateSync (one crossing each way, or one per ioctl). */
 function fullSyncScenario(name, batched) {
   return {
     name,
-    archOptions: { irqchip: 'kernel' },
+    archOptions: { irqchip: 'kernel', batchStateSync: batched },
     ops: (o) => Math.max(1, Math.floor(o.iterations / IOCTLS_PER_ROUND_TRIP)),
     // Warm up with as many round trips as the other scenario warms up with exits: V8 has to
     // reach its optimising tier first (slow to come under the nested tier's TCG).
@@ -83,13 +83,6 @@ function fullSyncScenario(name, batched) {
       const rig = makeRig(boot, this.archOptions);
       try {
         const cpu = rig.cpu;
-        if (!batched) {
-          // The CPU's sync is protected in TypeScript; this diagnostic replaces it with one that
-          // issues one ioctl per crossing, as kvmts did before batching.
-          const fd = cpu.fd;
-          cpu.sync = new X86StateSync((request, op, arg) => kvmIoctl(fd, request, op, arg), cpu.sync.caps, 'vCPU 0');
-          cpu.sync.configure({ lapic: true, msrList: rig.state.msrList });
-        }
         // The template methods BaseKvmCPU calls (protected in TypeScript, reachable from here).
         const roundTrip = () => {
           cpu.invalidateThreadContext();

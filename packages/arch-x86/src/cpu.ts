@@ -25,7 +25,7 @@ import type { X86Sregs2 } from './abi/sregs-codec';
 import type { X86ThreadContext } from './state/thread-context';
 import type { X86InitialState } from './state/initial-state';
 import type { X86StateGroup } from './state/groups';
-import { X86StateSync, queryStateCaps } from './state/state-sync';
+import { X86StateSync, queryStateCaps, type VcpuIoctlBatchPort } from './state/state-sync';
 import { X86_DEFAULT_SYNC_REGS, type X86SyncRegsGroup } from './state/sync-regs';
 import { ioctlBatchError, runIoctlBatch, type IoctlBatch } from '@kvmts/native';
 import { applySetupSequence, mergeSregs } from './state/setup-sequence';
@@ -62,6 +62,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
   userspaceInterrupts: UserspaceInterruptInjector | undefined;
   /** Which state groups are current with KVM and which changed; their ioctls. */
   protected readonly sync: X86StateSync;
+  /** Full pulls and pushes in one native call each (archOptions.batchStateSync). */
+  private readonly batchPort: VcpuIoctlBatchPort;
   /** Guest debugging (debug/guest-debugger.ts), once attached by guestDebug(). */
   private debugger: X86GuestDebugger | undefined;
   private readonly vmFd: number;
@@ -84,9 +86,10 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
     this.memoryRegions = setup.options?.memoryRegions;
     const caps = queryStateCaps((cap) => kvmIoctl(vmFd, KvmIoctl.CHECK_EXTENSION, `KVM_CHECK_EXTENSION(${KvmCap[cap]})`, cap));
     const fd = this.fd;
-    // A full sync is one batch each way; with KVM_CAP_SYNC_REGS the registers travel in kvm_run.
-    const batch = { run: (b: IoctlBatch) => runIoctlBatch(fd, b), error: (b: IoctlBatch, i: number, op: string) => toKvmError(op, ioctlBatchError(fd, b, i)) };
-    this.sync = new X86StateSync((request, op, arg) => kvmIoctl(fd, request, op, arg), caps, `vCPU ${this.id}`, { batch, run: this.run });
+    // With KVM_CAP_SYNC_REGS the registers travel in kvm_run; a full sync may be one batch each
+    // way (archOptions.batchStateSync, applyInitialState).
+    this.batchPort = { run: (b: IoctlBatch) => runIoctlBatch(fd, b), error: (b: IoctlBatch, i: number, op: string) => toKvmError(op, ioctlBatchError(fd, b, i)) };
+    this.sync = new X86StateSync((request, op, arg) => kvmIoctl(fd, request, op, arg), caps, `vCPU ${this.id}`, { run: this.run });
     this.sync.useSyncRegs(X86_DEFAULT_SYNC_REGS);
   }
 
@@ -127,6 +130,7 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
   /** The set-up sequence of state/setup-sequence.ts: CPUID, MSRs, MP state, registers, FPU, special registers, LAPIC. */
   applyInitialState(state: X86InitialState = {}): void {
     if (state.syncRegs !== undefined) this.sync.useSyncRegs(state.syncRegs);
+    this.sync.useBatch(state.batchStateSync ? this.batchPort : undefined);
     applySetupSequence(this.sync, state);
     // irqchip 'userspace': this thread injects what the shared controller holds for this vCPU.
     if (state.userspaceIrq !== undefined) this.userspaceInterrupts = new UserspaceInterruptInjector(this, state.userspaceIrq);

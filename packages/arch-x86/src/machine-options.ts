@@ -51,13 +51,20 @@ export interface X86MachineOptions {
    * where KVM lacks SREGS2; [] turns it off. Without the cap every group goes by ioctl.
    */
   readonly syncRegs?: readonly X86SyncRegsGroup[];
+  /**
+   * Run a full state pull or push (checkpoints, CPU switches, dumps: ~10 ioctls each way) as one
+   * native call (`runIoctlBatch`) instead of one N-API crossing per ioctl. Default false: in the
+   * only KVM measured so far (nested, under TCG) batching made a full sync slower, and natively it
+   * saves ~0.2 µs per ioctl (scripts/bench/README.md, `sync`).
+   */
+  readonly batchStateSync?: boolean;
 }
 
-const KNOWN = ['irqchip', 'cpuid', 'apStart', 'gsiRouting', 'syncRegs'];
+const KNOWN = ['irqchip', 'cpuid', 'apStart', 'gsiRouting', 'syncRegs', 'batchStateSync'];
 
 /** `archOptions`, checked; a ConfigError names the bad option. */
 export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
-  if (raw === undefined) return { irqchip: 'none', cpuid: {}, apStart: 'entry', gsiRouting: 'kvm', syncRegs: X86_DEFAULT_SYNC_REGS };
+  if (raw === undefined) return { irqchip: 'none', cpuid: {}, apStart: 'entry', gsiRouting: 'kvm', syncRegs: X86_DEFAULT_SYNC_REGS, batchStateSync: false };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('archOptions', 'must be an object (X86MachineOptions)');
   for (const key of Object.keys(raw)) {
     if (!KNOWN.includes(key)) throw new ConfigError(`archOptions.${key}`, `unknown x86 option (known: ${KNOWN.join(', ')})`);
@@ -73,7 +80,9 @@ export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
   const gsiRouting = o.gsiRouting ?? 'kvm';
   if (!X86_GSI_ROUTING_KINDS.includes(gsiRouting)) throw new ConfigError('archOptions.gsiRouting', `must be 'kvm' or 'pc', got ${describeValue(gsiRouting)}`);
   if (gsiRouting === 'pc' && irqchip !== 'kernel') throw new ConfigError('archOptions.gsiRouting', `'pc' routes the in-kernel irqchip's GSIs: it needs archOptions.irqchip 'kernel', got '${irqchip}'`);
-  return { irqchip, cpuid: checkCpuidRequest(o.cpuid), apStart, gsiRouting, syncRegs: checkSyncRegs(o.syncRegs) };
+  const batchStateSync = o.batchStateSync ?? false;
+  if (typeof batchStateSync !== 'boolean') throw new ConfigError('archOptions.batchStateSync', `must be true or false, got ${describeValue(batchStateSync)}`);
+  return { irqchip, cpuid: checkCpuidRequest(o.cpuid), apStart, gsiRouting, syncRegs: checkSyncRegs(o.syncRegs), batchStateSync };
 }
 
 function checkSyncRegs(raw: unknown): readonly X86SyncRegsGroup[] {

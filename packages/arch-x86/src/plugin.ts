@@ -120,6 +120,7 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         msrs: X86_BOOT_MSRS.filter((m) => msrList.includes(m.index)),
         fpu: X86_BOOT_FPU,
         syncRegs: options.syncRegs,
+        ...(options.batchStateSync ? { batchStateSync: true } : {}),
         ...(start.mpState !== undefined ? { mpState: start.mpState } : {}),
         ...(userspaceIrq !== undefined ? { userspaceIrq } : {}),
         ...(start.bootRegisters ? regs[id] : {}),

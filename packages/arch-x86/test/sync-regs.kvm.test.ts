@@ -147,7 +147,7 @@ describeKvm('KVM_CAP_SYNC_REGS and batched sync on real KVM', () => {
   });
 
   it('a batched full pull (with an in-kernel LAPIC) equals an unbatched, independent one', () => {
-    const r = keep(rig('regs_pattern', { irqchip: 'kernel' }));
+    const r = keep(rig('regs_pattern', { irqchip: 'kernel', batchStateSync: true }));
     const cpu = r.cpus[0];
     expect(cpu.runLoop(3)).toEqual({ reason: 'exit-limit' });
     (cpu as unknown as { updateThreadContext(): void }).updateThreadContext();
@@ -165,7 +165,7 @@ describeKvm('KVM_CAP_SYNC_REGS and batched sync on real KVM', () => {
   });
 
   it('an ioctl KVM refuses inside a batched full push is a KvmError naming it (an XCR0 without x87)', () => {
-    const cpu = keep(rig('regs_pattern')).cpus[0];
+    const cpu = keep(rig('regs_pattern', { batchStateSync: true })).cpus[0];
     expect(cpu.runLoop(1)).toEqual({ reason: 'exit-limit' });
     cpu.markThreadContextDirty();
     const tc = cpu.getThreadContext();

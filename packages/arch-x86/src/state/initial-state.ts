@@ -32,6 +32,8 @@ export interface X86InitialState {
   readonly fpu?: { readonly fcw: number; readonly mxcsr: number };
   /** The groups carried in kvm_run (archOptions.syncRegs); absent: X86_DEFAULT_SYNC_REGS. */
   readonly syncRegs?: readonly X86SyncRegsGroup[];
+  /** Full pulls and pushes as one batch each (archOptions.batchStateSync); absent: one ioctl at a time. */
+  readonly batchStateSync?: boolean;
   /** Special registers merged over the reset values (segments and tables field by field). */
   readonly sregs?: Partial<Record<keyof X86Sregs2, unknown>>;
 }

@@ -46,10 +46,16 @@ export class StateIoQueue {
 
   constructor(
     private readonly ioctl: VcpuIoctl,
-    private readonly port: VcpuIoctlBatchPort | undefined,
+    private port: VcpuIoctlBatchPort | undefined,
   ) {}
 
-  /** Whether begin() batches (a port was given). */
+  /** Batch through `port` from now on, or not at all (undefined). Only between syncs. */
+  usePort(port: VcpuIoctlBatchPort | undefined): void {
+    if (this.queuing) throw new Error('StateIoQueue.usePort during a batch');
+    this.port = port;
+  }
+
+  /** Whether begin() batches (a port is in use). */
   get batching(): boolean {
     return this.port !== undefined;
   }

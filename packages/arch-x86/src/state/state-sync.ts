@@ -166,6 +166,14 @@ export class X86StateSync implements X86StateSource {
   }
 
   /**
+   * Run a full pull or push as one batch through `port` (one N-API crossing each way), or one
+   * ioctl at a time (undefined; archOptions.batchStateSync decides, off by default).
+   */
+  useBatch(port: VcpuIoctlBatchPort | undefined): void {
+    this.queue.usePort(port);
+  }
+
+  /**
    * Carry `groups` in kvm_run from now on (regs is always among them when any is: it tells that
    * KVM wrote the area). Only what KVM offers: without KVM_CAP_SYNC_REGS nothing; sregs only
    * where KVM has no SREGS2 (kvm_run carries kvm_sregs, without the PDPTRs the sregs group
