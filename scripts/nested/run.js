@@ -13,8 +13,7 @@
  *   KVMTS_NESTED_KEEP_LOG=1    keep the console log of a passing run
  *   KVMTS_NESTED_QEMU_EXTRA    more QEMU arguments, e.g. "-smp 4"
  *   KVMTS_NESTED_L1            an L1 profile of the tier for every emulated host of the run (lib/tiers.js,
- *                              qemu.profiles; x86: tcg-multi); unset, suites a qemu.suiteProfiles rule
- *                              names get emulated hosts of their own with its profile (lib/l1-profiles.js)
+ *                              qemu.profiles; x86: tcg-multi), e.g. to measure L2 Linux boots in it
  *   KVMTS_NESTED_QEMU          which QEMU runs the emulated hosts: a build of the tier (lib/tiers.js,
  *                              qemu.builds; x86: system or backports), default the tier's defaultBuild
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
@@ -43,7 +42,7 @@ const { listTests, loadDurations, saveDurations, planShards } = require('./lib/s
 const { warmJestCache } = require('./lib/jest-warm');
 const guestQemu = require('./lib/guest-qemu');
 const { extractVmlinux } = require('./lib/vmlinux');
-const { l1Args, splitBySuiteProfile } = require('./lib/l1-profiles');
+const { l1Args } = require('./lib/l1-profiles');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
@@ -136,9 +135,7 @@ async function main() {
     // registry, which the emulated host has not): built here, shared read-only at the same path.
     if (tier.scratchProject && files.some((f) => f.endsWith(SCRATCH_SUITE))) scratchProject = prepareScratchProject();
     if (files.length === 0) throw new NestedError('jest --listTests', `no test file of ${tier.tier} matches ${jestArgs.join(' ') || 'the tier'}`);
-    // Files a suite profile claims run in emulated hosts of their own, after the ordinary shards.
-    const { rest, groups } = splitBySuiteProfile(tier, files);
-    plan = [...planShards(REPO, rest, loadDurations(cacheDir, tier.tier), shardCount), ...groups.map((g) => ({ files: g.files, weight: 0, profile: g.profile }))];
+    plan = planShards(REPO, files, loadDurations(cacheDir, tier.tier), shardCount);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const logDir = mkdirp(path.join(REPO, '.cache', 'nested', 'logs'));
@@ -148,8 +145,8 @@ async function main() {
     jestShard: plan ? `${i + 1}/${count}` : '', // jest's --shard inside the guest
     runDir: fs.mkdtempSync(path.join(os.tmpdir(), `kvmts-${tier.tier}-run-`)),
     logFile: path.join(logDir, `${tier.tier}-${stamp}${count > 1 ? `-${i + 1}` : ''}.log`),
-    // The L1 profile: KVMTS_NESTED_L1 for the whole run, else the shard's suite profile, else the default.
-    profile: process.env.KVMTS_NESTED_L1 || plan?.[i].profile || '',
+    // The L1 profile (KVMTS_NESTED_L1; '' = the tier's default set-up).
+    profile: process.env.KVMTS_NESTED_L1 || '',
   }));
   try {
     const m = prepare(arch, tier, cacheDir, shards[0].runDir);

@@ -119,7 +119,7 @@ function report(what: string, s: Session): void {
     `${s.summary.summary}; console tail:\n${s.console.slice(-3000)}\n`);
 }
 
-describe('nested x86: Linux booted by `kvmts boot` to a busybox shell', () => {
+describeKvm('nested x86: Linux booted by `kvmts boot` to a busybox shell', () => {
   let dir: string;
   let initrd: string;
   beforeAll(() => {

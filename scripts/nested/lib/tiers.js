@@ -39,7 +39,9 @@ const TIERS = {
       // with two L1s side by side, -smp 1 was 10% faster on some suites and 5% slower on
       // machine.kvm, the longest; two L1 vCPUs keep the multi-vCPU tests on a real SMP host.
       args: ['-accel', 'tcg,thread=single', '-M', 'q35', '-cpu', 'max,+svm', '-m', '2G', '-smp', '2'],
-      // Other L1 set-ups (KVMTS_NESTED_L1, lib/l1-profiles.js): each replaces the -accel value.
+      // Other L1 set-ups for a whole run (KVMTS_NESTED_L1, lib/l1-profiles.js): each replaces the
+      // -accel value. tcg-multi: for measuring (docs/testing.md, "Linux as an L2 guest"); the
+      // suites, Linux boots included, run in the default single-threaded one.
       profiles: {
         'tcg-multi': { accel: 'tcg,thread=multi' },
       },
