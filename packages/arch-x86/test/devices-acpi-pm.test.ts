@@ -32,6 +32,10 @@ describe('acpi-pm device', () => {
     expect(dev.read(4, 1, out)).toBe(1);
     // Past the sixth port the bus floats high.
     expect(dev.read(4, 4, out)).toBe(0xffff0001);
+    expect(out.high).toBe(0);
+    // Port I/O is at most 4 bytes: an 8-byte access is taken as its low 4 (the high word stays 0).
+    expect(dev.read(2, 8, out)).toBe(0x00010000);
+    expect(out.high).toBe(0);
   });
 
   it('stores enable bits, clears status bits written as 1, keeps SLP_TYP but never reads back SLP_EN', () => {

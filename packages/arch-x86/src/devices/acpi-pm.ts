@@ -44,6 +44,9 @@ const REGISTERS = [
   { name: 'control', at: 4 },
 ] as const;
 
+/** Byte lanes of an access: port I/O is at most 4 bytes wide (`in`/`out` of a dword). */
+const lanes = (size: AccessSize) => Math.min(size, 4);
+
 export class AcpiPm implements Device {
   readonly name: string;
   private readonly state: ReturnType<typeof LAYOUT.bind>;
@@ -66,7 +69,7 @@ export class AcpiPm implements Device {
     s.lock.acquire();
     try {
       let value = 0;
-      for (let lane = 0; lane < size; lane++) {
+      for (let lane = 0; lane < lanes(size); lane++) {
         const at = offset + lane;
         const reg = REGISTERS.find((r) => at >= r.at && at < r.at + 2);
         // Past the six ports: the bus floats high.
@@ -84,7 +87,7 @@ export class AcpiPm implements Device {
     s.lock.acquire();
     try {
       let controlWritten = false;
-      for (let lane = 0; lane < size; lane++) {
+      for (let lane = 0; lane < lanes(size); lane++) {
         const at = offset + lane;
         const reg = REGISTERS.find((r) => at >= r.at && at < r.at + 2);
         if (!reg) continue;
