@@ -84,8 +84,13 @@ function bootSession(args: readonly string[], steps: readonly Step[]): Promise<S
       const at = console.indexOf(steps[next].waitFor, searchFrom);
       if (at < 0) return;
       searchFrom = at + steps[next].waitFor.length;
-      if (steps[next].type !== undefined) child.stdin.write(`${steps[next].type}\n`);
+      const line = steps[next].type;
       next++;
+      // The last line typed closes stdin too: kvmts boot keeps running the guest after EOF.
+      if (line !== undefined) {
+        if (steps.slice(next).some((s) => s.type !== undefined)) child.stdin.write(`${line}\n`);
+        else child.stdin.end(`${line}\n`);
+      }
     }
   };
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString('latin1')));
