@@ -55,6 +55,8 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   });
   const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
+    // The buffer hands on whole lines; a prompt without a newline goes when the UART says so.
+    consoleFlush: () => console$.flush(),
     setIrqLine: (line, level) => irq.set(line, level),
     claimIrqLines: (controller, by) => irq.claim(controller, by),
     memory: new GuestMemory(data.regions),
