@@ -29,7 +29,11 @@ const PROMPT = 'kvmts-sh# ';
  * console's lines are echoed as they come (below), so the nested runner's idle timeout, which
  * watches the emulated host's console, does not mistake a slow boot for a hung host.
  */
-const BOOT_LIMIT_MS = 300_000;
+const BOOT_LIMIT_MS = 200_000;
+/** A line on the emulated host's console this often while a boot is quiet (`quiet`: nothing until userspace). */
+const HEARTBEAT_MS = 45_000;
+/** What the init script prints first: a boot that never printed it did not reach userspace. */
+const USERSPACE_LINE = 'kvmts-l2: shell on';
 
 /** /init: mount /proc, install busybox's applets, then an interactive shell on the console. */
 const SHELL_INIT = `#!/bin/busybox sh
@@ -123,10 +127,13 @@ function bootSession(args: readonly string[], steps: readonly Step[]): Promise<S
     advance();
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), BOOT_LIMIT_MS);
+  // The runner stops an emulated host whose console is silent for 240 s; a slow, quiet boot is not that.
+  const heartbeat = setInterval(() => fs.writeSync(1, `  [L2] (booting: ${((Date.now() - t0) / 1000).toFixed(0)} s, ${console.length} console bytes)\n`), HEARTBEAT_MS);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (status) => {
       clearTimeout(timer);
+      clearInterval(heartbeat);
       const tail = l1Safe(console.slice(-3000));
       const last = stdout.trim().split('\n').pop() ?? '';
       let summary: Session['summary'];
@@ -140,6 +147,25 @@ function bootSession(args: readonly string[], steps: readonly Step[]): Promise<S
       resolve({ status, console, summary, seconds: (Date.now() - t0) / 1000 });
     });
   });
+}
+
+/**
+ * bootSession, once more when the first boot never reached userspace. In this tier's L1 (QEMU
+ * 7.2's TCG emulation of SVM) an L2 kernel now and then freezes in early boot, spinning with its
+ * interrupts lost (docs/testing.md, "Linux as an L2 guest"): seen once in CI on 2026-12-02, after
+ * passing boots. That is the emulator's fault, not kvmts'; it is said on the console, and a second
+ * boot that fails too fails the test. A boot that reached userspace is never retried.
+ */
+async function bootSessionRetryingFrozenBoot(args: readonly string[], steps: readonly Step[]): Promise<Session> {
+  try {
+    const s = await bootSession(args, steps);
+    if (s.console.includes(USERSPACE_LINE)) return s;
+    fs.writeSync(1, `  [L2] the boot ended (status ${s.status}) without reaching userspace after ${s.seconds.toFixed(0)} s: booting once more\n`);
+  } catch (e) {
+    if (!(e instanceof Error) || !e.message.includes('without a JSON summary') || e.message.includes(USERSPACE_LINE)) throw e;
+    fs.writeSync(1, `  [L2] the boot never reached userspace (${l1Safe(e.message.split(';')[0])}): booting once more\n`);
+  }
+  return bootSession(args, steps);
 }
 
 /** The panic line sysrq c causes; built in pieces, so that no code frame shows it to the runner. */
@@ -171,7 +197,7 @@ describeKvm('nested x86: Linux booted by `kvmts boot` to a busybox shell', () =>
   it('bzImage, 1 vCPU: typed commands run and answer, nproc says 1, `poweroff -f` ends the run with status 0', async () => {
     const { bzImage } = guestKernels();
     expect(parseBzImageHeader(new Uint8Array(fs.readFileSync(bzImage))).version).toBeGreaterThanOrEqual(0x020c);
-    const s = await bootSession(['--kernel', bzImage, '--initrd', initrd, '--append', 'quiet', '--mem', '256M', '--cpus', '1'], [
+    const s = await bootSessionRetryingFrozenBoot(['--kernel', bzImage, '--initrd', initrd, '--append', 'quiet', '--mem', '256M', '--cpus', '1'], [
       { waitFor: PROMPT, type: 'echo "typed: $((6 * 7)) on $(nproc) cpus"' },
       // Any answer, then power off: a wrong CPU count fails the expectation below instead of
       // leaving the run waiting (the runner's idle timeout would stop the whole emulated host).
@@ -185,11 +211,11 @@ describeKvm('nested x86: Linux booted by `kvmts boot` to a busybox shell', () =>
     expect(s.summary).toMatchObject({ cpus: 1, cmdline: 'console=ttyS0 quiet panic=-1', status: 0, summary: 'the guest powered off (status 0)' });
     expect(s.summary.readyMs).toBeGreaterThan(0);
     expect(s.status).toBe(0);
-  }, BOOT_LIMIT_MS + 30_000);
+  }, 2 * BOOT_LIMIT_MS + 30_000);
 
   it('bzImage, 1 vCPU: a kernel panic (sysrq c) ends the run with status 2', async () => {
     const { bzImage } = guestKernels();
-    const s = await bootSession(['--kernel', bzImage, '--initrd', initrd, '--append', 'quiet', '--mem', '256M', '--cpus', '1'], [
+    const s = await bootSessionRetryingFrozenBoot(['--kernel', bzImage, '--initrd', initrd, '--append', 'quiet', '--mem', '256M', '--cpus', '1'], [
       { waitFor: PROMPT, type: 'echo "typed: nproc=$(nproc)"' },
       { waitFor: 'typed: nproc=', type: 'echo c > /proc/sysrq-trigger' },
     ]);
@@ -198,5 +224,5 @@ describeKvm('nested x86: Linux booted by `kvmts boot` to a busybox shell', () =>
     expectConsole(s, SYSRQ_PANIC);
     expect(s.summary).toMatchObject({ cpus: 1, status: 2, summary: 'the guest reset (a kernel panic with panic=-1, or a reboot)' });
     expect(s.status).toBe(2);
-  }, BOOT_LIMIT_MS + 30_000);
+  }, 2 * BOOT_LIMIT_MS + 30_000);
 });
