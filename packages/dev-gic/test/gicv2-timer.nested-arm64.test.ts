@@ -6,18 +6,10 @@
  * takes three timer interrupts through GICC_IAR/EOIR, one at a time (it arms the timer 10 ms
  * ahead, the handler turns it off): two while it spins, one that wakes it from WFI.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ConfigError, KvmSystemEvent, createMachine, type Machine } from '@kvmts/core';
+import { KvmSystemEvent, createMachine, type Machine } from '@kvmts/core';
 import type { Arm64Boot, ArmV8ThreadContextData } from '@kvmts/arch-arm64';
 import { Gicc, Gicd, gicV2, saveGicV2State, type GicV2Device } from '@kvmts/dev-gic';
-
-/** A guest program of scripts/nested/guest-asm/arm64/, assembled by the nested runner. */
-function guestProgram(name: string): Uint8Array {
-  const dir = process.env.KVMTS_GUEST_ASM;
-  if (!dir) throw new ConfigError('KVMTS_GUEST_ASM', 'unset: this suite runs inside the nested arm64 host (npm run test:nested:arm64)');
-  return fs.readFileSync(path.join(dir, `${name}.bin`));
-}
+import { guestProgram } from '../../arch-arm64/test/support/rig';
 
 describe("nested arm64: the in-kernel timer's interrupts through the userspace GICv2", () => {
   let machine: Machine<Arm64Boot> | undefined;
