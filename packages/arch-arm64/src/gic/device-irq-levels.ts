@@ -88,9 +88,11 @@ export class DeviceIrqLevelForwarder {
     const changed = this.first ? LEVEL_MASK : levels ^ this.forwarded;
     this.forwarded = levels;
     this.first = false;
-    ARM64_DEVICE_IRQ_PPIS.forEach((p, i) => {
-      if (changed & p.bit) this.lines.set(this.ppiLines[i], (levels & p.bit) !== 0);
-    });
+    // A plain loop: this runs on the exit path at every timer edge (no closure per call).
+    for (let i = 0; i < ARM64_DEVICE_IRQ_PPIS.length; i++) {
+      const bit = ARM64_DEVICE_IRQ_PPIS[i].bit;
+      if (changed & bit) this.lines.set(this.ppiLines[i], (levels & bit) !== 0);
+    }
   }
 
   /** The levels as last forwarded (bits of Arm64DeviceIrqLevel). */
