@@ -9,7 +9,7 @@
 import { KvmSystemEvent, createMachine, type Machine } from '@kvmts/core';
 import type { Arm64Boot, ArmV8ThreadContextData } from '@kvmts/arch-arm64';
 import { Gicc, Gicd, gicV2, saveGicV2State, type GicV2Device } from '@kvmts/dev-gic';
-import { guestProgram } from '../../arch-arm64/test/support/rig';
+import { guestProgram } from './support/guest-program';
 
 describe("nested arm64: the in-kernel timer's interrupts through the userspace GICv2", () => {
   let machine: Machine<Arm64Boot> | undefined;

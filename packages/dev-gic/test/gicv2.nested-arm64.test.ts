@@ -8,7 +8,7 @@
 import { KvmSystemEvent, createMachine, type Machine } from '@kvmts/core';
 import { pl011, type Arm64Boot, type ArmV8ThreadContextData, type Pl011 } from '@kvmts/arch-arm64';
 import { Gicc, Gicd, gicV2, saveGicV2State, type GicV2Device } from '@kvmts/dev-gic';
-import { guestProgram } from '../../arch-arm64/test/support/rig';
+import { guestProgram } from './support/guest-program';
 
 describe('nested arm64: the userspace GICv2', () => {
   let machine: Machine<Arm64Boot> | undefined;

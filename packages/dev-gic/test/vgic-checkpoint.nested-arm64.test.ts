@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { CheckpointReader, ConfigError, KvmSystemEvent, createMachine, decodeSection, restoreMachine, type Machine, type MachineConfig } from '@kvmts/core';
 import type { Arm64Boot } from '@kvmts/arch-arm64';
 import { DEV_GIC_MODULE, DEV_GIC_V2_MODULE, DEV_GIC_V3_ITS_MODULE, VGIC_V3_SECTION, kernelGicOf, type KernelGic } from '@kvmts/dev-gic';
-import { guestProgram } from '../../arch-arm64/test/support/rig';
+import { guestProgram } from './support/guest-program';
 
 const REPORT = 0x4020_0000;
 const CHILD = path.join(__dirname, 'fixtures', 'vgic-restore-child.js');
