@@ -43,6 +43,7 @@ export * from './devices/shared-lock';
 export * from './devices/shared-layout';
 export * from './devices/shared-state-checkpoint';
 export * from './devices/deferred-effects';
+export * from './devices/device-options';
 export * from './devices/shared-receive-ring';
 export * from './pci';
 export * from './machine/arch-plugin';

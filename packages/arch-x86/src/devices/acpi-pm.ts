@@ -15,6 +15,7 @@
 import {
   ConfigError,
   DeferredEffects,
+  checkDeviceOptions,
   defineSharedLayout,
   type AccessSize,
   type Device,
@@ -26,7 +27,7 @@ import {
 } from '@kvmts/core';
 import { ACPI_PM1, ACPI_S5_SLP_TYP } from '../firmware/acpi-tables';
 import { ARCH_X86_MODULE } from '../module-name';
-import { checkKnownKeys, checkPortBase } from './options';
+import { checkPortBase } from './options';
 
 export interface AcpiPmOptions {
   /** First of the six ports (the event block; the control block follows). Default 0x600, as on QEMU's PCs. */
@@ -120,9 +121,7 @@ export class AcpiPm implements Device {
 }
 
 function checkOptions(options: AcpiPmOptions | undefined): Required<AcpiPmOptions> {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new ConfigError('acpi-pm', 'options must be an object');
-  checkKnownKeys('acpi-pm', o, ['port']);
+  const o = checkDeviceOptions('acpi-pm', options, ['port']);
   const port = checkPortBase('acpi-pm.port', o.port ?? ACPI_PM_DEFAULT_PORT, ACPI_PM_PORT_COUNT);
   if (port % 4 !== 0) throw new ConfigError('acpi-pm.port', `must be 4-byte aligned (the FADT's PM1 event block), got 0x${port.toString(16)}`);
   return { port };

@@ -14,8 +14,8 @@
  * request goes out after the lock is released.
  */
 import {
-  ConfigError,
   DeferredEffects,
+  checkDeviceOptions,
   defineSharedLayout,
   type AccessSize,
   type Device,
@@ -26,7 +26,7 @@ import {
   type HighWord,
 } from '@kvmts/core';
 import { ARCH_X86_MODULE } from '../module-name';
-import { checkKnownKeys, checkPortBase } from './options';
+import { checkPortBase } from './options';
 
 export interface ExitDeviceOptions {
   /** First of the 8 ports. Default 0xf4 (where QEMU's isa-debug-exit sits). */
@@ -123,9 +123,7 @@ export class ExitDevice implements Device {
 }
 
 function checkedPort(options: ExitDeviceOptions | undefined): number {
-  const o = options ?? {};
-  if (typeof o !== 'object') throw new ConfigError('exit-device', 'options must be an object');
-  checkKnownKeys('exit-device', o, ['port']);
+  const o = checkDeviceOptions('exit-device', options, ['port']);
   return checkPortBase('exit-device.port', o.port ?? EXIT_DEVICE_DEFAULT_PORT, EXIT_DEVICE_PORT_COUNT);
 }
 

@@ -7,8 +7,8 @@
  * system reset (DeviceContext.requestReset). Shared state: one byte and a lock.
  */
 import {
-  ConfigError,
   DeferredEffects,
+  checkDeviceOptions,
   defineSharedLayout,
   type AccessSize,
   type Device,
@@ -19,7 +19,6 @@ import {
   type HighWord,
 } from '@kvmts/core';
 import { ARCH_X86_MODULE } from '../module-name';
-import { checkKnownKeys } from './options';
 
 export const SYSTEM_CONTROL_PORT = 0x92;
 export const SYSTEM_CONTROL_BITS = { FAST_RESET: 0x01, A20: 0x02 } as const;
@@ -66,9 +65,7 @@ export class SystemControlPort implements Device {
 export type SystemControlPortOptions = Record<string, never>;
 
 function checkOptions(options: SystemControlPortOptions | undefined): void {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new ConfigError('system-control-port', 'options must be an object');
-  checkKnownKeys('system-control-port', o, []);
+  const o = checkDeviceOptions('system-control-port', options, []);
 }
 
 export const systemControlPortPlugin: DevicePlugin<SystemControlPortOptions> = {

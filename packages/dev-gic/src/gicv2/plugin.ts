@@ -1,5 +1,5 @@
 /** The userspace GICv2's options, its DevicePlugin and the DeviceSpec builder users compose machines with. */
-import { ConfigError, describeValue, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
+import { ConfigError, checkDeviceOptions, describeValue, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
 import { ARM64_DEFAULT_GIC_IRQS, ARM64_GICV2_DEVICE_TYPE, ARM64_LAYOUT } from '@kvmts/arch-arm64';
 import { DEV_GIC_MODULE } from '../module-name';
 import { GicV2Device } from './device';
@@ -46,9 +46,7 @@ function base(setting: string, value: unknown, bytes: number): number {
 
 /** `options`, checked (ConfigError names the bad one). */
 export function checkedGicV2Options(options: GicV2Options | undefined): CheckedGicV2Options {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new ConfigError('gicv2', 'options must be an object');
-  for (const key of Object.keys(o)) if (!KNOWN.includes(key)) throw new ConfigError(`gicv2.${key}`, `unknown option (known: ${KNOWN.join(', ')})`);
+  const o = checkDeviceOptions('gicv2', options, KNOWN);
   const geometry = checkedGicV2Geometry({ cpus: o.cpus ?? 1, irqs: o.irqs ?? ARM64_DEFAULT_GIC_IRQS, priorityBits: o.priorityBits });
   const distributor = base('gicv2.distributor', o.distributor ?? GICV2_DEFAULT_BASES.distributor, GICD_FRAME_BYTES);
   const cpuInterface = base('gicv2.cpuInterface', o.cpuInterface ?? GICV2_DEFAULT_BASES.cpuInterface, GICC_FRAME_BYTES);

@@ -1,5 +1,5 @@
 /** The PL011's options, its DevicePlugin and the DeviceSpec builder users compose machines with. */
-import { ConfigError, describeValue, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
+import { ConfigError, checkDeviceOptions, describeValue, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
 import { encodeIrqLine } from '../../abi';
 import { ARM64_LAYOUT } from '../../layout';
 import { ARCH_ARM64_MODULE } from '../../module-name';
@@ -33,9 +33,7 @@ function integerIn(setting: string, value: unknown, min: number, max: number): n
 
 /** `options`, checked (ConfigError names the bad one). Also used by the plugin's FDT. */
 export function checkedPl011Options(options: Pl011Options | undefined): CheckedPl011Options {
-  const o = options ?? {};
-  if (typeof o !== 'object') throw new ConfigError('pl011', 'options must be an object');
-  for (const key of Object.keys(o)) if (!KNOWN.includes(key)) throw new ConfigError(`pl011.${key}`, `unknown option (known: ${KNOWN.join(', ')})`);
+  const o = checkDeviceOptions('pl011', options, KNOWN);
   const base = integerIn('pl011.base', o.base ?? ARM64_LAYOUT.pl011, 0, Number.MAX_SAFE_INTEGER - PL011_BYTES);
   if (base % PL011_BYTES !== 0) throw new ConfigError('pl011.base', `must be aligned to its ${PL011_BYTES}-byte frame, got 0x${base.toString(16)}`);
   const spi = o.spi === null ? undefined : integerIn('pl011.spi', o.spi ?? ARM64_LAYOUT.pl011Spi, 0, MAX_SPI);

@@ -1,8 +1,8 @@
 /** The CMOS/RTC's options, its DevicePlugin and the DeviceSpec builder users compose machines with. */
-import { ConfigError, describeValue, parseSize, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
+import { ConfigError, checkDeviceOptions, describeValue, parseSize, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
 import { ARCH_X86_MODULE } from '../../module-name';
 import { X86_LAYOUT } from '../../layout';
-import { checkIntegerInRange, checkKnownKeys } from '../options';
+import { checkIntegerInRange } from '../options';
 import { CmosRtc, type CmosPowerOn } from './device';
 import { CMOS_INDEX_PORT, CMOS_PORT_COUNT } from './registers';
 import { cmosRtcLayout } from './state';
@@ -23,9 +23,7 @@ export interface CmosRtcOptions {
 const START_TIME_RANGE = { min: -62135596800000 /* 0001-01-01 */, max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) } as const;
 
 function checkedPowerOn(options: CmosRtcOptions | undefined): CmosPowerOn {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new ConfigError('cmos-rtc', 'options must be an object');
-  checkKnownKeys('cmos-rtc', o, ['memory', 'cpus', 'startTime']);
+  const o = checkDeviceOptions('cmos-rtc', options, ['memory', 'cpus', 'startTime']);
   let bytes = 0;
   if (o.memory !== undefined) {
     const parsed = parseSize(o.memory);

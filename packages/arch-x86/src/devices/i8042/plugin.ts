@@ -1,7 +1,7 @@
 /** The i8042's options, its DevicePlugin and the DeviceSpec builder users compose machines with. */
-import { ConfigError, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
+import { ConfigError, checkDeviceOptions, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
 import { ARCH_X86_MODULE } from '../../module-name';
-import { checkIntegerInRange, checkKnownKeys } from '../options';
+import { checkIntegerInRange } from '../options';
 import { I8042 } from './device';
 import { I8042_COMMAND_PORT, I8042_DATA_PORT } from './registers';
 import { i8042Layout } from './state';
@@ -19,9 +19,7 @@ interface CheckedOptions {
 }
 
 function checkedOptions(options: I8042Options | undefined): CheckedOptions {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new ConfigError('i8042', 'options must be an object');
-  checkKnownKeys('i8042', o, ['irq', 'auxIrq']);
+  const o = checkDeviceOptions('i8042', options, ['irq', 'auxIrq']);
   const irq = o.irq === undefined ? undefined : checkIntegerInRange('i8042.irq', o.irq, 0, 1023);
   const auxIrq = o.auxIrq === undefined ? undefined : checkIntegerInRange('i8042.auxIrq', o.auxIrq, 0, 1023);
   if (irq !== undefined && irq === auxIrq) throw new ConfigError('i8042.auxIrq', `must differ from i8042.irq (both ${irq}): the keyboard and aux outputs are separate lines`);

@@ -14,8 +14,8 @@
  * between exits. KVM completes the pending OUT on the next KVM_RUN by skipping the instruction
  * (RIP is unchanged, so its completion callback still applies).
  */
-import { ConfigError, type AccessSize, type Device, type DeviceContext, type DevicePlugin, type HighWord, type M5opFileOptions } from '@kvmts/core';
-import { checkKnownKeys, checkPortBase } from '../options';
+import { checkDeviceOptions, type AccessSize, type Device, type DeviceContext, type DevicePlugin, type HighWord, type M5opFileOptions } from '@kvmts/core';
+import { checkPortBase } from '../options';
 import { X86M5opCaller, checkedFileOptions } from './caller';
 
 export interface M5opsDoorbellOptions extends M5opFileOptions {
@@ -27,9 +27,7 @@ export const M5OPS_DOORBELL_DEFAULT_PORT = 0x58;
 export const M5OPS_DOORBELL_PORTS = 4;
 
 function checked(options: M5opsDoorbellOptions | undefined): { port: number; files: M5opFileOptions } {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new ConfigError('m5ops-doorbell', 'options must be an object');
-  checkKnownKeys('m5ops-doorbell', o, ['port', 'readfile', 'outdir']);
+  const o = checkDeviceOptions('m5ops-doorbell', options, ['port', 'readfile', 'outdir']);
   const port = checkPortBase('m5ops-doorbell.port', o.port ?? M5OPS_DOORBELL_DEFAULT_PORT, M5OPS_DOORBELL_PORTS);
   return { port, files: checkedFileOptions('m5ops-doorbell', o) };
 }

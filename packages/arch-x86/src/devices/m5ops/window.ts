@@ -6,8 +6,7 @@
  * the offset are ignored, as in gem5. The guest must map the window (identity-mapped flat boots
  * need `mapBytes` up to 4 GiB) and RAM must not cover it.
  */
-import { ConfigError, M5OP_WINDOW_SIZE, m5opFuncFromOffset, type AccessSize, type Device, type DeviceContext, type DevicePlugin, type HighWord, type M5opFileOptions } from '@kvmts/core';
-import { checkKnownKeys } from '../options';
+import { ConfigError, M5OP_WINDOW_SIZE, checkDeviceOptions, m5opFuncFromOffset, type AccessSize, type Device, type DeviceContext, type DevicePlugin, type HighWord, type M5opFileOptions } from '@kvmts/core';
 import { X86M5opCaller, checkedFileOptions } from './caller';
 
 export interface M5opsWindowOptions extends M5opFileOptions {
@@ -19,9 +18,7 @@ export const M5OPS_WINDOW_DEFAULT_ADDRESS = 0xffff0000;
 const LOW32 = 0xffffffffn;
 
 function checked(options: M5opsWindowOptions | undefined): { address: number; files: M5opFileOptions } {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new ConfigError('m5ops-window', 'options must be an object');
-  checkKnownKeys('m5ops-window', o, ['address', 'readfile', 'outdir']);
+  const o = checkDeviceOptions('m5ops-window', options, ['address', 'readfile', 'outdir']);
   const address = o.address ?? M5OPS_WINDOW_DEFAULT_ADDRESS;
   if (typeof address !== 'number' || !Number.isSafeInteger(address) || address < 0 || address % 0x1000 !== 0 || address + M5OP_WINDOW_SIZE > 2 ** 52) {
     throw new ConfigError('m5ops-window.address', `must be a page-aligned guest-physical address with 64 KiB above it, got ${String(address)}`);

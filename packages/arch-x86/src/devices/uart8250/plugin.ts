@@ -1,7 +1,7 @@
 /** The UART's options, its DevicePlugin and the DeviceSpec builder users compose machines with. */
-import { ConfigError, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
+import { ConfigError, checkDeviceOptions, type DevicePlacement, type DevicePlugin, type DeviceSpec } from '@kvmts/core';
 import { ARCH_X86_MODULE } from '../../module-name';
-import { checkIntegerInRange, checkKnownKeys, checkPortBase } from '../options';
+import { checkIntegerInRange, checkPortBase } from '../options';
 import { Uart8250 } from './device';
 import { UART8250_DEFAULT_PORT, UART8250_PORT_COUNT } from './registers';
 import { UART_RX_QUEUE_BYTES, uart8250Layout } from './state';
@@ -22,9 +22,7 @@ interface CheckedOptions {
 }
 
 function checkedOptions(options: Uart8250Options | undefined): CheckedOptions {
-  const o = options ?? {};
-  if (typeof o !== 'object') throw new ConfigError('uart8250', 'options must be an object');
-  checkKnownKeys('uart8250', o, ['port', 'irq', 'rxQueueBytes']);
+  const o = checkDeviceOptions('uart8250', options, ['port', 'irq', 'rxQueueBytes']);
   const port = checkPortBase('uart8250.port', o.port ?? UART8250_DEFAULT_PORT, UART8250_PORT_COUNT);
   const { min, max } = UART_RX_QUEUE_BYTES;
   const rxQueueBytes = checkIntegerInRange('uart8250.rxQueueBytes', o.rxQueueBytes ?? UART_RX_QUEUE_BYTES.default, min, max);
