@@ -2,11 +2,11 @@
  * The PL011's shared state: the layout every instance (one per vCPU thread, one on the main
  * thread) binds, and its power-on values.
  */
-import { ConfigError, defineSharedLayout, type SharedLayout, type SharedState } from '@kvmts/core';
+import { ringSizedLayouts, type ReceiveQueueSizes, type SharedState } from '@kvmts/core';
 import { PL011_RESET } from './registers';
 
 /** Receive queue sizes: powers of two in [min, max]. */
-export const PL011_RX_QUEUE_BYTES = { min: 16, max: 65536, default: 256 } as const;
+export const PL011_RX_QUEUE_BYTES: ReceiveQueueSizes = { min: 16, max: 65536, default: 256 };
 
 function pl011Fields(rxQueueBytes: number) {
   return {
@@ -35,26 +35,13 @@ function pl011Fields(rxQueueBytes: number) {
 export type Pl011Fields = ReturnType<typeof pl011Fields>;
 export type Pl011State = SharedState<Pl011Fields>;
 
-const layouts = new Map<number, SharedLayout<Pl011Fields>>();
+const layouts = ringSizedLayouts({ name: 'pl011', version: 1, sizes: PL011_RX_QUEUE_BYTES, fields: pl011Fields });
 
 /** The layout for a receive ring of `rxQueueBytes` (a power of two; the plugin checks the option). */
-export function pl011Layout(rxQueueBytes: number): SharedLayout<Pl011Fields> {
-  let layout = layouts.get(rxQueueBytes);
-  if (layout === undefined) {
-    layout = defineSharedLayout({ name: 'pl011', version: 1, fields: pl011Fields(rxQueueBytes) });
-    layouts.set(rxQueueBytes, layout);
-  }
-  return layout;
-}
+export const pl011Layout = layouts.layout;
 
 /** The layout a PL011's buffer was allocated with (its size tells the ring size). */
-export function pl011LayoutOf(shared: SharedArrayBuffer): SharedLayout<Pl011Fields> {
-  for (let bytes: number = PL011_RX_QUEUE_BYTES.min; bytes <= PL011_RX_QUEUE_BYTES.max; bytes *= 2) {
-    const layout = pl011Layout(bytes);
-    if (layout.byteLength === shared.byteLength) return layout;
-  }
-  throw new ConfigError('pl011.shared', `a ${shared.byteLength}-byte buffer is not a PL011's shared state`);
-}
+export const pl011LayoutOf = layouts.layoutOf;
 
 /** Power-on values; the caller holds the lock. */
 export function resetPl011State(s: Pl011State): void {

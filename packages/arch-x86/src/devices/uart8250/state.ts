@@ -2,11 +2,11 @@
  * The UART's shared state: the layout that every instance (one per vCPU thread, one on the main
  * thread) binds, and its power-on values.
  */
-import { ConfigError, defineSharedLayout, type SharedLayout, type SharedState } from '@kvmts/core';
+import { ringSizedLayouts, type ReceiveQueueSizes, type SharedState } from '@kvmts/core';
 import { UART_MCR } from './registers';
 
 /** Receive queue sizes: powers of two in [min, max]. */
-export const UART_RX_QUEUE_BYTES = { min: 16, max: 65536, default: 256 } as const;
+export const UART_RX_QUEUE_BYTES: ReceiveQueueSizes = { min: 16, max: 65536, default: 256 };
 
 function uartFields(rxQueueBytes: number) {
   return {
@@ -38,26 +38,13 @@ function uartFields(rxQueueBytes: number) {
 export type UartFields = ReturnType<typeof uartFields>;
 export type UartState = SharedState<UartFields>;
 
-const layouts = new Map<number, SharedLayout<UartFields>>();
+const layouts = ringSizedLayouts({ name: 'uart8250', version: 1, sizes: UART_RX_QUEUE_BYTES, fields: uartFields });
 
 /** The layout for a receive ring of `rxQueueBytes` (a power of two; the plugin checks the option). */
-export function uart8250Layout(rxQueueBytes: number): SharedLayout<UartFields> {
-  let layout = layouts.get(rxQueueBytes);
-  if (layout === undefined) {
-    layout = defineSharedLayout({ name: 'uart8250', version: 1, fields: uartFields(rxQueueBytes) });
-    layouts.set(rxQueueBytes, layout);
-  }
-  return layout;
-}
+export const uart8250Layout = layouts.layout;
 
-/** The layout a UART's buffer was allocated with: its size tells the ring size, one per power of two. */
-export function uart8250LayoutOf(shared: SharedArrayBuffer): SharedLayout<UartFields> {
-  for (let bytes: number = UART_RX_QUEUE_BYTES.min; bytes <= UART_RX_QUEUE_BYTES.max; bytes *= 2) {
-    const layout = uart8250Layout(bytes);
-    if (layout.byteLength === shared.byteLength) return layout;
-  }
-  throw new ConfigError('uart8250.shared', `a ${shared.byteLength}-byte buffer is not a UART's shared state`);
-}
+/** The layout a UART's buffer was allocated with (its size tells the ring size). */
+export const uart8250LayoutOf = layouts.layoutOf;
 
 /** Power-on values (QEMU and Firecracker agree): OUT2 set, divisor 12 (9600 baud), receive queue empty. The caller holds the lock. */
 export function resetUartState(s: UartState): void {
