@@ -116,6 +116,12 @@ export class X86PciHost implements Device {
   readonly host: PciHost;
   private readonly ports: PciConfigPorts;
   private readonly ranges: Record<string, readonly Device[]>;
+  // The checkpoint hooks exist only when a function keeps per-thread state (or may refuse): a
+  // host whose functions share all their state saves none, as before they existed, so its
+  // checkpoints stay what they were.
+  readonly saveLocalState?: () => unknown;
+  readonly restoreLocalState?: (state: unknown) => void;
+  readonly unsaveableReason?: () => string | undefined;
 
   constructor(ctx: DeviceContext, functions: readonly ResolvedPciFunction[], windows: { mmio: AddressRange; io: AddressRange }) {
     this.name = ctx.name;
@@ -130,6 +136,12 @@ export class X86PciHost implements Device {
       setIrqLine: (line, level) => ctx.setIrqLine(line, level),
     });
     this.ports = new PciConfigPorts(this.host);
+    if (this.host.localStateParts.length > 0) {
+      const host = this.host;
+      this.saveLocalState = () => host.saveLocalState();
+      this.restoreLocalState = (state) => host.restoreLocalState(state);
+      this.unsaveableReason = () => host.unsaveableReason();
+    }
     // In the order of pciHostPlacement's ranges.
     this.ranges = { pio: [this.ports, this.host.windowDevice('io')], mmio: [this.host.windowDevice('mmio')] };
   }

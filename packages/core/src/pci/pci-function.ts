@@ -69,6 +69,15 @@ export interface PciFunction {
   readonly bars: readonly (Device | undefined)[];
   /** Back to power-on state (the host resets config space itself). */
   reset?(): void;
+  /**
+   * Checkpoint state this instance keeps outside its shared layout, per thread, as Device's hooks
+   * of the same names (the host saves them with its own local state, keyed by function name; a
+   * BAR's Device may have them too, keyed `<function>.bar<i>`). Omit them when all state is shared.
+   */
+  saveLocalState?(): unknown;
+  restoreLocalState?(state: unknown): void;
+  /** Why this instance cannot be checkpointed now, or undefined: fails the checkpoint naming the function. */
+  unsaveableReason?(): string | undefined;
 }
 
 export interface PciFunctionPlugin<Options = unknown> {

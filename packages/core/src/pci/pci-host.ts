@@ -36,6 +36,7 @@ import { ConfigError } from '../errors/errors';
 import { PCI_BAR_COUNT, PCI_CONFIG_SPACE_SIZE, PCI_DEVICES_PER_BUS, PCI_FUNCTIONS_PER_DEVICE, PCI_TYPE0_HEADER } from './config-header';
 import { PciConfigSpace, checkPciFunctionDescription, type PciDecodedBar } from './config-space';
 import { findPciFunctionPlugin, type PciFunction, type PciFunctionDescription, type PciFunctionPlugin, type PciFunctionSpec } from './pci-function';
+import { pciLocalStateParts, pciUnsaveableReason, restorePciLocalState, savePciLocalState, type PciLocalStatePart } from './pci-local-state';
 
 /** The arch-neutral part of a PCI host's options. */
 export interface PciHostOptions {
@@ -189,6 +190,7 @@ export class PciHost {
   /** Per thread: the BARs decoded in each window, rebuilt when the generation moves. */
   private buses: Record<PciWindowKind, AddressBus>;
   private builtFrom = -1;
+  private localParts: PciLocalStatePart[] | undefined;
   /** Window accesses no BAR claimed (master aborts), in this thread. */
   masterAborts = 0;
   private readonly setIrqLine: (line: number, level: boolean) => void;
@@ -390,6 +392,26 @@ export class PciHost {
   private driveLines(): void {
     const lines = new Set(this.hosted.map((f) => f.line).filter((l): l is number => l !== undefined));
     for (const line of lines) this.setIrqLine(line, this.lineLevel(line));
+  }
+
+  /** Functions (or their BARs' Devices) that keep per-thread state or may refuse a checkpoint; empty: the host needs no local-state hooks. */
+  get localStateParts(): readonly PciLocalStatePart[] {
+    return (this.localParts ??= pciLocalStateParts(this.hosted.map((f) => ({ name: f.resolved.name, instance: f.instance }))));
+  }
+
+  /** For the host device's `unsaveableReason`. */
+  unsaveableReason(): string | undefined {
+    return pciUnsaveableReason(this.localStateParts);
+  }
+
+  /** For the host device's `saveLocalState`: this thread's state of every function part that keeps some. */
+  saveLocalState(): Record<string, unknown> {
+    return savePciLocalState(this.localStateParts);
+  }
+
+  /** For the host device's `restoreLocalState`: a CheckpointError when the saved parts differ from this host's. */
+  restoreLocalState(state: unknown): void {
+    restorePciLocalState(this.name, this.localStateParts, state);
   }
 
   /**
