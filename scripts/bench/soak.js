@@ -43,9 +43,12 @@ function procStatus() {
  * One sample of this process: what would grow if something leaked per exit, attributed — RSS
  * split by kind, each thread's V8 heap (the main thread's and the vCPU thread's, which runs the
  * exits), the C heap (mallinfo2 over all arenas: in use, free but held, mmapped), fds, threads.
- * With `gc`, both threads collect first; with `trim`, malloc_trim(0) runs first too.
+ * With `gc`, both threads collect first (the heap figures as the run left them are kept too, as
+ * `*_before_gc_kib`); with `trim`, malloc_trim(0) runs first too.
  */
 async function sampleProcess(machine, { gc = false, trim = false } = {}) {
+  // With gc: the figures as the run left them first (how much garbage a slice leaves behind).
+  const natural = gc ? { vcpu: (await machine.vcpuHeapStatistics())[0], main: threadHeapStatistics(), anon: procStatus().anon } : undefined;
   const [vcpu] = await machine.vcpuHeapStatistics({ gc });
   const main = threadHeapStatistics({ gc });
   if (trim) mallocTrim();
@@ -72,11 +75,22 @@ async function sampleProcess(machine, { gc = false, trim = false } = {}) {
     }),
     fds: fs.readdirSync('/proc/self/fd').length,
     threads: proc.threads,
+    // V8's own collections so far (forced ones not counted), per thread.
+    scavenges: main.scavenges,
+    mark_compacts: main.markCompacts,
+    vcpu_scavenges: vcpu.scavenges,
+    vcpu_mark_compacts: vcpu.markCompacts,
+    ...(natural === undefined ? {} : {
+      rss_anon_before_gc_kib: natural.anon,
+      heap_used_before_gc_kib: KiB(natural.main.usedHeapBytes),
+      vcpu_heap_used_before_gc_kib: KiB(natural.vcpu.usedHeapBytes),
+      vcpu_heap_total_before_gc_kib: KiB(natural.vcpu.totalHeapBytes),
+    }),
   };
 }
 
 /** Every metric of a sample (drift reports each); the verdict judges those in FLAT_BOUNDS. */
-const METRICS = ['rss_kib', 'rss_anon_kib', 'rss_file_kib', 'rss_shmem_kib', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'v8_malloced_kib', 'vcpu_heap_used_kib', 'vcpu_heap_total_kib', 'vcpu_external_kib', 'vcpu_v8_malloced_kib', 'malloc_in_use_kib', 'malloc_free_kib', 'malloc_mmapped_kib', 'fds', 'threads'];
+const METRICS = ['rss_kib', 'rss_anon_kib', 'rss_file_kib', 'rss_shmem_kib', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'v8_malloced_kib', 'vcpu_heap_used_kib', 'vcpu_heap_total_kib', 'vcpu_external_kib', 'vcpu_v8_malloced_kib', 'malloc_in_use_kib', 'malloc_free_kib', 'malloc_mmapped_kib', 'fds', 'threads', 'rss_anon_before_gc_kib', 'heap_used_before_gc_kib', 'vcpu_heap_used_before_gc_kib', 'vcpu_heap_total_before_gc_kib'];
 
 /** max − min of each metric over `samples` (metrics the samples lack are left out). */
 function drift(samples) {
@@ -180,10 +194,11 @@ async function runSoak(options, progress = () => {}, emit = () => {}) {
   }
 }
 
-/** A sample for a human: RSS (anon/file), each heap, the C heap, fds, threads. */
+/** A sample for a human: RSS (anon/file), each heap (the vCPU's before → after GC with --gc), its GC counts, the C heap, fds, threads. */
 function sampleLine(s) {
   const malloc = s.malloc_in_use_kib === undefined ? '' : `, malloc ${s.malloc_in_use_kib} in use/${s.malloc_free_kib} free/${s.malloc_mmapped_kib} mmapped`;
-  return `RSS ${s.rss_kib} KiB (anon ${s.rss_anon_kib}, file ${s.rss_file_kib}), heap ${s.heap_used_kib}/${s.heap_total_kib}, vCPU heap ${s.vcpu_heap_used_kib}/${s.vcpu_heap_total_kib}, external ${s.external_kib}+${s.vcpu_external_kib}${malloc}, fds ${s.fds}, threads ${s.threads}`;
+  const before = s.vcpu_heap_used_before_gc_kib === undefined ? '' : `${s.vcpu_heap_used_before_gc_kib}→`;
+  return `RSS ${s.rss_kib} KiB (anon ${s.rss_anon_kib}, file ${s.rss_file_kib}), heap ${s.heap_used_kib}/${s.heap_total_kib}, vCPU heap ${before}${s.vcpu_heap_used_kib}/${s.vcpu_heap_total_kib} (GCs ${s.vcpu_scavenges} minor, ${s.vcpu_mark_compacts} major), external ${s.external_kib}+${s.vcpu_external_kib}${malloc}, fds ${s.fds}, threads ${s.threads}`;
 }
 
 module.exports = { description, runSoak, sampleProcess, drift, sampleLine, METRICS };

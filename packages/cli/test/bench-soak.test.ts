@@ -6,7 +6,7 @@
 import { ConfigError } from '@kvmts/core';
 
 type Sample = Record<string, number>;
-interface MetricVerdict { growth: number; unit: string; bound: number; ok: boolean }
+interface MetricVerdict { growth: number; allowed: number; ok: boolean; slope_per_million?: number }
 interface Verdict { flat: boolean; reason?: string; window: { from_exits: number; to_exits: number; samples: number }; metrics: Record<string, MetricVerdict> }
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { soakVerdict, verdictLine, slope, secondHalf, FLAT_BOUNDS } = require('../../../scripts/bench/lib/soak-verdict.js') as {
@@ -14,9 +14,9 @@ const { soakVerdict, verdictLine, slope, secondHalf, FLAT_BOUNDS } = require('..
   verdictLine(v: Verdict): string;
   slope(xs: number[], ys: number[]): number;
   secondHalf(samples: Sample[]): Sample[];
-  FLAT_BOUNDS: Record<string, { kind: string; bound: number }>;
+  FLAT_BOUNDS: Record<string, { kind: string; perMillion?: number; jitter?: number }>;
 };
-const { drift } = require('../../../scripts/bench/soak.js') as { drift(samples: Sample[]): Record<string, number> };
+const { drift, sampleLine } = require('../../../scripts/bench/soak.js') as { drift(samples: Sample[]): Record<string, number>; sampleLine(s: Sample): string };
 const { rssByMapping, rssGrowth } = require('../../../scripts/bench/lib/smaps.js') as {
   rssByMapping(text: string): Record<string, number>;
   rssGrowth(before: Record<string, number>, after: Record<string, number>): Record<string, number>;
@@ -69,10 +69,11 @@ describe('bench soak: the verdict', () => {
     expect(v.flat).toBe(true);
     expect(v.reason).toBeUndefined();
     expect(v.window).toEqual({ from_exits: 5_000_000, to_exits: 10_000_000, samples: 6 });
-    expect(v.metrics.rss_anon_kib).toEqual({ growth: -1.1, unit: 'KiB per million exits', bound: 64, ok: true });
+    // Slope −20/17.5 KiB per million over 5 million exits; allowed 1024 + 64·5.
+    expect(v.metrics.rss_anon_kib).toEqual({ growth: -5.7, allowed: 1344, ok: true, slope_per_million: -1.1 });
     // 30, 0, 30, 0, 30, 0 at 5…10 M: Σ(x − x̄)(y − ȳ) = 15·(−2.5 + 1.5 − 0.5 − 0.5 + 1.5 − 2.5) = −45, Σ(x − x̄)² = 17.5.
-    expect(v.metrics.heap_used_kib.growth).toBe(-2.6);
-    expect(v.metrics.fds).toEqual({ growth: 0, unit: 'max − min', bound: 0, ok: true });
+    expect(v.metrics.heap_used_kib).toEqual({ growth: -12.9, allowed: 352, ok: true, slope_per_million: -2.6 });
+    expect(v.metrics.fds).toEqual({ growth: 0, allowed: 0, ok: true });
     expect(Object.keys(v.metrics).sort()).toEqual(Object.keys(FLAT_BOUNDS).sort());
   });
 
@@ -80,10 +81,21 @@ describe('bench soak: the verdict', () => {
     const v = soakVerdict(run((k) => ({ vcpu_heap_used_kib: 4000 + 270 * k })));
     expect(v.flat).toBe(false);
     expect(v.reason).toBe('growing: vcpu_heap_used_kib');
-    expect(v.metrics.vcpu_heap_used_kib).toMatchObject({ growth: 270, ok: false });
+    expect(v.metrics.vcpu_heap_used_kib).toEqual({ growth: 1350, allowed: 352, ok: false, slope_per_million: 270 });
     expect(verdictLine(v)).toBe(
-      'flat: false (growing: vcpu_heap_used_kib) — second half, 5000000–10000000 exits, 6 samples: fds 0 ≤ 0, threads 0 ≤ 0, heap_used_kib 0 ≤ 64, external_kib 0 ≤ 64, vcpu_heap_used_kib 270 > 64, vcpu_external_kib 0 ≤ 64, malloc_in_use_kib 0 ≤ 64, rss_anon_kib 0 ≤ 64',
+      'flat: false (growing: vcpu_heap_used_kib) — second half, 5000000–10000000 exits, 6 samples: fds 0 ≤ 0, threads 0 ≤ 0, heap_used_kib 0 ≤ 352, external_kib 0 ≤ 352, vcpu_heap_used_kib +1350 > 352, vcpu_external_kib 0 ≤ 352, malloc_in_use_kib 0 ≤ 352, rss_anon_kib 0 ≤ 1344',
     );
+  });
+
+  it('lets anonymous RSS jitter by 1 MiB but not creep: a noisy short run is flat, the same noise on a 400 KiB/M creep is not', () => {
+    // 2 M exits in slices of 250 000 (the nested tier's short run): ±400 KiB of noise.
+    const noise = [0, 400, -400, 300, -300, 400, -400, 0, 0];
+    const short = Array.from({ length: 9 }, (_, k) => ({ exits: k * 250_000, rss_anon_kib: 30000 + noise[k] }));
+    expect(soakVerdict(short, { rss_anon_kib: FLAT_BOUNDS.rss_anon_kib })).toMatchObject({ flat: true, window: { from_exits: 1_000_000, to_exits: 2_000_000, samples: 5 } });
+    // RSS is the coarse backstop (the heaps and the C heap are judged at 32 + 64 KiB per million):
+    // over 5 million exits ±200 KiB of noise takes 34 KiB per million off the fitted slope.
+    const creep = run((k) => ({ rss_anon_kib: 40000 + 400 * k + (k % 2 ? 200 : -200) }));
+    expect(soakVerdict(creep).metrics.rss_anon_kib).toEqual({ growth: 1828.6, allowed: 1344, ok: false, slope_per_million: 365.7 });
   });
 
   it('is not flat when one fd or thread more is there at the end, however late', () => {
@@ -93,9 +105,10 @@ describe('bench soak: the verdict', () => {
     expect(v.metrics.fds.growth).toBe(1);
   });
 
-  it('judges a slope right at the bound as flat, and just above as not', () => {
-    expect(soakVerdict(run((k) => ({ malloc_in_use_kib: 9000 + 64 * k }))).flat).toBe(true);
-    expect(soakVerdict(run((k) => ({ malloc_in_use_kib: 9000 + 64.2 * k }))).metrics.malloc_in_use_kib).toMatchObject({ growth: 64.2, ok: false });
+  it('judges a growth right at the allowance as flat, and just above as not', () => {
+    // 352 KiB over 5 million exits: 70.4 per million.
+    expect(soakVerdict(run((k) => ({ malloc_in_use_kib: 9000 + 70.4 * k }))).metrics.malloc_in_use_kib).toMatchObject({ growth: 352, ok: true });
+    expect(soakVerdict(run((k) => ({ malloc_in_use_kib: 9000 + 70.6 * k }))).metrics.malloc_in_use_kib).toMatchObject({ growth: 353, ok: false });
   });
 
   it('leaves out metrics a sample lacks (no glibc: no malloc figures)', () => {
@@ -109,6 +122,20 @@ describe('bench soak: the verdict', () => {
     const v = soakVerdict(run(() => ({})).filter((s) => s.exits === 0 || s.exits >= 9_000_000));
     expect(v).toEqual({ flat: false, reason: '2 sample(s) in the second half; the verdict needs 3 (more exits or smaller slices)', window: { from_exits: 9_000_000, to_exits: 10_000_000, samples: 2 }, metrics: {} });
     expect(verdictLine(v)).toBe('flat: false (2 sample(s) in the second half; the verdict needs 3 (more exits or smaller slices)) — second half, 9000000–10000000 exits, 2 samples');
+  });
+});
+
+describe('bench soak: a sample for a human', () => {
+  const sample = {
+    exits: 1_000_000, rss_kib: 72388, rss_anon_kib: 31020, rss_file_kib: 180, heap_used_kib: 8711, heap_total_kib: 10356, external_kib: 5960,
+    vcpu_heap_used_kib: 9322, vcpu_heap_total_kib: 10728, vcpu_external_kib: 6977, vcpu_scavenges: 900, vcpu_mark_compacts: 2,
+    malloc_in_use_kib: 2591, malloc_free_kib: 4625, malloc_mmapped_kib: 260, fds: 26, threads: 8,
+  };
+  it('names every figure, the vCPU heap before → after the collection with --gc', () => {
+    expect(sampleLine(sample)).toBe('RSS 72388 KiB (anon 31020, file 180), heap 8711/10356, vCPU heap 9322/10728 (GCs 900 minor, 2 major), external 5960+6977, malloc 2591 in use/4625 free/260 mmapped, fds 26, threads 8');
+    expect(sampleLine({ ...sample, vcpu_heap_used_before_gc_kib: 9800 })).toContain('vCPU heap 9800→9322/10728');
+    const { malloc_in_use_kib: _a, malloc_free_kib: _b, malloc_mmapped_kib: _c, ...noMalloc } = sample;
+    expect(sampleLine(noMalloc)).not.toContain('malloc');
   });
 });
 

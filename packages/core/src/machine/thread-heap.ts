@@ -6,6 +6,7 @@
  */
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 
 /** Bytes, from `v8.getHeapStatistics()` of the thread that took them. */
 export interface ThreadHeapStatistics {
@@ -21,6 +22,29 @@ export interface ThreadHeapStatistics {
   readonly nativeContexts: number;
   /** Contexts dropped but not yet collected. */
   readonly detachedContexts: number;
+  /**
+   * Collections V8 ran on its own (forced ones left out) since this thread was first asked:
+   * scavenges of the young generation and full mark-compacts. A thread that keeps allocating
+   * but never gets a mark-compact keeps its promoted garbage, so its heap grows until one comes.
+   */
+  readonly scavenges: number;
+  readonly markCompacts: number;
+}
+
+/** V8's own collections in this thread, counted from the first threadHeapStatistics call on. */
+const gcCounts = { scavenges: 0, markCompacts: 0, observer: undefined as PerformanceObserver | undefined };
+
+function countCollections(): void {
+  if (gcCounts.observer !== undefined) return;
+  gcCounts.observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { kind, flags } = (entry as unknown as { detail: { kind: number; flags: number } }).detail;
+      if ((flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) continue;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcCounts.scavenges++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gcCounts.markCompacts++;
+    }
+  });
+  gcCounts.observer.observe({ entryTypes: ['gc'] });
 }
 
 let gc: (() => void) | undefined;
@@ -40,6 +64,7 @@ export function collectGarbage(): void {
 
 /** This thread's heap now; with `gc`, after a full collection. */
 export function threadHeapStatistics(options: { readonly gc?: boolean } = {}): ThreadHeapStatistics {
+  countCollections();
   if (options.gc === true) collectGarbage();
   const h = v8.getHeapStatistics();
   return {
@@ -49,5 +74,7 @@ export function threadHeapStatistics(options: { readonly gc?: boolean } = {}): T
     mallocedBytes: h.malloced_memory,
     nativeContexts: h.number_of_native_contexts,
     detachedContexts: h.number_of_detached_contexts,
+    scavenges: gcCounts.scavenges,
+    markCompacts: gcCounts.markCompacts,
   };
 }
