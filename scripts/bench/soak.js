@@ -187,7 +187,7 @@ async function runSoak(options, progress = () => {}, emit = () => {}) {
       rss_by_mapping_at_end: mappings.get(done),
       gc: options.gc === true,
       trim: options.trim === true,
-      verdict: soakVerdict(samples),
+      verdict: { ...soakVerdict(samples), collected: options.gc === true },
     };
   } finally {
     await machine.close();

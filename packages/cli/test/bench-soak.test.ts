@@ -7,7 +7,7 @@ import { ConfigError } from '@kvmts/core';
 
 type Sample = Record<string, number>;
 interface MetricVerdict { growth: number; allowed: number; ok: boolean; slope_per_million?: number }
-interface Verdict { flat: boolean; reason?: string; window: { from_exits: number; to_exits: number; samples: number }; metrics: Record<string, MetricVerdict> }
+interface Verdict { flat: boolean; reason?: string; collected?: boolean; window: { from_exits: number; to_exits: number; samples: number }; metrics: Record<string, MetricVerdict> }
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { soakVerdict, verdictLine, slope, secondHalf, FLAT_BOUNDS } = require('../../../scripts/bench/lib/soak-verdict.js') as {
   soakVerdict(samples: Sample[], bounds?: object): Verdict;
@@ -122,6 +122,12 @@ describe('bench soak: the verdict', () => {
     const v = soakVerdict(run(() => ({})).filter((s) => s.exits === 0 || s.exits >= 9_000_000));
     expect(v).toEqual({ flat: false, reason: '2 sample(s) in the second half; the verdict needs 3 (more exits or smaller slices)', window: { from_exits: 9_000_000, to_exits: 10_000_000, samples: 2 }, metrics: {} });
     expect(verdictLine(v)).toBe('flat: false (2 sample(s) in the second half; the verdict needs 3 (more exits or smaller slices)) — second half, 9000000–10000000 exits, 2 samples');
+  });
+
+  it('says on the line when the samples were taken without a collection (the allowances assume --gc)', () => {
+    const v = soakVerdict(run(() => ({})));
+    expect(verdictLine({ ...v, collected: true })).toBe(verdictLine(v));
+    expect(verdictLine({ ...v, collected: false })).toMatch(/^flat: true — .* \[sampled without --gc: the heaps include garbage, the allowances assume --gc\]$/);
   });
 });
 

@@ -90,7 +90,9 @@ function soakVerdict(samples, bounds = FLAT_BOUNDS) {
 /** The verdict for a human: `flat: true|false`, why not, the window, each metric's growth over it against its allowance (KiB; counts: max − min). */
 function verdictLine(v) {
   const metrics = Object.entries(v.metrics).map(([k, m]) => `${k} ${m.growth > 0 ? '+' : ''}${m.growth} ${m.ok ? '≤' : '>'} ${m.allowed}`).join(', ');
-  return `flat: ${v.flat}${v.reason ? ` (${v.reason})` : ''} — second half, ${v.window.from_exits}–${v.window.to_exits} exits, ${v.window.samples} samples${metrics ? `: ${metrics}` : ''}`;
+  // The allowances assume samples taken after a full collection (--gc): say so when they were not.
+  const uncollected = v.collected === false ? ' [sampled without --gc: the heaps include garbage, the allowances assume --gc]' : '';
+  return `flat: ${v.flat}${v.reason ? ` (${v.reason})` : ''} — second half, ${v.window.from_exits}–${v.window.to_exits} exits, ${v.window.samples} samples${metrics ? `: ${metrics}` : ''}${uncollected}`;
 }
 
 module.exports = { soakVerdict, verdictLine, slope, secondHalf, FLAT_BOUNDS, MIN_WINDOW };
