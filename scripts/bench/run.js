@@ -2,7 +2,7 @@
 'use strict';
 /**
  * kvmts benchmarks: `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N]`. Each benchmark measures kvmts against a baseline in the same run, on the same
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc] [--trim]`. Each benchmark measures kvmts against a baseline in the same run, on the same
  * machine. The exit code is 0 whether or not a target is met (a benchmark is a measurement);
  * it is non-zero only when no valid measurement could be made.
  */
@@ -42,11 +42,13 @@ const BENCHMARKS = {
 };
 
 /**
- * `soak` is not a comparison: it prints one line per sample (a JSON object with --json) and a
- * final line with the totals and the drift (max − min) of each metric.
+ * `soak` is not a comparison: it prints one line per sample (a JSON object with --json), the
+ * totals and the drift (max − min) of each metric, and last the verdict line `flat: true|false`
+ * (with --json: the summary's `verdict`).
  */
 async function runSoakMain(options) {
   const { runSoak } = require('./soak');
+  const { verdictLine } = require('./lib/soak-verdict');
   const print = (line) => process.stdout.write(`${line}\n`);
   if (!options.json) print(`soak: ${options.exits} exits in slices of ${options.slice} (PIO, MMIO, UART), one machine`);
   const result = await runSoak(
@@ -59,13 +61,17 @@ async function runSoakMain(options) {
     print(`done: ${result.exits} exits in ${result.seconds.toFixed(1)} s (IO ${result.exit_counts.IO}, MMIO ${result.exit_counts.MMIO}, ${result.console_bytes} console bytes)`);
     print(`drift (max − min after the first slice): ${Object.entries(result.drift).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     print(`drift including the first slice: ${Object.entries(result.drift_including_first_slice).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    const grew = Object.entries(result.rss_growth_by_mapping.second_half).map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${v}`).join(', ');
+    print(`resident KiB by mapping, change over the second half: ${grew || 'none'}`);
+    // The verdict last (lib/soak-verdict.js has the rule); with --json it is the summary's `verdict`.
+    print(verdictLine(result.verdict));
   }
   return 0;
 }
 
 function usage() {
   return [
-    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--memory-mib N]',
+    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc] [--trim] [--memory-mib N]',
     'benchmarks:',
     ...Object.entries(BENCHMARKS).map(([name, load]) => `  ${name.padEnd(8)} ${load().description}`),
   ].join('\n');

@@ -3,15 +3,20 @@
  * `soak`: one x86 machine (createMachine: a vCPU worker thread, real devices) runs a guest that
  * loops over four exits — a PIO write to the exit device, an MMIO write and read of RAM served
  * over MMIO, a UART byte — for `--exits` exits in slices of `--slice` (run({ maxExits })). After
- * each slice it samples the process: RSS, V8 heap, open file descriptors and threads. The target
- * is flat: nothing the framework does per exit may accumulate. The figures are a measurement;
- * the run fails (BenchError) only when the machine did not do the exits it was asked for.
+ * each slice it samples the process (sampleProcess: RSS by kind, both threads' V8 heaps, the C
+ * heap, fds, threads). The target is flat: nothing the framework does per exit may accumulate;
+ * lib/soak-verdict.js computes `flat` from the second half of the samples. The figures are a
+ * measurement; the run fails (BenchError) only when the machine did not do the exits it was
+ * asked for.
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { createMachine } = require('@kvmts/core');
+const { createMachine, threadHeapStatistics } = require('@kvmts/core');
+const { mallocStats, mallocTrim } = require('@kvmts/native');
 const { assembleGuest, exitDevice, uart8250, readExitDeviceState } = require('@kvmts/arch-x86');
 const { BenchError } = require('./lib/errors');
+const { soakVerdict, secondHalf } = require('./lib/soak-verdict');
+const { readRssByMapping, rssGrowth } = require('./lib/smaps');
 
 const description = 'RSS, fds and threads of one machine over millions of PIO, MMIO and UART exits (target: flat)';
 
@@ -25,39 +30,74 @@ const IDENTITY_MAP_BYTES = 1 << 30;
 /** Exits per loop iteration of soak-loop.S. */
 const EXITS_PER_ITERATION = 4;
 
-/**
- * A full garbage collection of this (the main) thread's heap, so heap figures compare live
- * objects rather than how far V8 happened to get collecting. `node --expose-gc` is not needed:
- * the flag can be set at run time and `gc` fetched from a fresh context.
- */
-const collectGarbage = (() => {
-  require('node:v8').setFlagsFromString('--expose-gc');
-  return require('node:vm').runInNewContext('gc');
-})();
+const KiB = (bytes) => Math.round(bytes / 1024);
 
-/** One sample of this process, after a full GC: what would grow if something leaked per exit. */
-function sampleProcess() {
-  collectGarbage();
+/** Fields of /proc/self/status, in kB (RssAnon is where a leak lands; RssFile is code paged in and out). */
+function procStatus() {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
   const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1]);
+  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem'), threads: field('Threads') };
+}
+
+/**
+ * One sample of this process: what would grow if something leaked per exit, attributed — RSS
+ * split by kind, each thread's V8 heap (the main thread's and the vCPU thread's, which runs the
+ * exits), the C heap (mallinfo2 over all arenas: in use, free but held, mmapped), fds, threads.
+ * With `gc`, both threads collect first (the heap figures as the run left them are kept too, as
+ * `*_before_gc_kib`); with `trim`, malloc_trim(0) runs first too.
+ */
+async function sampleProcess(machine, { gc = false, trim = false } = {}) {
+  // With gc: the figures as the run left them first (how much garbage a slice leaves behind).
+  const natural = gc ? { vcpu: (await machine.vcpuHeapStatistics())[0], main: threadHeapStatistics(), anon: procStatus().anon } : undefined;
+  const [vcpu] = await machine.vcpuHeapStatistics({ gc });
+  const main = threadHeapStatistics({ gc });
+  if (trim) mallocTrim();
+  const c = mallocStats();
   const mem = process.memoryUsage();
+  const proc = procStatus();
   return {
-    rss_kib: Math.round(mem.rss / 1024),
-    heap_used_kib: Math.round(mem.heapUsed / 1024),
-    external_kib: Math.round(mem.external / 1024),
+    rss_kib: KiB(mem.rss),
+    rss_anon_kib: proc.anon,
+    rss_file_kib: proc.file,
+    rss_shmem_kib: proc.shmem,
+    heap_used_kib: KiB(main.usedHeapBytes),
+    heap_total_kib: KiB(main.totalHeapBytes),
+    external_kib: KiB(main.externalBytes),
+    v8_malloced_kib: KiB(main.mallocedBytes),
+    vcpu_heap_used_kib: KiB(vcpu.usedHeapBytes),
+    vcpu_heap_total_kib: KiB(vcpu.totalHeapBytes),
+    vcpu_external_kib: KiB(vcpu.externalBytes),
+    vcpu_v8_malloced_kib: KiB(vcpu.mallocedBytes),
+    ...(c === undefined ? {} : {
+      malloc_in_use_kib: KiB(c.inUseBytes),
+      malloc_free_kib: KiB(c.freeBytes),
+      malloc_mmapped_kib: KiB(c.mmappedBytes),
+    }),
     fds: fs.readdirSync('/proc/self/fd').length,
-    threads: field('Threads'),
+    threads: proc.threads,
+    // V8's own collections so far (forced ones not counted), per thread.
+    scavenges: main.scavenges,
+    mark_compacts: main.markCompacts,
+    vcpu_scavenges: vcpu.scavenges,
+    vcpu_mark_compacts: vcpu.markCompacts,
+    ...(natural === undefined ? {} : {
+      rss_anon_before_gc_kib: natural.anon,
+      heap_used_before_gc_kib: KiB(natural.main.usedHeapBytes),
+      vcpu_heap_used_before_gc_kib: KiB(natural.vcpu.usedHeapBytes),
+      vcpu_heap_total_before_gc_kib: KiB(natural.vcpu.totalHeapBytes),
+    }),
   };
 }
 
-const METRICS = ['rss_kib', 'heap_used_kib', 'external_kib', 'fds', 'threads'];
+/** Every metric of a sample (drift reports each); the verdict judges those in FLAT_BOUNDS. */
+const METRICS = ['rss_kib', 'rss_anon_kib', 'rss_file_kib', 'rss_shmem_kib', 'heap_used_kib', 'heap_total_kib', 'external_kib', 'v8_malloced_kib', 'vcpu_heap_used_kib', 'vcpu_heap_total_kib', 'vcpu_external_kib', 'vcpu_v8_malloced_kib', 'malloc_in_use_kib', 'malloc_free_kib', 'malloc_mmapped_kib', 'fds', 'threads', 'rss_anon_before_gc_kib', 'heap_used_before_gc_kib', 'vcpu_heap_used_before_gc_kib', 'vcpu_heap_total_before_gc_kib'];
 
-/** max − min of each metric over `samples`. */
+/** max − min of each metric over `samples` (metrics the samples lack are left out). */
 function drift(samples) {
   const out = {};
   for (const m of METRICS) {
-    const values = samples.map((s) => s[m]);
-    out[m] = Math.max(...values) - Math.min(...values);
+    const values = samples.map((s) => s[m]).filter((v) => typeof v === 'number');
+    if (values.length > 0) out[m] = Math.max(...values) - Math.min(...values);
   }
   return out;
 }
@@ -90,7 +130,7 @@ async function buildMachine(consoleBytes) {
 }
 
 /**
- * @param {{ exits: number, slice: number }} options
+ * @param {{ exits: number, slice: number, gc?: boolean, trim?: boolean }} options
  * @param {(line: string) => void} progress  human progress (silent in --json)
  * @param {(sample: object) => void} emit  every sample as it is taken
  */
@@ -98,15 +138,18 @@ async function runSoak(options, progress = () => {}, emit = () => {}) {
   const consoleBytes = { count: 0 };
   const machine = await buildMachine(consoleBytes);
   const samples = [];
+  /** Resident KiB by mapping group at each sample (lib/smaps.js), by exits. */
+  const mappings = new Map();
   const started = process.hrtime.bigint();
   try {
-    const take = (exits, sliceNs) => {
-      const s = { exits, ...sampleProcess(), ...(sliceNs !== undefined ? { slice_ns_per_exit: Math.round(sliceNs) } : {}) };
+    const take = async (exits, sliceNs) => {
+      const s = { exits, ...(await sampleProcess(machine, options)), ...(sliceNs !== undefined ? { slice_ns_per_exit: Math.round(sliceNs) } : {}) };
       samples.push(s);
+      mappings.set(exits, readRssByMapping());
       emit(s);
-      progress(`  ${String(exits).padStart(10)} exits: RSS ${s.rss_kib} KiB, heap ${s.heap_used_kib} KiB, external ${s.external_kib} KiB, fds ${s.fds}, threads ${s.threads}${sliceNs !== undefined ? `, ${(sliceNs / 1000).toFixed(1)} µs/exit` : ''}`);
+      progress(`  ${String(exits).padStart(10)} exits: ${sampleLine(s)}${sliceNs !== undefined ? `, ${(sliceNs / 1000).toFixed(1)} µs/exit` : ''}`);
     };
-    take(0);
+    await take(0);
     let done = 0;
     while (done < options.exits) {
       const slice = Math.min(options.slice, options.exits - done);
@@ -115,7 +158,7 @@ async function runSoak(options, progress = () => {}, emit = () => {}) {
       const ns = Number(process.hrtime.bigint() - t0);
       if (stop.reason !== 'exit-limit') throw new BenchError(`slice at ${done} exits: the machine stopped with '${stop.reason}'${stop.reason === 'error' ? `: ${stop.error.message}` : ''}, expected 'exit-limit'`);
       done += slice;
-      take(done, ns / slice);
+      await take(done, ns / slice);
     }
     const counts = machine.exitCounts()[0];
     // Every exit went where the guest sent it: the devices saw the loop, the console its bytes.
@@ -135,10 +178,27 @@ async function runSoak(options, progress = () => {}, emit = () => {}) {
       // Drift over the slices (after the first one, which also warms up the JIT and the buses).
       drift: drift(slices.length > 1 ? slices.slice(1) : slices),
       drift_including_first_slice: drift(slices),
+      // Which mappings the resident memory grew or shrank in: over the second half (the verdict's
+      // window) and from the end of the first slice on.
+      rss_growth_by_mapping: {
+        second_half: rssGrowth(mappings.get(secondHalf(samples)[0].exits), mappings.get(done)),
+        after_first_slice: rssGrowth(mappings.get(samples[1].exits), mappings.get(done)),
+      },
+      rss_by_mapping_at_end: mappings.get(done),
+      gc: options.gc === true,
+      trim: options.trim === true,
+      verdict: { ...soakVerdict(samples), collected: options.gc === true },
     };
   } finally {
     await machine.close();
   }
 }
 
-module.exports = { description, runSoak, sampleProcess, drift };
+/** A sample for a human: RSS (anon/file), each heap (the vCPU's before → after GC with --gc), its GC counts, the C heap, fds, threads. */
+function sampleLine(s) {
+  const malloc = s.malloc_in_use_kib === undefined ? '' : `, malloc ${s.malloc_in_use_kib} in use/${s.malloc_free_kib} free/${s.malloc_mmapped_kib} mmapped`;
+  const before = s.vcpu_heap_used_before_gc_kib === undefined ? '' : `${s.vcpu_heap_used_before_gc_kib}→`;
+  return `RSS ${s.rss_kib} KiB (anon ${s.rss_anon_kib}, file ${s.rss_file_kib}), heap ${s.heap_used_kib}/${s.heap_total_kib}, vCPU heap ${before}${s.vcpu_heap_used_kib}/${s.vcpu_heap_total_kib} (GCs ${s.vcpu_scavenges} minor, ${s.vcpu_mark_compacts} major), external ${s.external_kib}+${s.vcpu_external_kib}${malloc}, fds ${s.fds}, threads ${s.threads}`;
+}
+
+module.exports = { description, runSoak, sampleProcess, drift, sampleLine, METRICS };

@@ -60,6 +60,7 @@ export * from './machine/prepare-vm';
 export * from './machine/memory-limit';
 export { checkMachineOptions, checkMaxExits, MAX_STOP_TIMEOUT_MS } from './machine/config-checks';
 export * from './machine/machine';
+export * from './machine/thread-heap';
 export * from './m5ops';
 export type { VcpuWorkerData, WorkerMethod } from './machine/worker-protocol';
 export * from './checkpoint/tagged-json';

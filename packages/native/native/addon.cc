@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kvmts::InitMemory(env, exports);
   kvmts::InitKick(env, exports);
   kvmts::InitForkProbe(env, exports);
+  kvmts::InitHeap(env, exports);
   return exports;
 }
 

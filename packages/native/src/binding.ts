@@ -72,6 +72,10 @@ export interface NativeBinding {
   inForkedChild(): boolean;
   /** Perf counters opened and not yet closed (each is closed in a forked child). */
   trackedPerfFdCount(): number;
+  /** glibc mallinfo2() over all arenas: [arena, hblkhd, uordblks, fordblks, keepcost, hblks] bytes (hblks a count); undefined without it. */
+  mallocInfo(): [arena: number, hblkhd: number, uordblks: number, fordblks: number, keepcost: number, hblks: number] | undefined;
+  /** malloc_trim(0): 1 released memory, 0 none, -1 no such function. */
+  mallocTrim(): number;
 }
 
 /** build/ sits next to both src/ (ts-jest) and dist/ (compiled), one level up. */

@@ -14,6 +14,7 @@
  *    are non-owning views (GC never unmaps guest memory), at most 4 GiB each;
  *  - `runIoctlBatch` runs several ioctls on one fd in one crossing and reports where it
  *    stopped (it throws only for a batch it cannot read);
+ *  - `mallocStats`/`mallocTrim` report and trim the C heap (glibc; undefined/false elsewhere);
  *  - after fork(), guarded calls in the child throw `SyscallError` with code 'EFORKED'
  *    (`run`/`ioctlErrno` return -EPERM); `close` stays allowed.
  */
@@ -26,3 +27,4 @@ export { eventfd, eventfdRead, eventfdWrite } from './eventfd';
 export { perfEventOpen } from './perf';
 export { run, runError, installKickHandler, currentThread, kickThread, gettid } from './vcpu';
 export { forkProbe, trackedPerfFdCount, type ForkProbeResult } from './fork';
+export { mallocStats, mallocTrim, type MallocStats } from './malloc';

@@ -1,15 +1,18 @@
 'use strict';
 /**
  * Command line of `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N]` (the last two: soak). Pure: returns options or throws ConfigError; run.js prints the message.
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc] [--trim]` (the last four: soak). Pure: returns options or throws ConfigError; run.js prints the message.
  */
 const { ConfigError } = require('@kvmts/core');
 
 // arch and cpus have no default: a benchmark that uses them decides (boot: the host's arch, 1 and 2 vCPUs).
-const DEFAULTS = Object.freeze({ json: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000, memoryMib: 1024 });
+const DEFAULTS = Object.freeze({ json: false, gc: false, trim: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000, memoryMib: 1024 });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
 const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1, exits: 1, slice: 1, 'memory-mib': 80 };
+
+/** Flags (no value): --json for every benchmark; --gc and --trim for soak. */
+const FLAG_OPTIONS = ['json', 'gc', 'trim'];
 
 /** Word options: name → the allowed words. */
 const WORD_OPTIONS = { arch: ['arm64', 'x86_64'] };
@@ -35,13 +38,13 @@ function parseInteger(name, text) {
   return value;
 }
 
-/** @returns {{ benchmark: string | undefined, json: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3, runs: number, arch: string | undefined, cpus: number | undefined, exits: number, slice: number }} */
+/** @returns {{ benchmark: string | undefined, json: boolean, gc: boolean, trim: boolean, iterations: number, rounds: number, warmup: number, cpl: 0 | 3, runs: number, arch: string | undefined, cpus: number | undefined, exits: number, slice: number }} */
 function parseArgs(argv) {
   const options = { benchmark: undefined, ...DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--json') {
-      options.json = true;
+    if (FLAG_OPTIONS.includes(arg.slice(2)) && arg.startsWith('--')) {
+      options[arg.slice(2)] = true;
       continue;
     }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
@@ -49,7 +52,7 @@ function parseArgs(argv) {
       const value = m[2] !== undefined ? m[2] : argv[++i];
       if (m[1] in INTEGER_OPTIONS) options[key(m[1])] = parseInteger(m[1], value);
       else if (m[1] in WORD_OPTIONS) options[m[1]] = parseWord(m[1], value);
-      else throw new ConfigError(arg, `unknown option (known: --json, ${[...Object.keys(INTEGER_OPTIONS).map((k) => `--${k} N`), ...Object.keys(WORD_OPTIONS).map((k) => `--${k} ${WORD_OPTIONS[k].join('|')}`)].join(', ')})`);
+      else throw new ConfigError(arg, `unknown option (known: ${FLAG_OPTIONS.map((f) => `--${f}`).join(', ')}, ${[...Object.keys(INTEGER_OPTIONS).map((k) => `--${k} N`), ...Object.keys(WORD_OPTIONS).map((k) => `--${k} ${WORD_OPTIONS[k].join('|')}`)].join(', ')})`);
       continue;
     }
     if (options.benchmark !== undefined) throw new ConfigError(arg, `one benchmark per run (already got '${options.benchmark}')`);

@@ -32,6 +32,7 @@ import { VcpuSwitch, machineSwitchMemory } from './vcpu-switch';
 import type { SwitchMemory } from '../cpu/switching';
 import { checkMachineOptions, checkMaxExits } from './config-checks';
 import { runRefusal } from './run-lifecycle';
+import type { ThreadHeapStatistics } from './thread-heap';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -319,6 +320,15 @@ export class Machine<Boot = unknown> {
   /** Exit counts per vCPU, by exit kind. */
   exitCounts(): ExitCounts[] {
     return this.vcpus.map((v) => v.exitCounts());
+  }
+
+  /**
+   * Each vCPU thread's own V8 heap (thread-heap.ts), in vCPU order; with `gc`, each thread
+   * collects first. Only while the machine is stopped (a running vCPU answers no calls).
+   */
+  vcpuHeapStatistics(options: { readonly gc?: boolean } = {}): Promise<ThreadHeapStatistics[]> {
+    if (this.closed) return Promise.reject(new LifecycleError('machine', 'closed', 'vcpuHeapStatistics'));
+    return Promise.all(this.vcpus.map((v) => v.call<ThreadHeapStatistics>('heapStatistics', { gc: options.gc === true })));
   }
 
   /** Release threads, fds and memory. */

@@ -32,6 +32,7 @@ import type { ArchPlugin } from './arch-plugin';
 import type { Device } from '../bus/device';
 import { restoreLocalDeviceStates, saveLocalDeviceStates, type NamedDevice } from '../checkpoint/device-states';
 import { restoreVcpuState, saveVcpuState, type SavedVcpuState } from '../checkpoint/vcpu-state';
+import { threadHeapStatistics } from './thread-heap';
 
 let data: VcpuWorkerData;
 const port = parentPort!;
@@ -142,6 +143,9 @@ port.on('message', (m: ToWorker) => {
             break;
           case 'kernelStats':
             value = readKernelStats(cpu.openStatsFd());
+            break;
+          case 'heapStatistics':
+            value = threadHeapStatistics(m.args[0] as { gc?: boolean } | undefined);
             break;
         }
         post({ ev: 'result', id: m.id, value });

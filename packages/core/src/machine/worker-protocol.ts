@@ -45,7 +45,9 @@ export type WorkerMethod =
   | 'restoreDeviceStates'
   /** Checkpoints, in one round trip each way: context, device-local state and ticks (checkpoint/vcpu-state.ts). */
   | 'saveVcpuState'
-  | 'restoreVcpuState';
+  | 'restoreVcpuState'
+  /** This thread's own V8 heap (machine/thread-heap.ts); args[0] `{ gc?: boolean }` collects first. */
+  | 'heapStatistics';
 
 /** A GuestError / KvmError flattened for postMessage. */
 export interface SerializedError {

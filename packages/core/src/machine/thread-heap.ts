@@ -1,0 +1,80 @@
+/**
+ * One thread's V8 heap, as the thread itself sees it. Every worker thread has its own isolate,
+ * so `process.memoryUsage()` on the main thread says nothing about a vCPU thread's heap: a vCPU
+ * thread answers the 'heapStatistics' call (worker-protocol.ts) with this, and
+ * `Machine.vcpuHeapStatistics()` collects them. Leak hunts (the soak benchmark) read it.
+ */
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+
+/** Bytes, from `v8.getHeapStatistics()` of the thread that took them. */
+export interface ThreadHeapStatistics {
+  /** Live (and not yet collected) objects on the V8 heap. */
+  readonly usedHeapBytes: number;
+  /** What the V8 heap has reserved from the system. */
+  readonly totalHeapBytes: number;
+  /** Memory outside the heap that V8 objects keep alive (ArrayBuffer backing stores and the like). */
+  readonly externalBytes: number;
+  /** What V8 itself has malloc'ed for this isolate (its own tables, not objects). */
+  readonly mallocedBytes: number;
+  /** Native contexts alive in the isolate (a context leak shows here first). */
+  readonly nativeContexts: number;
+  /** Contexts dropped but not yet collected. */
+  readonly detachedContexts: number;
+  /**
+   * Collections V8 ran on its own (forced ones left out) since this thread was first asked:
+   * scavenges of the young generation and full mark-compacts. A thread that keeps allocating
+   * but never gets a mark-compact keeps its promoted garbage, so its heap grows until one comes.
+   */
+  readonly scavenges: number;
+  readonly markCompacts: number;
+}
+
+/** V8's own collections in this thread, counted from the first threadHeapStatistics call on. */
+const gcCounts = { scavenges: 0, markCompacts: 0, observer: undefined as PerformanceObserver | undefined };
+
+function countCollections(): void {
+  if (gcCounts.observer !== undefined) return;
+  gcCounts.observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const { kind, flags } = (entry as unknown as { detail: { kind: number; flags: number } }).detail;
+      if ((flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) continue;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcCounts.scavenges++;
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gcCounts.markCompacts++;
+    }
+  });
+  gcCounts.observer.observe({ entryTypes: ['gc'] });
+}
+
+let gc: (() => void) | undefined;
+
+/**
+ * A full, synchronous garbage collection of this thread's heap, so that heap figures count live
+ * objects rather than how far V8 got collecting. `--expose-gc` is set at run time (it needs no
+ * command-line flag) and `gc` fetched from a fresh context, once per thread.
+ */
+export function collectGarbage(): void {
+  if (gc === undefined) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  }
+  gc();
+}
+
+/** This thread's heap now; with `gc`, after a full collection. */
+export function threadHeapStatistics(options: { readonly gc?: boolean } = {}): ThreadHeapStatistics {
+  countCollections();
+  if (options.gc === true) collectGarbage();
+  const h = v8.getHeapStatistics();
+  return {
+    usedHeapBytes: h.used_heap_size,
+    totalHeapBytes: h.total_heap_size,
+    externalBytes: h.external_memory,
+    mallocedBytes: h.malloced_memory,
+    nativeContexts: h.number_of_native_contexts,
+    detachedContexts: h.number_of_detached_contexts,
+    scavenges: gcCounts.scavenges,
+    markCompacts: gcCounts.markCompacts,
+  };
+}

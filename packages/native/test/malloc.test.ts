@@ -1,0 +1,71 @@
+/**
+ * mallocStats/mallocTrim against the real C heap of this process: Node allocates an
+ * ArrayBuffer's backing store with malloc, so buffers made here must show up in the figures
+ * (this host is glibc ≥ 2.33, so mallinfo2 is there; elsewhere the call says undefined).
+ */
+import { mallocStats, mallocTrim, type MallocStats } from '../src';
+import { forceGc } from './support/gc';
+
+const MiB = 1 << 20;
+
+function stats(): MallocStats {
+  const s = mallocStats();
+  if (s === undefined) throw new TypeError('this host has glibc: mallinfo2 should be there');
+  return s;
+}
+
+/** Give V8 the time to free dropped backing stores (its array-buffer sweeper may run off-thread). */
+async function collected(until: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 50 && !until(); i++) {
+    forceGc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return until();
+}
+
+describe('mallocStats: the C heap over all arenas', () => {
+  it('accounts for every arena byte as in use or free', () => {
+    const s = stats();
+    // mallinfo2: uordblks = system_mem − free, summed per arena, so the two add up to `arena`.
+    expect(s.inUseBytes + s.freeBytes).toBe(s.arenaBytes);
+    expect(s.inUseBytes).toBeGreaterThan(0);
+    expect(s.releasableBytes).toBeLessThanOrEqual(s.freeBytes);
+  });
+
+  it('counts small allocations as in use in the arenas, and not after they are freed', async () => {
+    const before = stats();
+    // 2048 × 4 KiB: far below the mmap threshold, so they come out of the arenas.
+    let small: Buffer[] | undefined = Array.from({ length: 2048 }, () => Buffer.allocUnsafeSlow(4096).fill(1));
+    const held = stats();
+    expect(held.inUseBytes - before.inUseBytes).toBeGreaterThanOrEqual(8 * MiB);
+    expect(held.inUseBytes - before.inUseBytes).toBeLessThan(16 * MiB);
+    expect(small.length).toBe(2048);
+    small = undefined;
+    expect(await collected(() => stats().inUseBytes < held.inUseBytes - 6 * MiB)).toBe(true);
+  });
+
+  it('counts a large allocation as one mmapped block of its size, gone once freed', async () => {
+    const before = stats();
+    // 64 MiB is above glibc's largest mmap threshold (32 MiB on 64-bit): always its own mmap.
+    let big: Buffer | undefined = Buffer.allocUnsafeSlow(64 * MiB).fill(2);
+    const held = stats();
+    expect(held.mmappedBytes - before.mmappedBytes).toBeGreaterThanOrEqual(64 * MiB);
+    expect(held.mmappedBytes - before.mmappedBytes).toBeLessThan(65 * MiB);
+    expect(held.mmappedBlocks - before.mmappedBlocks).toBeGreaterThanOrEqual(1);
+    expect(big.length).toBe(64 * MiB);
+    big = undefined;
+    expect(await collected(() => stats().mmappedBytes <= held.mmappedBytes - 64 * MiB)).toBe(true);
+  });
+});
+
+describe('mallocTrim', () => {
+  it('gives the free top of the main arena back: afterwards less than 64 KiB of it is left', async () => {
+    let small: Buffer[] | undefined = Array.from({ length: 4096 }, () => Buffer.allocUnsafeSlow(2048));
+    expect(small.length).toBe(4096);
+    small = undefined;
+    await collected(() => stats().freeBytes >= 4 * MiB);
+    expect(typeof mallocTrim()).toBe('boolean');
+    // malloc_trim(0) keeps less than a page (plus glibc's top pad) of free top; 64 KiB bounds both.
+    expect(stats().releasableBytes).toBeLessThan(64 * 1024);
+  });
+});
