@@ -15,5 +15,6 @@ import { main } from '../program';
 // The vCPU threads share the same files: they get them with their environment data.
 setEnvironmentData(SHARED_FILES_KEY, shareBundledModules(BUNDLED_PACKAGES));
 // __dirname here is the bundle's own directory: the build leaves the entries' __dirname alone.
-useVcpuWorkerScript(path.join(__dirname, BUNDLE_FILES.worker));
+// A vCPU thread starts in the small loader that runs the worker bundle with its code cache.
+useVcpuWorkerScript(path.join(__dirname, BUNDLE_FILES.workerStart));
 void main(process.argv);

@@ -1,0 +1,232 @@
+/**
+ * Runs a bundle file (bundle/kvmts.js, bundle/vcpu-worker.js) as a CommonJS module compiled
+ * with V8's code cache, the way v8-compile-cache did (Node 20 has no module.enableCompileCache).
+ *
+ * Why: V8 compiles lazily, so a plain `require` of the 1.4 MB bundle parses it and then compiles
+ * every function the start-up calls, on every start, in every vCPU thread's isolate. A code
+ * cache made after a run holds the bytecode of all of them; the next start deserializes it
+ * instead. Under the nested tiers' TCG, where compiling costs tens of times more, that is
+ * seconds (scripts/bench/README.md, `startup`).
+ *
+ * A cache is code, so it is only ever used for exactly the bytes it was made from:
+ *  - its file name and its header carry a key: SHA-256 of the bundle's bytes, the Node and V8
+ *    versions and the CPU architecture. A bundle rebuilt, another Node, another arch → another
+ *    key → the cache is not even read (V8's own check compares only the source's length);
+ *  - the header also carries the SHA-256 of V8's data: a truncated or damaged file is dropped
+ *    before V8 sees it (release V8 does not checksum code caches);
+ *  - what V8 still refuses (another V8 flag set: `script.cachedDataRejected`) falls back to a
+ *    normal compile, silently, and the cache is made again.
+ * Either way the program runs the same code with the same output; only the time differs.
+ *
+ * Where: beside the bundle first (`npm run build` writes one there: same owner and trust as the
+ * bundle itself), then the per-user cache directory (KVMTS_CODE_CACHE_DIR, else
+ * $XDG_CACHE_HOME/kvmts/code-cache, else ~/.cache/kvmts/code-cache) for an install whose bundle
+ * directory is not writable, a read-only repository (the nested tiers) or another Node. A user
+ * directory is used only when it is the user's own and not writable by others. A new cache is
+ * written to the first of them that takes it, in one step (write aside, rename): a start
+ * meanwhile reads the old file or the new one, never half of one.
+ *
+ * When: the main thread writes it when the process exits (so it holds everything the run
+ * compiled), a vCPU thread right after its bundle has been evaluated (its thread may be ended
+ * without an exit event). Only after a miss: a start that used a cache writes nothing.
+ *
+ * This module loads only Node built-ins: it runs before the bundle, in every thread.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+
+/** `auto` (default: use and make caches) or `0` (compile normally, read and write nothing). */
+export const CODE_CACHE_ENV = 'KVMTS_CODE_CACHE';
+/** The per-user cache directory, instead of $XDG_CACHE_HOME/kvmts/code-cache. */
+export const CODE_CACHE_DIR_ENV = 'KVMTS_CODE_CACHE_DIR';
+/** `1`: say on stderr what happened to each bundle's cache (tests, benchmarks, curious users). */
+export const CODE_CACHE_TRACE_ENV = 'KVMTS_CODE_CACHE_TRACE';
+
+/** A cache file: MAGIC, the 32-byte key, the 32-byte SHA-256 of the V8 data, the V8 data. */
+const MAGIC = Buffer.from('KVMTSCC1', 'latin1');
+const HEADER_BYTES = MAGIC.length + 32 + 32;
+
+export type CodeCacheSetting = 'auto' | 'off';
+
+/** The setting for a KVMTS_CODE_CACHE value, or an error message naming what is allowed. */
+export function codeCacheSetting(value: string | undefined): CodeCacheSetting | { readonly error: string } {
+  if (value === undefined || value === '' || value === 'auto' || value === '1') return 'auto';
+  if (value === '0') return 'off';
+  return { error: `${CODE_CACHE_ENV} must be 'auto' (use V8's code cache for the bundled CLI) or '0' (compile without it), got '${value}'` };
+}
+
+/** What a cache must match besides the bundle's bytes: a cache from another runtime is never read. */
+export function runtimeId(): string {
+  return `node ${process.version} v8 ${process.versions.v8} ${process.arch}`;
+}
+
+const sha256 = (...parts: (Buffer | string)[]): Buffer => {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/** The key of `source` (the bundle's bytes) under `runtime`. */
+export function codeCacheKey(source: Buffer, runtime: string = runtimeId()): Buffer {
+  return sha256(sha256(source), '\0', runtime);
+}
+
+/** The cache's file name for `bundleFile` under `key` (two Nodes sharing a directory keep two files). */
+export function codeCacheFileName(bundleFile: string, key: Buffer): string {
+  return `${path.basename(bundleFile)}.${key.toString('hex').slice(0, 16)}.cache`;
+}
+
+/** The per-user cache directory for `env`. */
+export function userCodeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env[CODE_CACHE_DIR_ENV];
+  if (explicit) return path.resolve(explicit);
+  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(base, 'kvmts', 'code-cache');
+}
+
+/** A cache file's bytes for `key` and V8's `data`. */
+export function encodeCodeCache(key: Buffer, data: Buffer): Buffer {
+  return Buffer.concat([MAGIC, key, sha256(data), data]);
+}
+
+/** V8's data in a cache file's `bytes` when they are a whole cache for `key`, else undefined. */
+export function decodeCodeCache(bytes: Buffer, key: Buffer): Buffer | undefined {
+  if (bytes.length <= HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  if (!bytes.subarray(MAGIC.length, MAGIC.length + 32).equals(key)) return undefined;
+  const data = bytes.subarray(HEADER_BYTES);
+  return sha256(data).equals(bytes.subarray(MAGIC.length + 32, HEADER_BYTES)) ? data : undefined;
+}
+
+/** What happened to a bundle's cache on this start. */
+export interface CodeCacheOutcome {
+  /** `used`: V8 took the cache; `rejected`: V8 refused it; `miss`: none matched; `off`: KVMTS_CODE_CACHE=0. */
+  readonly state: 'used' | 'rejected' | 'miss' | 'off';
+  /** The cache file read (used or rejected). */
+  readonly file?: string;
+}
+
+export interface RunBundleOptions {
+  /** When to write a new cache after a miss: at process exit (main thread) or right after evaluation (a worker). */
+  readonly writeAt: 'exit' | 'evaluated';
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The directories to look in, in order: beside the bundle, then the user's own one. */
+function cacheDirs(bundleFile: string, env: NodeJS.ProcessEnv): { dir: string; own: boolean }[] {
+  return [
+    { dir: path.dirname(bundleFile), own: false },
+    { dir: userCodeCacheDir(env), own: true },
+  ];
+}
+
+/** A user directory is trusted when it belongs to this user and others cannot write to it. */
+function trustedUserDir(dir: string): boolean {
+  try {
+    const st = fs.statSync(dir);
+    return st.isDirectory() && (typeof process.getuid !== 'function' || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+function readCache(dirs: { dir: string; own: boolean }[], name: string, key: Buffer): { file: string; data: Buffer } | undefined {
+  for (const { dir, own } of dirs) {
+    const file = path.join(dir, name);
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch {
+      continue;
+    }
+    if (own && !trustedUserDir(dir)) continue;
+    const data = decodeCodeCache(bytes, key);
+    if (data !== undefined) return { file, data };
+  }
+  return undefined;
+}
+
+/** Writes the cache to the first directory that takes it; returns its path, or undefined when none did. */
+function writeCache(dirs: { dir: string; own: boolean }[], name: string, bytes: Buffer): string | undefined {
+  for (const { dir, own } of dirs) {
+    const file = path.join(dir, name);
+    const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    try {
+      if (own) {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (!trustedUserDir(dir)) continue;
+      }
+      fs.writeFileSync(tmp, bytes, { mode: 0o644, flag: 'wx' });
+      fs.renameSync(tmp, file);
+      return file;
+    } catch {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // never written
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Node's module-path lookup for `dir` (what a module there gets as module.paths). */
+const nodeModulePaths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths;
+
+/**
+ * Runs `bundleFile` as a CommonJS module of this thread (its own `require`, `module`,
+ * `__filename`, `__dirname`, in the require cache under its file), compiled with its code cache
+ * when a matching one is found. Errors of the bundle's evaluation propagate as from `require`.
+ */
+export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCacheOutcome {
+  const env = options.env ?? process.env;
+  const t0 = process.hrtime.bigint();
+  const setting = codeCacheSetting(env[CODE_CACHE_ENV]);
+  const off = setting !== 'auto';
+  const source = fs.readFileSync(bundleFile);
+  const key = off ? undefined : codeCacheKey(source);
+  const dirs = cacheDirs(bundleFile, env);
+  const name = key && codeCacheFileName(bundleFile, key);
+  const cached = key && name ? readCache(dirs, name, key) : undefined;
+
+  const t1 = process.hrtime.bigint();
+  const script = new vm.Script(Module.wrap(source.toString('utf8')), {
+    filename: bundleFile,
+    cachedData: cached?.data,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const outcome: CodeCacheOutcome = off
+    ? { state: 'off' }
+    : cached === undefined
+      ? { state: 'miss' }
+      : { state: script.cachedDataRejected ? 'rejected' : 'used', file: cached.file };
+  const t2 = process.hrtime.bigint();
+  const trace = env[CODE_CACHE_TRACE_ENV] === '1' ? (line: string) => process.stderr.write(`kvmts: code cache: ${path.basename(bundleFile)} ${line}\n`) : undefined;
+  const ms = (from: bigint, to: bigint): string => (Number(to - from) / 1e6).toFixed(1);
+  // Said before evaluating: a program may end the process from its top level (commander's --help).
+  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms)`);
+
+  const write = (): void => {
+    const file = writeCache(dirs, name!, encodeCodeCache(key!, script.createCachedData()));
+    trace?.(file ? `written ${file}` : 'not written: no cache directory took it');
+  };
+  if (outcome.state === 'miss' || outcome.state === 'rejected') {
+    if (options.writeAt === 'exit') process.once('exit', write);
+  }
+
+  const mod = new Module(bundleFile);
+  mod.filename = bundleFile;
+  mod.paths = nodeModulePaths(path.dirname(bundleFile));
+  const bundleRequire = createRequire(bundleFile);
+  bundleRequire.cache[bundleFile] = mod;
+  const wrapper = script.runInThisContext({ displayErrors: true }) as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  wrapper.call(mod.exports, mod.exports, bundleRequire, mod, bundleFile, path.dirname(bundleFile));
+  mod.loaded = true;
+  const t3 = process.hrtime.bigint();
+  trace?.(`evaluated in ${ms(t2, t3)} ms`);
+  if ((outcome.state === 'miss' || outcome.state === 'rejected') && options.writeAt === 'evaluated') write();
+  return outcome;
+}
