@@ -6,7 +6,7 @@
  *
  *   node train-code-cache.js cli <dir>      `kvmts --help` from <dir>/kvmts.js (written at exit)
  *   node train-code-cache.js worker <dir>   one vCPU thread's start from <dir>/vcpu-worker-start.js
- *                                           (written once the worker bundle is evaluated)
+ *                                           and one message it answers (written after that)
  *
  * KVMTS_CODE_CACHE_DIR (set by the build) keeps the user's own cache directory out of it.
  */
@@ -23,8 +23,10 @@ if (which === 'cli') {
   process.argv = [process.argv[0], bundle, '--help'];
   runBundle(bundle, { writeAt: 'exit' });
 } else if (which === 'worker') {
-  // The thread waits for its machine's messages once started: it ends when its cache is written.
+  // The thread waits for its machine's messages once started and writes its cache after the
+  // first: a call it answers with "serves no vCPU". It is ended once its cache is written.
   const worker = new Worker(path.join(dir, BUNDLE_FILES.workerStart), { stderr: true });
+  worker.postMessage({ op: 'call', id: 0, method: 'codeCacheTraining', args: [] });
   let text = '';
   worker.stderr.on('data', (chunk) => {
     text += chunk;

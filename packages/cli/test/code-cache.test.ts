@@ -1,14 +1,16 @@
 /**
  * V8's code cache for the bundled CLI (src/bundle/code-cache.ts), host tier: the cache file's
  * key and format on golden values, then runBundle in real child processes on a fixture bundle —
- * a cache is made, used (not rejected) on the next start, and a stale, corrupted, foreign or
- * V8-refused one falls back to a normal compile with the same output — and the real bundles:
- * `npm run build` made their caches, `kvmts --help` runs with its own.
+ * a cache is made (the user's, beside the bundle when that cannot be), used (not rejected) on the
+ * next start, and a stale, corrupted, foreign or V8-refused one falls back to a normal compile
+ * with the same output — and the real bundles: `npm run build` made their caches, `kvmts --help`
+ * runs with its own.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import {
   CODE_CACHE_DIR_ENV,
   CODE_CACHE_ENV,
@@ -102,42 +104,94 @@ describe('runBundle, on a fixture bundle in a child process', () => {
   function start(opts: { nodeArgs?: string[]; env?: Record<string, string>; writeAt?: 'exit' | 'evaluated' } = {}) {
     const writeAt = opts.writeAt ?? 'exit';
     const script = `const r = require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: ${JSON.stringify(writeAt)} });
-process.stderr.write('outcome ' + r.state + ' ' + require('fs').readdirSync(${JSON.stringify(dir)}).filter((f) => f.endsWith('.cache')).length + '\\n');`;
+process.stderr.write('outcome ' + r.state + '\\n');`;
     const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), '-e', script], {
       encoding: 'utf8',
       env: { ...process.env, [CODE_CACHE_TRACE_ENV]: '1', [CODE_CACHE_DIR_ENV]: userDir, [CODE_CACHE_ENV]: 'auto', ...opts.env },
       timeout: 30_000,
     });
-    const trace = r.stderr
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => l.split(root).join('<root>').replace(/ \((read and check|evaluated in) [^)]*\)$/, '').replace(/evaluated in [\d.]+ ms/, 'evaluated'));
-    return { status: r.status, stdout: r.stdout, trace };
+    return { status: r.status, stdout: r.stdout, trace: normalize(r.stderr), lines: r.stderr.split('\n') };
   }
+  /** Trace lines without their timings (the exit line is checked once, below), paths relative to root. */
+  const normalize = (stderr: string): string[] =>
+    stderr
+      .split('\n')
+      .filter((l) => l !== '' && !/ process exits [\d.]+ ms after it started$/.test(l))
+      .map((l) =>
+        l
+          .split(root)
+          .join('<root>')
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started\)$/, '')
+          .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the thread started\)$/, ' evaluated'),
+      );
   const cacheName = () => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)));
+  const caches = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.endsWith('.js')).sort() : []);
   const OUT = 'fixture fixture.js bundle 49 true\n';
+  const T = 'kvmts: code cache: fixture.js';
 
-  it('makes the cache beside the bundle at exit after a miss, then uses it (not rejected), with the same output', () => {
-    const first = start();
-    expect(first).toEqual({
-      status: 0,
-      stdout: OUT,
-      trace: ['kvmts: code cache: fixture.js miss', 'kvmts: code cache: fixture.js evaluated', 'outcome miss 0', `kvmts: code cache: fixture.js written <root>/bundle/${cacheName()}`],
+  it('makes the user`s cache at exit after a miss (its directory 0700), then uses it (not rejected) and writes nothing, with the same output', () => {
+    const { lines, ...first } = start();
+    expect(lines).toContainEqual(expect.stringMatching(/^kvmts: code cache: fixture\.js process exits [\d.]+ ms after it started$/));
+    expect(first).toEqual({ status: 0, stdout: OUT, trace: [`${T} miss`, `${T} evaluated`, 'outcome miss', `${T} written <root>/user/${cacheName()}`] });
+    expect(fs.statSync(userDir).mode & 0o777).toBe(0o700);
+    expect(caches(userDir)).toEqual([cacheName()]); // no temporary left
+    expect(caches(dir)).toEqual([]);
+    const { lines: _, ...second } = start();
+    expect(second).toEqual({ status: 0, stdout: OUT, trace: [`${T} used <root>/user/${cacheName()}`, `${T} evaluated`, 'outcome used'] });
+  });
+
+  it('uses the build`s cache beside the bundle, and the first start makes the user`s own (richer) one, used from then on', () => {
+    start({ env: { [CODE_CACHE_DIR_ENV]: dir } }); // what the build does: the bundle directory as the cache directory
+    expect(caches(dir)).toEqual([cacheName()]);
+    expect(start().trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used', `${T} written <root>/user/${cacheName()}`]);
+    expect(start().trace).toEqual([`${T} used <root>/user/${cacheName()}`, `${T} evaluated`, 'outcome used']);
+  });
+
+  it('neither reads nor writes a user directory that others can write to: the cache goes beside the bundle, once', () => {
+    start();
+    fs.chmodSync(userDir, 0o777);
+    expect(start().trace).toEqual([`${T} miss`, `${T} evaluated`, 'outcome miss', `${T} written <root>/bundle/${cacheName()}`]);
+    expect(start().trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used']);
+  });
+
+  it('writes beside the bundle when the user directory cannot be made', () => {
+    fs.writeFileSync(path.join(root, 'file'), '');
+    const env = { [CODE_CACHE_DIR_ENV]: path.join(root, 'file', 'cache') };
+    expect(start({ env }).trace.at(-1)).toBe(`${T} written <root>/bundle/${cacheName()}`);
+    expect(start({ env }).trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used']);
+  });
+
+  it('keeps the newest four caches of a bundle in the user directory, and other bundles` caches', () => {
+    fs.mkdirSync(userDir, { mode: 0o700 });
+    const old = ['0', '1', '2', '3', '4'].map((d) => `fixture.js.${d.repeat(16)}.cache`);
+    old.forEach((f, i) => {
+      fs.writeFileSync(path.join(userDir, f), 'old');
+      const t = new Date(Date.now() - (10 - i) * 60_000);
+      fs.utimesSync(path.join(userDir, f), t, t);
     });
-    expect(fs.readdirSync(dir).sort()).toEqual([cacheName(), 'fixture.js'].sort()); // no temporary left
-    const second = start();
-    expect(second).toEqual({ status: 0, stdout: OUT, trace: [`kvmts: code cache: fixture.js used <root>/bundle/${cacheName()}`, 'kvmts: code cache: fixture.js evaluated', 'outcome used 1'] });
+    fs.writeFileSync(path.join(userDir, 'other.js.0000000000000000.cache'), 'old');
+    start();
+    expect(caches(userDir)).toEqual([cacheName(), ...old.slice(2), 'other.js.0000000000000000.cache'].sort());
   });
 
-  it('writes a worker`s cache as soon as its bundle is evaluated', () => {
-    expect(start({ writeAt: 'evaluated' }).trace).toEqual([
-      'kvmts: code cache: fixture.js miss',
-      'kvmts: code cache: fixture.js evaluated',
-      `kvmts: code cache: fixture.js written <root>/bundle/${cacheName()}`,
-      'outcome miss 1',
-    ]);
-    expect(start({ writeAt: 'evaluated' }).trace[0]).toBe(`kvmts: code cache: fixture.js used <root>/bundle/${cacheName()}`);
+  it('writes a cache right after evaluation when asked to (a thread that may end without an exit event)', () => {
+    expect(start({ writeAt: 'evaluated' }).trace).toEqual([`${T} miss`, `${T} evaluated`, `${T} written <root>/user/${cacheName()}`, 'outcome miss']);
   });
+
+  it('in a vCPU thread, writes the cache once the thread has handled its first message, not before', async () => {
+    const code = `require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: 'first-message' });`;
+    const worker = new Worker(code, { eval: true, stdout: true, stderr: true, env: { ...process.env, [CODE_CACHE_TRACE_ENV]: '1', [CODE_CACHE_DIR_ENV]: userDir, [CODE_CACHE_ENV]: 'auto' } });
+    let stderr = '';
+    worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    for (const t0 = Date.now(); !stderr.includes('evaluated') && Date.now() - t0 < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(caches(userDir)).toEqual([]);
+    const exited = new Promise<number>((resolve) => worker.on('exit', resolve));
+    worker.postMessage('build');
+    expect(await exited).toBe(0); // its only listener was the loader's: the thread ends after it
+    expect(normalize(stderr)).toEqual([`${T} miss`, `${T} evaluated`, `${T} written <root>/user/${cacheName()}`]);
+    expect(caches(userDir)).toEqual([cacheName()]);
+  }, 30_000);
 
   it('never runs stale code: a same-length edit of the bundle misses the old cache and prints the new output', () => {
     start();
@@ -146,13 +200,13 @@ process.stderr.write('outcome ' + r.state + ' ' + require('fs').readdirSync(${JS
     expect(fs.statSync(bundle).size).toBe(SOURCE.length);
     const r = start();
     expect(r.stdout).toBe('fixture fixture.js bundle 64 true\n');
-    expect(r.trace[0]).toBe('kvmts: code cache: fixture.js miss');
-    expect(fs.readdirSync(dir).sort()).toEqual([old, cacheName(), 'fixture.js'].sort());
+    expect(r.trace[0]).toBe(`${T} miss`);
+    expect(caches(userDir)).toEqual([old, cacheName()].sort());
   });
 
   it('drops a corrupted cache before V8 sees it (a flipped byte, a truncated file): same output, made again', () => {
     start();
-    const file = path.join(dir, cacheName());
+    const file = path.join(userDir, cacheName());
     const good = fs.readFileSync(file);
     const flipped = Buffer.from(good);
     flipped[flipped.length - 10] ^= 0xff;
@@ -160,55 +214,43 @@ process.stderr.write('outcome ' + r.state + ' ' + require('fs').readdirSync(${JS
       fs.writeFileSync(file, bad);
       const r = start();
       expect(r).toMatchObject({ status: 0, stdout: OUT });
-      expect(r.trace[0]).toBe('kvmts: code cache: fixture.js miss');
-      expect(r.trace.at(-1)).toBe(`kvmts: code cache: fixture.js written <root>/bundle/${cacheName()}`);
-      expect(start().trace[0]).toBe(`kvmts: code cache: fixture.js used <root>/bundle/${cacheName()}`);
+      expect(r.trace[0]).toBe(`${T} miss`);
+      expect(r.trace.at(-1)).toBe(`${T} written <root>/user/${cacheName()}`);
+      expect(start().trace[0]).toBe(`${T} used <root>/user/${cacheName()}`);
     }
   });
 
   it('never reads a cache keyed for another runtime, even under this runtime`s file name', () => {
     start();
-    const file = path.join(dir, cacheName());
+    const file = path.join(userDir, cacheName());
     const data = decodeCodeCache(fs.readFileSync(file), codeCacheKey(fs.readFileSync(bundle)))!;
     fs.writeFileSync(file, encodeCodeCache(codeCacheKey(fs.readFileSync(bundle), 'node v18.0.0 v8 10.2 arm64'), data));
     const r = start();
     expect(r).toMatchObject({ status: 0, stdout: OUT });
-    expect(r.trace[0]).toBe('kvmts: code cache: fixture.js miss');
+    expect(r.trace[0]).toBe(`${T} miss`);
   });
 
   it('falls back silently when V8 refuses a cache (made under other V8 flags), and makes it again for these', () => {
     start({ nodeArgs: ['--max-lazy'] });
     const r = start();
     expect(r).toMatchObject({ status: 0, stdout: OUT });
-    expect(r.trace).toEqual([
-      `kvmts: code cache: fixture.js rejected <root>/bundle/${cacheName()}`,
-      'kvmts: code cache: fixture.js evaluated',
-      'outcome rejected 1',
-      `kvmts: code cache: fixture.js written <root>/bundle/${cacheName()}`,
-    ]);
-    expect(start().trace[0]).toBe(`kvmts: code cache: fixture.js used <root>/bundle/${cacheName()}`);
-  });
-
-  it('uses the user`s cache directory when the bundle has none beside it, but not one that others can write to', () => {
-    start();
-    fs.mkdirSync(userDir, { mode: 0o700 });
-    fs.renameSync(path.join(dir, cacheName()), path.join(userDir, cacheName()));
-    expect(start().trace[0]).toBe(`kvmts: code cache: fixture.js used <root>/user/${cacheName()}`);
-    fs.chmodSync(userDir, 0o777);
-    const r = start();
-    expect(r.trace[0]).toBe('kvmts: code cache: fixture.js miss');
-    expect(r.trace.at(-1)).toBe(`kvmts: code cache: fixture.js written <root>/bundle/${cacheName()}`);
+    expect(r.trace).toEqual([`${T} rejected <root>/user/${cacheName()}`, `${T} evaluated`, 'outcome rejected', `${T} written <root>/user/${cacheName()}`]);
+    expect(start().trace[0]).toBe(`${T} used <root>/user/${cacheName()}`);
   });
 
   it('reads and writes nothing with KVMTS_CODE_CACHE=0', () => {
-    start();
-    const r = start({ env: { [CODE_CACHE_ENV]: '0' } });
-    expect(r).toEqual({ status: 0, stdout: OUT, trace: ['kvmts: code cache: fixture.js off', 'kvmts: code cache: fixture.js evaluated', 'outcome off 1'] });
+    const { lines: _, ...r } = start({ env: { [CODE_CACHE_ENV]: '0' } });
+    expect(r).toEqual({ status: 0, stdout: OUT, trace: [`${T} off`, `${T} evaluated`, 'outcome off'] });
+    expect(caches(userDir)).toEqual([]);
+    expect(caches(dir)).toEqual([]);
   });
 
   it('lets an error of the bundle propagate as from require, naming the bundle`s file and line', () => {
     fs.writeFileSync(bundle, "'use strict';\nthrow new RangeError('fixture failed');\n");
-    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: 'exit' })`], { encoding: 'utf8', env: { ...process.env, [CODE_CACHE_DIR_ENV]: userDir } });
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: 'exit' })`], {
+      encoding: 'utf8',
+      env: { ...process.env, [CODE_CACHE_DIR_ENV]: userDir },
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('RangeError: fixture failed');
     expect(r.stderr).toContain(`${bundle}:2`);
@@ -216,8 +258,16 @@ process.stderr.write('outcome ' + r.state + ' ' + require('fs').readdirSync(${JS
 });
 
 describe('the kvmts bundles', () => {
+  let userDir: string;
+  beforeEach(() => (userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-code-cache-user-'))));
+  afterEach(() => fs.rmSync(userDir, { recursive: true, force: true }));
   const kvmts = (args: string[], env: Record<string, string>) =>
-    spawnSync(process.execPath, [BIN, ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, KVMTS_CLI_BUNDLE: '1', [CODE_CACHE_TRACE_ENV]: '1', ...env }, timeout: 60_000 });
+    spawnSync(process.execPath, [BIN, ...args], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, KVMTS_CLI_BUNDLE: '1', [CODE_CACHE_TRACE_ENV]: '1', [CODE_CACHE_DIR_ENV]: userDir, ...env },
+      timeout: 60_000,
+    });
 
   it('have their caches beside them, made by npm run build for this Node, and `kvmts --help` uses its own', () => {
     for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {

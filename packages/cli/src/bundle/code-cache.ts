@@ -18,17 +18,20 @@
  *    normal compile, silently, and the cache is made again.
  * Either way the program runs the same code with the same output; only the time differs.
  *
- * Where: beside the bundle first (`npm run build` writes one there: same owner and trust as the
- * bundle itself), then the per-user cache directory (KVMTS_CODE_CACHE_DIR, else
- * $XDG_CACHE_HOME/kvmts/code-cache, else ~/.cache/kvmts/code-cache) for an install whose bundle
- * directory is not writable, a read-only repository (the nested tiers) or another Node. A user
- * directory is used only when it is the user's own and not writable by others. A new cache is
- * written to the first of them that takes it, in one step (write aside, rename): a start
- * meanwhile reads the old file or the new one, never half of one.
+ * Where: the per-user cache directory (KVMTS_CODE_CACHE_DIR, else $XDG_CACHE_HOME/kvmts/code-cache,
+ * else ~/.cache/kvmts/code-cache) first, then beside the bundle, where `npm run build` leaves one
+ * (same owner and trust as the bundle itself). The build's cache comes from a `kvmts --help` and
+ * one idle vCPU thread, so it lacks what a real run compiles later (a machine, its devices); a
+ * start that did not find the user's own cache therefore writes one, once: the next starts use
+ * that richer one. A user directory is used only when it is the user's own and not writable by
+ * others; when it cannot be, the cache goes beside the bundle if that directory is writable.
+ * Files are written in one step (write aside, rename): a start meanwhile reads the old file or
+ * the new one, never half of one. Of one bundle's caches in the user directory the newest
+ * KEEP_PER_BUNDLE stay (a few Node versions or checkouts); older ones are removed.
  *
- * When: the main thread writes it when the process exits (so it holds everything the run
- * compiled), a vCPU thread right after its bundle has been evaluated (its thread may be ended
- * without an exit event). Only after a miss: a start that used a cache writes nothing.
+ * When: the main thread writes when the process exits (so it holds everything the run
+ * compiled); a vCPU thread once it has handled its first message (its machine's `build`: the
+ * CPU and devices are made then), as its thread may be ended without an exit event.
  *
  * This module loads only Node built-ins: it runs before the bundle, in every thread.
  */
@@ -38,6 +41,7 @@ import Module, { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
+import { parentPort } from 'node:worker_threads';
 
 /** `auto` (default: use and make caches) or `0` (compile normally, read and write nothing). */
 export const CODE_CACHE_ENV = 'KVMTS_CODE_CACHE';
@@ -49,6 +53,8 @@ export const CODE_CACHE_TRACE_ENV = 'KVMTS_CODE_CACHE_TRACE';
 /** A cache file: MAGIC, the 32-byte key, the 32-byte SHA-256 of the V8 data, the V8 data. */
 const MAGIC = Buffer.from('KVMTSCC1', 'latin1');
 const HEADER_BYTES = MAGIC.length + 32 + 32;
+/** Caches of one bundle name kept in the user directory: the newest few (Node versions, checkouts). */
+const KEEP_PER_BUNDLE = 4;
 
 export type CodeCacheSetting = 'auto' | 'off';
 
@@ -110,16 +116,26 @@ export interface CodeCacheOutcome {
 }
 
 export interface RunBundleOptions {
-  /** When to write a new cache after a miss: at process exit (main thread) or right after evaluation (a worker). */
-  readonly writeAt: 'exit' | 'evaluated';
+  /**
+   * When to write the user's cache, if this start did not use it: at process exit (a main
+   * thread), once the thread's first message is handled (a vCPU thread), or right after the
+   * bundle is evaluated.
+   */
+  readonly writeAt: 'exit' | 'first-message' | 'evaluated';
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** The directories to look in, in order: beside the bundle, then the user's own one. */
-function cacheDirs(bundleFile: string, env: NodeJS.ProcessEnv): { dir: string; own: boolean }[] {
+interface CacheDir {
+  readonly dir: string;
+  /** The user's directory: made if missing, used only when trusted, pruned. */
+  readonly user: boolean;
+}
+
+/** The directories, in order of preference: the user's own one, then beside the bundle. */
+function cacheDirs(bundleFile: string, env: NodeJS.ProcessEnv): CacheDir[] {
   return [
-    { dir: path.dirname(bundleFile), own: false },
-    { dir: userCodeCacheDir(env), own: true },
+    { dir: userCodeCacheDir(env), user: true },
+    { dir: path.dirname(bundleFile), user: false },
   ];
 }
 
@@ -133,34 +149,62 @@ function trustedUserDir(dir: string): boolean {
   }
 }
 
-function readCache(dirs: { dir: string; own: boolean }[], name: string, key: Buffer): { file: string; data: Buffer } | undefined {
-  for (const { dir, own } of dirs) {
-    const file = path.join(dir, name);
+/** The user's directory can take a cache: it is trusted, or missing and can be made (0700) in its nearest existing ancestor. */
+function userDirUsable(dir: string): boolean {
+  if (fs.existsSync(dir)) return trustedUserDir(dir);
+  let up = path.dirname(dir);
+  while (!fs.existsSync(up) && up !== path.dirname(up)) up = path.dirname(up);
+  try {
+    fs.accessSync(up, fs.constants.W_OK);
+    return fs.statSync(up).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function readCache(dirs: CacheDir[], name: string, key: Buffer): { file: string; data: Buffer; dir: CacheDir } | undefined {
+  for (const dir of dirs) {
+    const file = path.join(dir.dir, name);
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(file);
     } catch {
       continue;
     }
-    if (own && !trustedUserDir(dir)) continue;
+    if (dir.user && !trustedUserDir(dir.dir)) continue;
     const data = decodeCodeCache(bytes, key);
-    if (data !== undefined) return { file, data };
+    if (data !== undefined) return { file, data, dir };
   }
   return undefined;
 }
 
+/** Removes all but the newest KEEP_PER_BUNDLE caches of `bundleName` in `dir` (best effort). */
+function prune(dir: string, bundleName: string): void {
+  try {
+    const mine = fs
+      .readdirSync(dir)
+      .filter((f) => f.startsWith(`${bundleName}.`) && f.endsWith('.cache'))
+      .map((f) => ({ f, mtime: fs.statSync(path.join(dir, f)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const { f } of mine.slice(KEEP_PER_BUNDLE)) fs.rmSync(path.join(dir, f), { force: true });
+  } catch {
+    // another start pruned meanwhile, or the directory went away: nothing to keep tidy
+  }
+}
+
 /** Writes the cache to the first directory that takes it; returns its path, or undefined when none did. */
-function writeCache(dirs: { dir: string; own: boolean }[], name: string, bytes: Buffer): string | undefined {
-  for (const { dir, own } of dirs) {
+function writeCache(dirs: CacheDir[], bundleName: string, name: string, bytes: Buffer): string | undefined {
+  for (const { dir, user } of dirs) {
     const file = path.join(dir, name);
     const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
     try {
-      if (own) {
+      if (user) {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         if (!trustedUserDir(dir)) continue;
       }
       fs.writeFileSync(tmp, bytes, { mode: 0o644, flag: 'wx' });
       fs.renameSync(tmp, file);
+      if (user) prune(dir, bundleName);
       return file;
     } catch {
       try {
@@ -207,15 +251,18 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   const trace = env[CODE_CACHE_TRACE_ENV] === '1' ? (line: string) => process.stderr.write(`kvmts: code cache: ${path.basename(bundleFile)} ${line}\n`) : undefined;
   const ms = (from: bigint, to: bigint): string => (Number(to - from) / 1e6).toFixed(1);
   // Said before evaluating: a program may end the process from its top level (commander's --help).
-  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms)`);
+  const since = (): string => performance.now().toFixed(1);
+  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the thread started)`);
+  if (trace && options.writeAt === 'exit') process.once('exit', () => trace(`process exits ${since()} ms after it started`));
 
+  // After a miss or a refusal: a new cache, to the user's directory or else beside the bundle.
+  // After using the build's cache beside the bundle: the user's own, richer one, once.
+  const targets = off ? [] : outcome.state === 'used' ? (cached!.dir.user || !userDirUsable(dirs[0].dir) ? [] : [dirs[0]]) : dirs;
   const write = (): void => {
-    const file = writeCache(dirs, name!, encodeCodeCache(key!, script.createCachedData()));
+    const file = writeCache(targets, path.basename(bundleFile), name!, encodeCodeCache(key!, script.createCachedData()));
     trace?.(file ? `written ${file}` : 'not written: no cache directory took it');
   };
-  if (outcome.state === 'miss' || outcome.state === 'rejected') {
-    if (options.writeAt === 'exit') process.once('exit', write);
-  }
+  if (targets.length > 0 && options.writeAt === 'exit') process.once('exit', write);
 
   const mod = new Module(bundleFile);
   mod.filename = bundleFile;
@@ -226,7 +273,12 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   wrapper.call(mod.exports, mod.exports, bundleRequire, mod, bundleFile, path.dirname(bundleFile));
   mod.loaded = true;
   const t3 = process.hrtime.bigint();
-  trace?.(`evaluated in ${ms(t2, t3)} ms`);
-  if ((outcome.state === 'miss' || outcome.state === 'rejected') && options.writeAt === 'evaluated') write();
+  trace?.(`evaluated in ${ms(t2, t3)} ms (${since()} ms after the thread started)`);
+  if (targets.length > 0 && options.writeAt !== 'exit') {
+    // A vCPU thread's first message is handled by the bundle's listener, registered by now and
+    // so run first; the cache is made once that handler is done.
+    if (options.writeAt === 'first-message' && parentPort) parentPort.once('message', () => setImmediate(write));
+    else write();
+  }
   return outcome;
 }

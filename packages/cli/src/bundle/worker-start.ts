@@ -9,4 +9,5 @@ import { runBundle } from './code-cache';
 import { BUNDLE_FILES } from './stamp';
 
 // __dirname is the bundle directory: the build leaves the entries' __dirname alone.
-runBundle(path.join(__dirname, BUNDLE_FILES.worker), { writeAt: 'evaluated' });
+// Its cache is written once the thread has built its vCPU (its first message), when that code is compiled too.
+runBundle(path.join(__dirname, BUNDLE_FILES.worker), { writeAt: 'first-message' });
