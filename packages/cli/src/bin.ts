@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import { chooseCliBuild } from './bundle/stamp';
-import { CODE_CACHE_ENV, codeCacheSetting, runBundle } from './bundle/code-cache';
+import { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } from './bundle/code-cache';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const build = chooseCliBuild(path.resolve(__dirname, '..'), process.env.KVMTS_CLI_BUNDLE);
@@ -21,8 +21,9 @@ if (build.kind === 'error') {
     process.stderr.write(`kvmts: ${setting.error}\n`);
     process.exitCode = 1;
   } else {
-    // Compiled with V8's code cache when one matches this bundle and this Node (./bundle/code-cache.ts).
-    runBundle(build.file, { writeAt: 'exit' });
+    // Compiled with V8's code cache when one matches this bundle and this Node, this command's
+    // own when there is one (./bundle/code-cache.ts).
+    runBundle(build.file, { writeAt: 'exit', profile: cliProfile(process.argv) });
   }
 } else {
   require('reflect-metadata');

@@ -15,6 +15,7 @@ import {
   CODE_CACHE_DIR_ENV,
   CODE_CACHE_ENV,
   CODE_CACHE_TRACE_ENV,
+  cliProfile,
   codeCacheFileName,
   codeCacheKey,
   codeCacheSetting,
@@ -39,6 +40,7 @@ describe('the cache key and file', () => {
     // sha256(sha256(source) ‖ NUL ‖ runtime), computed independently (Python hashlib).
     expect(key.toString('hex')).toBe('4e53a1aaefacb467d72040bcb473c4b49939d4b33fa112e053d1877b003333cb');
     expect(codeCacheFileName('/x/kvmts.js', key)).toBe('kvmts.js.4e53a1aaefacb467.cache');
+    expect(codeCacheFileName('/x/kvmts.js', key, 'run')).toBe('kvmts.js.4e53a1aaefacb467.run.cache');
     expect(codeCacheKey(Buffer.from('module.exports = 2;\n'), 'node v20.0.0 v8 11.3 x64').equals(key)).toBe(false);
     expect(codeCacheKey(source, 'node v20.0.0 v8 11.3 arm64').equals(key)).toBe(false);
     expect(runtimeId()).toBe(`node ${process.version} v8 ${process.versions.v8} ${process.arch}`);
@@ -60,6 +62,14 @@ describe('the cache key and file', () => {
     const magic = Buffer.from(file);
     magic[0] = 0x6b;
     expect(decodeCodeCache(magic, key)).toBeUndefined();
+  });
+
+  it('names the CLI`s profile by its command, else default', () => {
+    expect(cliProfile(['node', 'bin.js', 'run', '--prebuilt'])).toBe('run');
+    expect(cliProfile(['node', 'bin.js', 'boot-bench'])).toBe('boot-bench');
+    for (const odd of [[], ['node', 'bin.js'], ['node', 'bin.js', '--help'], ['node', 'bin.js', '../x'], ['node', 'bin.js', 'Run'], ['node', 'bin.js', 'a'.repeat(33)]]) {
+      expect(cliProfile(odd)).toBe('default');
+    }
   });
 
   it('reads KVMTS_CODE_CACHE as auto or 0, naming what is allowed otherwise', () => {
@@ -101,9 +111,9 @@ describe('runBundle, on a fixture bundle in a child process', () => {
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
   /** Runs the fixture through runBundle; `trace` is the loader's stderr lines, paths relative to root. */
-  function start(opts: { nodeArgs?: string[]; env?: Record<string, string>; writeAt?: 'exit' | 'evaluated' } = {}) {
+  function start(opts: { nodeArgs?: string[]; env?: Record<string, string>; writeAt?: 'exit' | 'evaluated'; profile?: string } = {}) {
     const writeAt = opts.writeAt ?? 'exit';
-    const script = `const r = require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: ${JSON.stringify(writeAt)} });
+    const script = `const r = require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: ${JSON.stringify(writeAt)}, profile: ${JSON.stringify(opts.profile)} });
 process.stderr.write('outcome ' + r.state + '\\n');`;
     const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), '-e', script], {
       encoding: 'utf8',
@@ -124,7 +134,7 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
           .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started\)$/, '')
           .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the thread started\)$/, ' evaluated'),
       );
-  const cacheName = () => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)));
+  const cacheName = (profile?: string) => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)), profile);
   const caches = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.endsWith('.js')).sort() : []);
   const OUT = 'fixture fixture.js bundle 49 true\n';
   const T = 'kvmts: code cache: fixture.js';
@@ -145,6 +155,14 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
     expect(caches(dir)).toEqual([cacheName()]);
     expect(start().trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used', `${T} written <root>/user/${cacheName()}`]);
     expect(start().trace).toEqual([`${T} used <root>/user/${cacheName()}`, `${T} evaluated`, 'outcome used']);
+  });
+
+  it('keeps a cache per profile (the CLI`s command), starting from the build`s', () => {
+    start({ env: { [CODE_CACHE_DIR_ENV]: dir } });
+    expect(start({ profile: 'run' }).trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used', `${T} written <root>/user/${cacheName('run')}`]);
+    expect(start({ profile: 'boot' }).trace.at(-1)).toBe(`${T} written <root>/user/${cacheName('boot')}`);
+    expect(start({ profile: 'run' }).trace).toEqual([`${T} used <root>/user/${cacheName('run')}`, `${T} evaluated`, 'outcome used']);
+    expect(caches(userDir)).toEqual([cacheName('boot'), cacheName('run')].sort());
   });
 
   it('neither reads nor writes a user directory that others can write to: the cache goes beside the bundle, once', () => {

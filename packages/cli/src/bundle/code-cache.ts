@@ -81,9 +81,19 @@ export function codeCacheKey(source: Buffer, runtime: string = runtimeId()): Buf
   return sha256(sha256(source), '\0', runtime);
 }
 
-/** The cache's file name for `bundleFile` under `key` (two Nodes sharing a directory keep two files). */
-export function codeCacheFileName(bundleFile: string, key: Buffer): string {
-  return `${path.basename(bundleFile)}.${key.toString('hex').slice(0, 16)}.cache`;
+/**
+ * The cache's file name for `bundleFile` under `key` (two Nodes sharing a directory keep two
+ * files), and `profile`: the caches a run writes are per profile (the CLI's command), since a
+ * cache holds what its run compiled and `kvmts --help` compiles little of what `kvmts run` does.
+ */
+export function codeCacheFileName(bundleFile: string, key: Buffer, profile?: string): string {
+  return `${path.basename(bundleFile)}.${key.toString('hex').slice(0, 16)}${profile ? `.${profile}` : ''}.cache`;
+}
+
+/** The CLI's profile for `argv` (process.argv): its command's name, else `default` (options only, or an odd word). */
+export function cliProfile(argv: readonly string[]): string {
+  const command = argv[2];
+  return command !== undefined && /^[a-z][a-z0-9-]{0,31}$/.test(command) ? command : 'default';
 }
 
 /** The per-user cache directory for `env`. */
@@ -122,6 +132,8 @@ export interface RunBundleOptions {
    * bundle is evaluated.
    */
   readonly writeAt: 'exit' | 'first-message' | 'evaluated';
+  /** The run's profile (cliProfile): the cache it writes and prefers is that profile's. */
+  readonly profile?: string;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -162,8 +174,9 @@ function userDirUsable(dir: string): boolean {
   }
 }
 
-function readCache(dirs: CacheDir[], name: string, key: Buffer): { file: string; data: Buffer; dir: CacheDir } | undefined {
-  for (const dir of dirs) {
+/** The first whole cache for `key` among `names` (each tried in every directory, in order). */
+function readCache(dirs: CacheDir[], names: readonly string[], key: Buffer): { file: string; data: Buffer; dir: CacheDir } | undefined {
+  for (const [dir, name] of names.flatMap((n) => dirs.map((d) => [d, n] as const))) {
     const file = path.join(dir.dir, name);
     let bytes: Buffer;
     try {
@@ -178,12 +191,13 @@ function readCache(dirs: CacheDir[], name: string, key: Buffer): { file: string;
   return undefined;
 }
 
-/** Removes all but the newest KEEP_PER_BUNDLE caches of `bundleName` in `dir` (best effort). */
-function prune(dir: string, bundleName: string): void {
+/** Removes all but the newest KEEP_PER_BUNDLE caches named like `name` (its bundle and profile, any key) in `dir` (best effort). */
+function prune(dir: string, name: string): void {
+  const like = (f: string): string => f.replace(/\.[0-9a-f]{16}(\.|$)/, '.*$1');
   try {
     const mine = fs
       .readdirSync(dir)
-      .filter((f) => f.startsWith(`${bundleName}.`) && f.endsWith('.cache'))
+      .filter((f) => f.endsWith('.cache') && like(f) === like(name))
       .map((f) => ({ f, mtime: fs.statSync(path.join(dir, f)).mtimeMs }))
       .sort((a, b) => b.mtime - a.mtime);
     for (const { f } of mine.slice(KEEP_PER_BUNDLE)) fs.rmSync(path.join(dir, f), { force: true });
@@ -193,7 +207,7 @@ function prune(dir: string, bundleName: string): void {
 }
 
 /** Writes the cache to the first directory that takes it; returns its path, or undefined when none did. */
-function writeCache(dirs: CacheDir[], bundleName: string, name: string, bytes: Buffer): string | undefined {
+function writeCache(dirs: CacheDir[], name: string, bytes: Buffer): string | undefined {
   for (const { dir, user } of dirs) {
     const file = path.join(dir, name);
     const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
@@ -204,7 +218,7 @@ function writeCache(dirs: CacheDir[], bundleName: string, name: string, bytes: B
       }
       fs.writeFileSync(tmp, bytes, { mode: 0o644, flag: 'wx' });
       fs.renameSync(tmp, file);
-      if (user) prune(dir, bundleName);
+      if (user) prune(dir, name);
       return file;
     } catch {
       try {
@@ -233,8 +247,10 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   const source = fs.readFileSync(bundleFile);
   const key = off ? undefined : codeCacheKey(source);
   const dirs = cacheDirs(bundleFile, env);
-  const name = key && codeCacheFileName(bundleFile, key);
-  const cached = key && name ? readCache(dirs, name, key) : undefined;
+  // This profile's cache (a run's), else the build's, made without a profile.
+  const name = key && codeCacheFileName(bundleFile, key, options.profile);
+  const names = key && name ? [...new Set([name, codeCacheFileName(bundleFile, key)])] : [];
+  const cached = key ? readCache(dirs, names, key) : undefined;
 
   const t1 = process.hrtime.bigint();
   const script = new vm.Script(Module.wrap(source.toString('utf8')), {
@@ -256,10 +272,12 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   if (trace && options.writeAt === 'exit') process.once('exit', () => trace(`process exits ${since()} ms after it started`));
 
   // After a miss or a refusal: a new cache, to the user's directory or else beside the bundle.
-  // After using the build's cache beside the bundle: the user's own, richer one, once.
-  const targets = off ? [] : outcome.state === 'used' ? (cached!.dir.user || !userDirUsable(dirs[0].dir) ? [] : [dirs[0]]) : dirs;
+  // After using the build's cache (made without a profile, beside the bundle): the user's own
+  // for this profile, once.
+  const ownUsed = outcome.state === 'used' && cached!.dir.user && path.basename(cached!.file) === name;
+  const targets = off || ownUsed ? [] : outcome.state === 'used' ? (userDirUsable(dirs[0].dir) ? [dirs[0]] : []) : dirs;
   const write = (): void => {
-    const file = writeCache(targets, path.basename(bundleFile), name!, encodeCodeCache(key!, script.createCachedData()));
+    const file = writeCache(targets, name!, encodeCodeCache(key!, script.createCachedData()));
     trace?.(file ? `written ${file}` : 'not written: no cache directory took it');
   };
   if (targets.length > 0 && options.writeAt === 'exit') process.once('exit', write);
