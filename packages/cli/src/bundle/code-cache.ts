@@ -5,8 +5,8 @@
  * Why: V8 compiles lazily, so a plain `require` of the 1.4 MB bundle parses it and then compiles
  * every function the start-up calls, on every start, in every vCPU thread's isolate. A code
  * cache made after a run holds the bytecode of all of them; the next start deserializes it
- * instead. Under the nested tiers' TCG, where compiling costs tens of times more, that is
- * seconds (scripts/bench/README.md, `startup`).
+ * instead. That matters most under the nested tiers' TCG, where compiling costs tens of times
+ * more (scripts/bench/README.md, `startup`).
  *
  * A cache is code, so it is only ever used for exactly the bytes it was made from:
  *  - its file name and its header carry a key: SHA-256 of the bundle's bytes, the Node and V8
@@ -22,12 +22,13 @@
  * else ~/.cache/kvmts/code-cache) first, then beside the bundle, where `npm run build` leaves one
  * (same owner and trust as the bundle itself). The build's cache comes from a `kvmts --help` and
  * one idle vCPU thread, so it lacks what a real run compiles later (a machine, its devices); a
- * start that did not find the user's own cache therefore writes one, once: the next starts use
- * that richer one. A user directory is used only when it is the user's own and not writable by
- * others; when it cannot be, the cache goes beside the bundle if that directory is writable.
- * Files are written in one step (write aside, rename): a start meanwhile reads the old file or
- * the new one, never half of one. Of one bundle's caches in the user directory the newest
- * KEEP_PER_BUNDLE stay (a few Node versions or checkouts); older ones are removed.
+ * start that used it therefore writes the user's own cache for its profile (the CLI's command),
+ * once: the next starts of that command use that richer one. A user directory is used only when
+ * it is the user's own and not writable by others; when it cannot be, a miss writes beside the
+ * bundle if that directory is writable. Files are written in one step (write aside, rename): a
+ * start meanwhile reads the old file or the new one, never half of one. Of one bundle's and
+ * profile's caches in the user directory the newest KEEP_PER_BUNDLE stay (a few Node versions or
+ * checkouts); older ones are removed.
  *
  * When: the main thread writes when the process exits (so it holds everything the run
  * compiled); a vCPU thread once it has handled its first message (its machine's `build`: the
