@@ -1,9 +1,11 @@
 'use strict';
 /**
  * `npm run bench -- startup [--runs 5] [--json]`: how long the kvmts command takes to start,
- * the bundled CLI (packages/cli/bundle/, the default when current) against the modular one
- * (KVMTS_CLI_BUNDLE=0), with a bare `node -e 0` for scale. Each figure is the time from spawning
- * the process to its exit; rounds alternate node, bundled, modular after one untimed round.
+ * the bundled CLI (packages/cli/bundle/, the default when current, run with V8's code cache)
+ * against the modular one (KVMTS_CLI_BUNDLE=0), with a bare `node -e 0` and the bundled CLI
+ * without its code cache (KVMTS_CODE_CACHE=0) for scale. Each figure is the time from spawning
+ * the process to its exit; rounds alternate node, bundled, bundled without the cache, modular
+ * after one untimed round (which also makes the code caches where the build's do not fit).
  *
  * Scenarios:
  *   startup-help  `kvmts --help`
@@ -26,7 +28,7 @@ const RUN_TARGET_MS = 250;
 const description = 'kvmts start-up: --help and the demo run, bundled CLI vs modular, with node -e 0 for scale';
 
 function header(options) {
-  return `startup: ${options.runs} alternating rounds (node -e 0, bundled, modular) after one untimed round; time from spawn to exit (median)`;
+  return `startup: ${options.runs} alternating rounds (node -e 0, bundled, bundled without code cache, modular) after one untimed round; time from spawn to exit (median)`;
 }
 
 function kvmUsable() {
@@ -62,12 +64,12 @@ function scenarios() {
   return [help, run];
 }
 
-const SIDES = { bundled: { KVMTS_CLI_BUNDLE: '1' }, modular: { KVMTS_CLI_BUNDLE: '0' } };
+const SIDES = { bundled: { KVMTS_CLI_BUNDLE: '1', KVMTS_CODE_CACHE: 'auto' }, nocache: { KVMTS_CLI_BUNDLE: '1', KVMTS_CODE_CACHE: '0' }, modular: { KVMTS_CLI_BUNDLE: '0' } };
 
 async function runStartup(options, progress) {
   const list = scenarios();
   const node = [];
-  const per = Object.fromEntries(list.map((s) => [s.name, { bundled: [], modular: [], bundledStart: [], modularStart: [] }]));
+  const per = Object.fromEntries(list.map((s) => [s.name, Object.fromEntries(Object.keys(SIDES).flatMap((side) => [[side, []], [`${side}Start`, []]]))]));
   for (let round = 0; round <= options.runs; round++) {
     const timedRound = round > 0;
     const n = await timed(['-e', '0'], {});
@@ -94,18 +96,34 @@ async function runStartup(options, progress) {
     const p = per[s.name];
     const bundled = median(p.bundled);
     const modular = median(p.modular);
-    const extra = { runs: options.runs, node_e0_ms: round1(median(node)), bundled_ms: p.bundled.map(round1), modular_ms: p.modular.map(round1) };
-    if (s.startMs) Object.assign(extra, { bundled_start_ms: round1(median(p.bundledStart)), modular_start_ms: round1(median(p.modularStart)), target_ms: RUN_TARGET_MS });
+    const extra = {
+      runs: options.runs,
+      node_e0_ms: round1(median(node)),
+      bundled_ms: p.bundled.map(round1),
+      modular_ms: p.modular.map(round1),
+      no_code_cache_ms: p.nocache.map(round1),
+      no_code_cache_median_ms: round1(median(p.nocache)),
+    };
+    if (s.startMs) {
+      Object.assign(extra, {
+        bundled_start_ms: round1(median(p.bundledStart)),
+        no_code_cache_start_ms: round1(median(p.nocacheStart)),
+        modular_start_ms: round1(median(p.modularStart)),
+        target_ms: RUN_TARGET_MS,
+      });
+    }
     return { scenario: s.name, kvmts_ns_per_op: bundled * 1e6, baseline_ns_per_op: modular * 1e6, ratio: bundled / modular, extra };
   });
 }
 
 function humanLines(results) {
-  const lines = ['median of rounds (ms, spawn → exit):', 'scenario            bundled  modular  ratio  node -e 0  start→KVM_RUN bundled / modular'];
+  const lines = ['median of rounds (ms, spawn → exit):', 'scenario            bundled  modular  ratio  node -e 0  no code cache  start→KVM_RUN bundled / no code cache / modular'];
   for (const r of results) {
     const e = r.extra;
-    const start = e.bundled_start_ms === undefined ? '' : `${e.bundled_start_ms} / ${e.modular_start_ms}`;
-    lines.push(`${r.scenario.padEnd(18)} ${(r.kvmts_ns_per_op / 1e6).toFixed(1).padStart(8)} ${(r.baseline_ns_per_op / 1e6).toFixed(1).padStart(8)} ${r.ratio.toFixed(3).padStart(6)} ${String(e.node_e0_ms).padStart(10)}  ${start}`);
+    const start = e.bundled_start_ms === undefined ? '' : `${e.bundled_start_ms} / ${e.no_code_cache_start_ms} / ${e.modular_start_ms}`;
+    lines.push(
+      `${r.scenario.padEnd(18)} ${(r.kvmts_ns_per_op / 1e6).toFixed(1).padStart(8)} ${(r.baseline_ns_per_op / 1e6).toFixed(1).padStart(8)} ${r.ratio.toFixed(3).padStart(6)} ${String(e.node_e0_ms).padStart(10)} ${String(e.no_code_cache_median_ms).padStart(14)}  ${start}`,
+    );
     if (e.target_ms !== undefined) lines.push(`  whole demo run, bundled: ${(r.kvmts_ns_per_op / 1e6).toFixed(0)} ms against the target ≤ ${e.target_ms} ms: ${r.kvmts_ns_per_op / 1e6 <= e.target_ms ? 'PASS' : 'FAIL'}`);
   }
   return lines;

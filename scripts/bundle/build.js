@@ -42,6 +42,7 @@ function stampModule() {
 const ENTRIES = {
   cli: path.join(CLI, 'dist', 'bundle', 'cli-entry.js'),
   worker: path.join(CLI, 'dist', 'bundle', 'worker-entry.js'),
+  workerStart: path.join(CLI, 'dist', 'bundle', 'worker-start.js'),
 };
 
 /** The package (name, directory) a file belongs to: the nearest package.json above it. */
@@ -97,7 +98,34 @@ function replaceFile(file, contents) {
 }
 
 /**
- * Builds both bundles, then their stamp. Every file is replaced in one step and nothing is
+ * Writes V8 code caches for the new bundles (packages/cli/src/bundle/code-cache.ts), for the
+ * Node that builds, into `trainDir` where the new bundles are: each is run once there by
+ * train-code-cache.js (`kvmts --help` for the CLI, one vCPU thread's start for the worker). A
+ * cache is keyed by its bundle's bytes, not its path, so it serves the same bundle in outDir.
+ * Returns the caches' file names.
+ */
+function trainCodeCaches(trainDir, files) {
+  const { spawnSync } = require('child_process');
+  const names = [];
+  for (const [which, name] of [['cli', files.cli], ['worker', files.worker]]) {
+    const r = spawnSync(process.execPath, [path.join(__dirname, 'train-code-cache.js'), which, trainDir], {
+      cwd: REPO,
+      encoding: 'utf8',
+      // The user's cache directory is pointed here: the user's own caches neither serve nor take these.
+      env: { ...process.env, KVMTS_CODE_CACHE: 'auto', KVMTS_CODE_CACHE_TRACE: '1', KVMTS_CODE_CACHE_DIR: trainDir },
+      timeout: 120000,
+    });
+    const written = new RegExp(`code cache: ${name.replace(/\./g, '\\.')} written (\\S+)$`, 'm').exec(r.stderr);
+    if (r.status !== 0 || !written || path.dirname(written[1]) !== trainDir) {
+      throw new BundleError(`no code cache was made for ${name} (status ${r.status}): ${r.stderr.trim()}`);
+    }
+    names.push(path.basename(written[1]));
+  }
+  return names;
+}
+
+/**
+ * Builds both bundles and their code caches, then their stamp. Every file is replaced in one step and nothing is
  * removed first, so a build running while kvmts starts (pack.js rebuilds beside a test run)
  * never shows it a missing bundle. The stamp goes last: an interrupted build leaves the old
  * stamp, which still matches only if the packages did not change since — and then the new
@@ -110,7 +138,7 @@ async function buildBundle() {
   fs.mkdirSync(outDir, { recursive: true });
   const stamp = currentStamp(CLI); // before reading the inputs: a tsc -b meanwhile makes it stale
   const result = await esbuild.build({
-    entryPoints: { [BUNDLE_FILES.cli.replace(/\.js$/, '')]: ENTRIES.cli, [BUNDLE_FILES.worker.replace(/\.js$/, '')]: ENTRIES.worker },
+    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([k, file]) => [BUNDLE_FILES[k].replace(/\.js$/, ''), file])),
     absWorkingDir: REPO,
     outdir: outDir,
     bundle: true,
@@ -130,8 +158,23 @@ async function buildBundle() {
     const text = await esbuild.formatMessages(result.warnings, { kind: 'warning' });
     throw new BundleError(`esbuild warned:\n${text.join('')}`);
   }
+  // The code caches are made first, beside copies of the new bundles, and moved in before them:
+  // a kvmts starting at any point finds a bundle and, usually, its cache (else it compiles).
+  const trainDir = path.join(outDir, `.train-${process.pid}`);
+  fs.rmSync(trainDir, { recursive: true, force: true });
+  fs.mkdirSync(trainDir);
+  let caches;
+  try {
+    for (const out of result.outputFiles) if (out.path.endsWith('.js')) fs.writeFileSync(path.join(trainDir, path.basename(out.path)), out.contents);
+    caches = trainCodeCaches(trainDir, BUNDLE_FILES);
+    for (const name of caches) fs.renameSync(path.join(trainDir, name), path.join(outDir, name));
+  } finally {
+    fs.rmSync(trainDir, { recursive: true, force: true });
+  }
   for (const out of result.outputFiles) replaceFile(out.path, out.contents);
   replaceFile(path.join(outDir, BUNDLE_FILES.stamp), JSON.stringify(stamp, null, 2) + '\n');
+  // Older caches are for bundles that no longer exist.
+  for (const f of fs.readdirSync(outDir)) if (f.endsWith('.cache') && !caches.includes(f)) fs.rmSync(path.join(outDir, f), { force: true });
   return Object.entries(result.metafile.outputs)
     .filter(([file]) => file.endsWith('.js'))
     .map(([file, o]) => ({ file: path.resolve(REPO, file), bytes: o.bytes, modules: Object.keys(o.inputs).length }));

@@ -3,10 +3,12 @@
  * The kvmts command: the bundled CLI (one file for the CLI and one for its vCPU worker, so Node
  * reads and compiles two files instead of ~250) when it is built and current, else the modular
  * program. KVMTS_CLI_BUNDLE=0 forces the modular one, =1 the bundle (./bundle/stamp.ts).
- * Only the freshness check loads before that choice.
+ * Only the freshness check loads before that choice; the bundle runs with V8's code cache
+ * (KVMTS_CODE_CACHE=0 turns it off).
  */
 import * as path from 'node:path';
 import { chooseCliBuild } from './bundle/stamp';
+import { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } from './bundle/code-cache';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const build = chooseCliBuild(path.resolve(__dirname, '..'), process.env.KVMTS_CLI_BUNDLE);
@@ -14,7 +16,15 @@ if (build.kind === 'error') {
   process.stderr.write(`kvmts: ${build.message}\n`);
   process.exitCode = 1;
 } else if (build.kind === 'bundle') {
-  require(build.file);
+  const setting = codeCacheSetting(process.env[CODE_CACHE_ENV]);
+  if (typeof setting === 'object') {
+    process.stderr.write(`kvmts: ${setting.error}\n`);
+    process.exitCode = 1;
+  } else {
+    // Compiled with V8's code cache when one matches this bundle and this Node, this command's
+    // own when there is one (./bundle/code-cache.ts).
+    runBundle(build.file, { writeAt: 'exit', profile: cliProfile(process.argv) });
+  }
 } else {
   require('reflect-metadata');
   void (require('./program') as typeof import('./program')).main(process.argv);

@@ -1,8 +1,9 @@
 /**
  * The bundled CLI running a real guest (KVM tier): `kvmts run` with KVMTS_CLI_BUNDLE=1 reads no
- * module file but the launcher, the bundle, the bundled vCPU worker (its thread) and the native
- * addon (counted with NODE_DEBUG=module, every thread), and gets the modular CLI's answer; its
- * --json reports process start → first KVM_RUN (`startMs`).
+ * module file but the launcher, its code-cache loader (which runs the bundle), the vCPU worker's
+ * start script (its thread, which runs the worker bundle) and the native addon (counted with
+ * NODE_DEBUG=module, every thread), runs both bundles through V8's code cache, and gets the
+ * modular CLI's answer; its --json reports process start → first KVM_RUN (`startMs`).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -15,7 +16,7 @@ const BIN = path.join(CLI, 'dist', 'bin.js');
 function run(build: '0' | '1') {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [BIN, 'run', '--prebuilt', '--bytes', '4096', '--seed', '9', '--json'], {
-    encoding: 'utf8', timeout: 120_000, env: { ...process.env, KVMTS_CLI_BUNDLE: build, NODE_DEBUG: 'module' },
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, KVMTS_CLI_BUNDLE: build, NODE_DEBUG: 'module', KVMTS_CODE_CACHE_TRACE: '1' },
   });
   const wallMs = performance.now() - t0;
   const loaded = [...r.stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
@@ -28,9 +29,12 @@ describeKvm('the bundled kvmts CLI on KVM', () => {
     expect(bundled.status).toBe(0);
     const crc = zlib.crc32(demoData(4096, 9)) >>> 0;
     expect(bundled.json).toMatchObject({ ok: true, guestCrc: crc });
-    expect(bundled.loaded).toContain(path.join(CLI, 'bundle', 'vcpu-worker.js'));
-    const allowed = [BIN, path.join(CLI, 'dist', 'bundle', 'stamp.js'), path.join(CLI, 'bundle', 'kvmts.js'), path.join(CLI, 'bundle', 'vcpu-worker.js')];
+    expect(bundled.loaded).toContain(path.join(CLI, 'bundle', 'vcpu-worker-start.js'));
+    const allowed = [BIN, path.join(CLI, 'dist', 'bundle', 'stamp.js'), path.join(CLI, 'dist', 'bundle', 'code-cache.js'), path.join(CLI, 'bundle', 'vcpu-worker-start.js')];
     expect(bundled.loaded.filter((f) => !allowed.includes(f) && !f.endsWith('kvmts_native.node'))).toEqual([]);
+    // Both bundles ran through the code cache (used, or made on this first start in this host).
+    expect(bundled.stderr).toMatch(/^kvmts: code cache: kvmts\.js (used|miss) /m);
+    expect(bundled.stderr).toMatch(/^kvmts: code cache: vcpu-worker\.js (used|miss) /m);
 
     const modular = run('0');
     expect(modular.status).toBe(0);

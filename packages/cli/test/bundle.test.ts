@@ -66,8 +66,9 @@ describe('the bundle', () => {
     expect(bundled.status).toBe(0);
     expect(bundled.stdout).toBe(modular.stdout);
     expect(bundled.stdout).toMatch(/^Usage: kvmts \[options\] \[command\]/);
-    // The launcher, its freshness check, the bundle: nothing else is read from disk.
-    expect(bundled.loaded).toEqual([BIN, path.join(CLI, 'dist', 'bundle', 'stamp.js'), path.join(BUNDLE, BUNDLE_FILES.cli)]);
+    // The launcher, its freshness check, its code-cache loader (which reads the bundle itself,
+    // code-cache.test.ts): no other module file is read from disk.
+    expect(bundled.loaded).toEqual([BIN, path.join(CLI, 'dist', 'bundle', 'stamp.js'), path.join(CLI, 'dist', 'bundle', 'code-cache.js')]);
     expect(modular.loaded.length).toBeGreaterThan(100);
   });
 
@@ -79,7 +80,7 @@ describe('the bundle', () => {
     expect(bundled.status).toBe(1);
     expect(bundled.stderrText).toBe(modular.stderrText);
     expect(bundled.stderrText).toMatch(/^kvmts: ConfigError: --kernel: cannot read \/nonexistent\/kernel: ENOENT/);
-    expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && f !== BIN && !f.endsWith('stamp.js'))).toEqual([]);
+    expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && f !== BIN && !f.endsWith('stamp.js') && !f.endsWith('code-cache.js'))).toEqual([]);
   });
 
   it('shares every entry point of the @kvmts packages (their exports maps), tsyringe and reflect-metadata', () => {
@@ -95,7 +96,8 @@ describe('the bundle', () => {
     // The bundled CLI hands its thread's resolved files to the threads it starts (environment data).
     const handed = how === 'is handed the resolved files';
     setEnvironmentData(SHARED_FILES_KEY, handed ? Object.fromEntries(Object.keys(BUNDLED_PACKAGES).map((name) => [name, null])) : undefined);
-    const worker = new Worker(path.join(BUNDLE, BUNDLE_FILES.worker), { stdout: true, stderr: true, env: { ...process.env, NODE_DEBUG: 'module' } });
+    // The script the CLI's vCPU threads start: it runs the worker bundle with its code cache.
+    const worker = new Worker(path.join(BUNDLE, BUNDLE_FILES.workerStart), { stdout: true, stderr: true, env: { ...process.env, NODE_DEBUG: 'module', KVMTS_CODE_CACHE_TRACE: '1' } });
     setEnvironmentData(SHARED_FILES_KEY, undefined);
     let stderr = '';
     worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -109,7 +111,8 @@ describe('the bundle', () => {
     await worker.terminate();
     expect(failed).toBeUndefined();
     const loaded = [...stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
-    expect(loaded[0]).toBe(path.join(BUNDLE, BUNDLE_FILES.worker));
+    expect(loaded[0]).toBe(path.join(BUNDLE, BUNDLE_FILES.workerStart));
+    expect(stderr).toMatch(/^kvmts: code cache: vcpu-worker\.js (used|miss|rejected)/m);
     expect(loaded.slice(1).every((f) => f.endsWith('kvmts_native.node'))).toBe(true);
     const lookedFor = [...stderr.matchAll(/MODULE \d+: looking for "([^"]+)"/g)].map((m) => m[1]);
     if (handed) expect(lookedFor.filter((name) => name in BUNDLED_PACKAGES)).toEqual([]);
@@ -187,7 +190,7 @@ describe('never an outdated bundle', () => {
       fs.writeFileSync(path.join(cli, rel), '{}');
     }
     fs.mkdirSync(path.join(cli, 'bundle'));
-    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) fs.writeFileSync(path.join(cli, 'bundle', f), '');
+    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker, BUNDLE_FILES.workerStart]) fs.writeFileSync(path.join(cli, 'bundle', f), '');
     fs.writeFileSync(path.join(cli, 'bundle', BUNDLE_FILES.stamp), JSON.stringify(currentStamp(cli)));
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -219,6 +222,8 @@ describe('never an outdated bundle', () => {
   });
 
   it('refuses a missing bundle, a missing worker, a stamp of another format and a bad setting, each by name', () => {
+    fs.rmSync(path.join(cli, 'bundle', BUNDLE_FILES.workerStart));
+    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `${path.join(cli, 'bundle', 'vcpu-worker-start.js')} is missing` });
     fs.rmSync(path.join(cli, 'bundle', BUNDLE_FILES.worker));
     expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `${path.join(cli, 'bundle', 'vcpu-worker.js')} is missing` });
     fs.writeFileSync(path.join(cli, 'bundle', BUNDLE_FILES.stamp), '{"format":2}');

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 interface ScratchProject {
@@ -67,7 +68,7 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
       'arch-x86': ['guests/demo-checksum.S', 'guests/prebuilt/demo-checksum.bin'],
       'arch-arm64': ['README.md'],
       'dev-gic': ['README.md'],
-      cli: ['bin/kvmts.js', 'dist/bin.js', 'bundle/kvmts.js', 'bundle/vcpu-worker.js', 'bundle/stamp.json'],
+      cli: ['bin/kvmts.js', 'dist/bin.js', 'bundle/kvmts.js', 'bundle/vcpu-worker.js', 'bundle/vcpu-worker-start.js', 'bundle/stamp.json'],
       core: ['dist/machine/vcpu-worker.js'],
     };
     for (const p of PACKAGES) {
@@ -170,10 +171,22 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
 
   it('runs the bundled CLI as installed (no build info ships, so the bundle is current), reading only it besides the launcher', () => {
     const cli = path.join(project.dir, 'node_modules', '@kvmts', 'cli');
-    const r = spawnSync(process.execPath, [path.join(cli, 'bin', 'kvmts.js'), '--help'], { cwd: project.dir, encoding: 'utf8', env: { ...process.env, KVMTS_CLI_BUNDLE: '1', NODE_DEBUG: 'module' } });
-    expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: kvmts /m);
-    const loaded = [...r.stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
-    expect(loaded).toEqual(['bin/kvmts.js', 'dist/bin.js', 'dist/bundle/stamp.js', 'bundle/kvmts.js'].map((f) => path.join(cli, f)));
+    // No code cache ships (it is for one Node): the first start makes the user's, the next uses it.
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-installed-code-cache-'));
+    try {
+      const env = { ...process.env, KVMTS_CLI_BUNDLE: '1', NODE_DEBUG: 'module', KVMTS_CODE_CACHE_TRACE: '1', KVMTS_CODE_CACHE_DIR: cacheDir };
+      const starts = [0, 1].map(() => spawnSync(process.execPath, [path.join(cli, 'bin', 'kvmts.js'), '--help'], { cwd: project.dir, encoding: 'utf8', env }));
+      for (const r of starts) {
+        expect(r.status).toBe(0);
+        expect(r.stdout).toMatch(/^Usage: kvmts /m);
+        const loaded = [...r.stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
+        // The launcher, its freshness check and the code-cache loader, which reads bundle/kvmts.js.
+        expect(loaded).toEqual(['bin/kvmts.js', 'dist/bin.js', 'dist/bundle/stamp.js', 'dist/bundle/code-cache.js'].map((f) => path.join(cli, f)));
+      }
+      expect(starts[0].stderr).toMatch(/^kvmts: code cache: kvmts\.js miss /m);
+      expect(starts[1].stderr).toContain(`kvmts: code cache: kvmts.js used ${cacheDir}/kvmts.js.`);
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });

@@ -10,10 +10,14 @@ import { setEnvironmentData } from 'node:worker_threads';
 import { useVcpuWorkerScript } from '@kvmts/core';
 import { BUNDLED_PACKAGES, SHARED_FILES_KEY, shareBundledModules } from './shared-modules';
 import { BUNDLE_FILES } from './stamp';
+import { prewarmForCommand } from './prewarm';
 import { main } from '../program';
 
 // The vCPU threads share the same files: they get them with their environment data.
 setEnvironmentData(SHARED_FILES_KEY, shareBundledModules(BUNDLED_PACKAGES));
 // __dirname here is the bundle's own directory: the build leaves the entries' __dirname alone.
-useVcpuWorkerScript(path.join(__dirname, BUNDLE_FILES.worker));
+// A vCPU thread starts in the small loader that runs the worker bundle with its code cache.
+useVcpuWorkerScript(path.join(__dirname, BUNDLE_FILES.workerStart));
+// A command that makes a machine starts its first vCPU thread now, beside its own start-up.
+prewarmForCommand(process.argv);
 void main(process.argv);

@@ -16,7 +16,8 @@ import * as path from 'node:path';
 
 /** Where the bundle's files are, relative to the cli package directory. */
 export const BUNDLE_DIR = 'bundle';
-export const BUNDLE_FILES = { cli: 'kvmts.js', worker: 'vcpu-worker.js', stamp: 'stamp.json' } as const;
+/** `workerStart` is what a vCPU thread runs: it loads `worker` with its code cache (./code-cache.ts). */
+export const BUNDLE_FILES = { cli: 'kvmts.js', worker: 'vcpu-worker.js', workerStart: 'vcpu-worker-start.js', stamp: 'stamp.json' } as const;
 
 /**
  * The compiled packages that go into the bundle, relative to the cli package directory (in the
@@ -63,7 +64,7 @@ export function bundleStaleness(cliDir: string): string | undefined {
     }
     if (now !== mtimeMs) return `${path.join(cliDir, rel)} changed after the bundle was built (tsc -b rebuilt that package; npm run build rebuilds the bundle)`;
   }
-  for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
+  for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker, BUNDLE_FILES.workerStart]) {
     if (!fs.existsSync(path.join(dir, f))) return `${path.join(dir, f)} is missing`;
   }
   return undefined;

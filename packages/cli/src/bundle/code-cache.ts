@@ -1,0 +1,303 @@
+/**
+ * Runs a bundle file (bundle/kvmts.js, bundle/vcpu-worker.js) as a CommonJS module compiled
+ * with V8's code cache, the way v8-compile-cache did (Node 20 has no module.enableCompileCache).
+ *
+ * Why: V8 compiles lazily, so a plain `require` of the 1.4 MB bundle parses it and then compiles
+ * every function the start-up calls, on every start, in every vCPU thread's isolate. A code
+ * cache made after a run holds the bytecode of all of them; the next start deserializes it
+ * instead. That matters most under the nested tiers' TCG, where compiling costs tens of times
+ * more (scripts/bench/README.md, `startup`).
+ *
+ * A cache is code, so it is only ever used for exactly the bytes it was made from:
+ *  - its file name and its header carry a key: SHA-256 of the bundle's bytes, the Node and V8
+ *    versions and the CPU architecture. A bundle rebuilt, another Node, another arch → another
+ *    key → the cache is not even read (V8's own check compares only the source's length);
+ *  - the header also carries the SHA-256 of V8's data: a truncated or damaged file is dropped
+ *    before V8 sees it (release V8 does not checksum code caches);
+ *  - what V8 still refuses (another V8 flag set: `script.cachedDataRejected`) falls back to a
+ *    normal compile, silently, and the cache is made again.
+ * Either way the program runs the same code with the same output; only the time differs.
+ *
+ * Where: the per-user cache directory (KVMTS_CODE_CACHE_DIR, else $XDG_CACHE_HOME/kvmts/code-cache,
+ * else ~/.cache/kvmts/code-cache) first, then beside the bundle, where `npm run build` leaves one
+ * (same owner and trust as the bundle itself). The build's cache comes from a `kvmts --help` and
+ * one idle vCPU thread, so it lacks what a real run compiles later (a machine, its devices); a
+ * start that used it therefore writes the user's own cache for its profile (the CLI's command),
+ * once: the next starts of that command use that richer one. A user directory is used only when
+ * it is the user's own and not writable by others; when it cannot be, a miss writes beside the
+ * bundle if that directory is writable. Files are written in one step (write aside, rename): a
+ * start meanwhile reads the old file or the new one, never half of one. Of one bundle's and
+ * profile's caches in the user directory the newest KEEP_PER_BUNDLE stay (a few Node versions or
+ * checkouts); older ones are removed.
+ *
+ * When: the main thread writes when the process exits (so it holds everything the run
+ * compiled); a vCPU thread once it has handled its first message (its machine's `build`: the
+ * CPU and devices are made then), as its thread may be ended without an exit event.
+ *
+ * This module loads only Node built-ins: it runs before the bundle, in every thread.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vm from 'node:vm';
+import { parentPort } from 'node:worker_threads';
+
+/** `auto` (default: use and make caches) or `0` (compile normally, read and write nothing). */
+export const CODE_CACHE_ENV = 'KVMTS_CODE_CACHE';
+/** The per-user cache directory, instead of $XDG_CACHE_HOME/kvmts/code-cache. */
+export const CODE_CACHE_DIR_ENV = 'KVMTS_CODE_CACHE_DIR';
+/** `1`: say on stderr what happened to each bundle's cache (tests, benchmarks, curious users). */
+export const CODE_CACHE_TRACE_ENV = 'KVMTS_CODE_CACHE_TRACE';
+
+/** A cache file: MAGIC, the 32-byte key, the 32-byte SHA-256 of the V8 data, the V8 data. */
+const MAGIC = Buffer.from('KVMTSCC1', 'latin1');
+const HEADER_BYTES = MAGIC.length + 32 + 32;
+/** Caches of one bundle name kept in the user directory: the newest few (Node versions, checkouts). */
+const KEEP_PER_BUNDLE = 4;
+
+export type CodeCacheSetting = 'auto' | 'off';
+
+/** The setting for a KVMTS_CODE_CACHE value, or an error message naming what is allowed. */
+export function codeCacheSetting(value: string | undefined): CodeCacheSetting | { readonly error: string } {
+  if (value === undefined || value === '' || value === 'auto' || value === '1') return 'auto';
+  if (value === '0') return 'off';
+  return { error: `${CODE_CACHE_ENV} must be 'auto' (use V8's code cache for the bundled CLI) or '0' (compile without it), got '${value}'` };
+}
+
+/** What a cache must match besides the bundle's bytes: a cache from another runtime is never read. */
+export function runtimeId(): string {
+  return `node ${process.version} v8 ${process.versions.v8} ${process.arch}`;
+}
+
+const sha256 = (...parts: (Buffer | string)[]): Buffer => {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest();
+};
+
+/** The key of `source` (the bundle's bytes) under `runtime`. */
+export function codeCacheKey(source: Buffer, runtime: string = runtimeId()): Buffer {
+  return sha256(sha256(source), '\0', runtime);
+}
+
+/**
+ * The cache's file name for `bundleFile` under `key` (two Nodes sharing a directory keep two
+ * files), and `profile`: the caches a run writes are per profile (the CLI's command), since a
+ * cache holds what its run compiled and `kvmts --help` compiles little of what `kvmts run` does.
+ */
+export function codeCacheFileName(bundleFile: string, key: Buffer, profile?: string): string {
+  return `${path.basename(bundleFile)}.${key.toString('hex').slice(0, 16)}${profile ? `.${profile}` : ''}.cache`;
+}
+
+/** The CLI's profile for `argv` (process.argv): its command's name, else `default` (options only, or an odd word). */
+export function cliProfile(argv: readonly string[]): string {
+  const command = argv[2];
+  return command !== undefined && /^[a-z][a-z0-9-]{0,31}$/.test(command) ? command : 'default';
+}
+
+/** The per-user cache directory for `env`. */
+export function userCodeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env[CODE_CACHE_DIR_ENV];
+  if (explicit) return path.resolve(explicit);
+  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(base, 'kvmts', 'code-cache');
+}
+
+/** A cache file's bytes for `key` and V8's `data`. */
+export function encodeCodeCache(key: Buffer, data: Buffer): Buffer {
+  return Buffer.concat([MAGIC, key, sha256(data), data]);
+}
+
+/** V8's data in a cache file's `bytes` when they are a whole cache for `key`, else undefined. */
+export function decodeCodeCache(bytes: Buffer, key: Buffer): Buffer | undefined {
+  if (bytes.length <= HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  if (!bytes.subarray(MAGIC.length, MAGIC.length + 32).equals(key)) return undefined;
+  const data = bytes.subarray(HEADER_BYTES);
+  return sha256(data).equals(bytes.subarray(MAGIC.length + 32, HEADER_BYTES)) ? data : undefined;
+}
+
+/** What happened to a bundle's cache on this start. */
+export interface CodeCacheOutcome {
+  /** `used`: V8 took the cache; `rejected`: V8 refused it; `miss`: none matched; `off`: KVMTS_CODE_CACHE=0. */
+  readonly state: 'used' | 'rejected' | 'miss' | 'off';
+  /** The cache file read (used or rejected). */
+  readonly file?: string;
+}
+
+export interface RunBundleOptions {
+  /**
+   * When to write the user's cache, if this start did not use it: at process exit (a main
+   * thread), once the thread's first message is handled (a vCPU thread), or right after the
+   * bundle is evaluated.
+   */
+  readonly writeAt: 'exit' | 'first-message' | 'evaluated';
+  /** The run's profile (cliProfile): the cache it writes and prefers is that profile's. */
+  readonly profile?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+interface CacheDir {
+  readonly dir: string;
+  /** The user's directory: made if missing, used only when trusted, pruned. */
+  readonly user: boolean;
+}
+
+/** The directories, in order of preference: the user's own one, then beside the bundle. */
+function cacheDirs(bundleFile: string, env: NodeJS.ProcessEnv): CacheDir[] {
+  return [
+    { dir: userCodeCacheDir(env), user: true },
+    { dir: path.dirname(bundleFile), user: false },
+  ];
+}
+
+/** A user directory is trusted when it belongs to this user and others cannot write to it. */
+function trustedUserDir(dir: string): boolean {
+  try {
+    const st = fs.statSync(dir);
+    return st.isDirectory() && (typeof process.getuid !== 'function' || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The user's directory can take a cache: it is trusted, or missing and can be made (0700) in its nearest existing ancestor. */
+function userDirUsable(dir: string): boolean {
+  if (fs.existsSync(dir)) return trustedUserDir(dir);
+  let up = path.dirname(dir);
+  while (!fs.existsSync(up) && up !== path.dirname(up)) up = path.dirname(up);
+  try {
+    fs.accessSync(up, fs.constants.W_OK);
+    return fs.statSync(up).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The first whole cache for `key` among `names` (each tried in every directory, in order). */
+function readCache(dirs: CacheDir[], names: readonly string[], key: Buffer): { file: string; data: Buffer; dir: CacheDir } | undefined {
+  for (const [dir, name] of names.flatMap((n) => dirs.map((d) => [d, n] as const))) {
+    const file = path.join(dir.dir, name);
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch {
+      continue;
+    }
+    if (dir.user && !trustedUserDir(dir.dir)) continue;
+    const data = decodeCodeCache(bytes, key);
+    if (data !== undefined) return { file, data, dir };
+  }
+  return undefined;
+}
+
+/** Removes all but the newest KEEP_PER_BUNDLE caches named like `name` (its bundle and profile, any key) in `dir` (best effort). */
+function prune(dir: string, name: string): void {
+  const like = (f: string): string => f.replace(/\.[0-9a-f]{16}(\.|$)/, '.*$1');
+  try {
+    const mine = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.cache') && like(f) === like(name))
+      .map((f) => ({ f, mtime: fs.statSync(path.join(dir, f)).mtimeMs }))
+      .sort((a, b) => b.mtime - a.mtime);
+    for (const { f } of mine.slice(KEEP_PER_BUNDLE)) fs.rmSync(path.join(dir, f), { force: true });
+  } catch {
+    // another start pruned meanwhile, or the directory went away: nothing to keep tidy
+  }
+}
+
+/** Writes the cache to the first directory that takes it; returns its path, or undefined when none did. */
+function writeCache(dirs: CacheDir[], name: string, bytes: Buffer): string | undefined {
+  for (const { dir, user } of dirs) {
+    const file = path.join(dir, name);
+    const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    try {
+      if (user) {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (!trustedUserDir(dir)) continue;
+      }
+      fs.writeFileSync(tmp, bytes, { mode: 0o644, flag: 'wx' });
+      fs.renameSync(tmp, file);
+      if (user) prune(dir, name);
+      return file;
+    } catch {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        // never written
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Node's module-path lookup for `dir` (what a module there gets as module.paths). */
+const nodeModulePaths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths;
+
+/**
+ * Runs `bundleFile` as a CommonJS module of this thread (its own `require`, `module`,
+ * `__filename`, `__dirname`, in the require cache under its file), compiled with its code cache
+ * when a matching one is found. Errors of the bundle's evaluation propagate as from `require`.
+ */
+export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCacheOutcome {
+  const env = options.env ?? process.env;
+  const t0 = process.hrtime.bigint();
+  const setting = codeCacheSetting(env[CODE_CACHE_ENV]);
+  const off = setting !== 'auto';
+  const source = fs.readFileSync(bundleFile);
+  const key = off ? undefined : codeCacheKey(source);
+  const dirs = cacheDirs(bundleFile, env);
+  // This profile's cache (a run's), else the build's, made without a profile.
+  const name = key && codeCacheFileName(bundleFile, key, options.profile);
+  const names = key && name ? [...new Set([name, codeCacheFileName(bundleFile, key)])] : [];
+  const cached = key ? readCache(dirs, names, key) : undefined;
+
+  const t1 = process.hrtime.bigint();
+  const script = new vm.Script(Module.wrap(source.toString('utf8')), {
+    filename: bundleFile,
+    cachedData: cached?.data,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const outcome: CodeCacheOutcome = off
+    ? { state: 'off' }
+    : cached === undefined
+      ? { state: 'miss' }
+      : { state: script.cachedDataRejected ? 'rejected' : 'used', file: cached.file };
+  const t2 = process.hrtime.bigint();
+  const trace = env[CODE_CACHE_TRACE_ENV] === '1' ? (line: string) => process.stderr.write(`kvmts: code cache: ${path.basename(bundleFile)} ${line}\n`) : undefined;
+  const ms = (from: bigint, to: bigint): string => (Number(to - from) / 1e6).toFixed(1);
+  // Said before evaluating: a program may end the process from its top level (commander's --help).
+  const since = (): string => performance.now().toFixed(1);
+  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the thread started)`);
+  if (trace && options.writeAt === 'exit') process.once('exit', () => trace(`process exits ${since()} ms after it started`));
+
+  // After a miss or a refusal: a new cache, to the user's directory or else beside the bundle.
+  // After using the build's cache (made without a profile, beside the bundle): the user's own
+  // for this profile, once.
+  const ownUsed = outcome.state === 'used' && cached!.dir.user && path.basename(cached!.file) === name;
+  const targets = off || ownUsed ? [] : outcome.state === 'used' ? (userDirUsable(dirs[0].dir) ? [dirs[0]] : []) : dirs;
+  const write = (): void => {
+    const file = writeCache(targets, name!, encodeCodeCache(key!, script.createCachedData()));
+    trace?.(file ? `written ${file}` : 'not written: no cache directory took it');
+  };
+  if (targets.length > 0 && options.writeAt === 'exit') process.once('exit', write);
+
+  const mod = new Module(bundleFile);
+  mod.filename = bundleFile;
+  mod.paths = nodeModulePaths(path.dirname(bundleFile));
+  const bundleRequire = createRequire(bundleFile);
+  bundleRequire.cache[bundleFile] = mod;
+  const wrapper = script.runInThisContext({ displayErrors: true }) as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  wrapper.call(mod.exports, mod.exports, bundleRequire, mod, bundleFile, path.dirname(bundleFile));
+  mod.loaded = true;
+  const t3 = process.hrtime.bigint();
+  trace?.(`evaluated in ${ms(t2, t3)} ms (${since()} ms after the thread started)`);
+  if (targets.length > 0 && options.writeAt !== 'exit') {
+    // A vCPU thread's first message is handled by the bundle's listener, registered by now and
+    // so run first; the cache is made once that handler is done.
+    if (options.writeAt === 'first-message' && parentPort) parentPort.once('message', () => setImmediate(write));
+    else write();
+  }
+  return outcome;
+}

@@ -1,0 +1,13 @@
+/**
+ * Entry of bundle/vcpu-worker-start.js, the script each vCPU thread of the bundled CLI starts
+ * with: it runs the worker bundle beside it (./worker-entry.ts) compiled with V8's code cache
+ * (./code-cache.ts), so a new thread's isolate deserializes the worker's bytecode instead of
+ * parsing and compiling it again. Bundled on its own (a few KiB): one small file read first.
+ */
+import * as path from 'node:path';
+import { runBundle } from './code-cache';
+import { BUNDLE_FILES } from './stamp';
+
+// __dirname is the bundle directory: the build leaves the entries' __dirname alone.
+// Its cache is written once the thread has built its vCPU (its first message), when that code is compiled too.
+runBundle(path.join(__dirname, BUNDLE_FILES.worker), { writeAt: 'first-message' });

@@ -1,0 +1,311 @@
+/**
+ * V8's code cache for the bundled CLI (src/bundle/code-cache.ts), host tier: the cache file's
+ * key and format on golden values, then runBundle in real child processes on a fixture bundle —
+ * a cache is made (the user's, beside the bundle when that cannot be), used (not rejected) on the
+ * next start, and a stale, corrupted, foreign or V8-refused one falls back to a normal compile
+ * with the same output — and the real bundles: `npm run build` made their caches, `kvmts --help`
+ * runs with its own.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import {
+  CODE_CACHE_DIR_ENV,
+  CODE_CACHE_ENV,
+  CODE_CACHE_TRACE_ENV,
+  cliProfile,
+  codeCacheFileName,
+  codeCacheKey,
+  codeCacheSetting,
+  decodeCodeCache,
+  encodeCodeCache,
+  runtimeId,
+  userCodeCacheDir,
+} from '../src/bundle/code-cache';
+import { BUNDLE_FILES } from '../src/bundle/stamp';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const CLI = path.join(REPO, 'packages', 'cli');
+const BIN = path.join(CLI, 'dist', 'bin.js');
+const BUNDLE = path.join(CLI, 'bundle');
+// The compiled loader, as dist/bin.js and the bundled worker start use it.
+const LOADER = path.join(CLI, 'dist', 'bundle', 'code-cache.js');
+
+describe('the cache key and file', () => {
+  it('keys a cache by SHA-256 of the bundle`s bytes and the runtime (golden), so a same-length edit is another key', () => {
+    const source = Buffer.from('module.exports = 1;\n');
+    const key = codeCacheKey(source, 'node v20.0.0 v8 11.3 x64');
+    // sha256(sha256(source) ‖ NUL ‖ runtime), computed independently (Python hashlib).
+    expect(key.toString('hex')).toBe('4e53a1aaefacb467d72040bcb473c4b49939d4b33fa112e053d1877b003333cb');
+    expect(codeCacheFileName('/x/kvmts.js', key)).toBe('kvmts.js.4e53a1aaefacb467.cache');
+    expect(codeCacheFileName('/x/kvmts.js', key, 'run')).toBe('kvmts.js.4e53a1aaefacb467.run.cache');
+    expect(codeCacheKey(Buffer.from('module.exports = 2;\n'), 'node v20.0.0 v8 11.3 x64').equals(key)).toBe(false);
+    expect(codeCacheKey(source, 'node v20.0.0 v8 11.3 arm64').equals(key)).toBe(false);
+    expect(runtimeId()).toBe(`node ${process.version} v8 ${process.versions.v8} ${process.arch}`);
+  });
+
+  it('gives V8 the data of a whole cache for its key only: not of another key, magic, length or content', () => {
+    const key = codeCacheKey(Buffer.from('a'));
+    const data = Buffer.from('V8 code cache bytes, any');
+    const file = encodeCodeCache(key, data);
+    expect(file.subarray(0, 8).toString('latin1')).toBe('KVMTSCC1');
+    expect(file.length).toBe(8 + 32 + 32 + data.length);
+    expect(decodeCodeCache(file, key)).toEqual(data);
+    expect(decodeCodeCache(file, codeCacheKey(Buffer.from('b')))).toBeUndefined();
+    expect(decodeCodeCache(file.subarray(0, file.length - 1), key)).toBeUndefined();
+    expect(decodeCodeCache(file.subarray(0, 72), key)).toBeUndefined();
+    const flipped = Buffer.from(file);
+    flipped[flipped.length - 3] ^= 0x01;
+    expect(decodeCodeCache(flipped, key)).toBeUndefined();
+    const magic = Buffer.from(file);
+    magic[0] = 0x6b;
+    expect(decodeCodeCache(magic, key)).toBeUndefined();
+  });
+
+  it('names the CLI`s profile by its command, else default', () => {
+    expect(cliProfile(['node', 'bin.js', 'run', '--prebuilt'])).toBe('run');
+    expect(cliProfile(['node', 'bin.js', 'boot-bench'])).toBe('boot-bench');
+    for (const odd of [[], ['node', 'bin.js'], ['node', 'bin.js', '--help'], ['node', 'bin.js', '../x'], ['node', 'bin.js', 'Run'], ['node', 'bin.js', 'a'.repeat(33)]]) {
+      expect(cliProfile(odd)).toBe('default');
+    }
+  });
+
+  it('reads KVMTS_CODE_CACHE as auto or 0, naming what is allowed otherwise', () => {
+    for (const v of [undefined, '', 'auto', '1']) expect(codeCacheSetting(v)).toBe('auto');
+    expect(codeCacheSetting('0')).toBe('off');
+    expect(codeCacheSetting('yes')).toEqual({ error: "KVMTS_CODE_CACHE must be 'auto' (use V8's code cache for the bundled CLI) or '0' (compile without it), got 'yes'" });
+  });
+
+  it('puts the user`s caches in KVMTS_CODE_CACHE_DIR, else $XDG_CACHE_HOME (absolute only), else ~/.cache', () => {
+    expect(userCodeCacheDir({ [CODE_CACHE_DIR_ENV]: '/c/d', XDG_CACHE_HOME: '/x' })).toBe('/c/d');
+    expect(userCodeCacheDir({ XDG_CACHE_HOME: '/x' })).toBe('/x/kvmts/code-cache');
+    expect(userCodeCacheDir({ XDG_CACHE_HOME: 'relative' })).toBe(path.join(os.homedir(), '.cache', 'kvmts', 'code-cache'));
+    expect(userCodeCacheDir({})).toBe(path.join(os.homedir(), '.cache', 'kvmts', 'code-cache'));
+  });
+});
+
+describe('runBundle, on a fixture bundle in a child process', () => {
+  let root: string;
+  let dir: string;
+  let userDir: string;
+  let bundle: string;
+  const SOURCE = [
+    "const path = require('path');",
+    'function square(n) { return n * n; }',
+    'module.exports = { square };',
+    'process.stdout.write(`fixture ${path.basename(__filename)} ${path.basename(__dirname)} ${square(7)} ${module.exports.square === square}\\n`);',
+    '',
+  ].join('\n');
+
+  beforeAll(() => expect(fs.existsSync(LOADER)).toBe(true)); // tsc -b (npm run build) made it
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-code-cache-'));
+    dir = path.join(root, 'bundle');
+    userDir = path.join(root, 'user');
+    fs.mkdirSync(dir);
+    bundle = path.join(dir, 'fixture.js');
+    fs.writeFileSync(bundle, SOURCE);
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  /** Runs the fixture through runBundle; `trace` is the loader's stderr lines, paths relative to root. */
+  function start(opts: { nodeArgs?: string[]; env?: Record<string, string>; writeAt?: 'exit' | 'evaluated'; profile?: string } = {}) {
+    const writeAt = opts.writeAt ?? 'exit';
+    const script = `const r = require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: ${JSON.stringify(writeAt)}, profile: ${JSON.stringify(opts.profile)} });
+process.stderr.write('outcome ' + r.state + '\\n');`;
+    const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, [CODE_CACHE_TRACE_ENV]: '1', [CODE_CACHE_DIR_ENV]: userDir, [CODE_CACHE_ENV]: 'auto', ...opts.env },
+      timeout: 30_000,
+    });
+    return { status: r.status, stdout: r.stdout, trace: normalize(r.stderr), lines: r.stderr.split('\n') };
+  }
+  /** Trace lines without their timings (the exit line is checked once, below), paths relative to root. */
+  const normalize = (stderr: string): string[] =>
+    stderr
+      .split('\n')
+      .filter((l) => l !== '' && !/ process exits [\d.]+ ms after it started$/.test(l))
+      .map((l) =>
+        l
+          .split(root)
+          .join('<root>')
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started\)$/, '')
+          .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the thread started\)$/, ' evaluated'),
+      );
+  const cacheName = (profile?: string) => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)), profile);
+  const caches = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.endsWith('.js')).sort() : []);
+  const OUT = 'fixture fixture.js bundle 49 true\n';
+  const T = 'kvmts: code cache: fixture.js';
+
+  it('makes the user`s cache at exit after a miss (its directory 0700), then uses it (not rejected) and writes nothing, with the same output', () => {
+    const { lines, ...first } = start();
+    expect(lines).toContainEqual(expect.stringMatching(/^kvmts: code cache: fixture\.js process exits [\d.]+ ms after it started$/));
+    expect(first).toEqual({ status: 0, stdout: OUT, trace: [`${T} miss`, `${T} evaluated`, 'outcome miss', `${T} written <root>/user/${cacheName()}`] });
+    expect(fs.statSync(userDir).mode & 0o777).toBe(0o700);
+    expect(caches(userDir)).toEqual([cacheName()]); // no temporary left
+    expect(caches(dir)).toEqual([]);
+    const { lines: _, ...second } = start();
+    expect(second).toEqual({ status: 0, stdout: OUT, trace: [`${T} used <root>/user/${cacheName()}`, `${T} evaluated`, 'outcome used'] });
+  });
+
+  it('uses the build`s cache beside the bundle, and the first start makes the user`s own (richer) one, used from then on', () => {
+    start({ env: { [CODE_CACHE_DIR_ENV]: dir } }); // what the build does: the bundle directory as the cache directory
+    expect(caches(dir)).toEqual([cacheName()]);
+    expect(start().trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used', `${T} written <root>/user/${cacheName()}`]);
+    expect(start().trace).toEqual([`${T} used <root>/user/${cacheName()}`, `${T} evaluated`, 'outcome used']);
+  });
+
+  it('keeps a cache per profile (the CLI`s command), starting from the build`s', () => {
+    start({ env: { [CODE_CACHE_DIR_ENV]: dir } });
+    expect(start({ profile: 'run' }).trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used', `${T} written <root>/user/${cacheName('run')}`]);
+    expect(start({ profile: 'boot' }).trace.at(-1)).toBe(`${T} written <root>/user/${cacheName('boot')}`);
+    expect(start({ profile: 'run' }).trace).toEqual([`${T} used <root>/user/${cacheName('run')}`, `${T} evaluated`, 'outcome used']);
+    expect(caches(userDir)).toEqual([cacheName('boot'), cacheName('run')].sort());
+  });
+
+  it('neither reads nor writes a user directory that others can write to: the cache goes beside the bundle, once', () => {
+    start();
+    fs.chmodSync(userDir, 0o777);
+    expect(start().trace).toEqual([`${T} miss`, `${T} evaluated`, 'outcome miss', `${T} written <root>/bundle/${cacheName()}`]);
+    expect(start().trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used']);
+  });
+
+  it('writes beside the bundle when the user directory cannot be made', () => {
+    fs.writeFileSync(path.join(root, 'file'), '');
+    const env = { [CODE_CACHE_DIR_ENV]: path.join(root, 'file', 'cache') };
+    expect(start({ env }).trace.at(-1)).toBe(`${T} written <root>/bundle/${cacheName()}`);
+    expect(start({ env }).trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used']);
+  });
+
+  it('keeps the newest four caches of a bundle in the user directory, and other bundles` caches', () => {
+    fs.mkdirSync(userDir, { mode: 0o700 });
+    const old = ['0', '1', '2', '3', '4'].map((d) => `fixture.js.${d.repeat(16)}.cache`);
+    old.forEach((f, i) => {
+      fs.writeFileSync(path.join(userDir, f), 'old');
+      const t = new Date(Date.now() - (10 - i) * 60_000);
+      fs.utimesSync(path.join(userDir, f), t, t);
+    });
+    fs.writeFileSync(path.join(userDir, 'other.js.0000000000000000.cache'), 'old');
+    start();
+    expect(caches(userDir)).toEqual([cacheName(), ...old.slice(2), 'other.js.0000000000000000.cache'].sort());
+  });
+
+  it('writes a cache right after evaluation when asked to (a thread that may end without an exit event)', () => {
+    expect(start({ writeAt: 'evaluated' }).trace).toEqual([`${T} miss`, `${T} evaluated`, `${T} written <root>/user/${cacheName()}`, 'outcome miss']);
+  });
+
+  it('in a vCPU thread, writes the cache once the thread has handled its first message, not before', async () => {
+    const code = `require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: 'first-message' });`;
+    const worker = new Worker(code, { eval: true, stdout: true, stderr: true, env: { ...process.env, [CODE_CACHE_TRACE_ENV]: '1', [CODE_CACHE_DIR_ENV]: userDir, [CODE_CACHE_ENV]: 'auto' } });
+    let stderr = '';
+    worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    for (const t0 = Date.now(); !stderr.includes('evaluated') && Date.now() - t0 < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(caches(userDir)).toEqual([]);
+    const exited = new Promise<number>((resolve) => worker.on('exit', resolve));
+    worker.postMessage('build');
+    expect(await exited).toBe(0); // its only listener was the loader's: the thread ends after it
+    expect(normalize(stderr)).toEqual([`${T} miss`, `${T} evaluated`, `${T} written <root>/user/${cacheName()}`]);
+    expect(caches(userDir)).toEqual([cacheName()]);
+  }, 30_000);
+
+  it('never runs stale code: a same-length edit of the bundle misses the old cache and prints the new output', () => {
+    start();
+    const old = cacheName();
+    fs.writeFileSync(bundle, SOURCE.replace('square(7)', 'square(8)'));
+    expect(fs.statSync(bundle).size).toBe(SOURCE.length);
+    const r = start();
+    expect(r.stdout).toBe('fixture fixture.js bundle 64 true\n');
+    expect(r.trace[0]).toBe(`${T} miss`);
+    expect(caches(userDir)).toEqual([old, cacheName()].sort());
+  });
+
+  it('drops a corrupted cache before V8 sees it (a flipped byte, a truncated file): same output, made again', () => {
+    start();
+    const file = path.join(userDir, cacheName());
+    const good = fs.readFileSync(file);
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 10] ^= 0xff;
+    for (const bad of [flipped, good.subarray(0, good.length - 100), Buffer.alloc(0)]) {
+      fs.writeFileSync(file, bad);
+      const r = start();
+      expect(r).toMatchObject({ status: 0, stdout: OUT });
+      expect(r.trace[0]).toBe(`${T} miss`);
+      expect(r.trace.at(-1)).toBe(`${T} written <root>/user/${cacheName()}`);
+      expect(start().trace[0]).toBe(`${T} used <root>/user/${cacheName()}`);
+    }
+  });
+
+  it('never reads a cache keyed for another runtime, even under this runtime`s file name', () => {
+    start();
+    const file = path.join(userDir, cacheName());
+    const data = decodeCodeCache(fs.readFileSync(file), codeCacheKey(fs.readFileSync(bundle)))!;
+    fs.writeFileSync(file, encodeCodeCache(codeCacheKey(fs.readFileSync(bundle), 'node v18.0.0 v8 10.2 arm64'), data));
+    const r = start();
+    expect(r).toMatchObject({ status: 0, stdout: OUT });
+    expect(r.trace[0]).toBe(`${T} miss`);
+  });
+
+  it('falls back silently when V8 refuses a cache (made under other V8 flags), and makes it again for these', () => {
+    start({ nodeArgs: ['--max-lazy'] });
+    const r = start();
+    expect(r).toMatchObject({ status: 0, stdout: OUT });
+    expect(r.trace).toEqual([`${T} rejected <root>/user/${cacheName()}`, `${T} evaluated`, 'outcome rejected', `${T} written <root>/user/${cacheName()}`]);
+    expect(start().trace[0]).toBe(`${T} used <root>/user/${cacheName()}`);
+  });
+
+  it('reads and writes nothing with KVMTS_CODE_CACHE=0', () => {
+    const { lines: _, ...r } = start({ env: { [CODE_CACHE_ENV]: '0' } });
+    expect(r).toEqual({ status: 0, stdout: OUT, trace: [`${T} off`, `${T} evaluated`, 'outcome off'] });
+    expect(caches(userDir)).toEqual([]);
+    expect(caches(dir)).toEqual([]);
+  });
+
+  it('lets an error of the bundle propagate as from require, naming the bundle`s file and line', () => {
+    fs.writeFileSync(bundle, "'use strict';\nthrow new RangeError('fixture failed');\n");
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: 'exit' })`], {
+      encoding: 'utf8',
+      env: { ...process.env, [CODE_CACHE_DIR_ENV]: userDir },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('RangeError: fixture failed');
+    expect(r.stderr).toContain(`${bundle}:2`);
+  });
+});
+
+describe('the kvmts bundles', () => {
+  let userDir: string;
+  beforeEach(() => (userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-code-cache-user-'))));
+  afterEach(() => fs.rmSync(userDir, { recursive: true, force: true }));
+  const kvmts = (args: string[], env: Record<string, string>) =>
+    spawnSync(process.execPath, [BIN, ...args], {
+      cwd: REPO,
+      encoding: 'utf8',
+      env: { ...process.env, KVMTS_CLI_BUNDLE: '1', [CODE_CACHE_TRACE_ENV]: '1', [CODE_CACHE_DIR_ENV]: userDir, ...env },
+      timeout: 60_000,
+    });
+
+  it('have their caches beside them, made by npm run build for this Node, and `kvmts --help` uses its own', () => {
+    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
+      const file = path.join(BUNDLE, f);
+      const key = codeCacheKey(fs.readFileSync(file));
+      expect(decodeCodeCache(fs.readFileSync(path.join(BUNDLE, codeCacheFileName(file, key))), key)?.length).toBeGreaterThan(10_000);
+    }
+    const used = kvmts(['--help'], { [CODE_CACHE_ENV]: 'auto' });
+    const off = kvmts(['--help'], { [CODE_CACHE_ENV]: '0' });
+    expect(used.stderr).toMatch(new RegExp(`^kvmts: code cache: kvmts\\.js used ${BUNDLE}/kvmts\\.js\\.[0-9a-f]{16}\\.cache \\(`));
+    expect(off.stderr).toMatch(/^kvmts: code cache: kvmts\.js off /);
+    expect(used.status).toBe(0);
+    expect(used.stdout).toBe(off.stdout);
+    expect(used.stdout).toMatch(/^Usage: kvmts/);
+  });
+
+  it('refuses a bad KVMTS_CODE_CACHE by name', () => {
+    const r = kvmts(['--help'], { [CODE_CACHE_ENV]: 'yes' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("kvmts: KVMTS_CODE_CACHE must be 'auto' (use V8's code cache for the bundled CLI) or '0' (compile without it), got 'yes'\n");
+  });
+});
