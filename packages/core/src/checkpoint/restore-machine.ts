@@ -30,7 +30,7 @@ import { fromTagged } from './tagged-json';
 import { fingerprintMismatches } from './fingerprint';
 import { hostFingerprint } from './host-fingerprint';
 import { restoreLocalDeviceStates } from './device-states';
-import type { SavedVcpuState } from './vcpu-state';
+import { contextKey, restoreVcpuThread } from './vcpu-state-transfer';
 import { M5OP_STATS_SECTION, MACHINE_STATE_SECTIONS, SIM_TIME_SECTION, restoreM5opStats, savedTicks } from './machine-state';
 import { verifyMemoryImage, type ImageTarget } from './memory-image';
 import { resolveChain } from './checkpoint-chain';
@@ -152,6 +152,13 @@ export class MachineRestore implements MachineRestoreHooks {
     const s = this.sections.get(name);
     if (!s) throw new CheckpointError(`${this.reader.dir} section '${name}'`, 'is not in this checkpoint, but this machine has that part: was it saved with other devices or plugins?', { code: 'missing' });
     return s;
+  }
+
+  /** The manifest's entry for section `name` (its checksum names a vCPU context: vcpu-state-transfer.ts). */
+  private sectionEntry(name: string): { readonly sha256: string } {
+    const entry = this.reader.manifest.sections.find((s) => s.name === name);
+    if (!entry) throw new CheckpointError(this.where(name), 'is not in this checkpoint', { code: 'missing' });
+    return entry;
   }
 
   private where(name: string): string {
@@ -290,8 +297,9 @@ export class MachineRestore implements MachineRestoreHooks {
       const name = vcpuSection(v.id);
       const s = this.section(name);
       checkVersion(this.where(name), s, support.threadContextVersion);
-      const state: SavedVcpuState = { threadContext: s.data, deviceStates: localOf(`vcpu${v.id}`), simTicks: ticks[v.id] };
-      return naming(this.where(name), () => v.call('restoreVcpuState', state));
+      const state = { threadContext: s.data, deviceStates: localOf(`vcpu${v.id}`), simTicks: ticks[v.id] };
+      const key = contextKey(parts.arch.arch, s.version, this.sectionEntry(name).sha256);
+      return naming(this.where(name), () => restoreVcpuThread(v, state, key));
     });
     const failed = (await Promise.allSettled(restored)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
