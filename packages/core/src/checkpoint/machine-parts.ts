@@ -54,7 +54,8 @@ export function checkpointComponents(parts: MachineParts): CheckpointComponent[]
   return [...(parts.arch.checkpoint?.vmComponents(parts.config) ?? []), irqfdComponent, ioeventfdComponent, ...resolveAllOrNone<CheckpointComponent>(parts.container, CHECKPOINT_COMPONENT)];
 }
 
-export const vcpuSection = (id: number): string => `vcpu.${id}`;
+export const VCPU_SECTION_PREFIX = 'vcpu.';
+export const vcpuSection = (id: number): string => `${VCPU_SECTION_PREFIX}${id}`;
 export const deviceSection = (name: string): string => `device.${name}`;
 /** Version of the device section's shape ({ shared, local }). */
 export const DEVICE_SECTION_VERSION = 1;

@@ -44,6 +44,7 @@ import {
   deviceSection,
   mainThreadDevices,
   sharedLayoutOf,
+  VCPU_SECTION_PREFIX,
   vcpuSection,
   type DeviceSectionData,
   type MachineParts,
@@ -130,8 +131,10 @@ export class MachineRestore implements MachineRestoreHooks {
     if (options.arch !== undefined && options.arch !== m.arch) {
       throw new CheckpointError(where, `was made on ${m.arch}, this machine is ${options.arch}: restore it on a ${m.arch} host`, { code: 'arch' });
     }
-    // Every section is read (and its checksum checked) before anything is created.
-    for (const s of m.sections) this.sections.set(s.name, reader.section(s.name));
+    // Every section is read (and its checksum checked) before anything is created. A vCPU section
+    // only travels to its thread (postMessage clones it) or is named there by its checksum
+    // (vcpu-state-transfer.ts): read shared, not copied.
+    for (const s of m.sections) this.sections.set(s.name, reader.section(s.name, { shared: s.name.startsWith(VCPU_SECTION_PREFIX) }));
     const saved = fromTagged(m.config, `${where} config`) as MachineConfig;
     if (saved.arch !== m.arch) throw new CheckpointError(`${where} config`, `says arch ${String(saved.arch)}, the manifest ${m.arch}`, { code: 'corrupt' });
     if ((saved.cpus ?? 1) !== m.vcpus) throw new CheckpointError(`${where} config`, `says ${saved.cpus ?? 1} vCPUs, the manifest ${m.vcpus}`, { code: 'corrupt' });

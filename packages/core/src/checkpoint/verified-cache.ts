@@ -46,10 +46,12 @@ function identityOf(file: string): { identity: string; ctimeNs: bigint } | undef
  * unchanged file returned before under the same `checksum` (the manifest's SHA-256 of a section;
  * for the manifest itself, a fixed tag).
  */
-export function verifiedRead<T>(file: string, checksum: string, load: () => T): T {
+export function verifiedRead<T>(file: string, checksum: string, load: () => T, options: { readonly shared?: boolean } = {}): T {
   const before = identityOf(file);
   const hit = before && entries.get(file);
-  if (hit && hit.identity === before.identity && hit.checksum === checksum) return copyPlainData(hit.value) as T;
+  // `shared`: the caller only reads the value (or hands it to postMessage, which clones it), so
+  // the cached value itself will do.
+  if (hit && hit.identity === before.identity && hit.checksum === checksum) return (options.shared ? hit.value : copyPlainData(hit.value)) as T;
   const readAt = BigInt(Date.now()) * 1_000_000n;
   const value = load();
   const after = identityOf(file);
