@@ -11,6 +11,10 @@
  * The checkpoint is left 2.5 s before the first restore, so its files are past the verified-file
  * cache's racy window (reused from the second round on, as a warm restore of an older checkpoint
  * reuses them); `--no-settle` starts at once and profiles the read-and-check path instead.
+ * The vCPU thread's part is timed inside the thread too (restore-profile-hook.js, loaded there as a
+ * plugin): the message's delivery, each step of restoreVcpuState down to each state group's push,
+ * and the reply; `vCPU call 'simTicks'` is a call that does nothing in the thread — the floor of
+ * one round trip to it.
  * Prints one line per round (`round r: total …; step ms …`) and, last, the medians as one JSON
  * line `{"profile": {...}}`. The first round is a warm-up (JIT, page cache), left out of the
  * medians. On a host without /dev/kvm run it in the nested x86 tier (KVMTS_NESTED_CMD).
@@ -27,6 +31,10 @@ const files = mod('checkpoint/checkpoint-files.js');
 const restoreMachine = mod('checkpoint/restore-machine.js');
 const chain = mod('checkpoint/checkpoint-chain.js');
 const controller = mod('machine/vcpu-controller.js');
+const { BroadcastChannel } = require('node:worker_threads');
+const { performance } = require('node:perf_hooks');
+const HOOK = path.join(__dirname, 'restore-profile-hook.js');
+const now = () => performance.timeOrigin + performance.now();
 
 const MIB = 1024 * 1024;
 const args = process.argv.slice(2);
@@ -66,8 +74,28 @@ for (const step of ['checkFits', 'remapMemory', 'loadMemory', 'restoreVmState', 
 const call = controller.VcpuController.prototype.call;
 controller.VcpuController.prototype.call = function (method, ...a) {
   const t0 = process.hrtime.bigint();
-  return call.call(this, method, ...a).finally(() => add(`vCPU call '${method}'`, Number(process.hrtime.bigint() - t0)));
+  // The probe in the vCPU thread (restore-profile-hook.js) times the delivery from here.
+  if (method === 'restoreVcpuState') a[0] = { ...a[0], postedAt: now() };
+  return call.call(this, method, ...a).finally(() => {
+    add(`vCPU call '${method}'`, Number(process.hrtime.bigint() - t0));
+    if (method === 'restoreVcpuState') repliedAt.set(this.id, now());
+  });
 };
+/** When each vCPU's restoreVcpuState reply arrived, and what the probes reported (folded in per round). */
+const repliedAt = new Map();
+let reports = [];
+/** The vCPU threads' steps of this round (their probe messages come on their own channel). */
+async function foldThreadSteps() {
+  for (let i = 0; i < 100 && reports.length < repliedAt.size; i++) await new Promise((r) => setTimeout(r, 10));
+  for (const { vcpu, steps, left } of reports) {
+    for (const [step, ms] of Object.entries(steps)) add(`  vCPU ${vcpu} thread: ${step}`, ms * 1e6);
+    if (repliedAt.has(vcpu)) add(`  vCPU ${vcpu} thread: reply (clone + wake-up)`, (repliedAt.get(vcpu) - left) * 1e6);
+  }
+  reports = [];
+  repliedAt.clear();
+}
+const probe = new BroadcastChannel('kvmts-restore-profile');
+probe.onmessage = ({ data }) => reports.push(data);
 
 function config() {
   const guest = loadPrebuiltGuest('incremental-tests');
@@ -99,7 +127,9 @@ async function main() {
     // Past the verified-file cache's racy window (checkpoint/verified-cache.ts): files written
     // less than 2 s before a read are read and checked every time. `--no-settle` profiles that path.
     if (!args.includes('--no-settle')) await new Promise((r) => setTimeout(r, 2500));
-    const spare = await createMachine(checkpointConfig(dir), { console: () => undefined });
+    // The probe module goes into every vCPU thread as a plugin (it registers nothing).
+    const spareConfig = checkpointConfig(dir);
+    const spare = await createMachine({ ...spareConfig, plugins: [...(spareConfig.plugins ?? []), HOOK] }, { console: () => undefined });
     // The arch plugin's fingerprint and in-kernel components, wrapped on the spare's own plugin object.
     const support = spare.arch.checkpoint;
     timed(support, 'cpuFingerprint', 'arch cpuFingerprint');
@@ -127,11 +157,15 @@ async function main() {
       const t2 = process.hrtime.bigint();
       add('machine.restore (total)', Number(t1 - t0));
       add('run to the first exit', Number(t2 - t1));
+      // The floor of anything done on a vCPU thread: one call that does nothing there (a message each way).
+      await spare.vcpus[0].call('simTicks');
+      await foldThreadSteps();
       const row = Object.fromEntries([...spent].map(([k, v]) => [k, v / 1e6]));
       process.stdout.write(`round ${r}: ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(2)} ms`).join('; ')}\n`);
       if (r > 0) all.push(row);
     }
     await spare.close();
+    probe.close();
     const keys = [...new Set(all.flatMap((row) => Object.keys(row)))];
     const profile = Object.fromEntries(keys.map((k) => [k, Number(median(all.map((row) => row[k] ?? 0)).toFixed(3))]));
     process.stdout.write(`${JSON.stringify({ profile, memoryMib, rounds: all.length })}\n`);

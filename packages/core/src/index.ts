@@ -81,6 +81,7 @@ export { MachineRestore, RESTORE_OVERRIDABLE, checkRestoreOverrides, type Machin
 export { restoreMachine } from './checkpoint/restore';
 export { checkpointConfig, type RestoreIntoOptions } from './checkpoint/restore-into';
 export * from './checkpoint/progress';
+export { IOEVENTFD_SECTION, ioeventfdComponent, savedIoeventfds, type SavedIoeventfd } from './checkpoint/ioeventfd-state';
 export * from './timing/sim-time';
 export * from './timing/pmu';
 export * from './timing/run-timer';

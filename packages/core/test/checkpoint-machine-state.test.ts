@@ -120,6 +120,11 @@ describe('verified checkpoint files, reused while unchanged', () => {
     expect(hit).toEqual({ n: 3, text: 'one' }); // no load
     hit.n = 99; // a caller's change does not reach the cache
     expect(verifiedRead(file, 'sum', load)).toEqual({ n: 3, text: 'one' });
+    // A reader that only reads gets the cached value itself, the same object each time, no load.
+    const shared = verifiedRead(file, 'sum', load, { shared: true });
+    expect(shared).toEqual({ n: 3, text: 'one' });
+    expect(verifiedRead(file, 'sum', load, { shared: true })).toBe(shared);
+    expect(verifiedRead(file, 'sum', load)).not.toBe(shared);
     expect(verifiedRead(file, 'other checksum', load)).toEqual({ n: 4, text: 'one' });
     fs.writeFileSync(file, 'two');
     expect(verifiedRead(file, 'other checksum', load)).toEqual({ n: 5, text: 'two' });

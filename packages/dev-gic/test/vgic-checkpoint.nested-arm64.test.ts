@@ -99,7 +99,7 @@ describe('nested arm64: the in-kernel vGICv3 of @kvmts/dev-gic', () => {
     expect(r['cpu0 ICC_IGRPEN1_EL1']).toBe(1n);
     expect(Object.keys(r).filter((k) => k.startsWith('cpu1 ')).length).toBeGreaterThan(10);
     const manifest = CheckpointReader.open(dir).manifest;
-    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['arm64.virtual-counter', VGIC_V3_SECTION, 'machine.m5op-stats', 'machine.sim-time', 'vcpu.0', 'vcpu.1', 'vm.irqfds']);
+    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['arm64.virtual-counter', VGIC_V3_SECTION, 'machine.m5op-stats', 'machine.sim-time', 'vcpu.0', 'vcpu.1', 'vm.ioeventfds', 'vm.irqfds']);
 
     // A fresh VM in this process.
     const m = await restoreMachine(dir, { console: () => undefined });

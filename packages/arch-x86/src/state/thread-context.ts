@@ -1,4 +1,4 @@
-import { ConfigError, assertSameShape, type ThreadContext } from '@kvmts/core';
+import { ConfigError, copyPlainData, copySameShape, type ThreadContext } from '@kvmts/core';
 import { createX86Regs, type X86Regs } from '../abi/regs-codec';
 import { createX86Sregs2, type X86Sregs2 } from '../abi/sregs-codec';
 import { createX86DebugRegs, type X86DebugRegs } from '../abi/debugregs-codec';
@@ -127,7 +127,9 @@ export class X86ThreadContext implements ThreadContext {
   /** A deep copy of every group (a live context pulls what is stale first). */
   toJSON(): X86ThreadContextData {
     const out = { arch: this.arch } as X86ThreadContextData;
-    for (const g of X86_STATE_GROUPS) (out as unknown as Record<string, unknown>)[g] = structuredClone(this[g]);
+    // copyPlainData, not structuredClone: the groups are plain data, and a clone per group cost
+    // most of a restore's time in the vCPU thread (scripts/bench/README.md, warm restore).
+    for (const g of X86_STATE_GROUPS) (out as unknown as Record<string, unknown>)[g] = copyPlainData(this[g]);
     return out;
   }
 
@@ -149,19 +151,18 @@ export class X86ThreadContext implements ThreadContext {
     if (d.arch !== 'x86_64') throw new ConfigError(`${where}.arch`, `is '${String(d.arch)}': an x86_64 CPU cannot take it`);
     const expected = ['arch', ...X86_STATE_GROUPS];
     for (const key of Object.keys(d)) if (!expected.includes(key)) throw new ConfigError(`${where}.${key}`, 'unknown field');
-    const template = createX86StateData();
-    for (const g of ['mpState', 'regs', 'sregs', 'debugRegs', 'events'] as const) assertSameShape(template[g], d[g], `${where}.${g}`);
+    const template = fixedShapeTemplate;
     const state: X86StateData = {
       cpuid: checkCpuid(d.cpuid, `${where}.cpuid`),
-      mpState: d.mpState as number,
-      regs: structuredClone(d.regs as X86Regs),
-      sregs: structuredClone(d.sregs as X86Sregs2),
+      mpState: copySameShape(template.mpState, d.mpState, `${where}.mpState`),
+      regs: copySameShape(template.regs, d.regs, `${where}.regs`),
+      sregs: copySameShape(template.sregs, d.sregs, `${where}.sregs`),
       xsave: checkBytes(d.xsave, `${where}.xsave`, (n) => n >= XSAVE_MIN_BYTES, `at least ${XSAVE_MIN_BYTES} bytes (legacy region and XSAVE header)`),
-      xcrs: checkList(d.xcrs, `${where}.xcrs`, KVM_MAX_XCRS, (x, w) => ({ index: checkU32(x.index, `${w}.index`), value: checkU64(x.value, `${w}.value`) })),
-      debugRegs: structuredClone(d.debugRegs as X86DebugRegs),
+      xcrs: checkList(d.xcrs, `${where}.xcrs`, KVM_MAX_XCRS, (x, field) => ({ index: checkU32(x.index, field('index')), value: checkU64(x.value, field('value')) })),
+      debugRegs: copySameShape(template.debugRegs, d.debugRegs, `${where}.debugRegs`),
       lapic: checkBytes(d.lapic, `${where}.lapic`, (n) => n === 0 || n === KVM_APIC_REG_SIZE, `0 or ${KVM_APIC_REG_SIZE} bytes`),
-      msrs: checkList(d.msrs, `${where}.msrs`, Infinity, (x, w) => ({ index: checkU32(x.index, `${w}.index`), value: checkU64(x.value, `${w}.value`) })),
-      events: structuredClone(d.events as X86VcpuEvents),
+      msrs: checkList(d.msrs, `${where}.msrs`, Infinity, (x, field) => ({ index: checkU32(x.index, field('index')), value: checkU64(x.value, field('value')) })),
+      events: copySameShape(template.events, d.events, `${where}.events`),
     };
     const seen = new Set<number>();
     state.msrs.forEach((m, i) => {
@@ -172,13 +173,23 @@ export class X86ThreadContext implements ThreadContext {
   }
 }
 
-function checkU32(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new ConfigError(where, `expected an integer 0..0xffffffff, got ${String(v)}`);
+/** The fixed-shape groups' shapes, made once (fromData checks every context against them, never changes them). */
+const fixedShapeTemplate = createX86StateData();
+
+/**
+ * Where a value sits, for an error message: a path, or a list entry's field — whose path is built
+ * only for the error (80 CPUID entries of 7 fields would otherwise build 560 strings for nothing).
+ */
+type Where = string | { readonly list: string; readonly i: number; readonly field: string };
+const named = (w: Where): string => (typeof w === 'string' ? w : `${w.list}[${w.i}].${w.field}`);
+
+function checkU32(v: unknown, where: Where): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new ConfigError(named(where), `expected an integer 0..0xffffffff, got ${String(v)}`);
   return v;
 }
 
-function checkU64(v: unknown, where: string): bigint {
-  if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new ConfigError(where, `expected a bigint 0..2^64-1, got ${typeof v === 'bigint' ? v : typeof v}`);
+function checkU64(v: unknown, where: Where): bigint {
+  if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new ConfigError(named(where), `expected a bigint 0..2^64-1, got ${typeof v === 'bigint' ? v : typeof v}`);
   return v;
 }
 
@@ -188,14 +199,14 @@ function checkBytes(v: unknown, where: string, sizeOk: (n: number) => boolean, s
   return v.slice();
 }
 
-function checkList<T>(v: unknown, where: string, max: number, item: (x: Record<string, unknown>, where: string) => T): T[] {
+/** `item(x, field)` checks and copies entry x; `field(name)` says where one of its fields sits. */
+function checkList<T>(v: unknown, where: string, max: number, item: (x: Record<string, unknown>, field: (name: string) => Where) => T): T[] {
   if (!Array.isArray(v)) throw new ConfigError(where, `expected an array, got ${v === null ? 'null' : typeof v}`);
   if (v.length > max) throw new ConfigError(where, `has ${v.length} entries, at most ${max} allowed`);
   return v.map((x, i) => {
     if (typeof x !== 'object' || x === null) throw new ConfigError(`${where}[${i}]`, 'expected an object');
-    const keys = Object.keys(x);
-    const out = item(x as Record<string, unknown>, `${where}[${i}]`);
-    for (const k of keys) if (!(k in (out as object))) throw new ConfigError(`${where}[${i}].${k}`, 'unknown field');
+    const out = item(x as Record<string, unknown>, (field) => ({ list: where, i, field }));
+    for (const k in x) if (!(k in (out as object))) throw new ConfigError(`${where}[${i}].${k}`, 'unknown field');
     return out;
   });
 }
@@ -203,9 +214,9 @@ function checkList<T>(v: unknown, where: string, max: number, item: (x: Record<s
 const CPUID_FIELDS = ['function', 'index', 'flags', 'eax', 'ebx', 'ecx', 'edx'] as const;
 
 function checkCpuid(v: unknown, where: string): CpuidEntry[] {
-  return checkList(v, where, Infinity, (x, w) => {
+  return checkList(v, where, Infinity, (x, field) => {
     const e = {} as CpuidEntry;
-    for (const f of CPUID_FIELDS) e[f] = checkU32(x[f], `${w}.${f}`);
+    for (const f of CPUID_FIELDS) e[f] = checkU32(x[f], field(f));
     return e;
   });
 }

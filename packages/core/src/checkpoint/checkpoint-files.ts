@@ -188,8 +188,11 @@ export class CheckpointReader {
     return this.manifest.sections.some((s) => s.name === name);
   }
 
-  /** Section `name`, verified (size, SHA-256) and decoded. */
-  section(name: string): SectionState {
+  /**
+   * Section `name`, verified (size, SHA-256) and decoded. `shared`: the caller promises not to
+   * change the data (it may be the verified cache's own copy; postMessage, which clones, is fine).
+   */
+  section(name: string, options: { readonly shared?: boolean } = {}): SectionState {
     const entry = this.manifest.sections.find((s) => s.name === name);
     if (!entry) throw new CheckpointError(`${this.dir} section '${name}'`, 'is not in this checkpoint (was it saved by a machine without this component?)', { code: 'missing' });
     const where = `${this.dir} section '${name}' (${entry.file})`;
@@ -201,7 +204,7 @@ export class CheckpointReader {
       if (bytes.byteLength !== entry.bytes) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, the manifest says ${entry.bytes}: damaged`, { code: 'corrupt' });
       if (sha256(bytes) !== entry.sha256) throw new CheckpointError(where, 'checksum mismatch: the section is damaged', { code: 'corrupt' });
       return decodeSection(bytes, where);
-    });
+    }, options);
     return { version: entry.version, data };
   }
 }

@@ -15,6 +15,7 @@ import type { SharedLayout } from '../devices/shared-layout';
 import type { CheckpointComponent, CheckpointContext } from './component';
 import type { NamedDevice } from './device-states';
 import { irqfdComponent } from './irqfd-state';
+import { ioeventfdComponent } from './ioeventfd-state';
 
 /** The parts of a machine a checkpoint saves from or restores into (Machine hands them over). */
 export interface MachineParts {
@@ -48,12 +49,13 @@ export function sharedLayoutOf(parts: MachineParts, device: MachineDevice): Shar
   return findDevicePlugin(parts.container, device.spec.type).sharedLayout?.(device.spec.options);
 }
 
-/** The arch plugin's in-kernel components, the VM's irqfd bindings, then those registered under CHECKPOINT_COMPONENT. */
+/** The arch plugin's in-kernel components, the VM's irqfd bindings and ioeventfds, then those registered under CHECKPOINT_COMPONENT. */
 export function checkpointComponents(parts: MachineParts): CheckpointComponent[] {
-  return [...(parts.arch.checkpoint?.vmComponents(parts.config) ?? []), irqfdComponent, ...resolveAllOrNone<CheckpointComponent>(parts.container, CHECKPOINT_COMPONENT)];
+  return [...(parts.arch.checkpoint?.vmComponents(parts.config) ?? []), irqfdComponent, ioeventfdComponent, ...resolveAllOrNone<CheckpointComponent>(parts.container, CHECKPOINT_COMPONENT)];
 }
 
-export const vcpuSection = (id: number): string => `vcpu.${id}`;
+export const VCPU_SECTION_PREFIX = 'vcpu.';
+export const vcpuSection = (id: number): string => `${VCPU_SECTION_PREFIX}${id}`;
 export const deviceSection = (name: string): string => `device.${name}`;
 /** Version of the device section's shape ({ shared, local }). */
 export const DEVICE_SECTION_VERSION = 1;

@@ -30,7 +30,7 @@ import { fromTagged } from './tagged-json';
 import { fingerprintMismatches } from './fingerprint';
 import { hostFingerprint } from './host-fingerprint';
 import { restoreLocalDeviceStates } from './device-states';
-import type { SavedVcpuState } from './vcpu-state';
+import { contextKey, restoreVcpuThread } from './vcpu-state-transfer';
 import { M5OP_STATS_SECTION, MACHINE_STATE_SECTIONS, SIM_TIME_SECTION, restoreM5opStats, savedTicks } from './machine-state';
 import { verifyMemoryImage, type ImageTarget } from './memory-image';
 import { resolveChain } from './checkpoint-chain';
@@ -44,6 +44,7 @@ import {
   deviceSection,
   mainThreadDevices,
   sharedLayoutOf,
+  VCPU_SECTION_PREFIX,
   vcpuSection,
   type DeviceSectionData,
   type MachineParts,
@@ -130,8 +131,10 @@ export class MachineRestore implements MachineRestoreHooks {
     if (options.arch !== undefined && options.arch !== m.arch) {
       throw new CheckpointError(where, `was made on ${m.arch}, this machine is ${options.arch}: restore it on a ${m.arch} host`, { code: 'arch' });
     }
-    // Every section is read (and its checksum checked) before anything is created.
-    for (const s of m.sections) this.sections.set(s.name, reader.section(s.name));
+    // Every section is read (and its checksum checked) before anything is created. A vCPU section
+    // only travels to its thread (postMessage clones it) or is named there by its checksum
+    // (vcpu-state-transfer.ts): read shared, not copied.
+    for (const s of m.sections) this.sections.set(s.name, reader.section(s.name, { shared: s.name.startsWith(VCPU_SECTION_PREFIX) }));
     const saved = fromTagged(m.config, `${where} config`) as MachineConfig;
     if (saved.arch !== m.arch) throw new CheckpointError(`${where} config`, `says arch ${String(saved.arch)}, the manifest ${m.arch}`, { code: 'corrupt' });
     if ((saved.cpus ?? 1) !== m.vcpus) throw new CheckpointError(`${where} config`, `says ${saved.cpus ?? 1} vCPUs, the manifest ${m.vcpus}`, { code: 'corrupt' });
@@ -152,6 +155,13 @@ export class MachineRestore implements MachineRestoreHooks {
     const s = this.sections.get(name);
     if (!s) throw new CheckpointError(`${this.reader.dir} section '${name}'`, 'is not in this checkpoint, but this machine has that part: was it saved with other devices or plugins?', { code: 'missing' });
     return s;
+  }
+
+  /** The manifest's entry for section `name` (its checksum names a vCPU context: vcpu-state-transfer.ts). */
+  private sectionEntry(name: string): { readonly sha256: string } {
+    const entry = this.reader.manifest.sections.find((s) => s.name === name);
+    if (!entry) throw new CheckpointError(this.where(name), 'is not in this checkpoint', { code: 'missing' });
+    return entry;
   }
 
   private where(name: string): string {
@@ -290,8 +300,9 @@ export class MachineRestore implements MachineRestoreHooks {
       const name = vcpuSection(v.id);
       const s = this.section(name);
       checkVersion(this.where(name), s, support.threadContextVersion);
-      const state: SavedVcpuState = { threadContext: s.data, deviceStates: localOf(`vcpu${v.id}`), simTicks: ticks[v.id] };
-      return naming(this.where(name), () => v.call('restoreVcpuState', state));
+      const state = { threadContext: s.data, deviceStates: localOf(`vcpu${v.id}`), simTicks: ticks[v.id] };
+      const key = contextKey(parts.arch.arch, s.version, this.sectionEntry(name).sha256);
+      return naming(this.where(name), () => restoreVcpuThread(v, state, key));
     });
     const failed = (await Promise.allSettled(restored)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;

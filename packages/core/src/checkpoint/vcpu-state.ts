@@ -11,6 +11,7 @@
  * addresses.
  */
 import type { KvmCPU } from '../cpu/kvm-cpu';
+import type { ThreadContext } from '../cpu/thread-context';
 import type { ArchPlugin } from '../machine/arch-plugin';
 import { isGuestDebugCapable } from '../cpu/guest-debug';
 import { isTimedCpu } from '../timing/timed-cpu';
@@ -18,8 +19,17 @@ import { CheckpointError } from '../errors/errors';
 import { restoreLocalDeviceStates, saveLocalDeviceStates, type NamedDevice } from './device-states';
 
 export interface SavedVcpuState {
-  /** The ThreadContext's plain-data form (toJSON()). */
-  readonly threadContext: unknown;
+  /**
+   * The ThreadContext's plain-data form (toJSON()); omitted when the thread holds it decoded
+   * under `contextKey` already (a warm restore of the same checkpoint again).
+   */
+  readonly threadContext?: unknown;
+  /**
+   * What identifies threadContext's content, when the caller knows it: the vCPU section's SHA-256
+   * (the restore checked the file against it) with the section's version. The thread keeps the
+   * context it decoded under this key (heldContexts).
+   */
+  readonly contextKey?: string;
   /** Local state of this thread's device instances, by device name. */
   readonly deviceStates: Record<string, unknown>;
   /** Simulated ticks so far (0 for a CPU without simulated time). */
@@ -46,9 +56,35 @@ export function saveVcpuState(cpu: KvmCPU, devices: readonly NamedDevice[]): Sav
   };
 }
 
+/**
+ * Contexts this thread decoded (threadContextFromData: every field checked) for the last few
+ * checkpoint sections it restored, by contextKey, most recent last. A warm restore of the same
+ * checkpoint again sends only the key: no clone of the context between threads, no second decode.
+ * Sound because the key is the checksum of the very bytes the context was decoded from, and
+ * because takeOverFrom copies the context it is given (loadThreadContext's contract), so a held
+ * one is never changed.
+ */
+const heldContexts = new Map<string, ThreadContext>();
+export const HELD_CONTEXTS = 4;
+
+/** What the worker's restoreVcpuState answers: done, or nothing done because the context was only named and is not held. */
+export type RestoreVcpuResult = 'restored' | 'context-not-held';
+
 /** Worker side of a restore: the context, then the devices' local state, then the clock. */
-export function restoreVcpuState(cpu: KvmCPU, arch: ArchPlugin, devices: readonly NamedDevice[], state: SavedVcpuState): void {
-  cpu.takeOverFrom(arch.threadContextFromData(state.threadContext));
+export function restoreVcpuState(cpu: KvmCPU, arch: ArchPlugin, devices: readonly NamedDevice[], state: SavedVcpuState): RestoreVcpuResult {
+  const key = state.contextKey;
+  let tc = key === undefined ? undefined : heldContexts.get(key);
+  if (tc === undefined) {
+    if (state.threadContext === undefined) return 'context-not-held';
+    tc = arch.threadContextFromData(state.threadContext);
+  }
+  cpu.takeOverFrom(tc);
+  if (key !== undefined) {
+    heldContexts.delete(key);
+    heldContexts.set(key, tc);
+    if (heldContexts.size > HELD_CONTEXTS) heldContexts.delete(heldContexts.keys().next().value as string);
+  }
   restoreLocalDeviceStates(devices, state.deviceStates);
   if (isTimedCpu(cpu)) cpu.timing.restoreTicks(state.simTicks);
+  return 'restored';
 }

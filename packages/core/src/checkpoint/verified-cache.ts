@@ -12,9 +12,12 @@
  *   - the section checksum the manifest gives must be the one it was checked against.
  *
  * The memory image is never cached (it is mapped; `verifyMemory` reads it every time). Values
- * are handed out as structured clones: a restore that changes what it got cannot change the next.
+ * are handed out as deep copies (copyPlainData: decoded files are plain data, and a structuredClone
+ * per section cost more than the rest of a cached read): a restore that changes what it got cannot
+ * change the next.
  */
 import * as fs from 'node:fs';
+import { copyPlainData } from '../cpu/thread-context';
 
 /** A file changed less than this long before it was read is not cached (kernel timestamps are coarse). */
 export const RACY_NS = 2_000_000_000n;
@@ -43,17 +46,19 @@ function identityOf(file: string): { identity: string; ctimeNs: bigint } | undef
  * unchanged file returned before under the same `checksum` (the manifest's SHA-256 of a section;
  * for the manifest itself, a fixed tag).
  */
-export function verifiedRead<T>(file: string, checksum: string, load: () => T): T {
+export function verifiedRead<T>(file: string, checksum: string, load: () => T, options: { readonly shared?: boolean } = {}): T {
   const before = identityOf(file);
   const hit = before && entries.get(file);
-  if (hit && hit.identity === before.identity && hit.checksum === checksum) return structuredClone(hit.value) as T;
+  // `shared`: the caller only reads the value (or hands it to postMessage, which clones it), so
+  // the cached value itself will do.
+  if (hit && hit.identity === before.identity && hit.checksum === checksum) return (options.shared ? hit.value : copyPlainData(hit.value)) as T;
   const readAt = BigInt(Date.now()) * 1_000_000n;
   const value = load();
   const after = identityOf(file);
   // Kept only if the file did not change while it was read and is not racy.
   if (before && after && before.identity === after.identity && readAt - after.ctimeNs >= RACY_NS) {
     entries.delete(file);
-    entries.set(file, { identity: after.identity, checksum, value: structuredClone(value) });
+    entries.set(file, { identity: after.identity, checksum, value: copyPlainData(value) });
     if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
   } else {
     entries.delete(file);

@@ -40,6 +40,72 @@ export function assertSameShape(template: unknown, data: unknown, where: string)
   }
 }
 
+/**
+ * assertSameShape and a copy in one walk: `data` checked against `template` exactly as
+ * assertSameShape does (same errors), and returned as a deep copy that shares nothing with it.
+ * What threadContextFromData needs on the restore path, without a structuredClone per group
+ * (structuredClone's fixed cost per call is most of a small group's).
+ */
+export function copySameShape<T>(template: T, data: unknown, where: string): T {
+  // The path is built only for an error message: a string per node would cost more than the copy.
+  const path: (string | number)[] = [];
+  const at = (): string => where + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+  const walk = (t: unknown, d: unknown): unknown => {
+    if (typeof t !== 'object' || t === null) {
+      if (typeof d !== typeof t) throw new ConfigError(at(), `expected a ${typeof t}, got ${describe(d)}`);
+      return d;
+    }
+    if (typeof d !== 'object' || d === null) throw new ConfigError(at(), `expected an object, got ${describe(d)}`);
+    if (Array.isArray(t)) {
+      if (!Array.isArray(d) || d.length !== t.length) throw new ConfigError(at(), `expected an array of ${t.length}, got ${describe(d)}`);
+      const out = new Array<unknown>(t.length);
+      for (let i = 0; i < t.length; i++) {
+        path.push(i);
+        out[i] = walk(t[i], d[i]);
+        path.pop();
+      }
+      return out;
+    }
+    const tr = t as Record<string, unknown>;
+    const dr = d as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(tr)) {
+      path.push(key);
+      if (!(key in dr)) throw new ConfigError(at(), 'missing');
+      out[key] = walk(tr[key], dr[key]);
+      path.pop();
+    }
+    for (const key of Object.keys(dr)) {
+      if (!(key in tr)) {
+        path.push(key);
+        throw new ConfigError(at(), 'unknown field');
+      }
+    }
+    return out;
+  };
+  return walk(template, data) as T;
+}
+
+/**
+ * A deep copy of plain data — objects, arrays, primitives (bigint included) and typed arrays —
+ * sharing nothing with `value`: structuredClone's result for such data, several times faster on
+ * small graphs. Anything else (a Map, a Date, a class instance) goes to structuredClone.
+ */
+export function copyPlainData<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyPlainData(value[i]);
+    return out as T;
+  }
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return (value as unknown as Uint8Array).slice() as T;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto !== null && Object.getPrototypeOf(proto) !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) out[key] = copyPlainData((value as Record<string, unknown>)[key]);
+  return out as T;
+}
+
 function describe(v: unknown): string {
   if (Array.isArray(v)) return `an array of ${v.length}`;
   return v === null ? 'null' : typeof v;

@@ -136,7 +136,7 @@ port.on('message', (m: ToWorker) => {
             value = saveVcpuState(cpu, devices);
             break;
           case 'restoreVcpuState':
-            restoreVcpuState(cpu, arch, devices, m.args[0] as SavedVcpuState);
+            value = restoreVcpuState(cpu, arch, devices, m.args[0] as SavedVcpuState);
             break;
           case 'simTicks':
             value = isTimedCpu(cpu) ? cpu.timing.ticks : 0n;

@@ -9,6 +9,7 @@ import {
   IoeventfdLayout,
   IrqfdLayout,
   KVM_IOEVENTFD_FLAG_DATAMATCH,
+  KVM_IOEVENTFD_FLAG_DEASSIGN,
   KVM_IOEVENTFD_FLAG_PIO,
   KVM_IRQFD_FLAG_DEASSIGN,
   KVM_MEM_LOG_DIRTY_PAGES,
@@ -27,7 +28,7 @@ import { GuestMemory } from './guest-memory';
 import { KvmDevice } from './kvm-device';
 import { VcpuFd } from './vcpu-fd';
 import { IrqLineDriver } from './irq-line';
-import type { CoalescedZone, IoeventfdOptions, IrqfdBinding, KvmVM, KvmVmOptions } from './kvm-vm';
+import type { CoalescedZone, IoeventfdBinding, IoeventfdOptions, IrqfdBinding, KvmVM, KvmVmOptions } from './kvm-vm';
 
 /** What to do when mapping guest memory fails, by errno code. */
 const MMAP_HINTS = {
@@ -80,6 +81,8 @@ export class DefaultKvmVM implements KvmVM {
   private readonly ownedFds: number[] = [];
   /** KVM_IRQFD registrations in force, oldest first (irqfds()). */
   private readonly irqfdBindings: IrqfdBinding[] = [];
+  /** KVM_IOEVENTFD registrations in force, oldest first (ioeventfds()). */
+  private readonly ioeventfdBindings: IoeventfdBinding[] = [];
   private readonly slotLimit: number;
   private readonly irqLine: IrqLineDriver;
   private nextSlot = 0;
@@ -298,20 +301,37 @@ export class DefaultKvmVM implements KvmVM {
   addIoeventfd(options: IoeventfdOptions): number {
     this.requireOpen('add an ioeventfd');
     const fd = options.fd ?? this.ownEventfd();
-    const b = new DataView(new ArrayBuffer(IoeventfdLayout.size));
-    b.setBigUint64(IoeventfdLayout.datamatch, options.datamatch ?? 0n, true);
-    b.setBigUint64(IoeventfdLayout.addr, BigInt(options.address), true);
-    b.setUint32(IoeventfdLayout.len, options.length, true);
-    b.setInt32(IoeventfdLayout.fd, fd, true);
-    const flags = (options.pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (options.datamatch !== undefined ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
-    b.setUint32(IoeventfdLayout.flags, flags, true);
+    const binding: IoeventfdBinding = { address: options.address, length: options.length, pio: options.pio === true, ...(options.datamatch !== undefined ? { datamatch: options.datamatch } : {}), fd };
     try {
-      kvmIoctl(this.fd, KvmIoctl.IOEVENTFD, `KVM_IOEVENTFD(${options.pio ? 'pio' : 'mmio'} 0x${options.address.toString(16)}, len ${options.length})`, b);
+      this.ioeventfdIoctl(binding, 0);
     } catch (e) {
       if (options.fd === undefined) this.releaseOwnedFd(fd);
       throw e;
     }
+    this.ioeventfdBindings.push(binding);
     return fd;
+  }
+
+  removeIoeventfd(binding: IoeventfdBinding): void {
+    this.requireOpen('remove an ioeventfd');
+    this.ioeventfdIoctl(binding, KVM_IOEVENTFD_FLAG_DEASSIGN);
+    const i = this.ioeventfdBindings.findIndex((b) => b.fd === binding.fd && b.address === binding.address && b.pio === binding.pio && b.length === binding.length && b.datamatch === binding.datamatch);
+    if (i >= 0) this.ioeventfdBindings.splice(i, 1);
+  }
+
+  ioeventfds(): readonly IoeventfdBinding[] {
+    return [...this.ioeventfdBindings];
+  }
+
+  private ioeventfdIoctl(binding: IoeventfdBinding, flags: number): void {
+    const b = new DataView(new ArrayBuffer(IoeventfdLayout.size));
+    b.setBigUint64(IoeventfdLayout.datamatch, binding.datamatch ?? 0n, true);
+    b.setBigUint64(IoeventfdLayout.addr, BigInt(binding.address), true);
+    b.setUint32(IoeventfdLayout.len, binding.length, true);
+    b.setInt32(IoeventfdLayout.fd, binding.fd, true);
+    flags |= (binding.pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (binding.datamatch !== undefined ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
+    b.setUint32(IoeventfdLayout.flags, flags, true);
+    kvmIoctl(this.fd, KvmIoctl.IOEVENTFD, `KVM_IOEVENTFD(${binding.pio ? 'pio' : 'mmio'} 0x${binding.address.toString(16)}, len ${binding.length}${flags & KVM_IOEVENTFD_FLAG_DEASSIGN ? ', deassign' : ''})`, b);
   }
 
   private ownEventfd(): number {
@@ -402,6 +422,7 @@ export class DefaultKvmVM implements KvmVM {
     for (const fd of this.ownedFds) native.close(fd);
     this.ownedFds.length = 0;
     this.irqfdBindings.length = 0;
+    this.ioeventfdBindings.length = 0;
   }
 }
 

@@ -24,6 +24,16 @@ export interface IoeventfdOptions {
   readonly fd?: number;
 }
 
+/** One KVM_IOEVENTFD registration: a guest write matching it signals `fd` inside the kernel. */
+export interface IoeventfdBinding {
+  readonly address: number;
+  readonly length: 0 | 1 | 2 | 4 | 8;
+  readonly pio: boolean;
+  /** Only writes of this value signal; undefined: any value. */
+  readonly datamatch?: bigint;
+  readonly fd: number;
+}
+
 /** How a VM is created (registered under VM_OPTIONS by the machine). */
 export interface KvmVmOptions {
   /** KVM_CREATE_VM machine type (0 on x86; the IPA size on arm64). Default 0. */
@@ -68,6 +78,10 @@ export interface KvmVM {
   /** The eventfds bound to GSIs now (KVM_IRQFD), oldest first: what a checkpoint re-binds (checkpoint/irqfd-state.ts). */
   irqfds(): readonly IrqfdBinding[];
   addIoeventfd(options: IoeventfdOptions): number;
+  /** Unregister `binding` (KVM_IOEVENTFD with DEASSIGN); an eventfd the VM created stays open until it closes. */
+  removeIoeventfd(binding: IoeventfdBinding): void;
+  /** The ioeventfds registered now, oldest first: what a checkpoint re-registers (checkpoint/ioeventfd-state.ts). */
+  ioeventfds(): readonly IoeventfdBinding[];
 
   createDevice(type: number): KvmDevice;
   canCreateDevice(type: number): boolean;
