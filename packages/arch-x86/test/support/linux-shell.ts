@@ -222,8 +222,8 @@ export const SHELL_CASE_LIMIT_MS = 2 * BOOT_LIMIT_MS + 30_000;
  * The L1 set-ups (KVMTS_L1_PROFILE, scripts/nested/run.js) in which a 2-vCPU L2 Linux boots. In
  * the tier's default L1 (QEMU 7.2, single-threaded TCG) every 2-vCPU boot froze before its first
  * console line once Linux ran SMP (2026-12-02: 3 of 3 boots, 200 s each, while 1-vCPU boots of
- * the same kernel reached the prompt in 7–13 s of guest time) — the L1's emulation of SVM losing
- * events, as it does for QEMU's own L2 kernels (docs/testing.md, "Linux as an L2 guest").
+ * the same kernel reached the prompt in 7–13 s of guest time); in a tcg-multi L1 both kernel
+ * forms booted on 2 vCPUs, said nproc=2 and powered off (docs/testing.md, "Linux as an L2 guest").
  */
 export const SMP_LINUX_L1_PROFILES: readonly string[] = ['tcg-multi'];
 
