@@ -161,6 +161,8 @@ async function main() {
         `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
         // The emulator that is the guest's CPU: suites gate on what its nested virtualization can do.
         `KVMTS_L0_QEMU_VERSION=${shq(m.qemu.version)}`,
+        // The L1 set-up this host runs ('' = the tier's default): suites gate on what it can run.
+        `KVMTS_L1_PROFILE=${shq(s.profile)}`,
         `KVMTS_NODE_OPTIONS=${shq(process.env.KVMTS_NESTED_NODE_OPTIONS ?? tier.nodeOptions)}`,
         ...Object.entries(m.guestQemu ? guestQemu.guestQemuEnv(m.guestQemu) : {}).map(([k, v]) => `${k}=${shq(v)}`), '',
       ].join('\n'));

@@ -107,8 +107,10 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         // BIOS area the e820 map reserves); it describes the GSI routes this machine uses.
         if (options.irqchip === 'kernel') writeMpTable(memory, { cpus, isaRouting: options.gsiRouting === 'pc' ? 'pc' : 'identity' });
         // With an acpi-pm device, the ACPI tables that name it: the kernel can then power off.
+        // With the in-kernel IOAPIC they carry a MADT too: a kernel that finds ACPI takes its
+        // processors from there, not from the MP table (without it Linux ran on one CPU).
         const pmBase = acpiPmPort(config.devices);
-        if (pmBase !== undefined) writeAcpiTables(memory, { pmBase });
+        if (pmBase !== undefined) writeAcpiTables(memory, { pmBase, ...(options.irqchip === 'kernel' ? { interrupts: { cpus, isaRouting: options.gsiRouting === 'pc' ? 'pc' : 'identity' } } : {}) });
       } else if (boot.kind === 'flat') regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
       else throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String((boot as { kind: unknown }).kind)}' (supported: 'flat', 'kernel')`);
     }

@@ -60,7 +60,7 @@ say "ready $(up) $(uname -m) node $(node -v 2>&1)"
 
 cd "$KVMTS_REPO" || finish 3
 set -f # the jest arguments are patterns: no globbing here
-export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_SCRATCH_PROJECT KVMTS_TIER KVMTS_L0_QEMU_VERSION KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_GUEST_KERNEL=/run/kvmts/kernel/vmlinuz KVMTS_NESTED=1
+export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_SCRATCH_PROJECT KVMTS_TIER KVMTS_L0_QEMU_VERSION KVMTS_L1_PROFILE KVMTS_GUEST_ASM=/run/kvmts/asm KVMTS_GUEST_KERNEL=/run/kvmts/kernel/vmlinuz KVMTS_NESTED=1
 # This host has a real KVM (checked above): a KVM suite that cannot open it fails, never skips.
 export KVMTS_REQUIRE_KVM=1
 # Which tier runs the *.kvm.test.ts suites (jest.config.js); unset means this one too.

@@ -5,8 +5,9 @@
  * a DSDT with a `\_S5` package, Linux's ACPI sleep code powers off by writing SLP_TYP|SLP_EN to
  * that block, which the acpi-pm device (devices/acpi-pm.ts) turns into a power-off request.
  *
- * Tables: RSDP → RSDT and XSDT → FADT → FACS and DSDT. No MADT: Linux then keeps taking its
- * processors and IOAPIC from the MP table (firmware/mp-table.ts), as it does without ACPI. Not
+ * Tables: RSDP → RSDT and XSDT → FADT → FACS and DSDT, and with `interrupts` the MADT (madt.ts):
+ * a kernel that finds ACPI takes its processors and IOAPIC from there, so on a machine with the
+ * in-kernel IOAPIC the tables must list every vCPU (the same wiring as the MP table). Not
  * hardware-reduced ACPI: that mode also drops the legacy PIC and PIT set-up Linux relies on here.
  * Layouts from the ACPI 6.4 specification (§5.2); written by hand, field offsets in the tables below.
  *
@@ -14,23 +15,14 @@
  * scans 0xE0000–0xFFFFF for the RSDP on 16-byte boundaries, and the e820 map reserves it.
  */
 import { ConfigError, describeValue, type GuestMemory } from '@kvmts/core';
+import { ACPI_HEADER, ACPI_OEM_ID, acpiAscii as ascii, acpiChecksum as checksum, acpiTable as table, sealAcpiTable as seal } from './acpi-sdt';
+import { buildMadt, madtBytes, type MadtOptions } from './madt';
+import { checkedPcWiring, isaInterrupts, type PcWiring } from './pc-wiring';
 
 /** The guest-physical area the tables occupy (the RSDP at its start). */
 export const ACPI_TABLE_AREA = { base: 0xe0000, size: 0x10000 } as const;
 
-/** The common header of every system description table (§5.2.6): 36 bytes. */
-export const ACPI_HEADER = {
-  size: 36,
-  signature: 0,
-  length: 4,
-  revision: 8,
-  checksum: 9,
-  oemId: 10, // 6 bytes
-  oemTableId: 16, // 8 bytes
-  oemRevision: 24,
-  creatorId: 28, // 4 bytes
-  creatorRevision: 32,
-} as const;
+export { ACPI_HEADER } from './acpi-sdt';
 
 /** Root System Description Pointer, ACPI 2.0+ form (§5.2.5.3): 36 bytes. */
 export const ACPI_RSDP = {
@@ -87,9 +79,6 @@ export const ACPI_PM1 = {
   CNT_LEN: 2,
 } as const;
 
-const OEM_ID = 'KVMTS ';
-const OEM_TABLE_ID = 'KVMTSX86';
-const CREATOR_ID = 'KVMT';
 /** The \_S5 package's SLP_TYP value: what a PM1 control write must carry to mean "power off". */
 export const ACPI_S5_SLP_TYP = 5;
 
@@ -100,6 +89,12 @@ export interface AcpiTablesOptions {
   readonly sciIrq?: number;
   /** Where the tables go, 16-byte aligned inside ACPI_TABLE_AREA. Default its base. */
   readonly address?: number;
+  /**
+   * The processors and the IOAPIC's ISA wiring (pc-wiring.ts), for a machine with the in-kernel
+   * IOAPIC: the tables then carry a MADT (madt.ts), where an ACPI kernel finds its CPUs. Without
+   * it there is no MADT (a machine without an IOAPIC; Linux then reads the MP table, if any).
+   */
+  readonly interrupts?: { readonly cpus: number; readonly ioapicId?: number; readonly isaRouting?: PcWiring['isaRouting'] };
 }
 
 export interface AcpiTables {
@@ -116,38 +111,6 @@ export interface AcpiTables {
  */
 export const S5_AML = Uint8Array.from([0x08, 0x5c, 0x5f, 0x53, 0x35, 0x5f, 0x12, 0x08, 0x04, 0x0a, ACPI_S5_SLP_TYP, 0x0a, ACPI_S5_SLP_TYP, 0x00, 0x00]);
 
-function ascii(bytes: Uint8Array, at: number, text: string): void {
-  for (let i = 0; i < text.length; i++) bytes[at + i] = text.charCodeAt(i);
-}
-
-/** The byte that makes the sum of `bytes[from, to)` 0 modulo 256 (the checksum field counted as 0). */
-function checksum(bytes: Uint8Array, from = 0, to = bytes.length): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum = (sum + bytes[i]) & 0xff;
-  return (0x100 - sum) & 0xff;
-}
-
-/** A table of `length` bytes with its header filled in (the checksum last, by `seal`). */
-function table(signature: string, length: number, revision: number): { bytes: Uint8Array; view: DataView } {
-  const bytes = new Uint8Array(length);
-  const view = new DataView(bytes.buffer);
-  const h = ACPI_HEADER;
-  ascii(bytes, h.signature, signature);
-  view.setUint32(h.length, length, true);
-  bytes[h.revision] = revision;
-  ascii(bytes, h.oemId, OEM_ID);
-  ascii(bytes, h.oemTableId, OEM_TABLE_ID);
-  view.setUint32(h.oemRevision, 1, true);
-  ascii(bytes, h.creatorId, CREATOR_ID);
-  view.setUint32(h.creatorRevision, 1, true);
-  return { bytes, view };
-}
-
-function seal(bytes: Uint8Array): Uint8Array {
-  bytes[ACPI_HEADER.checksum] = checksum(bytes);
-  return bytes;
-}
-
 /** A Generic Address Structure (§5.2.3.2) for `bytes` bytes of system I/O space at `port`. */
 function ioGas(view: DataView, at: number, port: number, bytes: number): void {
   view.setUint8(at, 1); // address space: system I/O
@@ -157,7 +120,14 @@ function ioGas(view: DataView, at: number, port: number, bytes: number): void {
   view.setBigUint64(at + 4, BigInt(port), true);
 }
 
-function checkedOptions(o: AcpiTablesOptions): Required<AcpiTablesOptions> {
+interface CheckedOptions {
+  readonly pmBase: number;
+  readonly sciIrq: number;
+  readonly address: number;
+  readonly madt?: MadtOptions;
+}
+
+function checkedOptions(o: AcpiTablesOptions): CheckedOptions {
   if (typeof o !== 'object' || o === null) throw new ConfigError('acpiTables', 'options must be an object');
   const { pmBase } = o;
   if (typeof pmBase !== 'number' || !Number.isInteger(pmBase) || pmBase < 0 || pmBase + ACPI_PM1.EVT_LEN + ACPI_PM1.CNT_LEN > 0x10000 || pmBase % 4 !== 0) {
@@ -165,35 +135,62 @@ function checkedOptions(o: AcpiTablesOptions): Required<AcpiTablesOptions> {
   }
   const sciIrq = o.sciIrq ?? 9;
   if (!Number.isInteger(sciIrq) || sciIrq < 0 || sciIrq > 15) throw new ConfigError('acpiTables.sciIrq', `must be an ISA IRQ in [0, 15], got ${describeValue(sciIrq)}`);
+  let madt: MadtOptions | undefined;
+  if (o.interrupts !== undefined) {
+    if (typeof o.interrupts !== 'object' || o.interrupts === null) throw new ConfigError('acpiTables.interrupts', `must be an object, got ${describeValue(o.interrupts)}`);
+    const wiring = checkedPcWiring('acpiTables.interrupts', o.interrupts);
+    // The SCI needs a pin of its own: not the PIT's IRQ 0, not an IRQ the routing leaves unwired (the 'pc' cascade, 2).
+    if (sciIrq === 0 || !isaInterrupts(wiring.isaRouting).some((e) => e.irq === sciIrq)) {
+      throw new ConfigError('acpiTables.sciIrq', `must be an ISA IRQ the '${wiring.isaRouting}' routing wires to an IOAPIC pin, other than the PIT's 0; got ${sciIrq}`);
+    }
+    madt = { ...wiring, sciIrq };
+  }
   const address = o.address ?? ACPI_TABLE_AREA.base;
-  if (!Number.isInteger(address) || address % 16 !== 0 || address < ACPI_TABLE_AREA.base || address + acpiTablesBytes() > ACPI_TABLE_AREA.base + ACPI_TABLE_AREA.size) {
+  if (!Number.isInteger(address) || address % 16 !== 0 || address < ACPI_TABLE_AREA.base || address + acpiTablesBytes(madt) > ACPI_TABLE_AREA.base + ACPI_TABLE_AREA.size) {
     throw new ConfigError('acpiTables.address', `must be 16-byte aligned with the tables inside 0x${ACPI_TABLE_AREA.base.toString(16)}–0x${(ACPI_TABLE_AREA.base + ACPI_TABLE_AREA.size).toString(16)}, got ${describeValue(address)}`);
   }
-  return { pmBase, sciIrq, address };
+  return { pmBase, sciIrq, address, ...(madt ? { madt } : {}) };
 }
 
 const align = (n: number, to: number) => Math.ceil(n / to) * to;
 
-/** Where each table goes relative to the RSDP (FACS 64-byte aligned, the rest 16). */
-function offsets(): { rsdt: number; xsdt: number; fadt: number; facs: number; dsdt: number; end: number } {
-  const rsdt = align(ACPI_RSDP.size, 16);
-  const xsdt = align(rsdt + ACPI_HEADER.size + 4, 16);
-  const fadt = align(xsdt + ACPI_HEADER.size + 8, 16);
-  const facs = align(fadt + ACPI_FADT.size, 64);
-  const dsdt = align(facs + ACPI_FACS.size, 16);
-  return { rsdt, xsdt, fadt, facs, dsdt, end: dsdt + ACPI_HEADER.size + S5_AML.length };
+interface Offsets {
+  readonly rsdt: number;
+  readonly xsdt: number;
+  readonly fadt: number;
+  readonly facs: number;
+  readonly dsdt: number;
+  readonly madt: number;
+  readonly end: number;
 }
 
-/** Bytes the tables span from the RSDP to the end of the DSDT. */
-export function acpiTablesBytes(): number {
-  return offsets().end;
+/**
+ * Where each table goes relative to the RSDP (FACS 64-byte aligned, the rest 16). The RSDT and
+ * XSDT list the FADT, then the MADT when there is one (placed last, after the DSDT).
+ */
+function offsets(madt?: MadtOptions): Offsets {
+  const listed = madt ? 2 : 1;
+  const rsdt = align(ACPI_RSDP.size, 16);
+  const xsdt = align(rsdt + ACPI_HEADER.size + 4 * listed, 16);
+  const fadt = align(xsdt + ACPI_HEADER.size + 8 * listed, 16);
+  const facs = align(fadt + ACPI_FADT.size, 64);
+  const dsdt = align(facs + ACPI_FACS.size, 16);
+  const dsdtEnd = dsdt + ACPI_HEADER.size + S5_AML.length;
+  if (!madt) return { rsdt, xsdt, fadt, facs, dsdt, madt: dsdtEnd, end: dsdtEnd };
+  const at = align(dsdtEnd, 16);
+  return { rsdt, xsdt, fadt, facs, dsdt, madt: at, end: at + madtBytes(madt) };
+}
+
+/** Bytes the tables span from the RSDP to the end of the last table (the MADT's when `madt` is given). */
+export function acpiTablesBytes(madt?: MadtOptions): number {
+  return offsets(madt).end;
 }
 
 /** The tables for a machine whose acpi-pm device sits at `options.pmBase`. */
 export function buildAcpiTables(options: AcpiTablesOptions): AcpiTables {
   const o = checkedOptions(options);
-  const off = offsets();
-  const at = (k: keyof typeof off) => o.address + off[k];
+  const off = offsets(o.madt);
+  const at = (k: keyof Offsets) => o.address + off[k];
 
   const dsdt = table('DSDT', ACPI_HEADER.size + S5_AML.length, 2); // revision 2: 64-bit integers
   dsdt.bytes.set(S5_AML, ACPI_HEADER.size);
@@ -223,16 +220,17 @@ export function buildAcpiTables(options: AcpiTablesOptions): AcpiTables {
   ioGas(fadt.view, f.xPm1aEvtBlk, o.pmBase, ACPI_PM1.EVT_LEN);
   ioGas(fadt.view, f.xPm1aCntBlk, o.pmBase + ACPI_PM1.EVT_LEN, ACPI_PM1.CNT_LEN);
 
-  const rsdt = table('RSDT', ACPI_HEADER.size + 4, 1);
-  rsdt.view.setUint32(ACPI_HEADER.size, at('fadt'), true);
-  const xsdt = table('XSDT', ACPI_HEADER.size + 8, 1);
-  xsdt.view.setBigUint64(ACPI_HEADER.size, BigInt(at('fadt')), true);
+  const listed = [at('fadt'), ...(o.madt ? [at('madt')] : [])];
+  const rsdt = table('RSDT', ACPI_HEADER.size + 4 * listed.length, 1);
+  listed.forEach((gpa, i) => rsdt.view.setUint32(ACPI_HEADER.size + 4 * i, gpa, true));
+  const xsdt = table('XSDT', ACPI_HEADER.size + 8 * listed.length, 1);
+  listed.forEach((gpa, i) => xsdt.view.setBigUint64(ACPI_HEADER.size + 8 * i, BigInt(gpa), true));
 
   const r = ACPI_RSDP;
   const rsdp = new Uint8Array(r.size);
   const rv = new DataView(rsdp.buffer);
   ascii(rsdp, r.signature, 'RSD PTR ');
-  ascii(rsdp, r.oemId, OEM_ID);
+  ascii(rsdp, r.oemId, ACPI_OEM_ID);
   rsdp[r.revision] = 2;
   rv.setUint32(r.rsdtAddress, at('rsdt'), true);
   rv.setUint32(r.length, r.size, true);
@@ -249,6 +247,7 @@ export function buildAcpiTables(options: AcpiTablesOptions): AcpiTables {
       { what: 'FADT', gpa: at('fadt'), bytes: seal(fadt.bytes) },
       { what: 'FACS', gpa: at('facs'), bytes: facs },
       { what: 'DSDT', gpa: at('dsdt'), bytes: seal(dsdt.bytes) },
+      ...(o.madt ? [{ what: 'MADT', gpa: at('madt'), bytes: buildMadt(o.madt) }] : []),
     ],
   };
 }

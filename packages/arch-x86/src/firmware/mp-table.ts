@@ -10,13 +10,10 @@
  * the e820 RAM it reports (Firecracker's layout reserves 0x9FC00–0xFFFFF).
  */
 import { ConfigError, describeValue, type GuestMemory } from '@kvmts/core';
+import { X86_IOAPIC_ADDRESS, X86_LAPIC_ADDRESS, X86_LAPIC_LINT, checkedPcWiring, isaInterrupts, processorApicId, type IsaRouting } from './pc-wiring';
 
 /** The guest-physical area the tables occupy: the 64 KiB BIOS area below 1 MiB. */
 export const MP_TABLE_AREA = { base: 0xf0000, size: 0x10000 } as const;
-
-/** The in-kernel LAPIC and IOAPIC pages (KVM's fixed addresses). */
-export const X86_LAPIC_ADDRESS = 0xfee00000;
-export const X86_IOAPIC_ADDRESS = 0xfec00000;
 
 /** Entry types (spec table 4-3) and their sizes. */
 export const MP_ENTRY = { PROCESSOR: 0, BUS: 1, IOAPIC: 2, IO_INTERRUPT: 3, LOCAL_INTERRUPT: 4 } as const;
@@ -66,18 +63,8 @@ const CPU_FLAG = { ENABLED: 1, BSP: 2 } as const;
 const ISA_BUS_ID = 0;
 /** Local interrupt destination "every local APIC". */
 const ALL_LAPICS = 0xff;
-/** ISA IRQs routed through the IOAPIC. */
-const ISA_IRQS = 16;
-
-/**
- * How ISA IRQs reach IOAPIC pins:
- * - 'pc': IRQ 0 (the PIT) on pin 2 and no entry for IRQ 2 (the cascade), every other IRQ n on
- *   pin n — what Linux expects of a PC and what SeaBIOS, QEMU and kvmtool describe; the VM's
- *   GSI routing must then deliver GSI 0 to IOAPIC pin 2 (QEMU and kvmtool route it so).
- * - 'identity': IRQ n on pin n for n = 0–15 — KVM's default routing (GSI n → pin n), which
- *   Firecracker describes.
- */
-export type MpIsaRouting = 'pc' | 'identity';
+/** The ISA IRQ wiring (pc-wiring.ts): the MP table and the MADT describe the same one. */
+export type MpIsaRouting = IsaRouting;
 
 export interface MpTableOptions {
   /** Number of processors, 1–254 (xAPIC ids; 0xFF is the broadcast id). */
@@ -97,14 +84,7 @@ export interface MpTable {
 }
 
 /** The ISA IRQ → IOAPIC pin assignments of a routing (IRQs without an entry are left out). */
-export function mpIsaInterrupts(routing: MpIsaRouting): readonly { readonly irq: number; readonly pin: number }[] {
-  const out: { irq: number; pin: number }[] = [];
-  for (let irq = 0; irq < ISA_IRQS; irq++) {
-    if (routing === 'pc' && irq === 2) continue;
-    out.push({ irq, pin: routing === 'pc' && irq === 0 ? 2 : irq });
-  }
-  return out;
-}
+export const mpIsaInterrupts = isaInterrupts;
 
 function ascii(view: Uint8Array, at: number, text: string, width: number): void {
   for (let i = 0; i < width; i++) view[at + i] = i < text.length ? text.charCodeAt(i) : 0x20;
@@ -119,14 +99,7 @@ function checksum(bytes: Uint8Array): number {
 
 function checkedOptions(o: MpTableOptions): Required<MpTableOptions> {
   if (typeof o !== 'object' || o === null) throw new ConfigError('mpTable', 'options must be an object');
-  const { cpus } = o;
-  if (typeof cpus !== 'number' || !Number.isInteger(cpus) || cpus < 1 || cpus > 254) throw new ConfigError('mpTable.cpus', `must be an integer in [1, 254], got ${describeValue(cpus)}`);
-  const ioapicId = o.ioapicId ?? cpus;
-  if (!Number.isInteger(ioapicId) || ioapicId < cpus || ioapicId > 254) {
-    throw new ConfigError('mpTable.ioapicId', `must be an integer in [${cpus}, 254] (the processors use APIC ids 0–${cpus - 1}), got ${describeValue(ioapicId)}`);
-  }
-  const isaRouting = o.isaRouting ?? 'pc';
-  if (isaRouting !== 'pc' && isaRouting !== 'identity') throw new ConfigError('mpTable.isaRouting', `must be 'pc' or 'identity', got ${describeValue(isaRouting)}`);
+  const { cpus, ioapicId, isaRouting } = checkedPcWiring('mpTable', o);
   const address = o.address ?? MP_TABLE_AREA.base;
   if (!Number.isInteger(address) || address % 16 !== 0 || address < MP_TABLE_AREA.base || address + mpTableBytes(cpus, isaRouting) > MP_TABLE_AREA.base + MP_TABLE_AREA.size) {
     throw new ConfigError('mpTable.address', `must be 16-byte aligned with the tables inside 0x${MP_TABLE_AREA.base.toString(16)}–0x${(MP_TABLE_AREA.base + MP_TABLE_AREA.size).toString(16)}, got ${describeValue(address)}`);
@@ -140,7 +113,7 @@ export function mpTableBytes(cpus: number, isaRouting: MpIsaRouting = 'pc'): num
     cpus * ENTRY_BYTES[MP_ENTRY.PROCESSOR] +
     ENTRY_BYTES[MP_ENTRY.BUS] +
     ENTRY_BYTES[MP_ENTRY.IOAPIC] +
-    mpIsaInterrupts(isaRouting).length * ENTRY_BYTES[MP_ENTRY.IO_INTERRUPT] +
+    isaInterrupts(isaRouting).length * ENTRY_BYTES[MP_ENTRY.IO_INTERRUPT] +
     2 * ENTRY_BYTES[MP_ENTRY.LOCAL_INTERRUPT];
   return MP_FLOATING_POINTER.size + MP_CONFIG_HEADER.size + entries;
 }
@@ -149,7 +122,7 @@ export function mpTableBytes(cpus: number, isaRouting: MpIsaRouting = 'pc'): num
 export function buildMpTable(options: MpTableOptions): MpTable {
   const o = checkedOptions(options);
   const tableGpa = o.address + MP_FLOATING_POINTER.size;
-  const isa = mpIsaInterrupts(o.isaRouting);
+  const isa = isaInterrupts(o.isaRouting);
   const table = new Uint8Array(mpTableBytes(o.cpus, o.isaRouting) - MP_FLOATING_POINTER.size);
   const view = new DataView(table.buffer);
   let at = MP_CONFIG_HEADER.size;
@@ -162,11 +135,11 @@ export function buildMpTable(options: MpTableOptions): MpTable {
     return start;
   };
 
-  for (let id = 0; id < o.cpus; id++) {
+  for (let vcpu = 0; vcpu < o.cpus; vcpu++) {
     const e = entry(MP_ENTRY.PROCESSOR);
-    table[e + 1] = id;
+    table[e + 1] = processorApicId(vcpu);
     table[e + 2] = LAPIC_VERSION;
-    table[e + 3] = CPU_FLAG.ENABLED | (id === 0 ? CPU_FLAG.BSP : 0);
+    table[e + 3] = CPU_FLAG.ENABLED | (vcpu === 0 ? CPU_FLAG.BSP : 0);
     view.setUint32(e + 4, CPU_SIGNATURE, true);
     view.setUint32(e + 8, CPU_FEATURES, true);
   }
@@ -191,13 +164,13 @@ export function buildMpTable(options: MpTableOptions): MpTable {
   const extint = entry(MP_ENTRY.LOCAL_INTERRUPT);
   table[extint + 1] = MP_INTERRUPT.EXTINT;
   table[extint + 4] = ISA_BUS_ID;
-  table[extint + 6] = 0;
-  table[extint + 7] = 0;
+  table[extint + 6] = processorApicId(0);
+  table[extint + 7] = X86_LAPIC_LINT.extInt;
   const nmi = entry(MP_ENTRY.LOCAL_INTERRUPT);
   table[nmi + 1] = MP_INTERRUPT.NMI;
   table[nmi + 4] = ISA_BUS_ID;
   table[nmi + 6] = ALL_LAPICS;
-  table[nmi + 7] = 1;
+  table[nmi + 7] = X86_LAPIC_LINT.nmi;
 
   const h = MP_CONFIG_HEADER;
   ascii(table, h.signature, 'PCMP', 4);
