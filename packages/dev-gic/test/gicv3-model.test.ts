@@ -5,7 +5,8 @@
  * highest-priority pending interrupt, acknowledge, EOI (EOImode 0 and 1), priority mask, binary
  * point, running priority and SGIs through ICC_SGI1R_EL1 — and MMIO through the bus Devices.
  */
-import { ConfigError } from '@kvmts/core';
+import { AddressBus, ConfigError } from '@kvmts/core';
+import { KERNEL_GIC_LAYOUT } from '@kvmts/dev-gic';
 import { GicV3Model, type GicV3OutputListener } from '@kvmts/dev-gic';
 
 // Distributor offsets (IHI 0069 12.9), redistributor SGI_base offsets (12.10) at 0x10000 + offset.
@@ -413,5 +414,37 @@ describe('GICv3 CPU interface: selection, acknowledge and completion', () => {
     expect(() => new GicV3Model({ mpidrs: [0n], nrIrqs: 100 })).toThrow(/steps of 32/);
     expect(() => new GicV3Model({ mpidrs: [0n, 0n], nrIrqs: 128 })).toThrow(/same affinity/);
     expect(() => new GicV3Model({ mpidrs: [0n], nrIrqs: 128, priorityBits: 4 })).toThrow(/5–8 priority bits/);
+  });
+});
+
+describe('GICv3 frames on a bus: a simulated CPU’s loads and stores', () => {
+  it('the distributor and redistributors at the vGICv3 addresses serve the programme a guest runs, and the CPU interface delivers', () => {
+    const { model } = gic();
+    const bus = new AddressBus({ name: 'mmio', limit: 2 ** 32 });
+    bus.attach({ base: KERNEL_GIC_LAYOUT.v3Distributor, size: 0x1_0000 }, model.distributorFor(0));
+    bus.attach({ base: KERNEL_GIC_LAYOUT.v3Redistributors, size: 2 * 0x2_0000 }, model.redistributorsFor(0));
+    const gicd = KERNEL_GIC_LAYOUT.v3Distributor;
+    const gicr = KERNEL_GIC_LAYOUT.v3Redistributors;
+    // What scripts/nested/guest-asm/arm64/gic-mux.s does, as stores:
+    bus.write(gicd + D.CTLR, 4, 0x12, 0);
+    bus.write(gicr + R.WAKER, 4, 0, 0);
+    bus.write(gicd + D.IGROUPR + 4, 4, 0x3000, 0);
+    bus.write(gicd + D.IPRIORITYR + 44, 1, 0x40, 0);
+    bus.write(gicd + D.IPRIORITYR + 45, 1, 0x80, 0);
+    bus.write(gicd + D.ICFGR + 8, 4, 0x0a00_0000, 0);
+    bus.write(gicd + D.IROUTER + 8 * 44, 8, 0, 0);
+    bus.write(gicd + D.ISENABLER + 4, 4, 0x3000, 0);
+    expect(bus.read(gicd + D.CTLR, 4)).toBe(0x52);
+    expect(bus.read(gicd + D.IPRIORITYR + 44, 4)).toBe(0x8040);
+    expect(bus.read(gicr + R.WAKER, 4)).toBe(0);
+    expect(bus.read(gicr + 0x2_0000 + R.WAKER, 4)).toBe(0x6); // CPU 1's still asleep
+    model.writeSysReg(0, 'ICC_IGRPEN1_EL1', 1n);
+    model.writeSysReg(0, 'ICC_PMR_EL1', 0xffn);
+    model.setSpi(45, true);
+    model.setSpi(44, true);
+    expect(bus.read(gicd + D.ISPENDR + 4, 4)).toBe(0x3000);
+    expect(model.acknowledge(0)).toBe(44);
+    model.endOfInterrupt(0, 44);
+    expect(model.acknowledge(0)).toBe(45);
   });
 });
