@@ -2,6 +2,8 @@
  * Nested arm64 tier: the muxing GIC (issue #10 item 4). A guest (scripts/nested/guest-asm/arm64/
  * gic-mux.s) programs the in-kernel vGICv3 — SPI A = 44 (priority 0x40) and B = 45 (0x80), both
  * edge, group 1, enabled, routed to vCPU 0 — and waits with every priority masked (PMR 0x30).
+ * The machines have two vCPUs (vCPU 1 stays powered off), so the GIC has two redistributors and
+ * two CPU interfaces to carry.
  *
  *  switching  the host pends A in KVM; the vCPU is drained and switched out to a simulated CPU,
  *             which hands the GIC to the userspace model: every register reads equal to the
@@ -51,7 +53,7 @@ function guestProgram(name: string): Uint8Array {
 }
 
 function config(plugin = DEV_GIC_MODULE): MachineConfig<Arm64Boot> {
-  return { arch: 'arm64', memory: 16 << 20, cpus: 1, plugins: [plugin], archOptions: { gic: 'kernel', timer: 'none' }, boot: { kind: 'kernel', image: guestProgram('gic-mux') } };
+  return { arch: 'arm64', memory: 16 << 20, cpus: 2, plugins: [plugin], archOptions: { gic: 'kernel', timer: 'none' }, boot: { kind: 'kernel', image: guestProgram('gic-mux') } };
 }
 
 function gicOf(m: Machine): KernelGic {
@@ -75,8 +77,14 @@ const report = (m: Machine) => {
 /** Run the guest until it has programmed the GIC and waits masked; pend A in KVM meanwhile. Returns the run in flight. */
 async function programmedWithAPending(m: Machine): Promise<Promise<unknown>> {
   const running = m.run();
+  let ended: unknown;
+  void running.then(
+    (exit) => (ended = exit),
+    (e: unknown) => (ended = e),
+  );
   const deadline = Date.now() + 120_000;
   while (m.memory.view(REPORT, 8).getBigUint64(0, true) !== 1n) {
+    if (ended !== undefined) throw new Error(`the run ended before the guest programmed the GIC: ${String((ended as Error)?.message ?? JSON.stringify(ended, (_, v) => (typeof v === 'bigint' ? v.toString() : v)))}`);
     if (Date.now() > deadline) throw new Error('the guest did not program the GIC');
     await sleep(10);
   }
@@ -153,8 +161,9 @@ describe('nested arm64: the muxing GIC (in-kernel vGICv3 ↔ userspace GICv3 mod
     const m = await machine();
     const running = await programmedWithAPending(m);
     const kvm = m.cpu(0);
-    await kvm.drain();
+    await m.stop(); // vCPU 1 is powered off inside KVM_RUN: draining vCPU 0 alone would not end the run
     expect(await running).toEqual({ reason: 'stopped' });
+    await kvm.drain();
     const mux = muxOf(m);
     expect(mux.holder).toBe('kernel');
     const kernel = gicOf(m).registers();
@@ -222,7 +231,7 @@ describe('nested arm64: the muxing GIC (in-kernel vGICv3 ↔ userspace GICv3 mod
     const m = await machine(DEV_GIC_V3_ITS_MODULE);
     const running = await programmedWithAPending(m);
     const kvm = m.cpu(0);
-    await kvm.drain();
+    await m.stop();
     expect(await running).toEqual({ reason: 'stopped' });
     const error = await kvm.switchOut().then(
       () => undefined,
