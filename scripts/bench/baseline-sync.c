@@ -13,6 +13,9 @@
  * Usage: baseline-sync <dir> <tss-addr> rip <warm-up-exits>
  *   No irqchip; runs <warm-up-exits> exits untimed, then times every exit up to the guest's
  *   `out 0xf4`, each followed by KVM_GET_REGS and a read of RIP.
+ * Usage: baseline-sync <dir> <tss-addr> rip-sync <warm-up-exits>
+ *   The same, with KVM_CAP_SYNC_REGS: kvm_valid_regs = KVM_SYNC_X86_REGS, and RIP read from
+ *   kvm_run->s.regs.regs after each exit (no ioctl) — what a C VMM using the cap does.
  * Prints one JSON line: {"ops":<timed ops>,"ns":<elapsed>,"user_ns":…,"sys_ns":…,"check":<xor of
  * what was read, so nothing is optimised away>}.
  */
@@ -74,12 +77,13 @@ static void xioctl(int fd, unsigned long req, void *arg, const char *what) {
 
 int main(int argc, char **argv) {
   if (argc != 5) {
-    fprintf(stderr, "usage: %s <dir> <tss-addr> full <round-trips> | rip <warm-up-exits>\n", argv[0]);
+    fprintf(stderr, "usage: %s <dir> <tss-addr> full <round-trips> | rip <warm-up-exits> | rip-sync <warm-up-exits>\n", argv[0]);
     return 64;
   }
   const char *dir = argv[1];
   unsigned long tss = strtoul(argv[2], NULL, 0);
   int full = strcmp(argv[3], "full") == 0;
+  int sync_regs = strcmp(argv[3], "rip-sync") == 0;
   unsigned long count = strtoul(argv[4], NULL, 0);
 
   size_t mem_size, cpuid_size, sregs_size, regs_size, msrs_size;
@@ -175,6 +179,26 @@ int main(int argc, char **argv) {
       if (ioctl(vcpu, KVM_SET_MSRS, set) != (int)m) die("KVM_SET_MSRS");
       xioctl(vcpu, KVM_SET_VCPU_EVENTS, &events, "KVM_SET_VCPU_EVENTS");
       ops++;
+    }
+    t1 = now_ns();
+    getrusage(RUSAGE_SELF, &ru1);
+  } else if (sync_regs) {
+    if (ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) <= 0) {
+      fprintf(stderr, "baseline-sync: KVM lacks KVM_CAP_SYNC_REGS\n");
+      return 2;
+    }
+    run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+    for (unsigned long i = 0; i < count; i++) {
+      if (ioctl(vcpu, KVM_RUN, 0) < 0) die("KVM_RUN (warm-up)");
+      check ^= run->s.regs.regs.rip;
+    }
+    getrusage(RUSAGE_SELF, &ru0);
+    t0 = now_ns();
+    for (;;) {
+      if (ioctl(vcpu, KVM_RUN, 0) < 0) die("KVM_RUN");
+      check ^= run->s.regs.regs.rip;
+      ops++;
+      if (run->exit_reason == KVM_EXIT_IO && run->io.port == EXIT_PORT) break;
     }
     t1 = now_ns();
     getrusage(RUSAGE_SELF, &ru1);

@@ -31,6 +31,10 @@ const BENCHMARKS = {
     const m = require('./soak');
     return { description: m.description, runMain: runSoakMain };
   },
+  startup: () => {
+    const m = require('./startup');
+    return { description: m.description, run: m.runStartup, header: m.header, humanLines: m.humanLines };
+  },
   checkpoint: () => {
     const m = require('./checkpoint');
     return { description: m.description, run: m.runCheckpoint, header: () => 'checkpoint (medians of --rounds):', jsonLines: m.jsonLines, humanLines: m.humanLines };

@@ -7,9 +7,17 @@
  *                   checkpoint or a switch: invalidateThreadContext() (KVM ran), then
  *                   updateThreadContext() (pull all ten groups), markThreadContextDirty(),
  *                   updateKvmState() via syncToKvm() (push all ten). In-kernel irqchip, so the
- *                   LAPIC is among them. No KVM_RUN. ns/op = one round trip (20 ioctls).
- *   rip-after-exit  the lazy case: an exit handler reads RIP on every exit (getRegs().rip):
- *                   one KVM_GET_REGS, not one ioctl per group. ns/op = one exit + that read.
+ *                   LAPIC is among them. No KVM_RUN. ns/op = one round trip (20 ioctls, in two
+ *                   batches: one N-API crossing each way).
+ *   full-sync-unbatched  the same with one crossing per ioctl (archOptions.batchStateSync false,
+ *                   the default), against the same C program: the batching's effect, in the same run.
+ *   rip-after-exit  the lazy case: an exit handler reads RIP on every exit (getRegs().rip).
+ *                   kvmts takes it from kvm_run (KVM_CAP_SYNC_REGS, no ioctl); the C program
+ *                   issues KVM_GET_REGS, as the issue defines the target. ns/op = one exit + the read.
+ *   rip-after-exit-vs-c-sync-regs  kvmts as above against a C program that uses the cap too
+ *                   (kvm_run->s.regs): like for like.
+ *   rip-after-exit-ioctl  kvmts with archOptions.syncRegs [] (one KVM_GET_REGS per read, kvmts
+ *                   before the cap) against the KVM_GET_REGS C program.
  *
  * Rounds alternate C and kvmts on fresh VMs (median reported), like `exits`. `--iterations` is
  * the number of exits of rip-after-exit; full-sync does a twentieth as many round trips, about
@@ -18,8 +26,8 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { KvmExitReason } = require('@kvmts/core');
-const { assembleGuest, X86_LAYOUT, X86StateSync } = require('@kvmts/arch-x86');
+const { KvmExitReason, KvmRunLayout } = require('@kvmts/core');
+const { assembleGuest, X86_LAYOUT, X86RegsLayout, X86StateSync } = require('@kvmts/arch-x86');
 const { makeRig, dumpInitialState } = require('./lib/x86-rig');
 const { buildBaseline, runJson } = require('./lib/baseline');
 const { median } = require('./lib/stats');
@@ -61,10 +69,11 @@ function timed(fn) {
   return { ns: Number(t1 - t0), user_ns: c1.user * 1000, sys_ns: c1.system * 1000 };
 }
 
-const SCENARIOS = [
-  {
-    name: 'full-sync',
-    archOptions: { irqchip: 'kernel' },
+/** A full round trip of every group; `batched` picks archOptions.batchStateSync (one crossing each way, or one per ioctl). */
+function fullSyncScenario(name, batched) {
+  return {
+    name,
+    archOptions: { irqchip: 'kernel', batchStateSync: batched },
     ops: (o) => Math.max(1, Math.floor(o.iterations / IOCTLS_PER_ROUND_TRIP)),
     // Warm up with as many round trips as the other scenario warms up with exits: V8 has to
     // reach its optimising tier first (slow to come under the nested tier's TCG).
@@ -91,15 +100,20 @@ const SCENARIOS = [
         rig.close();
       }
     },
-  },
-  {
-    name: 'rip-after-exit',
-    archOptions: undefined,
-    baselineArgs: (o) => ['rip', String(o.warmup)],
+  };
+}
+
+/** Read RIP in every IO exit; `archOptions.syncRegs` picks kvmts' path, `baselineMode` the C program's. */
+function ripScenario(name, archOptions, baselineMode, expectSyncRegs) {
+  return {
+    name,
+    archOptions,
+    baselineArgs: (o) => [baselineMode, String(o.warmup)],
     kvmts(boot, o) {
-      const rig = makeRig(boot);
+      const rig = makeRig(boot, this.archOptions);
       try {
         const cpu = rig.cpu;
+        if (cpu.syncRegsGroups.includes('regs') !== expectSyncRegs) throw new BenchError(`${name}: the vCPU carries [${cpu.syncRegsGroups}] in kvm_run, expected ${expectSyncRegs ? 'regs' : 'nothing'}`);
         const dev = new CountingDevice();
         cpu.pio.attach({ base: BENCH_PORT, size: 1 }, dev);
         const serve = cpu.getExitHandler(KvmExitReason.IO);
@@ -114,14 +128,22 @@ const SCENARIOS = [
           stop = cpu.runLoop();
         });
         expectStop(stop, 'poweroff', 'timed run');
-        if (rip === 0n) throw new BenchError('rip-after-exit: no RIP was read');
-        if (dev.writes !== o.warmup + o.iterations) throw new BenchError(`rip-after-exit: the device saw ${dev.writes} writes, expected ${o.warmup + o.iterations}`);
+        if (rip === 0n) throw new BenchError(`${name}: no RIP was read`);
+        if (dev.writes !== o.warmup + o.iterations) throw new BenchError(`${name}: the device saw ${dev.writes} writes, expected ${o.warmup + o.iterations}`);
         return { ...t, ops: o.iterations + 1 };
       } finally {
         rig.close();
       }
     },
-  },
+  };
+}
+
+const SCENARIOS = [
+  fullSyncScenario('full-sync', true),
+  fullSyncScenario('full-sync-unbatched', false),
+  ripScenario('rip-after-exit', undefined, 'rip', true),
+  ripScenario('rip-after-exit-vs-c-sync-regs', undefined, 'rip-sync', true),
+  ripScenario('rip-after-exit-ioctl', { syncRegs: [] }, 'rip', false),
 ];
 
 /**
@@ -129,22 +151,35 @@ const SCENARIOS = [
  * that returns at once — what kvmts adds to the ioctls on any host, N-API crossings aside.
  */
 function jsOnlyNsPerOp(scenario, msrCount) {
-  const caps = { sregs2: true, xsaveBytes: 4096, xsave2: true, xcrs: true, debugRegs: true, vcpuEvents: true };
+  const caps = { sregs2: true, xsaveBytes: 4096, xsave2: true, xcrs: true, debugRegs: true, vcpuEvents: true, syncRegs: 7 };
   const stub = (_request, op, arg) => (op === 'KVM_GET_MSRS' || op === 'KVM_SET_MSRS' ? arg.getUint32(0, true) : 0);
-  const sync = new X86StateSync(stub, caps);
+  // A batch "runs" at once: every ioctl answers what it is expected to (the MSR count) or 0.
+  const batch = {
+    run: (b) => {
+      for (let i = 0; i < b.count; i++) b.results[i] = Math.max(0, b.expects[i]);
+      return b.count;
+    },
+    error: () => new BenchError('stub batch failed'),
+  };
+  const run = new DataView(new ArrayBuffer(KvmRunLayout.size));
+  const io = scenario === 'full-sync-unbatched' || scenario === 'rip-after-exit-ioctl' ? {} : { batch, run };
+  const sync = new X86StateSync(stub, caps, 'vCPU 0', io);
   sync.configure({ lapic: true, msrList: Array.from({ length: msrCount }, (_, i) => (i === 0 ? 0x10 : 0x100 + i)) });
-  const op =
-    scenario === 'full-sync'
-      ? () => {
-          sync.invalidate();
-          sync.pullAll();
-          sync.markAllDirty();
-          sync.pushDirty();
-        }
-      : () => {
-          sync.invalidate();
-          return sync.tc.regs.rip;
-        };
+  sync.useSyncRegs(['regs']);
+  // What KVM's store_regs leaves after an exit: RFLAGS bit 1 set in kvm_run.s.regs.
+  const rflags = KvmRunLayout.sync_regs + X86RegsLayout.fields.rflags.offset;
+  const op = scenario.startsWith('full-sync')
+    ? () => {
+        sync.invalidate();
+        sync.pullAll();
+        sync.markAllDirty();
+        sync.pushDirty();
+      }
+    : () => {
+        run.setUint8(rflags, 2);
+        sync.invalidate();
+        return sync.tc.regs.rip;
+      };
   const n = 200000;
   for (let i = 0; i < n / 4; i++) op();
   const t0 = process.hrtime.bigint();
@@ -205,4 +240,4 @@ function runSync(options, progress = () => {}) {
   }
 }
 
-module.exports = { runSync, TARGET_RATIO, description: 'vCPU state sync, kvmts vs C: a full round trip of every group, and reading RIP after an exit' };
+module.exports = { runSync, jsOnlyNsPerOp, TARGET_RATIO, description: 'vCPU state sync, kvmts vs C: a full round trip of every group, and reading RIP after an exit' };

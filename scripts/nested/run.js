@@ -12,6 +12,8 @@
  *   KVMTS_NESTED_SHARDS        emulated hosts the tier's test files are split over (default 2)
  *   KVMTS_NESTED_KEEP_LOG=1    keep the console log of a passing run
  *   KVMTS_NESTED_QEMU_EXTRA    more QEMU arguments, e.g. "-smp 4"
+ *   KVMTS_NESTED_L1            an L1 profile of the tier for every emulated host of the run (lib/tiers.js,
+ *                              qemu.profiles; x86: tcg-multi), e.g. to measure L2 Linux boots in it
  *   KVMTS_NESTED_QEMU          which QEMU runs the emulated hosts: a build of the tier (lib/tiers.js,
  *                              qemu.builds; x86: system or backports), default the tier's defaultBuild
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
@@ -39,6 +41,8 @@ const { resolveQemu } = require('./lib/qemu-builds');
 const { listTests, loadDurations, saveDurations, planShards } = require('./lib/shards');
 const { warmJestCache } = require('./lib/jest-warm');
 const guestQemu = require('./lib/guest-qemu');
+const { extractVmlinux } = require('./lib/vmlinux');
+const { l1Args } = require('./lib/l1-profiles');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
@@ -87,6 +91,8 @@ function prepare(arch, tier, cacheDir, runDir) {
   // on arm64 it is an uncompressed Image that arch-arm64 boots).
   fs.mkdirSync(path.join(runDir, 'kernel'));
   fs.copyFileSync(kernel, path.join(runDir, 'kernel', 'vmlinuz'));
+  // x86: the ELF vmlinux inside it too, next to it, for the PVH boot (lib/vmlinux.js).
+  if (tier.vmlinux) fs.copyFileSync(extractVmlinux(cacheDir, kernel), path.join(runDir, 'kernel', 'vmlinux'));
   for (const f of ['progress-reporter.js', 'shard-sequencer.js']) fs.copyFileSync(path.join(__dirname, 'guest', f), path.join(runDir, f));
   if (tier.native || tier.npmOverlay.length) {
     const overlay = path.join(runDir, 'overlay');
@@ -139,6 +145,8 @@ async function main() {
     jestShard: plan ? `${i + 1}/${count}` : '', // jest's --shard inside the guest
     runDir: fs.mkdtempSync(path.join(os.tmpdir(), `kvmts-${tier.tier}-run-`)),
     logFile: path.join(logDir, `${tier.tier}-${stamp}${count > 1 ? `-${i + 1}` : ''}.log`),
+    // The L1 profile (KVMTS_NESTED_L1; '' = the tier's default set-up).
+    profile: process.env.KVMTS_NESTED_L1 || '',
   }));
   try {
     const m = prepare(arch, tier, cacheDir, shards[0].runDir);
@@ -158,10 +166,10 @@ async function main() {
       ].join('\n'));
     }
     const prepMs = Date.now() - t0;
-    const split = count > 1 ? ` ${count} emulated hosts: ${plan.map((p, i) => `${i + 1}/${count}: ${p.files.length} file(s)`).join(', ')}` : '';
+    const split = count > 1 ? ` ${count} emulated hosts: ${plan.map((p, i) => `${i + 1}/${count}: ${p.files.length} file(s)${shards[i].profile ? ` (L1 ${shards[i].profile})` : ''}`).join(', ')}` : '';
     log(`prepared in ${seconds(prepMs)} (${m.qemu.label}, kernel ${m.kver}, guest programs: ${m.asm.join(', ') || 'none'}); booting${split}`);
-    const qemuArgs = [...tier.qemu.args, ...m.qemu.args, ...(process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean)];
-    const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, qemuArgs, jestCache, scratchProject, limits)));
+    const extra = (process.env.KVMTS_NESTED_QEMU_EXTRA ?? '').split(/\s+/).filter(Boolean);
+    const outcomes = await Promise.all(shards.map((s) => runShard(tier, m, s, [...l1Args(tier, s.profile), ...m.qemu.args, ...extra], jestCache, scratchProject, limits)));
     saveDurations(cacheDir, tier.tier, Object.assign({}, ...outcomes.map((o) => o.measured)));
     return debugCmd ? reportCommand(tier, outcomes[0], prepMs, Date.now() - t0, limits) : report(tier, outcomes, prepMs, Date.now() - t0, limits);
   } finally {

@@ -5,7 +5,7 @@
  *
  *   node scripts/pack/pack.js [dest]        (npm run pack; default dest .cache/packs)
  *
- * Builds the packages first (tsc -b: a no-op when they are up to date) after deleting compiled
+ * Builds the packages first (tsc -b: a no-op when they are up to date, then the CLI's bundle) after deleting compiled
  * files whose source is gone (tsc -b never does, and `files` would ship them), then lets lerna
  * run `npm pack` in each package. npm pack is reproducible (fixed mtimes), so equal contents
  * give byte-equal tarballs. Prints one line per tarball.
@@ -39,6 +39,8 @@ function pruneOrphans(packageDir) {
 function packWorkspaces(dest = DEFAULT_DEST) {
   for (const dir of workspaceDirs()) pruneOrphans(dir);
   run('build', process.execPath, [require.resolve('typescript/bin/tsc', { paths: [REPO] }), '-b'], { cwd: REPO });
+  // The CLI ships its bundle (one file for the command, one for its vCPU worker): made after tsc -b.
+  run('bundle', process.execPath, [path.join(REPO, 'scripts', 'bundle', 'build.js')], { cwd: REPO });
   fs.rmSync(dest, { recursive: true, force: true });
   fs.mkdirSync(dest, { recursive: true });
   const lerna = require.resolve('lerna/dist/cli.js', { paths: [REPO] });

@@ -6,8 +6,10 @@ import {
   LifecycleError,
   VCPU_SETUP,
   type CpuStop,
+  type IrqLines,
   type VcpuSetup,
 } from '@kvmts/core';
+import { DeviceIrqLevelForwarder } from './gic/device-irq-levels';
 import { Arm64RunLayout, type Arm64CoreRegName } from './abi';
 import { OneRegIo } from './state/one-reg-io';
 import { RegisterClassSync } from './state/register-sync';
@@ -24,6 +26,8 @@ export interface Arm64InitialState {
   readonly virtualCounter: SharedArrayBuffer;
   /** Core registers to start with: the boot vCPU's PC, PSTATE and x0–x3. The others wait for PSCI CPU_ON. */
   readonly registers?: Partial<Record<Arm64CoreRegName, bigint>>;
+  /** Pass the in-kernel timers' levels to the thread's interrupt lines (a userspace GIC; gic/device-irq-levels.ts). */
+  readonly forwardDeviceIrqLevels?: boolean;
 }
 
 // Read once at load: @kvmts/core's compiled re-exports are getters.
@@ -47,8 +51,11 @@ export class ArmV8KvmCPU extends BaseKvmCPU<Arm64InitialState, ArmV8ThreadContex
   private mpStale = true;
   private mpDirty = false;
 
+  private readonly irqLines: IrqLines | undefined;
+
   constructor(@inject(VCPU_SETUP) setup: VcpuSetup) {
     super(setup);
+    this.irqLines = setup.options?.irqLines;
     this.io = new OneRegIo(this.fd);
     this.sync = new RegisterClassSync(this.io, this.tc);
     this.setExitHandler(KvmExitReason.ARM_NISV, (cpu) => (cpu as ArmV8KvmCPU).failNisv());
@@ -61,6 +68,11 @@ export class ArmV8KvmCPU extends BaseKvmCPU<Arm64InitialState, ArmV8ThreadContex
   /** Join the VM's virtual counter, then set the starting registers (the vCPU was initialised by prepareBoot). */
   applyInitialState(state: Arm64InitialState): void {
     this.counter = new VirtualCounter(state.virtualCounter, this.io);
+    if (state.forwardDeviceIrqLevels) {
+      if (this.irqLines === undefined) throw new ConfigError('archOptions.timer', `vCPU ${this.id} was built without interrupt lines to pass its timer's levels to (VcpuSetup options.irqLines)`);
+      const forwarder = new DeviceIrqLevelForwarder(this.runBytes, this.id, this.irqLines);
+      this.setEntryHook(() => forwarder.update());
+    }
     if (state.registers) this.setRegisters('core', state.registers);
     this.syncToKvm();
   }

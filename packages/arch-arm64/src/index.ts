@@ -14,6 +14,7 @@ export * from './state/virtual-counter';
 export * from './state/dump';
 export * from './gic/vgic-v3';
 export * from './gic/interrupt-controller';
+export * from './gic/device-irq-levels';
 export * from './checkpoint';
 export { initVcpus } from './vcpu-init';
 export { arm64ArchPlugin, arm64ArchPluginIn, register, ARM64_LINUX_CONSOLE } from './plugin';

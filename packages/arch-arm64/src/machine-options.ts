@@ -58,12 +58,7 @@ export function arm64MachineOptions(raw: unknown): CheckedArm64Options {
     );
   }
   if (timer !== 'kernel' && timer !== 'none') throw new ConfigError('archOptions.timer', `must be 'kernel' or 'none', got ${describeValue(timer)}`);
-  if (timer === 'kernel' && gic !== 'kernel') {
-    throw new ConfigError(
-      'archOptions.gic',
-      "in-kernel devices need the in-kernel GIC: the in-kernel generic timer (timer: 'kernel') raises its PPIs inside the " +
-        "host kernel, where only KVM's vGIC can take them. Use gic: 'kernel', or timer: 'none' for a guest without timer interrupts",
-    );
-  }
+  // timer 'kernel' with gic 'none' needs a userspace GIC and KVM_CAP_ARM_USER_IRQ: checked where
+  // the devices and KVM are known (gic/device-irq-levels.ts, checkTimerInterruptPath).
   return { gic, gicIrqs, timer };
 }

@@ -7,6 +7,7 @@ import { linuxCmdline } from './boot/cmdline';
 import { ARM64_INTERRUPT_CONTROLLER, minimalVgicV3Controller } from './gic/interrupt-controller';
 import { ARM64_LAYOUT } from './layout';
 import { arm64MachineOptions, type Arm64Boot } from './machine-options';
+import { checkTimerInterruptPath } from './gic/device-irq-levels';
 import { ARCH_ARM64_MODULE } from './module-name';
 import { ArmV8ThreadContext } from './state/thread-context';
 import { arm64CheckpointSupport } from './checkpoint/support';
@@ -32,7 +33,8 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   cpu: { useClass: ArmV8KvmCPU },
 
   vmType(kvm: Kvm, config: MachineConfig<Arm64Boot>): number {
-    arm64MachineOptions(config.archOptions); // before any kernel object exists
+    // Before any kernel object exists: the options, and whether the timers' interrupts can reach the guest.
+    checkTimerInterruptPath(arm64MachineOptions(config.archOptions), config.devices ?? [], kvm.checkExtension(KvmCap.ARM_USER_IRQ) > 0);
     const ipaBits = kvm.checkExtension(KvmCap.ARM_VM_IPA_SIZE);
     return ipaBits > 0 ? ipaBits & KVM_VM_TYPE_ARM_IPA_SIZE_MASK : 0;
   },

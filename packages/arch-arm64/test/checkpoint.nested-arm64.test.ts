@@ -178,7 +178,7 @@ describe('nested arm64: machine checkpoints', () => {
     expect(boot.mpState).toBe(KvmMpState.RUNNABLE);
     expect(second.mpState).toBe(KvmMpState.STOPPED); // never got a CPU_ON
     const manifest = CheckpointReader.open(dir).manifest;
-    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['arm64.virtual-counter', 'vcpu.0', 'vcpu.1']);
+    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['arm64.virtual-counter', 'machine.m5op-stats', 'machine.sim-time', 'vcpu.0', 'vcpu.1', 'vm.irqfds']);
     expect(manifest.cpu.kind).toBe('arm64-id-regs');
     expect(manifest.cpu.features['ID_AA64MMFR0_EL1.PARange']).toMatch(/^0x[0-9a-f]+$/);
 

@@ -5,16 +5,19 @@ interface Harness {
   ctx: DeviceContext;
   console: number[];
   irq: [number, boolean][];
+  /** How many bytes had been written when each console flush came. */
+  flushes: number[];
 }
 
 function make(options: Pl011Options = {}, shared?: SharedArrayBuffer): { uart: Pl011; h: Harness } {
   pl011Plugin.validate(options);
-  const h: Harness = { console: [], irq: [], ctx: undefined as unknown as DeviceContext };
+  const h: Harness = { console: [], irq: [], flushes: [], ctx: undefined as unknown as DeviceContext };
   h.ctx = {
     name: 'pl011@0x9000000',
     vcpuId: 0,
     shared: shared ?? new SharedArrayBuffer(pl011Plugin.sharedLayout!(options).byteLength),
     consoleWrite: (b) => h.console.push(b),
+    consoleFlush: () => h.flushes.push(h.console.length),
     requestPowerOff: () => undefined,
     setIrqLine: (line, level) => h.irq.push([line, level]),
   };
@@ -113,5 +116,17 @@ describe('PL011 registers', () => {
     uart.pushInput(new Uint8Array([1]));
     wr(uart, R.IMSC, PL011_INT.RX);
     expect(h.irq).toEqual([]);
+  });
+});
+
+describe('PL011 console flush', () => {
+  it('asks for a flush when the guest writes IMSC (its driver starting or stopping transmission), after the bytes', () => {
+    const { uart, h } = make();
+    wr(uart, R.IMSC, PL011_INT.TX);
+    for (const c of Buffer.from('/ # ')) wr(uart, R.DR, c);
+    expect(h.flushes).toEqual([0]);
+    wr(uart, R.IMSC, 0);
+    expect(h.flushes).toEqual([0, 4]);
+    expect(Buffer.from(h.console).toString('latin1')).toBe('/ # ');
   });
 });

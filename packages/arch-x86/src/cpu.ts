@@ -11,6 +11,7 @@ import {
   UNCLAIMED,
   VCPU_SETUP,
   kvmIoctl,
+  toKvmError,
   type AccessSize,
   type AddressBus,
   type CpuStop,
@@ -24,7 +25,9 @@ import type { X86Sregs2 } from './abi/sregs-codec';
 import type { X86ThreadContext } from './state/thread-context';
 import type { X86InitialState } from './state/initial-state';
 import type { X86StateGroup } from './state/groups';
-import { X86StateSync, queryStateCaps } from './state/state-sync';
+import { X86StateSync, queryStateCaps, type VcpuIoctlBatchPort } from './state/state-sync';
+import { X86_DEFAULT_SYNC_REGS, type X86SyncRegsGroup } from './state/sync-regs';
+import { ioctlBatchError, runIoctlBatch, type IoctlBatch } from '@kvmts/native';
 import { applySetupSequence, mergeSregs } from './state/setup-sequence';
 import { formatX86Dump } from './dump/dump';
 import { X86_PORT_IO_SPACE } from './address-spaces';
@@ -59,6 +62,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
   userspaceInterrupts: UserspaceInterruptInjector | undefined;
   /** Which state groups are current with KVM and which changed; their ioctls. */
   protected readonly sync: X86StateSync;
+  /** Full pulls and pushes in one native call each (archOptions.batchStateSync). */
+  private readonly batchPort: VcpuIoctlBatchPort;
   /** Guest debugging (debug/guest-debugger.ts), once attached by guestDebug(). */
   private debugger: X86GuestDebugger | undefined;
   private readonly vmFd: number;
@@ -81,7 +86,11 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
     this.memoryRegions = setup.options?.memoryRegions;
     const caps = queryStateCaps((cap) => kvmIoctl(vmFd, KvmIoctl.CHECK_EXTENSION, `KVM_CHECK_EXTENSION(${KvmCap[cap]})`, cap));
     const fd = this.fd;
-    this.sync = new X86StateSync((request, op, arg) => kvmIoctl(fd, request, op, arg), caps, `vCPU ${this.id}`);
+    // With KVM_CAP_SYNC_REGS the registers travel in kvm_run; a full sync may be one batch each
+    // way (archOptions.batchStateSync, applyInitialState).
+    this.batchPort = { run: (b: IoctlBatch) => runIoctlBatch(fd, b), error: (b: IoctlBatch, i: number, op: string) => toKvmError(op, ioctlBatchError(fd, b, i)) };
+    this.sync = new X86StateSync((request, op, arg) => kvmIoctl(fd, request, op, arg), caps, `vCPU ${this.id}`, { run: this.run });
+    this.sync.useSyncRegs(X86_DEFAULT_SYNC_REGS);
   }
 
   protected get threadContext(): X86ThreadContext {
@@ -120,6 +129,8 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
 
   /** The set-up sequence of state/setup-sequence.ts: CPUID, MSRs, MP state, registers, FPU, special registers, LAPIC. */
   applyInitialState(state: X86InitialState = {}): void {
+    if (state.syncRegs !== undefined) this.sync.useSyncRegs(state.syncRegs);
+    this.sync.useBatch(state.batchStateSync ? this.batchPort : undefined);
     applySetupSequence(this.sync, state);
     // irqchip 'userspace': this thread injects what the shared controller holds for this vCPU.
     if (state.userspaceIrq !== undefined) this.userspaceInterrupts = new UserspaceInterruptInjector(this, state.userspaceIrq);
@@ -166,9 +177,16 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
         getRegs: () => this.getRegs(),
         setRegs: (regs) => this.setRegs(regs),
         getSregs: () => this.getSregs(),
-        syncToKvm: () => this.syncToKvm(),
+        // KVM arms single-step and translates with what it holds: nothing may wait in kvm_run.
+        syncToKvm: () => {
+          this.syncToKvm();
+          this.sync.commitStaged();
+        },
         runLoop: (maxExits) => this.runLoop(maxExits),
-        vcpuIoctl: (request, op, arg) => kvmIoctl(this.fd, request, op, arg),
+        vcpuIoctl: (request, op, arg) => {
+          this.sync.commitStaged();
+          return kvmIoctl(this.fd, request, op, arg);
+        },
       };
       this.debugger = new X86GuestDebugger(target, new GuestMemory(this.memoryRegions), supported);
     }
@@ -180,10 +198,28 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
     this.debugger = undefined;
   }
 
-  /** With guest debug attached, a run steps over a breakpoint it resumes at. */
+  /**
+   * With guest debug attached, a run steps over a breakpoint it resumes at. While it runs, state
+   * pushed before a KVM_RUN may be staged in kvm_run (KVM_CAP_SYNC_REGS) instead of an ioctl;
+   * what KVM has not taken by the end (a vCPU waiting for SIPI does not) is pushed by ioctl, so
+   * between runs KVM holds every pushed group, as syncToKvm() promises.
+   */
   override runLoop(maxExits?: number): CpuStop {
     const d = this.debugger;
-    return d === undefined ? super.runLoop(maxExits) : d.run(maxExits, (m) => super.runLoop(m));
+    this.sync.staging = true;
+    let stop: CpuStop;
+    try {
+      stop = d === undefined ? super.runLoop(maxExits) : d.run(maxExits, (m) => super.runLoop(m));
+    } finally {
+      this.sync.staging = false;
+    }
+    this.sync.commitStaged();
+    return stop;
+  }
+
+  /** The state groups carried in kvm_run (KVM_CAP_SYNC_REGS; archOptions.syncRegs), [] without the cap. */
+  get syncRegsGroups(): readonly X86SyncRegsGroup[] {
+    return this.sync.syncRegsGroups;
   }
 
   protected override handleDebugExit(): CpuStop | undefined {

@@ -9,6 +9,8 @@ export * from './state/thread-context';
 export * from './state/initial-state';
 export * from './state/groups';
 export * from './state/state-sync';
+export * from './state/sync-regs';
+export { StateIoQueue, type AfterIoctl, type QueueFailure } from './state/state-io';
 export * from './state/setup-sequence';
 export * from './state/cpuid';
 export * from './state/cpuid-request';

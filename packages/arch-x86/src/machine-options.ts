@@ -4,6 +4,7 @@ import type { X86KernelBoot } from './loader/kernel-boot';
 import { checkCpuidRequest, type X86CpuidRequest } from './state/cpuid-request';
 import { checkApStart, X86_AP_STARTS, type X86ApStart } from './smp/ap-start';
 import { X86_GSI_ROUTING_KINDS, type X86GsiRoutingKind } from './interrupts/gsi-routes';
+import { X86_DEFAULT_SYNC_REGS, X86_SYNC_REGS_GROUPS, type X86SyncRegsGroup } from './state/sync-regs';
 
 /** What `MachineConfig.boot` holds on x86: a flat image entered directly, or a kernel (bzImage, PVH ELF, Multiboot). */
 export type X86Boot = X86FlatBoot | X86KernelBoot;
@@ -43,13 +44,27 @@ export interface X86MachineOptions {
    * (interrupts/gsi-routes.ts).
    */
   readonly gsiRouting?: X86GsiRoutingKind;
+  /**
+   * The state groups KVM copies into kvm_run on every exit and takes from it on entry
+   * (KVM_CAP_SYNC_REGS; state/sync-regs.ts): reading or writing them between runs then costs no
+   * ioctl. Default ['regs']; 'sregs' and 'events' cost KVM a copy per exit; 'sregs' is used only
+   * where KVM lacks SREGS2; [] turns it off. Without the cap every group goes by ioctl.
+   */
+  readonly syncRegs?: readonly X86SyncRegsGroup[];
+  /**
+   * Run a full state pull or push (checkpoints, CPU switches, dumps: ~10 ioctls each way) as one
+   * native call (`runIoctlBatch`) instead of one N-API crossing per ioctl. Default false: in the
+   * only KVM measured so far (nested, under TCG) batching made a full sync slower, and natively it
+   * saves ~0.2 µs per ioctl (scripts/bench/README.md, `sync`).
+   */
+  readonly batchStateSync?: boolean;
 }
 
-const KNOWN = ['irqchip', 'cpuid', 'apStart', 'gsiRouting'];
+const KNOWN = ['irqchip', 'cpuid', 'apStart', 'gsiRouting', 'syncRegs', 'batchStateSync'];
 
 /** `archOptions`, checked; a ConfigError names the bad option. */
 export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
-  if (raw === undefined) return { irqchip: 'none', cpuid: {}, apStart: 'entry', gsiRouting: 'kvm' };
+  if (raw === undefined) return { irqchip: 'none', cpuid: {}, apStart: 'entry', gsiRouting: 'kvm', syncRegs: X86_DEFAULT_SYNC_REGS, batchStateSync: false };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('archOptions', 'must be an object (X86MachineOptions)');
   for (const key of Object.keys(raw)) {
     if (!KNOWN.includes(key)) throw new ConfigError(`archOptions.${key}`, `unknown x86 option (known: ${KNOWN.join(', ')})`);
@@ -65,5 +80,17 @@ export function x86MachineOptions(raw: unknown): Required<X86MachineOptions> {
   const gsiRouting = o.gsiRouting ?? 'kvm';
   if (!X86_GSI_ROUTING_KINDS.includes(gsiRouting)) throw new ConfigError('archOptions.gsiRouting', `must be 'kvm' or 'pc', got ${describeValue(gsiRouting)}`);
   if (gsiRouting === 'pc' && irqchip !== 'kernel') throw new ConfigError('archOptions.gsiRouting', `'pc' routes the in-kernel irqchip's GSIs: it needs archOptions.irqchip 'kernel', got '${irqchip}'`);
-  return { irqchip, cpuid: checkCpuidRequest(o.cpuid), apStart, gsiRouting };
+  const batchStateSync = o.batchStateSync ?? false;
+  if (typeof batchStateSync !== 'boolean') throw new ConfigError('archOptions.batchStateSync', `must be true or false, got ${describeValue(batchStateSync)}`);
+  return { irqchip, cpuid: checkCpuidRequest(o.cpuid), apStart, gsiRouting, syncRegs: checkSyncRegs(o.syncRegs), batchStateSync };
+}
+
+function checkSyncRegs(raw: unknown): readonly X86SyncRegsGroup[] {
+  if (raw === undefined) return X86_DEFAULT_SYNC_REGS;
+  const known = X86_SYNC_REGS_GROUPS.map((g) => `'${g}'`).join(', ');
+  if (!Array.isArray(raw)) throw new ConfigError('archOptions.syncRegs', `must be a list of ${known}, got ${describeValue(raw)}`);
+  for (const g of raw) {
+    if (!X86_SYNC_REGS_GROUPS.includes(g as X86SyncRegsGroup)) throw new ConfigError('archOptions.syncRegs', `${describeValue(g)} is not a group kvm_run carries (${known})`);
+  }
+  return [...new Set(raw as X86SyncRegsGroup[])];
 }

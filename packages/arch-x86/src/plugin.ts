@@ -35,6 +35,8 @@ import { writeMpTable } from './firmware/mp-table';
 import { x86LinuxBoot } from './loader/linux-boot';
 import { exitDevicePlugin, m5opsDoorbellPlugin, m5opsWindowPlugin, pciHostPlugin, uart8250Plugin } from './devices';
 import { cmosRtcPlugin, i8042Plugin, systemControlPortPlugin } from './devices';
+import { acpiPmPlugin, acpiPmPort } from './devices/acpi-pm';
+import { writeAcpiTables } from './firmware/acpi-tables';
 import { apStartState } from './smp/ap-start';
 import { ARCH_X86_MODULE } from './module-name';
 import { createVmUserspaceIrq, x86IrqLines } from './interrupts/vm-interrupts';
@@ -104,6 +106,9 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         // A kernel finds its processors and the IOAPIC's ISA wiring in the MP table (in the
         // BIOS area the e820 map reserves); it describes the GSI routes this machine uses.
         if (options.irqchip === 'kernel') writeMpTable(memory, { cpus, isaRouting: options.gsiRouting === 'pc' ? 'pc' : 'identity' });
+        // With an acpi-pm device, the ACPI tables that name it: the kernel can then power off.
+        const pmBase = acpiPmPort(config.devices);
+        if (pmBase !== undefined) writeAcpiTables(memory, { pmBase });
       } else if (boot.kind === 'flat') regs = loadFlatImage(boot, memory, cpus, ramBelow4G);
       else throw new ConfigError('boot.kind', `unsupported x86 boot kind '${String((boot as { kind: unknown }).kind)}' (supported: 'flat', 'kernel')`);
     }
@@ -119,6 +124,8 @@ export const x86ArchPlugin: ArchPlugin<X86Boot, X86InitialState, X86ThreadContex
         msrList,
         msrs: X86_BOOT_MSRS.filter((m) => msrList.includes(m.index)),
         fpu: X86_BOOT_FPU,
+        syncRegs: options.syncRegs,
+        ...(options.batchStateSync ? { batchStateSync: true } : {}),
         ...(start.mpState !== undefined ? { mpState: start.mpState } : {}),
         ...(userspaceIrq !== undefined ? { userspaceIrq } : {}),
         ...(start.bootRegisters ? regs[id] : {}),
@@ -147,5 +154,6 @@ export function register(container: DependencyContainer): void {
   container.register(DEVICE_PLUGIN, { useValue: m5opsDoorbellPlugin });
   container.register(DEVICE_PLUGIN, { useValue: i8042Plugin });
   container.register(DEVICE_PLUGIN, { useValue: systemControlPortPlugin });
+  container.register(DEVICE_PLUGIN, { useValue: acpiPmPlugin });
   container.register(DEVICE_PLUGIN, { useValue: cmosRtcPlugin });
 }

@@ -48,7 +48,7 @@ describe('x86 CPU fingerprint', () => {
 describe('x86 in-kernel state components', () => {
   it('are kvmclock alone without the in-kernel irqchip, and kvmclock, PIT, PICs/IOAPIC with it', () => {
     expect(x86VmComponents({ arch: 'x86_64', memory: 4096 }).map((c) => c.name)).toEqual(['x86.clock']);
-    expect(x86VmComponents({ arch: 'x86_64', memory: 4096, archOptions: { irqchip: 'kernel' } }).map((c) => c.name)).toEqual(['x86.clock', 'x86.pit', 'x86.irqchip']);
+    expect(x86VmComponents({ arch: 'x86_64', memory: 4096, archOptions: { irqchip: 'kernel' } }).map((c) => c.name)).toEqual(['x86.clock', 'x86.pit', 'x86.irqchip', 'x86.gsi-routing']);
     expect(x86VmComponents({ arch: 'x86_64', memory: 4096, archOptions: { irqchip: 'userspace' } }).map((c) => c.name)).toEqual(['x86.clock', 'x86.userspace-irq']);
   });
 });

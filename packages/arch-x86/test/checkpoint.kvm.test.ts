@@ -157,7 +157,7 @@ describeKvm('machine checkpoints (x86)', () => {
     const dir = path.join(work, 'ckpt');
     const saved = await checkpointMidway(dir);
     const manifest = CheckpointReader.open(dir).manifest;
-    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['device.com1', 'device.exit', 'vcpu.0', 'x86.clock', 'x86.irqchip', 'x86.pit']);
+    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['device.com1', 'device.exit', 'machine.m5op-stats', 'machine.sim-time', 'vcpu.0', 'vm.irqfds', 'x86.clock', 'x86.gsi-routing', 'x86.irqchip', 'x86.pit']);
     // Sparse: a 16 MiB machine stores only the pages the guest and its boot touched.
     expect(manifest.memory.dataPages).toBeLessThan(64);
     expect(fs.statSync(path.join(dir, 'memory.img')).blocks * 512).toBeLessThan(1024 * 1024);

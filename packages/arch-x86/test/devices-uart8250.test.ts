@@ -13,15 +13,18 @@ interface Harness {
   ctx: DeviceContext;
   console: number[];
   irq: [number, boolean][];
+  /** How many bytes had been written when each console flush came. */
+  flushes: number[];
 }
 
 function makeContext(options: Uart8250Options = {}, shared?: SharedArrayBuffer): Harness {
-  const h: Harness = { console: [], irq: [], ctx: undefined as unknown as DeviceContext };
+  const h: Harness = { console: [], irq: [], flushes: [], ctx: undefined as unknown as DeviceContext };
   h.ctx = {
     name: 'uart8250@0x3f8',
     vcpuId: 0,
     shared: shared ?? new SharedArrayBuffer(uart8250Plugin.sharedLayout!(options).byteLength),
     consoleWrite: (b) => h.console.push(b),
+    consoleFlush: () => h.flushes.push(h.console.length),
     requestPowerOff: () => undefined,
     setIrqLine: (line, level) => h.irq.push([line, level]),
   };
@@ -339,5 +342,22 @@ describe('uart8250 plugin', () => {
     expect(uart8250({ irq: 4 })).toEqual({ plugin: '@kvmts/arch-x86', type: 'uart8250', options: { irq: 4 } });
     expect(uart8250()).toEqual({ plugin: '@kvmts/arch-x86', type: 'uart8250', options: {} });
     expect(uart8250({}, 'com2').name).toBe('com2');
+  });
+});
+
+describe('uart8250 console flush', () => {
+  it('asks for a flush when the guest writes IER (its driver stopping transmission), after the bytes, not per byte', () => {
+    const { uart, h } = make();
+    wr(uart, R.IER_DLM, 0x02); // THRI on: the driver starts transmitting
+    expect(h.flushes).toEqual([0]);
+    for (const c of Buffer.from('kvmts-sh# ')) wr(uart, R.RBR_THR_DLL, c);
+    expect(h.flushes).toEqual([0]); // no flush per byte
+    wr(uart, R.IER_DLM, 0x00); // THRI off: the prompt is complete without a newline
+    expect(h.flushes).toEqual([0, 10]);
+    expect(Buffer.from(h.console).toString('latin1')).toBe('kvmts-sh# ');
+    // DLM writes (DLAB set) are not IER: no flush.
+    wr(uart, R.LCR, 0x80);
+    wr(uart, R.IER_DLM, 0x00);
+    expect(h.flushes).toEqual([0, 10]);
   });
 });

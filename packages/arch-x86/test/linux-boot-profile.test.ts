@@ -11,7 +11,7 @@ describe('x86 linuxBoot profile', () => {
     expect(x86LinuxCmdline('console=hvc0 panic=5')).toBe('console=hvc0 panic=5');
   });
 
-  it('boots the kernel and initrd with the PC devices (COM1 at 0x3f8, IRQ 4, the console), the in-kernel irqchip and PC routes', () => {
+  it('boots the kernel and initrd with the PC devices (COM1 at 0x3f8, IRQ 4, the console), ACPI power-off, the in-kernel irqchip and PC routes', () => {
     const kernel = new Uint8Array(16);
     const initrd = new Uint8Array(8);
     const profile = x86ArchPlugin.linuxBoot!({ kernel, initrd, append: 'quiet', memory: 256 * 1024 * 1024, cpus: 2 });
@@ -23,6 +23,8 @@ describe('x86 linuxBoot profile', () => {
       { plugin: '@kvmts/arch-x86', type: 'i8042', name: 'i8042', options: { irq: 1, auxIrq: 12 } },
       { plugin: '@kvmts/arch-x86', type: 'system-control-port', name: 'port92', options: {} },
       { plugin: '@kvmts/arch-x86', type: 'cmos-rtc', name: 'cmos', options: { memory: 256 * 1024 * 1024, cpus: 2 } },
+      // The ACPI PM1 blocks at 0x600: with them the loader writes the ACPI tables Linux powers off through.
+      { plugin: '@kvmts/arch-x86', type: 'acpi-pm', name: 'acpi-pm', options: {} },
     ]);
     expect(profile.archOptions).toEqual({ irqchip: 'kernel', gsiRouting: 'pc' });
   });

@@ -176,7 +176,7 @@ describe('PVH and Multiboot loaders: errors', () => {
     f.set(multibootHeader(flags, { headerAddr: 0x200000, loadAddr: 0x200000, loadEndAddr: 0, bssEndAddr: 0, entryAddr: 0x200020, ...fields }), 0);
     return f;
   };
-  const cases: [string, () => unknown, string, RegExp][] = [
+  const cases: [string, () => unknown, string, RegExp | string][] = [
     ['an ELF with neither a PVH note nor a Multiboot header', () => detectKernelFormat(buildElf({ elfClass: 64, entry: 0x100000n, segments: [{ paddr: 0x100000, bytes: code }] })), 'boot.image', /neither a PVH entry note .* nor a Multiboot header/],
     ['an ELF whose program headers run past the file', () => parseElf(vmlinuxLike().subarray(0, 0x60)), 'boot.image', /ELF file truncated: its 2 program headers end at 0xb0/],
     ['an ELF segment past the file', () => parseElf(vmlinuxLike().subarray(0, 0x200)), 'boot.image', /truncated: program header 0 needs file bytes up to 0x3b0/],
@@ -184,7 +184,7 @@ describe('PVH and Multiboot loaders: errors', () => {
     ['a PVH entry outside every segment', () => planPvh({ image: vmlinuxLike([pvhNote(0x3000000)]), ram: machine }), 'boot.image', /PVH entry 0x3000000 is in no loaded segment/],
     ['a PVH note of 2 bytes', () => planPvh({ image: vmlinuxLike([{ name: 'Xen', type: 18, desc: new Uint8Array(2) }]), ram: machine }), 'boot.image', /2-byte value; expected 4 or 8/],
     ['a PVH segment above RAM', () => planPvh({ image: vmlinuxLike(), ram: ram(16 * MiB) }), 'memory', /kernel segment 0 \[0x1000000, 0x1002000\) is not inside usable RAM/],
-    ['a PVH segment over the command line', () => planPvh({ image: buildElf({ elfClass: 64, entry: 0x20000n, segments: [{ paddr: 0x1f000, bytes: code, memBytes: 0x2000 }], notes: [pvhNote(0x1f000)] }), ram: machine }), 'boot', /command line \[0x20000, 0x20001\) overlaps kernel segment 0 \[0x1f000, 0x21000\)/],
+    ['a PVH segment over the command line', () => planPvh({ image: buildElf({ elfClass: 64, entry: 0x20000n, segments: [{ paddr: 0x1f000, bytes: code, memBytes: 0x2000 }], notes: [pvhNote(0x1f000)] }), ram: machine }), 'boot', 'boot: kernel segment 0 (0x1f000..0x20fff) overlaps command line (0x20000..0x20000) in guest memory'],
     ['a PVH initrd larger than RAM', () => planPvh({ image: vmlinuxLike(), initrd: new Uint8Array(31 * MiB), ram: machine }), 'boot.initrd', /do not fit in usable RAM below 4 GiB/],
     ['a PVH command line over 2047 bytes', () => planPvh({ image: vmlinuxLike(), cmdline: 'y'.repeat(2048), ram: machine }), 'boot.cmdline', /is 2048 bytes; Linux's COMMAND_LINE_SIZE allows at most 2047/],
     ['a Multiboot magic with a bad checksum', () => planMultiboot({ image: (() => { const f = new Uint8Array(64); f.set(multibootHeader(0, undefined, 1), 8); return f; })(), ram: machine }), 'boot.image', /no Multiboot header in the first 8 KiB \(a magic at 0x8 has a bad checksum\)/],
@@ -197,8 +197,8 @@ describe('PVH and Multiboot loaders: errors', () => {
     ['a.out load_end_addr past the file', () => planMultiboot({ image: aout({ loadEndAddr: 0x201000 }), ram: machine }), 'boot.image', /Multiboot image truncated: load_end_addr asks for file bytes up to 0x1000, the file has 1024/],
     ['a.out bss_end_addr below the image', () => planMultiboot({ image: aout({ loadEndAddr: 0x200100, bssEndAddr: 0x200080 }), ram: machine }), 'boot.image', /bss_end_addr 0x200080 is below the loaded image's end 0x200100/],
     ['a.out entry outside the image', () => planMultiboot({ image: aout({ entryAddr: 0x300000 }), ram: machine }), 'boot.image', /entry_addr 0x300000 is outside the loaded image/],
-    ['an a.out kernel over the multiboot info', () => planMultiboot({ image: aout({ headerAddr: 0x7800, loadAddr: 0x7800, entryAddr: 0x7820 }), ram: machine }), 'boot', /multiboot info \[0x7000, 0x8000\) overlaps kernel \(a\.out kludge\) \[0x7800, 0x7c00\)/],
-    ['an a.out kernel over the GDT', () => planMultiboot({ image: aout({ headerAddr: 0x400, loadAddr: 0x400, entryAddr: 0x420 }), ram: machine }), 'boot', /GDT \[0x500, 0x520\) overlaps kernel \(a\.out kludge\) \[0x400, 0x800\)/],
+    ['an a.out kernel over the multiboot info', () => planMultiboot({ image: aout({ headerAddr: 0x7800, loadAddr: 0x7800, entryAddr: 0x7820 }), ram: machine }), 'boot', 'boot: kernel (a.out kludge) (0x7800..0x7bff) overlaps multiboot info (0x7000..0x7fff) in guest memory'],
+    ['an a.out kernel over the GDT', () => planMultiboot({ image: aout({ headerAddr: 0x400, loadAddr: 0x400, entryAddr: 0x420 }), ram: machine }), 'boot', 'boot: kernel (a.out kludge) (0x400..0x7ff) overlaps GDT (0x500..0x51f) in guest memory'],
     ['an a.out kernel in the EBDA hole', () => planMultiboot({ image: aout({ headerAddr: 0xa0000, loadAddr: 0xa0000, entryAddr: 0xa0020 }), ram: machine }), 'memory', /kernel \(a\.out kludge\) \[0xa0000, 0xa0400\) is not inside usable RAM/],
     ['a Multiboot initrd too large', () => planMultiboot({ image: aout({}), initrd: new Uint8Array(30 * MiB), ram: machine }), 'boot.initrd', /do not fit/],
   ];

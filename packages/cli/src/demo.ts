@@ -95,6 +95,11 @@ export interface DemoResult {
   readonly exits: ExitCounts[];
   readonly guestFrom: 'assembled' | 'prebuilt';
   readonly ok: boolean;
+  /**
+   * Process start (performance.timeOrigin) → the first machine.run(), whose first KVM_RUN follows
+   * at once: Node's and kvmts' start-up, the VM and its vCPU thread built (issue #11's figure).
+   */
+  readonly startMs: number;
 }
 
 /** Deterministic pseudo-random bytes (xorshift32), so a run is reproducible from its seed. */
@@ -168,6 +173,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   let restored: Machine | undefined;
   const dir = options.checkpointDir ?? (checkpointing ? fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-demo-')) : undefined);
   try {
+    const startMs = performance.now();
     let exit = await timedRun(machine, options.signal, parts, atExits);
     if (checkpointing && dir !== undefined && exit.reason === (atExits === undefined ? 'm5op-end' : 'exit-limit')) {
       const t0 = performance.now();
@@ -189,7 +195,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const stoppedAsAsked = options.stopAtCheckpoint === true && checkpoint !== undefined;
     const ok = stoppedAsAsked || (exit.reason === 'poweroff' && exit.status === 0 && guestCrc === hostCrc);
     const wallMs = parts.reduce((sum, p) => sum + p.wallMs, 0);
-    return { exit, wallMs, parts, checkpoint, bytes, guestCrc, hostCrc, exits: last.exitCounts(), guestFrom: from, ok };
+    return { exit, wallMs, parts, checkpoint, bytes, guestCrc, hostCrc, exits: last.exitCounts(), guestFrom: from, ok, startMs };
   } finally {
     await machine.close();
     await restored?.close();

@@ -8,10 +8,12 @@ import { ConfigError } from '@kvmts/core';
 
 interface Result { scenario: string; kvmts_ns_per_op: number; baseline_ns_per_op: number; ratio: number; target: number; extra?: Record<string, unknown> }
 interface Boot {
-  scenarios(arch: string, cpus: number, s: { qemu: number[]; kvmts: number[]; kvmtsReady: number[]; kvmtsStart: number[] }): Result[];
+  scenarios(arch: string, cpus: number, s: { qemu: number[]; kvmts: number[]; kvmtsReady: number[]; kvmtsStart: number[]; others?: Record<string, number[]>; kvmtsVmmKiB?: number[]; bareNodeKiB?: number }): Result[];
   parseRelayed(lines: string[]): Result[];
   kvmtsSummary(stdout: string, append: string): { readyMs: number; startMs: number };
-  commands(spec: unknown, inputs: { kernel: string; initrd: string }, cpus: number): { append: string; qemu: { args: string[] }; kvmts: { args: string[] } };
+  commands(spec: unknown, inputs: { kernel: string; initrd: string }, cpus: number, words?: string): {
+    append: string; qemu: { args: string[] }; baselines: { name: string; label: string; suffix: string; args: string[] }[]; kvmts: { args: string[] };
+  };
   ARCHES: Record<string, unknown>;
   MARKER: string;
 }
@@ -100,5 +102,38 @@ describe('bench boot: both sides boot the same thing', () => {
     expect(() => boot.kvmtsSummary(ok, 'console=ttyAMA0 panic=-1')).toThrow("kvmts booted with 'console=ttyAMA0 quiet panic=-1', QEMU with 'console=ttyAMA0 panic=-1': not the same boot");
     expect(() => boot.kvmtsSummary(ok.replace('"readyMs":1800.2', '"readyMs":null'), 'console=ttyAMA0 quiet panic=-1')).toThrow(/no readyMs/);
     expect(() => boot.kvmtsSummary('not json', 'x')).toThrow('kvmts boot printed no JSON summary: not json');
+  });
+});
+
+describe('bench boot: x86', () => {
+  it('boots the same bzImage, initramfs and command line on QEMU microvm, QEMU q35 and kvmts', () => {
+    const cmd = boot.commands(boot.ARCHES.x86_64, { kernel: '/k/vmlinuz', initrd: '/t/initrd.cpio' }, 2);
+    expect(cmd.append).toBe('console=ttyS0 quiet panic=-1');
+    const tail = ['-nographic', '-nodefaults', '-serial', 'stdio', '-no-reboot', '-kernel', '/k/vmlinuz', '-initrd', '/t/initrd.cpio', '-append', 'console=ttyS0 quiet panic=-1'];
+    expect(cmd.baselines.map((b) => [b.name, b.label, b.suffix, b.args])).toEqual([
+      ['microvm', 'QEMU microvm', '', ['-M', 'microvm', '-enable-kvm', '-cpu', 'host', '-m', '256M', '-smp', '2', ...tail]],
+      ['q35', 'QEMU q35', '-q35', ['-M', 'q35', '-enable-kvm', '-cpu', 'host', '-m', '256M', '-smp', '2', ...tail]],
+    ]);
+    expect(cmd.qemu).toBe(cmd.baselines[0]);
+    expect(cmd.kvmts.args.slice(1)).toEqual(['boot', '--kernel', '/k/vmlinuz', '--initrd', '/t/initrd.cpio', '--append', 'quiet', '--mem', '256M',
+      '--cpus', '2', '--json', '--ready-marker', boot.MARKER]);
+    // Extra command-line words go to both sides alike (l2-boot-trials.js uses them).
+    const more = boot.commands(boot.ARCHES.x86_64, { kernel: '/k/vmlinuz', initrd: '/t/initrd.cpio' }, 1, 'quiet tsc=reliable');
+    expect(more.append).toBe('console=ttyS0 quiet tsc=reliable panic=-1');
+    expect(more.kvmts.args).toContain('quiet tsc=reliable');
+  });
+
+  it('reports each further baseline as its own scenario, and kvmts\' memory beyond guest RAM against a bare Node', () => {
+    const results = boot.scenarios('x86_64', 1, {
+      qemu: [10e9, 12e9, 11e9], others: { q35: [20e9, 22e9, 21e9] }, kvmts: [15e9, 14e9, 16e9], kvmtsReady: [9e9, 8e9, 10e9], kvmtsStart: [3e9, 4e9, 5e9],
+      kvmtsVmmKiB: [90 * 1024, 95 * 1024, 100 * 1024], bareNodeKiB: 45 * 1024,
+    });
+    expect(results.map((r) => [r.scenario, r.kvmts_ns_per_op, r.baseline_ns_per_op])).toEqual([
+      ['boot-x86_64-1cpu', 15e9, 11e9],
+      ['boot-x86_64-1cpu-inprocess', 9e9, 11e9],
+      ['boot-x86_64-1cpu-q35', 15e9, 21e9],
+    ]);
+    expect(results[0].extra).toMatchObject({ kvmts_start_ms: 4000, kvmts_vmm_rss_mib: 95, bare_node_rss_mib: 45, over_bare_node_mib: 50 });
+    expect(results[2].extra).toEqual({ runs: 3, kvmts_ms: [15000, 14000, 16000], baseline_ms: [20000, 22000, 21000] });
   });
 });

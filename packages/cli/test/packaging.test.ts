@@ -67,7 +67,7 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
       'arch-x86': ['guests/demo-checksum.S', 'guests/prebuilt/demo-checksum.bin'],
       'arch-arm64': ['README.md'],
       'dev-gic': ['README.md'],
-      cli: ['bin/kvmts.js', 'dist/bin.js'],
+      cli: ['bin/kvmts.js', 'dist/bin.js', 'bundle/kvmts.js', 'bundle/vcpu-worker.js', 'bundle/stamp.json'],
       core: ['dist/machine/vcpu-worker.js'],
     };
     for (const p of PACKAGES) {
@@ -166,5 +166,14 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: kvmts /m);
+  });
+
+  it('runs the bundled CLI as installed (no build info ships, so the bundle is current), reading only it besides the launcher', () => {
+    const cli = path.join(project.dir, 'node_modules', '@kvmts', 'cli');
+    const r = spawnSync(process.execPath, [path.join(cli, 'bin', 'kvmts.js'), '--help'], { cwd: project.dir, encoding: 'utf8', env: { ...process.env, KVMTS_CLI_BUNDLE: '1', NODE_DEBUG: 'module' } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: kvmts /m);
+    const loaded = [...r.stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
+    expect(loaded).toEqual(['bin/kvmts.js', 'dist/bin.js', 'dist/bundle/stamp.js', 'bundle/kvmts.js'].map((f) => path.join(cli, f)));
   });
 });

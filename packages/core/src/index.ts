@@ -54,7 +54,7 @@ export * from './machine/linux-boot';
 export * from './machine/newc';
 export * from './machine/devices';
 export * from './machine/vcpu-controller';
-export { DEFAULT_VCPU_POOL_SIZE, VCPU_POOL_ENV, setVcpuThreadPoolSize, prewarmVcpuThreads, closeIdleVcpuThreads, idleVcpuThreadCount } from './machine/vcpu-worker-pool';
+export { DEFAULT_VCPU_POOL_SIZE, VCPU_POOL_ENV, setVcpuThreadPoolSize, prewarmVcpuThreads, closeIdleVcpuThreads, idleVcpuThreadCount, useVcpuWorkerScript } from './machine/vcpu-worker-pool';
 export * from './machine/vcpu-switch';
 export * from './machine/prepare-vm';
 export * from './machine/memory-limit';

@@ -13,4 +13,19 @@ describe('DeferredEffects', () => {
     effects.deliver(ctx);
     expect(calls).toHaveLength(21);
   });
+
+  it('delivers a console flush after the queued bytes, once, and skips it for a context without one', () => {
+    const calls: string[] = [];
+    const ctx = { consoleWrite: (b: number) => calls.push(`byte ${b}`), consoleFlush: () => calls.push('flush'), requestPowerOff: (s: number) => calls.push(`off ${s}`) };
+    const effects = new DeferredEffects();
+    effects.consoleFlush();
+    effects.consoleWrite(0x23);
+    effects.consoleWrite(0x20);
+    effects.deliver(ctx);
+    expect(calls).toEqual(['byte 35', 'byte 32', 'flush']);
+    effects.deliver(ctx);
+    expect(calls).toHaveLength(3);
+    effects.consoleFlush();
+    expect(() => effects.deliver({ consoleWrite: () => undefined, requestPowerOff: () => undefined })).not.toThrow();
+  });
 });

@@ -5,18 +5,10 @@
  * it sends itself and the PL011's SPI — each delivered to the vCPU with KVM_IRQ_LINE (CPU type)
  * and acknowledged through GICC_IAR / completed through GICC_EOIR.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ConfigError, KvmSystemEvent, createMachine, type Machine } from '@kvmts/core';
+import { KvmSystemEvent, createMachine, type Machine } from '@kvmts/core';
 import { pl011, type Arm64Boot, type ArmV8ThreadContextData, type Pl011 } from '@kvmts/arch-arm64';
 import { Gicc, Gicd, gicV2, saveGicV2State, type GicV2Device } from '@kvmts/dev-gic';
-
-/** A guest program of scripts/nested/guest-asm/arm64/, assembled by the nested runner. */
-function guestProgram(name: string): Uint8Array {
-  const dir = process.env.KVMTS_GUEST_ASM;
-  if (!dir) throw new ConfigError('KVMTS_GUEST_ASM', 'unset: this suite runs inside the nested arm64 host (npm run test:nested:arm64)');
-  return fs.readFileSync(path.join(dir, `${name}.bin`));
-}
+import { guestProgram } from './support/guest-program';
 
 describe('nested arm64: the userspace GICv2', () => {
   let machine: Machine<Arm64Boot> | undefined;

@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { CheckpointReader, ConfigError, KvmSystemEvent, createMachine, decodeSection, restoreMachine, type Machine, type MachineConfig } from '@kvmts/core';
 import type { Arm64Boot } from '@kvmts/arch-arm64';
 import { DEV_GIC_MODULE, DEV_GIC_V2_MODULE, DEV_GIC_V3_ITS_MODULE, VGIC_V3_SECTION, kernelGicOf, type KernelGic } from '@kvmts/dev-gic';
+import { guestProgram } from './support/guest-program';
 
 const REPORT = 0x4020_0000;
 const CHILD = path.join(__dirname, 'fixtures', 'vgic-restore-child.js');
@@ -22,11 +23,6 @@ const SLOW = 600_000;
 const shutdown = { reason: 'system-event', event: KvmSystemEvent.SHUTDOWN, flags: 0n };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function guestProgram(name: string): Uint8Array {
-  const dir = process.env.KVMTS_GUEST_ASM;
-  if (!dir) throw new ConfigError('KVMTS_GUEST_ASM', 'unset: this suite runs inside the nested arm64 host');
-  return fs.readFileSync(path.join(dir, `${name}.bin`));
-}
 
 function config(plugin: string): MachineConfig<Arm64Boot> {
   return { arch: 'arm64', memory: 16 << 20, cpus: 2, plugins: [plugin], archOptions: { gic: 'kernel', timer: 'none' }, boot: { kind: 'kernel', image: guestProgram('vgic-state') } };
@@ -103,7 +99,7 @@ describe('nested arm64: the in-kernel vGICv3 of @kvmts/dev-gic', () => {
     expect(r['cpu0 ICC_IGRPEN1_EL1']).toBe(1n);
     expect(Object.keys(r).filter((k) => k.startsWith('cpu1 ')).length).toBeGreaterThan(10);
     const manifest = CheckpointReader.open(dir).manifest;
-    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['arm64.virtual-counter', VGIC_V3_SECTION, 'vcpu.0', 'vcpu.1']);
+    expect(manifest.sections.map((s) => s.name).sort()).toEqual(['arm64.virtual-counter', VGIC_V3_SECTION, 'machine.m5op-stats', 'machine.sim-time', 'vcpu.0', 'vcpu.1', 'vm.irqfds']);
 
     // A fresh VM in this process.
     const m = await restoreMachine(dir, { console: () => undefined });

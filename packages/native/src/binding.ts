@@ -47,6 +47,8 @@ export interface NativeBinding {
   close(fd: number): number;
   ioctl(fd: number, request: number, arg: IoctlArg): number;
   run(vcpuFd: number): number;
+  /** ioctl(fd, requests[i], args[i]) for i < count, stopping at the first that fails or differs from expects[i] (≥ 0): how many succeeded, or -errno for bad input. */
+  ioctlBatch(fd: number, count: number, requests: Uint32Array, args: readonly IoctlArg[], expects: Int32Array, results: Float64Array): number;
   eventfd(initval: number, flags: number): number;
   eventfdRead(fd: number): bigint | number;
   eventfdWrite(fd: number, value: bigint): number;

@@ -12,12 +12,15 @@
  *    aborts Node);
  *  - mappings are owned natively and only released by `unmap()`; ArrayBuffers handed out
  *    are non-owning views (GC never unmaps guest memory), at most 4 GiB each;
+ *  - `runIoctlBatch` runs several ioctls on one fd in one crossing and reports where it
+ *    stopped (it throws only for a batch it cannot read);
  *  - after fork(), guarded calls in the child throw `SyscallError` with code 'EFORKED'
  *    (`run`/`ioctlErrno` return -EPERM); `close` stays allowed.
  */
 export { SyscallError, MappingGoneError, NativeLoadError } from './errors';
 export { constants, type Constants } from './constants';
 export { open, close, ioctl, ioctlErrno, lseek } from './fd';
+export { IoctlBatch, runIoctlBatch, ioctlBatchError, MAX_IOCTL_BATCH, ANY_RESULT } from './batch';
 export { mmap, remapFile, nonZeroPages, mappingById, liveMappingCount, pageSize, MAX_VIEW_LENGTH, type Mapping } from './mapping';
 export { eventfd, eventfdRead, eventfdWrite } from './eventfd';
 export { perfEventOpen } from './perf';

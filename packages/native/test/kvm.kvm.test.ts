@@ -117,8 +117,9 @@ describeKvm('native syscalls against /dev/kvm', () => {
     const totalBefore = mapsLines();
     for (let i = 0; i < 200; i++) cycle();
     expect(snapshot()).toEqual(before);
-    // V8 and libuv map and unmap memory of their own meanwhile, so the total line count moves
-    // by a few; a per-cycle leak would add at least 200.
-    expect(Math.abs(mapsLines() - totalBefore)).toBeLessThan(20);
+    // V8 and libuv map and unmap memory of their own meanwhile (heap segments: 65 lines in one
+    // nested run), so the total line count moves; a per-cycle leak would add at least 200. The
+    // exact counts above are the leak check; this one catches a leak they cannot see.
+    expect(Math.abs(mapsLines() - totalBefore)).toBeLessThan(100);
   });
 });

@@ -31,7 +31,7 @@ class MarkerClock {
 }
 
 /**
- * @param {{ label: string, bin: string, args: string[], env?: object, marker: string }} o
+ * @param {{ label: string, bin: string, args: string[], env?: object, marker: string, timeoutMs?: number }} o
  * @returns {Promise<{ ns: number, code: number, stdout: string, output: string }>} ns: spawn → marker
  */
 function timedBoot(o) {
@@ -49,7 +49,7 @@ function timedBoot(o) {
     };
     child.stdout.on('data', onData(true));
     child.stderr.on('data', onData(false));
-    const timer = setTimeout(() => child.kill('SIGKILL'), BOOT_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? BOOT_TIMEOUT_MS);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(new BenchError(`${o.label}: cannot start ${o.bin}: ${err.message}`, { cause: err }));

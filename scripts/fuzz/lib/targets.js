@@ -14,6 +14,7 @@ const TARGETS = {
   'exit-device': './../targets/exit-device',
   i8042: './../targets/i8042',
   'cmos-rtc': './../targets/cmos-rtc',
+  'acpi-pm': './../targets/acpi-pm',
   pl011: './../targets/pl011',
   'arm64-image': './../targets/arm64-image',
   fdt: './../targets/fdt',

@@ -60,6 +60,7 @@ function elfNeeds(tree, spec) {
 function prepareGuestQemu(cacheDir, tier, guestLibTrees) {
   const spec = tier.guestQemu;
   if (!spec) throw new NestedError('guest QEMU', `the ${tier.tier} tier has no QEMU for its emulated host (tiers.js guestQemu)`);
+  if (spec.kind === 'host') return prepareHostQemu(cacheDir, spec, sonamesIn(guestLibTrees, ['lib/x86_64-linux-gnu', 'usr/lib/x86_64-linux-gnu']));
   fetch.ensureAptArch(tier.debArch);
   const guestHas = new Set(tier.guestDebs.map((s) => splitQualified(s).base));
   const packages = libraryClosure(`${spec.package}:${tier.debArch}`, { arch: tier.debArch, guestHas, lookup: aptDepends });
@@ -83,6 +84,40 @@ function prepareGuestQemu(cacheDir, tier, guestLibTrees) {
     log(`guest QEMU: ${packages.length} packages unpacked into ${tree}`);
   }
   return { tree, binary: spec.binary, libDirs: spec.libDirs, packages };
+}
+
+/**
+ * A same-arch tier (x86 on this x86 machine): the host's own installed QEMU, copied with every
+ * library `ldd` names (each at its absolute path inside the tree) and its firmware and data
+ * directories (symlinks followed: Debian's /usr/share/qemu links into /usr/share/seabios, which
+ * the guest has not). The libraries the guest's initramfs has (glibc, libstdc++: Debian's, which
+ * its own loader belongs to) are left to it. Keyed by the binary's size and time, so a host QEMU update makes a new tree.
+ */
+function prepareHostQemu(cacheDir, spec, guestHas) {
+  const found = sh('sh', ['-c', 'command -v "$1"', 'which', spec.program], { capture: true }).trim();
+  const bin = fs.realpathSync(found);
+  const st = fs.statSync(bin);
+  const tree = path.join(cacheDir, 'guest-qemu', `host-${hashOf([bin, st.size, st.mtimeMs, ...spec.dataDirs])}`);
+  const binary = path.posix.join('usr/bin', path.basename(found));
+  const libDirs = ['lib', 'usr/lib'];
+  if (!fs.existsSync(path.join(tree, '.done'))) {
+    fs.rmSync(tree, { recursive: true, force: true });
+    const copy = (src, rel) => {
+      mkdirp(path.dirname(path.join(tree, rel)));
+      fs.copyFileSync(fs.realpathSync(src), path.join(tree, rel));
+      fs.chmodSync(path.join(tree, rel), fs.statSync(src).mode & 0o777);
+    };
+    copy(bin, binary);
+    for (const line of sh('ldd', [bin], { capture: true }).split('\n')) {
+      const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+      // Flattened into one directory per root: LD_LIBRARY_PATH then names two directories.
+      if (m && !guestHas.has(path.basename(m[1]))) copy(m[1], path.join(m[1].startsWith('/usr/') ? 'usr/lib' : 'lib', path.basename(m[1])));
+    }
+    for (const d of spec.dataDirs) fs.cpSync(d, path.join(tree, d), { recursive: true, dereference: true });
+    fs.writeFileSync(path.join(tree, '.done'), '');
+    log(`guest QEMU: the host's ${found} with its libraries copied into ${tree}`);
+  }
+  return { tree, binary, libDirs, packages: [] };
 }
 
 /** The run.env lines that tell the guest's init where the QEMU share is mounted. */

@@ -39,11 +39,16 @@ function loadDurations(cacheDir, tierName) {
   }
 }
 
-/** Merges this run's measurements (relative path → ms) into the cache. */
+/**
+ * Merges this run's measurements (relative path → ms) into the cache. A file that took no time
+ * did not run (it failed to load, or its host died first): its last real figure is kept, as a 0
+ * would say nothing about how long it takes.
+ */
 function saveDurations(cacheDir, tierName, measured) {
-  if (Object.keys(measured).length === 0) return;
+  const real = Object.fromEntries(Object.entries(measured).filter(([, ms]) => typeof ms === 'number' && ms > 0));
+  if (Object.keys(real).length === 0) return;
   const file = durationsFile(cacheDir, tierName);
-  const merged = { ...loadDurations(cacheDir, tierName), ...measured };
+  const merged = { ...loadDurations(cacheDir, tierName), ...real };
   fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(merged, null, 1)}\n`);
   fs.renameSync(`${file}.tmp`, file);
 }
@@ -67,7 +72,9 @@ function planShards(repo, files, durations, count) {
     .sort((a, b) => b.weight - a.weight || a.file.localeCompare(b.file));
   const shards = Array.from({ length: Math.min(count, files.length) }, () => ({ files: [], weight: 0 }));
   for (const w of weighed) {
-    const lightest = shards.reduce((a, b) => (b.weight < a.weight ? b : a));
+    // On equal weights the shard with fewer files: files of equal (even zero) weight spread out,
+    // so no shard is left empty while there are files for it.
+    const lightest = shards.reduce((a, b) => (b.weight < a.weight || (b.weight === a.weight && b.files.length < a.files.length) ? b : a));
     lightest.files.push(w.file);
     lightest.weight += w.weight;
   }

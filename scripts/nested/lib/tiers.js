@@ -17,6 +17,8 @@ const TIERS = {
     kernelMeta: 'linux-image-amd64',
     kernelFallback: 'linux-image-6.1.0-56-amd64',
     kernelFile: (kver) => `boot/vmlinuz-${kver}`,
+    // Also hand the guest the ELF vmlinux unpacked from the bzImage (the PVH boot's input).
+    vmlinux: true,
     // glibc, libstdc++ and libgcc_s as Debian installs them: node and the native parts of
     // node_modules (e.g. unrs-resolver needs librt) find what they link against.
     guestDebs: ['busybox-static', 'libc6', 'libstdc++6', 'libgcc-s1'],
@@ -37,6 +39,12 @@ const TIERS = {
       // with two L1s side by side, -smp 1 was 10% faster on some suites and 5% slower on
       // machine.kvm, the longest; two L1 vCPUs keep the multi-vCPU tests on a real SMP host.
       args: ['-accel', 'tcg,thread=single', '-M', 'q35', '-cpu', 'max,+svm', '-m', '2G', '-smp', '2'],
+      // Other L1 set-ups for a whole run (KVMTS_NESTED_L1, lib/l1-profiles.js): each replaces the
+      // -accel value. tcg-multi: for measuring (docs/testing.md, "Linux as an L2 guest"); the
+      // suites, Linux boots included, run in the default single-threaded one.
+      profiles: {
+        'tcg-multi': { accel: 'tcg,thread=multi' },
+      },
       // Which QEMU (lib/qemu-builds.js; KVMTS_NESTED_QEMU picks one). bookworm's own is 7.2,
       // whose nested SVM arms no DR7 breakpoint and raises no #BP intercept in L2 guests.
       // backports: QEMU 10 from bookworm-backports, unpacked into the cache, never installed.
@@ -57,6 +65,10 @@ const TIERS = {
       defaultBuild: 'system',
     },
     console: 'ttyS0',
+    // QEMU inside the emulated host (KVMTS_NESTED_GUEST_QEMU=1: the boot benchmark's baseline):
+    // the host's own, which is x86 like the guest (lib/guest-qemu.js). Its firmware (SeaBIOS,
+    // qboot for microvm, the linuxboot option ROMs) comes along in usr/share.
+    guestQemu: { kind: 'host', program: 'qemu-system-x86_64', dataDirs: ['/usr/share/qemu', '/usr/share/seabios'] },
     // The packed packages' scratch project (x86 like the host, so its native addon runs here).
     scratchProject: true,
     native: null, // the host build (packages/native/build/Release) is already x86

@@ -85,6 +85,11 @@ export const Arm64IrqLineField = {
 export const Arm64IrqType = { CPU: 0, SPI: 1, PPI: 2 } as const;
 /** irq_id of the CPU type, only without an in-kernel GIC (KVM_ARM_IRQ_CPU_<name>). */
 export const Arm64IrqCpuLine = { IRQ: 0, FIQ: 1 } as const;
+/**
+ * Bits of kvm_run.s.regs.device_irq_level (KVM_ARM_DEV_<name>, KVM_CAP_ARM_USER_IRQ): the output
+ * levels of KVM's in-kernel devices, reported on every exit when no in-kernel GIC takes them.
+ */
+export const Arm64DeviceIrqLevel = { EL1_VTIMER: 1 << 0, EL1_PTIMER: 1 << 1, PMU: 1 << 2 } as const;
 
 /** kvm_guest_debug.control bits arm64 adds to core's KvmGuestDebug (KVM_GUESTDBG_<name>). */
 export const Arm64GuestDebug = { USE_SW_BP: 1 << 16, USE_HW: 1 << 17 } as const;

@@ -15,6 +15,7 @@ export const Arm64AbiTablePrefixes = {
   Arm64IrqLineField: 'KVM_ARM_IRQ_',
   Arm64IrqType: 'KVM_ARM_IRQ_TYPE_',
   Arm64IrqCpuLine: 'KVM_ARM_IRQ_CPU_',
+  Arm64DeviceIrqLevel: 'KVM_ARM_DEV_',
   Arm64GuestDebug: 'KVM_GUESTDBG_',
   Arm64SysRegField: 'KVM_REG_ARM64_SYSREG_',
   PsciFunction: 'PSCI_0_2_FN_',

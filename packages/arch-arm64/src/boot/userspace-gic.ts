@@ -24,7 +24,7 @@ export function userspaceGicV2Frames(devices: readonly DeviceSpec[], options: Ch
   const gics = devices.filter((d) => d.type === ARM64_GICV2_DEVICE_TYPE);
   if (gics.length === 0) return undefined;
   if (gics.length > 1) throw new ConfigError('devices', `a machine has one interrupt controller, not ${gics.length} GICv2 devices`);
-  if (options.gic === 'kernel') throw new ConfigError('archOptions.gic', "a machine with a userspace GICv2 device has no in-kernel GIC: set gic: 'none' (and timer: 'none')");
+  if (options.gic === 'kernel') throw new ConfigError('archOptions.gic', "a machine with a userspace GICv2 device has no in-kernel GIC: set gic: 'none'");
   const o = (gics[0].options ?? {}) as Partial<Arm64GicV2Frames>;
   return { distributor: o.distributor ?? ARM64_LAYOUT.gicV2Distributor, cpuInterface: o.cpuInterface ?? ARM64_LAYOUT.gicV2CpuInterface };
 }

@@ -58,7 +58,7 @@ export const arm64VirtualCounterComponent: CheckpointComponent = {
 
 const VGIC_REFUSAL =
   "the in-kernel vGICv3 (archOptions gic: 'kernel') of @kvmts/arch-arm64 holds interrupt state it cannot save: add " +
-  "'@kvmts/dev-gic' to the machine's plugins (its vGIC checkpoints), or checkpoint machines with gic: 'none' (and timer: 'none')";
+  "'@kvmts/dev-gic' to the machine's plugins (its vGIC checkpoints), or checkpoint machines with gic: 'none' and a userspace GIC";
 
 /** Stands for the vGICv3 in a machine's components, so a checkpoint of it fails by name instead of leaving the GIC out. */
 export const arm64VgicV3Refusal: CheckpointComponent = {

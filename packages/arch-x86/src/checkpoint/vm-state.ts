@@ -8,6 +8,7 @@
  *   x86.pit      KVM_GET/SET_PIT2 (in-kernel irqchip only)
  *   x86.irqchip  KVM_GET/SET_IRQCHIP for the PIC master, PIC slave and IOAPIC (in-kernel only);
  *                each vCPU's LAPIC travels in its ThreadContext.
+ *   x86.gsi-routing  the GSI routing table with its MSI routes (in-kernel only; gsi-routing-state.ts)
  *   x86.userspace-irq  irqchip 'userspace': the line levels and each vCPU's pending vectors and
  *                NMIs (interrupts/userspace-controller.ts), so a raised interrupt is not lost
  */
@@ -18,6 +19,7 @@ import { X86Irqchip } from '../abi/constants';
 import { x86MachineOptions } from '../machine-options';
 import { vmUserspaceIrqData } from '../interrupts/vm-interrupts';
 import { userspaceIrqStateWords } from '../interrupts/userspace-controller';
+import { x86GsiRoutingComponent } from './gsi-routing-state';
 
 function record(state: unknown, where: string): Record<string, unknown> {
   if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new CheckpointError(where, 'expected an object', { code: 'incompatible' });
@@ -123,12 +125,12 @@ export const x86UserspaceIrqComponent: CheckpointComponent = {
 };
 
 /**
- * The VM-level state a machine of `config` has: kvmclock always; PIT, PICs and IOAPIC with the
- * in-kernel irqchip; the userspace controller's pending interrupts with irqchip 'userspace'.
+ * The VM-level state a machine of `config` has: kvmclock always; PIT, PICs, IOAPIC and the GSI
+ * routing table with the in-kernel irqchip; the userspace controller's pending interrupts with irqchip 'userspace'.
  */
 export function x86VmComponents(config: MachineConfig): CheckpointComponent[] {
   const irqchip = x86MachineOptions(config.archOptions).irqchip;
-  if (irqchip === 'kernel') return [x86ClockComponent, x86PitComponent, x86IrqchipComponent];
+  if (irqchip === 'kernel') return [x86ClockComponent, x86PitComponent, x86IrqchipComponent, x86GsiRoutingComponent];
   if (irqchip === 'userspace') return [x86ClockComponent, x86UserspaceIrqComponent];
   return [x86ClockComponent];
 }

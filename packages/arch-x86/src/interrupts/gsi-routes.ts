@@ -69,6 +69,16 @@ export function x86GsiRouting(vm: KvmVM): GsiRoutingTable {
   return table;
 }
 
+/** The VM's routing table if one was made (x86GsiRouting, or 'pc' routing), without making one. */
+export function existingX86GsiRouting(vm: KvmVM): GsiRoutingTable | undefined {
+  return tables.get(vm);
+}
+
+/** The routes a VM starts with under `routing` (KVM_CREATE_IRQCHIP's, or the PC's). */
+export function x86DefaultGsiRoutes(routing: X86GsiRoutingKind): readonly GsiRoute[] {
+  return routing === 'pc' ? X86_PC_GSI_ROUTES : X86_DEFAULT_GSI_ROUTES;
+}
+
 /** The x86 MSI window: a write here is an interrupt message to the LAPICs. */
 export const X86_MSI_ADDRESS_BASE = 0xfee00000;
 

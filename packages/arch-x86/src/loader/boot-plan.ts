@@ -4,7 +4,7 @@
  * range inside usable RAM, no two ranges overlapping), plus the placement rule for an initrd.
  * Pure: the x86 plugin applies a plan (loader/kernel-boot.ts), tests read it.
  */
-import { ConfigError } from '@kvmts/core';
+import { ConfigError, NamedRangeSet } from '@kvmts/core';
 import type { X86GprName } from '../abi/registers';
 import type { MemoryWrite, ModeSregs } from '../boot/mode-setup';
 import { E820_TYPE, X86_KERNEL_LAYOUT } from './kernel-layout';
@@ -89,7 +89,8 @@ const overlaps = (a: { start: number; end: number }, b: { start: number; end: nu
 /**
  * Throws a ConfigError unless every range lies inside one usable RAM entry ('memory': the machine
  * is too small, naming the range and the RAM end it needs) and no two ranges overlap ('boot',
- * naming both ranges).
+ * naming both ranges — through core's NamedRangeSet, the one overlap check every layout in kvmts
+ * uses, so a kernel boot's message reads like a flat boot's or a device's).
  */
 export function checkRanges(ranges: readonly BootRange[], map: readonly E820Entry[]): void {
   const ram = usable(map);
@@ -100,13 +101,8 @@ export function checkRanges(ranges: readonly BootRange[], map: readonly E820Entr
       throw new ConfigError('memory', `${show(r)} is not inside usable RAM (${ramText}): the machine needs RAM up to at least ${hex(r.end)}`);
     }
   }
-  for (let i = 0; i < ranges.length; i++) {
-    for (let j = i + 1; j < ranges.length; j++) {
-      const a = ranges[i];
-      const b = ranges[j];
-      if (a.end > a.start && b.end > b.start && overlaps(a, b)) throw new ConfigError('boot', `${show(a)} overlaps ${show(b)}`);
-    }
-  }
+  const layout = new NamedRangeSet('guest memory');
+  for (const r of ranges) if (r.end > r.start) layout.add({ name: r.what, base: r.start, size: r.end - r.start }, 'boot');
 }
 
 /**

@@ -3,6 +3,7 @@ import type { X86Sregs2 } from '../abi/sregs-codec';
 import type { X86Msr } from '../abi/msrs-codec';
 import type { CpuidEntry } from './cpuid';
 import type { X86UserspaceIrqData } from '../interrupts/userspace-controller';
+import type { X86SyncRegsGroup } from './sync-regs';
 
 /**
  * What prepareBoot hands each vCPU thread (plain data), applied by X86KvmCPU.applyInitialState
@@ -29,6 +30,10 @@ export interface X86InitialState {
   readonly userspaceIrq?: X86UserspaceIrqData;
   /** x87 control word and MXCSR. */
   readonly fpu?: { readonly fcw: number; readonly mxcsr: number };
+  /** The groups carried in kvm_run (archOptions.syncRegs); absent: X86_DEFAULT_SYNC_REGS. */
+  readonly syncRegs?: readonly X86SyncRegsGroup[];
+  /** Full pulls and pushes as one batch each (archOptions.batchStateSync); absent: one ioctl at a time. */
+  readonly batchStateSync?: boolean;
   /** Special registers merged over the reset values (segments and tables field by field). */
   readonly sregs?: Partial<Record<keyof X86Sregs2, unknown>>;
 }

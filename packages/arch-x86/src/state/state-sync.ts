@@ -10,7 +10,16 @@
  *   markThreadContextDirty  → markAllDirty() every group held now or pulled later is pushed
  *   updateKvmState          → pushDirty()   push the dirty groups in X86_PUSH_ORDER
  *
- * The ioctls go through a function the CPU gives it, so the unit tests count them on a fake.
+ * The ioctls go through a function the CPU gives it, so the unit tests count them on a fake. A
+ * full pull or push runs its ~10 ioctls as one batch when the CPU gives a batch port
+ * (state-io.ts: one N-API crossing instead of ten), keeping the order and naming the ioctl
+ * that failed as before.
+ *
+ * KVM_CAP_SYNC_REGS (sync-regs.ts), when the CPU hands over its kvm_run: after an exit the
+ * groups KVM copied into kvm_run.s (regs by default; sregs, events on request) are pulled from
+ * there, no ioctl; while `staging` (X86KvmCPU sets it inside runLoop) a push of those groups is
+ * written there for KVM_RUN to apply, no ioctl either, when the push order allows it (routePush).
+ * commitStaged() turns staged writes into ioctls when KVM must hold them now.
  *
  * TSC: pulling the msrs group reads the guest TSC at that moment. Writing that value back to the
  * same vCPU later would rewind the guest's clock by the time in between (and skew it against the
@@ -43,12 +52,21 @@ import { decodeVcpuEvents, encodeVcpuEvents } from '../abi/vcpu-events-codec';
 import { decodeMsrValues, encodeMsrs, msrsBytes, type X86Msr } from '../abi/msrs-codec';
 import { KVM_XSAVE_BYTES, XSAVE_HEADER, readXstateBv } from '../isa/xsave';
 import { MSR, msrName } from '../isa/msrs';
-import { MAX_CPUID_ENTRIES, decodeCpuidEntries, encodeCpuid2, type CpuidEntry } from './cpuid';
-import { ALL_GROUPS, GROUP_BIT, X86_PULL_ORDER, X86_PUSH_ORDER, type X86StateGroup } from './groups';
+import { MAX_CPUID_ENTRIES, decodeCpuidEntries, encodeCpuid2 } from './cpuid';
+import { ALL_GROUPS, GROUP_BIT, X86_PULL_ORDER, X86_PUSH_ORDER, X86_STATE_GROUPS as ALL_GROUP_NAMES, type X86StateGroup } from './groups';
 import { X86ThreadContext, createX86StateData, type X86StateData, type X86StateSource } from './thread-context';
+import { StateIoQueue, type VcpuIoctl, type VcpuIoctlBatchPort } from './state-io';
+import { SyncRegsArea, X86_SYNC_REGS_GROUPS, routePush, SYNC_REGS_AREA, type X86SyncRegsGroup } from './sync-regs';
 
-/** One ioctl on this vCPU's fd; throws KvmError naming `op` (kvmIoctl). */
-export type VcpuIoctl = (request: number, op: string, arg?: number | ArrayBufferView) => number;
+export type { VcpuIoctl, VcpuIoctlBatchPort } from './state-io';
+
+/** What the CPU gives X86StateSync besides single ioctls. */
+export interface X86StateIo {
+  /** Runs a full pull or push in one crossing (else one ioctl at a time). */
+  readonly batch?: VcpuIoctlBatchPort;
+  /** The vCPU's kvm_run, for KVM_CAP_SYNC_REGS (when caps.syncRegs offers it). */
+  readonly run?: DataView;
+}
 
 /** What this KVM offers for vCPU state (KVM_CHECK_EXTENSION on the VM fd). */
 export interface X86StateCaps {
@@ -61,6 +79,8 @@ export interface X86StateCaps {
   readonly xcrs: boolean;
   readonly debugRegs: boolean;
   readonly vcpuEvents: boolean;
+  /** KVM_CAP_SYNC_REGS: the KVM_SYNC_X86_* groups kvm_run.s carries (0 or absent: none). */
+  readonly syncRegs?: number;
 }
 
 /** KVM_MP_STATE_RUNNABLE. */
@@ -121,15 +141,78 @@ export class X86StateSync implements X86StateSource {
   private msrGetBuf = new DataView(new ArrayBuffer(msrsBytes(0)));
   private msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(0)));
   private msrList: readonly number[] = [];
+  /** Single ioctls, or a batch being queued. */
+  private readonly queue: StateIoQueue;
+  /** kvm_run.s (KVM_CAP_SYNC_REGS), when offered and given. */
+  private readonly area: SyncRegsArea | undefined;
+  /** The raw structs of the groups kvm_run can carry, as bytes (kvm_regs, kvm_sregs, kvm_vcpu_events). */
+  private readonly syncBytes: Record<X86SyncRegsGroup, Uint8Array>;
+  /** Pushes may stage groups in kvm_run (set by X86KvmCPU while it runs the vCPU). */
+  staging = false;
 
   constructor(
     private readonly ioctl: VcpuIoctl,
     readonly caps: X86StateCaps,
     private readonly vcpu = 'vCPU',
+    io: X86StateIo = {},
   ) {
     this.sregsBuf = new DataView(new ArrayBuffer(caps.sregs2 ? X86Sregs2Layout.size : X86SregsLayout.size));
+    const bytes = (view: DataView, g: X86SyncRegsGroup): Uint8Array => new Uint8Array(view.buffer, 0, SYNC_REGS_AREA[g].size);
+    this.syncBytes = { regs: bytes(this.regsBuf, 'regs'), sregs: bytes(this.sregsBuf, 'sregs'), events: bytes(this.eventsBuf, 'events') };
     if (caps.xsaveBytes > 0) this.state.xsave = new Uint8Array(caps.xsaveBytes);
     this.tc = new X86ThreadContext(this.state, this);
+    this.queue = new StateIoQueue(ioctl, io.batch);
+    this.area = io.run !== undefined && (caps.syncRegs ?? 0) !== 0 ? new SyncRegsArea(io.run) : undefined;
+  }
+
+  /**
+   * Run a full pull or push as one batch through `port` (one N-API crossing each way), or one
+   * ioctl at a time (undefined; archOptions.batchStateSync decides, off by default).
+   */
+  useBatch(port: VcpuIoctlBatchPort | undefined): void {
+    this.queue.usePort(port);
+  }
+
+  /**
+   * Carry `groups` in kvm_run from now on (regs is always among them when any is: it tells that
+   * KVM wrote the area). Only what KVM offers: without KVM_CAP_SYNC_REGS nothing; sregs only
+   * where KVM has no SREGS2 (kvm_run carries kvm_sregs, without the PDPTRs the sregs group
+   * holds); [] turns it off. Returns the groups carried.
+   */
+  useSyncRegs(groups: readonly X86SyncRegsGroup[]): X86SyncRegsGroup[] {
+    const a = this.area;
+    if (a === undefined) return [];
+    const offered = this.caps.syncRegs ?? 0;
+    let mask = 0;
+    for (const g of groups) {
+      if ((offered & SYNC_REGS_AREA[g].kvmBit) === 0) continue;
+      if (g === 'sregs' && this.caps.sregs2) continue;
+      mask |= GROUP_BIT[g];
+    }
+    // A staged write must reach KVM before the area changes hands.
+    this.commitStaged();
+    a.enable(mask);
+    return X86_SYNC_REGS_GROUPS.filter((g) => (a.enabledGroups & GROUP_BIT[g]) !== 0);
+  }
+
+  /** The groups carried in kvm_run (KVM_CAP_SYNC_REGS). */
+  get syncRegsGroups(): X86SyncRegsGroup[] {
+    const enabled = this.area?.enabledGroups ?? 0;
+    return X86_SYNC_REGS_GROUPS.filter((g) => (enabled & GROUP_BIT[g]) !== 0);
+  }
+
+  /**
+   * Staged writes KVM has not taken are pushed by ioctl now: call before an ioctl that reads
+   * vCPU state KVM must hold already (KVM_SET_GUEST_DEBUG arms single-step at the RIP it holds).
+   */
+  commitStaged(): void {
+    const a = this.area;
+    if (a === undefined || a.stagedGroups === 0) return;
+    const pending = a.pending();
+    if (pending === 0) return;
+    a.unstage(pending);
+    a.stale();
+    for (const g of X86_PUSH_ORDER) if (pending & GROUP_BIT[g]) this.push(g);
   }
 
   /** What the vCPU was set up with: an in-kernel LAPIC, and the MSRs its msrs group carries. */
@@ -142,8 +225,9 @@ export class X86StateSync implements X86StateSource {
     this.valid &= ~(GROUP_BIT.lapic | GROUP_BIT.msrs);
   }
 
-  /** KVM ran: every group not modified is stale. */
+  /** KVM ran: every group not modified is stale (a write staged in kvm_run and not yet taken counts as modified). */
   invalidate(): void {
+    this.area?.kvmRan();
     this.valid &= this.keep();
   }
 
@@ -157,9 +241,25 @@ export class X86StateSync implements X86StateSource {
     }
   }
 
-  /** Pull every stale group (a full sync), MP_STATE first; nothing is decoded. */
+  /**
+   * Pull every stale group (a full sync), MP_STATE first; nothing is decoded. Batched when it
+   * takes more than one ioctl; from where a batch stopped, the rest go one by one, which names
+   * the failure exactly and grows the CPUID buffer on E2BIG.
+   */
   pullAll(): void {
-    for (const g of X86_PULL_ORDER) if ((this.valid & GROUP_BIT[g]) === 0) this.pull(g);
+    // With an in-kernel LAPIC, KVM_GET_MP_STATE may take an INIT/SIPI that rewrites registers:
+    // every group not modified is pulled after it, and what kvm_run holds from the exit is not
+    // current any more.
+    if (this.lapic && (this.valid & GROUP_BIT.mpState) === 0) {
+      this.valid &= this.keep();
+      this.area?.stale();
+    }
+    const stale = ALL_GROUPS & ~this.valid;
+    if ((stale & (stale - 1)) !== 0 && this.queue.begin()) {
+      for (const g of X86_PULL_ORDER) if (stale & GROUP_BIT[g]) this.pull(g);
+      if (this.queue.flush() === undefined) return;
+    }
+    for (const g of X86_PULL_ORDER) if (stale & GROUP_BIT[g] & ~this.valid) this.pull(g);
   }
 
   /** `group` will be modified: pull it if stale, and push it before the next run. */
@@ -172,10 +272,31 @@ export class X86StateSync implements X86StateSource {
     this.allDirty = true;
   }
 
-  /** Push the dirty groups, in X86_PUSH_ORDER. */
+  /**
+   * Push the dirty groups, in X86_PUSH_ORDER: by ioctl (batched when more than one), or — for
+   * groups kvm_run carries, while staging — written into kvm_run for the next KVM_RUN, when no
+   * group that must follow them goes by ioctl (routePush).
+   */
   pushDirty(): void {
-    const mask = this.dirty | (this.allDirty ? this.valid : 0);
-    for (const g of X86_PUSH_ORDER) if (mask & GROUP_BIT[g]) this.push(g);
+    const a = this.area;
+    const pending = a === undefined ? 0 : a.pending();
+    const mask = this.dirty | (this.allDirty ? this.valid : 0) | pending;
+    const { staged, ioctl } = routePush(mask, this.staging && a !== undefined ? a.enabledGroups : 0);
+    if (ioctl !== 0) {
+      a?.unstage(ioctl);
+      a?.stale();
+      const batched = (ioctl & (ioctl - 1)) !== 0 && this.queue.begin();
+      for (const g of X86_PUSH_ORDER) if (ioctl & GROUP_BIT[g]) this.push(g);
+      if (batched) {
+        const failure = this.queue.flush();
+        if (failure !== undefined) throw failure.error;
+      }
+    }
+    for (const g of X86_SYNC_REGS_GROUPS) {
+      if ((staged & GROUP_BIT[g]) === 0) continue;
+      this.rawForPush(g);
+      a!.stage(g, this.syncBytes[g]);
+    }
     this.dirty = 0;
     this.allDirty = false;
   }
@@ -187,12 +308,14 @@ export class X86StateSync implements X86StateSource {
    */
   edit(group: X86StateGroup, merge: boolean, change: (data: X86StateData) => void): void {
     const bit = GROUP_BIT[group];
+    this.commitStaged();
     if (merge) this.ensure(group);
     else {
       this.valid |= bit;
       this.objects |= bit;
     }
     change(this.state);
+    this.area?.stale();
     this.push(group);
     this.dirty &= ~bit;
   }
@@ -205,64 +328,104 @@ export class X86StateSync implements X86StateSource {
     this.objects = ALL_GROUPS;
     this.dirty = ALL_GROUPS;
     this.tscPulled = undefined;
+    // Every group is pushed from the copy: nothing staged or held in kvm_run still counts.
+    this.area?.unstage(ALL_GROUPS);
+    this.area?.stale();
   }
 
-  /** Groups whose content must survive an invalidation: the modified ones. */
+  /** Groups whose content must survive an invalidation: the modified ones, and those staged in kvm_run that KVM has not taken. */
   private keep(): number {
-    return this.dirty | (this.allDirty ? this.valid : 0);
+    return this.dirty | (this.allDirty ? this.valid : 0) | (this.area?.stagedGroups ?? 0);
   }
 
   // ---- one group: pull (ioctl into the raw struct), decode, encode, push ---------------------
 
+  /**
+   * Pull one group: from kvm_run when it holds the group fresh from the exit, else by its
+   * ioctl (now, or queued by pullAll). The group is marked valid once its ioctl has run.
+   */
   private pull(group: X86StateGroup): void {
     const s = this.state;
-    const bit = GROUP_BIT[group];
-    const io = this.ioctl;
+    const q = this.queue;
+    const done = this.afterPull[group];
     // The XSAVE image and the LAPIC page are kept as bytes: their raw struct is the object.
-    let decoded = false;
+    const doneDecoded = this.afterPullDecoded[group];
     switch (group) {
       case 'cpuid':
         this.pullCpuid();
-        break;
+        return;
       case 'mpState':
-        io(KvmIoctl.GET_MP_STATE, 'KVM_GET_MP_STATE', this.mpBuf);
-        // With an in-kernel LAPIC this made KVM accept a pending INIT/SIPI, which rewrites
-        // registers: what was pulled before is stale (what was modified stays).
-        if (this.lapic) this.valid &= this.keep();
-        break;
+        q.call(group, KvmIoctl.GET_MP_STATE, 'KVM_GET_MP_STATE', this.mpBuf, this.afterMpStatePull);
+        return;
       case 'regs':
-        io(X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf);
-        break;
+        if (this.area?.read('regs', this.syncBytes.regs)) q.then(group, done);
+        else q.call(group, X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf, done);
+        return;
       case 'sregs':
-        if (this.caps.sregs2) io(X86Ioctl.GET_SREGS2, 'KVM_GET_SREGS2', this.sregsBuf);
-        else io(X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf);
-        break;
+        if (this.caps.sregs2) q.call(group, X86Ioctl.GET_SREGS2, 'KVM_GET_SREGS2', this.sregsBuf, done);
+        else if (this.area?.read('sregs', this.syncBytes.sregs)) q.then(group, done);
+        else q.call(group, X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf, done);
+        return;
       case 'xsave':
-        this.pullXsave();
-        decoded = true;
-        break;
+        this.pullXsave(doneDecoded);
+        return;
       case 'xcrs':
-        if (this.caps.xcrs) io(X86Ioctl.GET_XCRS, 'KVM_GET_XCRS', this.xcrsBuf);
-        break;
+        if (this.caps.xcrs) q.call(group, X86Ioctl.GET_XCRS, 'KVM_GET_XCRS', this.xcrsBuf, done);
+        else q.then(group, done);
+        return;
       case 'debugRegs':
-        if (this.caps.debugRegs) io(X86Ioctl.GET_DEBUGREGS, 'KVM_GET_DEBUGREGS', this.debugBuf);
-        break;
+        if (this.caps.debugRegs) q.call(group, X86Ioctl.GET_DEBUGREGS, 'KVM_GET_DEBUGREGS', this.debugBuf, done);
+        else q.then(group, done);
+        return;
       case 'lapic':
-        if (!this.lapic) s.lapic = new Uint8Array(0);
-        else {
+        if (!this.lapic) {
+          s.lapic = new Uint8Array(0);
+          q.then(group, doneDecoded);
+        } else {
           if (s.lapic.length !== X86LapicStateLayout.size) s.lapic = new Uint8Array(X86LapicStateLayout.size);
-          io(X86Ioctl.GET_LAPIC, 'KVM_GET_LAPIC', s.lapic);
+          q.call(group, X86Ioctl.GET_LAPIC, 'KVM_GET_LAPIC', s.lapic, doneDecoded);
         }
-        decoded = true;
-        break;
+        return;
       case 'msrs':
-        this.checkCount(io(X86Ioctl.GET_MSRS, 'KVM_GET_MSRS', this.msrGetBuf), this.msrList.length, (i) => this.msrList[i], 'KVM_GET_MSRS');
-        this.tscPulled = this.rawTsc();
-        break;
+        q.call(group, X86Ioctl.GET_MSRS, 'KVM_GET_MSRS', this.msrGetBuf, this.afterMsrsPull, this.msrList.length);
+        return;
       case 'events':
-        if (this.caps.vcpuEvents) io(X86Ioctl.GET_VCPU_EVENTS, 'KVM_GET_VCPU_EVENTS', this.eventsBuf);
-        break;
+        if (!this.caps.vcpuEvents) q.then(group, done);
+        else if (this.area?.read('events', this.syncBytes.events)) q.then(group, done);
+        else q.call(group, X86Ioctl.GET_VCPU_EVENTS, 'KVM_GET_VCPU_EVENTS', this.eventsBuf, done);
+        return;
     }
+  }
+
+  // Follow-ups of the pulls, made once (a full sync queues ten each time).
+  private readonly afterPull = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, () => this.pulled(g, false)])) as Record<X86StateGroup, () => void>;
+  private readonly afterPullDecoded = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, () => this.pulled(g, true)])) as Record<X86StateGroup, () => void>;
+  private readonly afterMpStatePull = (): void => {
+    // With an in-kernel LAPIC this made KVM accept a pending INIT/SIPI, which rewrites
+    // registers: what was pulled before is stale (what was modified stays).
+    if (this.lapic) {
+      this.valid &= this.keep();
+      this.area?.stale();
+    }
+    this.pulled('mpState', false);
+  };
+  private readonly afterMsrsPull = (r: number): void => {
+    this.checkCount(r, this.msrList.length, (i) => this.msrList[i], 'KVM_GET_MSRS');
+    this.tscPulled = this.rawTsc();
+    this.pulled('msrs', false);
+  };
+
+  /** KVM_SET_MSRS of the raw entries (msrList minus TSC): all taken, or name the one refused. */
+  private readonly afterRawMsrsPush = (r: number): void => {
+    const list = this.msrList;
+    const tscAt = list.indexOf(MSR.TSC);
+    const n = tscAt < 0 ? list.length : list.length - 1;
+    this.checkCount(r, n, (i) => list[tscAt >= 0 && i >= tscAt ? i + 1 : i], 'KVM_SET_MSRS');
+  };
+
+  /** `group` was pulled into its raw struct (or, `decoded`, straight into its object). */
+  private pulled(group: X86StateGroup, decoded: boolean): void {
+    const bit = GROUP_BIT[group];
     this.valid |= bit;
     if (decoded) this.objects |= bit;
     else this.objects &= ~bit;
@@ -310,11 +473,11 @@ export class X86StateSync implements X86StateSource {
     }
   }
 
-  /** Push one group: encoded from its objects when the context holds them, else its raw struct as pulled. */
+  /** Push one group by ioctl (now, or queued by pushDirty): encoded from its objects when the context holds them, else its raw struct as pulled. */
   private push(group: X86StateGroup): void {
     const s = this.state;
     const fromObjects = (this.objects & GROUP_BIT[group]) !== 0;
-    const io = this.ioctl;
+    const q = this.queue;
     switch (group) {
       case 'cpuid':
         this.pushCpuid(fromObjects);
@@ -323,15 +486,14 @@ export class X86StateSync implements X86StateSource {
         if (fromObjects) this.mpBuf.setUint32(0, s.mpState, true);
         // Without an in-kernel LAPIC KVM refuses every state but RUNNABLE, the only one there is.
         if (!this.lapic && this.mpBuf.getUint32(0, true) === MP_RUNNABLE) return;
-        io(KvmIoctl.SET_MP_STATE, 'KVM_SET_MP_STATE', this.mpBuf);
+        q.call(group, KvmIoctl.SET_MP_STATE, 'KVM_SET_MP_STATE', this.mpBuf);
         return;
       }
       case 'regs':
-        if (fromObjects) encodeRegs(s.regs, this.regsBuf);
-        io(X86Ioctl.SET_REGS, 'KVM_SET_REGS', this.regsBuf);
+        q.call(group, X86Ioctl.SET_REGS, 'KVM_SET_REGS', this.rawForPush('regs'));
         return;
       case 'sregs':
-        this.pushSregs(fromObjects);
+        q.call(group, this.caps.sregs2 ? X86Ioctl.SET_SREGS2 : X86Ioctl.SET_SREGS, this.caps.sregs2 ? 'KVM_SET_SREGS2' : 'KVM_SET_SREGS', this.rawForPush('sregs'));
         return;
       case 'xsave':
         this.pushXsave();
@@ -343,25 +505,49 @@ export class X86StateSync implements X86StateSource {
           if (s.xcrs.length === 0) return;
           encodeXcrs(s.xcrs, this.xcrsBuf);
         }
-        io(X86Ioctl.SET_XCRS, 'KVM_SET_XCRS', this.xcrsBuf);
+        q.call(group, X86Ioctl.SET_XCRS, 'KVM_SET_XCRS', this.xcrsBuf);
         return;
       case 'debugRegs':
         if (!this.caps.debugRegs) return;
         if (fromObjects) encodeDebugRegs(s.debugRegs, this.debugBuf);
-        io(X86Ioctl.SET_DEBUGREGS, 'KVM_SET_DEBUGREGS', this.debugBuf);
+        q.call(group, X86Ioctl.SET_DEBUGREGS, 'KVM_SET_DEBUGREGS', this.debugBuf);
         return;
       case 'lapic':
         // A context from a vCPU without an in-kernel LAPIC has none to give.
-        if (this.lapic && s.lapic.length === X86LapicStateLayout.size) io(X86Ioctl.SET_LAPIC, 'KVM_SET_LAPIC', s.lapic);
+        if (this.lapic && s.lapic.length === X86LapicStateLayout.size) q.call(group, X86Ioctl.SET_LAPIC, 'KVM_SET_LAPIC', s.lapic);
         return;
       case 'msrs':
         this.pushMsrs(fromObjects);
         return;
       case 'events':
         if (!this.caps.vcpuEvents) return;
-        if (fromObjects) encodeVcpuEvents(s.events, this.eventsBuf);
-        io(X86Ioctl.SET_VCPU_EVENTS, 'KVM_SET_VCPU_EVENTS', this.eventsBuf);
+        q.call(group, X86Ioctl.SET_VCPU_EVENTS, 'KVM_SET_VCPU_EVENTS', this.rawForPush('events'));
         return;
+    }
+  }
+
+  /**
+   * The raw KVM struct of a group kvm_run can carry, encoded from its objects when the context
+   * holds them: what KVM_SET_REGS/SREGS(2)/VCPU_EVENTS take, and what is staged in kvm_run.
+   */
+  private rawForPush(group: X86SyncRegsGroup): DataView {
+    const s = this.state;
+    const fromObjects = (this.objects & GROUP_BIT[group]) !== 0;
+    switch (group) {
+      case 'regs':
+        if (fromObjects) encodeRegs(s.regs, this.regsBuf);
+        return this.regsBuf;
+      case 'sregs':
+        if (fromObjects) {
+          if (this.caps.sregs2) encodeSregs2(s.sregs, this.sregsBuf);
+          // A zero bitmap queues nothing: VCPU_EVENTS (pushed later) restores a pending
+          // interrupt. PAE PDPTRs are reloaded from guest memory by KVM_SET_SREGS.
+          else encodeSregs({ ...createX86Sregs(), ...s.sregs, interruptBitmap: [0n, 0n, 0n, 0n] }, this.sregsBuf);
+        }
+        return this.sregsBuf;
+      case 'events':
+        if (fromObjects) encodeVcpuEvents(s.events, this.eventsBuf);
+        return this.eventsBuf;
     }
   }
 
@@ -377,16 +563,20 @@ export class X86StateSync implements X86StateSource {
       const capacity = (buf.byteLength - X86Cpuid2Layout.size) / ENTRY;
       new Uint8Array(buf.buffer).set(cpuidSentinels(capacity));
       buf.setUint32(X86Cpuid2Layout.fields.nent.offset, capacity, true);
+      const counted = (): void => {
+        let count = 0;
+        while (count < capacity && buf.getUint32(X86Cpuid2Layout.size + count * ENTRY + ENTRY_FLAGS, true) !== CPUID_SENTINEL) count++;
+        this.cpuidCount = count;
+        this.pulled('cpuid', false);
+      };
       try {
-        this.ioctl(X86Ioctl.GET_CPUID2, 'KVM_GET_CPUID2', buf);
+        // Queued (pullAll), an E2BIG stops the batch, and pullAll pulls CPUID again from here.
+        this.queue.call('cpuid', X86Ioctl.GET_CPUID2, 'KVM_GET_CPUID2', buf, counted);
       } catch (e) {
         if ((e as { code?: string }).code !== 'E2BIG' || capacity >= MAX_CPUID_ENTRIES) throw e;
         this.cpuidBuf = new DataView(new ArrayBuffer(X86Cpuid2Layout.size + 2 * capacity * ENTRY));
         continue;
       }
-      let count = 0;
-      while (count < capacity && buf.getUint32(X86Cpuid2Layout.size + count * ENTRY + ENTRY_FLAGS, true) !== CPUID_SENTINEL) count++;
-      this.cpuidCount = count;
       return;
     }
   }
@@ -394,43 +584,32 @@ export class X86StateSync implements X86StateSource {
   private pushCpuid(fromObjects: boolean): void {
     // An empty table carries no CPUID: the vCPU keeps the one it was set up with.
     if (fromObjects) {
-      if (this.state.cpuid.length > 0) this.ioctl(X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', encodeCpuid2(this.state.cpuid));
+      if (this.state.cpuid.length > 0) this.queue.call('cpuid', X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', encodeCpuid2(this.state.cpuid));
       return;
     }
     if (this.cpuidCount === 0) return;
     this.cpuidBuf.setUint32(X86Cpuid2Layout.fields.nent.offset, this.cpuidCount, true);
-    this.ioctl(X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', this.cpuidBuf);
+    this.queue.call('cpuid', X86Ioctl.SET_CPUID2, 'KVM_SET_CPUID2', this.cpuidBuf);
   }
 
-  private pushSregs(fromObjects: boolean): void {
-    const s = this.state.sregs;
-    if (this.caps.sregs2) {
-      if (fromObjects) encodeSregs2(s, this.sregsBuf);
-      this.ioctl(X86Ioctl.SET_SREGS2, 'KVM_SET_SREGS2', this.sregsBuf);
-      return;
-    }
-    // From objects, a zero bitmap queues nothing: VCPU_EVENTS (pushed later) restores a pending
-    // interrupt. PAE PDPTRs are reloaded from guest memory by KVM_SET_SREGS.
-    if (fromObjects) encodeSregs({ ...createX86Sregs(), ...s, interruptBitmap: [0n, 0n, 0n, 0n] }, this.sregsBuf);
-    this.ioctl(X86Ioctl.SET_SREGS, 'KVM_SET_SREGS', this.sregsBuf);
-  }
-
-  private pullXsave(): void {
+  private pullXsave(done: () => void): void {
     const s = this.state;
     const bytes = this.caps.xsaveBytes;
     if (bytes === 0) {
       // No XSAVE in KVM: keep the same form, an XSAVE image holding x87 and SSE.
-      this.ioctl(X86Ioctl.GET_FPU, 'KVM_GET_FPU', this.fpuBuf);
-      const image = new Uint8Array(KVM_XSAVE_BYTES);
-      const view = new DataView(image.buffer);
-      encodeFxsave(decodeFpu(this.fpuBuf), view);
-      view.setBigUint64(XSAVE_HEADER.xstateBv, FP_SSE, true);
-      s.xsave = image;
+      this.queue.call('xsave', X86Ioctl.GET_FPU, 'KVM_GET_FPU', this.fpuBuf, () => {
+        const image = new Uint8Array(KVM_XSAVE_BYTES);
+        const view = new DataView(image.buffer);
+        encodeFxsave(decodeFpu(this.fpuBuf), view);
+        view.setBigUint64(XSAVE_HEADER.xstateBv, FP_SSE, true);
+        s.xsave = image;
+        done();
+      });
       return;
     }
     if (s.xsave.length !== bytes) s.xsave = new Uint8Array(bytes);
-    if (this.caps.xsave2) this.ioctl(X86Ioctl.GET_XSAVE2, 'KVM_GET_XSAVE2', s.xsave);
-    else this.ioctl(X86Ioctl.GET_XSAVE, 'KVM_GET_XSAVE', s.xsave);
+    if (this.caps.xsave2) this.queue.call('xsave', X86Ioctl.GET_XSAVE2, 'KVM_GET_XSAVE2', s.xsave, done);
+    else this.queue.call('xsave', X86Ioctl.GET_XSAVE, 'KVM_GET_XSAVE', s.xsave, done);
   }
 
   private pushXsave(): void {
@@ -440,7 +619,7 @@ export class X86StateSync implements X86StateSource {
       const extra = readXstateBv(image) & ~FP_SSE;
       if (extra !== 0n) throw new ConfigError('threadContext.xsave', `holds XSAVE components 0x${extra.toString(16)} beyond x87/SSE, and this KVM has no XSAVE (KVM_SET_FPU carries only x87 and SSE)`);
       encodeFpu(decodeFxsave(new DataView(image.buffer, image.byteOffset, image.byteLength)), this.fpuBuf);
-      this.ioctl(X86Ioctl.SET_FPU, 'KVM_SET_FPU', this.fpuBuf);
+      this.queue.call('xsave', X86Ioctl.SET_FPU, 'KVM_SET_FPU', this.fpuBuf);
       return;
     }
     let arg = image;
@@ -453,7 +632,7 @@ export class X86StateSync implements X86StateSource {
       arg = new Uint8Array(bytes);
       arg.set(image.subarray(0, Math.min(bytes, image.length)));
     }
-    this.ioctl(X86Ioctl.SET_XSAVE, 'KVM_SET_XSAVE', arg);
+    this.queue.call('xsave', X86Ioctl.SET_XSAVE, 'KVM_SET_XSAVE', arg);
   }
 
   /** TSC in the raw KVM_GET_MSRS struct, if the list has it. */
@@ -475,9 +654,20 @@ export class X86StateSync implements X86StateSource {
     if (ordered.length > 0) {
       if (this.msrSetBuf.byteLength < msrsBytes(ordered.length)) this.msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(ordered.length)));
       encodeMsrs(ordered, this.msrSetBuf);
-      this.checkCount(this.ioctl(X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf), ordered.length, (i) => ordered[i].index, 'KVM_SET_MSRS');
+      this.queue.call(
+        'msrs',
+        X86Ioctl.SET_MSRS,
+        'KVM_SET_MSRS',
+        this.msrSetBuf,
+        (r) => {
+          this.checkCount(r, ordered.length, (i) => ordered[i].index, 'KVM_SET_MSRS');
+          // KVM's TSC now continues from this value: pushing it unchanged again would rewind it.
+          this.tscPulled = tsc;
+        },
+        ordered.length,
+      );
+      return;
     }
-    // KVM's TSC now continues from this value: pushing it unchanged again would rewind it.
     this.tscPulled = tsc;
   }
 
@@ -500,8 +690,7 @@ export class X86StateSync implements X86StateSource {
       dst.set(src.subarray(entry(tscAt + 1), entry(list.length)), entry(tscAt));
     }
     this.msrSetBuf.setUint32(X86MsrsLayout.fields.nmsrs.offset, n, true);
-    const at = (i: number): number => list[tscAt >= 0 && i >= tscAt ? i + 1 : i];
-    this.checkCount(this.ioctl(X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf), n, at, 'KVM_SET_MSRS');
+    this.queue.call('msrs', X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf, this.afterRawMsrsPush, n);
   }
 
   /** KVM_GET/SET_MSRS answer how many entries they processed: fewer means one was refused. */
@@ -523,5 +712,7 @@ export function queryStateCaps(check: (cap: KvmCap) => number): X86StateCaps {
     xcrs: check(KvmCap.XCRS) > 0,
     debugRegs: check(KvmCap.DEBUGREGS) > 0,
     vcpuEvents: check(KvmCap.VCPU_EVENTS) > 0,
+    // KVM_CAP_SYNC_REGS answers the KVM_SYNC_X86_* groups kvm_run carries (7 on x86).
+    syncRegs: Math.max(0, check(KvmCap.SYNC_REGS)),
   };
 }

@@ -26,6 +26,7 @@ export function summarize(r: DemoResult): string {
     if (after !== undefined) lines.push(`part 2:  ${after.exits.map((e, id) => `vCPU ${id}: ${exitKinds(e)}`).join('; ')} (${after.wallMs.toFixed(1)} ms)`);
   }
   r.exits.forEach((counts, id) => lines.push(`exits:   vCPU ${id}: ${exitKinds(counts)}${c?.restoreMs !== undefined ? ' (restored VM)' : ''}`));
+  lines.push(`start:   ${r.startMs.toFixed(1)} ms from process start to the first KVM_RUN`);
   lines.push(`result:  guest crc32 ${hex(r.guestCrc)} over ${r.bytes} bytes, host zlib.crc32 ${hex(r.hostCrc)} → ${r.guestCrc === r.hostCrc ? 'match' : 'MISMATCH'}`);
   return lines.join('\n');
 }

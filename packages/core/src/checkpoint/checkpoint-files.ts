@@ -19,6 +19,7 @@ import { decodeSection, encodeSection } from './tagged-json';
 import { writeMemoryImage, IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
 import { MANIFEST_LIMIT_BYTES, checkMemoryImage, readCheckpointFile } from './checkpoint-read';
+import { verifiedRead } from './verified-cache';
 import {
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_MAGIC,
@@ -145,7 +146,8 @@ export class CheckpointReader {
     if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
     const manifestPath = path.join(location, MANIFEST_FILE);
     if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
-    const manifest = parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir);
+    // The manifest checks itself (its own SHA-256) as it is parsed; an unchanged file parsed before is reused (verified-cache.ts).
+    const manifest = verifiedRead(manifestPath, `manifest of ${dir}`, () => parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir));
     const image = path.join(location, manifest.memory.file);
     if (!fs.existsSync(image)) throw new CheckpointError(`${dir}/${manifest.memory.file}`, 'the memory image is missing', { code: 'missing' });
     checkMemoryImage(`${dir}/${manifest.memory.file}`, image, manifest.memory.bytes);
@@ -192,10 +194,14 @@ export class CheckpointReader {
     if (!entry) throw new CheckpointError(`${this.dir} section '${name}'`, 'is not in this checkpoint (was it saved by a machine without this component?)', { code: 'missing' });
     const where = `${this.dir} section '${name}' (${entry.file})`;
     const file = path.join(this.dir, entry.file);
-    // The manifest's size bounds the read: a larger file is damaged, and is not read whole to find out.
-    const bytes = readCheckpointFile(where, file, entry.bytes);
-    if (bytes.byteLength !== entry.bytes) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, the manifest says ${entry.bytes}: damaged`, { code: 'corrupt' });
-    if (sha256(bytes) !== entry.sha256) throw new CheckpointError(where, 'checksum mismatch: the section is damaged', { code: 'corrupt' });
-    return { version: entry.version, data: decodeSection(bytes, where) };
+    // Checked and decoded once per unchanged file and checksum (verified-cache.ts).
+    const data = verifiedRead(file, `${entry.bytes}:${entry.sha256}`, () => {
+      // The manifest's size bounds the read: a larger file is damaged, and is not read whole to find out.
+      const bytes = readCheckpointFile(where, file, entry.bytes);
+      if (bytes.byteLength !== entry.bytes) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, the manifest says ${entry.bytes}: damaged`, { code: 'corrupt' });
+      if (sha256(bytes) !== entry.sha256) throw new CheckpointError(where, 'checksum mismatch: the section is damaged', { code: 'corrupt' });
+      return decodeSection(bytes, where);
+    });
+    return { version: entry.version, data };
   }
 }

@@ -49,7 +49,7 @@ export interface ArchCheckpointSupport {
 }
 
 /** Section names the machine reserves for itself. */
-export const MACHINE_SECTION_PREFIXES = ['vcpu.', 'device.'] as const;
+export const MACHINE_SECTION_PREFIXES = ['vcpu.', 'device.', 'machine.'] as const;
 
 const SECTION_NAME = /^[a-z0-9][a-z0-9._@-]*$/;
 

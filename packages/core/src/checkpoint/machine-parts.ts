@@ -6,6 +6,7 @@ import type { ArchPlugin } from '../machine/arch-plugin';
 import type { MachineConfig } from '../machine/machine-config';
 import type { MachineDevice } from '../machine/devices';
 import type { VcpuController } from '../machine/vcpu-controller';
+import type { M5ops } from '../m5ops/m5op-handlers';
 import type { Device } from '../bus/device';
 import { deviceToken, CHECKPOINT_COMPONENT } from '../di/tokens';
 import { resolveAllOrNone } from '../di/container';
@@ -13,6 +14,7 @@ import { findDevicePlugin } from '../machine/plugin-registry';
 import type { SharedLayout } from '../devices/shared-layout';
 import type { CheckpointComponent, CheckpointContext } from './component';
 import type { NamedDevice } from './device-states';
+import { irqfdComponent } from './irqfd-state';
 
 /** The parts of a machine a checkpoint saves from or restores into (Machine hands them over). */
 export interface MachineParts {
@@ -25,9 +27,11 @@ export interface MachineParts {
   readonly devices: readonly MachineDevice[];
 }
 
-/** MachineParts once the vCPU threads exist. */
+/** MachineParts once the vCPU threads (and the machine's m5ops) exist. */
 export interface MachinePartsWithVcpus extends MachineParts {
   readonly vcpus: readonly VcpuController[];
+  /** The machine's m5ops, whose statistics a checkpoint carries (machine-state.ts). */
+  readonly m5ops: M5ops;
 }
 
 export function checkpointContext(parts: MachineParts): CheckpointContext {
@@ -44,9 +48,9 @@ export function sharedLayoutOf(parts: MachineParts, device: MachineDevice): Shar
   return findDevicePlugin(parts.container, device.spec.type).sharedLayout?.(device.spec.options);
 }
 
-/** The arch plugin's in-kernel components, then those registered under CHECKPOINT_COMPONENT. */
+/** The arch plugin's in-kernel components, the VM's irqfd bindings, then those registered under CHECKPOINT_COMPONENT. */
 export function checkpointComponents(parts: MachineParts): CheckpointComponent[] {
-  return [...(parts.arch.checkpoint?.vmComponents(parts.config) ?? []), ...resolveAllOrNone<CheckpointComponent>(parts.container, CHECKPOINT_COMPONENT)];
+  return [...(parts.arch.checkpoint?.vmComponents(parts.config) ?? []), irqfdComponent, ...resolveAllOrNone<CheckpointComponent>(parts.container, CHECKPOINT_COMPONENT)];
 }
 
 export const vcpuSection = (id: number): string => `vcpu.${id}`;

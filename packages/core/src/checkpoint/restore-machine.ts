@@ -28,7 +28,10 @@ import { CheckpointReader, type SectionState } from './checkpoint-files';
 import { IMAGE_PAGE_SIZE } from './memory-image';
 import { fromTagged } from './tagged-json';
 import { fingerprintMismatches } from './fingerprint';
+import { hostFingerprint } from './host-fingerprint';
 import { restoreLocalDeviceStates } from './device-states';
+import type { SavedVcpuState } from './vcpu-state';
+import { M5OP_STATS_SECTION, MACHINE_STATE_SECTIONS, SIM_TIME_SECTION, restoreM5opStats, savedTicks } from './machine-state';
 import { verifyMemoryImage, type ImageTarget } from './memory-image';
 import { resolveChain } from './checkpoint-chain';
 import { applyIncrement } from './incremental-image';
@@ -173,12 +176,12 @@ export class MachineRestore implements MachineRestoreHooks {
     if (support.nodeArch !== process.arch) {
       throw new CheckpointError(this.reader.dir, `was made on ${m.arch}, which runs on '${support.nodeArch}' hosts; this host is '${process.arch}'`, { code: 'arch' });
     }
-    const mismatches = fingerprintMismatches(m.cpu, support.cpuFingerprint(parts.kvm, parts.config));
+    const mismatches = fingerprintMismatches(m.cpu, hostFingerprint(support, parts.kvm, parts.config));
     if (mismatches.length > 0) {
       throw new CheckpointError(this.reader.dir, `this host's CPU cannot continue the saved guest: ${mismatches.join('; ')}. Restore on a host with the same CPU model and features`, { code: 'cpu-mismatch' });
     }
     const components = checkpointComponents(parts);
-    const claimed = new Set<string>([...components.map((c) => c.name), ...parts.devices.map((d) => deviceSection(d.name))]);
+    const claimed = new Set<string>([...components.map((c) => c.name), ...parts.devices.map((d) => deviceSection(d.name)), ...MACHINE_STATE_SECTIONS.keys()]);
     for (let id = 0; id < m.vcpus; id++) claimed.add(vcpuSection(id));
     for (const s of m.sections) {
       if (!claimed.has(s.name)) throw new CheckpointError(this.where(s.name), 'no part of this machine restores it: load the plugin or device that saved it', { code: 'incompatible' });
@@ -186,6 +189,8 @@ export class MachineRestore implements MachineRestoreHooks {
     for (const c of components) checkVersion(this.where(c.name), this.section(c.name), c.version);
     for (const d of parts.devices) checkVersion(this.where(deviceSection(d.name)), this.section(deviceSection(d.name)), DEVICE_SECTION_VERSION);
     for (let id = 0; id < m.vcpus; id++) checkVersion(this.where(vcpuSection(id)), this.section(vcpuSection(id)), support.threadContextVersion);
+    for (const [name, version] of MACHINE_STATE_SECTIONS) checkVersion(this.where(name), this.section(name), version);
+    savedTicks(this.section(SIM_TIME_SECTION).data, m.vcpus, this.where(SIM_TIME_SECTION));
   }
 
   /** The VM's state: the arch's in-kernel components and registered ones, then each device's shared state. */
@@ -242,14 +247,16 @@ export class MachineRestore implements MachineRestoreHooks {
    * incremental link's pages over it, oldest first (always checked).
    */
   loadMemory(parts: MachineParts): void {
+    const links = this.chain.slice(1);
+    const verify = this.options.verifyMemory !== false;
+    if (!verify && links.length === 0) return; // the mapping is the memory: nothing to read or copy
     const targets = this.targets(parts);
     const base = this.chain[0];
     const baseFile = `${base.dir}/${base.manifest.memory.file}`;
-    if (this.options.verifyMemory !== false) {
+    if (verify) {
       const progress = phaseReporter(this.options.onProgress, 'verify-memory', base.manifest.memory.pages * IMAGE_PAGE_SIZE);
       verifyMemoryImage(baseFile, this.imageFd, base.pageMap(), base.pageChecksums(), targets, progress);
     }
-    const links = this.chain.slice(1);
     if (links.length === 0) return;
     const progress = phaseReporter(this.options.onProgress, 'apply-increments', links.reduce((n, l) => n + l.manifest.memory.pages * IMAGE_PAGE_SIZE, 0));
     let before = 0;
@@ -269,12 +276,6 @@ export class MachineRestore implements MachineRestoreHooks {
 
   async afterVcpuThreads(parts: MachinePartsWithVcpus): Promise<void> {
     const support = parts.arch.checkpoint!;
-    for (const v of parts.vcpus) {
-      const name = vcpuSection(v.id);
-      const s = this.section(name);
-      checkVersion(this.where(name), s, support.threadContextVersion);
-      await naming(this.where(name), () => v.call('setThreadContext', s.data));
-    }
     const localOf = (thread: string): Record<string, unknown> => {
       const out: Record<string, unknown> = {};
       for (const d of parts.devices) {
@@ -283,7 +284,18 @@ export class MachineRestore implements MachineRestoreHooks {
       }
       return out;
     };
-    for (const v of parts.vcpus) await v.call('restoreDeviceStates', localOf(`vcpu${v.id}`));
+    const ticks = savedTicks(this.section(SIM_TIME_SECTION).data, parts.vcpus.length, this.where(SIM_TIME_SECTION));
+    // One round trip per vCPU thread, all threads at once: context, device-local state, ticks (vcpu-state.ts).
+    const restored = parts.vcpus.map((v) => {
+      const name = vcpuSection(v.id);
+      const s = this.section(name);
+      checkVersion(this.where(name), s, support.threadContextVersion);
+      const state: SavedVcpuState = { threadContext: s.data, deviceStates: localOf(`vcpu${v.id}`), simTicks: ticks[v.id] };
+      return naming(this.where(name), () => v.call('restoreVcpuState', state));
+    });
+    const failed = (await Promise.allSettled(restored)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    restoreM5opStats(parts.m5ops, this.section(M5OP_STATS_SECTION).data, this.where(M5OP_STATS_SECTION));
     const main = mainThreadDevices(parts);
     restoreLocalDeviceStates(main, localOf('main'));
     for (const { device } of main) device.afterRestore?.();

@@ -15,7 +15,10 @@ import { replaceDirectoryAtomically } from './atomic-dir';
 import { CheckpointReader, CheckpointWriter, type RegionToWrite } from './checkpoint-files';
 import type { DirtyPageTracker } from './dirty-tracker';
 import { encodeSection, toTagged } from './tagged-json';
-import { isValidSectionName } from './component';
+import { MACHINE_SECTION_PREFIXES, isValidSectionName } from './component';
+import type { SavedVcpuState } from './vcpu-state';
+import { hostFingerprint } from './host-fingerprint';
+import { M5OP_STATS_SECTION, M5OP_STATS_VERSION, SIM_TIME_SECTION, SIM_TIME_VERSION, m5opStatsSection, simTimeSection } from './machine-state';
 import { saveLocalDeviceStates } from './device-states';
 import type { CheckpointManifest } from './manifest';
 import { phaseReporter, type CheckpointProgressCallback } from './progress';
@@ -60,19 +63,18 @@ async function gather(parts: MachinePartsWithVcpus): Promise<GatheredSection[]> 
   const ctx = checkpointContext(parts);
   const sections: GatheredSection[] = [];
   for (const c of checkpointComponents(parts)) {
-    if (!isValidSectionName(c.name) || c.name.startsWith('vcpu.') || c.name.startsWith('device.')) {
-      throw new CheckpointError(`component '${c.name}'`, "has an invalid section name (lower-case letters, digits, '.', '-', '_', '@'; 'vcpu.' and 'device.' are the machine's)", { code: 'not-saveable' });
+    if (!isValidSectionName(c.name) || MACHINE_SECTION_PREFIXES.some((p) => c.name.startsWith(p))) {
+      throw new CheckpointError(`component '${c.name}'`, `has an invalid section name (lower-case letters, digits, '.', '-', '_', '@'; ${MACHINE_SECTION_PREFIXES.map((p) => `'${p}'`).join(', ')} are the machine's)`, { code: 'not-saveable' });
     }
     sections.push({ name: c.name, version: c.version, data: saveNamed(c.name, () => c.save(ctx)) });
   }
-  for (const v of parts.vcpus) {
-    sections.push({ name: vcpuSection(v.id), version: support.threadContextVersion, data: await v.call('threadContext') });
-  }
+  // One round trip per vCPU thread, all at once: context, device-local state, ticks (vcpu-state.ts).
+  const vcpuStates = await Promise.all(parts.vcpus.map((v) => v.call<SavedVcpuState>('saveVcpuState')));
+  parts.vcpus.forEach((v, i) => sections.push({ name: vcpuSection(v.id), version: support.threadContextVersion, data: vcpuStates[i].threadContext }));
+  sections.push({ name: SIM_TIME_SECTION, version: SIM_TIME_VERSION, data: simTimeSection(vcpuStates.map((s) => s.simTicks)) });
+  sections.push({ name: M5OP_STATS_SECTION, version: M5OP_STATS_VERSION, data: m5opStatsSection(parts.m5ops) });
   const local: Record<string, Record<string, unknown>> = {};
-  const byThread = [
-    ['main', saveLocalDeviceStates(mainThreadDevices(parts))] as const,
-    ...(await Promise.all(parts.vcpus.map(async (v) => [`vcpu${v.id}`, await v.call<Record<string, unknown>>('saveDeviceStates')] as const))),
-  ];
+  const byThread = [['main', saveLocalDeviceStates(mainThreadDevices(parts))] as const, ...parts.vcpus.map((v, i) => [`vcpu${v.id}`, vcpuStates[i].deviceStates] as const)];
   for (const [thread, states] of byThread) for (const [name, state] of Object.entries(states)) (local[name] ??= {})[thread] = state;
   for (const d of parts.devices) {
     const layout = sharedLayoutOf(parts, d);
@@ -140,7 +142,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   if ((options.parent !== undefined || options.track) && !tracking) throw new CheckpointError(dir, 'this machine cannot take incremental checkpoints (no dirty-page tracking)', { code: 'not-saveable' });
   const parentId = options.parent !== undefined ? checkIncrementalParent(options.parent, dir, tracking!) : undefined;
   const sections = await gather(parts);
-  const fingerprint = parts.arch.checkpoint!.cpuFingerprint(parts.kvm, parts.config);
+  const fingerprint = hostFingerprint(parts.arch.checkpoint!, parts.kvm, parts.config);
   const { config, bootSha256 } = recordedConfig(parts);
   const mappings = hostMappings();
   const regions: RegionToWrite[] = parts.vm.regions.map((r) => ({

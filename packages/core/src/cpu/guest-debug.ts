@@ -119,6 +119,8 @@ export interface GuestDebugCapable {
   guestDebug(): GuestDebug;
   /** Remove every breakpoint and watchpoint (restoring guest memory) and give the guest its debug exceptions back. */
   detachGuestDebug(): void;
+  /** Whether guestDebug() is attached now (read without attaching it; checkpoints ask). */
+  readonly guestDebugAttached?: boolean;
 }
 
 export function isGuestDebugCapable(cpu: object): cpu is GuestDebugCapable {

@@ -5,6 +5,7 @@ import type { ExitCounts } from './exit-stats';
 import type { CpuStop } from './cpu-stop';
 import type { ThreadContext } from './thread-context';
 import type { SimTimeOptions } from '../timing/sim-time';
+import type { IrqLines } from '../vm/irq-line';
 
 /** Per-vCPU options the machine (or a test) passes to a CPU. */
 export interface CpuOptions {
@@ -24,6 +25,12 @@ export interface CpuOptions {
   readonly vcpuCount?: number;
   /** The VM's memory regions (descriptors: any thread can map them), for host access to guest memory (guest debug). */
   readonly memoryRegions?: readonly MemoryRegion[];
+  /**
+   * The interrupt lines of the vCPU's thread, as its devices drive them (through whichever
+   * userspace interrupt controller claimed them). For CPUs whose in-kernel devices report their
+   * output levels to userspace — arm64's timers with a userspace GIC (KVM_CAP_ARM_USER_IRQ).
+   */
+  readonly irqLines?: IrqLines;
 }
 
 /**

@@ -12,6 +12,7 @@ export class DeferredEffects {
   private powerOffPending = false;
   private powerOffStatus = 0;
   private resetPending = false;
+  private flushPending = false;
 
   /** Queue a byte for `ctx.consoleWrite`. */
   consoleWrite(byte: number): void {
@@ -22,6 +23,11 @@ export class DeferredEffects {
       this.consoleBytes = grown;
     }
     this.consoleBytes[this.consoleLength++] = byte;
+  }
+
+  /** Queue `ctx.consoleFlush()`, after the queued bytes. */
+  consoleFlush(): void {
+    this.flushPending = true;
   }
 
   /** Queue `ctx.requestPowerOff(status)`; a later request in the same critical section wins. */
@@ -36,10 +42,14 @@ export class DeferredEffects {
   }
 
   /** Perform what was queued, in order: console bytes first, so a guest's last words precede its reset or power-off. Call after release. */
-  deliver(ctx: Pick<DeviceContext, 'consoleWrite' | 'requestPowerOff' | 'requestReset'>): void {
+  deliver(ctx: Pick<DeviceContext, 'consoleWrite' | 'consoleFlush' | 'requestPowerOff' | 'requestReset'>): void {
     const length = this.consoleLength;
     this.consoleLength = 0;
     for (let i = 0; i < length; i++) ctx.consoleWrite(this.consoleBytes[i]);
+    if (this.flushPending) {
+      this.flushPending = false;
+      ctx.consoleFlush?.();
+    }
     if (this.resetPending) {
       this.resetPending = false;
       ctx.requestReset?.();

@@ -109,6 +109,11 @@ export class M5ops {
     return this.stats.dumps;
   }
 
+  /** Delayed or periodic statistics actions waiting on a host timer (a checkpoint refuses them: see checkpoint/machine-state.ts). */
+  get scheduledActions(): number {
+    return this.timers.size;
+  }
+
   /** Cancel delayed and periodic statistics actions (the machine calls this on close). */
   dispose(): void {
     for (const t of this.timers) clearTimeout(t);

@@ -39,12 +39,32 @@ export interface M5StatsDump {
   readonly unmatchedWorkEnds: number;
 }
 
+/**
+ * The statistics as a checkpoint carries them (checkpoint/machine-state.ts). Host times become
+ * ages at the save — how long the period and each open work item had run — because the host
+ * clock of another process (or after a reboot) has another origin; a restore counts them on from
+ * its own clock, so time spent on disk does not pass for them (as for the guest's clock). The
+ * period's exits so far are carried too: a restored machine's exit counters start again at 0.
+ * Completed work items and dumps are kept as they were taken (their ns on the saving host's clock).
+ */
+export interface M5StatsState {
+  readonly periodAgeNs: bigint;
+  /** Exits per vCPU since the last reset, by kind. */
+  readonly periodExits: readonly ExitCounts[];
+  readonly open: readonly { readonly workId: bigint; readonly threadId: bigint; readonly vcpuId: number; readonly ageNs: bigint }[];
+  readonly work: readonly M5WorkItem[];
+  /** How many of `work` (the last ones) ended in the current period. */
+  readonly periodWorkCount: number;
+  readonly periodUnmatched: number;
+  readonly dumps: readonly M5StatsDump[];
+}
+
 const workKey = (workId: bigint, threadId: bigint) => `${workId}:${threadId}`;
 
-function difference(now: ExitCounts, base: ExitCounts | undefined): ExitCounts {
+function difference(now: ExitCounts, base: ExitCounts | undefined, carried?: ExitCounts): ExitCounts {
   const out: ExitCounts = {};
-  for (const [k, v] of Object.entries(now)) {
-    const d = v - (base?.[k] ?? 0);
+  for (const k of new Set([...Object.keys(now), ...Object.keys(carried ?? {})])) {
+    const d = (now[k] ?? 0) - (base?.[k] ?? 0) + (carried?.[k] ?? 0);
     if (d > 0) out[k] = d;
   }
   return out;
@@ -58,6 +78,8 @@ export class M5opStats {
   private periodWork: M5WorkItem[] = [];
   private periodUnmatched = 0;
   private readonly taken: M5StatsDump[] = [];
+  /** The period's exits before a restore (the counters then started again): added to every dump until the next reset. */
+  private carried: readonly ExitCounts[] = [];
 
   constructor(private readonly counts: () => ExitCounts[], private readonly now: () => bigint = () => process.hrtime.bigint()) {
     this.baseline = counts();
@@ -70,6 +92,7 @@ export class M5opStats {
     this.periodStart = this.now();
     this.periodWork = [];
     this.periodUnmatched = 0;
+    this.carried = [];
   }
 
   /** Record the period so far. */
@@ -79,13 +102,51 @@ export class M5opStats {
       by,
       vcpuId,
       periodNs: this.now() - this.periodStart,
-      exits: this.counts().map((c, i) => difference(c, this.baseline[i])),
+      exits: this.periodExits(),
       work: [...this.periodWork],
       openWork: this.open.size,
       unmatchedWorkEnds: this.periodUnmatched,
     });
     this.taken.push(dump);
     return dump;
+  }
+
+  /** Exits per vCPU since the last reset (carried over a restore included). */
+  private periodExits(): ExitCounts[] {
+    return this.counts().map((c, i) => difference(c, this.baseline[i], this.carried[i]));
+  }
+
+  /** Everything a checkpoint carries (see M5StatsState). */
+  snapshot(): M5StatsState {
+    const now = this.now();
+    return {
+      periodAgeNs: now - this.periodStart,
+      periodExits: this.periodExits(),
+      open: [...this.open.entries()].map(([key, b]) => {
+        const [workId, threadId] = key.split(':').map((n) => BigInt(n));
+        return { workId, threadId, vcpuId: b.vcpuId, ageNs: now - b.beginNs };
+      }),
+      work: [...this.allWork],
+      periodWorkCount: this.periodWork.length,
+      periodUnmatched: this.periodUnmatched,
+      dumps: [...this.taken],
+    };
+  }
+
+  /** Continue from a checkpoint's statistics: everything here is replaced (see M5StatsState). */
+  restore(state: M5StatsState): void {
+    const now = this.now();
+    this.baseline = this.counts();
+    this.carried = state.periodExits.map((c) => ({ ...c }));
+    this.periodStart = now - state.periodAgeNs;
+    this.open.clear();
+    for (const o of state.open) this.open.set(workKey(o.workId, o.threadId), { vcpuId: o.vcpuId, beginNs: now - o.ageNs });
+    this.allWork.length = 0;
+    this.allWork.push(...state.work.map((w) => Object.freeze({ ...w })));
+    this.periodWork = state.periodWorkCount > 0 ? this.allWork.slice(-state.periodWorkCount) : [];
+    this.periodUnmatched = state.periodUnmatched;
+    this.taken.length = 0;
+    this.taken.push(...state.dumps.map((d) => Object.freeze({ ...d })));
   }
 
   /** workbegin: a second begin of the same (workId, threadId) restarts it. */

@@ -45,6 +45,13 @@ export interface DeviceContext {
    */
   consoleWrite(byte: number): void;
   /**
+   * The guest finished a burst of console output that need not end in a newline (an interactive
+   * shell's prompt): hand on what consoleWrite has buffered now instead of at the next newline.
+   * A UART calls it when the guest's driver stops transmitting. Optional (a context that does not
+   * buffer has nothing to flush); call it after releasing the device's lock.
+   */
+  consoleFlush?(): void;
+  /**
    * The guest asked to power off with an exit status: ends this vCPU's run (and the machine
    * then stops the others). Call it after releasing the device's lock.
    */

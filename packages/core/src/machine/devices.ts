@@ -88,6 +88,8 @@ export function attachDevices(
 /** Where a vCPU thread's devices send what leaves the device: console bytes and interrupt levels. */
 export interface VcpuDeviceHost {
   consoleWrite(byte: number): void;
+  /** DeviceContext.consoleFlush (absent: console bytes are not buffered). */
+  consoleFlush?(): void;
   setIrqLine(line: number, level: boolean): void;
   /** DeviceContext.claimIrqLines for device `by` (absent: devices cannot claim this thread's lines). */
   claimIrqLines?(controller: IrqLines, by: string): IrqLines;
@@ -110,6 +112,7 @@ export function attachVcpuDevices(container: DependencyContainer, cpu: KvmCPU, d
       vcpuId: cpu.id,
       shared: d.shared,
       consoleWrite: (byte) => host.consoleWrite(byte),
+      consoleFlush: () => host.consoleFlush?.(),
       requestPowerOff: (status) => cpu.requestStop(Stop.poweroff(status)),
       requestReset: () => cpu.requestStop(Stop.systemReset),
       setIrqLine: (line, level) => host.setIrqLine(line, level),

@@ -181,7 +181,7 @@ export class Machine<Boot = unknown> {
       }
       await Promise.all(vcpus.map((v) => v.whenReady()));
       machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close());
-      await options.restore?.afterVcpuThreads({ ...parts, vcpus });
+      await options.restore?.afterVcpuThreads({ ...parts, vcpus, m5ops: machine.m5ops });
       return machine;
     } catch (e) {
       await Promise.allSettled(vcpus.map((v) => v.close()));
@@ -223,6 +223,7 @@ export class Machine<Boot = unknown> {
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
     const generation = ++this.runGeneration;
+    for (const v of this.vcpus) v.releaseHold();
     const all = Promise.all(this.vcpus.map((v) => this.runVcpu(v, maxExits, generation)));
     const result = await Promise.race([exited, all.then(() => this.summarize())]);
     this.exitResolve = undefined;
@@ -264,7 +265,7 @@ export class Machine<Boot = unknown> {
     const done = (): void => {
       this.busy = undefined;
     };
-    const saving = saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, this.tracking);
+    const saving = saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices, m5ops: this.m5ops }, dir, options, this.tracking);
     saving.then(done, done);
     return saving;
   }
@@ -287,7 +288,7 @@ export class Machine<Boot = unknown> {
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
     this.busy = 'restoring';
     try {
-      await restoreIntoMachine({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices }, dir, options, () => this.close(), () => {
+      await restoreIntoMachine({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices, m5ops: this.m5ops }, dir, options, () => this.close(), () => {
         // Every check passed: the machine's write log describes memory the restore replaces, so a chain starts afresh.
         this.tracking?.tracker.stop();
         this.tracking = undefined;
@@ -376,6 +377,8 @@ export class Machine<Boot = unknown> {
       const outcome = await this.m5ops.dispatch(v, s);
       if (!current()) return;
       if (outcome !== 'continue') return this.finish(outcome);
+      // Drained (or switched out) while its m5op was handled: it stays where it stopped (vcpu-switch.ts).
+      if (v.held) return v.endHeldRun(Stop.stopped);
     }
   }
 

@@ -141,6 +141,30 @@ export class VcpuController {
 
   /** Instructions the last runInstructions retired. */
   lastExecuted = 0;
+
+  /**
+   * A drain (CPU switching) asked this vCPU to stay stopped: the machine's run does not resume it
+   * after an m5op, whatever the op's handler says, until the next run() (vcpu-switch.ts).
+   */
+  private holdRequested = false;
+
+  get held(): boolean {
+    return this.holdRequested;
+  }
+
+  hold(): void {
+    this.holdRequested = true;
+  }
+
+  /** A new machine run starts: a hold from an earlier drain no longer applies. */
+  releaseHold(): void {
+    this.holdRequested = false;
+  }
+
+  /** The machine kept this held vCPU stopped after an m5op: its run ended as a stop request's does. */
+  endHeldRun(stop: CpuStop): void {
+    this.lastStop = stop;
+  }
   /** What the current run was started as. */
   private runningOp: 'run' | 'runFor' | 'runInstructions' = 'run';
 

@@ -51,6 +51,11 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
   private readonly slot = new HandOverSlot<TC>();
   /** The stop that completing pending I/O produced at the last drain (a power-off on an access's second half), if any. */
   lastDrainStop: CpuStop | undefined;
+  /**
+   * A switchOut or takeOverFrom in flight (they await the vCPU thread): a second one while it
+   * lasts is refused, so two calls never both pass the checks on the same state.
+   */
+  private inFlight: string | undefined;
 
   constructor(
     private readonly vcpu: VcpuController,
@@ -70,9 +75,17 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
     return this.slot.context;
   }
 
+  /**
+   * Stop the vCPU at an instruction boundary and keep it stopped for the rest of the machine's
+   * current run. The hold comes first, synchronously: a vCPU paused in an m5op's handler (not in
+   * KVM_RUN, so there is nothing to kick) would otherwise be resumed by the machine's run when
+   * the handler returns — after this drain resolved, or on a thread switched out meanwhile. Its
+   * run then ends `stopped`; the next machine.run() resumes it.
+   */
   async drain(): Promise<void> {
     this.requireOpen('drain');
     if (this.state === 'switched-out') return; // owns no thread: nothing runs
+    this.vcpu.hold();
     // A run in flight is kicked out of KVM_RUN; its loop completes pending I/O before it
     // acknowledges. The drain call completes any left from a run driven some other way.
     await this.vcpu.stop(this.parts.stopTimeoutMs);
@@ -81,19 +94,25 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
 
   async switchOut(): Promise<void> {
     this.requireOpen('switch out');
+    if (this.inFlight !== undefined) throw new LifecycleError(this.name, this.inFlight, 'switch out');
     if (this.state === 'switched-out') throw new LifecycleError(this.name, 'switched-out', 'switch out');
-    await this.drain();
-    await this.parts.vmState?.beforeSwitchOut();
-    let data: unknown;
+    this.inFlight = 'switching out';
     try {
-      data = await this.vcpu.call('switchOut');
-    } catch (e) {
-      await this.parts.vmState?.afterTakeOver(); // still this vCPU's thread: the VM-wide state goes back
-      throw e;
+      await this.drain();
+      await this.parts.vmState?.beforeSwitchOut();
+      let data: unknown;
+      try {
+        data = await this.vcpu.call('switchOut');
+      } catch (e) {
+        await this.parts.vmState?.afterTakeOver(); // still this vCPU's thread: the VM-wide state goes back
+        throw e;
+      }
+      this.slot.keep(this.parts.arch.threadContextFromData(data) as TC, this.memory);
+      this.state = 'switched-out';
+      this.tookOver = false;
+    } finally {
+      this.inFlight = undefined;
     }
-    this.slot.keep(this.parts.arch.threadContextFromData(data) as TC, this.memory);
-    this.state = 'switched-out';
-    this.tookOver = false;
   }
 
   handOver(taker: { readonly name: string }): HandOver<TC> {
@@ -107,14 +126,21 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
    * replaced).
    */
   async takeOverFrom(source: SwitchableCpu<TC>): Promise<void> {
+    // Checked before claiming anything: a second takeover racing this one must not take its source's thread.
+    if (this.inFlight !== undefined && !this.parts.closed()) {
+      throw new LifecycleError(this.name, this.inFlight, `take over from ${source.name} (one takeover at a time: await the first)`);
+    }
     const ownsThread = this.vcpu.isRunning || this.vcpu.loopActive || (this.state === 'active' && (this.tookOver || this.vcpu.lastStop !== undefined));
     const handed = claimHandOver(this, source, !ownsThread, this.memory);
+    this.inFlight = `taking over from ${source.name}`;
     try {
       copyGuestMemory(handed.memory, this.memory);
       await this.vcpu.call('setThreadContext', handed.context.toJSON());
     } catch (e) {
       handed.undo(); // the thread stays with its giver (this vCPU's RAM may hold part of its memory)
       throw e;
+    } finally {
+      this.inFlight = undefined;
     }
     this.state = 'active';
     this.tookOver = true;

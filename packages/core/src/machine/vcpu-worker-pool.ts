@@ -18,8 +18,25 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../errors/errors';
 import { describeValue } from '../errors/describe-value';
 
-/** The compiled worker script: in dist/machine next to this file, or in dist/ when running from src/ (tests). */
+/** The script set by useVcpuWorkerScript(), if any. */
+let scriptOverride: string | undefined;
+
+/**
+ * Run this process's vCPU threads from `script` instead of core's own worker (undefined: back
+ * to core's). For a program bundled into one file (the kvmts CLI): its vCPU threads must load
+ * the matching bundled worker, which runs core's worker entry with the bundle's module copies,
+ * instead of loading core and the arch plugin again file by file. Library users never need it.
+ */
+export function useVcpuWorkerScript(script: string | undefined): void {
+  if (script !== undefined && (!path.isAbsolute(script) || !fs.existsSync(script))) {
+    throw new ConfigError('vcpuWorkerScript', `must be the absolute path of an existing worker script, got ${describeValue(script)}`);
+  }
+  scriptOverride = script;
+}
+
+/** The worker script: useVcpuWorkerScript()'s, else the compiled one in dist/machine next to this file (in dist/ when running from src/: tests). */
 export function vcpuWorkerScript(): string {
+  if (scriptOverride !== undefined) return scriptOverride;
   const here = __filename.endsWith('.ts') ? path.join(__dirname, '..', '..', 'dist', 'machine') : __dirname;
   const script = path.join(here, 'vcpu-worker.js');
   if (!fs.existsSync(script)) throw new ConfigError('core', `vCPU worker script ${script} is missing: run \`npm run build\` first`);

@@ -31,6 +31,7 @@ import { ConfigError } from '../errors/errors';
 import type { ArchPlugin } from './arch-plugin';
 import type { Device } from '../bus/device';
 import { restoreLocalDeviceStates, saveLocalDeviceStates, type NamedDevice } from '../checkpoint/device-states';
+import { restoreVcpuState, saveVcpuState, type SavedVcpuState } from '../checkpoint/vcpu-state';
 
 let data: VcpuWorkerData;
 const port = parentPort!;
@@ -42,16 +43,20 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   const threadContainer = createIsolatedContainer();
   loadPlugins(threadContainer, data.modules);
   const arch = findArchPlugin(threadContainer, data.arch);
+  // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide. The
+  // CPU gets them too, for in-kernel devices that report their levels to userspace.
+  const irq = new IrqLineSwitch(arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd));
   const { container, cpu } = buildVcpu(threadContainer, arch, data, {
     stats: new Float64Array(data.stats),
     control: new Int32Array(data.control),
     unclaimed: data.unclaimed,
     timing: data.timing,
+    irqLines: irq,
   });
-  // Interrupt lines are driven straight from this thread: the VM fd is valid process-wide.
-  const irq = new IrqLineSwitch(arch.irqLines?.(data.vmFd, data.initialState) ?? new IrqLineDriver(data.vmFd));
   const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
+    // The buffer hands on whole lines; a prompt without a newline goes when the UART says so.
+    consoleFlush: () => console$.flush(),
     setIrqLine: (line, level) => irq.set(line, level),
     claimIrqLines: (controller, by) => irq.claim(controller, by),
     memory: new GuestMemory(data.regions),
@@ -125,6 +130,12 @@ port.on('message', (m: ToWorker) => {
             break;
           case 'restoreDeviceStates':
             restoreLocalDeviceStates(devices, m.args[0] as Record<string, unknown>);
+            break;
+          case 'saveVcpuState':
+            value = saveVcpuState(cpu, devices);
+            break;
+          case 'restoreVcpuState':
+            restoreVcpuState(cpu, arch, devices, m.args[0] as SavedVcpuState);
             break;
           case 'simTicks':
             value = isTimedCpu(cpu) ? cpu.timing.ticks : 0n;

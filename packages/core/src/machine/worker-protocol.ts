@@ -42,7 +42,10 @@ export type WorkerMethod =
   | 'simTicks'
   /** Checkpoints: this thread's device instances' local state, by device name (checkpoint/device-states.ts). */
   | 'saveDeviceStates'
-  | 'restoreDeviceStates';
+  | 'restoreDeviceStates'
+  /** Checkpoints, in one round trip each way: context, device-local state and ticks (checkpoint/vcpu-state.ts). */
+  | 'saveVcpuState'
+  | 'restoreVcpuState';
 
 /** A GuestError / KvmError flattened for postMessage. */
 export interface SerializedError {

@@ -41,6 +41,15 @@ export class SimulatedTime {
     return this.ticksSoFar;
   }
 
+  /**
+   * Continue from `ticks` (a checkpoint's saved count): the clock carries on from the saved
+   * instant instead of 0. A bigint ≥ 0.
+   */
+  restoreTicks(ticks: bigint): void {
+    if (typeof ticks !== 'bigint' || ticks < 0n) throw new ConfigError('simulated ticks', `must be a bigint ≥ 0, got ${String(ticks)}`);
+    this.ticksSoFar = ticks;
+  }
+
   /** A plain run (runLoop), measured. */
   run(maxExits?: number): CpuStop {
     return this.measure(() => this.cpu.runLoop(maxExits)).value;

@@ -27,7 +27,7 @@ import { GuestMemory } from './guest-memory';
 import { KvmDevice } from './kvm-device';
 import { VcpuFd } from './vcpu-fd';
 import { IrqLineDriver } from './irq-line';
-import type { CoalescedZone, IoeventfdOptions, KvmVM, KvmVmOptions } from './kvm-vm';
+import type { CoalescedZone, IoeventfdOptions, IrqfdBinding, KvmVM, KvmVmOptions } from './kvm-vm';
 
 /** What to do when mapping guest memory fails, by errno code. */
 const MMAP_HINTS = {
@@ -78,6 +78,8 @@ export class DefaultKvmVM implements KvmVM {
   private readonly devices: KvmDevice[] = [];
   private readonly vcpus = new Map<number, VcpuFd>();
   private readonly ownedFds: number[] = [];
+  /** KVM_IRQFD registrations in force, oldest first (irqfds()). */
+  private readonly irqfdBindings: IrqfdBinding[] = [];
   private readonly slotLimit: number;
   private readonly irqLine: IrqLineDriver;
   private nextSlot = 0;
@@ -269,12 +271,19 @@ export class DefaultKvmVM implements KvmVM {
       if (eventFd === undefined) this.releaseOwnedFd(fd);
       throw e;
     }
+    this.irqfdBindings.push({ gsi, fd });
     return fd;
   }
 
   removeIrqfd(gsi: number, eventFd: number): void {
     this.requireOpen('remove an irqfd');
     this.irqfdIoctl(eventFd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
+    const i = this.irqfdBindings.findIndex((b) => b.gsi === gsi && b.fd === eventFd);
+    if (i >= 0) this.irqfdBindings.splice(i, 1);
+  }
+
+  irqfds(): readonly IrqfdBinding[] {
+    return [...this.irqfdBindings];
   }
 
   private irqfdIoctl(fd: number, gsi: number, flags: number): void {
@@ -392,6 +401,7 @@ export class DefaultKvmVM implements KvmVM {
     this.mappings.clear();
     for (const fd of this.ownedFds) native.close(fd);
     this.ownedFds.length = 0;
+    this.irqfdBindings.length = 0;
   }
 }
 

@@ -143,6 +143,17 @@ export class GsiRoutingTable {
     for (let i = this.list.length - 1; i >= 0; i--) if (this.list[i].gsi === gsi) this.list.splice(i, 1);
   }
 
+  /**
+   * Replace every route (a checkpoint's table, or the defaults again); each is checked as
+   * encodeGsiRouting checks it, before the table changes. Commit to apply.
+   */
+  replaceRoutes(routes: readonly GsiRoute[]): void {
+    encodeGsiRouting(routes);
+    const over = routes.find((r) => r.gsi >= this.gsiLimit);
+    if (over) throw new ConfigError('gsiRouting', `GSI ${over.gsi} is beyond the ${this.gsiLimit} this KVM routes (KVM_CAP_IRQ_ROUTING)`);
+    this.list.splice(0, this.list.length, ...routes.map((r) => ({ ...r })));
+  }
+
   /** KVM_SET_GSI_ROUTING with the whole table. */
   commit(): void {
     kvmIoctl(this.vm.fd, KvmIoctl.SET_GSI_ROUTING, `KVM_SET_GSI_ROUTING(${this.list.length} routes)`, encodeGsiRouting(this.list));

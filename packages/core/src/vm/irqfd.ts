@@ -10,6 +10,15 @@ import type { KvmVM } from './kvm-vm';
 export class Irqfd {
   private constructor(private readonly vm: KvmVM, readonly gsi: number, readonly fd: number) {}
 
+  /**
+   * The irqfd bound to `gsi` in `vm` (the oldest, if several), or undefined. How the host finds an
+   * irqfd a checkpoint re-bound in a restored machine: the eventfd is a new one there.
+   */
+  static onGsi(vm: KvmVM, gsi: number): Irqfd | undefined {
+    const binding = vm.irqfds().find((b) => b.gsi === gsi);
+    return binding && new Irqfd(vm, binding.gsi, binding.fd);
+  }
+
   /** Bind a new eventfd (owned and closed by the VM) to `gsi`. */
   static assign(vm: KvmVM, gsi: number): Irqfd {
     return new Irqfd(vm, gsi, vm.addIrqfd(gsi));

@@ -37,6 +37,12 @@ export interface KvmVmOptions {
  * its container under KVM_VM (default `DefaultKvmVM`), so a user can register a subclass that
  * logs slot changes, or a wholly different implementation.
  */
+/** One KVM_IRQFD registration: writing `fd` raises `gsi`. */
+export interface IrqfdBinding {
+  readonly gsi: number;
+  readonly fd: number;
+}
+
 export interface KvmVM {
   readonly fd: number;
   readonly kvm: Kvm;
@@ -59,6 +65,8 @@ export interface KvmVM {
   setIrqLine(irq: number, level: boolean): void;
   addIrqfd(gsi: number, eventFd?: number): number;
   removeIrqfd(gsi: number, eventFd: number): void;
+  /** The eventfds bound to GSIs now (KVM_IRQFD), oldest first: what a checkpoint re-binds (checkpoint/irqfd-state.ts). */
+  irqfds(): readonly IrqfdBinding[];
   addIoeventfd(options: IoeventfdOptions): number;
 
   createDevice(type: number): KvmDevice;

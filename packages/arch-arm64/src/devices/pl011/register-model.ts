@@ -85,6 +85,9 @@ export class Pl011Registers {
         s.ifls = value & 0x3f;
         return;
       case PL011_REG.IMSC:
+        // Linux's driver writes IMSC when it starts and stops transmitting (TXIM): what it sent
+        // is then complete even without a newline (a shell prompt), so the console is flushed.
+        this.effects.consoleFlush();
         s.imsc = value & PL011_INT.ALL;
         return;
       case PL011_REG.ICR:

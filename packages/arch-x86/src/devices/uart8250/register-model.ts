@@ -92,6 +92,10 @@ export class UartRegisters {
           // Enabling THRI while THR is empty (always, here) asserts THRE at once; Linux's
           // UART_BUG_THRE probe checks exactly this.
           if (value & UART_IER.THRI && !(s.ier & UART_IER.THRI)) s.thriPending = 1;
+          // Linux's driver writes IER when it stops transmitting (THRI off once its buffer is
+          // empty; restored after a console write): what it sent is complete, even without a
+          // newline, e.g. a shell prompt. Without this the bytes would wait for the next newline.
+          this.effects.consoleFlush();
           s.ier = value & 0x0f;
         }
         return;

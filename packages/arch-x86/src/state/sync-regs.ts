@@ -1,0 +1,229 @@
+/**
+ * KVM_CAP_SYNC_REGS on x86: kvm_run.s.regs (struct kvm_sync_regs) carries the regs, sregs and
+ * events groups across KVM_RUN. KVM copies the groups named in kvm_run.kvm_valid_regs into it on
+ * every exit, and on entry applies the groups named in kvm_run.kvm_dirty_regs (regs, then sregs,
+ * then events) and clears their bits. So reading RIP after an exit costs no ioctl, and neither
+ * does writing registers before a resume. X86StateSync uses this area as a source for pulls
+ * and a target for pushes; this module keeps the bookkeeping: which groups the area holds fresh
+ * from the last exit, and which writes are staged in it, not yet taken by KVM.
+ *
+ * Rules that keep the state exact:
+ * - A staged group is not requested back (its kvm_valid_regs bit is off) until KVM has taken
+ *   the write: a KVM_RUN that returns before applying it (a vCPU waiting for INIT/SIPI returns
+ *   without reaching sync_regs, yet stores the requested groups) would otherwise overwrite the
+ *   staged bytes with KVM's old state and then apply those.
+ * - A staged group is applied at KVM_RUN entry, after every ioctl pushed before it; it may be
+ *   staged only if no group that must reach KVM after it (MUST_FOLLOW) is pushed by ioctl.
+ * - Any ioctl that writes state makes the area's copies stale until the next exit.
+ *
+ * arm64 has no equivalent: its kvm_sync_regs holds only device_irq_level and KVM does not
+ * offer KVM_CAP_SYNC_REGS there.
+ */
+import { KvmRunLayout } from '@kvmts/core';
+import { X86SyncRegs } from '../abi/constants';
+import { X86RegsLayout, X86SregsLayout, X86SyncRegsLayout, X86VcpuEventsLayout } from '../abi/layouts';
+import { GROUP_BIT, X86_PUSH_ORDER, type X86StateGroup } from './groups';
+
+/** The state groups kvm_run.s can carry. */
+export const X86_SYNC_REGS_GROUPS = ['regs', 'sregs', 'events'] as const;
+export type X86SyncRegsGroup = (typeof X86_SYNC_REGS_GROUPS)[number];
+
+/**
+ * What X86KvmCPU requests by default: the general registers, which exit handlers read (RIP,
+ * the m5op and hypercall arguments). sregs and events cost KVM a copy on every exit (sregs
+ * reads every segment) and are read far less often; ask for them with archOptions.syncRegs.
+ */
+export const X86_DEFAULT_SYNC_REGS: readonly X86SyncRegsGroup[] = ['regs'];
+
+/** Each group's KVM_SYNC_X86_* bit and its bytes in kvm_run (offset from the start of kvm_run). */
+export const SYNC_REGS_AREA: Readonly<Record<X86SyncRegsGroup, { readonly kvmBit: number; readonly offset: number; readonly size: number }>> = {
+  regs: { kvmBit: X86SyncRegs.REGS, offset: KvmRunLayout.sync_regs + X86SyncRegsLayout.fields.regs.offset, size: X86RegsLayout.size },
+  sregs: { kvmBit: X86SyncRegs.SREGS, offset: KvmRunLayout.sync_regs + X86SyncRegsLayout.fields.sregs.offset, size: X86SregsLayout.size },
+  events: { kvmBit: X86SyncRegs.EVENTS, offset: KvmRunLayout.sync_regs + X86SyncRegsLayout.fields.events.offset, size: X86VcpuEventsLayout.size },
+};
+
+const after = (group: X86StateGroup): number => X86_PUSH_ORDER.slice(X86_PUSH_ORDER.indexOf(group) + 1).reduce((m, g) => m | GROUP_BIT[g], 0);
+
+/**
+ * The groups that must reach KVM after each stageable group (as state-bit masks). regs: only
+ * events (KVM_SET_REGS drops a pending exception, so events go last); nothing else depends on
+ * the general registers. sregs: everything after it in X86_PUSH_ORDER (APIC_BASE before the
+ * LAPIC, EFER before the MSRs, …). events: nothing (last).
+ */
+export const MUST_FOLLOW: Readonly<Record<X86SyncRegsGroup, number>> = {
+  regs: GROUP_BIT.events,
+  sregs: after('sregs'),
+  events: 0,
+};
+
+const STAGEABLE_BITS = X86_SYNC_REGS_GROUPS.reduce((m, g) => m | GROUP_BIT[g], 0);
+
+/**
+ * Which of the groups in `push` (state-bit mask) go through kvm_run (`staged`) and which by
+ * ioctl, given the groups that may be staged: walking the push order backwards, a stageable
+ * group is staged unless a group it must precede is pushed by ioctl.
+ */
+export function routePush(push: number, stageable: number): { readonly staged: number; readonly ioctl: number } {
+  let staged = 0;
+  let ioctl = 0;
+  for (let i = X86_PUSH_ORDER.length - 1; i >= 0; i--) {
+    const g = X86_PUSH_ORDER[i];
+    const bit = GROUP_BIT[g];
+    if ((push & bit) === 0) continue;
+    if ((stageable & bit) !== 0 && (ioctl & MUST_FOLLOW[g as X86SyncRegsGroup]) === 0) staged |= bit;
+    else ioctl |= bit;
+  }
+  return { staged, ioctl };
+}
+
+/** KVM_SYNC_X86_* bits → state-group bits. */
+export function groupsOfKvmBits(kvmBits: number): number {
+  let m = 0;
+  for (const g of X86_SYNC_REGS_GROUPS) if (kvmBits & SYNC_REGS_AREA[g].kvmBit) m |= GROUP_BIT[g];
+  return m;
+}
+
+/** State-group bits → KVM_SYNC_X86_* bits (groups kvm_run cannot carry are ignored). */
+export function kvmBitsOfGroups(groups: number): number {
+  let m = 0;
+  for (const g of X86_SYNC_REGS_GROUPS) if (groups & GROUP_BIT[g]) m |= SYNC_REGS_AREA[g].kvmBit;
+  return m;
+}
+
+// kvm_run offsets read once: the compiled re-exports of @kvmts/core are getters.
+const VALID_REGS = KvmRunLayout.kvm_valid_regs;
+const DIRTY_REGS = KvmRunLayout.kvm_dirty_regs;
+
+/** RFLAGS in kvm_run.s.regs: bit 1 is always set in a real RFLAGS, so 0 marks "not written by KVM". */
+const AREA_RFLAGS = SYNC_REGS_AREA.regs.offset + X86RegsLayout.fields.rflags.offset;
+const RFLAGS_FIXED = 0x2;
+
+/**
+ * The sync-regs part of one vCPU's kvm_run, and what X86StateSync knows about it. Masks are
+ * state-group bits (GROUP_BIT).
+ *
+ * KVM fills the area on every KVM_RUN return, but X86StateSync learns that a run happened only
+ * when the context is invalidated, and an invalidation can also come without a run (a fresh
+ * vCPU, an error dump). So kvmRan() trusts the area only on evidence of a run: RFLAGS in the
+ * regs area has its always-one bit 1 (kvmRan clears it after taking a copy), or KVM took a
+ * staged write. Without evidence the groups are pulled by ioctl, as without the cap.
+ */
+export class SyncRegsArea {
+  /** Groups requested from KVM (kvm_valid_regs when nothing is staged); regs is always among them. */
+  private enabled = 0;
+  /** Groups held in `copies` as KVM had them at the last exit. */
+  private fresh = 0;
+  /** Groups written into the area for KVM to apply at the next entry. */
+  private staged = 0;
+  private readonly bytes: Uint8Array;
+  /** Each group's bytes in kvm_run. */
+  private readonly views: Record<X86SyncRegsGroup, Uint8Array>;
+  /** What the area held at kvmRan(), per group (the area itself is marked after the copy). */
+  private readonly copies: Record<X86SyncRegsGroup, Uint8Array> = {
+    regs: new Uint8Array(SYNC_REGS_AREA.regs.size),
+    sregs: new Uint8Array(SYNC_REGS_AREA.sregs.size),
+    events: new Uint8Array(SYNC_REGS_AREA.events.size),
+  };
+
+  constructor(private readonly run: DataView) {
+    this.bytes = new Uint8Array(run.buffer, run.byteOffset, run.byteLength);
+    const view = (g: X86SyncRegsGroup): Uint8Array => this.bytes.subarray(SYNC_REGS_AREA[g].offset, SYNC_REGS_AREA[g].offset + SYNC_REGS_AREA[g].size);
+    this.views = { regs: view('regs'), sregs: view('sregs'), events: view('events') };
+  }
+
+  /**
+   * Request `groups` (state-group bits; regs is added: it carries the evidence of a run) from
+   * now on, or nothing for 0. Withdraws staged writes and forgets what is fresh.
+   */
+  enable(groups: number): void {
+    this.unstage(this.staged);
+    this.enabled = groups === 0 ? 0 : (groups & STAGEABLE_BITS) | GROUP_BIT.regs;
+    this.fresh = 0;
+    this.markRead();
+    this.writeValid();
+  }
+
+  get enabledGroups(): number {
+    return this.enabled;
+  }
+
+  get stagedGroups(): number {
+    return this.staged;
+  }
+
+  get freshGroups(): number {
+    return this.fresh;
+  }
+
+  /**
+   * KVM may have run since the last call. A staged write whose kvm_dirty_regs bit KVM cleared
+   * was taken (its group is requested again); if KVM ran, the requested groups are copied out
+   * as fresh. Returns the staged groups KVM has not taken yet.
+   */
+  kvmRan(): number {
+    const requested = groupsOfKvmBits(this.run.getUint32(VALID_REGS, true));
+    const pending = this.staged & groupsOfKvmBits(this.run.getUint32(DIRTY_REGS, true));
+    const taken = this.staged & ~pending;
+    const ran = taken !== 0 || ((requested & GROUP_BIT.regs) !== 0 && (this.bytes[AREA_RFLAGS] & RFLAGS_FIXED) !== 0);
+    this.fresh = ran ? requested & ~pending : 0;
+    if (this.fresh & GROUP_BIT.regs) this.copies.regs.set(this.views.regs);
+    if (this.fresh & GROUP_BIT.sregs) this.copies.sregs.set(this.views.sregs);
+    if (this.fresh & GROUP_BIT.events) this.copies.events.set(this.views.events);
+    this.staged = pending;
+    // Copied (or, from a staged write KVM took, not KVM's to vouch for): cleared as evidence.
+    this.markRead();
+    this.writeValid();
+    return pending;
+  }
+
+  /** Staged groups KVM has not taken (read from kvm_dirty_regs). */
+  pending(): number {
+    return this.staged & groupsOfKvmBits(this.run.getUint32(DIRTY_REGS, true));
+  }
+
+  /** Copy `group` as KVM stored it at the last exit into `into` (its raw struct); false when it is not held fresh. */
+  read(group: X86SyncRegsGroup, into: Uint8Array): boolean {
+    if ((this.fresh & GROUP_BIT[group]) === 0) return false;
+    into.set(this.copies[group]);
+    return true;
+  }
+
+  /** Whether `group` may be staged (it is requested from KVM). */
+  stageable(group: X86StateGroup): boolean {
+    return (this.enabled & GROUP_BIT[group]) !== 0;
+  }
+
+  /** Write `group` for KVM to apply at the next KVM_RUN entry; not requested back until it has. */
+  stage(group: X86SyncRegsGroup, from: Uint8Array): void {
+    const { offset, kvmBit } = SYNC_REGS_AREA[group];
+    this.bytes.set(from, offset);
+    this.staged |= GROUP_BIT[group];
+    this.fresh &= ~GROUP_BIT[group];
+    this.run.setUint32(DIRTY_REGS, this.run.getUint32(DIRTY_REGS, true) | kvmBit, true);
+    this.writeValid();
+  }
+
+  /** Withdraw staged writes of `groups` (they are being pushed by ioctl instead). */
+  unstage(groups: number): void {
+    const g = groups & this.staged;
+    if (g === 0) return;
+    this.staged &= ~g;
+    this.run.setUint32(DIRTY_REGS, this.run.getUint32(DIRTY_REGS, true) & ~kvmBitsOfGroups(g), true);
+    // The staged bytes are not KVM's: they must not pass for evidence of a run.
+    if (g & GROUP_BIT.regs) this.markRead();
+    this.writeValid();
+  }
+
+  /** An ioctl changed KVM's state: nothing copied is current until KVM runs again. */
+  stale(): void {
+    this.fresh = 0;
+  }
+
+  private markRead(): void {
+    if ((this.staged & GROUP_BIT.regs) === 0) this.bytes[AREA_RFLAGS] = 0;
+  }
+
+  private writeValid(): void {
+    this.run.setUint32(VALID_REGS, kvmBitsOfGroups(this.enabled & ~this.staged), true);
+  }
+}

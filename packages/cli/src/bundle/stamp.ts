@@ -1,0 +1,86 @@
+/**
+ * Which build of the CLI `kvmts` runs: the bundle (one file, built by scripts/bundle/build.js
+ * after `tsc -b`) when it is there and current, else the modular program in dist/.
+ *
+ * "Current" is decided by the bundle's stamp: when the bundle was built it recorded the mtime
+ * of every compiled package's tsconfig.tsbuildinfo it was built from. `tsc -b` rewrites a
+ * package's tsbuildinfo whenever it emits anything for it (and leaves it alone when the package
+ * is up to date), so a developer who edits TypeScript and runs only `tsc -b` changes one of
+ * those mtimes and gets the modular program — never an outdated bundle. An installed package
+ * ships no tsbuildinfo: an input missing now means "not a development build", and the bundle is
+ * what was published. The check costs one small read and a few stats, loading no other module
+ * (this runs before anything else in `kvmts`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Where the bundle's files are, relative to the cli package directory. */
+export const BUNDLE_DIR = 'bundle';
+export const BUNDLE_FILES = { cli: 'kvmts.js', worker: 'vcpu-worker.js', stamp: 'stamp.json' } as const;
+
+/**
+ * The compiled packages that go into the bundle, relative to the cli package directory (in the
+ * repository and in an npm install alike, the @kvmts packages are siblings). Only native's
+ * JavaScript is bundled: its addon is loaded by path at run time, from the package.
+ */
+export const BUNDLE_INPUT_PACKAGES = ['.', '../native', '../core', '../arch-x86', '../arch-arm64', '../dev-gic'] as const;
+
+/** Each input's build-info file, relative to the cli package directory. */
+export const bundleInputs = (): string[] => BUNDLE_INPUT_PACKAGES.map((p) => path.posix.join(p, 'dist', '.tsbuildinfo'));
+
+/** The environment variable that picks the build: `auto` (default), `1` (the bundle or an error), `0` (modular). */
+export const BUNDLE_ENV = 'KVMTS_CLI_BUNDLE';
+
+export interface BundleStamp {
+  readonly format: 1;
+  /** Input build-info file (relative to the cli package) → its mtimeMs when the bundle was built. */
+  readonly inputs: Readonly<Record<string, number>>;
+}
+
+/** The stamp for the inputs as they are now (scripts/bundle/build.js writes it next to the bundle). */
+export function currentStamp(cliDir: string): BundleStamp {
+  const inputs: Record<string, number> = {};
+  for (const rel of bundleInputs()) inputs[rel] = fs.statSync(path.join(cliDir, rel)).mtimeMs;
+  return { format: 1, inputs };
+}
+
+/** Why the bundle in `cliDir` cannot be used, or undefined when it is current. */
+export function bundleStaleness(cliDir: string): string | undefined {
+  const dir = path.join(cliDir, BUNDLE_DIR);
+  let stamp: BundleStamp;
+  try {
+    stamp = JSON.parse(fs.readFileSync(path.join(dir, BUNDLE_FILES.stamp), 'utf8')) as BundleStamp;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no bundle in ${dir} (npm run build makes it)` : `its stamp is unreadable: ${(e as Error).message}`;
+  }
+  if (stamp?.format !== 1 || typeof stamp.inputs !== 'object' || stamp.inputs === null) return `its stamp ${path.join(dir, BUNDLE_FILES.stamp)} has an unknown format`;
+  for (const [rel, mtimeMs] of Object.entries(stamp.inputs)) {
+    let now: number;
+    try {
+      now = fs.statSync(path.join(cliDir, rel)).mtimeMs;
+    } catch {
+      continue; // an installed package has no build info: the bundle is what was published
+    }
+    if (now !== mtimeMs) return `${path.join(cliDir, rel)} changed after the bundle was built (tsc -b rebuilt that package; npm run build rebuilds the bundle)`;
+  }
+  for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
+    if (!fs.existsSync(path.join(dir, f))) return `${path.join(dir, f)} is missing`;
+  }
+  return undefined;
+}
+
+export type CliBuild =
+  | { readonly kind: 'bundle'; readonly file: string }
+  | { readonly kind: 'modular'; readonly why: string }
+  | { readonly kind: 'error'; readonly message: string };
+
+/** The build to run for the `KVMTS_CLI_BUNDLE` setting (undefined: auto). */
+export function chooseCliBuild(cliDir: string, setting: string | undefined): CliBuild {
+  const mode = setting === undefined || setting === '' ? 'auto' : setting;
+  if (mode === '0') return { kind: 'modular', why: `${BUNDLE_ENV}=0` };
+  if (mode !== 'auto' && mode !== '1') return { kind: 'error', message: `${BUNDLE_ENV} must be 'auto', '1' (the bundled CLI) or '0' (the modular one), got '${setting}'` };
+  const stale = bundleStaleness(cliDir);
+  if (stale === undefined) return { kind: 'bundle', file: path.join(cliDir, BUNDLE_DIR, BUNDLE_FILES.cli) };
+  if (mode === '1') return { kind: 'error', message: `${BUNDLE_ENV}=1 but the bundled CLI cannot be used: ${stale}` };
+  return { kind: 'modular', why: stale };
+}

@@ -1,0 +1,248 @@
+/**
+ * The bundled CLI, host tier: the build makes it, `kvmts` runs it (and only it: counted with
+ * NODE_DEBUG=module), it answers as the modular CLI does, a third-party plugin gets the bundle's
+ * core and tsyringe, the bundled vCPU worker loads alone, and an outdated bundle is never run.
+ * The bundled CLI running guests is cli.kvm / dump.kvm / bundle.kvm in the KVM tier.
+ */
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker, setEnvironmentData } from 'node:worker_threads';
+import { BUNDLE_ENV, BUNDLE_FILES, bundleInputs, bundleStaleness, chooseCliBuild, currentStamp } from '../src/bundle/stamp';
+import { BUNDLED_PACKAGES, SHARED_FILES_KEY } from '../src/bundle/shared-modules';
+
+const REPO = path.resolve(__dirname, '..', '..', '..');
+const CLI = path.join(REPO, 'packages', 'cli');
+const BIN = path.join(CLI, 'dist', 'bin.js');
+const BUNDLE = path.join(CLI, 'bundle');
+
+/** `kvmts args` with KVMTS_CLI_BUNDLE=`build` and NODE_DEBUG=module; `loaded` lists the files Node loaded (every thread). */
+function kvmts(build: '0' | '1', args: string[], cwd = REPO): SpawnSyncReturns<string> & { loaded: string[]; stderrText: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, [BUNDLE_ENV]: build, NODE_DEBUG: 'module' }, timeout: 60000 });
+  const lines = r.stderr.split('\n');
+  const loaded = lines.map((l) => /^MODULE \d+: load "(.*)" for module/.exec(l)?.[1]).filter((f): f is string => f !== undefined);
+  return { ...r, loaded, stderrText: lines.filter((l) => !l.startsWith('MODULE ')).join('\n') };
+}
+
+beforeAll(() => {
+  // npm run build makes the bundle; a developer who ran only tsc -b gets it made here.
+  if (bundleStaleness(CLI) !== undefined) {
+    const r = spawnSync(process.execPath, [path.join(REPO, 'scripts', 'bundle', 'build.js')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  }
+}, 120_000);
+
+describe('the bundle', () => {
+  it('is made by the normal build, right after tsc -b, and is current', () => {
+    const build = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build;
+    expect(build).toMatch(/^tsc -b && .*node scripts\/bundle\/build\.js$/);
+    expect(bundleStaleness(CLI)).toBeUndefined();
+    const stamp = JSON.parse(fs.readFileSync(path.join(BUNDLE, BUNDLE_FILES.stamp), 'utf8')) as { inputs: Record<string, number> };
+    expect(Object.keys(stamp.inputs).sort()).toEqual(['../arch-arm64/dist/.tsbuildinfo', '../arch-x86/dist/.tsbuildinfo', '../core/dist/.tsbuildinfo', '../dev-gic/dist/.tsbuildinfo', '../native/dist/.tsbuildinfo', 'dist/.tsbuildinfo']);
+  });
+
+  it('stays usable while it is rebuilt (pack.js rebuilds it beside the other suites)', async () => {
+    const build = spawn(process.execPath, [path.join(REPO, 'scripts', 'bundle', 'build.js')], { stdio: 'ignore' });
+    const done = new Promise<number | null>((resolve) => build.on('close', resolve));
+    let finished = false;
+    void done.then(() => (finished = true));
+    const seen = new Set<string>();
+    let checks = 0;
+    while (!finished) {
+      seen.add(bundleStaleness(CLI) ?? 'current');
+      checks++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(await done).toBe(0);
+    expect(checks).toBeGreaterThan(10);
+    expect([...seen]).toEqual(['current']);
+  }, 120_000);
+
+  it('runs `kvmts --help` from one file, with the modular CLI`s exact output', () => {
+    const bundled = kvmts('1', ['--help']);
+    const modular = kvmts('0', ['--help']);
+    expect(bundled.status).toBe(0);
+    expect(bundled.stdout).toBe(modular.stdout);
+    expect(bundled.stdout).toMatch(/^Usage: kvmts \[options\] \[command\]/);
+    // The launcher, its freshness check, the bundle: nothing else is read from disk.
+    expect(bundled.loaded).toEqual([BIN, path.join(CLI, 'dist', 'bundle', 'stamp.js'), path.join(BUNDLE, BUNDLE_FILES.cli)]);
+    expect(modular.loaded.length).toBeGreaterThan(100);
+  });
+
+  it('reports a typed error as the modular CLI does, reading only the native addon besides itself', () => {
+    // `boot` of a missing kernel: the arm64 and x86 plugins are loaded by arch discovery first.
+    const args = ['boot', '--arch', 'x86_64', '--kernel', '/nonexistent/kernel'];
+    const bundled = kvmts('1', args);
+    const modular = kvmts('0', args);
+    expect(bundled.status).toBe(1);
+    expect(bundled.stderrText).toBe(modular.stderrText);
+    expect(bundled.stderrText).toMatch(/^kvmts: ConfigError: --kernel: cannot read \/nonexistent\/kernel: ENOENT/);
+    expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && f !== BIN && !f.endsWith('stamp.js'))).toEqual([]);
+  });
+
+  it('shares every entry point of the @kvmts packages (their exports maps), tsyringe and reflect-metadata', () => {
+    const entries: string[] = [];
+    for (const p of ['native', 'core', 'arch-x86', 'arch-arm64', 'dev-gic']) {
+      const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'packages', p, 'package.json'), 'utf8')) as { name: string; exports: Record<string, unknown> };
+      for (const sub of Object.keys(pkg.exports)) if (sub !== './package.json') entries.push(path.posix.join(pkg.name, sub));
+    }
+    expect(Object.keys(BUNDLED_PACKAGES).sort()).toEqual([...entries, 'reflect-metadata', 'tsyringe'].sort());
+  });
+
+  it.each(['resolves the shared packages itself', 'is handed the resolved files'])('has a vCPU worker that starts in a thread reading no module file but itself and the native addon (%s)', async (how) => {
+    // The bundled CLI hands its thread's resolved files to the threads it starts (environment data).
+    const handed = how === 'is handed the resolved files';
+    setEnvironmentData(SHARED_FILES_KEY, handed ? Object.fromEntries(Object.keys(BUNDLED_PACKAGES).map((name) => [name, null])) : undefined);
+    const worker = new Worker(path.join(BUNDLE, BUNDLE_FILES.worker), { stdout: true, stderr: true, env: { ...process.env, NODE_DEBUG: 'module' } });
+    setEnvironmentData(SHARED_FILES_KEY, undefined);
+    let stderr = '';
+    worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    let failed: Error | undefined;
+    worker.on('error', (e) => (failed = e));
+    // The worker loads the native addon last, then waits for its machine's 'build' message.
+    for (const t0 = Date.now(); !stderr.includes('kvmts_native.node" for module') && failed === undefined && Date.now() - t0 < 20_000; ) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200)); // anything it would load after that
+    await worker.terminate();
+    expect(failed).toBeUndefined();
+    const loaded = [...stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
+    expect(loaded[0]).toBe(path.join(BUNDLE, BUNDLE_FILES.worker));
+    expect(loaded.slice(1).every((f) => f.endsWith('kvmts_native.node'))).toBe(true);
+    const lookedFor = [...stderr.matchAll(/MODULE \d+: looking for "([^"]+)"/g)].map((m) => m[1]);
+    if (handed) expect(lookedFor.filter((name) => name in BUNDLED_PACKAGES)).toEqual([]);
+    else expect(lookedFor).toEqual(expect.arrayContaining(['@kvmts/core', 'tsyringe']));
+  }, 30_000);
+});
+
+describe('a third-party plugin under the bundled CLI', () => {
+  let project: string;
+  beforeAll(() => {
+    // Inside the repository (its node_modules has @kvmts/core and tsyringe, as an install would),
+    // in git-ignored .cache; `kvmts` runs from there, so arch discovery finds the plugin first.
+    fs.mkdirSync(path.join(REPO, '.cache'), { recursive: true });
+    project = fs.mkdtempSync(path.join(REPO, '.cache', 'bundle-test-'));
+    fs.cpSync(path.join(__dirname, 'fixtures', 'third-party-arch'), path.join(project, 'node_modules', 'kvmts-fixture-arch'), { recursive: true });
+  });
+  afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
+
+  it.each(['1', '0'] as const)('gets the CLI`s core and tsyringe (KVMTS_CLI_BUNDLE=%s): found by its token, its ConfigError a KvmtsError to the CLI', (build) => {
+    const kernel = path.join(project, 'kernel');
+    fs.writeFileSync(kernel, Buffer.alloc(16));
+    const r = kvmts(build, ['boot', '--arch', 'fixture', '--kernel', kernel], project);
+    expect(r.stderrText).toBe("kvmts: ConfigError: fixture: linuxBoot refused; the container is this plugin's tsyringe's\n");
+    expect(r.status).toBe(1);
+    const plugin = fs.realpathSync(path.join(project, 'node_modules', 'kvmts-fixture-arch', 'index.js'));
+    expect(r.loaded).toContain(plugin);
+    // Bundled, the plugin's require('@kvmts/core') and require('tsyringe') load no file: they are the bundle's.
+    if (build === '1') expect(r.loaded.filter((f) => f.includes(`${path.sep}dist${path.sep}`) && !f.startsWith(path.join(CLI, 'dist')))).toEqual([]);
+  });
+});
+
+describe('shareBundledModules', () => {
+  it('puts a module`s copy into the require cache under its resolved file, evaluated on first require only', () => {
+    // In a child node: jest's require is not Node's, and the cache is Node's.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-share-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'pkg.js'), "module.exports = 'the file on disk';");
+      fs.writeFileSync(path.join(dir, 'given.js'), "module.exports = 'the file on disk';");
+      const script = `
+        const { shareBundledModules } = require(${JSON.stringify(path.join(CLI, 'dist', 'bundle', 'shared-modules.js'))});
+        const nodeRequire = require('node:module').createRequire(${JSON.stringify(path.join(dir, 'main.js'))});
+        let loads = 0;
+        const copy = { from: 'the bundle' };
+        const shared = shareBundledModules({ './pkg.js': () => (loads++, copy), './missing.js': () => 'never' }, nodeRequire);
+        // Given the files (as a vCPU thread is), it resolves nothing itself.
+        const other = { marker: 'given' };
+        const given = shareBundledModules({ './elsewhere.js': () => other }, nodeRequire, { './elsewhere.js': ${JSON.stringify(path.join(dir, 'given.js'))} });
+        const byGiven = require(${JSON.stringify(path.join(dir, 'given.js'))}) === other;
+        const before = loads;
+        const first = nodeRequire('./pkg.js');
+        const byPath = require(${JSON.stringify(path.join(dir, 'pkg.js'))});
+        process.stdout.write(JSON.stringify({ shared, given, byGiven, before, first: first === copy, byPath: byPath === copy, loads }));`;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      // What does not resolve is not installed: skipped. Both requires get the copy, made once.
+      expect(JSON.parse(r.stdout)).toEqual({
+        shared: { './pkg.js': path.join(dir, 'pkg.js'), './missing.js': null }, given: { './elsewhere.js': path.join(dir, 'given.js') }, byGiven: true,
+        before: 0, first: true, byPath: true, loads: 1,
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('never an outdated bundle', () => {
+  let root: string;
+  let cli: string;
+  beforeEach(() => {
+    // A layout like the repository's (and an npm install's): the cli package beside the others.
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-stamp-'));
+    cli = path.join(root, 'cli');
+    for (const rel of bundleInputs()) {
+      fs.mkdirSync(path.dirname(path.join(cli, rel)), { recursive: true });
+      fs.writeFileSync(path.join(cli, rel), '{}');
+    }
+    fs.mkdirSync(path.join(cli, 'bundle'));
+    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) fs.writeFileSync(path.join(cli, 'bundle', f), '');
+    fs.writeFileSync(path.join(cli, 'bundle', BUNDLE_FILES.stamp), JSON.stringify(currentStamp(cli)));
+  });
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  const touch = (rel: string) => {
+    const t = new Date(fs.statSync(path.join(cli, rel)).mtimeMs + 1000);
+    fs.utimesSync(path.join(cli, rel), t, t);
+  };
+
+  it('runs a current bundle by default and with KVMTS_CLI_BUNDLE=1; 0 runs the modular CLI', () => {
+    const bundle = { kind: 'bundle', file: path.join(cli, 'bundle', 'kvmts.js') };
+    expect(chooseCliBuild(cli, undefined)).toEqual(bundle);
+    expect(chooseCliBuild(cli, '')).toEqual(bundle);
+    expect(chooseCliBuild(cli, 'auto')).toEqual(bundle);
+    expect(chooseCliBuild(cli, '1')).toEqual(bundle);
+    expect(chooseCliBuild(cli, '0')).toEqual({ kind: 'modular', why: 'KVMTS_CLI_BUNDLE=0' });
+  });
+
+  it.each(bundleInputs())('falls back to the modular CLI once tsc -b has rewritten %s, and =1 says why', (rel) => {
+    touch(rel);
+    const why = `${path.join(cli, rel)} changed after the bundle was built (tsc -b rebuilt that package; npm run build rebuilds the bundle)`;
+    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why });
+    expect(chooseCliBuild(cli, '1')).toEqual({ kind: 'error', message: `KVMTS_CLI_BUNDLE=1 but the bundled CLI cannot be used: ${why}` });
+  });
+
+  it('uses an installed bundle, whose package ships no build info', () => {
+    for (const rel of bundleInputs()) fs.rmSync(path.join(cli, rel));
+    expect(chooseCliBuild(cli, undefined).kind).toBe('bundle');
+  });
+
+  it('refuses a missing bundle, a missing worker, a stamp of another format and a bad setting, each by name', () => {
+    fs.rmSync(path.join(cli, 'bundle', BUNDLE_FILES.worker));
+    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `${path.join(cli, 'bundle', 'vcpu-worker.js')} is missing` });
+    fs.writeFileSync(path.join(cli, 'bundle', BUNDLE_FILES.stamp), '{"format":2}');
+    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `its stamp ${path.join(cli, 'bundle', 'stamp.json')} has an unknown format` });
+    fs.rmSync(path.join(cli, 'bundle'), { recursive: true });
+    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `no bundle in ${path.join(cli, 'bundle')} (npm run build makes it)` });
+    expect(chooseCliBuild(cli, 'yes')).toEqual({ kind: 'error', message: "KVMTS_CLI_BUNDLE must be 'auto', '1' (the bundled CLI) or '0' (the modular one), got 'yes'" });
+  });
+
+  it('rests on tsc -b rewriting a package`s tsbuildinfo when it emits, and only then (a real tsc -b)', () => {
+    const proj = path.join(root, 'proj');
+    fs.mkdirSync(path.join(proj, 'src'), { recursive: true });
+    fs.writeFileSync(path.join(proj, 'tsconfig.json'), JSON.stringify({ extends: path.join(REPO, 'tsconfig.base.json'), compilerOptions: { rootDir: 'src', outDir: 'dist', tsBuildInfoFile: 'dist/.tsbuildinfo', types: [] }, include: ['src'] }));
+    fs.writeFileSync(path.join(proj, 'src', 'a.ts'), 'export const a = 1;\n');
+    const tsc = () => {
+      const r = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-b', proj], { encoding: 'utf8' });
+      expect(r.stdout + r.stderr).toBe('');
+      return fs.statSync(path.join(proj, 'dist', '.tsbuildinfo')).mtimeMs;
+    };
+    const first = tsc();
+    expect(tsc()).toBe(first); // up to date: left alone
+    fs.writeFileSync(path.join(proj, 'src', 'a.ts'), 'export const a = 2;\n');
+    const t = new Date(first + 2000);
+    fs.utimesSync(path.join(proj, 'src', 'a.ts'), t, t);
+    expect(tsc()).not.toBe(first); // an edit: rewritten
+  }, 60_000);
+});

@@ -1,0 +1,25 @@
+/**
+ * This host's CPU fingerprint for a machine config, computed once per KVM handle and config shape.
+ * What KVM offers (KVM_GET_SUPPORTED_CPUID on x86; the ID registers of a scratch vCPU on arm64)
+ * does not change while /dev/kvm is open, and the guest's CPU depends only on `arch`, `cpus` and
+ * `archOptions` — so every save and restore after the first skips the ioctls (and on arm64 the
+ * scratch VM) the fingerprint costs.
+ */
+import type { Kvm } from '../kvm/kvm';
+import type { MachineConfig } from '../machine/machine-config';
+import type { ArchCheckpointSupport } from './component';
+import type { CpuFingerprint } from './fingerprint';
+import { toTagged } from './tagged-json';
+
+const byKvm = new WeakMap<Kvm, WeakMap<ArchCheckpointSupport, Map<string, CpuFingerprint>>>();
+
+export function hostFingerprint(support: ArchCheckpointSupport, kvm: Kvm, config: MachineConfig): CpuFingerprint {
+  const key = JSON.stringify(toTagged({ arch: config.arch, cpus: config.cpus ?? 1, archOptions: config.archOptions ?? null }, 'config'));
+  let bySupport = byKvm.get(kvm);
+  if (!bySupport) byKvm.set(kvm, (bySupport = new WeakMap()));
+  let known = bySupport.get(support);
+  if (!known) bySupport.set(support, (known = new Map()));
+  let fingerprint = known.get(key);
+  if (!fingerprint) known.set(key, (fingerprint = support.cpuFingerprint(kvm, config)));
+  return fingerprint;
+}

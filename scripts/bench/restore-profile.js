@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Where a warm restore's time goes: `machine.restore(dir, { verifyMemory: false })` of the
+ * checkpoint benchmark's guest (incremental-tests.S, 64 MiB touched), into a machine made once
+ * from checkpointConfig(dir), with every step of core's restore path wrapped in a timer — the
+ * real code path, timed from outside (the wrappers replace the methods of core's own modules).
+ *
+ *   node scripts/bench/restore-profile.js [--memory-mib N] [--rounds N] [--no-settle]
+ *
+ * The checkpoint is left 2.5 s before the first restore, so its files are past the verified-file
+ * cache's racy window (reused from the second round on, as a warm restore of an older checkpoint
+ * reuses them); `--no-settle` starts at once and profiles the read-and-check path instead.
+ * Prints one line per round (`round r: total …; step ms …`) and, last, the medians as one JSON
+ * line `{"profile": {...}}`. The first round is a warm-up (JIT, page cache), left out of the
+ * medians. On a host without /dev/kvm run it in the nested x86 tier (KVMTS_NESTED_CMD).
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { createMachine, checkpointConfig } = require('@kvmts/core');
+const { loadPrebuiltGuest } = require('@kvmts/arch-x86');
+
+const CORE = path.dirname(require.resolve('@kvmts/core'));
+const mod = (rel) => require(path.join(CORE, rel));
+const files = mod('checkpoint/checkpoint-files.js');
+const restoreMachine = mod('checkpoint/restore-machine.js');
+const chain = mod('checkpoint/checkpoint-chain.js');
+const controller = mod('machine/vcpu-controller.js');
+
+const MIB = 1024 * 1024;
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const memoryMib = opt('--memory-mib', 256);
+const rounds = opt('--rounds', 6);
+
+/** Step → ns spent in it during the current round (nested steps count in their parent too). */
+let spent = new Map();
+const add = (step, ns) => spent.set(step, (spent.get(step) ?? 0) + ns);
+
+function timed(owner, name, step = name) {
+  const original = owner[name];
+  owner[name] = function (...a) {
+    const t0 = process.hrtime.bigint();
+    const done = () => add(step, Number(process.hrtime.bigint() - t0));
+    let out;
+    try {
+      out = original.apply(this, a);
+    } catch (e) {
+      done();
+      throw e;
+    }
+    if (out && typeof out.then === 'function') return out.finally(done);
+    done();
+    return out;
+  };
+}
+
+timed(files.CheckpointReader, 'open', 'CheckpointReader.open (manifest)');
+timed(files.CheckpointReader.prototype, 'section', 'reader.section (read + check + parse)');
+timed(chain, 'resolveChain', 'resolveChain');
+for (const step of ['checkFits', 'remapMemory', 'loadMemory', 'restoreVmState', 'afterVcpuThreads', 'close']) timed(restoreMachine.MachineRestore.prototype, step, `MachineRestore.${step}`);
+const call = controller.VcpuController.prototype.call;
+controller.VcpuController.prototype.call = function (method, ...a) {
+  const t0 = process.hrtime.bigint();
+  return call.call(this, method, ...a).finally(() => add(`vCPU call '${method}'`, Number(process.hrtime.bigint() - t0)));
+};
+
+function config() {
+  const guest = loadPrebuiltGuest('incremental-tests');
+  return {
+    arch: 'x86_64',
+    memory: memoryMib * MIB,
+    archOptions: { irqchip: 'kernel' },
+    boot: {
+      kind: 'flat',
+      mode: 'long',
+      cpl: 0,
+      image: guest.bytes,
+      entry: guest.symbols.get('touch_pages'),
+      registers: [{ rdi: BigInt(16 * MIB), rsi: BigInt((64 * MIB) / 4096), rcx: 1024n, rdx: 0x1000n, r8: 4096n }],
+    },
+  };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-restore-profile-'));
+  try {
+    const m = await createMachine(config(), { console: () => undefined });
+    await m.run({ maxExits: 1 });
+    const dir = path.join(work, 'ckpt');
+    await m.checkpoint(dir);
+    await m.close();
+    // Past the verified-file cache's racy window (checkpoint/verified-cache.ts): files written
+    // less than 2 s before a read are read and checked every time. `--no-settle` profiles that path.
+    if (!args.includes('--no-settle')) await new Promise((r) => setTimeout(r, 2500));
+    const spare = await createMachine(checkpointConfig(dir), { console: () => undefined });
+    // The arch plugin's fingerprint and in-kernel components, wrapped on the spare's own plugin object.
+    const support = spare.arch.checkpoint;
+    timed(support, 'cpuFingerprint', 'arch cpuFingerprint');
+    const vmComponents = support.vmComponents.bind(support);
+    support.vmComponents = (cfg) =>
+      vmComponents(cfg).map((c) => {
+        const w = Object.create(c);
+        w.restore = (ctx, state) => {
+          const t0 = process.hrtime.bigint();
+          try {
+            return c.restore(ctx, state);
+          } finally {
+            add(`component ${c.name}.restore`, Number(process.hrtime.bigint() - t0));
+          }
+        };
+        return w;
+      });
+    const all = [];
+    for (let r = 0; r < rounds; r++) {
+      spent = new Map();
+      const t0 = process.hrtime.bigint();
+      await spare.restore(dir, { verifyMemory: false });
+      const t1 = process.hrtime.bigint();
+      await spare.run({ maxExits: 1 });
+      const t2 = process.hrtime.bigint();
+      add('machine.restore (total)', Number(t1 - t0));
+      add('run to the first exit', Number(t2 - t1));
+      const row = Object.fromEntries([...spent].map(([k, v]) => [k, v / 1e6]));
+      process.stdout.write(`round ${r}: ${Object.entries(row).map(([k, v]) => `${k} ${v.toFixed(2)} ms`).join('; ')}\n`);
+      if (r > 0) all.push(row);
+    }
+    await spare.close();
+    const keys = [...new Set(all.flatMap((row) => Object.keys(row)))];
+    const profile = Object.fromEntries(keys.map((k) => [k, Number(median(all.map((row) => row[k] ?? 0)).toFixed(3))]));
+    process.stdout.write(`${JSON.stringify({ profile, memoryMib, rounds: all.length })}\n`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`restore-profile: ${e.stack ?? e}\n`);
+  process.exit(1);
+});
