@@ -60,6 +60,7 @@ function vcpuRecorder(log: string[], failSwitchOut = false): VcpuController {
     isRunning: false,
     loopActive: false,
     lastStop: undefined,
+    hold: () => void log.push('vcpu.hold'),
     stop: async () => void log.push('vcpu.stop'),
     call: async (op: string) => {
       log.push(`vcpu.${op}`);
@@ -93,7 +94,7 @@ describe('VcpuSwitch and the machine’s VM-wide state', () => {
     const log: string[] = [];
     const a = vcpuSwitch(log, vcpuRecorder(log));
     await a.switchOut();
-    expect(log).toEqual(['vcpu.stop', 'vcpu.drain', 'vm.beforeSwitchOut', 'vcpu.switchOut']);
+    expect(log).toEqual(['vcpu.hold', 'vcpu.stop', 'vcpu.drain', 'vm.beforeSwitchOut', 'vcpu.switchOut']);
     const b = vcpuSwitch(log, vcpuRecorder(log));
     await b.switchOut();
     log.length = 0;
