@@ -13,9 +13,10 @@
  *             into the kernel) and, after the go, the guest takes B — and not A, which it would
  *             take first (higher priority) had the acknowledge not gone back with the state.
  *  checkpoint the same with the machine stopped rather than switched (mux.toModel()), then a
- *             checkpoint while the model holds the GIC: a fresh machine restored from it (its
- *             GIC in the kernel) reads every register equal to the model's and takes B; the
- *             original machine's run() puts the model's state back into its kernel and takes B too.
+ *             checkpoint while the model holds the GIC: the original machine's run() puts the
+ *             model's state back into its kernel and takes B; a fresh machine restored from the
+ *             checkpoint (its GIC in the kernel) reads every register equal to the model's and
+ *             takes B too.
  *  ITS        a machine whose GIC has an ITS refuses the switch-out with a ConfigError naming it.
  */
 import * as fs from 'node:fs';
@@ -38,19 +39,18 @@ import {
 } from '@kvmts/core';
 import type { Arm64Boot } from '@kvmts/arch-arm64';
 import { DEV_GIC_MODULE, DEV_GIC_V3_ITS_MODULE, gicMuxOf, kernelGicOf, type GicMux, type KernelGic } from '@kvmts/dev-gic';
+import { guestProgram } from './support/guest-program';
+import { mark, step } from './support/steps';
 
 const REPORT = 0x4020_0000;
 const A = 44;
 const B = 45;
 const SLOW = 600_000;
+/** Bounds of the steps (the runner's idle watchdog is 240 s: every wait fails well before it). */
+const GUEST_MS = 60_000;
+const HOST_MS = 30_000;
 const shutdown = { reason: 'system-event', event: KvmSystemEvent.SHUTDOWN, flags: 0n };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function guestProgram(name: string): Uint8Array {
-  const dir = process.env.KVMTS_GUEST_ASM;
-  if (!dir) throw new ConfigError('KVMTS_GUEST_ASM', 'unset: this suite runs inside the nested arm64 host');
-  return fs.readFileSync(path.join(dir, `${name}.bin`));
-}
 
 function config(plugin = DEV_GIC_MODULE): MachineConfig<Arm64Boot> {
   return { arch: 'arm64', memory: 16 << 20, cpus: 2, plugins: [plugin], archOptions: { gic: 'kernel', timer: 'none' }, boot: { kind: 'kernel', image: guestProgram('gic-mux') } };
@@ -74,24 +74,36 @@ const report = (m: Machine) => {
   return { taken: Array.from({ length: Math.min(count, 4) }, (_, i) => v.getBigUint64(24 + 8 * i, true)), count, done: v.getBigUint64(64, true) };
 };
 
-/** Run the guest until it has programmed the GIC and waits masked; pend A in KVM meanwhile. Returns the run in flight. */
-async function programmedWithAPending(m: Machine): Promise<Promise<unknown>> {
+/**
+ * Run the guest until it has programmed the GIC and waits masked, pend A in KVM meanwhile, then
+ * stop the machine (every vCPU out of KVM_RUN: vCPU 1 is powered off inside it, so draining
+ * vCPU 0 alone would not end the run).
+ */
+async function programmedWithAPending(m: Machine): Promise<void> {
   const running = m.run();
   let ended: unknown;
   void running.then(
     (exit) => (ended = exit),
     (e: unknown) => (ended = e),
   );
-  const deadline = Date.now() + 120_000;
-  while (m.memory.view(REPORT, 8).getBigUint64(0, true) !== 1n) {
-    if (ended !== undefined) throw new Error(`the run ended before the guest programmed the GIC: ${String((ended as Error)?.message ?? JSON.stringify(ended, (_, v) => (typeof v === 'bigint' ? v.toString() : v)))}`);
-    if (Date.now() > deadline) throw new Error('the guest did not program the GIC');
-    await sleep(10);
-  }
-  await sleep(100); // into the wait loop
+  await step('guest programs the GIC', GUEST_MS, async () => {
+    while (m.memory.view(REPORT, 8).getBigUint64(0, true) !== 1n) {
+      if (ended !== undefined) throw new Error(`the run ended before the guest programmed the GIC: ${String((ended as Error)?.message ?? JSON.stringify(ended, (_, v) => (typeof v === 'bigint' ? v.toString() : v)))}`);
+      await sleep(10);
+    }
+    await sleep(100); // into the wait loop
+  }, () => m.stop());
+  mark('pend A in KVM');
   gicOf(m).setSpi(A, true); // an edge into the running vGIC: latched pending, masked by PMR 0x30
   gicOf(m).setSpi(A, false);
-  return running;
+  await step('stop the machine', HOST_MS, () => m.stop());
+  expect(await step('the run ends stopped', HOST_MS, running)).toEqual({ reason: 'stopped' });
+}
+
+/** Set the guest's go flag and run it to its SYSTEM_OFF (bounded: a guest that never ends is stopped). */
+async function goToTheEnd(m: Machine, label: string): Promise<unknown> {
+  m.memory.view(REPORT + 8, 8).setBigUint64(0, 1n, true);
+  return step(`${label}: run to SYSTEM_OFF`, GUEST_MS, m.run(), () => m.stop());
 }
 
 /** The simulated CPU's side: a CPU model that holds the thread while the test acts as its GIC client. */
@@ -145,34 +157,34 @@ describe('nested arm64: the muxing GIC (in-kernel vGICv3 ↔ userspace GICv3 mod
   let work: string;
   beforeEach(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-gicmux-'));
+    mark(`test: ${expect.getState().currentTestName}`);
   });
   afterEach(async () => {
-    await Promise.all(machines.map((m) => m.close()));
+    await step('close the machines', HOST_MS, Promise.all(machines.map((m) => m.close())));
     machines = [];
     fs.rmSync(work, { recursive: true, force: true });
   });
   async function machine(plugin?: string): Promise<Machine> {
-    const m = await createMachine(config(plugin), { console: () => undefined });
+    const m = await step('create the machine', HOST_MS, createMachine(config(plugin), { console: () => undefined }));
     machines.push(m);
     return m;
   }
 
   it('switching out hands the GIC to the model (every register equal, A pending); the simulated side acknowledges A and B is pended; switching back, the guest takes B and not A', async () => {
     const m = await machine();
-    const running = await programmedWithAPending(m);
+    await programmedWithAPending(m);
     const kvm = m.cpu(0);
-    await m.stop(); // vCPU 1 is powered off inside KVM_RUN: draining vCPU 0 alone would not end the run
-    expect(await running).toEqual({ reason: 'stopped' });
-    await kvm.drain();
+    await step('drain vCPU 0', HOST_MS, () => kvm.drain());
     const mux = muxOf(m);
     expect(mux.holder).toBe('kernel');
+    mark('read the kernel GIC');
     const kernel = gicOf(m).registers();
     expect(kernel['GICD_ISPENDR+0x204']! & BigInt(1 << (A - 32))).not.toBe(0n); // A latched in KVM
     expect(kernel['cpu0 ICC_PMR_EL1']).toBe(0x30n);
 
     const sim = new SimulatedCpu();
-    await kvm.switchOut(); // the machine's switch hook: the GIC goes to the model
-    await sim.takeOverFrom(kvm);
+    await step('switch vCPU 0 out (the GIC to the model)', HOST_MS, () => kvm.switchOut());
+    await step('the simulated CPU takes the thread', HOST_MS, () => sim.takeOverFrom(kvm));
     expect(mux.holder).toBe('model');
     expect(mux.registers()).toEqual(kernel);
     const model = mux.model;
@@ -182,26 +194,25 @@ describe('nested arm64: the muxing GIC (in-kernel vGICv3 ↔ userspace GICv3 mod
     expect(model.readDistributor(0x104) & (3 << (A - 32))).toBe(3 << (A - 32)); // A and B enabled
     expect(model.readSysReg(0, 'ICC_PMR_EL1')).toBe(0x30n);
 
+    mark('the simulated side acknowledges A, B pended');
     acknowledgeA(mux);
     pendB(m, mux);
     const handedBack = mux.registers();
 
-    await sim.switchOut();
-    await kvm.takeOverFrom(sim); // the last vCPU back: the model's state goes into the kernel
+    await step('the simulated CPU switches out', HOST_MS, () => sim.switchOut());
+    await step('vCPU 0 takes the thread back (the GIC to the kernel)', HOST_MS, () => kvm.takeOverFrom(sim)); // the last vCPU back
     expect(mux.holder).toBe('kernel');
     expect(gicOf(m).registers()).toEqual(handedBack);
 
-    m.memory.view(REPORT + 8, 8).setBigUint64(0, 1n, true);
-    expect(await m.run()).toEqual(shutdown);
+    expect(await goToTheEnd(m, 'switched back')).toEqual(shutdown);
     expect(report(m)).toEqual({ taken: [BigInt(B)], count: 1, done: 1n });
   }, SLOW);
 
   it('a checkpoint taken while the model holds the GIC restores into a fresh machine with the in-kernel GIC, which delivers the pending B; run() gives the original its GIC back', async () => {
     const m = await machine();
-    const running = await programmedWithAPending(m);
-    await m.stop();
-    expect(await running).toEqual({ reason: 'stopped' });
+    await programmedWithAPending(m);
     const mux = muxOf(m);
+    mark('the GIC to the model (toModel)');
     const kernel = gicOf(m).registers();
     mux.toModel();
     expect(mux.registers()).toEqual(kernel);
@@ -210,39 +221,40 @@ describe('nested arm64: the muxing GIC (in-kernel vGICv3 ↔ userspace GICv3 mod
     const modelRegisters = mux.registers();
 
     const dir = path.join(work, 'ckpt');
-    await m.checkpoint(dir);
+    await step('checkpoint while the model holds the GIC', HOST_MS, () => m.checkpoint(dir));
     expect(mux.holder).toBe('model'); // a checkpoint reads the model, it does not move the GIC
 
-    const r = await restoreMachine(dir, { console: () => undefined });
+    expect(await goToTheEnd(m, 'original')).toEqual(shutdown); // run() resumes: the model's state back into KVM first
+    expect(mux.holder).toBe('kernel');
+    expect(report(m)).toEqual({ taken: [BigInt(B)], count: 1, done: 1n });
+    // Closed before the restore: its vCPU threads go back to the pool and the fresh machine
+    // builds in them (starting new threads takes tens of seconds in this emulated tier).
+    await step('close the original', HOST_MS, () => m.close());
+
+    const restoring = restoreMachine(dir, { console: () => undefined });
+    const r = await step('restore into a fresh machine', GUEST_MS, restoring, () => void restoring.then((late) => late.close(), () => undefined));
     machines.push(r);
     expect(muxOf(r).holder).toBe('kernel');
     expect(gicOf(r).registers()).toEqual(modelRegisters);
-    r.memory.view(REPORT + 8, 8).setBigUint64(0, 1n, true);
-    expect(await r.run()).toEqual(shutdown);
+    expect(await goToTheEnd(r, 'restored')).toEqual(shutdown);
     expect(report(r)).toEqual({ taken: [BigInt(B)], count: 1, done: 1n });
-
-    m.memory.view(REPORT + 8, 8).setBigUint64(0, 1n, true);
-    expect(await m.run()).toEqual(shutdown); // run() resumes: the model's state back into KVM first
-    expect(mux.holder).toBe('kernel');
-    expect(report(m)).toEqual({ taken: [BigInt(B)], count: 1, done: 1n });
   }, SLOW);
 
   it('refuses to switch out a machine whose GIC has an ITS, naming it; the vCPU keeps its thread and runs on', async () => {
     const m = await machine(DEV_GIC_V3_ITS_MODULE);
-    const running = await programmedWithAPending(m);
+    await programmedWithAPending(m);
     const kvm = m.cpu(0);
-    await m.stop();
-    expect(await running).toEqual({ reason: 'stopped' });
-    const error = await kvm.switchOut().then(
-      () => undefined,
-      (e: unknown) => e,
+    const error = await step('switch out (refused)', HOST_MS, () =>
+      kvm.switchOut().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
     );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain('ITS');
     expect(kvm.switchState).toBe('active');
     expect(muxOf(m).holder).toBe('kernel');
-    m.memory.view(REPORT + 8, 8).setBigUint64(0, 1n, true);
-    expect(await m.run()).toEqual(shutdown);
+    expect(await goToTheEnd(m, 'ITS')).toEqual(shutdown);
     expect(report(m).taken).toEqual([BigInt(A)]);
   }, SLOW);
 });
