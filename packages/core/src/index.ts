@@ -30,6 +30,7 @@ export * from './vm/kvm-vm';
 export * from './vm/default-kvm-vm';
 export * from './cpu/thread-context';
 export * from './cpu/switching';
+export * from './cpu/switch-hooks';
 export * from './cpu/exit-stats';
 export * from './cpu/vcpu-control';
 export * from './cpu/cpu-stop';

@@ -33,6 +33,7 @@ import type { SwitchMemory } from '../cpu/switching';
 import { checkMachineOptions, checkMaxExits } from './config-checks';
 import { runRefusal } from './run-lifecycle';
 import type { ThreadHeapStatistics } from './thread-heap';
+import { machineSwitchHooks, runSwitchHooks, type MachineSwitchHook } from '../cpu/switch-hooks';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -213,6 +214,13 @@ export class Machine<Boot = unknown> {
     if (refusal) throw refusal;
     if (this.busy) throw new LifecycleError('machine', this.busy, 'run (await the checkpoint or restore first)');
     this.requireOwnThreads('run');
+    const hooks = this.switchHooks();
+    if (hooks.length > 0) {
+      // VM-wide state a switch moved out of the kernel (an in-kernel GIC's) goes back before KVM runs.
+      await runSwitchHooks(hooks, 'resuming');
+      const late = runRefusal({ closed: this.closed, running: this.exitResolve !== undefined, lastExit: this.lastExit });
+      if (late) throw late;
+    }
     this.vm.lifecycle.moveTo('running');
     const exited = new Promise<MachineExit>((resolve) => (this.exitResolve = resolve));
     const generation = ++this.runGeneration;
@@ -304,9 +312,30 @@ export class Machine<Boot = unknown> {
     const vcpu = this.vcpus[index];
     if (vcpu === undefined) throw new ConfigError('cpu', `no vCPU ${index} (the machine has ${this.vcpus.length})`);
     this.switchMemory ??= machineSwitchMemory(this.memory, () => this.closed);
-    this.switches[index] ??= new VcpuSwitch(vcpu, { arch: this.arch, memory: this.switchMemory, closed: () => this.closed, stopTimeoutMs: this.config.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS });
+    this.switches[index] ??= new VcpuSwitch(vcpu, { arch: this.arch, memory: this.switchMemory, closed: () => this.closed, stopTimeoutMs: this.config.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS, vmState: this.vmState });
     return this.switches[index];
   }
+
+  private hooks: MachineSwitchHook[] | undefined;
+  /** The plugins' switch hooks for this machine (cpu/switch-hooks.ts), asked for once. */
+  private switchHooks(): MachineSwitchHook[] {
+    return (this.hooks ??= machineSwitchHooks(this.container, this.vm));
+  }
+
+  private readonly vmState = {
+    /** The first vCPU to switch out ends the run (every vCPU out of KVM_RUN), then the hooks move their state out. */
+    beforeSwitchOut: async (): Promise<void> => {
+      const hooks = this.switchHooks();
+      if (hooks.length === 0 || this.switches.some((s) => s?.switchState === 'switched-out')) return;
+      await this.stop();
+      await runSwitchHooks(hooks, 'switchingOut');
+    },
+    /** Once no vCPU is switched out, the hooks move their state back. */
+    afterTakeOver: async (): Promise<void> => {
+      if (this.switches.some((s) => s?.switchState === 'switched-out')) return;
+      await runSwitchHooks(this.switchHooks(), 'resuming');
+    },
+  };
 
   /** A switched-out vCPU's state is with another CPU model: the machine neither runs nor saves it. */
   private requireOwnThreads(operation: string): void {

@@ -16,6 +16,12 @@ export interface VcpuSwitchParts {
   /** Whether the machine is closed (its vCPU threads gone). */
   readonly closed: () => boolean;
   readonly stopTimeoutMs: number;
+  /**
+   * The machine's VM-wide state hand-off (cpu/switch-hooks.ts): called before this vCPU switches
+   * out, and after it took a thread over (or failed to switch out); the machine decides whether
+   * it is the first out or the last back.
+   */
+  readonly vmState?: { beforeSwitchOut(): Promise<void>; afterTakeOver(): Promise<void> };
 }
 
 /**
@@ -93,7 +99,14 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
     this.inFlight = 'switching out';
     try {
       await this.drain();
-      const data = await this.vcpu.call('switchOut');
+      await this.parts.vmState?.beforeSwitchOut();
+      let data: unknown;
+      try {
+        data = await this.vcpu.call('switchOut');
+      } catch (e) {
+        await this.parts.vmState?.afterTakeOver(); // still this vCPU's thread: the VM-wide state goes back
+        throw e;
+      }
       this.slot.keep(this.parts.arch.threadContextFromData(data) as TC, this.memory);
       this.state = 'switched-out';
       this.tookOver = false;
@@ -131,6 +144,7 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
     }
     this.state = 'active';
     this.tookOver = true;
+    await this.parts.vmState?.afterTakeOver();
   }
 
   private requireOpen(operation: string): void {

@@ -4,8 +4,10 @@
  * its ITS, its FDT node and a state that checkpoints — instead of the arch plugin's minimal one.
  */
 import type { DependencyContainer } from 'tsyringe';
+import { MACHINE_SWITCH_HOOK } from '@kvmts/core';
 import { ARM64_INTERRUPT_CONTROLLER, type Arm64InterruptController } from '@kvmts/arch-arm64';
 import { createKernelGic, kernelGicOptions, type KernelGicOptions } from './kernel-gic';
+import { gicMuxSwitchHook } from './gic-mux';
 import { vgicV2CheckpointRefusal, vgicV3CheckpointComponent } from './vgic-checkpoint';
 
 export function kernelGicController(options: KernelGicOptions = {}): Arm64InterruptController {
@@ -20,4 +22,6 @@ export function kernelGicController(options: KernelGicOptions = {}): Arm64Interr
 /** Register dev-gic's controller with `options` in `container` (what the plugin modules do). */
 export function registerKernelGic(container: DependencyContainer, options: KernelGicOptions = {}): void {
   container.register(ARM64_INTERRUPT_CONTROLLER, { useValue: kernelGicController(options) });
+  // CPU switching hands a vGICv3 to the userspace model and back (./gic-mux.ts); the hook is a no-op for other machines.
+  container.register(MACHINE_SWITCH_HOOK, { useValue: gicMuxSwitchHook });
 }

@@ -5,3 +5,4 @@ export * from './kernel-gic-layout';
 export * from './kernel-gic';
 export * from './vgic-checkpoint';
 export * from './controller';
+export * from './gic-mux';

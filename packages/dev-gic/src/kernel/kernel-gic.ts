@@ -42,6 +42,12 @@ export const ITS_PHANDLE = 3;
 
 const hex = (n: number): string => n.toString(16);
 
+/** Where a GIC's input lines go instead of KVM_IRQ_LINE while another model holds its state (./gic-mux.ts). */
+export interface GicInputSink {
+  setSpi(intid: number, level: boolean): void;
+  setPpi(vcpu: number, intid: number, level: boolean): void;
+}
+
 /** A created, initialised in-kernel vGIC. */
 export class KernelGic {
   constructor(
@@ -56,6 +62,14 @@ export class KernelGic {
     readonly fdtNode: FdtNode,
   ) {}
 
+  /** While set, setSpi/setPpi drive this sink (the userspace model holding the GIC) instead of KVM. */
+  private inputs: GicInputSink | undefined;
+
+  /** Send the input lines to `sink` (undefined: back to KVM_IRQ_LINE). */
+  divertInputs(sink: GicInputSink | undefined): void {
+    this.inputs = sink;
+  }
+
   get layout(): VgicV3Layout {
     return { nrIrqs: this.nrIrqs, mpidrs: this.mpidrs };
   }
@@ -63,13 +77,15 @@ export class KernelGic {
   /** Drive the input line of SPI `intid` (KVM_IRQ_LINE): an edge SPI pends on a rising edge, a level SPI follows the line. */
   setSpi(intid: number, level: boolean): void {
     this.checkSpi(intid);
-    this.vm.setIrqLine(encodeIrqLine({ type: 'spi', intid }), level);
+    if (this.inputs) this.inputs.setSpi(intid, level);
+    else this.vm.setIrqLine(encodeIrqLine({ type: 'spi', intid }), level);
   }
 
   /** Drive PPI `intid` (16–31) of vCPU `vcpu`. */
   setPpi(vcpu: number, intid: number, level: boolean): void {
     if (!Number.isInteger(vcpu) || vcpu < 0 || vcpu >= this.mpidrs.length) throw new ConfigError('vcpu', `the machine has vCPUs 0–${this.mpidrs.length - 1}, not ${vcpu}`);
-    this.vm.setIrqLine(encodeIrqLine({ type: 'ppi', vcpu, intid }), level);
+    if (this.inputs) this.inputs.setPpi(vcpu, intid, level);
+    else this.vm.setIrqLine(encodeIrqLine({ type: 'ppi', vcpu, intid }), level);
   }
 
   /** An irqfd that raises SPI `intid` (an edge each trigger()) without an exit; GSI = INTID − 32. */

@@ -16,6 +16,7 @@
  */
 import { CheckpointError, type CheckpointComponent, type CheckpointContext } from '@kvmts/core';
 import { kernelGicOf, type KernelGic } from './kernel-gic';
+import { muxedModelIo } from './gic-mux';
 import { flushPendingTables, restoreIts, restoreVgicV3, saveIts, saveVgicV3, type ItsState, type VgicV3State } from './v3-state';
 
 export const VGIC_V3_SECTION = 'gic.vgic-v3';
@@ -55,6 +56,9 @@ export const vgicV3CheckpointComponent: CheckpointComponent = {
   version: 1,
   save(ctx: CheckpointContext): SavedVgic {
     const gic = gicOf(ctx, 'not-saveable');
+    // Handed to the userspace model (./gic-mux.ts; never with an ITS): the model is the GIC.
+    const model = muxedModelIo(ctx.vm);
+    if (model) return { gic: saveVgicV3(model, gic.layout), its: null };
     let its: ItsState | null = null;
     if (gic.its) {
       // Both write guest memory, which is saved after the components.
@@ -69,7 +73,7 @@ export const vgicV3CheckpointComponent: CheckpointComponent = {
     if ((saved.its !== null) !== (gic.its !== undefined)) {
       throw new CheckpointError(`${VGIC_V3_SECTION} its`, `the saved GIC ${saved.its ? 'had' : 'had no'} ITS, this one ${gic.its ? 'has' : 'has none'}: restore with the same GIC plugin`, { code: 'incompatible' });
     }
-    restoreVgicV3(gic.device, gic.layout, saved.gic);
+    restoreVgicV3(muxedModelIo(ctx.vm) ?? gic.device, gic.layout, saved.gic);
     if (gic.its && saved.its) restoreIts(gic.its, saved.its);
   },
 };
