@@ -8,6 +8,8 @@
  * KVMTS_KVM_SUITES says which one tier runs the *.kvm.test.ts suites (`host` or `nested-x86`);
  * scripts/test/run-tiers.js sets it so that each runs once per `npm test`, where real KVM is.
  * Unset (a developer running jest or scripts/nested/run.js by hand), both tiers run them.
+ * KVMTS_SKIP_SUITES (comma-separated repo-relative paths) leaves suites out that another tier of
+ * the same `npm test` runs instead (run-tiers.js: nested-x86's extra emulated hosts).
  */
 const tier = process.env.KVMTS_TIER || 'host';
 const kvmSuites = process.env.KVMTS_KVM_SUITES || '';
@@ -21,6 +23,7 @@ if (!['', 'host', 'nested-x86'].includes(kvmSuites)) throw new Error(`KVMTS_KVM_
 const ignore = ['/node_modules/', '/dist/'];
 if (tier === 'host') ignore.push('\\.nested-x86\\.test\\.ts$', '\\.nested-arm64\\.test\\.ts$');
 if ((tier === 'host' || tier === 'nested-x86') && kvmSuites && kvmSuites !== tier) ignore.push('\\.kvm\\.test\\.ts$');
+for (const suite of (process.env.KVMTS_SKIP_SUITES || '').split(',').filter(Boolean)) ignore.push(`${suite.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
 module.exports = {
   testEnvironment: 'node',

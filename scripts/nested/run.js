@@ -19,6 +19,8 @@
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
  *   KVMTS_NESTED_CMD           a shell command run in the repo inside the guest instead of jest; its status is the result
  *   KVMTS_NESTED_GUEST_QEMU=1  share the tier's own-arch QEMU into the guest ($KVMTS_GUEST_QEMU there; lib/guest-qemu.js)
+ *   KVMTS_SKIP_SUITES          set by scripts/test/run-tiers.js: suites (repo-relative, comma-separated)
+ *                              another emulated host of the same npm test runs instead (jest.config.js)
  *   KVMTS_KVM_SUITES           set by scripts/test/run-tiers.js: `host` leaves the *.kvm.test.ts
  *                              suites out of nested-x86 (jest.config.js); unset, they run here too
  * The test files are split over KVMTS_NESTED_SHARDS emulated hosts running at once (lib/shards.js).
@@ -157,6 +159,7 @@ async function main() {
       fs.writeFileSync(path.join(s.runDir, 'run.env'), [
         `KVMTS_REPO=${shq(REPO)}`, `KVMTS_TIER=${shq(tier.tier)}`, `KVMTS_JEST_ARGS=${shq(jestArgs.join(' '))}`,
         `KVMTS_SHARD=${shq(s.jestShard)}`, `KVMTS_KVM_SUITES=${shq(process.env.KVMTS_KVM_SUITES ?? '')}`,
+        `KVMTS_SKIP_SUITES=${shq(process.env.KVMTS_SKIP_SUITES ?? '')}`,
         `KVMTS_JEST_CACHE=${shq(jestCache)}`, `KVMTS_SCRATCH_PROJECT=${shq(scratchProject)}`,
         `KVMTS_GUEST_CMD=${shq(debugCmd)}`,
         // The emulator that is the guest's CPU: suites gate on what its nested virtualization can do.

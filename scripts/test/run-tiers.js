@@ -4,15 +4,14 @@
  * Runs the test tiers and prints one closing line, `N passed, N failed, N skipped`, summed
  * over every tier that ran. CI reads that line; jest's own summary has another shape.
  *
- *   node scripts/test/run-tiers.js [host] [nested-x86] [nested-x86-qemu10] [nested-arm64]   (default: all four)
+ *   node scripts/test/run-tiers.js [host] [nested-x86] [nested-x86-qemu10] [nested-x86-smp-linux] [nested-arm64]   (default: all)
  *
  * host:          jest on this machine (KVMTS_TIER=host), counted from `jest --json`.
  * nested-x86/64: scripts/nested/run.js in a QEMU-emulated host with real KVM; its last line
  *                "<tier>: N passed, N failed[, N skipped]" is parsed.
- * nested-x86-qemu10: the few x86 KVM suites whose proof needs what only QEMU 10's nested SVM
- *                emulates (DR0–DR3 breakpoints reaching L2: QEMU10_SUITES), in one emulated host
- *                run by bookworm-backports' QEMU 10. Where the KVM suites run on this machine's
- *                own /dev/kvm it has nothing to add and reports 0 tests.
+ * nested-x86-qemu10, nested-x86-smp-linux: a few nested-x86 suites in one emulated host set up
+ *                differently (EXTRA_X86_TIERS: QEMU 10 for DR0–DR3 in L2; a multi-threaded TCG L1
+ *                for 2-vCPU Linux guests); nested-x86 leaves them out when they run here.
  * The *.kvm.test.ts suites run once, where real KVM is (kvmPlacement below): in the host tier
  * when this machine's /dev/kvm opens, else in nested-x86. Wherever they run, KVMTS_REQUIRE_KVM=1
  * is set, so a suite that finds no KVM fails instead of skipping.
@@ -24,13 +23,29 @@ const os = require('os');
 const path = require('path');
 
 const REPO = path.resolve(__dirname, '..', '..');
-const ALL = ['host', 'nested-x86', 'nested-x86-qemu10', 'nested-arm64'];
+const ALL = ['host', 'nested-x86', 'nested-x86-qemu10', 'nested-x86-smp-linux', 'nested-arm64'];
 /**
- * Suites that run once more under QEMU 10 (docs/testing.md, "nested-x86 on QEMU 7.2 and on QEMU
- * 10"): the tier's default QEMU 7.2 never fires DR0–DR3 in L2, so their breakpoint and watchpoint
- * tests skip there.
+ * Extra nested-x86 tiers: suites whose proof needs an emulated host set up differently from the
+ * tier's default, each run in one such host. When nested-x86 runs in the same invocation it
+ * leaves them out (KVMTS_SKIP_SUITES), so each suite runs once. docs/testing.md explains both.
  */
-const QEMU10_SUITES = ['packages/arch-x86/test/guest-debug.kvm.test.ts'];
+const EXTRA_X86_TIERS = {
+  // QEMU 7.2's nested SVM never fires DR0–DR3 in L2: the hardware breakpoint and watchpoint
+  // tests run under bookworm-backports' QEMU 10. A *.kvm suite: where the KVM suites run on
+  // this machine's own /dev/kvm there is nothing to add.
+  'nested-x86-qemu10': {
+    suites: ['packages/arch-x86/test/guest-debug.kvm.test.ts'],
+    env: { KVMTS_NESTED_QEMU: 'backports', KVMTS_NESTED_SHARDS: '1' },
+    kvmSuites: true,
+  },
+  // A 2-vCPU L2 Linux boots only in a multi-threaded TCG L1 (in the default L1 it freezes
+  // silently); the Linux suites' 1-vCPU boots are steadier there too.
+  'nested-x86-smp-linux': {
+    suites: ['packages/arch-x86/test/linux-shell-bzimage.nested-x86.test.ts', 'packages/arch-x86/test/linux-shell-pvh.nested-x86.test.ts'],
+    env: { KVMTS_NESTED_L1: 'tcg-multi', KVMTS_NESTED_SHARDS: '1' },
+    kvmSuites: false,
+  },
+};
 const COUNTS = /(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/;
 
 function run(cmd, args, env, onLine) {
@@ -92,17 +107,27 @@ async function hostTier(placement, tiers) {
   return { tier: 'host', ok: r.code === 0 && failed === 0, passed: j.numPassedTests, failed, skipped };
 }
 
-async function nestedTier(tier, placement) {
+/** The extra tiers' suites that nested-x86 leaves to them in this invocation. */
+function suitesRunElsewhere(tiers, placement) {
+  return Object.entries(EXTRA_X86_TIERS)
+    .filter(([name, t]) => tiers.includes(name) && !(t.kvmSuites && placement.suites === 'host'))
+    .flatMap(([, t]) => t.suites);
+}
+
+async function nestedTier(tier, placement, tiers) {
   const arch = tier.startsWith('nested-x86') ? 'x86' : 'arm64';
   const args = [path.join(REPO, 'scripts/nested/run.js'), arch];
   const env = { KVMTS_KVM_SUITES: placement.suites };
-  if (tier === 'nested-x86-qemu10') {
-    if (placement.suites === 'host') {
+  const extra = EXTRA_X86_TIERS[tier];
+  if (extra) {
+    if (extra.kvmSuites && placement.suites === 'host') {
       process.stdout.write(`${tier}: not needed — the KVM suites ran on this machine's /dev/kvm\n`);
       return { tier, ok: true, passed: 0, failed: 0, skipped: 0 };
     }
-    args.push(...QEMU10_SUITES);
-    Object.assign(env, { KVMTS_NESTED_QEMU: 'backports', KVMTS_NESTED_SHARDS: '1' });
+    args.push(...extra.suites);
+    Object.assign(env, extra.env);
+  } else if (tier === 'nested-x86') {
+    env.KVMTS_SKIP_SUITES = suitesRunElsewhere(tiers, placement).join(',');
   }
   const r = await run(process.execPath, args, env);
   const lines = r.tail.trim().split('\n').reverse();
@@ -127,7 +152,7 @@ async function main() {
   // 5 s of 200 (docs/testing.md, "Measured") while slowing every emulated host it shared with.
   for (const t of tiers) {
     const t0 = Date.now();
-    const r = t === 'host' ? await hostTier(placement, tiers) : await nestedTier(t, placement);
+    const r = t === 'host' ? await hostTier(placement, tiers) : await nestedTier(t, placement, tiers);
     r.seconds = Math.round((Date.now() - t0) / 1000);
     results.push(r);
   }

@@ -65,6 +65,8 @@ export HOME=/tmp CI=true FORCE_COLOR=0 KVMTS_SCRATCH_PROJECT KVMTS_TIER KVMTS_L0
 export KVMTS_REQUIRE_KVM=1
 # Which tier runs the *.kvm.test.ts suites (jest.config.js); unset means this one too.
 [ -z "$KVMTS_KVM_SUITES" ] || export KVMTS_KVM_SUITES
+# Suites another emulated host of the same npm test runs instead (jest.config.js).
+[ -z "$KVMTS_SKIP_SUITES" ] || export KVMTS_SKIP_SUITES
 # This host's share of the tier's test files (the plan in /run/kvmts/shards.json).
 shard=""
 [ -z "$KVMTS_SHARD" ] || shard="--shard=$KVMTS_SHARD --testSequencer=/run/kvmts/shard-sequencer.js"
