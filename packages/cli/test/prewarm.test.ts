@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { MACHINE_COMMANDS, vcpuThreadsToPrewarm } from '../src/bundle/prewarm';
+import { CLI_COMMAND_PROFILES } from '../src/bundle/code-cache';
 import { buildProgram } from '../src/program';
 
 const CLI = path.resolve(__dirname, '..');
@@ -26,9 +27,10 @@ describe('prewarming a vCPU thread', () => {
     for (const [argv, n] of cases) expect([argv.join(' '), vcpuThreadsToPrewarm(argv)]).toEqual([argv.join(' '), n]);
   });
 
-  it('names only commands the CLI has', () => {
+  it('names only commands the CLI has, and the code cache knows every command as a profile', () => {
     const names = buildProgram().commands.map((c) => c.name());
     expect(names).toEqual(expect.arrayContaining([...MACHINE_COMMANDS]));
+    expect([...CLI_COMMAND_PROFILES].sort()).toEqual([...names].sort());
   });
 
   it('leaves a started thread idle in core`s pool for the machine (and none for --help), without keeping the process alive', () => {

@@ -91,10 +91,18 @@ export function codeCacheFileName(bundleFile: string, key: Buffer, profile?: str
   return `${path.basename(bundleFile)}.${key.toString('hex').slice(0, 16)}${profile ? `.${profile}` : ''}.cache`;
 }
 
-/** The CLI's profile for `argv` (process.argv): its command's name, else `default` (options only, or an odd word). */
+/** The CLI's commands (program.ts's COMMANDS; program.test.ts checks the names): the only profiles besides `default`. */
+export const CLI_COMMAND_PROFILES: ReadonlySet<string> = new Set(['run', 'caps', 'dump', 'boot', 'restore']);
+
+/**
+ * The CLI's profile for `argv` (process.argv): its command's name, else `default` — options
+ * only, a typo (which must not leave a cache file per misspelling), or a command's --help (which
+ * compiles little of what the command runs, and must not become its cache).
+ */
 export function cliProfile(argv: readonly string[]): string {
   const command = argv[2];
-  return command !== undefined && /^[a-z][a-z0-9-]{0,31}$/.test(command) ? command : 'default';
+  if (command === undefined || !CLI_COMMAND_PROFILES.has(command)) return 'default';
+  return argv.slice(3).some((a) => a === '--help' || a === '-h') ? 'default' : command;
 }
 
 /** The per-user cache directory for `env`. */
@@ -162,14 +170,19 @@ function trustedUserDir(dir: string): boolean {
   }
 }
 
-/** The user's directory can take a cache: it is trusted, or missing and can be made (0700) in its nearest existing ancestor. */
+/**
+ * The user's directory can take a cache: it is trusted, or missing and can be made (0700) in its
+ * nearest existing ancestor, which must be this user's own — so kvmts run as root with another
+ * user's HOME (sudo keeps it) never creates root-owned directories in that user's home.
+ */
 function userDirUsable(dir: string): boolean {
   if (fs.existsSync(dir)) return trustedUserDir(dir);
   let up = path.dirname(dir);
   while (!fs.existsSync(up) && up !== path.dirname(up)) up = path.dirname(up);
   try {
     fs.accessSync(up, fs.constants.W_OK);
-    return fs.statSync(up).isDirectory();
+    const st = fs.statSync(up);
+    return st.isDirectory() && (typeof process.getuid !== 'function' || st.uid === process.getuid());
   } catch {
     return false;
   }
@@ -214,6 +227,7 @@ function writeCache(dirs: CacheDir[], name: string, bytes: Buffer): string | und
     const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
     try {
       if (user) {
+        if (!userDirUsable(dir)) continue;
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         if (!trustedUserDir(dir)) continue;
       }
@@ -281,7 +295,10 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
     const file = writeCache(targets, name!, encodeCodeCache(key!, script.createCachedData()));
     trace?.(file ? `written ${file}` : 'not written: no cache directory took it');
   };
-  if (targets.length > 0 && options.writeAt === 'exit') process.once('exit', write);
+  // Only a run that ended well: a command that failed early compiled little of what it runs.
+  if (targets.length > 0 && options.writeAt === 'exit') process.once('exit', (code) => {
+      if (code === 0) write();
+    });
 
   const mod = new Module(bundleFile);
   mod.filename = bundleFile;
