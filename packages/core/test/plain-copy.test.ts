@@ -68,6 +68,16 @@ describe('copyPlainData', () => {
     expect(copyPlainData(bare)).toEqual({ x: 1n });
   });
 
+  it('copies a Node Buffer and other typed arrays into memory of their own, keeping their kind', () => {
+    const buffer = Buffer.from([1, 2, 3]);
+    const wide = new BigUint64Array([1n, 2n]);
+    const copy = copyPlainData({ buffer, wide });
+    copy.buffer[0] = 9;
+    copy.wide[0] = 9n;
+    expect([buffer[0], wide[0]]).toEqual([1, 1n]);
+    expect([Buffer.isBuffer(copy.buffer), copy.wide instanceof BigUint64Array]).toEqual([true, true]);
+  });
+
   it('leaves what is not plain data to structuredClone (a Map stays a Map, a Date a Date)', () => {
     const map = new Map([[1, { v: 2n }]]);
     const copy = copyPlainData({ map, when: new Date(0) });

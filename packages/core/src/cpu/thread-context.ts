@@ -98,7 +98,8 @@ export function copyPlainData<T>(value: T): T {
     for (let i = 0; i < value.length; i++) out[i] = copyPlainData(value[i]);
     return out as T;
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return (value as unknown as Uint8Array).slice() as T;
+  // %TypedArray%.prototype.slice copies for every kind (a Node Buffer's own slice() would share its memory).
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Uint8Array.prototype.slice.call(value as unknown as Uint8Array) as T;
   const proto = Object.getPrototypeOf(value) as object | null;
   if (proto !== null && Object.getPrototypeOf(proto) !== null) return structuredClone(value);
   const out: Record<string, unknown> = {};

@@ -26,7 +26,10 @@ export function pciLocalStateParts(functions: readonly { readonly name: string; 
   };
   for (const { name, instance } of functions) {
     keep(name, instance);
-    instance.bars.forEach((bar, i) => keep(`${name}.bar${i}`, bar));
+    // A function may serve a BAR itself (`bars: [this]`): one object is one part.
+    instance.bars.forEach((bar, i) => {
+      if (bar !== (instance as unknown)) keep(`${name}.bar${i}`, bar);
+    });
   }
   return parts;
 }
@@ -57,12 +60,10 @@ export function restorePciLocalState(host: string, parts: readonly PciLocalState
   for (const key of Object.keys(saved)) {
     if (!expected.has(key)) throw new CheckpointError(`device '${host}'`, `the checkpoint holds local state for PCI function part '${key}', which this machine's functions do not keep`, { code: 'incompatible' });
   }
-  for (const { key } of restoring) {
+  for (const { key, part } of restoring) {
     if (!(key in saved)) throw new CheckpointError(`device '${host}'`, `PCI function part '${key}' keeps local state, but the checkpoint holds none for it`, { code: 'incompatible' });
+    if (!part.restoreLocalState) throw new CheckpointError(`device '${host}'`, `PCI function part '${key}' saves local state but cannot restore it`, { code: 'incompatible' });
   }
   const values = saved as Record<string, unknown>;
-  for (const { key, part } of restoring) {
-    if (!part.restoreLocalState) throw new CheckpointError(`device '${host}'`, `PCI function part '${key}' saves local state but cannot restore it`, { code: 'incompatible' });
-    part.restoreLocalState(values[key]);
-  }
+  for (const { key, part } of restoring) part.restoreLocalState!(values[key]);
 }
