@@ -2,7 +2,7 @@
 'use strict';
 /**
  * kvmts benchmarks: `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc] [--trim]`. Each benchmark measures kvmts against a baseline in the same run, on the same
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--no-gc] [--trim]`. Each benchmark measures kvmts against a baseline in the same run, on the same
  * machine. The exit code is 0 whether or not a target is met (a benchmark is a measurement);
  * it is non-zero only when no valid measurement could be made.
  */
@@ -71,7 +71,7 @@ async function runSoakMain(options) {
 
 function usage() {
   return [
-    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc] [--trim] [--memory-mib N]',
+    'usage: npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N] [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--no-gc] [--trim] [--memory-mib N]',
     'benchmarks:',
     ...Object.entries(BENCHMARKS).map(([name, load]) => `  ${name.padEnd(8)} ${load().description}`),
   ].join('\n');

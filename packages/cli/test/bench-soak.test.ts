@@ -41,11 +41,12 @@ function run(f: (k: number) => Partial<Sample>): Sample[] {
 }
 
 describe('bench soak: command line', () => {
-  it('takes --gc and --trim as flags, off by default', () => {
-    expect(parseArgs(['soak'])).toMatchObject({ benchmark: 'soak', gc: false, trim: false, exits: 10_000_000, slice: 1_000_000 });
+  it('takes --gc (the default), --no-gc and --trim as flags', () => {
+    expect(parseArgs(['soak'])).toMatchObject({ benchmark: 'soak', gc: true, trim: false, exits: 10_000_000, slice: 1_000_000 });
+    expect(parseArgs(['soak', '--no-gc'])).toMatchObject({ gc: false });
     expect(parseArgs(['soak', '--gc', '--trim', '--json', '--exits', '2000000'])).toMatchObject({ gc: true, trim: true, json: true, exits: 2_000_000 });
     expect(() => parseArgs(['soak', '--gc=1'])).toThrow(ConfigError);
-    expect(() => parseArgs(['soak', '--gcx'])).toThrow(/unknown option \(known: --json, --gc, --trim,/);
+    expect(() => parseArgs(['soak', '--gcx'])).toThrow(/unknown option \(known: --json, --gc, --no-gc, --trim,/);
   });
 });
 
@@ -127,7 +128,7 @@ describe('bench soak: the verdict', () => {
   it('says on the line when the samples were taken without a collection (the allowances assume --gc)', () => {
     const v = soakVerdict(run(() => ({})));
     expect(verdictLine({ ...v, collected: true })).toBe(verdictLine(v));
-    expect(verdictLine({ ...v, collected: false })).toMatch(/^flat: true — .* \[sampled without --gc: the heaps include garbage, the allowances assume --gc\]$/);
+    expect(verdictLine({ ...v, collected: false })).toMatch(/^flat: true — .* \[sampled with --no-gc: the heaps include garbage, the allowances assume a collection\]$/);
   });
 });
 

@@ -33,7 +33,7 @@ function standInThread() {
       return Promise.resolve(restoreVcpuState(cpu, arch, [], delivered));
     },
   } as unknown as VcpuController;
-  return { vcpu, messages, decoded, loaded };
+  return { vcpu, cpu, arch, messages, decoded, loaded };
 }
 
 const state = (n: number) => ({ threadContext: { regs: { rip: BigInt(n) } }, deviceStates: {}, simTicks: 0n });
@@ -81,7 +81,7 @@ describe('a saved vCPU context on its way to the vCPU thread', () => {
 
   it('a bare name the thread does not hold restores nothing', () => {
     const t = standInThread();
-    expect(restoreVcpuState({} as KvmCPU, {} as ArchPlugin, [], { contextKey: contextKey('test', 1, 'e'.repeat(64)), deviceStates: {}, simTicks: 0n })).toBe('context-not-held');
-    expect(t.loaded).toEqual([]);
+    expect(restoreVcpuState(t.cpu, t.arch, [], { contextKey: contextKey('test', 1, 'e'.repeat(64)), deviceStates: {}, simTicks: 0n })).toBe('context-not-held');
+    expect([t.loaded, t.decoded]).toEqual([[], []]);
   });
 });

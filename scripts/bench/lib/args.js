@@ -1,18 +1,21 @@
 'use strict';
 /**
  * Command line of `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc] [--trim]` (the last four: soak). Pure: returns options or throws ConfigError; run.js prints the message.
+ * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc|--no-gc] [--trim]` (the last four: soak). Pure: returns options or throws ConfigError; run.js prints the message.
  */
 const { ConfigError } = require('@kvmts/core');
 
 // arch and cpus have no default: a benchmark that uses them decides (boot: the host's arch, 1 and 2 vCPUs).
-const DEFAULTS = Object.freeze({ json: false, gc: false, trim: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000, memoryMib: 1024 });
+const DEFAULTS = Object.freeze({ json: false, gc: true, trim: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000, memoryMib: 1024 });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
 const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1, exits: 1, slice: 1, 'memory-mib': 80 };
 
-/** Flags (no value): --json for every benchmark; --gc and --trim for soak. */
-const FLAG_OPTIONS = ['json', 'gc', 'trim'];
+/**
+ * Flags (no value): --json for every benchmark; --gc and --trim for soak. soak collects garbage
+ * before each sample by default (its verdict's allowances assume it): --no-gc turns that off.
+ */
+const FLAG_OPTIONS = ['json', 'gc', 'no-gc', 'trim'];
 
 /** Word options: name → the allowed words. */
 const WORD_OPTIONS = { arch: ['arm64', 'x86_64'] };
@@ -44,7 +47,9 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (FLAG_OPTIONS.includes(arg.slice(2)) && arg.startsWith('--')) {
-      options[arg.slice(2)] = true;
+      const flag = arg.slice(2);
+      if (flag.startsWith('no-')) options[flag.slice(3)] = false;
+      else options[flag] = true;
       continue;
     }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);

@@ -91,7 +91,7 @@ function soakVerdict(samples, bounds = FLAT_BOUNDS) {
 function verdictLine(v) {
   const metrics = Object.entries(v.metrics).map(([k, m]) => `${k} ${m.growth > 0 ? '+' : ''}${m.growth} ${m.ok ? '≤' : '>'} ${m.allowed}`).join(', ');
   // The allowances assume samples taken after a full collection (--gc): say so when they were not.
-  const uncollected = v.collected === false ? ' [sampled without --gc: the heaps include garbage, the allowances assume --gc]' : '';
+  const uncollected = v.collected === false ? ' [sampled with --no-gc: the heaps include garbage, the allowances assume a collection]' : '';
   return `flat: ${v.flat}${v.reason ? ` (${v.reason})` : ''} — second half, ${v.window.from_exits}–${v.window.to_exits} exits, ${v.window.samples} samples${metrics ? `: ${metrics}` : ''}${uncollected}`;
 }
 
