@@ -21,8 +21,21 @@ import type { KvmVM } from '../vm/kvm-vm';
 export interface MachineSwitchHook {
   /** For errors: 'in-kernel GIC'. */
   readonly name: string;
+  /**
+   * Why the state cannot be moved out (e.g. parts no model holds), or undefined. Asked before
+   * anything stops: a refused switch-out leaves the machine running as it was.
+   */
+  refuseSwitchOut?(): Error | undefined;
   switchingOut(): void | Promise<void>;
   resuming(): void | Promise<void>;
+}
+
+/** The first refusal among `hooks` (refuseSwitchOut), thrown. */
+export function checkSwitchOutAllowed(hooks: readonly MachineSwitchHook[]): void {
+  for (const h of hooks) {
+    const refusal = h.refuseSwitchOut?.();
+    if (refusal) throw refusal;
+  }
 }
 
 /** What a plugin registers: given a machine's VM, its hook, or undefined when the machine has nothing of the plugin's. */

@@ -34,6 +34,7 @@ import { checkMachineOptions, checkMaxExits } from './config-checks';
 import { runRefusal } from './run-lifecycle';
 import type { ThreadHeapStatistics } from './thread-heap';
 import { machineSwitchHooks, runSwitchHooks, type MachineSwitchHook } from '../cpu/switch-hooks';
+import { SwitchHandOff } from './switch-hand-off';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -322,20 +323,12 @@ export class Machine<Boot = unknown> {
     return (this.hooks ??= machineSwitchHooks(this.container, this.vm));
   }
 
-  private readonly vmState = {
-    /** The first vCPU to switch out ends the run (every vCPU out of KVM_RUN), then the hooks move their state out. */
-    beforeSwitchOut: async (): Promise<void> => {
-      const hooks = this.switchHooks();
-      if (hooks.length === 0 || this.switches.some((s) => s?.switchState === 'switched-out')) return;
-      await this.stop();
-      await runSwitchHooks(hooks, 'switchingOut');
-    },
-    /** Once no vCPU is switched out, the hooks move their state back. */
-    afterTakeOver: async (): Promise<void> => {
-      if (this.switches.some((s) => s?.switchState === 'switched-out')) return;
-      await runSwitchHooks(this.switchHooks(), 'resuming');
-    },
-  };
+  /** VM-wide state (an in-kernel GIC's) handed out of the kernel while vCPUs are switched out. */
+  private readonly vmState = new SwitchHandOff(
+    () => this.switchHooks(),
+    () => this.stop(),
+    () => this.switches,
+  );
 
   /** A switched-out vCPU's state is with another CPU model: the machine neither runs nor saves it. */
   private requireOwnThreads(operation: string): void {

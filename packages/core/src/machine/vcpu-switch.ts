@@ -5,6 +5,7 @@
  */
 import { LifecycleError } from '../errors/errors';
 import type { ThreadContext } from '../cpu/thread-context';
+import type { SwitchingVcpu } from './switch-hand-off';
 import type { CpuStop } from '../cpu/cpu-stop';
 import { HandOverSlot, claimHandOver, copyGuestMemory, type HandOver, type SwitchMemory, type SwitchState, type SwitchableCpu } from '../cpu/switching';
 import type { VcpuController } from './vcpu-controller';
@@ -21,7 +22,7 @@ export interface VcpuSwitchParts {
    * out, and after it took a thread over (or failed to switch out); the machine decides whether
    * it is the first out or the last back.
    */
-  readonly vmState?: { beforeSwitchOut(): Promise<void>; afterTakeOver(): Promise<void> };
+  readonly vmState?: { beforeSwitchOut(): Promise<void>; afterTakeOver(from: SwitchingVcpu): Promise<void> };
 }
 
 /**
@@ -66,6 +67,11 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
     this.memory = parts.memory;
   }
 
+  /** A switch-out is in progress (its hand-off or the thread's answer still awaited). */
+  get switchingOut(): boolean {
+    return this.inFlight === 'switching out';
+  }
+
   get switchState(): SwitchState {
     return this.parts.closed() ? 'closed' : this.state;
   }
@@ -104,7 +110,7 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
       try {
         data = await this.vcpu.call('switchOut');
       } catch (e) {
-        await this.parts.vmState?.afterTakeOver(); // still this vCPU's thread: the VM-wide state goes back
+        await this.parts.vmState?.afterTakeOver(this); // still this vCPU's thread: the VM-wide state goes back
         throw e;
       }
       this.slot.keep(this.parts.arch.threadContextFromData(data) as TC, this.memory);
@@ -144,7 +150,7 @@ export class VcpuSwitch<TC extends ThreadContext = ThreadContext> implements Swi
     }
     this.state = 'active';
     this.tookOver = true;
-    await this.parts.vmState?.afterTakeOver();
+    await this.parts.vmState?.afterTakeOver(this);
   }
 
   private requireOpen(operation: string): void {

@@ -55,6 +55,13 @@ export class GicMux {
     return readVgicV3Registers(this.stateIo, this.gic.layout);
   }
 
+  /** Why this GIC cannot be handed to the model, or undefined. */
+  refusal(): ConfigError | undefined {
+    if (this.gic.version !== 3) return new ConfigError('gic', `the in-kernel vGICv${this.gic.version} cannot be muxed: only the vGICv3 has a userspace model to hand its state to`);
+    if (this.gic.its) return new ConfigError('gic.its', 'the GIC has an ITS: its LPIs and translation tables are not modelled, so the in-kernel GIC cannot be handed to the userspace model — use a machine without one (plugin @kvmts/dev-gic)');
+    return undefined;
+  }
+
   /**
    * Hand the in-kernel GIC's state to a new userspace model (no vCPU may be in KVM_RUN). The
    * model reports the kernel's identification registers and priority bits, and answers for the
@@ -62,8 +69,8 @@ export class GicMux {
    */
   toModel(): GicV3Model {
     if (this.held) return this.held.model;
-    if (this.gic.version !== 3) throw new ConfigError('gic', `the in-kernel vGICv${this.gic.version} cannot be muxed: only the vGICv3 has a userspace model to hand its state to`);
-    if (this.gic.its) throw new ConfigError('gic.its', 'the GIC has an ITS: its LPIs and translation tables are not modelled, so the in-kernel GIC cannot be handed to the userspace model — use a machine without one (plugin @kvmts/dev-gic)');
+    const refusal = this.refusal();
+    if (refusal) throw refusal;
     const state = this.kernel(() => saveVgicV3(this.gic.device, this.gic.layout), 'hand its state to the userspace model');
     const implemented = new Set([...Object.keys(state.distributor), ...state.cpus.flatMap((c) => Object.keys(c.redistributor))]);
     const priorityBits = iccPriorityBits(state.cpus[0].cpuInterface.ICC_CTLR_EL1 ?? 0x400n);
@@ -144,6 +151,8 @@ export const gicMuxSwitchHook: MachineSwitchHookFactory = (vm: KvmVM): MachineSw
   const mux = gicMuxOf(vm)!;
   return {
     name: 'in-kernel GIC (@kvmts/dev-gic mux)',
+    // Asked before the machine stops: a GIC with an ITS keeps its vCPUs running, refused.
+    refuseSwitchOut: () => mux.refusal(),
     switchingOut: () => void mux.toModel(),
     resuming: () => mux.toKernel(),
   };
