@@ -15,12 +15,3 @@ export function checkIntegerInRange(setting: string, value: unknown, min: number
   }
   return value;
 }
-
-/** Rejects keys the plugin does not know, so a typo is an error rather than a silent default. */
-export function checkKnownKeys(prefix: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new ConfigError(`${prefix}.${key}`, `unknown option (known: ${known.join(', ')})`);
-    }
-  }
-}

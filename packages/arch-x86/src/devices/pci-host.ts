@@ -28,6 +28,7 @@ import type { DependencyContainer } from 'tsyringe';
 import {
   ConfigError,
   PciHost,
+  checkDeviceOptions,
   checkPciWindow,
   pciHostLayout,
   resolvePciFunctions,
@@ -44,7 +45,6 @@ import {
 } from '@kvmts/core';
 import { ARCH_X86_MODULE } from '../module-name';
 import { X86_LAYOUT } from '../layout';
-import { checkKnownKeys } from './options';
 
 export const PCI_CONFIG_ADDRESS_PORT = 0xcf8;
 /** CONFIG_ADDRESS (4 ports) and CONFIG_DATA (4 ports). */
@@ -177,8 +177,9 @@ interface CheckedOptions {
 }
 
 function checkedOptions(container: DependencyContainer, options: X86PciHostOptions): CheckedOptions {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('pci-host', 'options must be an object { functions, mmioWindow?, ioWindow? }');
-  checkKnownKeys('pci-host', options, ['functions', 'mmioWindow', 'ioWindow']);
+  // Required (its functions), unlike other devices' options: nothing is not a default here.
+  if (options === undefined) throw new ConfigError('pci-host', 'options must be an object { functions, mmioWindow?, ioWindow? }');
+  checkDeviceOptions('pci-host', options, ['functions', 'mmioWindow', 'ioWindow']);
   const mmio = checkPciWindow('pci-host.mmioWindow', options.mmioWindow ?? X86_PCI_DEFAULT_MMIO_WINDOW, Number.MAX_SAFE_INTEGER);
   // RAM below 4 GiB ends at the hole, and RAM above restarts at 4 GiB: a window must sit between.
   if (mmio.base < X86_LAYOUT.mmioHoleStart || (mmio.base < X86_LAYOUT.highRamStart && mmio.base + mmio.size > MMIO_WINDOW_LIMIT_32)) {

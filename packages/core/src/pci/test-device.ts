@@ -17,6 +17,7 @@
  */
 import type { AccessSize, Device, HighWord } from '../bus/device';
 import { defineSharedLayout } from '../devices/shared-layout';
+import { checkDeviceOptions } from '../devices/device-options';
 import { ConfigError } from '../errors/errors';
 import type { PciFunction, PciFunctionContext, PciFunctionDescription, PciFunctionPlugin, PciFunctionSpec } from './pci-function';
 
@@ -93,11 +94,7 @@ class RegisterFileWindow implements Device {
 }
 
 function checkedOptions(options: PciTestDeviceOptions | undefined): Required<PciTestDeviceOptions> {
-  const o = options ?? {};
-  if (typeof o !== 'object') throw new ConfigError('pci-test-device', 'options must be an object');
-  for (const key of Object.keys(o)) {
-    if (!['vendorId', 'deviceId', 'bar2Size'].includes(key)) throw new ConfigError(`pci-test-device.${key}`, 'unknown option (known: vendorId, deviceId, bar2Size)');
-  }
+  const o = checkDeviceOptions('pci-test-device', options, ['vendorId', 'deviceId', 'bar2Size']);
   const bar2Size = o.bar2Size ?? 0x4000;
   if (typeof bar2Size !== 'number' || !Number.isSafeInteger(bar2Size) || bar2Size < PCI_TEST_DEVICE_REGISTER_BYTES || !Number.isInteger(Math.log2(bar2Size))) {
     throw new ConfigError('pci-test-device.bar2Size', `must be a power of two ≥ ${PCI_TEST_DEVICE_REGISTER_BYTES}, got ${String(o.bar2Size)}`);
