@@ -4,8 +4,9 @@
  * byte offset, absent functions, and BAR decode shared by two threads' buses (two sets of buses
  * over the same shared state, as two vCPU threads have).
  */
-import { AddressBuses, ConfigError, PCI_TEST_DEVICE_MAGIC, attachDevices, createIsolatedContainer, pciTestDevice, prepareDevices, type AddressBus, type PciFunctionSpec } from '@kvmts/core';
-import { X86PciHost, pciHost, register, uart8250, x86PciInterruptLine, type X86PciHostOptions } from '../src';
+import { AddressBuses, ConfigError, PCI_TEST_DEVICE_MAGIC, attachDevices, createIsolatedContainer, pciTestDevice, prepareDevices, type PciFunctionSpec } from '@kvmts/core';
+import { pciHost, register, uart8250, x86PciInterruptLine, type X86PciHostOptions } from '../src';
+import { pciHostMachine } from './support/pci-host-threads';
 import { X86_PORT_IO_SPACE } from '../src/address-spaces';
 
 const ADDRESS = 0xcf8;
@@ -15,22 +16,13 @@ const ENABLE = 0x80000000;
 const cfg = (device: number, reg: number, fn = 0) => (ENABLE | (device << 11) | (fn << 8) | reg) >>> 0;
 
 function machine(options: X86PciHostOptions) {
-  const container = createIsolatedContainer();
-  register(container);
-  const devices = prepareDevices(container, [pciHost(options, 'pci')], [X86_PORT_IO_SPACE]);
+  const { devices, thread: hostThread } = pciHostMachine(options);
   /** One vCPU thread's view: its own container, buses and device instances over the shared state. */
   const thread = (vcpuId: number) => {
-    const buses = new AddressBuses([X86_PORT_IO_SPACE]);
-    const [host] = attachDevices(
-      container.createChildContainer(),
-      devices,
-      (d) => ({ name: d.name, vcpuId, shared: d.shared, consoleWrite: () => undefined, requestPowerOff: () => undefined, setIrqLine: () => undefined }),
-      buses,
-    );
-    const pio = buses.get('pio') as AddressBus;
+    const { buses, pio, host } = hostThread(vcpuId);
     return {
       buses,
-      host: host as X86PciHost,
+      host,
       in: (port: number, size: 1 | 2 | 4) => pio.read(port, size),
       out: (port: number, size: 1 | 2 | 4, value: number) => pio.write(port, size, value, 0),
       configRead: (address: number, offset = 0, size: 1 | 2 | 4 = 4) => (pio.write(ADDRESS, 4, address, 0), pio.read(DATA + offset, size)),

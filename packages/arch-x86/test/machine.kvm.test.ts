@@ -8,6 +8,7 @@ import * as zlib from 'node:zlib';
 import * as native from '@kvmts/native';
 import { closeIdleVcpuThreads, ConfigError, createMachine, GuestError, idleVcpuThreadCount, setVcpuThreadPoolSize, DEFAULT_VCPU_POOL_SIZE, type Machine } from '@kvmts/core';
 import { assembleGuest, exitDevice, readExitDeviceState, uart8250, type GuestImage, type X86ThreadContextData } from '@kvmts/arch-x86';
+import { spinMachine } from './support/spin-machine';
 
 let tests: GuestImage;
 let demo: GuestImage;
@@ -15,16 +16,6 @@ beforeAll(() => {
   tests = assembleGuest('long-mode-tests');
   demo = assembleGuest('demo-checksum');
 });
-
-function spinMachine(cpus: number): Promise<Machine> {
-  return createMachine({
-    arch: 'x86_64',
-    memory: '16M',
-    cpus,
-    devices: [exitDevice()],
-    boot: { kind: 'flat', mode: 'long', cpl: 3, image: tests.bytes, entry: tests.symbols.get('spin')! },
-  });
-}
 
 describeKvm('machines on real KVM', () => {
   it('boots the demo guest: UART output, power-off status 0, CRC equal to the host', async () => {

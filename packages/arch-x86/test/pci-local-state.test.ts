@@ -4,28 +4,22 @@
  * local-state hooks, per thread, and restored into a fresh machine's threads; a host whose
  * functions share everything has no hooks (its checkpoints stay as they were); a part that
  * cannot be saved, or saved state that does not match the machine's functions, fails by name.
- * Built with the real device machinery (the arch plugin's registrations, prepareDevices,
- * attachDevices) and core's per-thread checkpoint functions.
+ * Built with the real device machinery (test/support/pci-host-threads.ts) and core's per-thread
+ * checkpoint functions.
  */
 import {
-  AddressBuses,
   CheckpointError,
   PCI_FUNCTION_PLUGIN,
-  attachDevices,
-  createIsolatedContainer,
   pciTestDevice,
-  prepareDevices,
   restoreLocalDeviceStates,
   saveLocalDeviceStates,
   type AccessSize,
-  type AddressBus,
   type Device,
   type HighWord,
   type PciFunctionPlugin,
   type PciFunctionSpec,
 } from '@kvmts/core';
-import { X86PciHost, pciHost, register } from '../src';
-import { X86_PORT_IO_SPACE } from '../src/address-spaces';
+import { pciHostMachine } from './support/pci-host-threads';
 
 interface WriteLogOptions {
   unsaveable?: boolean;
@@ -63,22 +57,12 @@ const IO_BAR = 0xc000;
 const ENABLE = 0x80000000;
 
 function machine(functions: PciFunctionSpec[]) {
-  const container = createIsolatedContainer();
-  register(container);
-  container.register(PCI_FUNCTION_PLUGIN, { useValue: writeLogPlugin });
-  const devices = prepareDevices(container, [pciHost({ functions }, 'pci')], [X86_PORT_IO_SPACE]);
+  const { devices, thread: hostThread } = pciHostMachine({ functions }, (c) => c.register(PCI_FUNCTION_PLUGIN, { useValue: writeLogPlugin }));
   const thread = (vcpuId: number) => {
-    const buses = new AddressBuses([X86_PORT_IO_SPACE]);
-    const [host] = attachDevices(
-      container.createChildContainer(),
-      devices,
-      (d) => ({ name: d.name, vcpuId, shared: d.shared, consoleWrite: () => undefined, requestPowerOff: () => undefined, setIrqLine: () => undefined }),
-      buses,
-    );
-    const pio = buses.get('pio') as AddressBus;
+    const { pio, host } = hostThread(vcpuId);
     const config = (reg: number, size: 2 | 4, value: number) => (pio.write(0xcf8, 4, (ENABLE | (3 << 11) | reg) >>> 0, 0), pio.write(0xcfc, size, value, 0));
     return {
-      host: host as X86PciHost,
+      host,
       named: [{ name: 'pci', device: host }],
       /** Firmware's part: BAR0 at IO_BAR, I/O decode on (shared state: once for all threads). */
       enable: () => (config(0x10, 4, IO_BAR), config(0x04, 2, 0x1)),

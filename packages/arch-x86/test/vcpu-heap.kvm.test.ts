@@ -4,25 +4,10 @@
  * the worker's call channel — only while the machine is stopped, never after close().
  */
 import 'reflect-metadata';
-import { createMachine, LifecycleError, threadHeapStatistics, type Machine } from '@kvmts/core';
-import { assembleGuest, exitDevice, type GuestImage } from '@kvmts/arch-x86';
+import { LifecycleError, threadHeapStatistics } from '@kvmts/core';
+import { spinMachine } from './support/spin-machine';
 
 const MiB = 1 << 20;
-let tests: GuestImage;
-beforeAll(() => {
-  tests = assembleGuest('long-mode-tests');
-});
-
-function spinMachine(cpus: number): Promise<Machine> {
-  return createMachine({
-    arch: 'x86_64',
-    memory: '16M',
-    cpus,
-    devices: [exitDevice()],
-    boot: { kind: 'flat', mode: 'long', cpl: 3, image: tests.bytes, entry: tests.symbols.get('spin')! },
-  });
-}
-
 describeKvm('vCPU thread heaps', () => {
   it('answers one heap per vCPU, each its own thread`s and not the main thread`s', async () => {
     const m = await spinMachine(2);
