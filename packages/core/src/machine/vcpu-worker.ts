@@ -54,6 +54,7 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
     timing: data.timing,
     irqLines: irq,
   });
+  console$.lineBuffered = data.vcpuCount === 1;
   const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     // The buffer hands on whole lines; a prompt without a newline goes when the UART says so.
