@@ -4,14 +4,15 @@
  * Runs the test tiers and prints one closing line, `N passed, N failed, N skipped`, summed
  * over every tier that ran. CI reads that line; jest's own summary has another shape.
  *
- *   node scripts/test/run-tiers.js [host] [nested-x86] [nested-x86-qemu10] [nested-x86-smp-linux] [nested-arm64]   (default: all)
+ *   node scripts/test/run-tiers.js [host] [nested-x86] [nested-x86-cli] [nested-x86-qemu10] [nested-x86-smp-linux] [nested-arm64]   (default: all)
  *
  * host:          jest on this machine (KVMTS_TIER=host), counted from `jest --json`.
  * nested-x86/64: scripts/nested/run.js in a QEMU-emulated host with real KVM; its last line
  *                "<tier>: N passed, N failed[, N skipped]" is parsed.
- * nested-x86-qemu10, nested-x86-smp-linux: a few nested-x86 suites in one emulated host set up
- *                differently (EXTRA_X86_TIERS: QEMU 10 for DR0–DR3 in L2; a multi-threaded TCG L1
- *                for 2-vCPU Linux guests); nested-x86 leaves them out when they run here.
+ * nested-x86-cli, nested-x86-qemu10, nested-x86-smp-linux: nested-x86 suites run in emulated
+ *                hosts of their own (EXTRA_X86_TIERS: the CLI's KVM suites, so that no tier takes
+ *                over 10 minutes; QEMU 10 for DR0–DR3 in L2; a multi-threaded TCG L1 for 2-vCPU
+ *                Linux guests); nested-x86 leaves them out when they run here.
  * The *.kvm.test.ts suites run once, where real KVM is (kvmPlacement below): in the host tier
  * when this machine's /dev/kvm opens, else in nested-x86. Wherever they run, KVMTS_REQUIRE_KVM=1
  * is set, so a suite that finds no KVM fails instead of skipping.
@@ -23,13 +24,28 @@ const os = require('os');
 const path = require('path');
 
 const REPO = path.resolve(__dirname, '..', '..');
-const ALL = ['host', 'nested-x86', 'nested-x86-qemu10', 'nested-x86-smp-linux', 'nested-arm64'];
+const ALL = ['host', 'nested-x86', 'nested-x86-cli', 'nested-x86-qemu10', 'nested-x86-smp-linux', 'nested-arm64'];
 /**
  * Extra nested-x86 tiers: suites whose proof needs an emulated host set up differently from the
  * tier's default, each run in one such host. When nested-x86 runs in the same invocation it
  * leaves them out (KVMTS_SKIP_SUITES), so each suite runs once. docs/testing.md explains both.
  */
 const EXTRA_X86_TIERS = {
+  // The CLI's KVM suites (~240 s of the ~1 150 s of suites nested-x86 had), split off in their
+  // own pair of emulated hosts so that neither run takes over 10 minutes. The same L1 as
+  // nested-x86: only the split is different.
+  'nested-x86-cli': {
+    suites: [
+      'packages/cli/test/cli.kvm.test.ts',
+      'packages/cli/test/docs-example.kvm.test.ts',
+      'packages/cli/test/dump.kvm.test.ts',
+      'packages/cli/test/bundle.kvm.test.ts',
+      'packages/cli/test/packaging.kvm.test.ts',
+      'packages/cli/test/readme.kvm.test.ts',
+    ],
+    env: {},
+    kvmSuites: true,
+  },
   // QEMU 7.2's nested SVM never fires DR0–DR3 in L2: the hardware breakpoint and watchpoint
   // tests run under bookworm-backports' QEMU 10. A *.kvm suite: where the KVM suites run on
   // this machine's own /dev/kvm there is nothing to add.
