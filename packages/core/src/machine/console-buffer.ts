@@ -5,7 +5,8 @@
  * Only while this is the machine's one vCPU thread. With several, the guest's console output
  * moves between vCPUs mid-line (an SMP Linux transmits from whichever CPU takes the UART's
  * interrupt), and a partial line held here would reach the host after the rest of the line
- * another thread sent: the bytes are handed on one by one instead (`lineBuffered` false).
+ * another thread sent: the bytes are handed on one by one instead (`lineBuffered` false), and
+ * the machine's thread puts the threads' messages back in order (console-order.ts).
  */
 export class ConsoleBuffer {
   private readonly buf = new Uint8Array(4096);

@@ -5,7 +5,7 @@ import type { KvmVM } from '../vm/kvm-vm';
 import { IrqLineSwitch } from '../vm/irq-line-switch';
 import type { GuestMemory } from '../vm/guest-memory';
 import type { Device } from '../bus/device';
-import { ConfigError, LifecycleError, type KvmtsError } from '../errors/errors';
+import { ConfigError, LifecycleError, UserCallbackError, type KvmtsError } from '../errors/errors';
 import { ADDRESS_BUSES, KVM_CPU, VCPU_SETUP, deviceToken } from '../di/tokens';
 import { createMachineContainer } from '../di/container';
 import { STAT_SLOTS } from '../cpu/exit-stats';
@@ -35,6 +35,7 @@ import { runRefusal } from './run-lifecycle';
 import type { ThreadHeapStatistics } from './thread-heap';
 import { machineSwitchHooks, runSwitchHooks, type MachineSwitchHook } from '../cpu/switch-hooks';
 import { SwitchHandOff } from './switch-hand-off';
+import { ConsoleOrder, createConsoleSequence, takeConsoleSequence } from './console-order';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -128,6 +129,8 @@ export class Machine<Boot = unknown> {
     private readonly devices: readonly MachineDevice[],
     /** Closes the VM and KVM handle (prepareVm's close: it also ends their claim). */
     private readonly closeVm: () => void,
+    /** Puts the threads' console messages back in order (console-order.ts). */
+    private readonly consoleOrder: ConsoleOrder,
   ) {
     // Here, not as a field initializer: it reads the vCPUs' counters, assigned just above.
     this.m5ops = new M5ops(() => this.exitCounts());
@@ -153,6 +156,10 @@ export class Machine<Boot = unknown> {
     try {
       let machine: Machine<Boot> | undefined;
       const consoleSink = options.console ?? ((b: Uint8Array) => process.stdout.write(b));
+      // Every thread numbers its console messages from one counter; they reach the sink in that order.
+      const consoleSequence = createConsoleSequence();
+      const mainThreadSequence = new Uint32Array(consoleSequence);
+      const consoleOrder = new ConsoleOrder(consoleSink);
       // The main thread's instances serve host-side access (input, inspection); they sit on no bus.
       // Where the main thread's devices drive their lines: the arch's controller, else KVM_IRQ_LINE.
       const irqLines = new IrqLineSwitch(arch.irqLines?.(vm.fd, prepared.initialStates[0]) ?? { set: (line, level) => vm.setIrqLine(line, level) });
@@ -160,7 +167,7 @@ export class Machine<Boot = unknown> {
         name: d.name,
         vcpuId: -1,
         shared: d.shared,
-        consoleWrite: (byte) => consoleSink(Uint8Array.of(byte)),
+        consoleWrite: (byte) => consoleOrder.deliver(takeConsoleSequence(mainThreadSequence), Uint8Array.of(byte)),
         requestPowerOff: (status) => machine?.finish({ reason: 'poweroff', status }),
         requestReset: () => machine?.finish(Stop.systemReset),
         setIrqLine: (line, level) => irqLines.set(line, level),
@@ -178,11 +185,12 @@ export class Machine<Boot = unknown> {
           control: new SharedArrayBuffer(CONTROL_INTS * 4),
           unclaimed: config.unclaimed ?? 'ignore',
           timing: config.timing,
+          consoleSequence,
         };
-        vcpus.push(new VcpuController(info.handles.id, script, data, { console: consoleSink }));
+        vcpus.push(new VcpuController(info.handles.id, script, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes) }));
       }
       await Promise.all(vcpus.map((v) => v.whenReady()));
-      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close());
+      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), consoleOrder);
       await options.restore?.afterVcpuThreads({ ...parts, vcpus, m5ops: machine.m5ops });
       return machine;
     } catch (e) {
@@ -227,11 +235,19 @@ export class Machine<Boot = unknown> {
     const generation = ++this.runGeneration;
     for (const v of this.vcpus) v.releaseHold();
     const all = Promise.all(this.vcpus.map((v) => this.runVcpu(v, maxExits, generation)));
-    const result = await Promise.race([exited, all.then(() => this.summarize())]);
+    let result = await Promise.race([exited, all.then(() => this.summarize())]);
     this.exitResolve = undefined;
     this.lastExit = result;
     // Make sure every vCPU is quiet before reporting.
     await this.stop();
+    // Every thread's console messages have arrived (each came before its thread's 'stopped'):
+    // what is still held waits for a number whose message never came, and goes now.
+    try {
+      this.consoleOrder.flush();
+    } catch (e) {
+      if (result.reason !== 'error') result = { reason: 'error', error: new UserCallbackError('the console sink', e) };
+    }
+    this.lastExit = result;
     return result;
   }
 
@@ -363,6 +379,11 @@ export class Machine<Boot = unknown> {
     resolve?.({ reason: 'stopped' });
     this.m5ops.dispose();
     await Promise.allSettled(this.vcpus.map((v) => v.close()));
+    try {
+      this.consoleOrder.flush();
+    } catch {
+      // The sink failed on output that came after the last run: close() still releases everything.
+    }
     this.tracking?.tracker.stop();
     this.closeVm();
   }

@@ -38,7 +38,8 @@ export class VcpuController {
     private readonly script: string,
     data: VcpuWorkerData,
     private readonly events: {
-      console(bytes: Uint8Array): void;
+      /** Console bytes and their number from the machine's counter (console-order.ts). */
+      console(bytes: Uint8Array, seq: number): void;
     },
   ) {
     this.control = new Int32Array(data.control);
@@ -310,7 +311,7 @@ export class VcpuController {
     switch (m.ev) {
       case 'console':
         try {
-          this.events.console(m.bytes);
+          this.events.console(m.bytes, m.seq);
         } catch (e) {
           this.callbackFailed(new UserCallbackError('the console sink', e));
         }

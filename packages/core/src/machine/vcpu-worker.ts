@@ -21,6 +21,7 @@ import { readStats } from '../abi/stats';
 import { buildVcpu } from './prepare-vm';
 import { attachVcpuDevices } from './devices';
 import { ConsoleBuffer } from './console-buffer';
+import { takeConsoleSequence } from './console-order';
 import { IrqLineDriver } from '../vm/irq-line';
 import { IrqLineSwitch } from '../vm/irq-line-switch';
 import { GuestMemory } from '../vm/guest-memory';
@@ -38,7 +39,9 @@ let data: VcpuWorkerData;
 const port = parentPort!;
 const post = (m: FromWorker): void => port.postMessage(m);
 
-const console$ = new ConsoleBuffer((bytes) => post({ ev: 'console', bytes }));
+// Numbered when posted, before this vCPU re-enters the guest (console-order.ts says why that is the guest's order).
+let consoleSequence: Uint32Array = new Uint32Array(0);
+const console$ = new ConsoleBuffer((bytes) => post({ ev: 'console', bytes, seq: takeConsoleSequence(consoleSequence) }));
 
 function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
   const threadContainer = createIsolatedContainer();
@@ -55,6 +58,7 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
     irqLines: irq,
   });
   console$.lineBuffered = data.vcpuCount === 1;
+  consoleSequence = new Uint32Array(data.consoleSequence);
   const instances: Device[] = attachVcpuDevices(container, cpu, data.devices, {
     consoleWrite: (byte) => console$.push(byte),
     // The buffer hands on whole lines; a prompt without a newline goes when the UART says so.

@@ -14,6 +14,8 @@ export interface VcpuWorkerData extends VcpuBuildInfo {
   readonly control: SharedArrayBuffer;
   readonly unclaimed: UnclaimedPolicy;
   readonly timing?: SimTimeOptions;
+  /** The machine's console message counter (console-order.ts): this thread numbers its console messages from it. */
+  readonly consoleSequence: SharedArrayBuffer;
 }
 
 /** Main → worker. */
@@ -66,7 +68,8 @@ export interface SerializedError {
 export type FromWorker =
   | { readonly ev: 'ready'; readonly thread: bigint }
   | { readonly ev: 'released' }
-  | { readonly ev: 'console'; readonly bytes: Uint8Array }
+  /** Console bytes, numbered from the machine's counter so the machine's thread can put several threads' output back in order. */
+  | { readonly ev: 'console'; readonly bytes: Uint8Array; readonly seq: number }
   /** `executed`: the instructions a runInstructions request retired. */
   | { readonly ev: 'stopped'; readonly stop: CpuStop; readonly executed?: number }
   | { readonly ev: 'error'; readonly error: SerializedError }

@@ -1,0 +1,134 @@
+/**
+ * Guest console output from several threads, handed on in the order it was written.
+ *
+ * Each vCPU thread posts its console bytes to the machine's thread on a port of its own, and
+ * Node gives no order between two ports' messages: on an SMP guest, whose UART output moves
+ * between vCPUs, a byte sent by one thread could reach the host before an earlier byte sent by
+ * another. So every console message is numbered from one counter the threads share
+ * (`takeConsoleSequence`, an atomic add in shared memory), and the machine's thread hands the
+ * messages on in number order (`ConsoleOrder`).
+ *
+ * Why a number taken when the message is posted is the guest's order: a vCPU thread posts a
+ * byte before its vCPU re-enters the guest, and a guest serialises its UART between CPUs (Linux
+ * holds the port lock across the write), so the next byte, written from another vCPU, is
+ * numbered after it. A number taken but whose message never comes (a thread stopped between the
+ * two) must not hold the console forever: after `gapMs` the held messages go on without it.
+ */
+
+/** Bytes of the shared counter (one Uint32: message numbers wrap at 2^32, compared modulo). */
+export const CONSOLE_SEQUENCE_BYTES = 4;
+
+/** The counter the machine's threads number their console messages from. */
+export function createConsoleSequence(): SharedArrayBuffer {
+  return new SharedArrayBuffer(CONSOLE_SEQUENCE_BYTES);
+}
+
+/** The next message number (unique across the threads sharing `counter`). */
+export function takeConsoleSequence(counter: Uint32Array): number {
+  return Atomics.add(counter, 0, 1);
+}
+
+const HALF_RANGE = 2 ** 31;
+
+export class ConsoleOrder {
+  /** The number of the next message to hand on. */
+  private next = 0;
+  private readonly held = new Map<number, Uint8Array>();
+  private gapTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A sink failure in a timer-driven flush, rethrown by the next deliver() (so a caller reports it). */
+  private deferredError: { error: unknown } | undefined;
+
+  constructor(
+    private readonly sink: (bytes: Uint8Array) => void,
+    private readonly gapMs = 100,
+  ) {}
+
+  /** Messages waiting for an earlier number. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Message `seq`: handed on now if it is the next one (with any held ones it releases), held
+   * if an earlier one has not come yet, handed on at once if it comes after its gap was given up.
+   * A sink failure is thrown to the caller, with the order's state already advanced past it.
+   */
+  deliver(seq: number, bytes: Uint8Array): void {
+    this.rethrowDeferred();
+    const ahead = (seq - this.next) >>> 0;
+    if (ahead === 0) {
+      this.next = (this.next + 1) >>> 0;
+      try {
+        this.sink(bytes);
+      } finally {
+        this.release();
+      }
+    } else if (ahead < HALF_RANGE) {
+      this.held.set(seq, bytes);
+      if (this.gapTimer === undefined) {
+        this.gapTimer = setTimeout(() => this.giveUpGap(), this.gapMs);
+        // Never what keeps a process alive: a run's end and close() flush what is held.
+        this.gapTimer.unref?.();
+      }
+    } else {
+      // Its place was given up (gapMs passed without it): late, but not lost.
+      this.sink(bytes);
+    }
+  }
+
+  /** Hand on everything held, in number order, skipping the gaps (the run ended, or a gap outlived gapMs). */
+  flush(): void {
+    this.clearTimer();
+    while (this.held.size > 0) {
+      this.next = this.firstHeld();
+      this.release();
+    }
+  }
+
+  /** Held messages from `next` on while they are consecutive. */
+  private release(): void {
+    for (;;) {
+      const bytes = this.held.get(this.next);
+      if (bytes === undefined) break;
+      this.held.delete(this.next);
+      this.next = (this.next + 1) >>> 0;
+      this.sink(bytes);
+    }
+    if (this.held.size === 0) this.clearTimer();
+  }
+
+  /** The held number closest after `next` (modulo 2^32). */
+  private firstHeld(): number {
+    let best = -1;
+    let bestDistance = Infinity;
+    for (const seq of this.held.keys()) {
+      const d = (seq - this.next) >>> 0;
+      if (d < bestDistance) {
+        best = seq;
+        bestDistance = d;
+      }
+    }
+    return best;
+  }
+
+  private giveUpGap(): void {
+    this.gapTimer = undefined;
+    try {
+      this.flush();
+    } catch (error) {
+      this.deferredError ??= { error };
+    }
+  }
+
+  private rethrowDeferred(): void {
+    const d = this.deferredError;
+    if (d === undefined) return;
+    this.deferredError = undefined;
+    throw d.error;
+  }
+
+  private clearTimer(): void {
+    if (this.gapTimer !== undefined) clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
+  }
+}
