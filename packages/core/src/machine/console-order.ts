@@ -12,7 +12,10 @@
  * byte before its vCPU re-enters the guest, and a guest serialises its UART between CPUs (Linux
  * holds the port lock across the write), so the next byte, written from another vCPU, is
  * numbered after it. A number taken but whose message never comes (a thread stopped between the
- * two) must not hold the console forever: after `gapMs` the held messages go on without it.
+ * two) must not hold the console forever: the held messages go on without it once the gap has
+ * lasted through two timer periods of `gapMs` with no message handed on — two, because after a
+ * long stretch of work on this thread its timers run before the port messages that queued
+ * meanwhile, and one period could give up a message that has already arrived.
  */
 
 /** Bytes of the shared counter (one Uint32: message numbers wrap at 2^32, compared modulo). */
@@ -35,6 +38,8 @@ export class ConsoleOrder {
   private next = 0;
   private readonly held = new Map<number, Uint8Array>();
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `next` when the gap timer last fired: the gap is given up only if nothing moved since. */
+  private nextAtLastTick: number | undefined;
   /** A sink failure in a timer-driven flush, rethrown by the next deliver() (so a caller reports it). */
   private deferredError: { error: unknown } | undefined;
 
@@ -65,11 +70,7 @@ export class ConsoleOrder {
       }
     } else if (ahead < HALF_RANGE) {
       this.held.set(seq, bytes);
-      if (this.gapTimer === undefined) {
-        this.gapTimer = setTimeout(() => this.giveUpGap(), this.gapMs);
-        // Never what keeps a process alive: a run's end and close() flush what is held.
-        this.gapTimer.unref?.();
-      }
+      if (this.gapTimer === undefined) this.armGapTimer();
     } else {
       // Its place was given up (gapMs passed without it): late, but not lost.
       this.sink(bytes);
@@ -111,8 +112,21 @@ export class ConsoleOrder {
     return best;
   }
 
-  private giveUpGap(): void {
+  private armGapTimer(): void {
+    this.gapTimer = setTimeout(() => this.gapTick(), this.gapMs);
+    // Never what keeps a process alive: a run's end and close() flush what is held.
+    this.gapTimer.unref?.();
+  }
+
+  private gapTick(): void {
     this.gapTimer = undefined;
+    if (this.held.size === 0) return;
+    if (this.nextAtLastTick !== this.next) {
+      // First tick of this gap (or the order moved since the last): give the queued messages a turn.
+      this.nextAtLastTick = this.next;
+      this.armGapTimer();
+      return;
+    }
     try {
       this.flush();
     } catch (error) {
@@ -130,5 +144,6 @@ export class ConsoleOrder {
   private clearTimer(): void {
     if (this.gapTimer !== undefined) clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
+    this.nextAtLastTick = undefined;
   }
 }
