@@ -12,10 +12,16 @@ import { buildProgram } from '../src/program';
 const CLI = path.resolve(__dirname, '..');
 
 describe('prewarming a vCPU thread', () => {
-  it('starts one for a command that makes a machine, none for its --help or another command', () => {
+  it('starts one per vCPU for a command that makes a machine (up to 4), none for its --help or another command', () => {
     const cases: [string[], number][] = [
       [['node', 'kvmts', 'run', '--prebuilt'], 1],
-      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '2'], 1],
+      [['node', 'kvmts', 'boot', '--kernel', 'K'], 1],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '2'], 2],
+      [['node', 'kvmts', 'boot', '--cpus=3', '--kernel', 'K'], 3],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '64'], 4],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', 'two'], 1],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '0'], 1],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus'], 1],
       [['node', 'kvmts', 'dump', '--prebuilt'], 1],
       [['node', 'kvmts', 'restore', 'dir'], 1],
       [['node', 'kvmts', 'run', '--help'], 0],
