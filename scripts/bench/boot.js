@@ -194,7 +194,7 @@ function scenarios(arch, cpus, s) {
   const name = `boot-${arch}-${cpus}cpu`;
   const main = {
     scenario: name, kvmts_ns_per_op: kvmts, baseline_ns_per_op: qemu, ratio: kvmts / qemu, target: TARGET,
-    extra: { runs: s.qemu.length, kvmts_ms: s.kvmts.map(ms), baseline_ms: s.qemu.map(ms), kvmts_start_ms: ms(median(s.kvmtsStart)) },
+    extra: { runs: s.qemu.length, kvmts_ms: s.kvmts.map(ms), baseline_ms: s.qemu.map(ms), kvmts_start_ms: ms(median(s.kvmtsStart)), ...(Object.keys(s.failedRuns ?? {}).length ? { failed_runs: s.failedRuns } : {}) },
   };
   if (s.kvmtsVmmKiB?.length) {
     const mib = (kib) => Math.round(kib / 102.4) / 10;
@@ -220,14 +220,31 @@ function bareNodeRssKiB() {
   return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
 }
 
+/**
+ * One timed boot of `side`; a boot that fails is booted once more (said through `note`, and
+ * counted in the result's `failed_runs`), so that one lost boot of a VMM under an emulated CPU
+ * (seen: QEMU microvm's L2 kernel powering off with its console output lost) does not throw
+ * away a quarter of an hour of runs. A second failure ends the benchmark.
+ */
+async function bootRetryingOnce(side, note) {
+  try {
+    return await timedBoot(side);
+  } catch (e) {
+    if (!(e instanceof BenchError)) throw e;
+    note(e.message.split('\n')[0]);
+    return { ...(await timedBoot(side)), retried: true };
+  }
+}
+
 /** Boots every side `runs` times each, alternating, after one untimed boot of each. */
 async function measure(arch, spec, cpus, runs, inputs, progress, warmup) {
   const cmd = commands(spec, inputs, cpus);
   const [first, ...rest] = cmd.baselines;
-  const s = { qemu: [], others: Object.fromEntries(rest.map((b) => [b.name, []])), kvmts: [], kvmtsReady: [], kvmtsStart: [], kvmtsVmmKiB: [], bareNodeKiB: bareNodeRssKiB() };
+  const s = { qemu: [], others: Object.fromEntries(rest.map((b) => [b.name, []])), kvmts: [], kvmtsReady: [], kvmtsStart: [], kvmtsVmmKiB: [], bareNodeKiB: bareNodeRssKiB(), failedRuns: {} };
   const samplesOf = (side) => (side === first ? s.qemu : s.others[side.name]);
   const one = async (side, i) => {
-    const r = await timedBoot(side);
+    const r = await bootRetryingOnce(side, (why) => progress(`  ${cpus} vCPU ${i < 0 ? 'warm-up' : `run ${i + 1}/${runs}`}: ${side.label} failed, booting it once more: ${why}`));
+    if (r.retried) s.failedRuns[side.label] = (s.failedRuns[side.label] ?? 0) + 1;
     let detail = '';
     if (side === cmd.kvmts) {
       const summary = kvmtsSummary(r.stdout, cmd.append);
