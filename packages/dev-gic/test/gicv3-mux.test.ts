@@ -96,14 +96,14 @@ describe('the GICv3 model through KVM’s device attributes', () => {
 /** A KernelGic whose device is `kernel`'s attribute face (a stand-in vGICv3), and a record of lines KVM got. */
 function kernelGic(kernel: DeviceAttrIo, o: { its?: boolean; version?: 2 | 3 } = {}) {
   const lines: [number, boolean][] = [];
-  const vm = { setIrqLine: (line: number, level: boolean) => lines.push([line, level]) } as unknown as KvmVM;
+  const vm = { setIrqLine: (line: number, level: boolean) => lines.push([line, level]), irqfds: () => [] } as unknown as KvmVM;
   const device = kernel as unknown as KvmDevice;
   const gic = new KernelGic(vm, o.version ?? 3, device, o.its ? device : undefined, 128, MPIDRS, { name: 'intc', properties: [] });
   return { gic, lines };
 }
 
 describe('the GIC mux', () => {
-  it('toModel hands every register to a model (equal read-back), inputs then reach the model, toKernel writes the model’s state back', () => {
+  it('toModel hands every register to a model (equal read-back), inputs then reach the model, toKernel writes the model’s state back', async () => {
     const kernelSide = programmed();
     const kernelIo = gicV3AttrIo(kernelSide);
     const { gic, lines } = kernelGic(kernelIo);
@@ -111,8 +111,8 @@ describe('the GIC mux', () => {
     expect(mux.holder).toBe('kernel');
     expect(() => mux.model).toThrow(LifecycleError);
     const before = readVgicV3Registers(kernelIo, LAYOUT);
-    const model = mux.toModel();
-    expect(mux.toModel()).toBe(model); // once
+    const model = await mux.toModel();
+    expect(await mux.toModel()).toBe(model); // once
     expect(mux.holder).toBe('model');
     expect(mux.registers()).toEqual(before);
 
@@ -125,19 +125,19 @@ describe('the GIC mux', () => {
     const handedBack = mux.registers();
     expect(handedBack['LEVEL_INFO 32']).toBe(0x800n); // 41's line low, 43's (level by default) high
 
-    mux.toKernel();
+    await mux.toKernel();
     expect(mux.holder).toBe('kernel');
     expect(readVgicV3Registers(kernelIo, LAYOUT)).toEqual(handedBack);
     expect(kernelSide.readSysReg(0, 'ICC_HPPIR1_EL1')).toBe(40n); // 41's line is low now; 40 still latched
     gic.setSpi(44, true);
     expect(lines.length).toBe(1); // KVM_IRQ_LINE again
-    mux.toKernel(); // nothing held: nothing to do
+    await mux.toKernel(); // nothing held: nothing to do
   });
 
-  it('refuses a GIC with an ITS and a vGICv2 with a ConfigError naming them, and says a running vCPU holds the GIC', () => {
+  it('refuses a GIC with an ITS and a vGICv2 with a ConfigError naming them, and says a running vCPU holds the GIC', async () => {
     const io = gicV3AttrIo(programmed());
-    expect(() => new GicMux(kernelGic(io, { its: true }).gic).toModel()).toThrow(/gic\.its: the GIC has an ITS/);
-    expect(() => new GicMux(kernelGic(io, { version: 2 }).gic).toModel()).toThrow(/vGICv2 cannot be muxed/);
+    await expect(new GicMux(kernelGic(io, { its: true }).gic).toModel()).rejects.toThrow(/gic\.its: the GIC has an ITS/);
+    await expect(new GicMux(kernelGic(io, { version: 2 }).gic).toModel()).rejects.toThrow(/vGICv2 cannot be muxed/);
     const busy: DeviceAttrIo = {
       ...io,
       hasAttr: io.hasAttr,
@@ -146,8 +146,8 @@ describe('the GIC mux', () => {
       },
     };
     const mux = new GicMux(kernelGic(busy).gic);
-    expect(() => mux.toModel()).toThrow(LifecycleError);
-    expect(() => mux.toModel()).toThrow(/while a vCPU is running/);
+    await expect(mux.toModel()).rejects.toThrow(LifecycleError);
+    await expect(mux.toModel()).rejects.toThrow(/while a vCPU is running/);
     expect(mux.holder).toBe('kernel');
   });
 });

@@ -35,6 +35,7 @@ import { runRefusal } from './run-lifecycle';
 import type { ThreadHeapStatistics } from './thread-heap';
 import { machineSwitchHooks, runSwitchHooks, type MachineSwitchHook } from '../cpu/switch-hooks';
 import { SwitchHandOff } from './switch-hand-off';
+import { ThreadedIrqLines } from './machine-irq-lines';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -128,6 +129,8 @@ export class Machine<Boot = unknown> {
     private readonly devices: readonly MachineDevice[],
     /** Closes the VM and KVM handle (prepareVm's close: it also ends their claim). */
     private readonly closeVm: () => void,
+    /** Every thread's device lines, for the switch hooks (machine-irq-lines.ts). */
+    private readonly irqLines: ThreadedIrqLines,
   ) {
     // Here, not as a field initializer: it reads the vCPUs' counters, assigned just above.
     this.m5ops = new M5ops(() => this.exitCounts());
@@ -179,10 +182,13 @@ export class Machine<Boot = unknown> {
           unclaimed: config.unclaimed ?? 'ignore',
           timing: config.timing,
         };
-        vcpus.push(new VcpuController(info.handles.id, script, data, { console: consoleSink }));
+        // A line a vCPU thread forwards (a switch hook holds the machine's lines) is driven here, as the main thread's devices' are.
+        vcpus.push(new VcpuController(info.handles.id, script, data, { console: consoleSink, irqLine: (line, level) => irqLines.set(line, level) }));
       }
       await Promise.all(vcpus.map((v) => v.whenReady()));
-      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close());
+      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), new ThreadedIrqLines(irqLines, () => vcpus));
+      // Asked now rather than at the first switch: a plugin's hook then has the machine's lines however its state is moved (dev-gic's mux, by hand too).
+      machine.switchHooks();
       await options.restore?.afterVcpuThreads({ ...parts, vcpus, m5ops: machine.m5ops });
       return machine;
     } catch (e) {
@@ -320,7 +326,7 @@ export class Machine<Boot = unknown> {
   private hooks: MachineSwitchHook[] | undefined;
   /** The plugins' switch hooks for this machine (cpu/switch-hooks.ts), asked for once. */
   private switchHooks(): MachineSwitchHook[] {
-    return (this.hooks ??= machineSwitchHooks(this.container, this.vm));
+    return (this.hooks ??= machineSwitchHooks(this.container, this.vm, { irqLines: this.irqLines }));
   }
 
   /** VM-wide state (an in-kernel GIC's) handed out of the kernel while vCPUs are switched out. */

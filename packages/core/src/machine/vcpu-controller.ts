@@ -39,6 +39,8 @@ export class VcpuController {
     data: VcpuWorkerData,
     private readonly events: {
       console(bytes: Uint8Array): void;
+      /** A line a device of this vCPU's thread set while the machine's lines are forwarded (machine/machine-irq-lines.ts). */
+      irqLine?(line: number, level: boolean): void;
     },
   ) {
     this.control = new Int32Array(data.control);
@@ -313,6 +315,14 @@ export class VcpuController {
           this.events.console(m.bytes);
         } catch (e) {
           this.callbackFailed(new UserCallbackError('the console sink', e));
+        }
+        return;
+      case 'irq-line':
+        try {
+          this.events.irqLine?.(m.line, m.level);
+        } catch (e) {
+          // Where the line goes (a GIC model) refused it: the vCPU's run reports that, as for a console sink.
+          this.callbackFailed(new UserCallbackError(`the controller of the machine's interrupt lines (line 0x${m.line.toString(16)})`, e));
         }
         return;
       case 'stopped':
