@@ -21,7 +21,10 @@ function recordingRoute(log: string[], failDeassignOf?: number): IrqfdRoute {
 describe('IrqfdDiversion', () => {
   let fds: number[] = [];
   let bindings: IrqfdBinding[];
+  /** The VM as the diversion sees it: its bindings and its phase. */
+  let vmState: { irqfds: () => IrqfdBinding[]; phase: 'drained' | 'closed' };
   beforeEach(() => {
+    vmState = { irqfds: () => bindings, phase: 'drained' };
     fds = [native.eventfd(0, 0), native.eventfd(0, 0), native.eventfd(0, 0)];
     bindings = [
       { gsi: 12, fd: fds[0] },
@@ -30,7 +33,7 @@ describe('IrqfdDiversion', () => {
     ];
   });
   afterEach(() => fds.forEach((fd) => fs.closeSync(fd)));
-  const vm = () => ({ irqfds: () => bindings });
+  const vm = () => vmState;
 
   it('eventfdCount reads a counter without consuming it; a non-eventfd is a ConfigError', () => {
     expect(eventfdCount(fds[0])).toBe(0n);
@@ -95,5 +98,16 @@ describe('IrqfdDiversion', () => {
     for (let i = 0; i < 200 && eventfdCount(fds[0]) !== 0n; i++) await sleep(5);
     expect(() => d.giveBack()).toThrow('intid: no SPI for gsi 12');
     expect(log.slice(-3)).toEqual(['assign gsi 12', 'assign gsi 13', 'assign gsi 20']);
+  });
+
+  it('stops when the VM closes: its eventfds are not read (their numbers may name other files by then) and nothing is bound again', () => {
+    const log: string[] = [];
+    const d = IrqfdDiversion.start(vm(), recordingRoute(log), (gsi) => log.push(`trigger gsi ${gsi}`), 60_000);
+    native.eventfdWrite(fds[0], 1n);
+    vmState.phase = 'closed';
+    expect(d.drain()).toEqual([]);
+    d.giveBack();
+    expect(eventfdCount(fds[0])).toBe(1n);
+    expect(log).toEqual(['deassign gsi 12', 'deassign gsi 13', 'deassign gsi 20']);
   });
 });

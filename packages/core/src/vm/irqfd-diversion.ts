@@ -70,6 +70,7 @@ export class IrqfdDiversion {
   private given = false;
 
   private constructor(
+    private readonly vm: Pick<KvmVM, 'irqfds' | 'phase'>,
     /** The bindings taken away, in the VM's order. */
     readonly bindings: readonly IrqfdBinding[],
     private readonly route: IrqfdRoute,
@@ -80,7 +81,7 @@ export class IrqfdDiversion {
    * Take every irqfd of `vm` away from the kernel; `onTrigger(gsi)` gets each trigger from now on
    * (from a poll, or drain()). If one cannot be taken, those already taken go back and it throws.
    */
-  static start(vm: Pick<KvmVM, 'irqfds'>, route: IrqfdRoute, onTrigger: (gsi: number) => void, pollMs = POLL_MS): IrqfdDiversion {
+  static start(vm: Pick<KvmVM, 'irqfds' | 'phase'>, route: IrqfdRoute, onTrigger: (gsi: number) => void, pollMs = POLL_MS): IrqfdDiversion {
     const bindings = vm.irqfds();
     const taken: IrqfdBinding[] = [];
     try {
@@ -92,7 +93,7 @@ export class IrqfdDiversion {
       for (const b of taken) route.assign(b);
       throw e;
     }
-    const diversion = new IrqfdDiversion(bindings, route, onTrigger);
+    const diversion = new IrqfdDiversion(vm, bindings, route, onTrigger);
     if (bindings.length > 0) {
       diversion.timer = setInterval(() => {
         try {
@@ -112,6 +113,12 @@ export class IrqfdDiversion {
   drain(): number[] {
     const raised: number[] = [];
     if (this.given) return raised;
+    if (this.vm.phase === 'closed') {
+      // The VM closed its eventfds: their numbers may already name other files. Nothing to give back either.
+      this.stopPolling();
+      this.given = true;
+      return raised;
+    }
     for (const b of this.bindings) {
       if (eventfdCount(b.fd) === 0n) continue;
       native.eventfdRead(b.fd); // not 0: the read neither blocks nor loses a later write (it comes after)
@@ -125,6 +132,10 @@ export class IrqfdDiversion {
   giveBack(): void {
     if (this.given) return;
     this.stopPolling();
+    if (this.vm.phase === 'closed') {
+      this.given = true;
+      return;
+    }
     for (const b of this.bindings) this.route.assign(b);
     this.given = true;
     if (this.failure !== undefined) throw this.failure;
