@@ -88,9 +88,9 @@ const report = (m: Machine) => {
 };
 
 /**
- * Run the guest until it has programmed the GIC and waits masked, pend A in KVM meanwhile, then
- * stop the machine (every vCPU out of KVM_RUN: vCPU 1 is powered off inside it, so draining
- * vCPU 0 alone would not end the run).
+ * Run the guest until it has programmed the GIC and waits masked, pend A in KVM meanwhile (unless
+ * `pendA` is false: the second guest has no A), then stop the machine (every vCPU out of KVM_RUN:
+ * vCPU 1 is powered off inside it, so draining vCPU 0 alone would not end the run).
  */
 async function programmedWithAPending(m: Machine, pendA = true): Promise<void> {
   const running = m.run();
