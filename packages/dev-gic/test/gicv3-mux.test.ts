@@ -12,6 +12,7 @@ import { ConfigError, IrqLineSwitch, KvmError, LifecycleError, ThreadedIrqLines,
 import { Arm64VgicGroup, encodeIrqLine } from '@kvmts/arch-arm64';
 import {
   GIC_MUX_LINES,
+  GicLineInput,
   GicMux,
   GicV3Model,
   KernelGic,
@@ -217,5 +218,31 @@ describe('the GIC mux', () => {
     expect(mux.refusal()).toBeInstanceOf(ConfigError);
     await expect(mux.toModel()).rejects.toThrow('irqfd: the irqfd of eventfd 77 raises GSI 200, SPI 232, which this GIC (128 INTIDs) does not have');
     expect(mux.holder).toBe('kernel');
+  });
+
+  it('GicLineInput: a device line (KVM_IRQ_LINE value) drives the GIC’s SPI or that vCPU’s PPI on whichever side holds it; a CPU line passes to KVM', async () => {
+    const { gic, lines: kvm } = kernelGic(gicV3AttrIo(programmed()));
+    const input = new GicLineInput(gic);
+    const spi43 = encodeIrqLine({ type: 'spi', intid: 43 });
+    const ppi23 = encodeIrqLine({ type: 'ppi', vcpu: 1, intid: 23 });
+    const irq0 = encodeIrqLine({ type: 'cpu', vcpu: 0, line: 'irq' });
+    input.set(spi43, true);
+    input.set(ppi23, true);
+    expect(kvm).toEqual([
+      [spi43, true],
+      [ppi23, true],
+    ]);
+    const mux = new GicMux(gic);
+    const model = await mux.toModel();
+    kvm.length = 0;
+    input.set(spi43, false);
+    input.set(ppi23, false);
+    input.set(encodeIrqLine({ type: 'ppi', vcpu: 1, intid: 22 }), true);
+    input.set(irq0, true);
+    expect(kvm).toEqual([[irq0, true]]);
+    const registers = mux.registers();
+    expect(registers['cpu1 LEVEL_INFO 0']).toBe(1n << 22n); // vCPU 1's PPI lines: 22 high, 23 low again
+    expect(registers['cpu0 LEVEL_INFO 0']).toBe(0n);
+    expect(registers['LEVEL_INFO 32']! & (1n << 11n)).toBe(0n); // SPI 43's line low
   });
 });
