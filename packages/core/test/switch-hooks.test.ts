@@ -14,6 +14,8 @@ import type { VcpuController } from '../src/machine/vcpu-controller';
 
 const vmA = { name: 'A' } as unknown as KvmVM;
 const vmB = { name: 'B' } as unknown as KvmVM;
+/** What a machine gives each factory besides its VM (the lines are not used here). */
+const machine = { irqLines: { claim: async () => undefined, release: async () => undefined } };
 
 function recorder(log: string[], name: string, fail?: 'switchingOut' | 'resuming'): MachineSwitchHook {
   return {
@@ -33,13 +35,15 @@ describe('machine switch hooks', () => {
   it('a machine gets the hooks of every registered factory that knows its VM, in registration order', () => {
     const c = rootContainer.createChildContainer();
     const log: string[] = [];
-    const onlyA: MachineSwitchHookFactory = (vm) => (vm === vmA ? recorder(log, 'gic') : undefined);
+    const given: unknown[] = [];
+    const onlyA: MachineSwitchHookFactory = (vm, m) => (given.push(m), vm === vmA ? recorder(log, 'gic') : undefined);
     const every: MachineSwitchHookFactory = () => recorder(log, 'clock');
     c.register(MACHINE_SWITCH_HOOK, { useValue: onlyA });
     c.register(MACHINE_SWITCH_HOOK, { useValue: every });
-    expect(machineSwitchHooks(c, vmA).map((h) => h.name)).toEqual(['gic', 'clock']);
-    expect(machineSwitchHooks(c, vmB).map((h) => h.name)).toEqual(['clock']);
-    expect(machineSwitchHooks(rootContainer.createChildContainer(), vmA)).toEqual([]);
+    expect(machineSwitchHooks(c, vmA, machine).map((h) => h.name)).toEqual(['gic', 'clock']);
+    expect(machineSwitchHooks(c, vmB, machine).map((h) => h.name)).toEqual(['clock']);
+    expect(machineSwitchHooks(rootContainer.createChildContainer(), vmA, machine)).toEqual([]);
+    expect(given).toEqual([machine, machine]); // each factory gets the machine's context
   });
 
   it('runs a step of each hook in order; the first failure stops the rest and propagates', async () => {

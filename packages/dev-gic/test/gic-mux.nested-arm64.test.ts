@@ -18,6 +18,19 @@
  *             checkpoint (its GIC in the kernel) reads every register equal to the model's and
  *             takes B too.
  *  ITS        a machine whose GIC has an ITS refuses the switch-out with a ConfigError naming it.
+ *
+ * Then what raises interrupts while the model holds the GIC (a second guest, scripts/nested/
+ * guest-asm/arm64/gic-mux-lines.s, one vCPU): the machine's PL011 on SPI U = 46 (the host pushes a
+ * byte through the main thread's instance: its receive interrupt raises the line) and an irqfd on
+ * SPI F = 47 (GSI 15, edge). Both must reach the model — and not the kernel's stale GIC — and
+ * travel back with its state: after switching back the guest takes U (reading the byte, which
+ * lowers the line) and then F.
+ *
+ *  level      U level-sensitive, its line still high at the switch back: the kernel's LEVEL_INFO
+ *             shows it high and the guest takes it; the irqfd triggered while switched out is
+ *             latched pending in the model, then in the kernel.
+ *  edge       U edge-triggered (the model latches the rising edge); the irqfd is triggered after
+ *             switching back — bound again in the kernel, which delivers it.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -37,7 +50,7 @@ import {
   type SwitchableCpu,
   type ThreadContext,
 } from '@kvmts/core';
-import type { Arm64Boot } from '@kvmts/arch-arm64';
+import { pl011, type Arm64Boot, type Pl011 } from '@kvmts/arch-arm64';
 import { DEV_GIC_MODULE, DEV_GIC_V3_ITS_MODULE, gicMuxOf, kernelGicOf, type GicMux, type KernelGic } from '@kvmts/dev-gic';
 import { guestProgram } from './support/guest-program';
 import { mark, step } from './support/steps';
@@ -75,11 +88,11 @@ const report = (m: Machine) => {
 };
 
 /**
- * Run the guest until it has programmed the GIC and waits masked, pend A in KVM meanwhile, then
- * stop the machine (every vCPU out of KVM_RUN: vCPU 1 is powered off inside it, so draining
- * vCPU 0 alone would not end the run).
+ * Run the guest until it has programmed the GIC and waits masked, pend A in KVM meanwhile (unless
+ * `pendA` is false: the second guest has no A), then stop the machine (every vCPU out of KVM_RUN:
+ * vCPU 1 is powered off inside it, so draining vCPU 0 alone would not end the run).
  */
-async function programmedWithAPending(m: Machine): Promise<void> {
+async function programmedWithAPending(m: Machine, pendA = true): Promise<void> {
   const running = m.run();
   let ended: unknown;
   void running.then(
@@ -93,9 +106,11 @@ async function programmedWithAPending(m: Machine): Promise<void> {
     }
     await sleep(100); // into the wait loop
   }, () => m.stop());
-  mark('pend A in KVM');
-  gicOf(m).setSpi(A, true); // an edge into the running vGIC: latched pending, masked by PMR 0x30
-  gicOf(m).setSpi(A, false);
+  if (pendA) {
+    mark('pend A in KVM');
+    gicOf(m).setSpi(A, true); // an edge into the running vGIC: latched pending, masked by PMR 0x30
+    gicOf(m).setSpi(A, false);
+  }
   await step('stop the machine', HOST_MS, () => m.stop());
   expect(await step('the run ends stopped', HOST_MS, running)).toEqual({ reason: 'stopped' });
 }
@@ -214,7 +229,7 @@ describe('nested arm64: the muxing GIC (in-kernel vGICv3 ↔ userspace GICv3 mod
     const mux = muxOf(m);
     mark('the GIC to the model (toModel)');
     const kernel = gicOf(m).registers();
-    mux.toModel();
+    await step('toModel', HOST_MS, () => mux.toModel());
     expect(mux.registers()).toEqual(kernel);
     acknowledgeA(mux);
     pendB(m, mux);
@@ -256,5 +271,103 @@ describe('nested arm64: the muxing GIC (in-kernel vGICv3 ↔ userspace GICv3 mod
     expect(muxOf(m).holder).toBe('kernel');
     expect(await goToTheEnd(m, 'ITS')).toEqual(shutdown);
     expect(report(m).taken).toEqual([BigInt(A)]);
+  }, SLOW);
+});
+
+/** The second guest's SPIs: the UART's (PL011 spi 14) and the irqfd's (GSI 15). */
+const U = 46;
+const F = 47;
+const bit = (intid: number) => 1 << (intid - 32);
+
+function linesConfig(): MachineConfig<Arm64Boot> {
+  return {
+    arch: 'arm64',
+    memory: 16 << 20,
+    cpus: 1,
+    plugins: [DEV_GIC_MODULE],
+    archOptions: { gic: 'kernel', timer: 'none' },
+    devices: [pl011({ spi: U - 32 }, 'uart')],
+    boot: { kind: 'kernel', image: guestProgram('gic-mux-lines') },
+  };
+}
+
+describe('nested arm64: device lines and irqfds while the userspace model holds the muxed GIC', () => {
+  let machines: Machine[] = [];
+  beforeEach(() => mark(`test: ${expect.getState().currentTestName}`));
+  afterEach(async () => {
+    await step('close the machines', HOST_MS, Promise.all(machines.map((m) => m.close())));
+    machines = [];
+  });
+
+  /** A machine whose guest programs U as `mode` (ICFGR field: 0 level, 2 edge), run until it waits masked, then stopped; its irqfd on F. */
+  async function programmed(mode: 0 | 2) {
+    const m = await step('create the machine', HOST_MS, createMachine(linesConfig(), { console: () => undefined }));
+    machines.push(m);
+    m.memory.view(REPORT + 72, 8).setBigUint64(0, BigInt(mode), true);
+    const irqfd = gicOf(m).irqfd(F);
+    await programmedWithAPending(m, false);
+    return { m, irqfd, uart: m.device<Pl011>('uart') };
+  }
+
+  /** vCPU 0 out to a simulated CPU: the model holds the GIC, the machine's lines and irqfds. */
+  async function switchedOut(m: Machine): Promise<{ mux: GicMux; sim: SimulatedCpu }> {
+    const kvm = m.cpu(0);
+    await step('drain vCPU 0', HOST_MS, () => kvm.drain());
+    const sim = new SimulatedCpu();
+    await step('switch vCPU 0 out (the GIC, its lines and irqfds to the model)', HOST_MS, () => kvm.switchOut());
+    await step('the simulated CPU takes the thread', HOST_MS, () => sim.takeOverFrom(kvm));
+    const mux = muxOf(m);
+    expect(mux.holder).toBe('model');
+    return { mux, sim };
+  }
+
+  async function switchedBack(m: Machine, sim: SimulatedCpu): Promise<void> {
+    await step('the simulated CPU switches out', HOST_MS, () => sim.switchOut());
+    await step('vCPU 0 takes the thread back (GIC, lines and irqfds to the kernel)', HOST_MS, () => m.cpu(0).takeOverFrom(sim));
+    expect(muxOf(m).holder).toBe('kernel');
+  }
+
+  it('level: the UART line raised while switched out and an irqfd triggered meanwhile reach the model, not the kernel; back in the kernel, the line is still high and the guest takes U, then F', async () => {
+    const { m, irqfd, uart } = await programmed(0);
+    const { mux, sim } = await switchedOut(m);
+    mark('the UART raises its line (main thread); the irqfd is triggered');
+    expect(uart.pushInput(Uint8Array.of(0x55))).toBe(1);
+    irqfd.trigger();
+    const model = mux.model; // reading it takes the irqfd's trigger in
+    expect(model.readDistributor(0x204) & (bit(U) | bit(F))).toBe(bit(U) | bit(F)); // both pending
+    expect(model.readSysReg(0, 'ICC_HPPIR1_EL1')).toBe(BigInt(U)); // U first: priority 0x70
+    const handedBack = mux.registers();
+    expect(handedBack['LEVEL_INFO 32']! & BigInt(bit(U))).not.toBe(0n); // U's line high
+    expect(handedBack['GICD_ISPENDR+0x204']! & BigInt(bit(F))).not.toBe(0n); // F latched
+    const kernelMeanwhile = gicOf(m).registers(); // the stale kernel GIC got neither
+    expect(kernelMeanwhile['LEVEL_INFO 32']! & BigInt(bit(U))).toBe(0n);
+    expect(kernelMeanwhile['GICD_ISPENDR+0x204']! & BigInt(bit(U) | bit(F))).toBe(0n);
+
+    await switchedBack(m, sim);
+    expect(gicOf(m).registers()).toEqual(handedBack);
+    expect(uart.interruptAsserted()).toBe(true); // the device's line is still high: so is the kernel's
+    expect(await goToTheEnd(m, 'switched back')).toEqual(shutdown);
+    expect(report(m)).toEqual({ taken: [BigInt(U), BigInt(F)], count: 2, done: 1n });
+    expect(uart.interruptAsserted()).toBe(false); // the guest read the byte
+    expect(gicOf(m).registers()['LEVEL_INFO 32']! & BigInt(bit(U))).toBe(0n);
+  }, SLOW);
+
+  it('edge: the UART’s rising edge while switched out is latched by the model and delivered after switching back; the irqfd, bound in the kernel again, delivers a trigger made after', async () => {
+    const { m, irqfd, uart } = await programmed(2);
+    const { mux, sim } = await switchedOut(m);
+    mark('the UART raises its line (main thread)');
+    expect(uart.pushInput(Uint8Array.of(0x55))).toBe(1);
+    expect(mux.model.readDistributor(0x204) & (bit(U) | bit(F))).toBe(bit(U));
+    expect(mux.registers()['GICD_ISPENDR+0x204']! & BigInt(bit(U))).not.toBe(0n); // the edge latched
+    expect(gicOf(m).registers()['GICD_ISPENDR+0x204']! & BigInt(bit(U))).toBe(0n);
+
+    await switchedBack(m, sim);
+    mark('trigger the irqfd (the kernel holds the GIC)');
+    irqfd.trigger();
+    await step('KVM latches F', HOST_MS, async () => {
+      while ((gicOf(m).registers()['GICD_ISPENDR+0x204']! & BigInt(bit(F))) === 0n) await sleep(10);
+    });
+    expect(await goToTheEnd(m, 'switched back')).toEqual(shutdown);
+    expect(report(m)).toEqual({ taken: [BigInt(U), BigInt(F)], count: 2, done: 1n });
   }, SLOW);
 });

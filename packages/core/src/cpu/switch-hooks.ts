@@ -12,11 +12,14 @@
  *                 took its thread back, or run() starts. Move the state back; nothing to do
  *                 (and no cost) when it is in the kernel already.
  *
- * Core knows nothing of what moves; it only keeps the order.
+ * Core knows nothing of what moves; it only keeps the order. It gives each factory what of the
+ * machine a hook may take while the state is out (MachineSwitchContext): the device interrupt
+ * lines, which must reach the model rather than the kernel meanwhile.
  */
 import type { DependencyContainer } from 'tsyringe';
 import { resolveAllOrNone } from '../di/container';
 import type { KvmVM } from '../vm/kvm-vm';
+import type { MachineIrqLines } from '../machine/machine-irq-lines';
 
 export interface MachineSwitchHook {
   /** For errors: 'in-kernel GIC'. */
@@ -38,16 +41,22 @@ export function checkSwitchOutAllowed(hooks: readonly MachineSwitchHook[]): void
   }
 }
 
+/** What of its machine a switch hook may use besides the VM. */
+export interface MachineSwitchContext {
+  /** Every device interrupt line of the machine, to claim while the state is out of the kernel (machine/machine-irq-lines.ts). */
+  readonly irqLines: MachineIrqLines;
+}
+
 /** What a plugin registers: given a machine's VM, its hook, or undefined when the machine has nothing of the plugin's. */
-export type MachineSwitchHookFactory = (vm: KvmVM) => MachineSwitchHook | undefined;
+export type MachineSwitchHookFactory = (vm: KvmVM, machine: MachineSwitchContext) => MachineSwitchHook | undefined;
 
 /** MachineSwitchHookFactory registrations (multi, machine container). */
 export const MACHINE_SWITCH_HOOK = Symbol.for('kvmts.MachineSwitchHook');
 
 /** The hooks of the machine of `vm`, from every factory registered in `container`. */
-export function machineSwitchHooks(container: DependencyContainer, vm: KvmVM): MachineSwitchHook[] {
+export function machineSwitchHooks(container: DependencyContainer, vm: KvmVM, machine: MachineSwitchContext): MachineSwitchHook[] {
   return resolveAllOrNone<MachineSwitchHookFactory>(container, MACHINE_SWITCH_HOOK)
-    .map((factory) => factory(vm))
+    .map((factory) => factory(vm, machine))
     .filter((h): h is MachineSwitchHook => h !== undefined);
 }
 

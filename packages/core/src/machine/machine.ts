@@ -36,6 +36,7 @@ import type { ThreadHeapStatistics } from './thread-heap';
 import { machineSwitchHooks, runSwitchHooks, type MachineSwitchHook } from '../cpu/switch-hooks';
 import { SwitchHandOff } from './switch-hand-off';
 import { ConsoleOrder, createConsoleSequence, takeConsoleSequence } from './console-order';
+import { ThreadedIrqLines } from './machine-irq-lines';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -129,6 +130,8 @@ export class Machine<Boot = unknown> {
     private readonly devices: readonly MachineDevice[],
     /** Closes the VM and KVM handle (prepareVm's close: it also ends their claim). */
     private readonly closeVm: () => void,
+    /** Every thread's device lines, for the switch hooks (machine-irq-lines.ts). */
+    private readonly irqLines: ThreadedIrqLines,
     /** Puts the threads' console messages back in order (console-order.ts). */
     private readonly consoleOrder: ConsoleOrder,
   ) {
@@ -187,10 +190,13 @@ export class Machine<Boot = unknown> {
           timing: config.timing,
           consoleSequence,
         };
-        vcpus.push(new VcpuController(info.handles.id, script, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes) }));
+        // A line a vCPU thread forwards (a switch hook holds the machine's lines) is driven here, as the main thread's devices' are.
+        vcpus.push(new VcpuController(info.handles.id, script, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes), irqLine: (line, level) => irqLines.set(line, level) }));
       }
       await Promise.all(vcpus.map((v) => v.whenReady()));
-      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), consoleOrder);
+      machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), new ThreadedIrqLines(irqLines, () => vcpus), consoleOrder);
+      // Asked now rather than at the first switch: a plugin's hook then has the machine's lines however its state is moved (dev-gic's mux, by hand too).
+      machine.switchHooks();
       await options.restore?.afterVcpuThreads({ ...parts, vcpus, m5ops: machine.m5ops });
       return machine;
     } catch (e) {
@@ -336,7 +342,7 @@ export class Machine<Boot = unknown> {
   private hooks: MachineSwitchHook[] | undefined;
   /** The plugins' switch hooks for this machine (cpu/switch-hooks.ts), asked for once. */
   private switchHooks(): MachineSwitchHook[] {
-    return (this.hooks ??= machineSwitchHooks(this.container, this.vm));
+    return (this.hooks ??= machineSwitchHooks(this.container, this.vm, { irqLines: this.irqLines }));
   }
 
   /** VM-wide state (an in-kernel GIC's) handed out of the kernel while vCPUs are switched out. */

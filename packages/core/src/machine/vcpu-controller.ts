@@ -40,6 +40,8 @@ export class VcpuController {
     private readonly events: {
       /** Console bytes and their number from the machine's counter (console-order.ts). */
       console(bytes: Uint8Array, seq: number): void;
+      /** A line a device of this vCPU's thread set while the machine's lines are forwarded (machine/machine-irq-lines.ts). */
+      irqLine?(line: number, level: boolean): void;
     },
   ) {
     this.control = new Int32Array(data.control);
@@ -314,6 +316,14 @@ export class VcpuController {
           this.events.console(m.bytes, m.seq);
         } catch (e) {
           this.callbackFailed(new UserCallbackError('the console sink', e));
+        }
+        return;
+      case 'irq-line':
+        try {
+          this.events.irqLine?.(m.line, m.level);
+        } catch (e) {
+          // Where the line goes (a GIC model) refused it: the vCPU's run reports that, as for a console sink.
+          this.callbackFailed(new UserCallbackError(`the controller of the machine's interrupt lines (line 0x${m.line.toString(16)})`, e));
         }
         return;
       case 'stopped':

@@ -43,7 +43,7 @@ const post = (m: FromWorker): void => port.postMessage(m);
 let consoleSequence: Uint32Array = new Uint32Array(0);
 const console$ = new ConsoleBuffer((bytes) => post({ ev: 'console', bytes, seq: takeConsoleSequence(consoleSequence) }));
 
-function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
+function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[]; irq: IrqLineSwitch } {
   const threadContainer = createIsolatedContainer();
   loadPlugins(threadContainer, data.modules);
   const arch = findArchPlugin(threadContainer, data.arch);
@@ -67,7 +67,7 @@ function build(): { arch: ArchPlugin; cpu: KvmCPU; devices: NamedDevice[] } {
     claimIrqLines: (controller, by) => irq.claim(controller, by),
     memory: new GuestMemory(data.regions),
   });
-  return { arch, cpu, devices: instances.map((device, i) => ({ name: data.devices[i].name, device })) };
+  return { arch, cpu, devices: instances.map((device, i) => ({ name: data.devices[i].name, device })), irq };
 }
 
 // The machine's thread gives the one-time notices (VcpuController), once per process.
@@ -76,13 +76,15 @@ setNoticeSink(() => undefined);
 let arch: ArchPlugin;
 let cpu: KvmCPU | undefined;
 let devices: NamedDevice[];
+/** This thread's device lines (machine/machine-irq-lines.ts forwards them to the main thread while a plugin holds the machine's). */
+let irq: IrqLineSwitch;
 native.installKickHandler();
 
 port.on('message', (m: ToWorker) => {
   if (m.op === 'build') {
     try {
       data = m.data;
-      ({ arch, cpu, devices } = build());
+      ({ arch, cpu, devices, irq } = build());
       post({ ev: 'ready', thread: native.currentThread() });
     } catch (e) {
       post({ ev: 'error', error: serializeError(e) });
@@ -152,6 +154,12 @@ port.on('message', (m: ToWorker) => {
           case 'heapStatistics':
             value = threadHeapStatistics(m.args[0] as { gc?: boolean } | undefined);
             break;
+          case 'forwardIrqLines':
+            irq.claim({ set: (line, level) => post({ ev: 'irq-line', line, level }) }, m.args[0] as string);
+            break;
+          case 'releaseIrqLines':
+            irq.release(m.args[0] as string);
+            break;
         }
         post({ ev: 'result', id: m.id, value });
       } catch (e) {
@@ -164,6 +172,7 @@ port.on('message', (m: ToWorker) => {
       cpu.close();
       cpu = undefined;
       devices = [];
+      irq = undefined as unknown as IrqLineSwitch;
       // Nothing of this machine stays pinned by an idle pooled thread (its device buffers, regions, boot state).
       data = undefined as unknown as VcpuWorkerData;
       post({ ev: 'released' });

@@ -49,7 +49,10 @@ export type WorkerMethod =
   | 'saveVcpuState'
   | 'restoreVcpuState'
   /** This thread's own V8 heap (machine/thread-heap.ts); args[0] `{ gc?: boolean }` collects first. */
-  | 'heapStatistics';
+  | 'heapStatistics'
+  /** The machine's device lines taken by args[0] (machine/machine-irq-lines.ts): this thread's lines go to the main thread ('irq-line'), or back to KVM. */
+  | 'forwardIrqLines'
+  | 'releaseIrqLines';
 
 /** A GuestError / KvmError flattened for postMessage. */
 export interface SerializedError {
@@ -70,6 +73,8 @@ export type FromWorker =
   | { readonly ev: 'released' }
   /** Console bytes, numbered from the machine's counter so the machine's thread can put several threads' output back in order. */
   | { readonly ev: 'console'; readonly bytes: Uint8Array; readonly seq: number }
+  /** A device of this thread set a line while the machine's lines are forwarded ('forwardIrqLines'). */
+  | { readonly ev: 'irq-line'; readonly line: number; readonly level: boolean }
   /** `executed`: the instructions a runInstructions request retired. */
   | { readonly ev: 'stopped'; readonly stop: CpuStop; readonly executed?: number }
   | { readonly ev: 'error'; readonly error: SerializedError }

@@ -7,7 +7,6 @@ import {
   CreateDeviceLayout,
   EnableCapLayout,
   IoeventfdLayout,
-  IrqfdLayout,
   KVM_IOEVENTFD_FLAG_DATAMATCH,
   KVM_IOEVENTFD_FLAG_DEASSIGN,
   KVM_IOEVENTFD_FLAG_PIO,
@@ -28,6 +27,7 @@ import { GuestMemory } from './guest-memory';
 import { KvmDevice } from './kvm-device';
 import { VcpuFd } from './vcpu-fd';
 import { IrqLineDriver } from './irq-line';
+import { irqfdIoctl } from './irqfd-diversion';
 import type { CoalescedZone, IoeventfdBinding, IoeventfdOptions, IrqfdBinding, KvmVM, KvmVmOptions } from './kvm-vm';
 
 /** What to do when mapping guest memory fails, by errno code. */
@@ -290,11 +290,7 @@ export class DefaultKvmVM implements KvmVM {
   }
 
   private irqfdIoctl(fd: number, gsi: number, flags: number): void {
-    const b = new DataView(new ArrayBuffer(IrqfdLayout.size));
-    b.setUint32(IrqfdLayout.fd, fd, true);
-    b.setUint32(IrqfdLayout.gsi, gsi, true);
-    b.setUint32(IrqfdLayout.flags, flags, true);
-    kvmIoctl(this.fd, KvmIoctl.IRQFD, `KVM_IRQFD(fd ${fd}, gsi ${gsi}${flags ? ', deassign' : ''})`, b);
+    irqfdIoctl(this.fd, fd, gsi, flags);
   }
 
   /** A guest write matching `options` signals an eventfd inside the kernel, without an exit. Returns the eventfd. */

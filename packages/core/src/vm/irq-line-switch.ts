@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors/errors';
+import { ConfigError, LifecycleError } from '../errors/errors';
 import type { IrqLines } from './irq-line';
 
 /**
@@ -8,6 +8,10 @@ import type { IrqLines } from './irq-line';
  * its own outputs through `base`, which claim() returns. An arm64 machine without an in-kernel
  * GIC works this way: the userspace GIC claims the lines, so a UART's SPI reaches the GIC model,
  * and the model drives each vCPU's IRQ/FIQ input through KVM_IRQ_LINE.
+ *
+ * A claim may also be temporary: the muxing GIC (@kvmts/dev-gic) claims a machine's lines while
+ * its userspace model holds the in-kernel GIC's state, and release()s them when the state goes
+ * back (machine/machine-irq-lines.ts). After a release the lines go to `base` again.
  */
 export class IrqLineSwitch implements IrqLines {
   private controller: IrqLines | undefined;
@@ -19,6 +23,11 @@ export class IrqLineSwitch implements IrqLines {
     (this.controller ?? this.base).set(line, level);
   }
 
+  /** Who holds the lines now ('' when nobody does: they go to the base). */
+  get claimant(): string {
+    return this.claimedBy;
+  }
+
   /** Route every device line to `controller` (device `by`); returns the lines underneath. ConfigError on a second claim. */
   claim(controller: IrqLines, by: string): IrqLines {
     if (this.controller !== undefined) {
@@ -27,5 +36,16 @@ export class IrqLineSwitch implements IrqLines {
     this.controller = controller;
     this.claimedBy = by;
     return this.base;
+  }
+
+  /**
+   * Give the lines back to the base (`by` must be who claimed them: a LifecycleError names the
+   * holder otherwise, and the claim stays). Lines set afterwards go to the base.
+   */
+  release(by: string): void {
+    if (this.controller === undefined) throw new LifecycleError('interrupt lines', 'not claimed', `release them for '${by}'`);
+    if (this.claimedBy !== by) throw new LifecycleError('interrupt lines', `claimed by '${this.claimedBy}'`, `release them for '${by}'`);
+    this.controller = undefined;
+    this.claimedBy = '';
   }
 }

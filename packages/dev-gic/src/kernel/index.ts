@@ -6,3 +6,4 @@ export * from './kernel-gic';
 export * from './vgic-checkpoint';
 export * from './controller';
 export * from './gic-mux';
+export * from './gic-line-input';

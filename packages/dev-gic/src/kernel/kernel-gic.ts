@@ -11,7 +11,7 @@
  * INTID − 32, KVM's default routing with a vGIC). The GIC of a VM is found again with
  * kernelGicOf(vm) — by the checkpoint component, by tests, by devices that inject.
  */
-import { ConfigError, Irqfd, type KvmDevice, type KvmVM } from '@kvmts/core';
+import { ConfigError, Irqfd, LifecycleError, type KvmDevice, type KvmVM } from '@kvmts/core';
 import {
   ARM64_FDT_IRQ,
   ARM64_GIC_MAINTENANCE_PPI,
@@ -91,6 +91,8 @@ export class KernelGic {
   /** An irqfd that raises SPI `intid` (an edge each trigger()) without an exit; GSI = INTID − 32. */
   irqfd(intid: number): Irqfd {
     this.checkSpi(intid);
+    // The model holds the GIC with the irqfds it took from the kernel; one bound now would raise its SPI in the kernel's stale state.
+    if (this.inputs) throw new LifecycleError('in-kernel GIC', 'its userspace model holds the state (a vCPU is switched out)', 'bind an irqfd (bind it before switching out, or after switching back)');
     return Irqfd.assign(this.vm, intid - GIC_SPI_BASE);
   }
 
