@@ -53,7 +53,8 @@ function assembleGuests(arch, tools, outDir) {
   const made = [];
   for (const src of filesUnder(path.join(ASM_ROOT, arch)).filter((f) => f.endsWith('.s'))) {
     const base = path.join(outDir, path.basename(src, '.s'));
-    sh(tools.as, ['-o', `${base}.o`, src], { capture: true });
+    // -I: a guest may .include the shared macros beside it (*.inc files are not assembled alone).
+    sh(tools.as, ['-I', path.dirname(src), '-o', `${base}.o`, src], { capture: true });
     sh(tools.objcopy, ['-O', 'binary', `${base}.o`, `${base}.bin`], { capture: true });
     fs.rmSync(`${base}.o`);
     made.push(`${path.basename(base)}.bin`);

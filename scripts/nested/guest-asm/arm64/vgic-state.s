@@ -11,16 +11,11 @@
 //
 // Report block at 0x40200000: +0 programmed (1), +8 go flag (host), +16 INTIDs taken,
 // +24 … the INTIDs (8 bytes each), +64 done (1). Ends with PSCI SYSTEM_OFF.
+    .include "gicv3-guest.inc"
     .text
     .global _start
 _start:
-    movz x20, #0x4020, lsl #16      // report block
-    movz x21, #0x0800, lsl #16      // GICD
-    movz x22, #0x080a, lsl #16      // GICR of vCPU 0 (RD_base)
-
-    mov  w1, #0x12                  // GICD_CTLR: ARE (bit 4), EnableGrp1 (bit 1)
-    str  w1, [x21]
-    str  wzr, [x22, #0x14]          // GICR_WAKER: ProcessorSleep clear
+    gicv3_guest_start
     mov  w1, #0x700                 // INTIDs 40–42 in group 1 (GICD_IGROUPR1)
     str  w1, [x21, #0x84]
     movz w1, #0x4080                // GICD_IPRIORITYR10: 40 → 0x80, 41 → 0x40, 42 → 0xa0, 43 → 0x20
@@ -37,30 +32,13 @@ _start:
     str  w1, [x21, #0x104]
     dsb  sy
 
-    mov  x1, #0x30
-    msr  icc_pmr_el1, x1
-    mov  x1, #3
-    msr  icc_bpr1_el1, x1
-    mov  x1, #1
-    msr  icc_igrpen1_el1, x1
-    isb
-
-    mov  x1, #1
-    str  x1, [x20]                  // programmed
-1:  ldr  x1, [x20, #8]              // wait for the go flag (the host stops and checkpoints here)
-    cbz  x1, 1b
-
-    mov  x1, #0xff                  // unmask every priority
-    msr  icc_pmr_el1, x1
-    isb
+    gicv3_cpu_if_masked
+    report_programmed_wait_go       // the host stops and checkpoints meanwhile
     mov  x3, #0                     // INTIDs taken
 2:  mrs  x0, icc_iar1_el1
     cmp  x0, #1023                  // spurious: nothing deliverable yet
     b.eq 2b
-    add  x4, x20, #24
-    str  x0, [x4, x3, lsl #3]
-    add  x3, x3, #1
-    str  x3, [x20, #16]
+    record_intid
     cmp  x0, #41                    // a level SPI whose line stays high would come back after
     b.ne 3f                         // EOI: disable it first (GICD_ICENABLER1)
     mov  w1, #(1 << 9)
@@ -71,9 +49,4 @@ _start:
     cmp  x3, #2
     b.lo 2b
 
-    mov  x1, #1
-    str  x1, [x20, #64]             // done
-    movz w0, #0x0008
-    movk w0, #0x8400, lsl #16       // PSCI_0_2_FN_SYSTEM_OFF
-    hvc  #0
-4:  b    4b
+    report_done_power_off
