@@ -3,7 +3,8 @@
  * real KVM (nested x86 tier), with the sync-regs-tests guest: in every exit each of the 18
  * registers read this way, before anything else reads the context (so straight from kvm_run
  * with KVM_CAP_SYNC_REGS), equals KVM_GET_REGS and getRegs(), with the cap on (regs; regs and
- * events) and off; a register written in an exit reads back at once and reaches the guest.
+ * events) and off; a register written in an exit reads back at once, before and after the
+ * handler pushes it, and reaches the guest.
  */
 import { KvmExitReason, KvmRunLayout, kvmIoctl, type CpuStop } from '@kvmts/core';
 import { X86Ioctl, X86RegsLayout, X86_GPR_NAMES, assembleGuest, createX86Regs, decodeRegs, exitDevice, type GuestImage, type X86KvmCPU, type X86MachineOptions, type X86Regs } from '@kvmts/arch-x86';
@@ -85,7 +86,7 @@ describeKvm('readRegister / readRip on real KVM', () => {
     expect(seen[0].alone).toMatchObject({ rax: 0x1111111111111111n, rcx: 8n, r15: 0x0123456789abcdefn });
   });
 
-  it('a register written in an exit reads back at once through readRegister, and the guest continues with it', () => {
+  it('a register written in an exit reads back at once through readRegister, before and after the push, and the guest continues with it', () => {
     const r = keep(rig('observe', undefined, { rdi: BigInt(OUT) }));
     const cpu = r.cpus[0];
     const readBack: bigint[] = [];
@@ -95,10 +96,13 @@ describeKvm('readRegister / readRip on real KVM', () => {
       expect(c.readRegister('rdi')).toBe(BigInt(OUT));
       if (stops === 1) c.setRegs({ rbx: 0x1234_5678_9abc_def0n, rsi: 0x5151n });
       else c.setRegs({ rbx: 0xd00d_0000_0000_0042n });
+      readBack.push(c.readRegister('rbx'));
+      // A handler's writes reach KVM when it pushes them (staged in kvm_run inside a run).
+      c.syncToKvm();
       readBack.push(c.readRegister('rbx'), c.readRegister('rsi'));
     });
     expect(stop).toEqual({ reason: 'poweroff', status: 0 });
-    expect(readBack).toEqual([0x1234_5678_9abc_def0n, 0x5151n, 0xd00d_0000_0000_0042n, 0x5151n]);
+    expect(readBack).toEqual([0x1234_5678_9abc_def0n, 0x1234_5678_9abc_def0n, 0x5151n, 0xd00d_0000_0000_0042n, 0xd00d_0000_0000_0042n, 0x5151n]);
     const out = Buffer.from(r.vm.memory().read(OUT, 32));
     expect([out.readBigUInt64LE(0), out.readBigUInt64LE(8), out.readBigUInt64LE(24)]).toEqual([0x1234_5678_9abc_def0n, 0x5151n, 0xd00d_0000_0000_0042n]);
     // After the run, outside any exit: the same value as KVM_GET_REGS.
