@@ -6,6 +6,7 @@
  *   invalidateThreadContext → invalidate()  KVM ran: forget every group not modified
  *   a field of the context is read        → ensure(group): pull it if stale (one ioctl) and
  *                                            decode its raw KVM struct into objects
+ *   readRegister/readRip                  → readRegister(name): one register, nothing decoded
  *   updateThreadContext     → pullAll()     pull every stale group, MP_STATE first (raw only)
  *   markThreadContextDirty  → markAllDirty() every group held now or pulled later is pushed
  *   updateKvmState          → pushDirty()   push the dirty groups in X86_PUSH_ORDER

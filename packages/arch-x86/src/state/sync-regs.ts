@@ -14,7 +14,7 @@
  *   staged bytes with KVM's old state and then apply those.
  * - A staged group is applied at KVM_RUN entry, after every ioctl pushed before it; it may be
  *   staged only if no group that must reach KVM after it (MUST_FOLLOW) is pushed by ioctl.
- * - Any ioctl that writes state makes the area's copies stale until the next exit.
+ * - Any ioctl that writes state makes what the area holds stale until the next exit.
  *
  * arm64 has no equivalent: its kvm_sync_regs holds only device_irq_level and KVM does not
  * offer KVM_CAP_SYNC_REGS there.
