@@ -11,11 +11,14 @@
  *                   batches: one N-API crossing each way).
  *   full-sync-unbatched  the same with one crossing per ioctl (archOptions.batchStateSync false,
  *                   the default), against the same C program: the batching's effect, in the same run.
- *   rip-after-exit  the lazy case: an exit handler reads RIP on every exit (getRegs().rip).
- *                   kvmts takes it from kvm_run (KVM_CAP_SYNC_REGS, no ioctl); the C program
- *                   issues KVM_GET_REGS, as the issue defines the target. ns/op = one exit + the read.
+ *   rip-after-exit  the lazy case: an exit handler reads RIP on every exit (cpu.readRip(), the
+ *                   one-register read exit handlers use). kvmts takes it from kvm_run
+ *                   (KVM_CAP_SYNC_REGS, no ioctl, no copy); the C program issues KVM_GET_REGS, as
+ *                   the issue defines the target. ns/op = one exit + the read.
  *   rip-after-exit-vs-c-sync-regs  kvmts as above against a C program that uses the cap too
  *                   (kvm_run->s.regs): like for like.
+ *   rip-after-exit-getregs  the same read through the object API, getRegs().rip (all 18
+ *                   registers decoded into the context), against the cap-using C program.
  *   rip-after-exit-ioctl  kvmts with archOptions.syncRegs [] (one KVM_GET_REGS per read, kvmts
  *                   before the cap) against the KVM_GET_REGS C program.
  *
@@ -103,11 +106,21 @@ function fullSyncScenario(name, batched) {
   };
 }
 
-/** Read RIP in every IO exit; `archOptions.syncRegs` picks kvmts' path, `baselineMode` the C program's. */
-function ripScenario(name, archOptions, baselineMode, expectSyncRegs) {
+/** How a rip scenario's exit handler reads RIP: the one-register read, or the context's objects. */
+const READ_RIP = {
+  readRip: (cpu) => cpu.readRip(),
+  getRegs: (cpu) => cpu.getRegs().rip,
+};
+
+/**
+ * Read RIP in every IO exit (`read`: a READ_RIP key); `archOptions.syncRegs` picks kvmts' path,
+ * `baselineMode` the C program's.
+ */
+function ripScenario(name, archOptions, baselineMode, expectSyncRegs, read = 'readRip') {
   return {
     name,
     archOptions,
+    read,
     baselineArgs: (o) => [baselineMode, String(o.warmup)],
     kvmts(boot, o) {
       const rig = makeRig(boot, this.archOptions);
@@ -117,9 +130,10 @@ function ripScenario(name, archOptions, baselineMode, expectSyncRegs) {
         const dev = new CountingDevice();
         cpu.pio.attach({ base: BENCH_PORT, size: 1 }, dev);
         const serve = cpu.getExitHandler(KvmExitReason.IO);
+        const readRip = READ_RIP[this.read];
         let rip = 0n;
         cpu.setExitHandler(KvmExitReason.IO, (c) => {
-          rip = c.getRegs().rip;
+          rip = readRip(c);
           return serve(c);
         });
         if (o.warmup > 0) expectStop(cpu.runLoop(o.warmup), 'exit-limit', 'warm-up');
@@ -143,6 +157,7 @@ const SCENARIOS = [
   fullSyncScenario('full-sync-unbatched', false),
   ripScenario('rip-after-exit', undefined, 'rip', true),
   ripScenario('rip-after-exit-vs-c-sync-regs', undefined, 'rip-sync', true),
+  ripScenario('rip-after-exit-getregs', undefined, 'rip-sync', true, 'getRegs'),
   ripScenario('rip-after-exit-ioctl', { syncRegs: [] }, 'rip', false),
 ];
 
@@ -151,6 +166,7 @@ const SCENARIOS = [
  * that returns at once — what kvmts adds to the ioctls on any host, N-API crossings aside.
  */
 function jsOnlyNsPerOp(scenario, msrCount) {
+  const read = SCENARIOS.find((s) => s.name === scenario)?.read;
   const caps = { sregs2: true, xsaveBytes: 4096, xsave2: true, xcrs: true, debugRegs: true, vcpuEvents: true, syncRegs: 7 };
   const stub = (_request, op, arg) => (op === 'KVM_GET_MSRS' || op === 'KVM_SET_MSRS' ? arg.getUint32(0, true) : 0);
   // A batch "runs" at once: every ioctl answers what it is expected to (the MSR count) or 0.
@@ -175,11 +191,17 @@ function jsOnlyNsPerOp(scenario, msrCount) {
         sync.markAllDirty();
         sync.pushDirty();
       }
-    : () => {
-        run.setUint8(rflags, 2);
-        sync.invalidate();
-        return sync.tc.regs.rip;
-      };
+    : read === 'getRegs'
+      ? () => {
+          run.setUint8(rflags, 2);
+          sync.invalidate();
+          return sync.tc.regs.rip;
+        }
+      : () => {
+          run.setUint8(rflags, 2);
+          sync.invalidate();
+          return sync.readRegister('rip');
+        };
   const n = 200000;
   for (let i = 0; i < n / 4; i++) op();
   const t0 = process.hrtime.bigint();
@@ -241,3 +263,28 @@ function runSync(options, progress = () => {}) {
 }
 
 module.exports = { runSync, jsOnlyNsPerOp, TARGET_RATIO, description: 'vCPU state sync, kvmts vs C: a full round trip of every group, and reading RIP after an exit' };
+
+/**
+ * `node scripts/bench/sync.js --stubbed [--msrs N] [--repeat N]`: only the stubbed-ioctl
+ * diagnostic, for every scenario, on any host (no /dev/kvm needed): the median and the best of
+ * --repeat (7) runs of jsOnlyNsPerOp, with N (40) MSRs in the msrs group.
+ */
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const value = (flag, fallback) => {
+    const at = args.indexOf(flag);
+    return at < 0 ? fallback : Number(args[at + 1]);
+  };
+  if (!args.includes('--stubbed')) {
+    process.stderr.write('usage: node scripts/bench/sync.js --stubbed [--msrs N] [--repeat N]   (the full benchmark: npm run bench -- sync)\n');
+    process.exitCode = 2;
+  } else {
+    const msrs = value('--msrs', 40);
+    const repeat = value('--repeat', 7);
+    process.stdout.write(`sync, kvmts' own work with stubbed ioctls (${msrs} MSRs; median / best of ${repeat}, ns/op):\n`);
+    for (const { name } of SCENARIOS) {
+      const runs = Array.from({ length: repeat }, () => jsOnlyNsPerOp(name, msrs)).sort((a, b) => a - b);
+      process.stdout.write(`  ${name.padEnd(30)} ${median(runs).toFixed(0).padStart(6)} / ${runs[0].toFixed(0).padStart(6)}\n`);
+    }
+  }
+}

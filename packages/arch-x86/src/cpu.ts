@@ -141,6 +141,22 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
     return this.getThreadContext().regs;
   }
 
+  /**
+   * One general register, the cheap way for an exit handler: after an exit it is one load from
+   * kvm_run (KVM_CAP_SYNC_REGS), without the 18 BigInts getRegs() decodes; else one
+   * KVM_GET_REGS if stale. The same value as getRegs()[name].
+   */
+  readRegister(name: X86GprName): bigint {
+    this.getThreadContext();
+    return this.sync.readRegister(name);
+  }
+
+  /** The guest's RIP (readRegister('rip')). */
+  readRip(): bigint {
+    this.getThreadContext();
+    return this.sync.readRegister('rip');
+  }
+
   /** Change some general registers; pushed before the next run. */
   setRegs(regs: Partial<Record<X86GprName, bigint>>): void {
     this.markDirty('regs');

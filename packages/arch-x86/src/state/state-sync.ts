@@ -6,6 +6,7 @@
  *   invalidateThreadContext → invalidate()  KVM ran: forget every group not modified
  *   a field of the context is read        → ensure(group): pull it if stale (one ioctl) and
  *                                            decode its raw KVM struct into objects
+ *   readRegister/readRip                  → readRegister(name): one register, nothing decoded
  *   updateThreadContext     → pullAll()     pull every stale group, MP_STATE first (raw only)
  *   markThreadContextDirty  → markAllDirty() every group held now or pulled later is pushed
  *   updateKvmState          → pushDirty()   push the dirty groups in X86_PUSH_ORDER
@@ -43,7 +44,8 @@ import {
   X86VcpuEventsLayout,
   X86XcrsLayout,
 } from '../abi/layouts';
-import { decodeRegs, encodeRegs } from '../abi/regs-codec';
+import { X86_REG_WORD, decodeRegsWords, encodeRegsWords } from '../abi/regs-codec';
+import type { X86GprName } from '../abi/registers';
 import { createX86Sregs, decodeSregs, decodeSregs2, encodeSregs, encodeSregs2 } from '../abi/sregs-codec';
 import { decodeFpu, decodeFxsave, encodeFpu, encodeFxsave } from '../abi/fpu-codec';
 import { decodeXcrs, encodeXcrs } from '../abi/xcrs-codec';
@@ -83,6 +85,9 @@ export interface X86StateCaps {
   readonly syncRegs?: number;
 }
 
+// Read once: the compiled re-exports of @kvmts/core are getters, dear on a per-sync path.
+const GET_MP_STATE = KvmIoctl.GET_MP_STATE;
+const SET_MP_STATE = KvmIoctl.SET_MP_STATE;
 /** KVM_MP_STATE_RUNNABLE. */
 const MP_RUNNABLE = 0;
 /** XSTATE_BV bits KVM_SET_FPU can carry: x87 and SSE. */
@@ -97,6 +102,14 @@ const ENTRY_FLAGS = X86CpuidEntry2Layout.fields.flags.offset;
 const CPUID_SENTINEL = 0xffffffff;
 /** SET_MSRS order: TSC first (TSC_DEADLINE is relative to it), TSC_DEADLINE last. */
 const MSR_RANK = (index: number): number => (index === MSR.TSC ? 0 : index === MSR.TSC_DEADLINE ? 2 : 1);
+
+/**
+ * The pull and push orders as group bits, by position: the full-sync loops test bits from these
+ * arrays, since a lookup keyed by a group name that changes every iteration (GROUP_BIT[g]) is a
+ * megamorphic load in V8.
+ */
+const PULL_BITS: readonly number[] = X86_PULL_ORDER.map((g) => GROUP_BIT[g]);
+const PUSH_BITS: readonly number[] = X86_PUSH_ORDER.map((g) => GROUP_BIT[g]);
 
 /** A kvm_cpuid2 of `capacity` slots whose flags are all CPUID_SENTINEL (cached per size). */
 const sentinelTemplates = new Map<number, Uint8Array>();
@@ -129,6 +142,8 @@ export class X86StateSync implements X86StateSource {
   // The raw KVM structs, pulled into and pushed from. A full sync that nobody reads moves only
   // these (as a C VMM would); a group is decoded into objects when the context reads it.
   private readonly regsBuf = new DataView(new ArrayBuffer(X86RegsLayout.size));
+  /** regsBuf as its 18 words, which the regs codec reads and writes (regs-codec.ts says why). */
+  private readonly regsWords = new BigUint64Array(this.regsBuf.buffer);
   private readonly sregsBuf: DataView;
   private readonly fpuBuf = new DataView(new ArrayBuffer(X86FpuLayout.size));
   private readonly xcrsBuf = new DataView(new ArrayBuffer(X86XcrsLayout.size));
@@ -137,9 +152,22 @@ export class X86StateSync implements X86StateSource {
   private readonly mpBuf = new DataView(new ArrayBuffer(4));
   private cpuidBuf = new DataView(new ArrayBuffer(X86Cpuid2Layout.size + CPUID_CAPACITY * ENTRY));
   private cpuidCount = 0;
+  /** Slots of cpuidBuf that may hold an entry; the rest hold the sentinel (a new buffer: all of them, it holds zeros). */
+  private cpuidWritten = CPUID_CAPACITY;
   /** kvm_msrs with this vCPU's MSR indices, for KVM_GET_MSRS. */
   private msrGetBuf = new DataView(new ArrayBuffer(msrsBytes(0)));
   private msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(0)));
+  private msrSetBytes = new Uint8Array(this.msrSetBuf.buffer);
+  /**
+   * What a raw push of the msrs group sends (configure() sets them): the entries KVM_GET_MSRS
+   * left before the TSC and after it, as views of msrGetBuf, and their number. The TSC is left
+   * out: unchanged since the pull, writing it would rewind the guest's clock.
+   */
+  private rawMsrsBefore = new Uint8Array(0);
+  private rawMsrsAfter = new Uint8Array(0);
+  private rawMsrsToPush = 0;
+  /** Where msrList has the TSC (-1: not carried). */
+  private msrTscAt = -1;
   private msrList: readonly number[] = [];
   /** Single ioctls, or a batch being queued. */
   private readonly queue: StateIoQueue;
@@ -212,7 +240,7 @@ export class X86StateSync implements X86StateSource {
     if (pending === 0) return;
     a.unstage(pending);
     a.stale();
-    for (const g of X86_PUSH_ORDER) if (pending & GROUP_BIT[g]) this.push(g);
+    for (let i = 0; i < PUSH_BITS.length; i++) if (pending & PUSH_BITS[i]) this.push(X86_PUSH_ORDER[i], PUSH_BITS[i]);
   }
 
   /** What the vCPU was set up with: an in-kernel LAPIC, and the MSRs its msrs group carries. */
@@ -221,7 +249,16 @@ export class X86StateSync implements X86StateSource {
     this.msrList = [...options.msrList];
     this.msrGetBuf = new DataView(new ArrayBuffer(msrsBytes(this.msrList.length)));
     encodeMsrs(this.msrList.map((index) => ({ index, value: 0n })), this.msrGetBuf);
-    this.msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(this.msrList.length)));
+    this.newMsrSetBuf(this.msrList.length);
+    // The raw push's two block copies: the pulled entries before the TSC and after it.
+    const tscAt = this.msrList.indexOf(MSR.TSC);
+    this.msrTscAt = tscAt;
+    const entry = (i: number): number => MSRS_ENTRIES + i * MSR_ENTRY;
+    const pulled = new Uint8Array(this.msrGetBuf.buffer);
+    const end = this.msrList.length;
+    this.rawMsrsBefore = pulled.subarray(entry(0), entry(tscAt < 0 ? end : tscAt));
+    this.rawMsrsAfter = pulled.subarray(tscAt < 0 ? entry(end) : entry(tscAt + 1), entry(end));
+    this.rawMsrsToPush = tscAt < 0 ? end : end - 1;
     this.valid &= ~(GROUP_BIT.lapic | GROUP_BIT.msrs);
   }
 
@@ -242,6 +279,23 @@ export class X86StateSync implements X86StateSource {
   }
 
   /**
+   * One general register, without decoding the others (X86StateSource.ensure('regs') decodes
+   * all 18 into BigInts): from the context's objects when it holds them, else from kvm_run when
+   * KVM stored regs there at the last exit (KVM_CAP_SYNC_REGS: one load, no copy), else from
+   * the raw struct, pulled by KVM_GET_REGS if stale. What an exit handler reading RIP or an
+   * argument register needs; the context stays as lazy as before (nothing is decoded).
+   */
+  readRegister(name: X86GprName): bigint {
+    const bit = GROUP_BIT.regs;
+    if ((this.valid & bit) === 0) {
+      const a = this.area;
+      if (a !== undefined && a.holds('regs')) return a.regsWord(X86_REG_WORD[name] * 8);
+      this.pull('regs');
+    }
+    return (this.objects & bit) !== 0 ? this.state.regs[name] : this.regsWords[X86_REG_WORD[name]];
+  }
+
+  /**
    * Pull every stale group (a full sync), MP_STATE first; nothing is decoded. Batched when it
    * takes more than one ioctl; from where a batch stopped, the rest go one by one, which names
    * the failure exactly and grows the CPUID buffer on E2BIG.
@@ -256,10 +310,10 @@ export class X86StateSync implements X86StateSource {
     }
     const stale = ALL_GROUPS & ~this.valid;
     if ((stale & (stale - 1)) !== 0 && this.queue.begin()) {
-      for (const g of X86_PULL_ORDER) if (stale & GROUP_BIT[g]) this.pull(g);
+      for (let i = 0; i < PULL_BITS.length; i++) if (stale & PULL_BITS[i]) this.pull(X86_PULL_ORDER[i]);
       if (this.queue.flush() === undefined) return;
     }
-    for (const g of X86_PULL_ORDER) if (stale & GROUP_BIT[g] & ~this.valid) this.pull(g);
+    for (let i = 0; i < PULL_BITS.length; i++) if (stale & PULL_BITS[i] & ~this.valid) this.pull(X86_PULL_ORDER[i]);
   }
 
   /** `group` will be modified: pull it if stale, and push it before the next run. */
@@ -281,21 +335,26 @@ export class X86StateSync implements X86StateSource {
     const a = this.area;
     const pending = a === undefined ? 0 : a.pending();
     const mask = this.dirty | (this.allDirty ? this.valid : 0) | pending;
-    const { staged, ioctl } = routePush(mask, this.staging && a !== undefined ? a.enabledGroups : 0);
+    const stageable = this.staging && a !== undefined ? a.enabledGroups : 0;
+    let staged = 0;
+    let ioctl = mask;
+    if ((mask & stageable) !== 0) ({ staged, ioctl } = routePush(mask, stageable));
     if (ioctl !== 0) {
       a?.unstage(ioctl);
       a?.stale();
       const batched = (ioctl & (ioctl - 1)) !== 0 && this.queue.begin();
-      for (const g of X86_PUSH_ORDER) if (ioctl & GROUP_BIT[g]) this.push(g);
+      for (let i = 0; i < PUSH_BITS.length; i++) if (ioctl & PUSH_BITS[i]) this.push(X86_PUSH_ORDER[i], PUSH_BITS[i]);
       if (batched) {
         const failure = this.queue.flush();
         if (failure !== undefined) throw failure.error;
       }
     }
-    for (const g of X86_SYNC_REGS_GROUPS) {
-      if ((staged & GROUP_BIT[g]) === 0) continue;
-      this.rawForPush(g);
-      a!.stage(g, this.syncBytes[g]);
+    if (staged !== 0) {
+      for (const g of X86_SYNC_REGS_GROUPS) {
+        if ((staged & GROUP_BIT[g]) === 0) continue;
+        this.rawForPush(g);
+        a!.stage(g, this.syncBytes[g]);
+      }
     }
     this.dirty = 0;
     this.allDirty = false;
@@ -316,7 +375,7 @@ export class X86StateSync implements X86StateSource {
     }
     change(this.state);
     this.area?.stale();
-    this.push(group);
+    this.push(group, bit);
     this.dirty &= ~bit;
   }
 
@@ -347,59 +406,63 @@ export class X86StateSync implements X86StateSource {
   private pull(group: X86StateGroup): void {
     const s = this.state;
     const q = this.queue;
-    const done = this.afterPull[group];
+    // Each case names its follow-up (a load with a constant key: cheap, unlike one by `group`).
     // The XSAVE image and the LAPIC page are kept as bytes: their raw struct is the object.
-    const doneDecoded = this.afterPullDecoded[group];
+    const done = this.afterPull;
     switch (group) {
       case 'cpuid':
         this.pullCpuid();
         return;
       case 'mpState':
-        q.call(group, KvmIoctl.GET_MP_STATE, 'KVM_GET_MP_STATE', this.mpBuf, this.afterMpStatePull);
+        q.call(group, GET_MP_STATE, 'KVM_GET_MP_STATE', this.mpBuf, this.afterMpStatePull);
         return;
       case 'regs':
-        if (this.area?.read('regs', this.syncBytes.regs)) q.then(group, done);
-        else q.call(group, X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf, done);
+        if (this.area?.read('regs', this.syncBytes.regs)) q.then(group, done.regs);
+        else q.call(group, X86Ioctl.GET_REGS, 'KVM_GET_REGS', this.regsBuf, done.regs);
         return;
       case 'sregs':
-        if (this.caps.sregs2) q.call(group, X86Ioctl.GET_SREGS2, 'KVM_GET_SREGS2', this.sregsBuf, done);
-        else if (this.area?.read('sregs', this.syncBytes.sregs)) q.then(group, done);
-        else q.call(group, X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf, done);
+        if (this.caps.sregs2) q.call(group, X86Ioctl.GET_SREGS2, 'KVM_GET_SREGS2', this.sregsBuf, done.sregs);
+        else if (this.area?.read('sregs', this.syncBytes.sregs)) q.then(group, done.sregs);
+        else q.call(group, X86Ioctl.GET_SREGS, 'KVM_GET_SREGS', this.sregsBuf, done.sregs);
         return;
       case 'xsave':
-        this.pullXsave(doneDecoded);
+        this.pullXsave(this.afterPullDecoded.xsave);
         return;
       case 'xcrs':
-        if (this.caps.xcrs) q.call(group, X86Ioctl.GET_XCRS, 'KVM_GET_XCRS', this.xcrsBuf, done);
-        else q.then(group, done);
+        if (this.caps.xcrs) q.call(group, X86Ioctl.GET_XCRS, 'KVM_GET_XCRS', this.xcrsBuf, done.xcrs);
+        else q.then(group, done.xcrs);
         return;
       case 'debugRegs':
-        if (this.caps.debugRegs) q.call(group, X86Ioctl.GET_DEBUGREGS, 'KVM_GET_DEBUGREGS', this.debugBuf, done);
-        else q.then(group, done);
+        if (this.caps.debugRegs) q.call(group, X86Ioctl.GET_DEBUGREGS, 'KVM_GET_DEBUGREGS', this.debugBuf, done.debugRegs);
+        else q.then(group, done.debugRegs);
         return;
       case 'lapic':
         if (!this.lapic) {
-          s.lapic = new Uint8Array(0);
-          q.then(group, doneDecoded);
+          if (s.lapic.length !== 0) s.lapic = new Uint8Array(0);
+          q.then(group, this.afterPullDecoded.lapic);
         } else {
           if (s.lapic.length !== X86LapicStateLayout.size) s.lapic = new Uint8Array(X86LapicStateLayout.size);
-          q.call(group, X86Ioctl.GET_LAPIC, 'KVM_GET_LAPIC', s.lapic, doneDecoded);
+          q.call(group, X86Ioctl.GET_LAPIC, 'KVM_GET_LAPIC', s.lapic, this.afterPullDecoded.lapic);
         }
         return;
       case 'msrs':
         q.call(group, X86Ioctl.GET_MSRS, 'KVM_GET_MSRS', this.msrGetBuf, this.afterMsrsPull, this.msrList.length);
         return;
       case 'events':
-        if (!this.caps.vcpuEvents) q.then(group, done);
-        else if (this.area?.read('events', this.syncBytes.events)) q.then(group, done);
-        else q.call(group, X86Ioctl.GET_VCPU_EVENTS, 'KVM_GET_VCPU_EVENTS', this.eventsBuf, done);
+        if (!this.caps.vcpuEvents) q.then(group, done.events);
+        else if (this.area?.read('events', this.syncBytes.events)) q.then(group, done.events);
+        else q.call(group, X86Ioctl.GET_VCPU_EVENTS, 'KVM_GET_VCPU_EVENTS', this.eventsBuf, done.events);
         return;
     }
   }
 
-  // Follow-ups of the pulls, made once (a full sync queues ten each time).
-  private readonly afterPull = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, () => this.pulled(g, false)])) as Record<X86StateGroup, () => void>;
-  private readonly afterPullDecoded = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, () => this.pulled(g, true)])) as Record<X86StateGroup, () => void>;
+  // Follow-ups of the pulls, made once (a full sync queues ten each time), each with its group's bit.
+  private readonly afterPull = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, this.pulledRaw(GROUP_BIT[g])])) as Record<X86StateGroup, () => void>;
+  private readonly afterPullDecoded = Object.fromEntries(ALL_GROUP_NAMES.map((g) => [g, this.pulledDecoded(GROUP_BIT[g])])) as Record<X86StateGroup, () => void>;
+  private readonly afterCpuidPull = (): void => {
+    this.cpuidCount = this.countCpuidEntries();
+    this.pulled(GROUP_BIT.cpuid, false);
+  };
   private readonly afterMpStatePull = (): void => {
     // With an in-kernel LAPIC this made KVM accept a pending INIT/SIPI, which rewrites
     // registers: what was pulled before is stale (what was modified stays).
@@ -407,25 +470,32 @@ export class X86StateSync implements X86StateSource {
       this.valid &= this.keep();
       this.area?.stale();
     }
-    this.pulled('mpState', false);
+    this.pulled(GROUP_BIT.mpState, false);
   };
   private readonly afterMsrsPull = (r: number): void => {
-    this.checkCount(r, this.msrList.length, (i) => this.msrList[i], 'KVM_GET_MSRS');
+    if (r !== this.msrList.length) throw this.msrRefused(r, this.msrList.length, (i) => this.msrList[i], 'KVM_GET_MSRS');
     this.tscPulled = this.rawTsc();
-    this.pulled('msrs', false);
+    this.pulled(GROUP_BIT.msrs, false);
   };
 
   /** KVM_SET_MSRS of the raw entries (msrList minus TSC): all taken, or name the one refused. */
   private readonly afterRawMsrsPush = (r: number): void => {
     const list = this.msrList;
-    const tscAt = list.indexOf(MSR.TSC);
-    const n = tscAt < 0 ? list.length : list.length - 1;
-    this.checkCount(r, n, (i) => list[tscAt >= 0 && i >= tscAt ? i + 1 : i], 'KVM_SET_MSRS');
+    const tscAt = this.msrTscAt;
+    const n = this.rawMsrsToPush;
+    if (r !== n) throw this.msrRefused(r, n, (i) => list[tscAt >= 0 && i >= tscAt ? i + 1 : i], 'KVM_SET_MSRS');
   };
 
-  /** `group` was pulled into its raw struct (or, `decoded`, straight into its object). */
-  private pulled(group: X86StateGroup, decoded: boolean): void {
-    const bit = GROUP_BIT[group];
+  private pulledRaw(bit: number): () => void {
+    return () => this.pulled(bit, false);
+  }
+
+  private pulledDecoded(bit: number): () => void {
+    return () => this.pulled(bit, true);
+  }
+
+  /** The group of `bit` was pulled into its raw struct (or, `decoded`, straight into its object). */
+  private pulled(bit: number, decoded: boolean): void {
     this.valid |= bit;
     if (decoded) this.objects |= bit;
     else this.objects &= ~bit;
@@ -442,7 +512,7 @@ export class X86StateSync implements X86StateSource {
         s.mpState = this.mpBuf.getUint32(0, true);
         return;
       case 'regs':
-        decodeRegs(this.regsBuf, s.regs);
+        decodeRegsWords(this.regsWords, s.regs);
         return;
       case 'sregs':
         if (this.caps.sregs2) decodeSregs2(this.sregsBuf, s.sregs);
@@ -474,9 +544,9 @@ export class X86StateSync implements X86StateSource {
   }
 
   /** Push one group by ioctl (now, or queued by pushDirty): encoded from its objects when the context holds them, else its raw struct as pulled. */
-  private push(group: X86StateGroup): void {
+  private push(group: X86StateGroup, bit: number): void {
     const s = this.state;
-    const fromObjects = (this.objects & GROUP_BIT[group]) !== 0;
+    const fromObjects = (this.objects & bit) !== 0;
     const q = this.queue;
     switch (group) {
       case 'cpuid':
@@ -486,7 +556,7 @@ export class X86StateSync implements X86StateSource {
         if (fromObjects) this.mpBuf.setUint32(0, s.mpState, true);
         // Without an in-kernel LAPIC KVM refuses every state but RUNNABLE, the only one there is.
         if (!this.lapic && this.mpBuf.getUint32(0, true) === MP_RUNNABLE) return;
-        q.call(group, KvmIoctl.SET_MP_STATE, 'KVM_SET_MP_STATE', this.mpBuf);
+        q.call(group, SET_MP_STATE, 'KVM_SET_MP_STATE', this.mpBuf);
         return;
       }
       case 'regs':
@@ -532,13 +602,13 @@ export class X86StateSync implements X86StateSource {
    */
   private rawForPush(group: X86SyncRegsGroup): DataView {
     const s = this.state;
-    const fromObjects = (this.objects & GROUP_BIT[group]) !== 0;
+    const objects = this.objects;
     switch (group) {
       case 'regs':
-        if (fromObjects) encodeRegs(s.regs, this.regsBuf);
+        if (objects & GROUP_BIT.regs) encodeRegsWords(s.regs, this.regsWords);
         return this.regsBuf;
       case 'sregs':
-        if (fromObjects) {
+        if (objects & GROUP_BIT.sregs) {
           if (this.caps.sregs2) encodeSregs2(s.sregs, this.sregsBuf);
           // A zero bitmap queues nothing: VCPU_EVENTS (pushed later) restores a pending
           // interrupt. PAE PDPTRs are reloaded from guest memory by KVM_SET_SREGS.
@@ -546,7 +616,7 @@ export class X86StateSync implements X86StateSource {
         }
         return this.sregsBuf;
       case 'events':
-        if (fromObjects) encodeVcpuEvents(s.events, this.eventsBuf);
+        if (objects & GROUP_BIT.events) encodeVcpuEvents(s.events, this.eventsBuf);
         return this.eventsBuf;
     }
   }
@@ -559,26 +629,45 @@ export class X86StateSync implements X86StateSource {
    */
   private pullCpuid(): void {
     for (;;) {
-      const buf = this.cpuidBuf;
-      const capacity = (buf.byteLength - X86Cpuid2Layout.size) / ENTRY;
-      new Uint8Array(buf.buffer).set(cpuidSentinels(capacity));
-      buf.setUint32(X86Cpuid2Layout.fields.nent.offset, capacity, true);
-      const counted = (): void => {
-        let count = 0;
-        while (count < capacity && buf.getUint32(X86Cpuid2Layout.size + count * ENTRY + ENTRY_FLAGS, true) !== CPUID_SENTINEL) count++;
-        this.cpuidCount = count;
-        this.pulled('cpuid', false);
-      };
+      const capacity = this.layCpuidSentinels();
       try {
         // Queued (pullAll), an E2BIG stops the batch, and pullAll pulls CPUID again from here.
-        this.queue.call('cpuid', X86Ioctl.GET_CPUID2, 'KVM_GET_CPUID2', buf, counted);
+        this.queue.call('cpuid', X86Ioctl.GET_CPUID2, 'KVM_GET_CPUID2', this.cpuidBuf, this.afterCpuidPull);
       } catch (e) {
         if ((e as { code?: string }).code !== 'E2BIG' || capacity >= MAX_CPUID_ENTRIES) throw e;
         this.cpuidBuf = new DataView(new ArrayBuffer(X86Cpuid2Layout.size + 2 * capacity * ENTRY));
+        this.cpuidWritten = 2 * capacity;
         continue;
       }
       return;
     }
+  }
+
+  /**
+   * Every slot of cpuidBuf a pull may have written gets the sentinel again, and `nent` the
+   * capacity; returns the capacity. Only the slots KVM filled last time are reset (KVM writes
+   * its entries from slot 0 on, so the rest still hold the sentinel): ~80 stores, not the
+   * 10 KiB buffer each pull. Any slot counts as written until a pull is counted.
+   */
+  private layCpuidSentinels(): number {
+    const buf = this.cpuidBuf;
+    const capacity = (buf.byteLength - X86Cpuid2Layout.size) / ENTRY;
+    const written = this.cpuidWritten;
+    if (written >= capacity) new Uint8Array(buf.buffer).set(cpuidSentinels(capacity));
+    else for (let i = 0; i < written; i++) buf.setUint32(X86Cpuid2Layout.size + i * ENTRY + ENTRY_FLAGS, CPUID_SENTINEL, true);
+    this.cpuidWritten = capacity;
+    buf.setUint32(X86Cpuid2Layout.fields.nent.offset, capacity, true);
+    return capacity;
+  }
+
+  /** The entries KVM_GET_CPUID2 wrote: the slots before the first sentinel. */
+  private countCpuidEntries(): number {
+    const buf = this.cpuidBuf;
+    const capacity = (buf.byteLength - X86Cpuid2Layout.size) / ENTRY;
+    let count = 0;
+    while (count < capacity && buf.getUint32(X86Cpuid2Layout.size + count * ENTRY + ENTRY_FLAGS, true) !== CPUID_SENTINEL) count++;
+    this.cpuidWritten = count;
+    return count;
   }
 
   private pushCpuid(fromObjects: boolean): void {
@@ -637,7 +726,7 @@ export class X86StateSync implements X86StateSource {
 
   /** TSC in the raw KVM_GET_MSRS struct, if the list has it. */
   private rawTsc(): bigint | undefined {
-    const at = this.msrList.indexOf(MSR.TSC);
+    const at = this.msrTscAt;
     return at < 0 ? undefined : this.msrGetBuf.getBigUint64(MSRS_ENTRIES + at * MSR_ENTRY + MSR_DATA, true);
   }
 
@@ -652,7 +741,7 @@ export class X86StateSync implements X86StateSource {
     const skipTsc = tsc !== undefined && tsc === this.tscPulled;
     const ordered = msrs.filter((m) => !(skipTsc && m.index === MSR.TSC)).sort((a, b) => MSR_RANK(a.index) - MSR_RANK(b.index));
     if (ordered.length > 0) {
-      if (this.msrSetBuf.byteLength < msrsBytes(ordered.length)) this.msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(ordered.length)));
+      if (this.msrSetBuf.byteLength < msrsBytes(ordered.length)) this.newMsrSetBuf(ordered.length);
       encodeMsrs(ordered, this.msrSetBuf);
       this.queue.call(
         'msrs',
@@ -660,7 +749,7 @@ export class X86StateSync implements X86StateSource {
         'KVM_SET_MSRS',
         this.msrSetBuf,
         (r) => {
-          this.checkCount(r, ordered.length, (i) => ordered[i].index, 'KVM_SET_MSRS');
+          if (r !== ordered.length) throw this.msrRefused(r, ordered.length, (i) => ordered[i].index, 'KVM_SET_MSRS');
           // KVM's TSC now continues from this value: pushing it unchanged again would rewind it.
           this.tscPulled = tsc;
         },
@@ -677,27 +766,25 @@ export class X86StateSync implements X86StateSource {
    * TSC_DEADLINE last), so this is two block copies.
    */
   private pushRawMsrs(): void {
-    const list = this.msrList;
-    const tscAt = list.indexOf(MSR.TSC);
-    const src = new Uint8Array(this.msrGetBuf.buffer);
-    const dst = new Uint8Array(this.msrSetBuf.buffer);
-    const entry = (i: number): number => MSRS_ENTRIES + i * MSR_ENTRY;
-    const n = tscAt < 0 ? list.length : list.length - 1;
+    const n = this.rawMsrsToPush;
     if (n === 0) return;
-    if (tscAt < 0) dst.set(src.subarray(entry(0), entry(list.length)), entry(0));
-    else {
-      dst.set(src.subarray(entry(0), entry(tscAt)), entry(0));
-      dst.set(src.subarray(entry(tscAt + 1), entry(list.length)), entry(tscAt));
-    }
+    const dst = this.msrSetBytes;
+    dst.set(this.rawMsrsBefore, MSRS_ENTRIES);
+    dst.set(this.rawMsrsAfter, MSRS_ENTRIES + this.rawMsrsBefore.length);
     this.msrSetBuf.setUint32(X86MsrsLayout.fields.nmsrs.offset, n, true);
     this.queue.call('msrs', X86Ioctl.SET_MSRS, 'KVM_SET_MSRS', this.msrSetBuf, this.afterRawMsrsPush, n);
   }
 
-  /** KVM_GET/SET_MSRS answer how many entries they processed: fewer means one was refused. */
-  private checkCount(done: number, total: number, indexAt: (i: number) => number, op: string): void {
-    if (done === total) return;
+  /** A new KVM_SET_MSRS buffer for `count` entries (its bytes viewed once, for pushRawMsrs). */
+  private newMsrSetBuf(count: number): void {
+    this.msrSetBuf = new DataView(new ArrayBuffer(msrsBytes(count)));
+    this.msrSetBytes = new Uint8Array(this.msrSetBuf.buffer);
+  }
+
+  /** KVM_GET/SET_MSRS answer how many entries they processed: fewer means one was refused, the one at `done`. */
+  private msrRefused(done: number, total: number, indexAt: (i: number) => number, op: string): KvmError {
     const index = indexAt(done);
-    throw new KvmError(op, 0, 'EPARTIAL', `${this.vcpu}: KVM processed ${done} of ${total} MSRs and refused MSR 0x${index.toString(16)} (${msrName(index)})`);
+    return new KvmError(op, 0, 'EPARTIAL', `${this.vcpu}: KVM processed ${done} of ${total} MSRs and refused MSR 0x${index.toString(16)} (${msrName(index)})`);
   }
 }
 

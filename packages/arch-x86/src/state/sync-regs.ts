@@ -14,7 +14,7 @@
  *   staged bytes with KVM's old state and then apply those.
  * - A staged group is applied at KVM_RUN entry, after every ioctl pushed before it; it may be
  *   staged only if no group that must reach KVM after it (MUST_FOLLOW) is pushed by ioctl.
- * - Any ioctl that writes state makes the area's copies stale until the next exit.
+ * - Any ioctl that writes state makes what the area holds stale until the next exit.
  *
  * arm64 has no equivalent: its kvm_sync_regs holds only device_irq_level and KVM does not
  * offer KVM_CAP_SYNC_REGS there.
@@ -90,13 +90,19 @@ export function kvmBitsOfGroups(groups: number): number {
   return m;
 }
 
+/** Every KVM_SYNC_X86_* combination → its group bits: groupsOfKvmBits as one load, for kvmRan. */
+const KVM_BITS_ALL = X86_SYNC_REGS_GROUPS.reduce((m, g) => m | SYNC_REGS_AREA[g].kvmBit, 0);
+const GROUPS_OF_KVM_BITS: readonly number[] = Array.from({ length: KVM_BITS_ALL + 1 }, (_, bits) => groupsOfKvmBits(bits));
+
 // kvm_run offsets read once: the compiled re-exports of @kvmts/core are getters.
 const VALID_REGS = KvmRunLayout.kvm_valid_regs;
 const DIRTY_REGS = KvmRunLayout.kvm_dirty_regs;
 
-/** RFLAGS in kvm_run.s.regs: bit 1 is always set in a real RFLAGS, so 0 marks "not written by KVM". */
-const AREA_RFLAGS = SYNC_REGS_AREA.regs.offset + X86RegsLayout.fields.rflags.offset;
+/** RFLAGS in kvm_run.s.regs: bit 1 is always set in a real RFLAGS, so its absence marks "not written by KVM". */
+const REGS_RFLAGS = X86RegsLayout.fields.rflags.offset;
+const AREA_RFLAGS = SYNC_REGS_AREA.regs.offset + REGS_RFLAGS;
 const RFLAGS_FIXED = 0x2;
+const RFLAGS_FIXED_WORD = BigInt(RFLAGS_FIXED);
 
 /**
  * The sync-regs part of one vCPU's kvm_run, and what X86StateSync knows about it. Masks are
@@ -105,25 +111,26 @@ const RFLAGS_FIXED = 0x2;
  * KVM fills the area on every KVM_RUN return, but X86StateSync learns that a run happened only
  * when the context is invalidated, and an invalidation can also come without a run (a fresh
  * vCPU, an error dump). So kvmRan() trusts the area only on evidence of a run: RFLAGS in the
- * regs area has its always-one bit 1 (kvmRan clears it after taking a copy), or KVM took a
- * staged write. Without evidence the groups are pulled by ioctl, as without the cap.
+ * regs area has its always-one bit 1 (kvmRan clears that bit, the area's only change), or KVM
+ * took a staged write. Without evidence the groups are pulled by ioctl, as without the cap.
+ *
+ * Nothing is copied at kvmRan(): a group is read out of the area when it is first read
+ * (read(), regsWord()). That is exact because the area does not change between an invalidation
+ * and the next KVM_RUN except through this class: stage() overwrites a group and stops holding
+ * it fresh, and the cleared RFLAGS bit is put back in what is read (it is 1 in every RFLAGS
+ * KVM stores). The next KVM_RUN is always followed by kvmRan() before the next read
+ * (BaseKvmCPU invalidates after every run), which decides afresh.
  */
 export class SyncRegsArea {
   /** Groups requested from KVM (kvm_valid_regs when nothing is staged); regs is always among them. */
   private enabled = 0;
-  /** Groups held in `copies` as KVM had them at the last exit. */
+  /** Groups the area holds as KVM had them at the last exit. */
   private fresh = 0;
   /** Groups written into the area for KVM to apply at the next entry. */
   private staged = 0;
   private readonly bytes: Uint8Array;
   /** Each group's bytes in kvm_run. */
   private readonly views: Record<X86SyncRegsGroup, Uint8Array>;
-  /** What the area held at kvmRan(), per group (the area itself is marked after the copy). */
-  private readonly copies: Record<X86SyncRegsGroup, Uint8Array> = {
-    regs: new Uint8Array(SYNC_REGS_AREA.regs.size),
-    sregs: new Uint8Array(SYNC_REGS_AREA.sregs.size),
-    events: new Uint8Array(SYNC_REGS_AREA.events.size),
-  };
 
   constructor(private readonly run: DataView) {
     this.bytes = new Uint8Array(run.buffer, run.byteOffset, run.byteLength);
@@ -157,35 +164,50 @@ export class SyncRegsArea {
 
   /**
    * KVM may have run since the last call. A staged write whose kvm_dirty_regs bit KVM cleared
-   * was taken (its group is requested again); if KVM ran, the requested groups are copied out
-   * as fresh. Returns the staged groups KVM has not taken yet.
+   * was taken (its group is requested again); if KVM ran, the requested groups are held fresh
+   * (read out when first read). Returns the staged groups KVM has not taken yet. Per exit this
+   * is a few loads and one byte store: no copy.
    */
   kvmRan(): number {
-    const requested = groupsOfKvmBits(this.run.getUint32(VALID_REGS, true));
-    const pending = this.staged & groupsOfKvmBits(this.run.getUint32(DIRTY_REGS, true));
-    const taken = this.staged & ~pending;
+    const v = this.run;
+    const staged = this.staged;
+    const requested = GROUPS_OF_KVM_BITS[v.getUint32(VALID_REGS, true) & KVM_BITS_ALL];
+    const pending = staged === 0 ? 0 : staged & GROUPS_OF_KVM_BITS[v.getUint32(DIRTY_REGS, true) & KVM_BITS_ALL];
+    const taken = staged & ~pending;
     const ran = taken !== 0 || ((requested & GROUP_BIT.regs) !== 0 && (this.bytes[AREA_RFLAGS] & RFLAGS_FIXED) !== 0);
     this.fresh = ran ? requested & ~pending : 0;
-    if (this.fresh & GROUP_BIT.regs) this.copies.regs.set(this.views.regs);
-    if (this.fresh & GROUP_BIT.sregs) this.copies.sregs.set(this.views.sregs);
-    if (this.fresh & GROUP_BIT.events) this.copies.events.set(this.views.events);
     this.staged = pending;
-    // Copied (or, from a staged write KVM took, not KVM's to vouch for): cleared as evidence.
+    // Seen (or, from a staged write KVM took, not KVM's to vouch for): cleared as evidence.
     this.markRead();
-    this.writeValid();
+    if (taken !== 0) this.writeValid();
     return pending;
   }
 
   /** Staged groups KVM has not taken (read from kvm_dirty_regs). */
   pending(): number {
-    return this.staged & groupsOfKvmBits(this.run.getUint32(DIRTY_REGS, true));
+    return this.staged & GROUPS_OF_KVM_BITS[this.run.getUint32(DIRTY_REGS, true) & KVM_BITS_ALL];
+  }
+
+  /** Whether the area holds `group` as KVM stored it at the last exit. */
+  holds(group: X86SyncRegsGroup): boolean {
+    return (this.fresh & GROUP_BIT[group]) !== 0;
   }
 
   /** Copy `group` as KVM stored it at the last exit into `into` (its raw struct); false when it is not held fresh. */
   read(group: X86SyncRegsGroup, into: Uint8Array): boolean {
     if ((this.fresh & GROUP_BIT[group]) === 0) return false;
-    into.set(this.copies[group]);
+    into.set(this.views[group]);
+    if (group === 'regs') into[REGS_RFLAGS] |= RFLAGS_FIXED;
     return true;
+  }
+
+  /**
+   * One 64-bit field of kvm_regs (`offset` in the struct) as KVM stored it at the last exit,
+   * without copying the rest. Only while holds('regs').
+   */
+  regsWord(offset: number): bigint {
+    const w = this.run.getBigUint64(SYNC_REGS_AREA.regs.offset + offset, true);
+    return offset === REGS_RFLAGS ? w | RFLAGS_FIXED_WORD : w;
   }
 
   /** Whether `group` may be staged (it is requested from KVM). */
@@ -214,13 +236,14 @@ export class SyncRegsArea {
     this.writeValid();
   }
 
-  /** An ioctl changed KVM's state: nothing copied is current until KVM runs again. */
+  /** An ioctl changed KVM's state: nothing the area holds is current until KVM runs again. */
   stale(): void {
     this.fresh = 0;
   }
 
+  /** Clear the evidence bit (not while regs are staged: those bytes are for KVM to take). */
   private markRead(): void {
-    if ((this.staged & GROUP_BIT.regs) === 0) this.bytes[AREA_RFLAGS] = 0;
+    if ((this.staged & GROUP_BIT.regs) === 0) this.bytes[AREA_RFLAGS] &= ~RFLAGS_FIXED;
   }
 
   private writeValid(): void {

@@ -49,9 +49,9 @@ export class X86M5opCaller {
 
   /** Run op `func` with the guest's argument registers; returns the result for the guest. */
   call(func: number): bigint {
-    const regs = this.cpu.getRegs();
+    // One register at a time: from kvm_run after the exit, without decoding all 18.
     const args = this.args;
-    for (let i = 0; i < M5OP_MAX_ARGS; i++) args[i] = regs[X86_M5OP_ARG_REGISTERS[i]];
+    for (let i = 0; i < M5OP_MAX_ARGS; i++) args[i] = this.cpu.readRegister(X86_M5OP_ARG_REGISTERS[i]);
     return this.calls.call(func, args);
   }
 }
