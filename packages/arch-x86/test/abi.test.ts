@@ -31,12 +31,13 @@ import {
 const collectOptions = {
   tablePrefixes: X86AbiTablePrefixes,
   notAbi: ['X86AbiTablePrefixes', 'X86_GPR_NAMES', 'X86_SEGMENT_NAMES', 'X86_DTABLE_NAMES', 'X86_SREGS_U64',
-    'X86_SEGMENT_ATTR_NAMES'],
+    'X86_SEGMENT_ATTR_NAMES', 'X86_REG_WORD' /* each register's word in kvm_regs, from X86RegsLayout (checked) */],
   namedConstants: {
     X86_INTERRUPT_BITMAP_WORDS: 'sizeof(((struct kvm_sregs *)0)->interrupt_bitmap) / sizeof(__u64)',
     X86_FPR_COUNT: 'sizeof(((struct kvm_fpu *)0)->fpr) / sizeof(((struct kvm_fpu *)0)->fpr[0])',
     X86_XMM_COUNT: 'sizeof(((struct kvm_fpu *)0)->xmm) / sizeof(((struct kvm_fpu *)0)->xmm[0])',
     X86_DR_ADDRESS_COUNT: 'sizeof(((struct kvm_debugregs *)0)->db) / sizeof(__u64)',
+    X86_REGS_WORDS: 'sizeof(struct kvm_regs) / sizeof(__u64)',
   },
 };
 
