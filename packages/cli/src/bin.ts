@@ -9,6 +9,10 @@
 import * as path from 'node:path';
 import { chooseCliBuild } from './bundle/stamp';
 import { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } from './bundle/code-cache';
+import { startMemorySteps } from './memory-steps';
+
+// `kvmts boot --memory-steps`: the process as Node started it, before any of kvmts loads.
+startMemorySteps(process.argv);
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const build = chooseCliBuild(path.resolve(__dirname, '..'), process.env.KVMTS_CLI_BUNDLE);

@@ -133,5 +133,12 @@ describe('kvmts boot (command line)', () => {
     expect(r.stderr.trim()).toBe('kvmts: ConfigError: --kernel: /dev/zero is not a regular file (a character device)');
     const m = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--mem', 'lots'], { encoding: 'utf8' });
     expect(m.stderr.trim()).toBe("error: option '--mem <size>' argument 'lots' is invalid. --mem must be a size such as 64M or 2G, got 'lots'");
+    const e = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--ready-marker', ''], { encoding: 'utf8' });
+    expect([e.status, e.stderr.trim()]).toEqual([1, 'kvmts: ConfigError: --ready-marker: must not be empty']);
+  });
+
+  it('--memory-steps is part of the JSON summary: without --json it is refused by name', () => {
+    const r = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--memory-steps'], { encoding: 'utf8' });
+    expect([r.status, r.stderr.trim()]).toEqual([1, 'kvmts: ConfigError: --memory-steps: needs --json (the steps are part of its JSON summary)']);
   });
 });
