@@ -25,7 +25,7 @@ describe('bench boot-memory', () => {
     expect(() => parseCommandLine(['--arch'])).toThrow('--arch needs a value');
   });
 
-  it('makes one row per step in MiB: beyond guest RAM, over a bare Node, shared memory that is not guest RAM, both heaps', () => {
+  it('makes one row per step in MiB: beyond guest RAM, over a bare Node, guest RAM, the resident kinds, both heaps', () => {
     const steps = [
       { step: 'node-started', ms: 41.2, rssKiB: 40960, guestRssKiB: 0, vmmRssKiB: 40960, anonKiB: 6144, fileKiB: 34816, shmemKiB: 0, threads: 7, heap: heap(3584, 4096, 1024) },
       {
@@ -35,10 +35,10 @@ describe('bench boot-memory', () => {
     ];
     const rows = stepRows(steps, 40960);
     expect(rows).toEqual([
-      ['step', 't s', 'beyond guest RAM', 'over bare node', 'anon', 'file', 'shmem not guest', 'main heap used/total', 'main external', 'vCPU heaps used/total'],
-      ['node-started', '0.04', '40.0', '0.0', '6.0', '34.0', '0.0', '3.5/4.0', '1.0', ''],
-      ['machine-built', '3.82', '115.0', '75.0', '75.0', '40.0', '0.0', '13.0/21.0', '35.0', '10.0/18.0'],
+      ['step', 't s', 'beyond guest RAM', 'over bare node', 'guest RAM', 'anon', 'file', 'shmem', 'main heap used/total', 'main external', 'vCPU heaps used/total'],
+      ['node-started', '0.04', '40.0', '0.0', '0.0', '6.0', '34.0', '0.0', '3.5/4.0', '1.0', ''],
+      ['machine-built', '3.82', '115.0', '75.0', '35.0', '75.0', '40.0', '35.0', '13.0/21.0', '35.0', '10.0/18.0'],
     ]);
-    expect(formatRows(rows)[1]).toBe('node-started   0.04              40.0             0.0   6.0  34.0              0.0               3.5/4.0            1.0');
+    expect(formatRows(rows)[1]).toBe('node-started   0.04              40.0             0.0        0.0   6.0  34.0    0.0               3.5/4.0            1.0');
   });
 });
