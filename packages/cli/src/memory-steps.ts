@@ -4,8 +4,9 @@
  *
  * Each step samples this process: its resident set split as /proc/self/status splits it
  * (anonymous, file, shared memory), the part of it that is guest RAM (the guest RAM mappings'
- * own `Rss` in /proc/self/smaps, as memory-use.ts finds them: guest RAM is shared memory, and so
- * is the node binary where it lives on a tmpfs), and this thread's V8 heap. The vCPU threads'
+ * own `Rss` in /proc/self/smaps, as memory-use.ts finds them: guest RAM is anonymous memory, or
+ * file memory when a region has a backing file, so it cannot be told from the kinds alone), and
+ * this thread's V8 heap. The vCPU threads'
  * heaps come from the machine itself (Machine.vcpuHeapStatistics) at the steps that have one.
  *
  * The first step is taken before the CLI's bundle loads (bin.ts), the others by the boot
