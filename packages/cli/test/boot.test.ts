@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, readInputFile, type ConsoleInput } from '@kvmts/core';
 import { ARM64_LINUX_CONSOLE, linuxCmdline, pl011Layout, pl011PushInput } from '@kvmts/arch-arm64';
-import { ConsoleBridge } from '../src/console-bridge';
+import { ConsoleBridge, isDevNull } from '../src/console-bridge';
 import { bootOutcome } from '../src/commands/boot';
 
 const BIN = path.join(__dirname, '..', 'dist', 'bin.js');
@@ -78,6 +78,37 @@ describe('arm64 linuxBoot profile', () => {
     const profile = linuxBootProfile('x86_64', { kernel, append: 'quiet' });
     expect(profile).toMatchObject({ consoleDevice: 'com1', cmdline: 'console=ttyS0 quiet panic=-1', archOptions: { irqchip: 'kernel' } });
     expect(profile.boot).toEqual({ kind: 'kernel', image: kernel, cmdline: 'console=ttyS0 quiet panic=-1' });
+  });
+});
+
+describe('isDevNull: no console input is read from /dev/null', () => {
+  it('is true for /dev/null and false for a regular file, another character device and a closed fd', () => {
+    const fds: number[] = [];
+    const open = (p: string) => {
+      const fd = fs.openSync(p, 'r');
+      fds.push(fd);
+      return fd;
+    };
+    try {
+      expect(isDevNull(open('/dev/null'))).toBe(true);
+      expect(isDevNull(open(__filename))).toBe(false);
+      expect(isDevNull(open('/dev/zero'))).toBe(false);
+      const closed = open(__filename);
+      fs.closeSync(closed);
+      fds.splice(fds.indexOf(closed), 1);
+      expect(isDevNull(closed)).toBe(false);
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
+  });
+
+  it("in a child process: stdin ignored (what the benchmarks give kvmts) is /dev/null, a pipe is not", () => {
+    const probe = (stdin: 'ignore' | 'pipe') =>
+      spawnSync(process.execPath, ['-e', `
+        const { isDevNull } = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist', 'console-bridge.js'))});
+        process.stdout.write(JSON.stringify({ devNull: isDevNull(0) }));`], { stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8', input: stdin === 'pipe' ? 'typed\n' : undefined });
+    expect(JSON.parse(probe('ignore').stdout)).toEqual({ devNull: true });
+    expect(JSON.parse(probe('pipe').stdout)).toEqual({ devNull: false });
   });
 });
 

@@ -22,7 +22,7 @@ import {
   type ThreadHeapStatistics,
 } from '@kvmts/core';
 import { mallocTrim, releaseBytes } from '@kvmts/native';
-import { ConsoleBridge } from '../console-bridge';
+import { ConsoleBridge, isDevNull } from '../console-bridge';
 import { parseGuestMemory, parsePositiveInt } from '../parse';
 import { SignalStop } from '../signals';
 import { exitJson } from '../exit-summary';
@@ -130,7 +130,8 @@ async function boot(opts: BootOptions): Promise<number> {
     // Inside the try: a console device that is not there (a third-party linuxBoot naming the
     // wrong one) must still close the machine and its threads.
     const console = machine.device(profile.consoleDevice);
-    bridge = hasPushInput(console)
+    // No console input from /dev/null: reading it would only start libuv's thread pool.
+    bridge = hasPushInput(console) && !isDevNull(0)
       ? new ConsoleBridge({ input: process.stdin, device: console, onQuit: () => { quit = 'Ctrl-A x'; void machine.stop(); } })
       : undefined;
     const stop = new SignalStop();
