@@ -11,6 +11,10 @@ import { chooseCliBuild } from './bundle/stamp';
 import { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } from './bundle/code-cache';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
+// `kvmts boot --memory-steps`: the process as Node started it, before any of kvmts loads. The
+// module is read only then: every other start reads no more files than it must (bundle.test.ts).
+if (process.argv.includes('--memory-steps')) (require('./memory-steps') as typeof import('./memory-steps')).startMemorySteps(process.argv);
+
 const build = chooseCliBuild(path.resolve(__dirname, '..'), process.env.KVMTS_CLI_BUNDLE);
 if (build.kind === 'error') {
   process.stderr.write(`kvmts: ${build.message}\n`);

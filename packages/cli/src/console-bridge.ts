@@ -4,11 +4,28 @@
  * (Ctrl-A Ctrl-A sends one Ctrl-A), as in QEMU; other input is piped as it comes, held back
  * while the device's receive queue is full (nothing is dropped).
  */
+import * as fs from 'node:fs';
 import type { ConsoleInput } from '@kvmts/core';
 
 const CTRL_A = 0x01;
 const QUIT_KEY = 0x78; // 'x'
 const RETRY_MS = 5;
+
+/**
+ * Whether `fd` is /dev/null (`kvmts boot < /dev/null`, a benchmark's or a CI job's ignored stdin):
+ * then there is no input to bridge, and none is read. Node reads a stdin that is not a terminal,
+ * pipe or socket as a file, through libuv's thread pool: four more threads and ~2.5 MiB for an
+ * input that is at its end before it starts (scripts/bench/README.md, `boot`: where the memory goes).
+ */
+export function isDevNull(fd: number): boolean {
+  try {
+    const st = fs.fstatSync(fd);
+    const nul = fs.statSync('/dev/null');
+    return st.isCharacterDevice() && nul.isCharacterDevice() && st.rdev === nul.rdev;
+  } catch {
+    return false; // a closed fd, no /dev/null: read it as before
+  }
+}
 
 export interface ConsoleBridgeOptions {
   readonly input: NodeJS.ReadStream;

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, readInputFile, type ConsoleInput } from '@kvmts/core';
 import { ARM64_LINUX_CONSOLE, linuxCmdline, pl011Layout, pl011PushInput } from '@kvmts/arch-arm64';
-import { ConsoleBridge } from '../src/console-bridge';
+import { ConsoleBridge, isDevNull } from '../src/console-bridge';
 import { bootOutcome } from '../src/commands/boot';
 
 const BIN = path.join(__dirname, '..', 'dist', 'bin.js');
@@ -81,6 +81,37 @@ describe('arm64 linuxBoot profile', () => {
   });
 });
 
+describe('isDevNull: no console input is read from /dev/null', () => {
+  it('is true for /dev/null and false for a regular file, another character device and a closed fd', () => {
+    const fds: number[] = [];
+    const open = (p: string) => {
+      const fd = fs.openSync(p, 'r');
+      fds.push(fd);
+      return fd;
+    };
+    try {
+      expect(isDevNull(open('/dev/null'))).toBe(true);
+      expect(isDevNull(open(__filename))).toBe(false);
+      expect(isDevNull(open('/dev/zero'))).toBe(false);
+      const closed = open(__filename);
+      fs.closeSync(closed);
+      fds.splice(fds.indexOf(closed), 1);
+      expect(isDevNull(closed)).toBe(false);
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
+  });
+
+  it("in a child process: stdin ignored (what the benchmarks give kvmts) is /dev/null, a pipe is not", () => {
+    const probe = (stdin: 'ignore' | 'pipe') =>
+      spawnSync(process.execPath, ['-e', `
+        const { isDevNull } = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist', 'console-bridge.js'))});
+        process.stdout.write(JSON.stringify({ devNull: isDevNull(0) }));`], { stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8', input: stdin === 'pipe' ? 'typed\n' : undefined });
+    expect(JSON.parse(probe('ignore').stdout)).toEqual({ devNull: true });
+    expect(JSON.parse(probe('pipe').stdout)).toEqual({ devNull: false });
+  });
+});
+
 describe('ConsoleBridge over a real PL011 receive ring', () => {
   function ring(bytes: number): { device: ConsoleInput; drain: () => number[] } {
     const layout = pl011Layout(bytes);
@@ -133,5 +164,12 @@ describe('kvmts boot (command line)', () => {
     expect(r.stderr.trim()).toBe('kvmts: ConfigError: --kernel: /dev/zero is not a regular file (a character device)');
     const m = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--mem', 'lots'], { encoding: 'utf8' });
     expect(m.stderr.trim()).toBe("error: option '--mem <size>' argument 'lots' is invalid. --mem must be a size such as 64M or 2G, got 'lots'");
+    const e = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--ready-marker', ''], { encoding: 'utf8' });
+    expect([e.status, e.stderr.trim()]).toEqual([1, 'kvmts: ConfigError: --ready-marker: must not be empty']);
+  });
+
+  it('--memory-steps is part of the JSON summary: without --json it is refused by name', () => {
+    const r = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--memory-steps'], { encoding: 'utf8' });
+    expect([r.status, r.stderr.trim()]).toEqual([1, 'kvmts: ConfigError: --memory-steps: needs --json (the steps are part of its JSON summary)']);
   });
 });

@@ -56,6 +56,7 @@ export * from './machine/linux-boot';
 export * from './machine/newc';
 export * from './machine/devices';
 export * from './machine/vcpu-controller';
+export { DEFAULT_VCPU_YOUNG_GENERATION_MB, VCPU_YOUNG_GENERATION_ENV, vcpuThreadResourceLimits } from './machine/vcpu-thread-limits';
 export { DEFAULT_VCPU_POOL_SIZE, VCPU_POOL_ENV, setVcpuThreadPoolSize, prewarmVcpuThreads, closeIdleVcpuThreads, idleVcpuThreadCount, useVcpuWorkerScript } from './machine/vcpu-worker-pool';
 export * from './machine/vcpu-switch';
 export * from './machine/machine-irq-lines';

@@ -15,6 +15,7 @@
  *  - `runIoctlBatch` runs several ioctls on one fd in one crossing and reports where it
  *    stopped (it throws only for a batch it cannot read);
  *  - `mallocStats`/`mallocTrim` report and trim the C heap (glibc; undefined/false elsewhere);
+ *  - `releaseBytes` frees a whole ArrayBuffer's memory now (it detaches it), not at a later GC;
  *  - after fork(), guarded calls in the child throw `SyscallError` with code 'EFORKED'
  *    (`run`/`ioctlErrno` return -EPERM); `close` stays allowed.
  */
@@ -28,3 +29,4 @@ export { perfEventOpen } from './perf';
 export { run, runError, installKickHandler, currentThread, kickThread, gettid } from './vcpu';
 export { forkProbe, trackedPerfFdCount, type ForkProbeResult } from './fork';
 export { mallocStats, mallocTrim, type MallocStats } from './malloc';
+export { releaseBytes } from './release';

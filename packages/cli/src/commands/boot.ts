@@ -6,7 +6,7 @@
  * the exit status is the guest's: power-off 0, a reset (a panic, with the panic=-1 the
  * plugins add) 2, an error 1. --json prints one JSON summary on stdout and the console on stderr.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import {
   ConfigError,
   KvmSystemEvent,
@@ -17,13 +17,17 @@ import {
   readInputFile,
   type ConsoleInput,
   type Device,
+  type Machine,
   type MachineExit,
+  type ThreadHeapStatistics,
 } from '@kvmts/core';
-import { ConsoleBridge } from '../console-bridge';
+import { mallocTrim, releaseBytes } from '@kvmts/native';
+import { ConsoleBridge, isDevNull } from '../console-bridge';
 import { parseGuestMemory, parsePositiveInt } from '../parse';
 import { SignalStop } from '../signals';
 import { exitJson } from '../exit-summary';
 import { memoryUse, type MemoryUse } from '../memory-use';
+import { recordMemoryStep, recordedMemorySteps } from '../memory-steps';
 
 const KERNEL_LIMIT = 512 * 1024 * 1024;
 const INITRD_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
@@ -37,6 +41,7 @@ interface BootOptions {
   arch?: string;
   readyMarker?: string;
   json?: boolean;
+  memorySteps?: boolean;
 }
 
 /** How the run ended, as an exit status and one line for the user. */
@@ -73,7 +78,14 @@ function hasPushInput(d: Device): d is Device & ConsoleInput {
   return typeof (d as Partial<ConsoleInput>).pushInput === 'function';
 }
 
+/** The vCPU threads' heaps for a memory step; none from a thread that cannot answer (it failed). */
+function vcpuHeaps(machine: Machine): Promise<ThreadHeapStatistics[] | undefined> {
+  return machine.vcpuHeapStatistics().catch(() => undefined);
+}
+
 async function boot(opts: BootOptions): Promise<number> {
+  const step = opts.memorySteps ? recordMemoryStep : undefined;
+  step?.('cli-loaded');
   const arch = opts.arch ?? archForHost();
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
@@ -81,14 +93,23 @@ async function boot(opts: BootOptions): Promise<number> {
   const kernel = readInputFile('--kernel', opts.kernel, KERNEL_LIMIT);
   const initrd = opts.initrd === undefined ? undefined : readInputFile('--initrd', opts.initrd, INITRD_LIMIT);
   const profile = linuxBootProfile(arch, { kernel, initrd, append: opts.append, memory, cpus: opts.cpus });
+  step?.('inputs-read');
 
   const consoleOut = opts.json ? process.stderr : process.stdout;
   let started = 0;
   const sinceStart = () => performance.now() - started;
   const marker = new MarkerWatch(opts.readyMarker, sinceStart);
+  let guestRam: bigint[] = [];
+  const onConsole = (bytes: Uint8Array): void => {
+    consoleOut.write(bytes);
+    const seen = marker.at !== undefined;
+    marker.feed(bytes);
+    // The guest has reached userspace and runs on: the process as it is while a guest runs.
+    if (!seen && marker.at !== undefined) step?.('guest-ready', guestRam);
+  };
   const machine = await createMachine(
     { arch, memory, cpus: opts.cpus, devices: profile.devices, boot: profile.boot, archOptions: profile.archOptions },
-    { console: (bytes) => { consoleOut.write(bytes); marker.feed(bytes); } },
+    { console: onConsole },
   );
   let quit: string | undefined;
   let bridge: ConsoleBridge | undefined;
@@ -96,10 +117,21 @@ async function boot(opts: BootOptions): Promise<number> {
   let exit: MachineExit;
   let hostMemory: MemoryUse | undefined;
   try {
+    guestRam = machine.vm.regions.map((r) => r.hostAddress);
+    if (step) step('machine-built', guestRam, await vcpuHeaps(machine));
+    // The kernel and initrd are in guest RAM now and nothing reads these copies again (the
+    // machine's config holds the same arrays): their memory goes back now, not at a garbage
+    // collection the idle main thread may not run for the whole boot — 33 MB for Debian's
+    // arm64 Image (scripts/bench/README.md, `boot`). What the C heap keeps free of them goes back too.
+    releaseBytes(kernel);
+    if (initrd) releaseBytes(initrd);
+    mallocTrim();
+    step?.('inputs-released', guestRam);
     // Inside the try: a console device that is not there (a third-party linuxBoot naming the
     // wrong one) must still close the machine and its threads.
     const console = machine.device(profile.consoleDevice);
-    bridge = hasPushInput(console)
+    // No console input from /dev/null: reading it would only start libuv's thread pool.
+    bridge = hasPushInput(console) && !isDevNull(0)
       ? new ConsoleBridge({ input: process.stdin, device: console, onQuit: () => { quit = 'Ctrl-A x'; void machine.stop(); } })
       : undefined;
     const stop = new SignalStop();
@@ -108,7 +140,8 @@ async function boot(opts: BootOptions): Promise<number> {
     started = performance.now();
     exit = await machine.run();
     // Before close() unmaps guest RAM: what this process holds beyond it (the bench's figure).
-    if (opts.json) hostMemory = memoryUse(machine.vm.regions.map((r) => r.hostAddress));
+    if (opts.json) hostMemory = memoryUse(guestRam);
+    if (step) step('end', guestRam, await vcpuHeaps(machine));
   } finally {
     signals?.dispose();
     bridge?.close();
@@ -128,6 +161,7 @@ async function boot(opts: BootOptions): Promise<number> {
       startMs: Math.round(started * 10) / 10,
       readyMs: marker.at === undefined ? null : Math.round(marker.at * 10) / 10,
       hostMemory,
+      ...(opts.memorySteps ? { memorySteps: recordedMemorySteps() } : {}),
     };
     process.stdout.write(JSON.stringify(json, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
   } else {
@@ -149,8 +183,11 @@ export function registerBoot(program: Command): void {
     .option('--arch <name>', "architecture plugin (default: the host's)")
     .option('--ready-marker <text>', 'console text whose first appearance is reported as the ready time')
     .option('--json', 'one JSON summary on stdout (the console goes to stderr)')
+    .option('--memory-steps', "with --json: the process's memory at each step of the boot (memorySteps), for the boot benchmark")
     .action(async (opts: BootOptions) => {
-      if (opts.readyMarker === '') throw new InvalidArgumentError('--ready-marker must not be empty');
+      // ConfigErrors: the program prints them as one line (an error thrown here would be a stack trace).
+      if (opts.readyMarker === '') throw new ConfigError('--ready-marker', 'must not be empty');
+      if (opts.memorySteps && !opts.json) throw new ConfigError('--memory-steps', 'needs --json (the steps are part of its JSON summary)');
       process.exitCode = await boot(opts);
     });
 }

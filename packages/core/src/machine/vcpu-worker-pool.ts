@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../errors/errors';
 import { describeValue } from '../errors/describe-value';
+import { vcpuThreadResourceLimits } from './vcpu-thread-limits';
 
 /** The script set by useVcpuWorkerScript(), if any. */
 let scriptOverride: string | undefined;
@@ -127,7 +128,7 @@ export class VcpuWorkerPool {
   }
 
   private spawn(script: string): Worker {
-    return new Worker(script, { stdout: false, stderr: false });
+    return new Worker(script, { stdout: false, stderr: false, resourceLimits: vcpuThreadResourceLimits() });
   }
 
   private listFor(script: string): Worker[] {

@@ -1,0 +1,67 @@
+/**
+ * releaseBytes against the real allocator: a buffer of 40 MiB is above glibc's largest mmap
+ * threshold (32 MiB on 64-bit), so its backing store is one mmapped block of its own and the
+ * C heap's mmapped bytes show it leave at the call, with no garbage collection in between.
+ */
+import { mallocStats, releaseBytes } from '../src';
+
+const MiB = 1 << 20;
+
+function mmappedBytes(): number {
+  const s = mallocStats();
+  if (s === undefined) throw new TypeError('this host has glibc: mallinfo2 should be there');
+  return s.mmappedBytes;
+}
+
+describe('releaseBytes', () => {
+  it('frees a whole buffer at once: its memory leaves the C heap and its typed arrays read empty', () => {
+    const before = mmappedBytes();
+    const bytes = new Uint8Array(40 * MiB).fill(7);
+    const alias = new DataView(bytes.buffer);
+    expect(mmappedBytes() - before).toBeGreaterThanOrEqual(40 * MiB);
+    expect(releaseBytes(bytes)).toBe(true);
+    expect(mmappedBytes() - before).toBeLessThan(MiB);
+    expect(bytes.length).toBe(0);
+    expect(bytes.buffer.byteLength).toBe(0);
+    // A DataView of a detached buffer throws instead of reading.
+    expect(() => alias.getUint8(0)).toThrow(TypeError);
+    // Twice is harmless: nothing is left to free.
+    expect(releaseBytes(bytes)).toBe(false);
+  });
+
+  it('frees through any view that spans the whole buffer (a Node Buffer of its own, a DataView)', () => {
+    const own = Buffer.allocUnsafeSlow(64 * 1024);
+    expect(releaseBytes(own)).toBe(true);
+    expect(own.length).toBe(0);
+    const dv = new DataView(new ArrayBuffer(16));
+    expect(releaseBytes(dv)).toBe(true);
+    expect(dv.buffer.byteLength).toBe(0);
+  });
+
+  it('leaves a view that is part of a larger buffer alone (a subarray, a pooled Node Buffer)', () => {
+    const whole = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    const tail = whole.subarray(4);
+    expect(releaseBytes(tail)).toBe(false);
+    expect([...whole]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const head = whole.subarray(0, 4);
+    expect(releaseBytes(head)).toBe(false);
+    expect([...head]).toEqual([1, 2, 3, 4]);
+    // Small Buffers share Node's 8 KiB pool with other Buffers.
+    const pooled = Buffer.from('kvmts');
+    expect(pooled.byteLength).toBeLessThan(pooled.buffer.byteLength);
+    expect(releaseBytes(pooled)).toBe(false);
+    expect(pooled.toString()).toBe('kvmts');
+  });
+
+  it('leaves shared memory alone: other threads may hold it', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(4096)).fill(9);
+    expect(releaseBytes(shared)).toBe(false);
+    expect(shared[4095]).toBe(9);
+  });
+
+  it('refuses what is not a view of bytes with a TypeError naming what it got', () => {
+    expect(() => releaseBytes(new ArrayBuffer(8) as unknown as Uint8Array)).toThrow(/typed array or DataView, got object/);
+    expect(() => releaseBytes(null as unknown as Uint8Array)).toThrow(/got null/);
+    expect(() => releaseBytes('bytes' as unknown as Uint8Array)).toThrow(/got string/);
+  });
+});
