@@ -19,8 +19,8 @@ import {
   type MemoryRegion,
   type VcpuSetup,
 } from '@kvmts/core';
-import type { X86GprName } from './abi/registers';
-import type { X86Regs } from './abi/regs-codec';
+import { X86_GPR_NAMES, type X86GprName } from './abi/registers';
+import { X86_REG_WORD, type X86Regs } from './abi/regs-codec';
 import type { X86Sregs2 } from './abi/sregs-codec';
 import type { X86ThreadContext } from './state/thread-context';
 import type { X86InitialState } from './state/initial-state';
@@ -147,6 +147,10 @@ export class X86KvmCPU extends BaseKvmCPU<X86InitialState, X86ThreadContext> imp
    * KVM_GET_REGS if stale. The same value as getRegs()[name].
    */
   readRegister(name: X86GprName): bigint {
+    // A name from untyped JavaScript would otherwise read kvm_run's first bytes (NaN offset → 0).
+    if (!Object.prototype.hasOwnProperty.call(X86_REG_WORD, name)) {
+      throw new ConfigError('readRegister', `'${String(name)}' is not a general register (one of ${X86_GPR_NAMES.join(', ')})`);
+    }
     this.getThreadContext();
     return this.sync.readRegister(name);
   }

@@ -6,7 +6,7 @@
  * events) and off; a register written in an exit reads back at once, before and after the
  * handler pushes it, and reaches the guest.
  */
-import { KvmExitReason, KvmRunLayout, kvmIoctl, type CpuStop } from '@kvmts/core';
+import { ConfigError, KvmExitReason, KvmRunLayout, kvmIoctl, type CpuStop } from '@kvmts/core';
 import { X86Ioctl, X86RegsLayout, X86_GPR_NAMES, assembleGuest, createX86Regs, decodeRegs, exitDevice, type GuestImage, type X86KvmCPU, type X86MachineOptions, type X86Regs } from '@kvmts/arch-x86';
 import { makeRig, RecordingDevice, type Rig } from './support/harness';
 
@@ -107,5 +107,11 @@ describeKvm('readRegister / readRip on real KVM', () => {
     expect([out.readBigUInt64LE(0), out.readBigUInt64LE(8), out.readBigUInt64LE(24)]).toEqual([0x1234_5678_9abc_def0n, 0x5151n, 0xd00d_0000_0000_0042n]);
     // After the run, outside any exit: the same value as KVM_GET_REGS.
     expect(cpu.readRip()).toBe(kvmRegs(cpu).rip);
+  });
+
+  it('a name that is not a general register is a ConfigError naming it, not a read of kvm_run', () => {
+    const cpu = keep(rig('regs_pattern')).cpus[0];
+    expect(() => cpu.readRegister('eax' as never)).toThrow(/'eax' is not a general register \(one of rax, /);
+    expect(() => cpu.readRegister('constructor' as never)).toThrow(ConfigError);
   });
 });

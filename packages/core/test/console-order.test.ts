@@ -57,15 +57,62 @@ describe('ConsoleOrder: console messages from several threads, in the order they
     expect(r.order.heldCount).toBe(0);
   });
 
-  it('a gap that outlives gapMs is given up by a timer', async () => {
-    const r = rig(20);
-    r.order.deliver(1, bytes('b'));
-    r.order.deliver(2, bytes('c'));
-    expect(r.text()).toBe('');
-    await new Promise((resolve) => setTimeout(resolve, 80));
-    expect(r.text()).toBe('bc');
-    r.order.deliver(3, bytes('d'));
-    expect(r.text()).toBe('bcd');
+  describe('with fake timers', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    it('a gap is given up after two timer periods with no progress, not after one', () => {
+      const r = rig(20);
+      r.order.deliver(1, bytes('b'));
+      r.order.deliver(2, bytes('c'));
+      jest.advanceTimersByTime(20);
+      // One period: messages queued behind a busy thread get their turn before the gap goes.
+      expect(r.text()).toBe('');
+      jest.advanceTimersByTime(20);
+      expect(r.text()).toBe('bc');
+      r.order.deliver(3, bytes('d'));
+      expect(r.text()).toBe('bcd');
+    });
+
+    it('progress between the ticks restarts the wait', () => {
+      const r = rig(20);
+      r.order.deliver(1, bytes('b'));
+      r.order.deliver(3, bytes('d'));
+      jest.advanceTimersByTime(20);
+      r.order.deliver(0, bytes('a')); // 0 and 1 go; 3 still waits for 2
+      expect(r.text()).toBe('ab');
+      jest.advanceTimersByTime(20);
+      expect(r.text()).toBe('ab');
+      jest.advanceTimersByTime(20);
+      expect(r.text()).toBe('abd');
+    });
+
+    it("a sink failure in the gap timer is thrown by the next delivery, which still hands its own message on", () => {
+      const out: string[] = [];
+      let fail = true;
+      const order = new ConsoleOrder((b) => {
+        if (fail) throw new Error('sink down');
+        out.push(Buffer.from(b).toString('latin1'));
+      }, 10);
+      order.deliver(1, bytes('b'));
+      jest.advanceTimersByTime(20);
+      fail = false;
+      expect(() => order.deliver(2, bytes('c'))).toThrow('sink down');
+      expect(out).toEqual(['c']);
+      expect(order.heldCount).toBe(0);
+    });
+
+    it("flush() throws a failure the gap timer kept (a run's end reports it, not the next run)", () => {
+      let fail = true;
+      const order = new ConsoleOrder(() => {
+        if (fail) throw new Error('sink down');
+      }, 10);
+      order.deliver(1, bytes('b'));
+      jest.advanceTimersByTime(20);
+      fail = false;
+      expect(() => order.flush()).toThrow('sink down');
+      expect(() => order.flush()).not.toThrow();
+    });
   });
 
   it('numbers wrap at 2^32 and stay in order across the wrap', () => {
@@ -101,15 +148,6 @@ describe('ConsoleOrder: console messages from several threads, in the order they
     fail = false;
     order.deliver(2, bytes('c'));
     expect(out).toEqual(['a', 'c']);
-  });
-
-  it('a sink failure in the gap timer is thrown by the next delivery, not lost or thrown into the event loop', async () => {
-    const order = new ConsoleOrder(() => {
-      throw new Error('sink down');
-    }, 10);
-    order.deliver(1, bytes('b'));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(() => order.deliver(5, bytes('x'))).toThrow('sink down');
   });
 
   it('numbers from one counter are unique across threads (Atomics on shared memory)', async () => {

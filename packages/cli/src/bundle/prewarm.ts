@@ -6,13 +6,13 @@
  * `startup`). The thread waits, idle and unref'd, in core's vCPU thread pool, where the
  * machine's first vCPU takes it; a command that fails first just ends with it.
  */
-import { prewarmVcpuThreads } from '@kvmts/core';
+import { DEFAULT_VCPU_POOL_SIZE, prewarmVcpuThreads } from '@kvmts/core';
 
 /** The commands that make a machine (program.ts's COMMANDS; program.test.ts checks the names). */
 export const MACHINE_COMMANDS: ReadonlySet<string> = new Set(['run', 'boot', 'dump', 'restore']);
 
 /** The most threads started early: the pool's default size (a larger machine starts the rest itself). */
-export const MAX_PREWARMED_THREADS = 4;
+export const MAX_PREWARMED_THREADS = DEFAULT_VCPU_POOL_SIZE;
 
 /**
  * vCPU threads worth starting early for `argv` (process.argv): one per vCPU for a machine

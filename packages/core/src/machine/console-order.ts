@@ -40,7 +40,7 @@ export class ConsoleOrder {
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
   /** `next` when the gap timer last fired: the gap is given up only if nothing moved since. */
   private nextAtLastTick: number | undefined;
-  /** A sink failure in a timer-driven flush, rethrown by the next deliver() (so a caller reports it). */
+  /** A sink failure in a timer-driven flush, rethrown by the next deliver() or flush() (so a caller reports it). */
   private deferredError: { error: unknown } | undefined;
 
   constructor(
@@ -59,7 +59,16 @@ export class ConsoleOrder {
    * A sink failure is thrown to the caller, with the order's state already advanced past it.
    */
   deliver(seq: number, bytes: Uint8Array): void {
-    this.rethrowDeferred();
+    // This message is handled first: a failure the gap timer kept is reported, not paid for with it.
+    const earlier = this.takeDeferred();
+    try {
+      this.place(seq, bytes);
+    } finally {
+      if (earlier) throw earlier.error;
+    }
+  }
+
+  private place(seq: number, bytes: Uint8Array): void {
     const ahead = (seq - this.next) >>> 0;
     if (ahead === 0) {
       this.next = (this.next + 1) >>> 0;
@@ -77,8 +86,20 @@ export class ConsoleOrder {
     }
   }
 
-  /** Hand on everything held, in number order, skipping the gaps (the run ended, or a gap outlived gapMs). */
+  /**
+   * Hand on everything held, in number order, skipping the gaps (the run ended). Throws a sink
+   * failure — this flush's, or one the gap timer kept — after handing on what it could.
+   */
   flush(): void {
+    const earlier = this.takeDeferred();
+    try {
+      this.flushHeld();
+    } finally {
+      if (earlier) throw earlier.error;
+    }
+  }
+
+  private flushHeld(): void {
     this.clearTimer();
     while (this.held.size > 0) {
       this.next = this.firstHeld();
@@ -128,17 +149,18 @@ export class ConsoleOrder {
       return;
     }
     try {
-      this.flush();
+      this.flushHeld();
     } catch (error) {
       this.deferredError ??= { error };
+      // What the failure left held goes at the next tick, not never.
+      if (this.held.size > 0 && this.gapTimer === undefined) this.armGapTimer();
     }
   }
 
-  private rethrowDeferred(): void {
+  private takeDeferred(): { error: unknown } | undefined {
     const d = this.deferredError;
-    if (d === undefined) return;
     this.deferredError = undefined;
-    throw d.error;
+    return d;
   }
 
   private clearTimer(): void {
