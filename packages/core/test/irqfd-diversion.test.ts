@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { ConfigError, IrqfdDiversion, eventfdCount, type IrqfdBinding, type IrqfdRoute } from '@kvmts/core';
+import { irqfdsDivertedBy } from '../src/vm/irqfd-ioctl';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,6 +99,42 @@ describe('IrqfdDiversion', () => {
     for (let i = 0; i < 200 && eventfdCount(fds[0]) !== 0n; i++) await sleep(5);
     expect(() => d.giveBack()).toThrow('intid: no SPI for gsi 12');
     expect(log.slice(-3)).toEqual(['assign gsi 12', 'assign gsi 13', 'assign gsi 20']);
+  });
+
+  it("one irqfd's failing trigger does not stop the others' delivery; the failure is kept for giveBack", () => {
+    const log: string[] = [];
+    const d = IrqfdDiversion.start(vm(), recordingRoute(log), (gsi) => {
+      if (gsi === 12) throw new ConfigError('intid', 'no SPI for gsi 12');
+      log.push(`trigger gsi ${gsi}`);
+    }, 60_000);
+    native.eventfdWrite(fds[0], 1n);
+    native.eventfdWrite(fds[2], 1n);
+    expect(d.drain()).toEqual([12, 20]);
+    native.eventfdWrite(fds[1], 1n);
+    expect(d.drain()).toEqual([13]);
+    expect(d.failed).toBeInstanceOf(ConfigError);
+    expect(() => d.giveBack()).toThrow('intid: no SPI for gsi 12');
+    expect(log.slice(3)).toEqual(['trigger gsi 20', 'trigger gsi 13', 'assign gsi 12', 'assign gsi 13', 'assign gsi 20']);
+    expect(() => d.giveBack()).not.toThrow(); // once
+  });
+
+  it('a binding that cannot be bound again is skipped and reported; the others are bound, each once', () => {
+    const log: string[] = [];
+    const route = recordingRoute(log);
+    const d = IrqfdDiversion.start(vm(), { ...route, assign: (b) => {
+      if (b.gsi === 13) throw new ConfigError('irqfd', 'eventfd closed');
+      route.assign(b);
+    } }, () => undefined, 60_000);
+    expect(() => d.giveBack()).toThrow('irqfd: eventfd closed');
+    d.giveBack();
+    expect(log).toEqual(['deassign gsi 12', 'deassign gsi 13', 'deassign gsi 20', 'assign gsi 12', 'assign gsi 20']);
+  });
+
+  it("marks the VM's irqfds as held while diverted (core's VM then refuses to add or remove one), and unmarks them at giveBack", () => {
+    const d = IrqfdDiversion.start(vm(), recordingRoute([]), () => undefined, 60_000, 'the test');
+    expect(irqfdsDivertedBy(vmState)).toBe('the test');
+    d.giveBack();
+    expect(irqfdsDivertedBy(vmState)).toBeUndefined();
   });
 
   it('stops when the VM closes: its eventfds are not read (their numbers may name other files by then) and nothing is bound again', () => {

@@ -39,6 +39,7 @@ import {
   ConfigError,
   HandOverSlot,
   KvmSystemEvent,
+  LifecycleError,
   claimHandOver,
   createMachine,
   restoreMachine,
@@ -318,6 +319,10 @@ describe('nested arm64: device lines and irqfds while the userspace model holds 
     await step('the simulated CPU takes the thread', HOST_MS, () => sim.takeOverFrom(kvm));
     const mux = muxOf(m);
     expect(mux.holder).toBe('model');
+    // The VM's irqfds are the model's now: an irqfd added (it would go to the stale kernel GIC)
+    // or removed (it would be bound again on the way back) is refused until the GIC is back.
+    expect(() => m.vm.addIrqfd(F - 32)).toThrow(LifecycleError);
+    expect(() => m.vm.addIrqfd(F - 32)).toThrow(/taken from the kernel by the muxing GIC/);
     return { mux, sim };
   }
 

@@ -52,6 +52,7 @@ export interface NativeBinding {
   eventfd(initval: number, flags: number): number;
   eventfdRead(fd: number): bigint | number;
   eventfdWrite(fd: number, value: bigint): number;
+  eventfdTryRead(fd: number): bigint | number;
   perfEventOpen(attr: ArrayBufferView, pid: number, cpu: number, groupFd: number, flags: number): number;
   gettid(): number;
   pageSize(): number;

@@ -16,6 +16,16 @@ export function eventfdRead(fd: number): bigint {
   return value;
 }
 
+/**
+ * Reads (and resets) the counter if it is not 0, without blocking even on a blocking eventfd;
+ * 0n when nothing was waiting. Throws SyscallError (EBADF for a closed fd).
+ */
+export function eventfdTryRead(fd: number): bigint {
+  const value = native.eventfdTryRead(fd);
+  if (typeof value === 'number') throw syscallError(native, 'read', value, `eventfd read(fd ${fd})`);
+  return value;
+}
+
 /** Adds `value` to the counter. Throws SyscallError. */
 export function eventfdWrite(fd: number, value: bigint): void {
   const rc = native.eventfdWrite(fd, value);

@@ -24,7 +24,7 @@ export { constants, type Constants } from './constants';
 export { open, close, ioctl, ioctlErrno, lseek } from './fd';
 export { IoctlBatch, runIoctlBatch, ioctlBatchError, MAX_IOCTL_BATCH, ANY_RESULT } from './batch';
 export { mmap, remapFile, nonZeroPages, mappingById, liveMappingCount, pageSize, MAX_VIEW_LENGTH, type Mapping } from './mapping';
-export { eventfd, eventfdRead, eventfdWrite } from './eventfd';
+export { eventfd, eventfdRead, eventfdTryRead, eventfdWrite } from './eventfd';
 export { perfEventOpen } from './perf';
 export { run, runError, installKickHandler, currentThread, kickThread, gettid } from './vcpu';
 export { forkProbe, trackedPerfFdCount, type ForkProbeResult } from './fork';

@@ -37,7 +37,16 @@ export const MAX_VIEW_LENGTH = 2 ** 32;
 /** Views this thread created, per mapping id, so unmap() can detach them. */
 const threadViews = new Map<number, WeakRef<ArrayBuffer>[]>();
 
+/** Every view over a mapping (any mapping, this thread): memory releaseBytes must not touch. */
+const mappingViews = new WeakSet<ArrayBuffer>();
+
+/** Whether `buffer` is a view over a mapping (guest RAM): detaching it would free nothing and empty this thread's view. */
+export function isMappingView(buffer: ArrayBuffer): boolean {
+  return mappingViews.has(buffer);
+}
+
 function remember(id: number, buffer: ArrayBuffer): void {
+  mappingViews.add(buffer);
   let refs = threadViews.get(id);
   if (refs === undefined) {
     refs = [];

@@ -7,18 +7,22 @@
  * as empty (a DataView throws), so only the buffer's owner may do it, once nothing will read the bytes again.
  */
 import { native } from './binding';
+import { isMappingView } from './mapping';
 
 /**
  * Detach the ArrayBuffer behind `view` and so free its memory now; true when it was freed.
  * False, leaving the bytes alone, when the view is only part of its buffer (a Node Buffer cut
  * from the shared pool, a subarray: freeing would take its neighbours' bytes too), when the
- * memory is a SharedArrayBuffer (other threads may hold it) or when the buffer cannot be
- * detached. A view that is already empty (released before) is false too.
+ * memory is a SharedArrayBuffer (other threads may hold it), when it is a view over a mapping
+ * (guest RAM: the bytes are the mapping's, not the buffer's, so nothing would be freed and this
+ * thread's view of them would go) or when the buffer cannot be detached. A view that is already
+ * empty (released before) is false too.
  */
 export function releaseBytes(view: ArrayBufferView): boolean {
   if (!ArrayBuffer.isView(view)) throw new TypeError(`releaseBytes expects a typed array or DataView, got ${view === null ? 'null' : typeof view}`);
   const buffer = view.buffer;
   if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0) return false;
   if (view.byteOffset !== 0 || view.byteLength !== buffer.byteLength) return false;
+  if (isMappingView(buffer)) return false;
   return native.detach(buffer);
 }

@@ -1,6 +1,6 @@
 import { constants as osConstants } from 'node:os';
 
-import { close, constants, eventfd, eventfdRead, eventfdWrite } from '../src';
+import { close, constants, eventfd, eventfdRead, eventfdTryRead, eventfdWrite } from '../src';
 import { expectSyscallError } from './support/errors';
 
 describe('eventfd', () => {
@@ -25,6 +25,20 @@ describe('eventfd', () => {
     } finally {
       close(fd);
     }
+  });
+
+  it('tryRead never blocks on a blocking eventfd: 0n when the counter is 0, else the counter (reset)', () => {
+    const fd = eventfd(0, 0); // blocking: a plain read here would hang the thread
+    try {
+      expect(eventfdTryRead(fd)).toBe(0n);
+      eventfdWrite(fd, 2n);
+      eventfdWrite(fd, 5n);
+      expect(eventfdTryRead(fd)).toBe(7n);
+      expect(eventfdTryRead(fd)).toBe(0n);
+    } finally {
+      close(fd);
+    }
+    expectSyscallError(() => eventfdTryRead(fd), 'read', 'EBADF'); // closed
   });
 
   it('read and write on fd -1 throw EBADF', () => {

@@ -3,7 +3,9 @@
  * threshold (32 MiB on 64-bit), so its backing store is one mmapped block of its own and the
  * C heap's mmapped bytes show it leave at the call, with no garbage collection in between.
  */
-import { mallocStats, releaseBytes } from '../src';
+import { constants, mallocStats, mmap, releaseBytes } from '../src';
+
+const { PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS } = constants;
 
 const MiB = 1 << 20;
 
@@ -57,6 +59,19 @@ describe('releaseBytes', () => {
     const shared = new Uint8Array(new SharedArrayBuffer(4096)).fill(9);
     expect(releaseBytes(shared)).toBe(false);
     expect(shared[4095]).toBe(9);
+  });
+
+  it("leaves a view over a mapping (guest RAM) alone: its bytes are the mapping's, and the view stays readable", () => {
+    const m = mmap(4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    try {
+      const bytes = new Uint8Array(m.view());
+      bytes[7] = 0x5a;
+      expect(releaseBytes(bytes)).toBe(false);
+      expect(bytes.length).toBe(4096);
+      expect(bytes[7]).toBe(0x5a);
+    } finally {
+      m.unmap();
+    }
   });
 
   it('refuses what is not a view of bytes with a TypeError naming what it got', () => {

@@ -27,7 +27,7 @@ import { GuestMemory } from './guest-memory';
 import { KvmDevice } from './kvm-device';
 import { VcpuFd } from './vcpu-fd';
 import { IrqLineDriver } from './irq-line';
-import { irqfdIoctl } from './irqfd-diversion';
+import { irqfdIoctl, irqfdsDivertedBy } from './irqfd-ioctl';
 import type { CoalescedZone, IoeventfdBinding, IoeventfdOptions, IrqfdBinding, KvmVM, KvmVmOptions } from './kvm-vm';
 
 /** What to do when mapping guest memory fails, by errno code. */
@@ -267,6 +267,7 @@ export class DefaultKvmVM implements KvmVM {
   /** Route an eventfd to interrupt `gsi`: a write to the eventfd injects it without an exit. */
   addIrqfd(gsi: number, eventFd?: number): number {
     this.requireOpen('add an irqfd');
+    this.requireIrqfdsHere('add an irqfd');
     const fd = eventFd ?? this.ownEventfd();
     try {
       this.irqfdIoctl(fd, gsi, 0);
@@ -280,6 +281,7 @@ export class DefaultKvmVM implements KvmVM {
 
   removeIrqfd(gsi: number, eventFd: number): void {
     this.requireOpen('remove an irqfd');
+    this.requireIrqfdsHere('remove an irqfd');
     this.irqfdIoctl(eventFd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
     const i = this.irqfdBindings.findIndex((b) => b.gsi === gsi && b.fd === eventFd);
     if (i >= 0) this.irqfdBindings.splice(i, 1);
@@ -287,6 +289,12 @@ export class DefaultKvmVM implements KvmVM {
 
   irqfds(): readonly IrqfdBinding[] {
     return [...this.irqfdBindings];
+  }
+
+  /** While an IrqfdDiversion holds the irqfds (a switched-out GIC), the bindings may not change. */
+  private requireIrqfdsHere(operation: string): void {
+    const by = irqfdsDivertedBy(this);
+    if (by !== undefined) throw new LifecycleError('KvmVM irqfds', `taken from the kernel by ${by}`, `${operation} (switch the vCPUs back in first)`);
   }
 
   private irqfdIoctl(fd: number, gsi: number, flags: number): void {

@@ -100,6 +100,18 @@ export function decodeGsiRouting(bytes: Uint8Array): GsiRoute[] {
   return out;
 }
 
+/** The routes last committed per VM (KVM_SET_GSI_ROUTING through a GsiRoutingTable). */
+const committedTables = new WeakMap<KvmVM, readonly GsiRoute[]>();
+
+/**
+ * The GSI routes a GsiRoutingTable last wrote into `vm`, or undefined while the VM has the
+ * kernel's default routing. For code that maps GSIs to interrupts itself (the muxing GIC maps
+ * an irqfd's GSI to SPI GSI + 32, which only the default routing promises).
+ */
+export function committedGsiRouting(vm: KvmVM): readonly GsiRoute[] | undefined {
+  return committedTables.get(vm);
+}
+
 /**
  * A VM's routing table, kept in userspace and written whole. Starts from the arch's default
  * routes (which KVM installed with the irqchip); MSI routes are added on free GSIs above them.
@@ -157,5 +169,6 @@ export class GsiRoutingTable {
   /** KVM_SET_GSI_ROUTING with the whole table. */
   commit(): void {
     kvmIoctl(this.vm.fd, KvmIoctl.SET_GSI_ROUTING, `KVM_SET_GSI_ROUTING(${this.list.length} routes)`, encodeGsiRouting(this.list));
+    committedTables.set(this.vm, this.list.map((r) => ({ ...r })));
   }
 }

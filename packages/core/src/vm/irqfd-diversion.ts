@@ -19,20 +19,10 @@
  */
 import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
-import { KvmIoctl } from '../abi/ioctls';
-import { IrqfdLayout, KVM_IRQFD_FLAG_DEASSIGN } from '../abi/kvm-run';
+import { KVM_IRQFD_FLAG_DEASSIGN } from '../abi/kvm-run';
 import { ConfigError } from '../errors/errors';
-import { kvmIoctl } from '../kvm/ioctl';
+import { irqfdIoctl, markIrqfdsDiverted } from './irqfd-ioctl';
 import type { IrqfdBinding, KvmVM } from './kvm-vm';
-
-/** KVM_IRQFD on `vmFd`: bind (flags 0) or unbind (KVM_IRQFD_FLAG_DEASSIGN) eventfd `fd` and `gsi`. */
-export function irqfdIoctl(vmFd: number, fd: number, gsi: number, flags: number): void {
-  const b = new DataView(new ArrayBuffer(IrqfdLayout.size));
-  b.setUint32(IrqfdLayout.fd, fd, true);
-  b.setUint32(IrqfdLayout.gsi, gsi, true);
-  b.setUint32(IrqfdLayout.flags, flags, true);
-  kvmIoctl(vmFd, KvmIoctl.IRQFD, `KVM_IRQFD(fd ${fd}, gsi ${gsi}${flags ? ', deassign' : ''})`, b);
-}
 
 /** Where the bindings are changed (the VM's KVM_IRQFD; a host test records the calls instead). */
 export interface IrqfdRoute {
@@ -65,8 +55,12 @@ const POLL_MS = 1;
 
 export class IrqfdDiversion {
   private timer: NodeJS.Timeout | undefined;
-  /** What handing a trigger on threw during a poll (no caller to throw to then): giveBack throws it. */
-  private failure: unknown;
+  /**
+   * The first thing that failed while diverted — handing a trigger on (onTrigger threw), or
+   * reading an eventfd — kept for giveBack to throw: a poll has no caller to throw to, and one
+   * irqfd's failure must not stop the others' delivery.
+   */
+  private failure: { error: unknown } | undefined;
   private given = false;
 
   private constructor(
@@ -80,8 +74,9 @@ export class IrqfdDiversion {
   /**
    * Take every irqfd of `vm` away from the kernel; `onTrigger(gsi)` gets each trigger from now on
    * (from a poll, or drain()). If one cannot be taken, those already taken go back and it throws.
+   * Until giveBack, core's VM refuses to add or remove irqfds, naming `by`.
    */
-  static start(vm: Pick<KvmVM, 'irqfds' | 'phase'>, route: IrqfdRoute, onTrigger: (gsi: number) => void, pollMs = POLL_MS): IrqfdDiversion {
+  static start(vm: Pick<KvmVM, 'irqfds' | 'phase'>, route: IrqfdRoute, onTrigger: (gsi: number) => void, pollMs = POLL_MS, by = 'an irqfd diversion'): IrqfdDiversion {
     const bindings = vm.irqfds();
     const taken: IrqfdBinding[] = [];
     try {
@@ -93,52 +88,71 @@ export class IrqfdDiversion {
       for (const b of taken) route.assign(b);
       throw e;
     }
+    markIrqfdsDiverted(vm, by);
     const diversion = new IrqfdDiversion(vm, bindings, route, onTrigger);
     if (bindings.length > 0) {
-      diversion.timer = setInterval(() => {
-        try {
-          diversion.drain();
-        } catch (e) {
-          diversion.failure ??= e;
-          diversion.stopPolling();
-        }
-      }, pollMs);
+      diversion.timer = setInterval(() => diversion.drain(), pollMs);
       // A diverted irqfd does not keep the process alive (nor does KVM's own binding).
       diversion.timer.unref();
     }
     return diversion;
   }
 
-  /** Hand on every trigger waiting in an eventfd now; returns the GSIs handed on, in the VM's order. */
+  /**
+   * Hand on every trigger waiting in an eventfd now; returns the GSIs handed on, in the VM's
+   * order. Never throws: a failure (of one irqfd) is kept for giveBack, and the others go on.
+   */
   drain(): number[] {
     const raised: number[] = [];
     if (this.given) return raised;
     if (this.vm.phase === 'closed') {
       // The VM closed its eventfds: their numbers may already name other files. Nothing to give back either.
-      this.stopPolling();
-      this.given = true;
+      this.finish();
       return raised;
     }
     for (const b of this.bindings) {
-      if (eventfdCount(b.fd) === 0n) continue;
-      native.eventfdRead(b.fd); // not 0: the read neither blocks nor loses a later write (it comes after)
-      raised.push(b.gsi);
-      this.onTrigger(b.gsi);
+      try {
+        // A poll and, only if the counter is not 0, a read: never blocks, and a write after it stays for the next.
+        if (native.eventfdTryRead(b.fd) === 0n) continue;
+        raised.push(b.gsi);
+        this.onTrigger(b.gsi);
+      } catch (error) {
+        this.failure ??= { error };
+      }
     }
     return raised;
   }
 
-  /** Give every binding back to the kernel (after the last drain: KVM injects a trigger written since). Throws what a poll failed with, after. */
+  /** The first failure while diverted, if any (giveBack throws it). */
+  get failed(): unknown {
+    return this.failure?.error;
+  }
+
+  /**
+   * Give every binding back to the kernel (after the last drain: KVM injects a trigger written
+   * since), each once: one that cannot be bound again (its eventfd closed meanwhile) is skipped
+   * and reported, the others are bound. Then throws the first failure of the whole diversion.
+   */
   giveBack(): void {
     if (this.given) return;
     this.stopPolling();
-    if (this.vm.phase === 'closed') {
-      this.given = true;
-      return;
+    if (this.vm.phase !== 'closed') {
+      for (const b of this.bindings) {
+        try {
+          this.route.assign(b);
+        } catch (error) {
+          this.failure ??= { error };
+        }
+      }
     }
-    for (const b of this.bindings) this.route.assign(b);
+    this.finish();
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+
+  private finish(): void {
+    this.stopPolling();
     this.given = true;
-    if (this.failure !== undefined) throw this.failure;
+    markIrqfdsDiverted(this.vm, undefined);
   }
 
   private stopPolling(): void {

@@ -28,6 +28,7 @@
 import {
   ConfigError,
   IrqfdDiversion,
+  committedGsiRouting,
   KvmError,
   LifecycleError,
   kernelIrqfdRoute,
@@ -91,14 +92,18 @@ export class GicMux {
     return this.held ? 'model' : 'kernel';
   }
 
-  /** The userspace model while it holds the GIC (LifecycleError while the kernel does). */
+  /**
+   * The userspace model while it holds the GIC (LifecycleError while the kernel does), with the
+   * irqfd triggers waiting so far handed into it first (a read of each eventfd; never throws:
+   * an irqfd's failure is reported when the GIC goes back, by toKernel()).
+   */
   get model(): GicV3Model {
     if (!this.held) throw new LifecycleError('GIC mux', 'the in-kernel GIC holds the state', 'give the userspace model (hand it over with toModel() or by switching a vCPU out)');
     this.held.irqfds.drain();
     return this.held.model;
   }
 
-  /** Device-attribute access to whichever side holds the GIC: the vGIC's device fd or the model's face (irqfd triggers so far in). */
+  /** Device-attribute access to whichever side holds the GIC: the vGIC's device fd or the model's face (irqfd triggers so far handed in first, as `model`). */
   get stateIo(): DeviceAttrIo {
     this.held?.irqfds.drain();
     return this.held?.io ?? this.gic.device;
@@ -113,7 +118,11 @@ export class GicMux {
   refusal(): ConfigError | undefined {
     if (this.gic.version !== 3) return new ConfigError('gic', `the in-kernel vGICv${this.gic.version} cannot be muxed: only the vGICv3 has a userspace model to hand its state to`);
     if (this.gic.its) return new ConfigError('gic.its', 'the GIC has an ITS: its LPIs and translation tables are not modelled, so the in-kernel GIC cannot be handed to the userspace model — use a machine without one (plugin @kvmts/dev-gic)');
-    const stray = this.gic.vm.irqfds().find((b) => b.gsi + GIC_SPI_BASE >= this.gic.nrIrqs);
+    const irqfds = this.gic.vm.irqfds();
+    if (irqfds.length > 0 && committedGsiRouting(this.gic.vm) !== undefined) {
+      return new ConfigError('irqfd', `the VM has its own GSI routing table (KVM_SET_GSI_ROUTING) and ${irqfds.length} irqfd(s): the userspace model takes an irqfd's trigger as SPI GSI + 32, which only the default routing promises`);
+    }
+    const stray = irqfds.find((b) => b.gsi + GIC_SPI_BASE >= this.gic.nrIrqs);
     if (stray) {
       return new ConfigError('irqfd', `the irqfd of eventfd ${stray.fd} raises GSI ${stray.gsi}, SPI ${stray.gsi + GIC_SPI_BASE}, which this GIC (${this.gic.nrIrqs} INTIDs) does not have: the userspace model could not take its triggers`);
     }
@@ -157,7 +166,7 @@ export class GicMux {
     let irqfds: IrqfdDiversion | undefined;
     try {
       // Triggers until the model holds the GIC are read by the first poll, which comes after this (synchronous) block.
-      irqfds = IrqfdDiversion.start(this.gic.vm, this.irqfdRoute, (gsi) => this.pulse(gsi));
+      irqfds = IrqfdDiversion.start(this.gic.vm, this.irqfdRoute, (gsi) => this.pulse(gsi), undefined, 'the muxing GIC (its userspace model holds the GIC)');
       const state = this.kernel(() => saveVgicV3(this.gic.device, this.gic.layout), 'hand its state to the userspace model');
       const implemented = new Set([...Object.keys(state.distributor), ...state.cpus.flatMap((c) => Object.keys(c.redistributor))]);
       const priorityBits = iccPriorityBits(state.cpus[0].cpuInterface.ICC_CTLR_EL1 ?? 0x400n);
