@@ -114,10 +114,11 @@ function report(result, o) {
   out(JSON.stringify({ bootStartup: result }));
 }
 
-/** The nested tier's writable share (its jest cache, mounted at the same path inside). */
-function nestedShareDir(tier) {
+/** The nested tier's writable share (its jest cache, mounted at the same path inside: scripts/nested/run.js). */
+function nestedShareDir(nestedTier) {
+  const { TIERS } = require('../nested/lib/tiers');
   const cache = process.env.KVMTS_NESTED_CACHE || path.join(os.homedir(), '.cache', 'kvmts', 'nested');
-  return path.join(cache, `jest-${tier}`);
+  return path.join(cache, `jest-${TIERS[nestedTier].tier}`);
 }
 
 async function main() {

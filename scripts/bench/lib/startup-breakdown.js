@@ -10,7 +10,7 @@
 const { median } = require('./stats');
 
 /** One trace line of the loader: `kvmts: code cache: <bundle> <state> [file] (read and check X ms, compile Y ms; Z ms after the thread started)`. */
-const LOADED = /^kvmts: code cache: (\S+) (used|rejected|miss|off)(?: \S+)? \(read and check ([\d.]+) ms, compile ([\d.]+) ms; ([\d.]+) ms after the thread started\)$/;
+const LOADED = /^kvmts: code cache: (\S+) (used|rejected|miss|off)(?: \S+)? \(read and check ([\d.]+) ms, compile ([\d.]+) ms; ([\d.]+) ms after the thread started(?:; [^)]*)?\)$/;
 /** `kvmts: code cache: <bundle> evaluated in W ms (V ms after the thread started)`. */
 const EVALUATED = /^kvmts: code cache: (\S+) evaluated in ([\d.]+) ms \(([\d.]+) ms after the thread started\)$/;
 
