@@ -6,10 +6,11 @@
  * booted a few times with `kvmts boot --json` (its `startupSteps`) and the code-cache loader's
  * trace (KVMTS_CODE_CACHE_TRACE=1), medians per step (lib/startup-breakdown.js).
  *
- *   node scripts/bench/boot-startup.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--before <kvmts bin.js>] [--profile] [--json]
+ *   node scripts/bench/boot-startup.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--cli <kvmts bin.js>] [--before <kvmts bin.js>] [--profile] [--json]
  *
  * Sides, alternating after one untimed boot of each (code caches, page cache): `now`, this
- * checkout's CLI; with --before, another build (e.g. the previous commit's, built in a copy of
+ * checkout's CLI (or --cli: a copy of a build, so that this checkout can be rebuilt while a
+ * nested run reads it); with --before, another build (e.g. the previous commit's, built in a copy of
  * the repository): the same steps, so one run compares both on the same loaded machine.
  * --profile: one more boot per side under `node --cpu-prof` (every thread), the profiles
  * written to --prof-dir and summed by function (lib/cpuprofile.js).
@@ -31,7 +32,7 @@ const { summarizeCpuProfile } = require('./lib/cpuprofile');
 const REPO = path.resolve(__dirname, '..', '..');
 
 function parseCommandLine(argv) {
-  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 3, before: undefined, profile: false, profDir: undefined, json: false };
+  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 3, cli: undefined, before: undefined, profile: false, profDir: undefined, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -42,14 +43,15 @@ function parseCommandLine(argv) {
     else if (a === '--cpus') o.cpus = Number(value());
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--before') o.before = path.resolve(value());
+    else if (a === '--cli') o.cli = path.resolve(value());
     else if (a === '--profile') o.profile = true;
     else if (a === '--prof-dir') o.profDir = path.resolve(value());
     else if (a === '--json') o.json = true;
-    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --before <kvmts bin.js>, --profile, --prof-dir <dir>, --json)`);
+    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --cli <kvmts bin.js>, --before <kvmts bin.js>, --profile, --prof-dir <dir>, --json)`);
   }
   if (!ARCHES[o.arch]) throw new BenchError(`--arch ${o.arch}: known are ${Object.keys(ARCHES).join(', ')}`);
   for (const k of ['cpus', 'runs']) if (!Number.isInteger(o[k]) || o[k] < 1) throw new BenchError(`--${k} expects a whole number ≥ 1`);
-  if (o.before !== undefined && !fs.existsSync(o.before)) throw new BenchError(`--before ${o.before}: no such file`);
+  for (const k of ['cli', 'before']) if (o[k] !== undefined && !fs.existsSync(o[k])) throw new BenchError(`--${k} ${o[k]}: no such file`);
   return o;
 }
 
@@ -72,7 +74,7 @@ async function runHere(o, say) {
     const cmd = commands(spec, inputs, o.cpus);
     const env = { ...process.env, KVMTS_CODE_CACHE_TRACE: '1' };
     const sides = [
-      { label: 'now', bin: cmd.kvmts.args[0] },
+      { label: 'now', bin: o.cli ?? cmd.kvmts.args[0] },
       ...(o.before ? [{ label: 'before', bin: o.before }] : []),
     ].map((s) => ({ ...s, boots: [], spawnMs: [] }));
     const boot = async (side, nodeArgs = []) => {
@@ -136,7 +138,7 @@ async function main() {
   const profDir = o.profile ? path.join(nestedShareDir(spec.nestedTier), 'boot-startup-prof', String(Date.now())) : undefined;
   if (profDir) fs.mkdirSync(profDir, { recursive: true });
   const inner = ['node', 'scripts/bench/boot-startup.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs),
-    ...(o.before ? ['--before', o.before] : []), ...(profDir ? ['--profile', '--prof-dir', profDir] : []), ...(o.json ? ['--json'] : [])].join(' ');
+    ...(o.cli ? ['--cli', o.cli] : []), ...(o.before ? ['--before', o.before] : []), ...(profDir ? ['--profile', '--prof-dir', profDir] : []), ...(o.json ? ['--json'] : [])].join(' ');
   const boots = (o.runs + 1 + (o.profile ? 1 : 0)) * (o.before ? 2 : 1);
   const env = { ...process.env, KVMTS_NESTED_CMD: inner, KVMTS_NESTED_SHARDS: '1',
     ...(spec.nestedL1 && !process.env.KVMTS_NESTED_L1 ? { KVMTS_NESTED_L1: spec.nestedL1 } : {}),
