@@ -13,8 +13,8 @@ import {
   archForHost,
   createMachine,
   linuxBootProfile,
+  openBootFile,
   parseSize,
-  readInputFile,
   type ConsoleInput,
   type Device,
   type Machine,
@@ -100,9 +100,11 @@ async function boot(opts: BootOptions): Promise<number> {
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
   if (memory === undefined) throw new ConfigError('--mem', `expected a size such as 512M or 2G, got '${opts.mem}'`);
-  const kernel = readInputFile('--kernel', opts.kernel, KERNEL_LIMIT);
+  // Opened and checked, their headers read; a plugin that can reads them straight into guest
+  // RAM when it builds the machine (core's BootFile), else linuxBootProfile reads them now.
+  const kernel = openBootFile('--kernel', opts.kernel, KERNEL_LIMIT);
   mark('kernel-read');
-  const initrd = opts.initrd === undefined ? undefined : readInputFile('--initrd', opts.initrd, INITRD_LIMIT);
+  const initrd = opts.initrd === undefined ? undefined : openBootFile('--initrd', opts.initrd, INITRD_LIMIT);
   mark('initrd-read');
   const profile = linuxBootProfile(arch, { kernel, initrd, append: opts.append, memory, cpus: opts.cpus });
   step('inputs-read');
@@ -131,12 +133,12 @@ async function boot(opts: BootOptions): Promise<number> {
   try {
     guestRam = machine.vm.regions.map((r) => r.hostAddress);
     step('machine-built', guestRam, opts.memorySteps ? await vcpuHeaps(machine) : undefined);
-    // The kernel and initrd are in guest RAM now and nothing reads these copies again (the
-    // machine's config holds the same arrays): their memory goes back now, not at a garbage
-    // collection the idle main thread may not run for the whole boot — 33 MB for Debian's
-    // arm64 Image (scripts/bench/README.md, `boot`). What the C heap keeps free of them goes back too.
-    releaseBytes(kernel);
-    if (initrd) releaseBytes(initrd);
+    // Where the kernel and initrd were read into memory for the plugin (one without
+    // linuxBootFromFiles: x86), they are in guest RAM now and nothing reads these copies again
+    // (the machine's config holds the same arrays): their memory goes back now, not at a garbage
+    // collection the idle main thread may not run for the whole boot (scripts/bench/README.md,
+    // `boot`). What the C heap keeps free of them goes back too.
+    for (const bytes of profile.readInputs ?? []) releaseBytes(bytes);
     mallocTrim();
     step('inputs-released', guestRam);
     // Inside the try: a console device that is not there (a third-party linuxBoot naming the
