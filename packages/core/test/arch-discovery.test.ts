@@ -16,9 +16,12 @@ function packageJsonReads(spy: jest.SpyInstance): number {
 describe('installed arch plugins', () => {
   it('finds one arch without reading every package.json, and finds what the full scan lists first', () => {
     const spy = jest.spyOn(fs, 'readFileSync');
+    const dirSpy = jest.spyOn(fs, 'readdirSync');
     try {
       const arm64 = installedArchModule('arm64');
       const lookupReads = packageJsonReads(spy);
+      // One folder listed: node_modules/@kvmts, not node_modules itself (~480 entries) nor its ~40 scopes.
+      expect(dirSpy.mock.calls.map(([d]) => String(d))).toEqual([expect.stringMatching(/node_modules\/@kvmts$/)]);
       spy.mockClear();
       const all = findInstalledArchPlugins();
       const scanReads = packageJsonReads(spy);
@@ -36,6 +39,7 @@ describe('installed arch plugins', () => {
       expect(packageJsonReads(spy)).toBe(0);
     } finally {
       spy.mockRestore();
+      dirSpy.mockRestore();
     }
   });
 });
