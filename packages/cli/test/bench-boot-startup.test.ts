@@ -29,7 +29,7 @@ const STDERR = [
 
 const SUMMARY = {
   startMs: 3100,
-  startupSteps: { 'cli-loaded': 1300, 'kernel-read': 1700, 'initrd-read': 1750, 'inputs-read': 2000, 'machine-built': 3000, 'inputs-released': 3050 },
+  startupSteps: { 'cli-loaded': 1300, 'kernel-opened': 1700, 'initrd-opened': 1750, 'inputs-read': 2000, 'machine-built': 3000, 'inputs-released': 3050 },
 };
 
 describe('bench boot-startup', () => {
@@ -56,8 +56,8 @@ describe('bench boot-startup', () => {
       ['CLI bundle: read + code-cache key/check', 120.5],
       ['CLI bundle: compile (code cache: deserialize)', 210],
       ['CLI bundle evaluated, program built → `boot` runs', 289.5],
-      ['kernel read', 400],
-      ['initrd read', 50],
+      ['kernel opened (BootFile; or read)', 400],
+      ['initrd opened (or read)', 50],
       ['arch plugin found + loaded, Linux profile', 250],
       ['machine built (VM, RAM + kernel, GIC, devices, vCPU in its thread)', 1000],
       ['inputs released, console, signals → machine.run()', 100],
@@ -77,14 +77,14 @@ describe('bench boot-startup', () => {
 
   it('takes medians per phase and prints them side by side', () => {
     const a = startupPhases(SUMMARY, STDERR);
-    const b = startupPhases({ ...SUMMARY, startMs: 3300, startupSteps: { ...SUMMARY.startupSteps, 'kernel-read': 1900, 'initrd-read': 1950, 'inputs-read': 2200, 'machine-built': 3200 } }, STDERR);
-    const c = startupPhases({ ...SUMMARY, startMs: 2900, startupSteps: { ...SUMMARY.startupSteps, 'kernel-read': 1500, 'initrd-read': 1550, 'inputs-read': 1800, 'machine-built': 2800 } }, STDERR);
+    const b = startupPhases({ ...SUMMARY, startMs: 3300, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1900, 'initrd-opened': 1950, 'inputs-read': 2200, 'machine-built': 3200 } }, STDERR);
+    const c = startupPhases({ ...SUMMARY, startMs: 2900, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1500, 'initrd-opened': 1550, 'inputs-read': 1800, 'machine-built': 2800 } }, STDERR);
     const m = medianPhases([a, b, c]);
     expect(m.startMs).toBe(3100);
-    expect(m.main[4]).toEqual(['kernel read', 400]);
+    expect(m.main[4]).toEqual(['kernel opened (BootFile; or read)', 400]);
     const table = phaseTable({ before: m, now: medianPhases([c]) });
     expect(table[0]).toBe('| step | before | now |');
-    expect(table).toContain('| kernel read | 400 | 200 |');
+    expect(table).toContain('| kernel opened (BootFile; or read) | 400 | 200 |');
     expect(table).toContain('| **process start → machine.run() (startMs)** | **3100** | **2900** |');
   });
 

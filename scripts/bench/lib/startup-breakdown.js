@@ -46,9 +46,9 @@ const MAIN_PHASES = [
   ['CLI bundle: read + code-cache key/check', (s, t) => (t.cli ? t.cli.readMs : null)],
   ['CLI bundle: compile (code cache: deserialize)', (s, t) => (t.cli ? t.cli.compileMs : null)],
   ['CLI bundle evaluated, program built → `boot` runs', (s, t) => (t.cli && s['cli-loaded'] !== undefined ? s['cli-loaded'] - t.cli.compiledAtMs : null)],
-  ['kernel read', (s) => diff(s, 'cli-loaded', 'kernel-read')],
-  ['initrd read', (s) => diff(s, 'kernel-read', 'initrd-read')],
-  ['arch plugin found + loaded, Linux profile', (s) => diff(s, 'initrd-read', 'inputs-read')],
+  ['kernel opened (BootFile; or read)', (s) => diff(s, 'cli-loaded', 'kernel-opened')],
+  ['initrd opened (or read)', (s) => diff(s, 'kernel-opened', 'initrd-opened')],
+  ['arch plugin found + loaded, Linux profile', (s) => diff(s, 'initrd-opened', 'inputs-read')],
   ['machine built (VM, RAM + kernel, GIC, devices, vCPU in its thread)', (s) => diff(s, 'inputs-read', 'machine-built')],
   ['inputs released, console, signals → machine.run()', (s, t, startMs) => (s['machine-built'] !== undefined ? startMs - s['machine-built'] : null)],
 ];

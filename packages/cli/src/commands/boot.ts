@@ -103,9 +103,9 @@ async function boot(opts: BootOptions): Promise<number> {
   // Opened and checked, their headers read; a plugin that can reads them straight into guest
   // RAM when it builds the machine (core's BootFile), else linuxBootProfile reads them now.
   const kernel = openBootFile('--kernel', opts.kernel, KERNEL_LIMIT);
-  mark('kernel-read');
+  mark('kernel-opened');
   const initrd = opts.initrd === undefined ? undefined : openBootFile('--initrd', opts.initrd, INITRD_LIMIT);
-  mark('initrd-read');
+  mark('initrd-opened');
   const profile = linuxBootProfile(arch, { kernel, initrd, append: opts.append, memory, cpus: opts.cpus });
   step('inputs-read');
 
