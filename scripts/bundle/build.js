@@ -188,7 +188,15 @@ async function buildBundle() {
     fs.rmSync(trainDir, { recursive: true, force: true });
   }
   for (const out of result.outputFiles) replaceFile(out.path, contents.get(out.path));
-  replaceFile(path.join(outDir, BUNDLE_FILES.stamp), JSON.stringify(stamp, null, 2) + '\n');
+  // Each bundle's SHA-256 as written, with its size and mtime: a start takes its code-cache key
+  // from here instead of hashing the bundle (packages/cli/src/bundle/code-cache.ts).
+  const digests = {};
+  for (const name of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
+    const file = path.join(outDir, name);
+    const st = fs.statSync(file);
+    digests[name] = { bytes: st.size, mtimeMs: st.mtimeMs, sha256: require('crypto').createHash('sha256').update(fs.readFileSync(file)).digest('hex') };
+  }
+  replaceFile(path.join(outDir, BUNDLE_FILES.stamp), JSON.stringify({ ...stamp, digests }, null, 2) + '\n');
   // Older caches are for bundles that no longer exist.
   for (const f of fs.readdirSync(outDir)) if (f.endsWith('.cache') && !caches.includes(f)) fs.rmSync(path.join(outDir, f), { force: true });
   return Object.entries(result.metafile.outputs)

@@ -1,5 +1,5 @@
 import type { DependencyContainer } from 'tsyringe';
-import { ARCH_PLUGIN, DEVICE_PLUGIN, KvmCap, type ArchPlugin, type LinuxBootProfile, type LinuxBootRequest, type GuestMemory, type Kvm, type KvmVM, type MachineConfig, type MemoryRegionOptions } from '@kvmts/core';
+import { ARCH_PLUGIN, DEVICE_PLUGIN, KvmCap, type ArchPlugin, type LinuxBootProfile, type LinuxBootRequest, type LinuxBootFilesRequest, type GuestMemory, type Kvm, type KvmVM, type MachineConfig, type MemoryRegionOptions } from '@kvmts/core';
 import { KVM_VM_TYPE_ARM_IPA_SIZE_MASK } from './abi';
 import { ArmV8KvmCPU, type Arm64InitialState } from './cpu';
 import { pl011, pl011Plugin } from './devices';
@@ -59,6 +59,10 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
 
   /** Linux on the in-kernel vGICv3 and timer, with a PL011 at its default place as the console. */
   linuxBoot(request: LinuxBootRequest): LinuxBootProfile<Arm64Boot> {
+    return arm64ArchPlugin.linuxBootFromFiles!(request);
+  },
+  // The loader places BootFiles itself (boot/load.ts): the kernel is read straight into guest RAM.
+  linuxBootFromFiles(request: LinuxBootFilesRequest): LinuxBootProfile<Arm64Boot> {
     const cmdline = linuxCmdline(request.append);
     return {
       boot: { kind: 'kernel', image: request.kernel, ...(request.initrd ? { initrd: request.initrd } : {}), cmdline },

@@ -1,4 +1,7 @@
-import { ConfigError } from '@kvmts/core';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, openBootFile } from '@kvmts/core';
 import { ARM64_IMAGE_MAGIC, ARM64_LAYOUT, checkKernelBootLayout, parseImageHeader, planKernelBoot } from '../src';
 
 const MiB = 1024 * 1024;
@@ -44,6 +47,21 @@ describe('kernel placement', () => {
   it('loads a raw binary at the fixed offset in RAM', () => {
     const plan = planKernelBoot(new Uint8Array(100), 0, 1500, ram);
     expect(plan).toEqual({ imageAddress: ram.base + ARM64_LAYOUT.rawImageOffset, imageEnd: ram.base + 100, fdtAddress: ram.base + ram.size - 4096, raw: true });
+  });
+
+  it('plans a kernel still in its file (a BootFile: header and length only) exactly as the same bytes in memory', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-arm64-plan-'));
+    try {
+      const image = imageWith({ textOffset: 0x8_0000, imageSize: 8 * MiB, length: 5 * MiB });
+      const raw = new Uint8Array(100).fill(3);
+      fs.writeFileSync(path.join(dir, 'Image'), image);
+      fs.writeFileSync(path.join(dir, 'raw.bin'), raw);
+      expect(planKernelBoot(openBootFile('--kernel', path.join(dir, 'Image'), 64 * MiB), 3 * MiB + 5, 1500, ram)).toEqual(planKernelBoot(image, 3 * MiB + 5, 1500, ram));
+      expect(planKernelBoot(openBootFile('--kernel', path.join(dir, 'raw.bin'), 64 * MiB), 0, 1500, ram)).toEqual(planKernelBoot(raw, 0, 1500, ram));
+      expect(planKernelBoot(openBootFile('--kernel', path.join(dir, 'raw.bin'), 64 * MiB), 0, 1500, ram)).toMatchObject({ raw: true, imageAddress: ram.base + ARM64_LAYOUT.rawImageOffset, imageEnd: ram.base + ARM64_LAYOUT.rawImageOffset + 100 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses what does not fit: RAM too small, an FDT over 2 MiB', () => {

@@ -7,8 +7,9 @@
  * (KVMTS_CODE_CACHE=0 turns it off).
  */
 import * as path from 'node:path';
+import { setEnvironmentData } from 'node:worker_threads';
 import { chooseCliBuild } from './bundle/stamp';
-import { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } from './bundle/code-cache';
+import { BUNDLE_DIGESTS_KEY, CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } from './bundle/code-cache';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // `kvmts boot --memory-steps`: the process as Node started it, before any of kvmts loads. The
@@ -27,7 +28,10 @@ if (build.kind === 'error') {
   } else {
     // Compiled with V8's code cache when one matches this bundle and this Node, this command's
     // own when there is one (./bundle/code-cache.ts).
-    runBundle(build.file, { writeAt: 'exit', profile: cliProfile(process.argv) });
+    // The build's digests of both bundles: no thread hashes its bundle for the cache's key (the
+    // vCPU threads get them as environment data, ./bundle/worker-start.ts).
+    if (build.digests) setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
+    runBundle(build.file, { writeAt: 'exit', profile: cliProfile(process.argv), digests: build.digests });
   }
 } else {
   require('reflect-metadata');

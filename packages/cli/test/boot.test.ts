@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, readInputFile, type ConsoleInput } from '@kvmts/core';
+import { ConfigError, KvmSystemEvent, SharedReceiveRing, linuxBootProfile, openBootFile, readInputFile, type ConsoleInput } from '@kvmts/core';
 import { ARM64_LINUX_CONSOLE, linuxCmdline, pl011Layout, pl011PushInput } from '@kvmts/arch-arm64';
 import { ConsoleBridge, isDevNull } from '../src/console-bridge';
 import { bootOutcome } from '../src/commands/boot';
@@ -68,6 +68,26 @@ describe('arm64 linuxBoot profile', () => {
     expect(profile.cmdline).toBe('console=ttyAMA0 quiet panic=-1');
     expect(profile.boot).toEqual({ kind: 'kernel', image: kernel, cmdline: 'console=ttyAMA0 quiet panic=-1' });
     expect(profile.devices).toEqual([expect.objectContaining({ type: 'pl011', name: ARM64_LINUX_CONSOLE })]);
+  });
+  it('hands arm64 the kernel and initrd still in their files (its loader reads them into guest RAM); x86 gets them read, to release', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-boot-files-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'k'), Buffer.alloc(64, 1));
+      fs.writeFileSync(path.join(dir, 'i'), Buffer.alloc(10, 2));
+      const kernel = openBootFile('--kernel', path.join(dir, 'k'), 1 << 20);
+      const initrd = openBootFile('--initrd', path.join(dir, 'i'), 1 << 20);
+      const arm64 = linuxBootProfile('arm64', { kernel, initrd, append: 'quiet' });
+      expect(arm64.boot).toEqual({ kind: 'kernel', image: kernel, initrd, cmdline: 'console=ttyAMA0 quiet panic=-1' });
+      expect(arm64.readInputs).toBeUndefined();
+      const x86 = linuxBootProfile('x86_64', { kernel, initrd, append: 'quiet' });
+      expect(x86.boot).toEqual({ kind: 'kernel', image: new Uint8Array(64).fill(1), initrd: new Uint8Array(10).fill(2), cmdline: 'console=ttyS0 quiet panic=-1' });
+      const boot = x86.boot as { image: Uint8Array; initrd: Uint8Array };
+      expect(x86.readInputs).toHaveLength(2);
+      expect(x86.readInputs![0]).toBe(boot.image);
+      expect(x86.readInputs![1]).toBe(boot.initrd);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('names a plugin that cannot boot Linux', () => {
     const plugin = path.join(__dirname, 'fixtures', 'no-linux-arch-plugin.js');

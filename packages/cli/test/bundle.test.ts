@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Worker, setEnvironmentData } from 'node:worker_threads';
 import { BUNDLE_ENV, BUNDLE_FILES, bundleInputs, bundleStaleness, chooseCliBuild, currentStamp } from '../src/bundle/stamp';
 import { BUNDLED_PACKAGES, SHARED_FILES_KEY } from '../src/bundle/shared-modules';
+import { BUNDLE_DIGESTS_KEY } from '../src/bundle/code-cache';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(REPO, 'packages', 'cli');
@@ -106,9 +107,13 @@ describe('the bundle', () => {
     // The bundled CLI hands its thread's resolved files to the threads it starts (environment data).
     const handed = how === 'is handed the resolved files';
     setEnvironmentData(SHARED_FILES_KEY, handed ? Object.fromEntries(Object.keys(BUNDLED_PACKAGES).map((name) => [name, null])) : undefined);
+    // And the build's digests (dist/bin.js hands on its stamp's): the thread does not hash its bundle.
+    const stamp = JSON.parse(fs.readFileSync(path.join(BUNDLE, BUNDLE_FILES.stamp), 'utf8')) as { digests?: Record<string, { bytes: number; mtimeMs: number; sha256: string }> };
+    setEnvironmentData(BUNDLE_DIGESTS_KEY, handed ? stamp.digests : undefined);
     // The script the CLI's vCPU threads start: it runs the worker bundle with its code cache.
     const worker = new Worker(path.join(BUNDLE, BUNDLE_FILES.workerStart), { stdout: true, stderr: true, env: { ...process.env, NODE_DEBUG: 'module', KVMTS_CODE_CACHE_TRACE: '1' } });
     setEnvironmentData(SHARED_FILES_KEY, undefined);
+    setEnvironmentData(BUNDLE_DIGESTS_KEY, undefined);
     let stderr = '';
     worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let failed: Error | undefined;
@@ -123,6 +128,7 @@ describe('the bundle', () => {
     const loaded = [...stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
     expect(loaded[0]).toBe(path.join(BUNDLE, BUNDLE_FILES.workerStart));
     expect(stderr).toMatch(/^kvmts: code cache: vcpu-worker\.js (used|miss|rejected)/m);
+    expect(stderr).toMatch(handed ? /^kvmts: code cache: vcpu-worker\.js .*; key from the build's digest\)$/m : /^kvmts: code cache: vcpu-worker\.js .*; key hashed\)$/m);
     expect(loaded.slice(1).every((f) => f.endsWith('kvmts_native.node'))).toBe(true);
     const lookedFor = [...stderr.matchAll(/MODULE \d+: looking for "([^"]+)"/g)].map((m) => m[1]);
     if (handed) expect(lookedFor.filter((name) => name in BUNDLED_PACKAGES)).toEqual([]);

@@ -7,6 +7,7 @@
  * runs with its own.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,10 +19,13 @@ import {
   cliProfile,
   codeCacheFileName,
   codeCacheKey,
+  codeCacheKeyOfDigest,
   codeCacheSetting,
   decodeCodeCache,
   encodeCodeCache,
+  recordedDigest,
   runtimeId,
+  type RecordedDigest,
   userCodeCacheDir,
 } from '../src/bundle/code-cache';
 import { BUNDLE_FILES } from '../src/bundle/stamp';
@@ -44,6 +48,19 @@ describe('the cache key and file', () => {
     expect(codeCacheKey(Buffer.from('module.exports = 2;\n'), 'node v20.0.0 v8 11.3 x64').equals(key)).toBe(false);
     expect(codeCacheKey(source, 'node v20.0.0 v8 11.3 arm64').equals(key)).toBe(false);
     expect(runtimeId()).toBe(`node ${process.version} v8 ${process.versions.v8} ${process.arch}`);
+  });
+
+  it('takes the same key from a digest the build recorded, only while the file has the size and mtime recorded with it', () => {
+    const source = Buffer.from('module.exports = 1;\n');
+    const digest = '2b2bbc7e6b0a5a4b7e8ba48e14e4a06ebe0cc7b3c3b4e95a1b2de1e1e5a6d7c8'; // any 64 hex digits
+    expect(codeCacheKeyOfDigest(createHash('sha256').update(source).digest(), 'node v20.0.0 v8 11.3 x64').toString('hex')).toBe('4e53a1aaefacb467d72040bcb473c4b49939d4b33fa112e053d1877b003333cb');
+    const recorded = { bytes: 20, mtimeMs: 1796218374533.6824, sha256: digest };
+    expect(recordedDigest(recorded, { size: 20, mtimeMs: 1796218374533.6824 })?.toString('hex')).toBe(digest);
+    expect(recordedDigest(recorded, { size: 21, mtimeMs: 1796218374533.6824 })).toBeUndefined();
+    expect(recordedDigest(recorded, { size: 20, mtimeMs: 1796218374533.6825 })).toBeUndefined();
+    expect(recordedDigest(undefined, { size: 20, mtimeMs: 1 })).toBeUndefined();
+    expect(recordedDigest({ ...recorded, sha256: 'abc' }, { size: 20, mtimeMs: 1796218374533.6824 })).toBeUndefined();
+    expect(recordedDigest({ ...recorded, sha256: digest.toUpperCase() }, { size: 20, mtimeMs: 1796218374533.6824 })).toBeUndefined();
   });
 
   it('gives V8 the data of a whole cache for its key only: not of another key, magic, length or content', () => {
@@ -112,9 +129,9 @@ describe('runBundle, on a fixture bundle in a child process', () => {
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
   /** Runs the fixture through runBundle; `trace` is the loader's stderr lines, paths relative to root. */
-  function start(opts: { nodeArgs?: string[]; env?: Record<string, string>; writeAt?: 'exit' | 'evaluated'; profile?: string } = {}) {
+  function start(opts: { nodeArgs?: string[]; env?: Record<string, string>; writeAt?: 'exit' | 'evaluated'; profile?: string; digests?: Record<string, RecordedDigest> } = {}) {
     const writeAt = opts.writeAt ?? 'exit';
-    const script = `const r = require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: ${JSON.stringify(writeAt)}, profile: ${JSON.stringify(opts.profile)} });
+    const script = `const r = require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(bundle)}, { writeAt: ${JSON.stringify(writeAt)}, profile: ${JSON.stringify(opts.profile)}, digests: ${JSON.stringify(opts.digests)} });
 process.stderr.write('outcome ' + r.state + '\\n');`;
     const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), '-e', script], {
       encoding: 'utf8',
@@ -132,7 +149,8 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
         l
           .split(root)
           .join('<root>')
-          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started\)$/, '')
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started(; key hashed)?\)$/, '')
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started; key from the build's digest\)$/, ' (digest)')
           .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the thread started\)$/, ' evaluated'),
       );
   const cacheName = (profile?: string) => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)), profile);
@@ -211,6 +229,20 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
     expect(normalize(stderr)).toEqual([`${T} miss`, `${T} evaluated`, `${T} written <root>/user/${cacheName()}`]);
     expect(caches(userDir)).toEqual([cacheName()]);
   }, 30_000);
+
+  it('takes the key from the build`s digest while the bundle is the file it was made from, else hashes it', () => {
+    const st = fs.statSync(bundle);
+    const digests = { 'fixture.js': { bytes: st.size, mtimeMs: st.mtimeMs, sha256: createHash('sha256').update(SOURCE).digest('hex') } };
+    start();
+    // The same key as a hashed start's: the cache it made is used.
+    expect(start({ digests }).trace).toEqual([`${T} used <root>/user/${cacheName()} (digest)`, `${T} evaluated`, 'outcome used']);
+    // Rewritten (same length, a later mtime): the recorded digest no longer applies, the file is hashed.
+    fs.writeFileSync(bundle, SOURCE.replace('square(7)', 'square(8)'));
+    fs.utimesSync(bundle, new Date(st.mtimeMs + 5000), new Date(st.mtimeMs + 5000));
+    const r = start({ digests });
+    expect(r.stdout).toBe('fixture fixture.js bundle 64 true\n');
+    expect(r.trace[0]).toBe(`${T} miss`);
+  });
 
   it('never runs stale code: a same-length edit of the bundle misses the old cache and prints the new output', () => {
     start();
@@ -296,7 +328,13 @@ describe('the kvmts bundles', () => {
     }
     const used = kvmts(['--help'], { [CODE_CACHE_ENV]: 'auto' });
     const off = kvmts(['--help'], { [CODE_CACHE_ENV]: '0' });
-    expect(used.stderr).toMatch(new RegExp(`^kvmts: code cache: kvmts\\.js used ${BUNDLE}/kvmts\\.js\\.[0-9a-f]{16}\\.cache \\(`));
+    expect(used.stderr).toMatch(new RegExp(`^kvmts: code cache: kvmts\\.js used ${BUNDLE}/kvmts\\.js\\.[0-9a-f]{16}\\.cache \\(.*; key from the build's digest\\)$`, 'm'));
+    // The build recorded each bundle's real digest, size and mtime.
+    const stamp = JSON.parse(fs.readFileSync(path.join(BUNDLE, BUNDLE_FILES.stamp), 'utf8')) as { digests: Record<string, RecordedDigest> };
+    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
+      const st = fs.statSync(path.join(BUNDLE, f));
+      expect(stamp.digests[f]).toEqual({ bytes: st.size, mtimeMs: st.mtimeMs, sha256: createHash('sha256').update(fs.readFileSync(path.join(BUNDLE, f))).digest('hex') });
+    }
     expect(off.stderr).toMatch(/^kvmts: code cache: kvmts\.js off /);
     expect(used.status).toBe(0);
     expect(used.stdout).toBe(off.stdout);

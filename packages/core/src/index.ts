@@ -12,6 +12,7 @@ export * from './bus/address-bus';
 export * from './bus/memory-device';
 export * from './layout/named-range-set';
 export * from './files/bounded-file';
+export * from './files/boot-file';
 export * from './kvm/kvm';
 export { kvmIoctl, nativeCall, toKvmError, errnoCode } from './kvm/ioctl';
 export * from './kvm/scratch';

@@ -1,7 +1,7 @@
 /**
- * Arch discovery in this checkout: looking up one arch stops at its first declaring package
- * (same answer as the full scan, fewer package.json files read), which `kvmts boot`'s start-up
- * relies on.
+ * Arch discovery in this checkout: looking up one arch looks in kvmts' own scope first and
+ * stops at its first declaring package (same answer as the full scan, a few package.json files
+ * read instead of hundreds), which `kvmts boot`'s start-up relies on.
  */
 import { findInstalledArchPlugins, installedArchModule } from '@kvmts/core';
 
@@ -16,17 +16,22 @@ function packageJsonReads(spy: jest.SpyInstance): number {
 describe('installed arch plugins', () => {
   it('finds one arch without reading every package.json, and finds what the full scan lists first', () => {
     const spy = jest.spyOn(fs, 'readFileSync');
+    const dirSpy = jest.spyOn(fs, 'readdirSync');
     try {
       const arm64 = installedArchModule('arm64');
       const lookupReads = packageJsonReads(spy);
+      // One folder listed: node_modules/@kvmts, not node_modules itself (~480 entries) nor its ~40 scopes.
+      expect(dirSpy.mock.calls.map(([d]) => String(d))).toEqual([expect.stringMatching(/node_modules\/@kvmts$/)]);
       spy.mockClear();
       const all = findInstalledArchPlugins();
       const scanReads = packageJsonReads(spy);
       expect(arm64).toEqual(all.find((p) => p.arch === 'arm64'));
       expect(arm64).toMatchObject({ arch: 'arm64', packageName: '@kvmts/arch-arm64' });
-      // node_modules is read in name order: @kvmts comes early, hundreds of packages after it.
+      // kvmts' own scope is looked in first: only @kvmts packages are read (there are 6), not
+      // the ~90 that come before it by name nor the hundreds after it.
       expect(lookupReads).toBeGreaterThan(0);
-      expect(lookupReads * 3).toBeLessThan(scanReads);
+      expect(lookupReads).toBeLessThanOrEqual(6);
+      expect(lookupReads * 50).toBeLessThan(scanReads);
       // Once the full list exists, lookups use it.
       spy.mockClear();
       expect(installedArchModule('x86_64')).toMatchObject({ packageName: '@kvmts/arch-x86' });
@@ -34,6 +39,7 @@ describe('installed arch plugins', () => {
       expect(packageJsonReads(spy)).toBe(0);
     } finally {
       spy.mockRestore();
+      dirSpy.mockRestore();
     }
   });
 });

@@ -32,12 +32,13 @@ class MarkerClock {
 
 /**
  * @param {{ label: string, bin: string, args: string[], env?: object, marker: string, timeoutMs?: number }} o
- * @returns {Promise<{ ns: number, code: number, stdout: string, output: string }>} ns: spawn → marker
+ * @returns {Promise<{ ns: number, code: number, stdout: string, stderr: string, output: string }>} ns: spawn → marker
  */
 function timedBoot(o) {
   return new Promise((resolve, reject) => {
     const clock = new MarkerClock(o.marker);
     let stdout = '';
+    let stderr = '';
     let output = ''; // both streams, for the error message
     const t0 = process.hrtime.bigint();
     const child = spawn(o.bin, o.args, { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
@@ -45,6 +46,7 @@ function timedBoot(o) {
       const text = chunk.toString('latin1');
       clock.feed(text);
       if (isStdout) stdout += text;
+      else stderr += text;
       output = (output + text).slice(-8192);
     };
     child.stdout.on('data', onData(true));
@@ -62,7 +64,7 @@ function timedBoot(o) {
       } else if (code !== 0) {
         reject(new BenchError(`${o.label}: printed the marker but exited ${code ?? signal} (not a clean power-off); its last output:\n${tail}`));
       } else {
-        resolve({ ns: Number(clock.at - t0), code, stdout, output });
+        resolve({ ns: Number(clock.at - t0), code, stdout, stderr, output });
       }
     });
   });

@@ -4,9 +4,9 @@
  * free; the DTB 8-byte aligned, at most 2 MiB; the initrd anywhere in RAM. kvmts puts the image
  * low and the FDT at the top of RAM with the initrd right below it, as Firecracker does.
  */
-import { ConfigError, NamedRangeSet, formatRange } from '@kvmts/core';
+import { ConfigError, NamedRangeSet, bootBytesHead, bootBytesLength, formatRange, type BootBytes } from '@kvmts/core';
 import { ARM64_LAYOUT } from '../layout';
-import { parseImageHeader } from './image';
+import { ARM64_IMAGE_HEADER_BYTES, parseImageHeader } from './image';
 
 /** MachineConfig.boot on arm64. */
 export interface Arm64KernelBoot {
@@ -14,10 +14,11 @@ export interface Arm64KernelBoot {
   /**
    * A Linux arm64 Image (recognised by its header) or a raw, header-less binary, which is loaded
    * at ARM64_LAYOUT.rawImageOffset in RAM and entered at its first byte. Either way the boot vCPU
-   * starts at EL1h with DAIF masked and the FDT's address in x0.
+   * starts at EL1h with DAIF masked and the FDT's address in x0. Bytes, or a BootFile
+   * (`kvmts boot`'s) that the loader reads straight into guest RAM.
    */
-  readonly image: Uint8Array;
-  readonly initrd?: Uint8Array;
+  readonly image: BootBytes;
+  readonly initrd?: BootBytes;
   /** The kernel command line (/chosen/bootargs). */
   readonly cmdline?: string;
 }
@@ -42,10 +43,11 @@ const alignUp = (v: number, a: number): number => Math.ceil(v / a) * a;
 const alignDown = (v: number, a: number): number => Math.floor(v / a) * a;
 
 /** Places the image, initrd and FDT in `ram`; ConfigError when they do not fit. */
-export function planKernelBoot(image: Uint8Array, initrdBytes: number, fdtBytes: number, ram: RamRange): Arm64BootPlan {
-  const header = parseImageHeader(image);
+export function planKernelBoot(image: BootBytes, initrdBytes: number, fdtBytes: number, ram: RamRange): Arm64BootPlan {
+  // Only the header and the length: a BootFile is planned for without reading the rest.
+  const header = bootBytesLength(image) >= ARM64_IMAGE_HEADER_BYTES ? parseImageHeader(bootBytesHead(image, ARM64_IMAGE_HEADER_BYTES)) : undefined;
   const imageAddress = header ? alignUp(ram.base, ARM64_LAYOUT.kernelAlignment) + header.textOffset : ram.base + ARM64_LAYOUT.rawImageOffset;
-  const imageEnd = imageAddress + Math.max(header?.imageSize ?? 0, image.length);
+  const imageEnd = imageAddress + Math.max(header?.imageSize ?? 0, bootBytesLength(image));
   if (fdtBytes > ARM64_LAYOUT.fdtMaxBytes) throw new ConfigError('boot', `the FDT is ${fdtBytes} bytes; Linux accepts at most ${ARM64_LAYOUT.fdtMaxBytes}`);
   const ramEnd = ram.base + ram.size;
   const fdtAddress = alignDown(ramEnd - fdtBytes, ARM64_LAYOUT.pageBytes);

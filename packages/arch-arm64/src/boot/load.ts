@@ -3,7 +3,7 @@
  * the machine's FDT, and returns the boot vCPU's registers (booting.rst: EL1h, DAIF masked,
  * x0 = the DTB's address, x1–x3 = 0).
  */
-import { ConfigError, type DeviceSpec, type GuestMemory, type KvmVM } from '@kvmts/core';
+import { ConfigError, bootBytesLength, isBootFile, placeBootBytes, type BootBytes, type DeviceSpec, type GuestMemory, type KvmVM } from '@kvmts/core';
 import { ARM64_PSTATE_EL1H_MASKED, type Arm64CoreRegName } from '../abi';
 import { checkedPl011Options, pl011Plugin, type Pl011Options } from '../devices/pl011/plugin';
 import { vgicV3Frames } from '../gic/vgic-v3';
@@ -38,21 +38,25 @@ function fdtSpec(m: Arm64MachineDescription, boot: Arm64KernelBoot, initrd?: { s
   };
 }
 
+const isBytes = (b: unknown): b is BootBytes => b instanceof Uint8Array || isBootFile(b);
+
 /** Load `boot` and return the boot vCPU's starting registers. */
 export function loadKernelBoot(boot: Arm64KernelBoot, memory: GuestMemory, machine: Arm64MachineDescription): Partial<Record<Arm64CoreRegName, bigint>> {
   // The type says 'kernel'; a config built at run time (a JSON file, the CLI) may say otherwise.
   if (boot.kind !== 'kernel') throw new ConfigError('boot.kind', `unsupported arm64 boot kind '${String(boot.kind)}' (supported: 'kernel')`);
-  if (!(boot.image instanceof Uint8Array)) throw new ConfigError('boot.image', 'must be a Uint8Array (a Linux arm64 Image or a raw binary)');
+  if (!isBytes(boot.image)) throw new ConfigError('boot.image', 'must be a Uint8Array or a BootFile (a Linux arm64 Image or a raw binary)');
+  if (boot.initrd !== undefined && !isBytes(boot.initrd)) throw new ConfigError('boot.initrd', 'must be a Uint8Array or a BootFile');
   const ram = machine.vm.regions.find((r) => r.confReported && r.kvmMap);
   if (!ram) throw new ConfigError('memory', 'an arm64 boot needs a RAM region');
-  const initrd = boot.initrd ?? new Uint8Array(0);
+  const initrdBytes = boot.initrd === undefined ? 0 : bootBytesLength(boot.initrd);
   // The FDT's size does not depend on the initrd's address (64-bit cells either way): size it with a placeholder.
-  const fdtBytes = arm64MachineFdt(fdtSpec(machine, boot, initrd.length ? { start: 0, end: 0 } : undefined)).length;
-  const plan = planKernelBoot(boot.image, initrd.length, fdtBytes, { base: ram.guestPhysAddr, size: ram.size });
+  const fdtBytes = arm64MachineFdt(fdtSpec(machine, boot, initrdBytes ? { start: 0, end: 0 } : undefined)).length;
+  const plan = planKernelBoot(boot.image, initrdBytes, fdtBytes, { base: ram.guestPhysAddr, size: ram.size });
   const fdt = arm64MachineFdt(fdtSpec(machine, boot, plan.initrd));
   checkKernelBootLayout(plan, fdt.length, { base: ram.guestPhysAddr, size: ram.size });
-  memory.write(plan.imageAddress, boot.image);
-  if (plan.initrd) memory.write(plan.initrd.start, initrd);
+  // Straight into guest RAM where the plan puts them (a BootFile is read there, not copied).
+  placeBootBytes(boot.image, memory.bytes(plan.imageAddress, bootBytesLength(boot.image)));
+  if (plan.initrd && boot.initrd) placeBootBytes(boot.initrd, memory.bytes(plan.initrd.start, initrdBytes));
   memory.write(plan.fdtAddress, fdt);
   return { pc: BigInt(plan.imageAddress), pstate: ARM64_PSTATE_EL1H_MASKED, x0: BigInt(plan.fdtAddress), x1: 0n, x2: 0n, x3: 0n };
 }

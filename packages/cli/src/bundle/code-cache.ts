@@ -79,7 +79,34 @@ const sha256 = (...parts: (Buffer | string)[]): Buffer => {
 
 /** The key of `source` (the bundle's bytes, or its text: hashed as UTF-8, the same digest) under `runtime`. */
 export function codeCacheKey(source: Buffer | string, runtime: string = runtimeId()): Buffer {
-  return sha256(sha256(source), '\0', runtime);
+  return codeCacheKeyOfDigest(sha256(source), runtime);
+}
+
+/** The same key from the source's SHA-256 (`digest`, 32 bytes), when it is known already. */
+export function codeCacheKeyOfDigest(digest: Buffer, runtime: string = runtimeId()): Buffer {
+  return sha256(digest, '\0', runtime);
+}
+
+/** A bundle file's SHA-256 as its build recorded it, with the file's size and mtime then (stamp.ts' BundleDigest). */
+export interface RecordedDigest {
+  readonly bytes: number;
+  readonly mtimeMs: number;
+  readonly sha256: string;
+}
+
+/** The environment data key under which dist/bin.js passes the build's digests to the vCPU threads. */
+export const BUNDLE_DIGESTS_KEY = 'kvmts.bundle.digests';
+
+/**
+ * The recorded digest of a file whose fstat is `st`, when there is one and the file still has
+ * the size and mtime it had when the build recorded it (the build writes each bundle once, by
+ * rename, and records it after): a file changed since is hashed again. Anything malformed is
+ * no digest.
+ */
+export function recordedDigest(recorded: RecordedDigest | undefined, st: { readonly size: number; readonly mtimeMs: number }): Buffer | undefined {
+  if (recorded === undefined || recorded === null || typeof recorded !== 'object') return undefined;
+  if (recorded.bytes !== st.size || recorded.mtimeMs !== st.mtimeMs) return undefined;
+  return typeof recorded.sha256 === 'string' && /^[0-9a-f]{64}$/.test(recorded.sha256) ? Buffer.from(recorded.sha256, 'hex') : undefined;
 }
 
 /**
@@ -144,6 +171,11 @@ export interface RunBundleOptions {
   /** The run's profile (cliProfile): the cache it writes and prefers is that profile's. */
   readonly profile?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The build's digests by bundle file name (stamp.json): the key without hashing the bundle's
+   * 1.3–1.5 MB on every start in every thread, when the file is still the one the build wrote.
+   */
+  readonly digests?: Readonly<Record<string, RecordedDigest>>;
 }
 
 interface CacheDir {
@@ -262,8 +294,18 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   // Read as text in one step (Node reads a file as UTF-8 without a Buffer in between): a Buffer
   // of the bundle would be garbage the moment it is decoded, and stay resident, 1.3–1.5 MB in
   // every thread, until the thread next collects — for a vCPU thread running a guest, maybe never.
-  const source = fs.readFileSync(bundleFile, 'utf8');
-  const key = off ? undefined : codeCacheKey(source);
+  // The size and mtime from the open file that is then read: the recorded digest is taken for
+  // exactly these bytes (a bundle replaced meanwhile is another file, read through another fd).
+  const fd = fs.openSync(bundleFile, 'r');
+  let source: string;
+  let known: Buffer | undefined;
+  try {
+    known = off ? undefined : recordedDigest(options.digests?.[path.basename(bundleFile)], fs.fstatSync(fd));
+    source = fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+  const key = off ? undefined : known ? codeCacheKeyOfDigest(known) : codeCacheKey(source);
   const dirs = cacheDirs(bundleFile, env);
   // This profile's cache (a run's), else the build's, made without a profile.
   const name = key && codeCacheFileName(bundleFile, key, options.profile);
@@ -286,7 +328,8 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   const ms = (from: bigint, to: bigint): string => (Number(to - from) / 1e6).toFixed(1);
   // Said before evaluating: a program may end the process from its top level (commander's --help).
   const since = (): string => performance.now().toFixed(1);
-  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the thread started)`);
+  const keyFrom = off ? '' : known ? "; key from the build's digest" : '; key hashed';
+  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the thread started${keyFrom})`);
   if (trace && options.writeAt === 'exit') process.once('exit', () => trace(`process exits ${since()} ms after it started`));
 
   // After a miss or a refusal: a new cache, to the user's directory or else beside the bundle.

@@ -36,6 +36,19 @@ export interface BundleStamp {
   readonly format: 1;
   /** Input build-info file (relative to the cli package) → its mtimeMs when the bundle was built. */
   readonly inputs: Readonly<Record<string, number>>;
+  /**
+   * Bundle file name → its SHA-256 as the build wrote it, with its size and mtime then: the
+   * code-cache key without hashing the bundle again on every start (./code-cache.ts). Absent
+   * in a stamp from before them, and a file whose size or mtime differ now is hashed as before.
+   */
+  readonly digests?: Readonly<Record<string, BundleDigest>>;
+}
+
+/** A bundle file's SHA-256 (hex) when the build wrote it, and its size and mtimeMs then. */
+export interface BundleDigest {
+  readonly bytes: number;
+  readonly mtimeMs: number;
+  readonly sha256: string;
 }
 
 /** The stamp for the inputs as they are now (scripts/bundle/build.js writes it next to the bundle). */
@@ -47,14 +60,20 @@ export function currentStamp(cliDir: string): BundleStamp {
 
 /** Why the bundle in `cliDir` cannot be used, or undefined when it is current. */
 export function bundleStaleness(cliDir: string): string | undefined {
+  return checkBundle(cliDir).stale;
+}
+
+/** The bundle's stamp when the bundle is current, else why it is not. */
+function checkBundle(cliDir: string): { stale: string; stamp?: undefined } | { stale?: undefined; stamp: BundleStamp } {
+  const stale = (why: string) => ({ stale: why });
   const dir = path.join(cliDir, BUNDLE_DIR);
   let stamp: BundleStamp;
   try {
     stamp = JSON.parse(fs.readFileSync(path.join(dir, BUNDLE_FILES.stamp), 'utf8')) as BundleStamp;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no bundle in ${dir} (npm run build makes it)` : `its stamp is unreadable: ${(e as Error).message}`;
+    return stale((e as NodeJS.ErrnoException).code === 'ENOENT' ? `no bundle in ${dir} (npm run build makes it)` : `its stamp is unreadable: ${(e as Error).message}`);
   }
-  if (stamp?.format !== 1 || typeof stamp.inputs !== 'object' || stamp.inputs === null) return `its stamp ${path.join(dir, BUNDLE_FILES.stamp)} has an unknown format`;
+  if (stamp?.format !== 1 || typeof stamp.inputs !== 'object' || stamp.inputs === null) return stale(`its stamp ${path.join(dir, BUNDLE_FILES.stamp)} has an unknown format`);
   for (const [rel, mtimeMs] of Object.entries(stamp.inputs)) {
     let now: number;
     try {
@@ -62,16 +81,16 @@ export function bundleStaleness(cliDir: string): string | undefined {
     } catch {
       continue; // an installed package has no build info: the bundle is what was published
     }
-    if (now !== mtimeMs) return `${path.join(cliDir, rel)} changed after the bundle was built (tsc -b rebuilt that package; npm run build rebuilds the bundle)`;
+    if (now !== mtimeMs) return stale(`${path.join(cliDir, rel)} changed after the bundle was built (tsc -b rebuilt that package; npm run build rebuilds the bundle)`);
   }
   for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker, BUNDLE_FILES.workerStart]) {
-    if (!fs.existsSync(path.join(dir, f))) return `${path.join(dir, f)} is missing`;
+    if (!fs.existsSync(path.join(dir, f))) return stale(`${path.join(dir, f)} is missing`);
   }
-  return undefined;
+  return { stamp };
 }
 
 export type CliBuild =
-  | { readonly kind: 'bundle'; readonly file: string }
+  | { readonly kind: 'bundle'; readonly file: string; readonly digests?: BundleStamp['digests'] }
   | { readonly kind: 'modular'; readonly why: string }
   | { readonly kind: 'error'; readonly message: string };
 
@@ -80,8 +99,8 @@ export function chooseCliBuild(cliDir: string, setting: string | undefined): Cli
   const mode = setting === undefined || setting === '' ? 'auto' : setting;
   if (mode === '0') return { kind: 'modular', why: `${BUNDLE_ENV}=0` };
   if (mode !== 'auto' && mode !== '1') return { kind: 'error', message: `${BUNDLE_ENV} must be 'auto', '1' (the bundled CLI) or '0' (the modular one), got '${setting}'` };
-  const stale = bundleStaleness(cliDir);
-  if (stale === undefined) return { kind: 'bundle', file: path.join(cliDir, BUNDLE_DIR, BUNDLE_FILES.cli) };
+  const { stale, stamp } = checkBundle(cliDir);
+  if (stale === undefined) return { kind: 'bundle', file: path.join(cliDir, BUNDLE_DIR, BUNDLE_FILES.cli), ...(stamp.digests ? { digests: stamp.digests } : {}) };
   if (mode === '1') return { kind: 'error', message: `${BUNDLE_ENV}=1 but the bundled CLI cannot be used: ${stale}` };
   return { kind: 'modular', why: stale };
 }

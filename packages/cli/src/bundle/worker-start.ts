@@ -5,9 +5,12 @@
  * parsing and compiling it again. Bundled on its own (a few KiB): one small file read first.
  */
 import * as path from 'node:path';
-import { runBundle } from './code-cache';
+import { getEnvironmentData } from 'node:worker_threads';
+import { BUNDLE_DIGESTS_KEY, runBundle, type RecordedDigest } from './code-cache';
 import { BUNDLE_FILES } from './stamp';
 
 // __dirname is the bundle directory: the build leaves the entries' __dirname alone.
 // Its cache is written once the thread has built its vCPU (its first message), when that code is compiled too.
-runBundle(path.join(__dirname, BUNDLE_FILES.worker), { writeAt: 'first-message' });
+// The build's digests come from dist/bin.js (its stamp), so the thread need not hash its bundle.
+const digests = getEnvironmentData(BUNDLE_DIGESTS_KEY) as Record<string, RecordedDigest> | undefined;
+runBundle(path.join(__dirname, BUNDLE_FILES.worker), { writeAt: 'first-message', digests });

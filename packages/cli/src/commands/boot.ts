@@ -13,8 +13,8 @@ import {
   archForHost,
   createMachine,
   linuxBootProfile,
+  openBootFile,
   parseSize,
-  readInputFile,
   type ConsoleInput,
   type Device,
   type Machine,
@@ -84,16 +84,30 @@ function vcpuHeaps(machine: Machine): Promise<ThreadHeapStatistics[] | undefined
 }
 
 async function boot(opts: BootOptions): Promise<number> {
-  const step = opts.memorySteps ? recordMemoryStep : undefined;
-  step?.('cli-loaded');
+  // Every step's time since the process started (cheap: always taken, reported by --json as
+  // startupSteps, the start-up breakdown of scripts/bench/boot-startup.js); with
+  // --memory-steps each step also samples the process's memory.
+  const startupSteps: Record<string, number> = {};
+  const mark = (name: string): void => {
+    startupSteps[name] = Math.round(performance.now() * 10) / 10;
+  };
+  const step = (name: string, guestRam?: readonly bigint[], heaps?: ThreadHeapStatistics[]): void => {
+    mark(name);
+    if (opts.memorySteps) recordMemoryStep(name, guestRam, heaps);
+  };
+  step('cli-loaded');
   const arch = opts.arch ?? archForHost();
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
   if (memory === undefined) throw new ConfigError('--mem', `expected a size such as 512M or 2G, got '${opts.mem}'`);
-  const kernel = readInputFile('--kernel', opts.kernel, KERNEL_LIMIT);
-  const initrd = opts.initrd === undefined ? undefined : readInputFile('--initrd', opts.initrd, INITRD_LIMIT);
+  // Opened and checked, their headers read; a plugin that can reads them straight into guest
+  // RAM when it builds the machine (core's BootFile), else linuxBootProfile reads them now.
+  const kernel = openBootFile('--kernel', opts.kernel, KERNEL_LIMIT);
+  mark('kernel-opened');
+  const initrd = opts.initrd === undefined ? undefined : openBootFile('--initrd', opts.initrd, INITRD_LIMIT);
+  mark('initrd-opened');
   const profile = linuxBootProfile(arch, { kernel, initrd, append: opts.append, memory, cpus: opts.cpus });
-  step?.('inputs-read');
+  step('inputs-read');
 
   const consoleOut = opts.json ? process.stderr : process.stdout;
   let started = 0;
@@ -105,7 +119,7 @@ async function boot(opts: BootOptions): Promise<number> {
     const seen = marker.at !== undefined;
     marker.feed(bytes);
     // The guest has reached userspace and runs on: the process as it is while a guest runs.
-    if (!seen && marker.at !== undefined) step?.('guest-ready', guestRam);
+    if (!seen && marker.at !== undefined && opts.memorySteps) step('guest-ready', guestRam);
   };
   const machine = await createMachine(
     { arch, memory, cpus: opts.cpus, devices: profile.devices, boot: profile.boot, archOptions: profile.archOptions },
@@ -118,15 +132,15 @@ async function boot(opts: BootOptions): Promise<number> {
   let hostMemory: MemoryUse | undefined;
   try {
     guestRam = machine.vm.regions.map((r) => r.hostAddress);
-    if (step) step('machine-built', guestRam, await vcpuHeaps(machine));
-    // The kernel and initrd are in guest RAM now and nothing reads these copies again (the
-    // machine's config holds the same arrays): their memory goes back now, not at a garbage
-    // collection the idle main thread may not run for the whole boot — 33 MB for Debian's
-    // arm64 Image (scripts/bench/README.md, `boot`). What the C heap keeps free of them goes back too.
-    releaseBytes(kernel);
-    if (initrd) releaseBytes(initrd);
+    step('machine-built', guestRam, opts.memorySteps ? await vcpuHeaps(machine) : undefined);
+    // Where the kernel and initrd were read into memory for the plugin (one without
+    // linuxBootFromFiles: x86), they are in guest RAM now and nothing reads these copies again
+    // (the machine's config holds the same arrays): their memory goes back now, not at a garbage
+    // collection the idle main thread may not run for the whole boot (scripts/bench/README.md,
+    // `boot`). What the C heap keeps free of them goes back too.
+    for (const bytes of profile.readInputs ?? []) releaseBytes(bytes);
     mallocTrim();
-    step?.('inputs-released', guestRam);
+    step('inputs-released', guestRam);
     // Inside the try: a console device that is not there (a third-party linuxBoot naming the
     // wrong one) must still close the machine and its threads.
     const console = machine.device(profile.consoleDevice);
@@ -141,7 +155,7 @@ async function boot(opts: BootOptions): Promise<number> {
     exit = await machine.run();
     // Before close() unmaps guest RAM: what this process holds beyond it (the bench's figure).
     if (opts.json) hostMemory = memoryUse(guestRam);
-    if (step) step('end', guestRam, await vcpuHeaps(machine));
+    if (opts.memorySteps) step('end', guestRam, await vcpuHeaps(machine));
   } finally {
     signals?.dispose();
     bridge?.close();
@@ -160,6 +174,8 @@ async function boot(opts: BootOptions): Promise<number> {
       // VM and its vCPU workers built; the first KVM_RUN follows at once. The bench's start-up figure.
       startMs: Math.round(started * 10) / 10,
       readyMs: marker.at === undefined ? null : Math.round(marker.at * 10) / 10,
+      // When each start-up step ended, ms since the process started (startMs is the last).
+      startupSteps,
       hostMemory,
       ...(opts.memorySteps ? { memorySteps: recordedMemorySteps() } : {}),
     };

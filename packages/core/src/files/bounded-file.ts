@@ -47,8 +47,11 @@ export interface BoundedReadOptions {
   readonly allowEmpty?: boolean;
 }
 
-/** Read `file` under the rules above; throws FileReadFailure. */
-export function readBoundedFile(file: string, options: BoundedReadOptions): Uint8Array {
+/**
+ * `file` opened under the rules above (a regular file within the limit, non-empty unless
+ * allowed), with the fstat of that open file; throws FileReadFailure. The caller closes `fd`.
+ */
+export function openBoundedFile(file: string, options: BoundedReadOptions): { fd: number; st: fs.Stats } {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
@@ -61,19 +64,43 @@ export function readBoundedFile(file: string, options: BoundedReadOptions): Uint
     if (!st.isFile()) throw new FileReadFailure('not-regular', file, `${file} is not a regular file (${kindOf(st)})`);
     if (st.size > options.limitBytes) throw new FileReadFailure('too-large', file, `${file} is ${st.size} bytes; the limit is ${options.limitBytes}`);
     if (st.size === 0 && !options.allowEmpty) throw new FileReadFailure('empty', file, `${file} is empty`);
-    const bytes = new Uint8Array(st.size);
-    let done = 0;
-    // fstat's size bounds the read: a file that grows meanwhile is read only up to it.
-    while (done < bytes.length) {
-      const n = fs.readSync(fd, bytes, done, Math.min(STEP_BYTES, bytes.length - done), done);
-      if (n === 0) throw new FileReadFailure('io', file, `${file} shrank while being read (${done} of ${st.size} bytes)`);
+    return { fd, st };
+  } catch (e) {
+    fs.closeSync(fd);
+    if (e instanceof FileReadFailure) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FileReadFailure('io', file, `cannot read ${file}: ${code ?? String(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Fills `into` from the start of the open file `fd` (`file` names it in errors), in bounded
+ * steps; a file shorter than `into` is a FileReadFailure ('io'). `into` may be any byte view:
+ * guest RAM itself, so a kernel goes there without a copy in between (./boot-file.ts).
+ */
+export function readOpenFileInto(fd: number, file: string, into: Uint8Array): void {
+  let done = 0;
+  try {
+    while (done < into.length) {
+      const n = fs.readSync(fd, into, done, Math.min(STEP_BYTES, into.length - done), done);
+      if (n === 0) throw new FileReadFailure('io', file, `${file} shrank while being read (${done} of ${into.length} bytes)`);
       done += n;
     }
-    return bytes;
   } catch (e) {
     if (e instanceof FileReadFailure) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw new FileReadFailure('io', file, `cannot read ${file}: ${code ?? String(e)}`, { cause: e });
+  }
+}
+
+/** Read `file` under the rules above; throws FileReadFailure. */
+export function readBoundedFile(file: string, options: BoundedReadOptions): Uint8Array {
+  const { fd, st } = openBoundedFile(file, options);
+  try {
+    // fstat's size bounds the read: a file that grows meanwhile is read only up to it.
+    const bytes = new Uint8Array(st.size);
+    readOpenFileInto(fd, file, bytes);
+    return bytes;
   } finally {
     fs.closeSync(fd);
   }

@@ -10,6 +10,7 @@ import type { MachineConfig } from './machine-config';
 import type { DeviceSpec } from './device-plugin';
 import type { IrqLines } from '../vm/irq-line';
 import type { ArchCheckpointSupport } from '../checkpoint/component';
+import type { BootBytes } from '../files/boot-file';
 
 /** How an arch plugin's CPU is built in a vCPU's container (its VCPU_SETUP is registered there). */
 export type CpuProvider<InitialState, TC extends ThreadContext> =
@@ -67,6 +68,12 @@ export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends T
    * asked to boot Linux (linuxBootProfile() says so by name).
    */
   linuxBoot?(request: LinuxBootRequest): LinuxBootProfile<Boot>;
+  /**
+   * The same for a kernel and initrd that may still be in their files (BootFile): a plugin
+   * whose loader places them itself (placeBootBytes) reads them straight into guest RAM. Without
+   * it, linuxBootProfile() reads the files into memory for linuxBoot.
+   */
+  linuxBootFromFiles?(request: LinuxBootFilesRequest): LinuxBootProfile<Boot>;
 }
 
 /** A Linux kernel and what goes with it, as a user hands them over (`kvmts boot`). */
@@ -81,6 +88,12 @@ export interface LinuxBootRequest {
   readonly cpus?: number;
 }
 
+/** A LinuxBootRequest whose kernel and initrd may still be in their files (`kvmts boot`'s). */
+export interface LinuxBootFilesRequest extends Omit<LinuxBootRequest, 'kernel' | 'initrd'> {
+  readonly kernel: BootBytes;
+  readonly initrd?: BootBytes;
+}
+
 /** The machine an arch plugin builds around a Linux kernel. */
 export interface LinuxBootProfile<Boot = unknown> {
   readonly boot: Boot;
@@ -91,6 +104,11 @@ export interface LinuxBootProfile<Boot = unknown> {
   /** The full kernel command line the boot payload carries (for summaries). */
   readonly cmdline: string;
   readonly archOptions?: unknown;
+  /**
+   * Set by linuxBootProfile() when it read BootFiles into memory for a plugin without
+   * linuxBootFromFiles: those bytes, which the caller may release once the machine is built.
+   */
+  readonly readInputs?: readonly Uint8Array[];
 }
 
 /** A device that takes console input from the host (the UARTs): returns how many bytes it accepted. */

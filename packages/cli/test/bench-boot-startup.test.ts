@@ -1,0 +1,111 @@
+/**
+ * The pure parts of scripts/bench/boot-startup.js: its command line, the start-up phases of one
+ * boot from its --json steps and the code-cache loader's trace (lib/startup-breakdown.js), and
+ * a CPU profile summed by function (lib/cpuprofile.js), on golden input. The probe itself is
+ * run, not tested (scripts/bench/README.md, `boot`, has its figures).
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+type Phases = { main: [string, number | null][]; worker: [string, number | null][]; startMs: number; codeCache: { cli: string | null; worker: string | null } };
+const { parseCodeCacheTrace, startupPhases, medianPhases, phaseTable } = require('../../../scripts/bench/lib/startup-breakdown.js') as {
+  parseCodeCacheTrace(stderr: string): Record<string, Record<string, unknown>>;
+  startupPhases(summary: unknown, stderr: string): Phases;
+  medianPhases(boots: Phases[]): Omit<Phases, 'codeCache'>;
+  phaseTable(sides: Record<string, Omit<Phases, 'codeCache'>>): string[];
+};
+const { summarizeCpuProfile } = require('../../../scripts/bench/lib/cpuprofile.js') as {
+  summarizeCpuProfile(profile: unknown, options?: { until?: number }): { totalMs: number; self: [string, number][]; inclusive: [string, number][] };
+};
+const { parseCommandLine } = require('../../../scripts/bench/boot-startup.js') as { parseCommandLine(argv: string[]): Record<string, unknown> };
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const STDERR = [
+  'kvmts: code cache: kvmts.js used /tmp/.cache/kvmts/code-cache/kvmts.js.b97630a99cd0cb88.boot.cache (read and check 120.5 ms, compile 210.0 ms; 1010.5 ms after the thread started)',
+  'kvmts: code cache: kvmts.js evaluated in 900.0 ms (1910.5 ms after the thread started)',
+  'kvmts: code cache: vcpu-worker.js used /tmp/.cache/kvmts/code-cache/vcpu-worker.js.d8e8a759a3c38f63.cache (read and check 100.0 ms, compile 200.0 ms; 600.0 ms after the thread started)',
+  'kvmts: code cache: vcpu-worker.js evaluated in 150.0 ms (750.0 ms after the thread started)',
+  '[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x000f0510]',
+  'kvmts: code cache: kvmts.js process exits 6000.0 ms after it started',
+].join('\n');
+
+const SUMMARY = {
+  startMs: 3100,
+  startupSteps: { 'cli-loaded': 1300, 'kernel-opened': 1700, 'initrd-opened': 1750, 'inputs-read': 2000, 'machine-built': 3000, 'inputs-released': 3050 },
+};
+
+describe('bench boot-startup', () => {
+  it('takes --arch, --cpus, --runs, --before, --profile, --prof-dir and --json, and names what it does not know', () => {
+    expect(parseCommandLine(['--arch', 'arm64'])).toMatchObject({ arch: 'arm64', cpus: 1, runs: 3, before: undefined, profile: false, json: false });
+    expect(parseCommandLine(['--arch', 'arm64', '--profile', '--prof-dir', '/tmp/p', '--runs', '2'])).toMatchObject({ profile: true, profDir: '/tmp/p', runs: 2 });
+    expect(() => parseCommandLine(['--arch', 'arm64', '--runs', '0'])).toThrow('--runs expects a whole number ≥ 1');
+    expect(() => parseCommandLine(['--arch', 'arm64', '--before', '/no/such/bin.js'])).toThrow('--before /no/such/bin.js: no such file');
+    expect(() => parseCommandLine(['--arch', 'arm64', '--fast'])).toThrow('unknown option --fast');
+  });
+
+  it("reads the loader's trace per bundle: state, read/check and compile ms, when compiled and evaluated", () => {
+    expect(parseCodeCacheTrace(STDERR)).toEqual({
+      'kvmts.js': { state: 'used', readMs: 120.5, compileMs: 210, compiledAtMs: 1010.5, evaluateMs: 900, evaluatedAtMs: 1910.5 },
+      'vcpu-worker.js': { state: 'used', readMs: 100, compileMs: 200, compiledAtMs: 600, evaluateMs: 150, evaluatedAtMs: 750 },
+    });
+    expect(parseCodeCacheTrace('kvmts: code cache: kvmts.js miss (read and check 3.0 ms, compile 90.0 ms; 200.0 ms after the thread started)')['kvmts.js']).toMatchObject({ state: 'miss', compileMs: 90 });
+  });
+
+  it('splits one boot into phases that add up to its startMs, and the vCPU thread beside them', () => {
+    const p = startupPhases(SUMMARY, STDERR);
+    expect(p.main).toEqual([
+      ['Node start-up, bin.js, freshness check, loader', 680],
+      ['CLI bundle: read + code-cache key/check', 120.5],
+      ['CLI bundle: compile (code cache: deserialize)', 210],
+      ['CLI bundle evaluated, program built → `boot` runs', 289.5],
+      ['kernel opened (BootFile; or read)', 400],
+      ['initrd opened (or read)', 50],
+      ['arch plugin found + loaded, Linux profile', 250],
+      ['machine built (VM, RAM + kernel, GIC, devices, vCPU in its thread)', 1000],
+      ['inputs released, console, signals → machine.run()', 100],
+    ]);
+    expect(p.main.reduce((sum, [, ms]) => sum + (ms ?? 0), 0)).toBeCloseTo(SUMMARY.startMs, 6);
+    expect(p.worker).toEqual([
+      ['vCPU thread: Node worker start-up, loader', 300],
+      ['vCPU thread: worker bundle read + key/check', 100],
+      ['vCPU thread: worker bundle compile', 200],
+      ['vCPU thread: worker bundle evaluated', 150],
+    ]);
+    expect(p.codeCache).toEqual({ cli: 'used', worker: 'used' });
+    // An older build without startupSteps: only what the trace says.
+    const old = startupPhases({ startMs: 3500 }, STDERR);
+    expect(old.main.map(([, ms]) => ms)).toEqual([680, 120.5, 210, null, null, null, null, null, null]);
+  });
+
+  it('takes medians per phase and prints them side by side', () => {
+    const a = startupPhases(SUMMARY, STDERR);
+    const b = startupPhases({ ...SUMMARY, startMs: 3300, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1900, 'initrd-opened': 1950, 'inputs-read': 2200, 'machine-built': 3200 } }, STDERR);
+    const c = startupPhases({ ...SUMMARY, startMs: 2900, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1500, 'initrd-opened': 1550, 'inputs-read': 1800, 'machine-built': 2800 } }, STDERR);
+    const m = medianPhases([a, b, c]);
+    expect(m.startMs).toBe(3100);
+    expect(m.main[4]).toEqual(['kernel opened (BootFile; or read)', 400]);
+    const table = phaseTable({ before: m, now: medianPhases([c]) });
+    expect(table[0]).toBe('| step | before | now |');
+    expect(table).toContain('| kernel opened (BootFile; or read) | 400 | 200 |');
+    expect(table).toContain('| **process start → machine.run() (startMs)** | **3100** | **2900** |');
+  });
+
+  it('sums a CPU profile by function: self where the samples were, inclusive once per function on the stack', () => {
+    const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber, columnNumber: 0, scriptId: '0' });
+    const profile = {
+      nodes: [
+        { id: 1, callFrame: frame('(root)'), children: [2, 5] },
+        { id: 2, callFrame: frame('boot', '/r/packages/cli/bundle/kvmts.js', 99), children: [3] },
+        { id: 3, callFrame: frame('readInputFile', '/r/packages/cli/bundle/kvmts.js', 9), children: [4] },
+        { id: 4, callFrame: frame('readSync', 'node:fs', 0), children: [] },
+        { id: 5, callFrame: frame('(garbage collector)'), children: [] },
+      ],
+      // Samples at 0, 1, 3, 6, 10 ms (µs deltas); each stands for the time to the next.
+      samples: [4, 4, 3, 5, 2],
+      timeDeltas: [0, 1000, 2000, 3000, 4000],
+    };
+    const s = summarizeCpuProfile(profile);
+    expect(s.totalMs).toBe(10);
+    expect(s.self).toEqual([['(garbage collector)', 4], ['readSync node:fs:1', 3], ['readInputFile kvmts.js:10', 3], ['boot kvmts.js:100', 0]]);
+    expect(s.inclusive).toEqual([['(root)', 10], ['readInputFile kvmts.js:10', 6], ['boot kvmts.js:100', 6], ['(garbage collector)', 4], ['readSync node:fs:1', 3]]);
+    expect(summarizeCpuProfile(profile, { until: 2 }).totalMs).toBe(3);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * BootFile (files/boot-file.ts): a kernel or initrd checked and its head read when opened, then
+ * read straight into its place (guest RAM's view) — never into a buffer of its own — and refused
+ * by name when the file changed in between.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BOOT_FILE_HEAD_BYTES, ConfigError, bootBytes, bootBytesHead, bootBytesLength, isBootFile, openBootFile, placeBootBytes } from '@kvmts/core';
+
+describe('BootFile', () => {
+  let dir: string;
+  let file: string;
+  /** 10,000 bytes, byte i = i * 7 mod 256: any misplaced byte shows. */
+  const CONTENT = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff);
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-boot-file-'));
+    file = path.join(dir, 'Image');
+    fs.writeFileSync(file, CONTENT);
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('carries its length and first 4 KiB, not the rest', () => {
+    const f = openBootFile('--kernel', file, 1 << 20);
+    expect(isBootFile(f)).toBe(true);
+    expect(isBootFile(CONTENT)).toBe(false);
+    expect(f).toMatchObject({ kind: 'boot-file', setting: '--kernel', path: file, length: 10_000 });
+    expect(f.head).toEqual(CONTENT.subarray(0, BOOT_FILE_HEAD_BYTES));
+    expect(bootBytesLength(f)).toBe(10_000);
+    expect(bootBytesHead(f, 64)).toEqual(CONTENT.subarray(0, 64));
+    expect(bootBytesHead(CONTENT, 64)).toEqual(CONTENT.subarray(0, 64));
+    expect(() => bootBytesHead(f, BOOT_FILE_HEAD_BYTES + 1)).toThrow(RangeError);
+    // A file shorter than the head: all of it.
+    fs.writeFileSync(file, CONTENT.subarray(0, 100));
+    expect(openBootFile('--kernel', file, 1 << 20).head).toEqual(CONTENT.subarray(0, 100));
+  });
+
+  it('is read straight into the view it is placed in (at an offset of a larger buffer), byte for byte', () => {
+    const f = openBootFile('--kernel', file, 1 << 20);
+    const ram = new Uint8Array(64 * 1024).fill(0xee);
+    placeBootBytes(f, ram.subarray(4096, 4096 + f.length));
+    expect(ram.subarray(4096, 4096 + 10_000)).toEqual(CONTENT);
+    expect(ram[4095]).toBe(0xee);
+    expect(ram[4096 + 10_000]).toBe(0xee);
+    expect(bootBytes(f)).toEqual(CONTENT);
+    // Bytes in memory are copied as they are.
+    const again = new Uint8Array(10_000);
+    placeBootBytes(CONTENT, again);
+    expect(again).toEqual(CONTENT);
+    expect(() => placeBootBytes(f, ram.subarray(0, 9_999))).toThrow(RangeError);
+  });
+
+  it('refuses, naming its setting, a file that is not a regular file, too large, empty or missing', () => {
+    expect(() => openBootFile('--kernel', dir, 1 << 20)).toThrow(new ConfigError('--kernel', `${dir} is not a regular file (a directory)`));
+    expect(() => openBootFile('--initrd', file, 9_999)).toThrow(new ConfigError('--initrd', `${file} is 10000 bytes; the limit is 9999`));
+    fs.writeFileSync(path.join(dir, 'empty'), '');
+    expect(() => openBootFile('--kernel', path.join(dir, 'empty'), 100)).toThrow(new ConfigError('--kernel', `${path.join(dir, 'empty')} is empty`));
+    expect(() => openBootFile('--kernel', path.join(dir, 'none'), 100)).toThrow(new ConfigError('--kernel', `cannot read ${path.join(dir, 'none')}: ENOENT`));
+  });
+
+  it('refuses to place a file that changed after it was opened: another size, another mtime, another file, gone', () => {
+    const into = new Uint8Array(10_000);
+    const grown = openBootFile('--kernel', file, 1 << 20);
+    fs.appendFileSync(file, 'x');
+    expect(() => placeBootBytes(grown, into)).toThrow(ConfigError);
+    expect(() => placeBootBytes(grown, into)).toThrow(/^--kernel: /);
+
+    fs.writeFileSync(file, CONTENT);
+    const touched = openBootFile('--kernel', file, 1 << 20);
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(file, later, later);
+    expect(() => placeBootBytes(touched, into)).toThrow(new ConfigError('--kernel', `${file} changed after kvmts opened it (10000 bytes then, 10000 now): not loaded`));
+
+    const replaced = openBootFile('--kernel', file, 1 << 20);
+    fs.writeFileSync(`${file}.new`, CONTENT);
+    fs.utimesSync(`${file}.new`, later, later);
+    fs.renameSync(`${file}.new`, file); // same size and mtime, another inode
+    expect(() => placeBootBytes(replaced, into)).toThrow(/changed after kvmts opened it/);
+
+    const removed = openBootFile('--kernel', file, 1 << 20);
+    fs.rmSync(file);
+    expect(() => placeBootBytes(removed, into)).toThrow(new ConfigError('--kernel', `cannot read ${file}: ENOENT (it was 10000 bytes when kvmts opened it)`));
+  });
+});
