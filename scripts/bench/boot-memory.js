@@ -20,14 +20,14 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const { BenchError } = require('./lib/errors');
 const { median } = require('./lib/stats');
 const { timedBoot } = require('./lib/boot-run');
 const { ARCHES, commands, guestInputs, kvmtsSummary } = require('./boot');
 const { stepRows, formatRows } = require('./lib/memory-steps');
+const { canRunHere, runInNestedTier } = require('./lib/boot-probe-host');
 
-const REPO = path.resolve(__dirname, '..', '..');
 
 function parseCommandLine(argv) {
   const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 2, before: undefined, json: false };
@@ -108,26 +108,10 @@ async function main() {
   const o = parseCommandLine(process.argv.slice(2));
   const say = (line) => process.stderr.write(`${line}\n`);
   const spec = ARCHES[o.arch];
-  let kvm = process.arch === spec.nodeArch;
-  try {
-    if (kvm) fs.closeSync(fs.openSync('/dev/kvm', 'r+'));
-  } catch {
-    kvm = false;
-  }
-  if (kvm) return report(await runHere(o, say), o);
-  if (process.env.KVMTS_NESTED) throw new BenchError('no usable /dev/kvm, and this is already the nested host');
+  if (canRunHere(spec)) return report(await runHere(o, say), o);
   // As the boot benchmark does: the same command inside the arch's emulated host.
   const inner = ['node', 'scripts/bench/boot-memory.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs), ...(o.before ? ['--before', o.before] : []), ...(o.json ? ['--json'] : [])].join(' ');
-  const boots = (o.runs + 1) * (o.before ? 3 : 2);
-  const env = { ...process.env, KVMTS_NESTED_CMD: inner, KVMTS_NESTED_SHARDS: '1',
-    ...(spec.nestedL1 && !process.env.KVMTS_NESTED_L1 ? { KVMTS_NESTED_L1: spec.nestedL1 } : {}),
-    KVMTS_NESTED_TIMEOUT: process.env.KVMTS_NESTED_TIMEOUT || String(300 + boots * 120) };
-  say(`boot-memory: this host cannot run the ${o.arch} guest, so it runs inside the nested ${spec.nestedTier} host`);
-  const child = spawn(process.execPath, [path.join(REPO, 'scripts', 'nested', 'run.js'), spec.nestedTier], { cwd: REPO, env, stdio: 'inherit' });
-  const code = await new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (c, signal) => resolve(c ?? signal));
-  });
+  const code = await runInNestedTier('boot-memory', o.arch, spec, inner, (o.runs + 1) * (o.before ? 3 : 2), say);
   if (code !== 0) throw new BenchError(`the nested ${spec.nestedTier} run ended with ${code}`);
 }
 

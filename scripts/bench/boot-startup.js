@@ -22,12 +22,12 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { BenchError } = require('./lib/errors');
 const { timedBoot } = require('./lib/boot-run');
 const { ARCHES, commands, guestInputs, kvmtsSummary } = require('./boot');
 const { startupPhases, medianPhases, phaseTable } = require('./lib/startup-breakdown');
 const { summarizeCpuProfile } = require('./lib/cpuprofile');
+const { canRunHere, runInNestedTier } = require('./lib/boot-probe-host');
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -136,28 +136,12 @@ async function main() {
   const o = parseCommandLine(process.argv.slice(2));
   const say = (line) => process.stderr.write(`${line}\n`);
   const spec = ARCHES[o.arch];
-  let kvm = process.arch === spec.nodeArch;
-  try {
-    if (kvm) fs.closeSync(fs.openSync('/dev/kvm', 'r+'));
-  } catch {
-    kvm = false;
-  }
-  if (kvm) return report(await runHere(o, say), o);
-  if (process.env.KVMTS_NESTED) throw new BenchError('no usable /dev/kvm, and this is already the nested host');
+  if (canRunHere(spec)) return report(await runHere(o, say), o);
   const profDir = o.profile ? path.join(nestedShareDir(spec.nestedTier), 'boot-startup-prof', String(Date.now())) : undefined;
   if (profDir) fs.mkdirSync(profDir, { recursive: true });
   const inner = ['node', 'scripts/bench/boot-startup.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs),
     ...(o.cli ? ['--cli', o.cli] : []), ...(o.before ? ['--before', o.before] : []), ...(profDir ? ['--profile', '--prof-dir', profDir] : []), ...(o.json ? ['--json'] : [])].join(' ');
-  const boots = (o.runs + 1 + (o.profile ? 1 : 0)) * (o.before ? 2 : 1);
-  const env = { ...process.env, KVMTS_NESTED_CMD: inner, KVMTS_NESTED_SHARDS: '1',
-    ...(spec.nestedL1 && !process.env.KVMTS_NESTED_L1 ? { KVMTS_NESTED_L1: spec.nestedL1 } : {}),
-    KVMTS_NESTED_TIMEOUT: process.env.KVMTS_NESTED_TIMEOUT || String(300 + boots * 120) };
-  say(`boot-startup: this host cannot run the ${o.arch} guest, so it runs inside the nested ${spec.nestedTier} host`);
-  const child = spawn(process.execPath, [path.join(REPO, 'scripts', 'nested', 'run.js'), spec.nestedTier], { cwd: REPO, env, stdio: 'inherit' });
-  const code = await new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (c, signal) => resolve(c ?? signal));
-  });
+  const code = await runInNestedTier('boot-startup', o.arch, spec, inner, (o.runs + 1 + (o.profile ? 1 : 0)) * (o.before ? 2 : 1), say);
   if (profDir) {
     // The profiles, copied out of the share into this checkout and summed here.
     const local = path.join(REPO, '.cache', 'boot-startup-prof', path.basename(profDir));
