@@ -5,66 +5,14 @@
  * an sregs write that goes by ioctl; a batched full pull equals an unbatched one; an ioctl that
  * fails inside a batch is named.
  */
-import { KvmError, KvmExitReason, KvmIoctl, KvmRunLayout, kvmIoctl, type CpuStop } from '@kvmts/core';
-import {
-  X86Ioctl,
-  X86RegsLayout,
-  X86StateSync,
-  X86VcpuEventsLayout,
-  assembleGuest,
-  createX86Regs,
-  decodeRegs,
-  decodeVcpuEvents,
-  exitDevice,
-  queryStateCaps,
-  type GuestImage,
-  type X86KvmCPU,
-  type X86MachineOptions,
-  type X86Regs,
-} from '@kvmts/arch-x86';
-import { makeRig, RecordingDevice, type Rig } from './support/harness';
+import { KvmError, KvmIoctl, KvmRunLayout, kvmIoctl } from '@kvmts/core';
+import { X86Ioctl, X86StateSync, X86VcpuEventsLayout, decodeVcpuEvents, queryStateCaps, type X86Regs } from '@kvmts/arch-x86';
+import type { Rig } from './support/harness';
+import { OUT, kvmRegs, kvmRun, runWithStopHandler, syncRegsRig } from './support/sync-regs-rig';
 
-const STOP_PORT = 0x10;
-const OUT = 0x200000;
 const KVM_SYNC_X86_REGS = 1;
 
-let guest: GuestImage;
-beforeAll(() => {
-  guest = assembleGuest('sync-regs-tests');
-});
-
-function rig(entry: string, archOptions?: X86MachineOptions, registers: Record<string, bigint> = {}): Rig {
-  const r = makeRig(
-    { kind: 'flat', mode: 'long', cpl: 0, image: guest.bytes, entry: guest.symbols.get(entry)!, registers },
-    { devices: [exitDevice()], archOptions, memory: [{ name: 'ram', guestPhysAddr: 0, size: 4 << 20 }] },
-  );
-  r.cpus[0].pio.attach({ base: STOP_PORT, size: 1 }, new RecordingDevice('stop-port'));
-  return r;
-}
-
-/** KVM_GET_REGS on the vCPU's fd, behind the CPU's back. */
-function kvmRegs(cpu: X86KvmCPU): X86Regs {
-  const buf = new DataView(new ArrayBuffer(X86RegsLayout.size));
-  kvmIoctl(cpu.fd, X86Ioctl.GET_REGS, 'KVM_GET_REGS', buf);
-  return decodeRegs(buf, createX86Regs());
-}
-
-/** The vCPU's kvm_run (protected in TypeScript). */
-const kvmRun = (cpu: X86KvmCPU): DataView => (cpu as unknown as { run: DataView }).run;
-
-/** Run `cpu` with `onStop` called in every exit on the stop port (before the default handler). */
-function runWithStopHandler(cpu: X86KvmCPU, onStop: (cpu: X86KvmCPU) => void): CpuStop {
-  const serve = cpu.getExitHandler(KvmExitReason.IO)!;
-  cpu.setExitHandler(KvmExitReason.IO, (c) => {
-    if (kvmRun(cpu).getUint16(KvmRunLayout.io_port, true) === STOP_PORT) onStop(c as X86KvmCPU);
-    return serve(c);
-  });
-  try {
-    return cpu.runLoop();
-  } finally {
-    cpu.setExitHandler(KvmExitReason.IO, serve);
-  }
-}
+const rig = syncRegsRig;
 
 describeKvm('KVM_CAP_SYNC_REGS and batched sync on real KVM', () => {
   let rigs: Rig[] = [];
