@@ -33,28 +33,34 @@ describe('mallocStats: the C heap over all arenas', () => {
   });
 
   it('counts small allocations as in use in the arenas, and not after they are freed', async () => {
+    // Earlier garbage collected first: its backing stores would otherwise be freed while these
+    // allocations make V8 collect, and offset them.
+    forceGc();
     const before = stats();
     // 2048 × 4 KiB: far below the mmap threshold, so they come out of the arenas.
     let small: Buffer[] | undefined = Array.from({ length: 2048 }, () => Buffer.allocUnsafeSlow(4096).fill(1));
     const held = stats();
-    expect(held.inUseBytes - before.inUseBytes).toBeGreaterThanOrEqual(8 * MiB);
+    // 8 MiB, less what the process's other threads (V8's, jest's) freed meanwhile: slack of 2 MiB.
+    expect(held.inUseBytes - before.inUseBytes).toBeGreaterThanOrEqual(6 * MiB);
     expect(held.inUseBytes - before.inUseBytes).toBeLessThan(16 * MiB);
     expect(small.length).toBe(2048);
     small = undefined;
     expect(await collected(() => stats().inUseBytes < held.inUseBytes - 6 * MiB)).toBe(true);
   });
 
-  it('counts a large allocation as one mmapped block of its size, gone once freed', async () => {
+  it('counts a large allocation at its size, gone once freed', async () => {
+    // 64 MiB is above glibc's largest mmap threshold (32 MiB on 64-bit), so it is mmapped on its
+    // own — unless the main arena's top already has that much free (a jest worker that ran other
+    // suites), when it comes from there: counted either way, in use or mmapped.
+    const heldBytes = (x: MallocStats): number => x.inUseBytes + x.mmappedBytes;
     const before = stats();
-    // 64 MiB is above glibc's largest mmap threshold (32 MiB on 64-bit): always its own mmap.
     let big: Buffer | undefined = Buffer.allocUnsafeSlow(64 * MiB).fill(2);
     const held = stats();
-    expect(held.mmappedBytes - before.mmappedBytes).toBeGreaterThanOrEqual(64 * MiB);
-    expect(held.mmappedBytes - before.mmappedBytes).toBeLessThan(65 * MiB);
-    expect(held.mmappedBlocks - before.mmappedBlocks).toBeGreaterThanOrEqual(1);
+    expect(heldBytes(held) - heldBytes(before)).toBeGreaterThanOrEqual(63 * MiB);
+    expect(heldBytes(held) - heldBytes(before)).toBeLessThan(66 * MiB);
     expect(big.length).toBe(64 * MiB);
     big = undefined;
-    expect(await collected(() => stats().mmappedBytes <= held.mmappedBytes - 64 * MiB)).toBe(true);
+    expect(await collected(() => heldBytes(stats()) <= heldBytes(held) - 63 * MiB)).toBe(true);
   });
 });
 
