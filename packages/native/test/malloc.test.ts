@@ -23,6 +23,18 @@ async function collected(until: () => boolean): Promise<boolean> {
   return until();
 }
 
+/** Collect, then wait until the bytes in use stop moving (two reads 20 ms apart within 64 KiB). */
+async function settled(): Promise<void> {
+  forceGc();
+  let last = stats().inUseBytes;
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = stats().inUseBytes;
+    if (Math.abs(now - last) < 64 * 1024) return;
+    last = now;
+  }
+}
+
 describe('mallocStats: the C heap over all arenas', () => {
   it('accounts for every arena byte as in use or free', () => {
     const s = stats();
@@ -33,9 +45,9 @@ describe('mallocStats: the C heap over all arenas', () => {
   });
 
   it('counts small allocations as in use in the arenas, and not after they are freed', async () => {
-    // Earlier garbage collected first: its backing stores would otherwise be freed while these
-    // allocations make V8 collect, and offset them.
-    forceGc();
+    // Earlier garbage collected and its backing stores freed first (V8 frees them off-thread,
+    // after the collection returns): they would otherwise leave the heap while these arrive.
+    await settled();
     const before = stats();
     // 2048 × 4 KiB: far below the mmap threshold, so they come out of the arenas.
     let small: Buffer[] | undefined = Array.from({ length: 2048 }, () => Buffer.allocUnsafeSlow(4096).fill(1));
