@@ -4,7 +4,7 @@
  * (this host is glibc ≥ 2.33, so mallinfo2 is there; elsewhere the call says undefined).
  */
 import { mallocStats, mallocTrim, type MallocStats } from '../src';
-import { forceGc } from './support/gc';
+import { forceGc, settledHeap } from './support/gc';
 
 const MiB = 1 << 20;
 
@@ -23,18 +23,6 @@ async function collected(until: () => boolean): Promise<boolean> {
   return until();
 }
 
-/** Collect, then wait until the bytes in use stop moving (two reads 20 ms apart within 64 KiB). */
-async function settled(): Promise<void> {
-  forceGc();
-  let last = stats().inUseBytes;
-  for (let i = 0; i < 50; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    const now = stats().inUseBytes;
-    if (Math.abs(now - last) < 64 * 1024) return;
-    last = now;
-  }
-}
-
 describe('mallocStats: the C heap over all arenas', () => {
   it('accounts for every arena byte as in use or free', () => {
     const s = stats();
@@ -47,7 +35,7 @@ describe('mallocStats: the C heap over all arenas', () => {
   it('counts small allocations as in use in the arenas, and not after they are freed', async () => {
     // Earlier garbage collected and its backing stores freed first (V8 frees them off-thread,
     // after the collection returns): they would otherwise leave the heap while these arrive.
-    await settled();
+    await settledHeap(() => stats().inUseBytes);
     const before = stats();
     // 2048 × 4 KiB: far below the mmap threshold, so they come out of the arenas.
     let small: Buffer[] | undefined = Array.from({ length: 2048 }, () => Buffer.allocUnsafeSlow(4096).fill(1));
