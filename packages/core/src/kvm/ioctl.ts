@@ -14,6 +14,29 @@ export function kvmIoctl(fd: number, request: number, op: string, arg?: number |
 }
 
 /**
+ * How often an ioctl that a signal interrupted is issued again before its EINTR is the answer.
+ * KVM_CREATE_VM can fail with EINTR when a signal (a profiler's SIGPROF, a timer) arrives while
+ * the kernel takes its locks; the call has then done nothing, and QEMU simply issues it again.
+ */
+export const EINTR_RETRIES = 100;
+
+/**
+ * `call` (one native syscall wrapper) issued again while it fails with EINTR, up to
+ * EINTR_RETRIES more times; any other failure, or the last EINTR, is thrown as it came. Only for
+ * calls that have no effect when interrupted (KVM_CREATE_VM), never for KVM_RUN, whose EINTR is
+ * an answer (a kick) the run loop acts on.
+ */
+export function retryingInterrupted<T>(call: () => T): T {
+  for (let retries = 0; ; retries++) {
+    try {
+      return call();
+    } catch (e) {
+      if (!(e instanceof native.SyscallError) || e.code !== 'EINTR' || retries >= EINTR_RETRIES) throw e;
+    }
+  }
+}
+
+/**
  * Run one native call that is not an ioctl (mmap, eventfd, …) so its failure reaches the user as
  * a KvmError naming `op`, never as the native layer's raw SyscallError. `hint` adds what to do for
  * an errno code (ENOMEM from mmap: ask for less memory).
