@@ -188,6 +188,8 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
   const times = {};
   const running = {};
   const measured = {};
+  /** Every suite that finished, with its counts: what a host that never reports still proved. */
+  const suitesDone = [];
   const result = await boot({
     bin: m.qemu.bin, env: m.qemu.env, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
     append: `console=${tier.console} panic=-1 quiet loglevel=3`,
@@ -213,11 +215,12 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
       if (kind === 'suite-done') {
         running.suite = undefined;
         measured[fields[0]] = Number(fields[3]);
+        suitesDone.push({ passed: Number(fields[1]), failed: Number(fields[2]) });
         say(`${fields[0]}: ${fields[1]} passed, ${fields[2]} failed${fields[4] ? ', could not run' : ''} (${seconds(Number(fields[3]))})`);
       }
     },
   });
-  return { shard, result, times, running, measured, say };
+  return { shard, result, times, running, measured, suitesDone, say };
 }
 
 /** Prints the outcome of every emulated host and the summed closing line; returns the exit code. */
@@ -285,7 +288,13 @@ function shardCounts(o, limits) {
   const exit = r.markers.get('exit');
   const problems = hostProblems(o, limits);
   if (exit && exit[0] !== '0') problems.push(`${r.markers.has('jest-done') ? 'jest' : 'the guest'} exited ${exit[0]}`);
-  if (!counts) return { passed: 0, failed: 1, skipped: 0, problems }; // could not report: one failure
+  if (!counts) {
+    // Jest never reported (the host hung, timed out or panicked): count the suites that finished
+    // before that, plus one failure for the host itself, rather than throw their passes away.
+    const done = o.suitesDone ?? [];
+    const sum = (k) => done.reduce((n, d) => n + d[k], 0);
+    return { passed: sum('passed'), failed: sum('failed') + 1, skipped: 0, problems };
+  }
   if (Number(counts[3]) === 0) problems.push('no test ran');
   // A suite that fails to load has no failed tests but is a failure all the same.
   return { passed: Number(counts[0]), failed: Number(counts[1]) + Number(counts[2]), skipped: Number(counts[4] ?? 0), problems };
