@@ -201,17 +201,23 @@ Napi::Value EventFd(const Napi::CallbackInfo& info) {
   return Num(env, fd < 0 ? -errno : fd);
 }
 
-// Returns the counter as a bigint, or -errno as a number.
-Napi::Value EventFdRead(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int fd = ToInt32(env, Arg(info, 0), -1);
-  if (InForkedChild()) return Num(env, kForkedRc);
+// One read of an eventfd's 8-byte counter (which resets it), retried on EINTR: the counter as a
+// BigInt, or -errno (-EIO for a short read).
+Napi::Value ReadCounter(napi_env env, int fd) {
   uint64_t value = 0;
   ssize_t n;
   do n = ::read(fd, &value, sizeof value); while (n < 0 && errno == EINTR);
   if (n < 0) return Num(env, -errno);
   if (n != sizeof value) return Num(env, -EIO);
   return Napi::BigInt::New(env, value);
+}
+
+// Blocks until the counter is not 0 (a blocking eventfd). The counter as a bigint, or -errno.
+Napi::Value EventFdRead(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ToInt32(env, Arg(info, 0), -1);
+  if (InForkedChild()) return Num(env, kForkedRc);
+  return ReadCounter(env, fd);
 }
 
 // Reads the counter only if it is not 0, never blocking (the fd may be a blocking eventfd): a
@@ -227,12 +233,7 @@ Napi::Value EventFdTryRead(const Napi::CallbackInfo& info) {
   if (ready < 0) return Num(env, -errno);
   if (p.revents & POLLNVAL) return Num(env, -EBADF);
   if (ready == 0 || (p.revents & POLLIN) == 0) return Napi::BigInt::New(env, static_cast<uint64_t>(0));
-  uint64_t value = 0;
-  ssize_t n;
-  do n = ::read(fd, &value, sizeof value); while (n < 0 && errno == EINTR);
-  if (n < 0) return Num(env, -errno);
-  if (n != sizeof value) return Num(env, -EIO);
-  return Napi::BigInt::New(env, value);
+  return ReadCounter(env, fd);
 }
 
 Napi::Value EventFdWrite(const Napi::CallbackInfo& info) {
