@@ -70,7 +70,24 @@ function timed(owner, name, step = name) {
 timed(files.CheckpointReader, 'open', 'CheckpointReader.open (manifest)');
 timed(files.CheckpointReader.prototype, 'section', 'reader.section (read + check + parse)');
 timed(chain, 'resolveChain', 'resolveChain');
-for (const step of ['checkFits', 'remapMemory', 'loadMemory', 'restoreVmState', 'afterVcpuThreads', 'close']) timed(restoreMachine.MachineRestore.prototype, step, `MachineRestore.${step}`);
+// restore-into calls restoreVcpuThreads and, while the threads work, restoreVmState; older trees call afterVcpuThreads.
+for (const step of ['checkFits', 'remapMemory', 'loadMemory', 'restoreVmState', 'restoreVcpuThreads', 'restoreMainThread', 'afterVcpuThreads', 'close']) {
+  if (restoreMachine.MachineRestore.prototype[step]) timed(restoreMachine.MachineRestore.prototype, step, `MachineRestore.${step}`);
+}
+// The plan's construction (the sections, the config decoded, the chain, the image opened) and the shape check.
+const Plan = restoreMachine.MachineRestore;
+restoreMachine.MachineRestore = class extends Plan {
+  constructor(...a) {
+    const t0 = process.hrtime.bigint();
+    super(...a);
+    add('new MachineRestore (plan)', Number(process.hrtime.bigint() - t0));
+  }
+};
+try {
+  timed(mod('checkpoint/restore-shape.js'), 'shapeMismatch', 'shapeMismatch');
+} catch {
+  // a tree from before restore-shape.js: the shape check is inside restore-into, not timed
+}
 const call = controller.VcpuController.prototype.call;
 controller.VcpuController.prototype.call = function (method, ...a) {
   const t0 = process.hrtime.bigint();
