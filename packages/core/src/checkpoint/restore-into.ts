@@ -9,10 +9,8 @@
  *      (arch, vCPUs, memory regions, devices, arch options), the host CPU;
  *   2. map the base memory image over guest RAM in place (copy-on-write, no copy) and apply the
  *      incremental links; check the image when `verifyMemory` asks;
- *   3. every vCPU's ThreadContext and each thread's device-local state, on the vCPU threads that
- *      are already running, while the main thread puts back the in-kernel state and the devices'
- *      shared state (guest RAM is final before: KVM writes some guest pages when MSRs are set);
- *      then the main thread's device-local state.
+ *   3. the in-kernel state and devices' shared state, then every vCPU's ThreadContext and each
+ *      thread's device-local state, on the vCPU threads that are already running.
  *
  * A failure in step 1 leaves the machine as it was. One after it (a damaged page found by
  * verification, a component refusing its state) leaves a mix of two states: the machine closes.
@@ -48,16 +46,8 @@ export async function restoreIntoMachine(parts: MachinePartsWithVcpus, dir: stri
     try {
       plan.remapMemory(parts);
       plan.loadMemory(parts);
-      // The vCPU threads take their state while this thread puts the VM's back (one wait, not two
-      // in a row): neither touches the other's state, and guest RAM is final before either starts.
-      const vcpusRestored = plan.restoreVcpuThreads(parts);
-      try {
-        plan.restoreVmState(parts);
-      } finally {
-        await vcpusRestored.catch(() => undefined);
-      }
-      await vcpusRestored;
-      plan.restoreMainThread(parts);
+      plan.restoreVmState(parts);
+      await plan.afterVcpuThreads(parts);
     } catch (e) {
       await onLateFailure();
       throw e;

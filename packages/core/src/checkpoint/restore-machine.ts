@@ -15,8 +15,7 @@
  *    device-local state, then every device's afterRestore (main thread).
  *
  * The same steps serve a restore into a machine that exists already (restore-into.ts), which
- * calls them one by one: checkFits, remapMemory, loadMemory, then restoreVcpuThreads while
- * restoreVmState runs, then restoreMainThread (afterVcpuThreads is those two).
+ * calls them one by one: checkFits, remapMemory, loadMemory, restoreVmState, afterVcpuThreads.
  */
 import * as fs from 'node:fs';
 import { CheckpointError, ConfigError, KvmtsError } from '../errors/errors';
@@ -286,27 +285,15 @@ export class MachineRestore implements MachineRestoreHooks {
   }
 
   async afterVcpuThreads(parts: MachinePartsWithVcpus): Promise<void> {
-    await this.restoreVcpuThreads(parts);
-    this.restoreMainThread(parts);
-  }
-
-  /** The local state of every device instance on `thread` ('vcpu<id>' or 'main'), by device name. */
-  private localOf(parts: MachineParts, thread: string): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const d of parts.devices) {
-      const local = (this.section(deviceSection(d.name)).data as DeviceSectionData).local ?? {};
-      if (thread in local) out[d.name] = local[thread];
-    }
-    return out;
-  }
-
-  /**
-   * Every vCPU thread's part — its ThreadContext, its device instances' local state, its ticks —
-   * sent to all threads at once; settles when every thread has answered (the first failure).
-   */
-  async restoreVcpuThreads(parts: MachinePartsWithVcpus): Promise<void> {
     const support = parts.arch.checkpoint!;
-    const localOf = (thread: string): Record<string, unknown> => this.localOf(parts, thread);
+    const localOf = (thread: string): Record<string, unknown> => {
+      const out: Record<string, unknown> = {};
+      for (const d of parts.devices) {
+        const local = (this.section(deviceSection(d.name)).data as DeviceSectionData).local ?? {};
+        if (thread in local) out[d.name] = local[thread];
+      }
+      return out;
+    };
     const ticks = savedTicks(this.section(SIM_TIME_SECTION).data, parts.vcpus.length, this.where(SIM_TIME_SECTION));
     // One round trip per vCPU thread, all threads at once: context, device-local state, ticks (vcpu-state.ts).
     const restored = parts.vcpus.map((v) => {
@@ -319,13 +306,9 @@ export class MachineRestore implements MachineRestoreHooks {
     });
     const failed = (await Promise.allSettled(restored)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-  }
-
-  /** Once the vCPU threads have theirs: the m5op statistics, the main thread's device-local state, every device's afterRestore. */
-  restoreMainThread(parts: MachinePartsWithVcpus): void {
     restoreM5opStats(parts.m5ops, this.section(M5OP_STATS_SECTION).data, this.where(M5OP_STATS_SECTION));
     const main = mainThreadDevices(parts);
-    restoreLocalDeviceStates(main, this.localOf(parts, 'main'));
+    restoreLocalDeviceStates(main, localOf('main'));
     for (const { device } of main) device.afterRestore?.();
   }
 }
