@@ -37,7 +37,7 @@ const { loadPrebuiltGuest, encodeRegs, X86RegsLayout, X86_LAYOUT } = require('@k
 const { median } = require('./lib/stats');
 const { BenchError } = require('./lib/errors');
 const { buildBaseline, runJson } = require('./lib/baseline');
-const { recordRestore, serializeRecords, withRecorderHook } = require('./lib/restore-recorder');
+const { recordRestore, serializeRecords, withRecorderHook, ioctlNames } = require('./lib/restore-recorder');
 
 const description = 'machine checkpoints: save vs cp, incremental save, warm and cold restore to the first guest instruction';
 const MIB = 1024 * 1024;
@@ -139,7 +139,7 @@ async function prepareRestoreBaseline(full, work) {
     fs.writeFileSync(stateFile, serializeRecords(records));
     fs.writeFileSync(regsFile, new Uint8Array(regs.buffer));
     const imageFile = path.join(full, 'memory.img');
-    return { args: [stateFile, imageFile, regionArg, `0x${X86_LAYOUT.tssAddress.toString(16)}`, `0x${MARK_PORT.toString(16)}`, regsFile], ioctls: records.length };
+    return { args: [stateFile, imageFile, regionArg, `0x${X86_LAYOUT.tssAddress.toString(16)}`, `0x${MARK_PORT.toString(16)}`, regsFile], ioctls: records.length, names: ioctlNames(records) };
   } finally {
     await recorder.close();
   }
@@ -195,7 +195,7 @@ async function restoreScenario(full, work, options, log) {
     ratio: warmNs / cNs,
     target: null,
     extra: { target_ns: RESTORE_TARGET_NS, ratio_to_target: round(warmNs / RESTORE_TARGET_NS, 4), rounds_ns: { kvmts: warm.total, c: warm.c } },
-    note: `machine.restore (verifyMemory false) ${(median(warm.restore) / 1e6).toFixed(2)} ms + run to first exit ${(median(warm.run) / 1e6).toFixed(2)} ms; C (baseline-restore.c: read the state, map the image, the same ${baseline.ioctls} ioctls, KVM_RUN; registers checked) ${(cNs / 1e6).toFixed(3)} ms; target 5 ms: ${(warmNs / RESTORE_TARGET_NS).toFixed(2)}×; machine.restore with verifyMemory (default) ${(median(warm.verified) / 1e6).toFixed(1)} ms; restoreMachine into a new machine (VM, memory, vCPU threads) ${(median(warm.fresh) / 1e6).toFixed(1)} ms`,
+    note: `machine.restore (verifyMemory false) ${(median(warm.restore) / 1e6).toFixed(2)} ms + run to first exit ${(median(warm.run) / 1e6).toFixed(2)} ms; C (baseline-restore.c: read the state, map the image, the same ${baseline.ioctls} ioctls (${baseline.names.join(' ')}), KVM_RUN and its completion; registers checked) ${(cNs / 1e6).toFixed(3)} ms; target 5 ms: ${(warmNs / RESTORE_TARGET_NS).toFixed(2)}×; machine.restore with verifyMemory (default) ${(median(warm.verified) / 1e6).toFixed(1)} ms; restoreMachine into a new machine (VM, memory, vCPU threads) ${(median(warm.fresh) / 1e6).toFixed(1)} ms`,
   };
 }
 

@@ -17,12 +17,13 @@ interface BenchRecord { target: number; request: number; bytes?: Uint8Array; val
 /* eslint-disable @typescript-eslint/no-require-imports */
 const recorder = require('../../../scripts/bench/lib/restore-recorder.js') as {
   serializeRecords(records: BenchRecord[]): Buffer;
+  ioctlNames(records: { request: number }[]): string[];
   recordedArg(arg: unknown): { bytes?: Uint8Array; value?: bigint };
   TARGET: { vm: number; vcpu: number };
 };
 const { parseArgs } = require('../../../scripts/bench/lib/args.js') as { parseArgs(argv: string[]): Record<string, unknown> };
 /* eslint-enable @typescript-eslint/no-require-imports */
-const { serializeRecords, recordedArg, TARGET } = recorder;
+const { serializeRecords, recordedArg, ioctlNames, TARGET } = recorder;
 
 const SOURCE = path.join(__dirname, '../../../scripts/bench/baseline-restore.c');
 const XSAVE_BYTES = 4096;
@@ -59,6 +60,15 @@ describe('bench checkpoint: the restore baseline', () => {
     expect(bytes.toString('hex')).toBe(
       '00000000' + '7bae3040' + '01000000' + '03000000' + '0102030000000000' + '01000000' + '88ae08c0' + '00000000' + '00000000' + '3412000000000000',
     );
+  });
+
+  it("names a record's request from core's and arch-x86's ioctl tables, else in hex", () => {
+    expect(ioctlNames([{ request: X86Ioctl.SET_CLOCK }, { request: X86Ioctl.SET_SREGS2 }, { request: 0xc008ae05 }, { request: 0x1234 }])).toEqual([
+      'KVM_SET_CLOCK',
+      'KVM_SET_SREGS2',
+      'KVM_GET_SUPPORTED_CPUID',
+      '0x1234',
+    ]);
   });
 
   it('records a copy of the buffer passed, so a later change to it is not what was issued', () => {

@@ -139,4 +139,17 @@ async function recordRestore(machine, dir, options) {
   }
 }
 
-module.exports = { CHANNEL, TARGET, HOOK, wrapNativeIoctls, recordedArg, serializeRecords, withRecorderHook, recordRestore };
+/**
+ * The records' ioctl names in issue order (KVM_SET_CLOCK, …), from core's and arch-x86's ioctl
+ * tables; a request neither knows is shown in hex. Required here, not at load: the vCPU-thread hook
+ * loads this module too and needs none of it.
+ */
+function ioctlNames(records) {
+  const { KvmIoctl } = require('@kvmts/core');
+  const { X86Ioctl } = require('@kvmts/arch-x86');
+  const names = new Map();
+  for (const table of [KvmIoctl, X86Ioctl]) for (const [name, request] of Object.entries(table)) if (!names.has(request >>> 0)) names.set(request >>> 0, `KVM_${name}`);
+  return records.map((r) => names.get(r.request >>> 0) ?? `0x${(r.request >>> 0).toString(16)}`);
+}
+
+module.exports = { CHANNEL, TARGET, HOOK, wrapNativeIoctls, recordedArg, serializeRecords, withRecorderHook, recordRestore, ioctlNames };
