@@ -102,7 +102,7 @@ function ask(channel, message, accept, ms = 60_000) {
 /**
  * Record one warm restore of `dir` into `machine` (made with withRecorderHook, one vCPU, restored
  * into before so what is memoised is): `machine.restore(dir, options)` then `run({ maxExits: 1 })`.
- * @returns {Promise<{ records: object[], remaps: object[], names: string[], exit: object }>}
+ * @returns {Promise<{ records: object[], remaps: object[], exit: object }>}
  *   records in issue order — the main thread's, then the vCPU thread's (a restore issues the VM's
  *   state before the vCPU's) —, the remaps (flags, offset, the region's size), how the run ended.
  */
