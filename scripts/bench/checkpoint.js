@@ -16,21 +16,28 @@
  *                     `cp` + fsync of that incremental memory.img.
  *   restore           warm, into a machine whose vCPU threads are up (made once from
  *                     checkpointConfig(dir)): machine.restore(dir, { verifyMemory: false }) → run()
- *                     → the first guest exit (`out 0x12`). No baseline here (Firecracker's ~2–3 ms
- *                     is a figure from elsewhere); ratio = time / 5 ms target. The breakdown also
- *                     times the verified restore and restoreMachine into a new machine.
+ *                     → the first guest exit (`out 0x12`), against baseline-restore.c: the same
+ *                     checkpoint restored into a C VMM's VM whose vCPU is up, with the ioctls and
+ *                     bytes one kvmts restore issued (recorded from the real code path:
+ *                     lib/restore-recorder.js), rounds alternating with kvmts'. The 5 ms target is
+ *                     an extra field (target_ns, ratio_to_target). The breakdown also times the
+ *                     verified restore and restoreMachine into a new machine.
  *   restore-cold      spawn `node checkpoint-cold-child.js dir` → its first guest exit, broken
  *                     down by marks the child takes on CLOCK_MONOTONIC (shared by processes):
  *                     node start, module load, restoreMachine, run to the first exit.
+ *
+ * `--only restore` makes one checkpoint (untimed) and runs the restore scenario alone.
  */
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync, execFileSync } = require('node:child_process');
 const { createMachine, restoreMachine, checkpointConfig } = require('@kvmts/core');
-const { loadPrebuiltGuest } = require('@kvmts/arch-x86');
+const { loadPrebuiltGuest, encodeRegs, X86RegsLayout, X86_LAYOUT } = require('@kvmts/arch-x86');
 const { median } = require('./lib/stats');
 const { BenchError } = require('./lib/errors');
+const { buildBaseline, runJson } = require('./lib/baseline');
+const { recordRestore, serializeRecords, withRecorderHook, ioctlNames } = require('./lib/restore-recorder');
 
 const description = 'machine checkpoints: save vs cp, incremental save, warm and cold restore to the first guest instruction';
 const MIB = 1024 * 1024;
@@ -41,6 +48,9 @@ const FIRST_PAGE = 16 * MIB;
 const RESTORE_TARGET_NS = 5e6;
 const SAVE_TARGET_RATIO = 1 / 0.8;
 const COLD_CHILD = path.join(__dirname, 'checkpoint-cold-child.js');
+const RESTORE_BASELINE = path.join(__dirname, 'baseline-restore.c');
+/** The port of the restored guest's first exit: incremental-tests.S's `out MARK_PORT, al` after its stop. */
+const MARK_PORT = 0x12;
 
 function config(memoryBytes) {
   const guest = loadPrebuiltGuest('incremental-tests');
@@ -60,6 +70,7 @@ function config(memoryBytes) {
 }
 
 const now = () => process.hrtime.bigint();
+const round = (x, digits) => (x === null ? null : Number(x.toFixed(digits)));
 const elapsed = (t0) => Number(now() - t0);
 
 /** `cp src dst`, then fsync(dst) as kvmts fsyncs its files, timed (ns); dst removed afterwards. */
@@ -103,6 +114,91 @@ function extraPages(dir, memoryBytes) {
 /** Bytes a file really holds on disk (allocated blocks). */
 const allocated = (file) => fs.statSync(file).blocks * 512;
 
+/**
+ * The C baseline's input for the checkpoint at `full` (baseline-restore.c's header): one kvmts warm
+ * restore recorded, in a machine of its own (made from checkpointConfig, with the recorder's
+ * vCPU-thread hook; restored into once before, so what a warm restore memoises is), and the
+ * registers kvmts' vCPU holds at the restored guest's first exit. Returns the C program's arguments
+ * after the executable, and how many ioctls a kvmts restore issues.
+ */
+async function prepareRestoreBaseline(full, work) {
+  const recorder = await createMachine(withRecorderHook(checkpointConfig(full)), { console: () => undefined });
+  try {
+    await recorder.restore(full, { verifyMemory: false });
+    await expectExits(recorder, 1, 'restored guest (recorder warm-up)');
+    const { records, remaps, exit } = await recordRestore(recorder, full, { verifyMemory: false });
+    if (exit.reason !== 'exit-limit') throw new BenchError(`restore baseline: the recorded restore's guest ended with ${JSON.stringify(exit)}, expected one exit`);
+    const regions = recorder.vm.regions;
+    if (remaps.length !== regions.length) throw new BenchError(`restore baseline: kvmts remapped ${remaps.length} regions, the machine has ${regions.length}`);
+    const regionArg = remaps.map((m, i) => `0x${regions[i].guestPhysAddr.toString(16)}:0x${m.size.toString(16)}:0x${m.offset.toString(16)}`).join(',');
+    const context = await recorder.vcpus[0].call('threadContext');
+    const regs = new DataView(new ArrayBuffer(X86RegsLayout.size));
+    encodeRegs(context.regs, regs);
+    const stateFile = path.join(work, 'restore-ioctls.bin');
+    const regsFile = path.join(work, 'restore-regs.bin');
+    fs.writeFileSync(stateFile, serializeRecords(records));
+    fs.writeFileSync(regsFile, new Uint8Array(regs.buffer));
+    const imageFile = path.join(full, 'memory.img');
+    return { args: [stateFile, imageFile, regionArg, `0x${X86_LAYOUT.tssAddress.toString(16)}`, `0x${MARK_PORT.toString(16)}`, regsFile], ioctls: records.length, names: ioctlNames(records) };
+  } finally {
+    await recorder.close();
+  }
+}
+
+/**
+ * restore (warm), as Firecracker measures it: into a process whose vCPU threads are up — a
+ * machine made once from the checkpoint's config (untimed), restored into again and again with
+ * Machine.restore — against baseline-restore.c doing the same restore's ioctls in its own VM, one
+ * C process per round (set-up and one warm-up restore untimed, then one timed), alternating with
+ * kvmts' rounds. The first kvmts round warms the JIT and the page cache (untimed).
+ */
+async function restoreScenario(full, work, options, log) {
+  const exe = buildBaseline(work, RESTORE_BASELINE, 'KVMTS_BENCH_RESTORE_BASELINE');
+  const baseline = await prepareRestoreBaseline(full, work);
+  const warm = { total: [], restore: [], run: [], verified: [], fresh: [], c: [] };
+  const spare = await createMachine(checkpointConfig(full), { console: () => undefined });
+  try {
+    for (let r = 0; r <= options.rounds; r++) {
+      const c = runJson(exe, [...baseline.args, '1', '1']);
+      if (c.ioctls !== baseline.ioctls) throw new BenchError(`restore baseline: the C program issued ${c.ioctls} ioctls per restore, kvmts ${baseline.ioctls}`);
+      const t0 = now();
+      await spare.restore(full, { verifyMemory: false });
+      const t1 = now();
+      await expectExits(spare, 1, 'restored guest');
+      const t2 = now();
+      const t3 = now();
+      await spare.restore(full);
+      const verified = elapsed(t3);
+      // restoreMachine: a new machine (VM, memory, vCPU worker threads) from the checkpoint.
+      const t4 = now();
+      const fresh = await restoreMachine(full, { verifyMemory: false, console: () => undefined });
+      const freshNs = elapsed(t4);
+      await fresh.close();
+      if (r === 0) continue;
+      warm.total.push(Number(t2 - t0));
+      warm.restore.push(Number(t1 - t0));
+      warm.run.push(Number(t2 - t1));
+      warm.verified.push(verified);
+      warm.fresh.push(freshNs);
+      warm.c.push(c.ns[0]);
+      log(`  restore round ${r}: ${(Number(t2 - t0) / 1e6).toFixed(2)} ms (machine.restore ${(Number(t1 - t0) / 1e6).toFixed(2)}, run to first exit ${(Number(t2 - t1) / 1e6).toFixed(2)}), C ${(c.ns[0] / 1e6).toFixed(3)} ms; with verifyMemory ${(verified / 1e6).toFixed(1)} ms; restoreMachine into a new machine ${(freshNs / 1e6).toFixed(1)} ms`);
+    }
+  } finally {
+    await spare.close();
+  }
+  const warmNs = median(warm.total);
+  const cNs = median(warm.c);
+  return {
+    scenario: 'restore',
+    kvmts_ns_per_op: warmNs,
+    baseline_ns_per_op: cNs,
+    ratio: warmNs / cNs,
+    target: null,
+    extra: { target_ns: RESTORE_TARGET_NS, ratio_to_target: round(warmNs / RESTORE_TARGET_NS, 4), rounds_ns: { kvmts: warm.total, c: warm.c } },
+    note: `machine.restore (verifyMemory false) ${(median(warm.restore) / 1e6).toFixed(2)} ms + run to first exit ${(median(warm.run) / 1e6).toFixed(2)} ms; C (baseline-restore.c: read the state, map the image, the same ${baseline.ioctls} ioctls (${baseline.names.join(' ')}), KVM_RUN and its completion; registers checked) ${(cNs / 1e6).toFixed(3)} ms; target 5 ms: ${(warmNs / RESTORE_TARGET_NS).toFixed(2)}×; machine.restore with verifyMemory (default) ${(median(warm.verified) / 1e6).toFixed(1)} ms; restoreMachine into a new machine (VM, memory, vCPU threads) ${(median(warm.fresh) / 1e6).toFixed(1)} ms`,
+  };
+}
+
 async function runCheckpoint(options, progress) {
   const memoryBytes = options.memoryMib * MIB;
   if (memoryBytes < FIRST_PAGE + TOUCHED_MIB * MIB) throw new BenchError(`--memory-mib ${options.memoryMib} is too small: the guest touches ${TOUCHED_MIB} MiB from ${FIRST_PAGE / MIB} MiB`);
@@ -118,117 +214,92 @@ async function runCheckpoint(options, progress) {
     const machine = await createMachine(config(memoryBytes), { console: () => undefined });
     try {
       await expectExits(machine, 1, 'first pass');
-
-      // save: full checkpoints of the same stopped machine, against cp of the image.
-      const save = { kvmts: [], cp: [] };
-      let image = 0;
-      for (let r = 0; r < options.rounds; r++) {
-        const dir = path.join(work, `full-${r}`);
-        const t0 = now();
-        const m = await machine.checkpoint(dir);
-        save.kvmts.push(elapsed(t0));
-        image = allocated(path.join(dir, 'memory.img'));
-        save.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
-        log(`  save round ${r}: kvmts ${(save.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.dataPages} data pages), cp+sync ${(save.cp[r] / 1e6).toFixed(1)} ms`);
-        if (r > 0) fs.rmSync(dir, { recursive: true });
-      }
-      const saveNs = median(save.kvmts);
-      const cpNs = median(save.cp);
-      results.push({ scenario: 'save', kvmts_ns_per_op: saveNs, baseline_ns_per_op: cpNs, ratio: saveNs / cpNs, target: SAVE_TARGET_RATIO, note: `${cp}; ${(image / MIB).toFixed(1)} MiB stored of ${options.memoryMib} MiB; kvmts ${((image / MIB) / (saveNs / 1e9)).toFixed(0)} MiB/s, cp ${((image / MIB) / (cpNs / 1e9)).toFixed(0)} MiB/s` });
-
-      // save-incremental: a chain over a tracked base.
-      let parent = path.join(work, 'base');
-      await machine.checkpoint(parent, { track: true });
-      const inc = { kvmts: [], cp: [], pages: [], extra: [] };
-      for (let r = 0; r < options.rounds; r++) {
-        await expectExits(machine, 2, 'incremental pass');
-        const dir = path.join(work, `inc-${r}`);
-        const t0 = now();
-        const m = await machine.checkpoint(dir, { parent });
-        inc.kvmts.push(elapsed(t0));
-        inc.pages.push(m.memory.pages);
-        inc.extra.push(extraPages(dir, memoryBytes));
-        inc.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
-        log(`  save-incremental round ${r} (pages besides the guest's: ${inc.extra[r]}): kvmts ${(inc.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.pages} pages, ${(allocated(path.join(dir, 'memory.img')) / MIB).toFixed(1)} MiB on disk), cp+sync ${(inc.cp[r] / 1e6).toFixed(1)} ms`);
-        parent = dir;
-      }
-      const expectedPages = (INCREMENT_MIB * MIB) / PAGE;
-      // The nested tier logged 4 pages more than the guest writes (see checkpoint-incremental.kvm.test.ts): bounded, reported.
-      if (inc.pages.some((p) => p < expectedPages || p > expectedPages + 8)) throw new BenchError(`save-incremental: stored ${inc.pages.join(', ')} pages, the guest rewrote ${expectedPages}`);
-      const incNs = median(inc.kvmts);
-      const incCp = median(inc.cp);
-      results.push({ scenario: 'save-incremental', kvmts_ns_per_op: incNs, baseline_ns_per_op: incCp, ratio: incNs / incCp, target: SAVE_TARGET_RATIO, note: `${median(inc.pages)} pages per link (the guest rewrote ${expectedPages}; the others: ${inc.extra[0]}); ${(incNs / saveNs * 100).toFixed(1)} % of a full save for ${((INCREMENT_MIB / TOUCHED_MIB) * 100).toFixed(1)} % of its data` });
+      if (options.only === 'restore') await machine.checkpoint(path.join(work, 'full-0'));
+      else await saveScenarios(machine, work, options, log, results, memoryBytes, cp);
     } finally {
       await machine.close();
     }
-
-    // restore (warm), as Firecracker measures it: into a process whose vCPU threads are up — a
-    // machine made once from the checkpoint's config (untimed), restored into again and again
-    // with Machine.restore. The first round warms the JIT and the page cache (untimed).
     const full = path.join(work, 'full-0');
-    const warm = { total: [], restore: [], run: [], verified: [], fresh: [] };
-    const spare = await createMachine(checkpointConfig(full), { console: () => undefined });
-    try {
-      for (let r = 0; r <= options.rounds; r++) {
-        const t0 = now();
-        await spare.restore(full, { verifyMemory: false });
-        const t1 = now();
-        await expectExits(spare, 1, 'restored guest');
-        const t2 = now();
-        const t3 = now();
-        await spare.restore(full);
-        const verified = elapsed(t3);
-        // restoreMachine: a new machine (VM, memory, vCPU worker threads) from the checkpoint.
-        const t4 = now();
-        const fresh = await restoreMachine(full, { verifyMemory: false, console: () => undefined });
-        const freshNs = elapsed(t4);
-        await fresh.close();
-        if (r === 0) continue;
-        warm.total.push(Number(t2 - t0));
-        warm.restore.push(Number(t1 - t0));
-        warm.run.push(Number(t2 - t1));
-        warm.verified.push(verified);
-        warm.fresh.push(freshNs);
-        log(`  restore round ${r}: ${(Number(t2 - t0) / 1e6).toFixed(2)} ms (machine.restore ${(Number(t1 - t0) / 1e6).toFixed(2)}, run to first exit ${(Number(t2 - t1) / 1e6).toFixed(2)}); with verifyMemory ${(verified / 1e6).toFixed(1)} ms; restoreMachine into a new machine ${(freshNs / 1e6).toFixed(1)} ms`);
-      }
-    } finally {
-      await spare.close();
-    }
-    const warmNs = median(warm.total);
-    results.push({ scenario: 'restore', kvmts_ns_per_op: warmNs, baseline_ns_per_op: null, ratio: warmNs / RESTORE_TARGET_NS, target: 1, note: `machine.restore (verifyMemory false) ${(median(warm.restore) / 1e6).toFixed(2)} ms + run to first exit ${(median(warm.run) / 1e6).toFixed(2)} ms; machine.restore with verifyMemory (default) ${(median(warm.verified) / 1e6).toFixed(1)} ms; restoreMachine into a new machine (VM, memory, vCPU threads) ${(median(warm.fresh) / 1e6).toFixed(1)} ms` });
-
-    // restore-cold: a new node process.
-    const cold = [];
-    for (let r = 0; r < options.rounds; r++) {
-      const t0 = now();
-      const child = spawnSync(process.execPath, [COLD_CHILD, full], { encoding: 'utf8', timeout: 300_000 });
-      if (child.status !== 0) throw new BenchError(`restore-cold: the child failed (${child.status}): ${child.stderr}`);
-      const marks = JSON.parse(child.stdout.trim().split('\n').pop());
-      const at = (k) => Number(BigInt(marks[k]) - t0);
-      const row = { node: at('scriptStart'), modules: at('modulesLoaded') - at('scriptStart'), restore: at('restored') - at('modulesLoaded'), run: at('firstExit') - at('restored') };
-      row.total = at('firstExit');
-      cold.push(row);
-      log(`  restore-cold round ${r}: ${(row.total / 1e6).toFixed(1)} ms = node start ${(row.node / 1e6).toFixed(1)} + modules ${(row.modules / 1e6).toFixed(1)} + restoreMachine ${(row.restore / 1e6).toFixed(1)} + run to first exit ${(row.run / 1e6).toFixed(1)}`);
-    }
-    const mid = (k) => median(cold.map((c) => c[k]));
-    results.push({ scenario: 'restore-cold', kvmts_ns_per_op: mid('total'), baseline_ns_per_op: null, ratio: mid('total') / RESTORE_TARGET_NS, target: null, note: `node start ${(mid('node') / 1e6).toFixed(1)} ms + module load ${(mid('modules') / 1e6).toFixed(1)} ms + restoreMachine ${(mid('restore') / 1e6).toFixed(1)} ms + run to first exit ${(mid('run') / 1e6).toFixed(1)} ms` });
+    results.push(await restoreScenario(full, work, options, log));
+    if (options.only !== 'restore') results.push(coldScenario(full, options, log));
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
   return results;
 }
 
-const round = (x, digits) => (x === null ? null : Number(x.toFixed(digits)));
+/** save and save-incremental, on the stopped machine after its first pass; leaves `work`/full-0. */
+async function saveScenarios(machine, work, options, log, results, memoryBytes, cp) {
+  // save: full checkpoints of the same stopped machine, against cp of the image.
+  const save = { kvmts: [], cp: [] };
+  let image = 0;
+  for (let r = 0; r < options.rounds; r++) {
+    const dir = path.join(work, `full-${r}`);
+    const t0 = now();
+    const m = await machine.checkpoint(dir);
+    save.kvmts.push(elapsed(t0));
+    image = allocated(path.join(dir, 'memory.img'));
+    save.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
+    log(`  save round ${r}: kvmts ${(save.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.dataPages} data pages), cp+sync ${(save.cp[r] / 1e6).toFixed(1)} ms`);
+    if (r > 0) fs.rmSync(dir, { recursive: true });
+  }
+  const saveNs = median(save.kvmts);
+  const cpNs = median(save.cp);
+  results.push({ scenario: 'save', kvmts_ns_per_op: saveNs, baseline_ns_per_op: cpNs, ratio: saveNs / cpNs, target: SAVE_TARGET_RATIO, note: `${cp}; ${(image / MIB).toFixed(1)} MiB stored of ${options.memoryMib} MiB; kvmts ${((image / MIB) / (saveNs / 1e9)).toFixed(0)} MiB/s, cp ${((image / MIB) / (cpNs / 1e9)).toFixed(0)} MiB/s` });
+
+  // save-incremental: a chain over a tracked base.
+  let parent = path.join(work, 'base');
+  await machine.checkpoint(parent, { track: true });
+  const inc = { kvmts: [], cp: [], pages: [], extra: [] };
+  for (let r = 0; r < options.rounds; r++) {
+    await expectExits(machine, 2, 'incremental pass');
+    const dir = path.join(work, `inc-${r}`);
+    const t0 = now();
+    const m = await machine.checkpoint(dir, { parent });
+    inc.kvmts.push(elapsed(t0));
+    inc.pages.push(m.memory.pages);
+    inc.extra.push(extraPages(dir, memoryBytes));
+    inc.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
+    log(`  save-incremental round ${r} (pages besides the guest's: ${inc.extra[r]}): kvmts ${(inc.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.pages} pages, ${(allocated(path.join(dir, 'memory.img')) / MIB).toFixed(1)} MiB on disk), cp+sync ${(inc.cp[r] / 1e6).toFixed(1)} ms`);
+    parent = dir;
+  }
+  const expectedPages = (INCREMENT_MIB * MIB) / PAGE;
+  // The nested tier logged 4 pages more than the guest writes (see checkpoint-incremental.kvm.test.ts): bounded, reported.
+  if (inc.pages.some((p) => p < expectedPages || p > expectedPages + 8)) throw new BenchError(`save-incremental: stored ${inc.pages.join(', ')} pages, the guest rewrote ${expectedPages}`);
+  const incNs = median(inc.kvmts);
+  const incCp = median(inc.cp);
+  results.push({ scenario: 'save-incremental', kvmts_ns_per_op: incNs, baseline_ns_per_op: incCp, ratio: incNs / incCp, target: SAVE_TARGET_RATIO, note: `${median(inc.pages)} pages per link (the guest rewrote ${expectedPages}; the others: ${inc.extra[0]}); ${(incNs / saveNs * 100).toFixed(1)} % of a full save for ${((INCREMENT_MIB / TOUCHED_MIB) * 100).toFixed(1)} % of its data` });
+}
+
+/** restore-cold: a new node process per round, to the restored guest's first exit. */
+function coldScenario(full, options, log) {
+  const cold = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const t0 = now();
+    const child = spawnSync(process.execPath, [COLD_CHILD, full], { encoding: 'utf8', timeout: 300_000 });
+    if (child.status !== 0) throw new BenchError(`restore-cold: the child failed (${child.status}): ${child.stderr}`);
+    const marks = JSON.parse(child.stdout.trim().split('\n').pop());
+    const at = (k) => Number(BigInt(marks[k]) - t0);
+    const row = { node: at('scriptStart'), modules: at('modulesLoaded') - at('scriptStart'), restore: at('restored') - at('modulesLoaded'), run: at('firstExit') - at('restored') };
+    row.total = at('firstExit');
+    cold.push(row);
+    log(`  restore-cold round ${r}: ${(row.total / 1e6).toFixed(1)} ms = node start ${(row.node / 1e6).toFixed(1)} + modules ${(row.modules / 1e6).toFixed(1)} + restoreMachine ${(row.restore / 1e6).toFixed(1)} + run to first exit ${(row.run / 1e6).toFixed(1)}`);
+  }
+  const mid = (k) => median(cold.map((c) => c[k]));
+  return { scenario: 'restore-cold', kvmts_ns_per_op: mid('total'), baseline_ns_per_op: null, ratio: mid('total') / RESTORE_TARGET_NS, target: null, note: `node start ${(mid('node') / 1e6).toFixed(1)} ms + module load ${(mid('modules') / 1e6).toFixed(1)} ms + restoreMachine ${(mid('restore') / 1e6).toFixed(1)} ms + run to first exit ${(mid('run') / 1e6).toFixed(1)} ms` };
+}
 
 function jsonLines(results) {
-  return results.map((r) => JSON.stringify({ scenario: r.scenario, kvmts_ns_per_op: round(r.kvmts_ns_per_op, 0), baseline_ns_per_op: round(r.baseline_ns_per_op, 0), ratio: round(r.ratio, 4), ...(r.baseline_ns_per_op === null ? { ratio_of: 'target 5 ms' } : {}), note: r.note }));
+  return results.map((r) => JSON.stringify({ scenario: r.scenario, kvmts_ns_per_op: round(r.kvmts_ns_per_op, 0), baseline_ns_per_op: round(r.baseline_ns_per_op, 0), ratio: round(r.ratio, 4), ...(r.baseline_ns_per_op === null ? { ratio_of: 'target 5 ms' } : {}), ...r.extra, note: r.note }));
 }
 
 function humanLines(results) {
   const ms = (ns) => (ns === null ? '-' : `${(ns / 1e6).toFixed(2)} ms`);
   return results.map((r) => {
-    const verdict = r.target === null ? '(reported)' : r.ratio <= r.target ? 'PASS' : 'FAIL';
-    const against = r.baseline_ns_per_op === null ? `${r.ratio.toFixed(3)} of the 5 ms target` : `ratio ${r.ratio.toFixed(3)} (target ≤ ${r.target.toFixed(2)})`;
+    const toTarget = r.extra?.ratio_to_target;
+    // restore: a ratio against C, judged by the 5 ms target (a figure from elsewhere, kept as a field).
+    const verdict = toTarget !== undefined ? (toTarget <= 1 ? 'PASS (5 ms)' : 'FAIL (5 ms)') : r.target === null ? '(reported)' : r.ratio <= r.target ? 'PASS' : 'FAIL';
+    const against = r.baseline_ns_per_op === null ? `${r.ratio.toFixed(3)} of the 5 ms target` : r.target === null ? `ratio ${r.ratio.toFixed(3)} to C, ${toTarget}× the 5 ms target` : `ratio ${r.ratio.toFixed(3)} (target ≤ ${r.target.toFixed(2)})`;
     return `${r.scenario.padEnd(17)} kvmts ${ms(r.kvmts_ns_per_op)}  baseline ${ms(r.baseline_ns_per_op)}  ${against} ${verdict}\n${''.padEnd(17)} ${r.note}`;
   });
 }

@@ -15,6 +15,9 @@
  * plugin): the message's delivery, each step of restoreVcpuState down to each state group's push,
  * and the reply; `vCPU call 'simTicks'` is a call that does nothing in the thread — the floor of
  * one round trip to it.
+ * `--cpu-profile` leaves the step timers out and samples the main thread with V8's profiler during
+ * each machine.restore instead (50 µs interval): one more JSON line `{"cpuProfile": {...}}`, the
+ * functions by self and inclusive time in ms per round (lib/cpuprofile.js).
  * Prints one line per round (`round r: total …; step ms …`) and, last, the medians as one JSON
  * line `{"profile": {...}}`. The first round is a warm-up (JIT, page cache), left out of the
  * medians. On a host without /dev/kvm run it in the nested x86 tier (KVMTS_NESTED_CMD).
@@ -34,6 +37,7 @@ const controller = mod('machine/vcpu-controller.js');
 const { BroadcastChannel } = require('node:worker_threads');
 const { performance } = require('node:perf_hooks');
 const HOOK = path.join(__dirname, 'restore-profile-hook.js');
+const { summarizeCpuProfile } = require('./lib/cpuprofile');
 const now = () => performance.timeOrigin + performance.now();
 
 const MIB = 1024 * 1024;
@@ -43,6 +47,8 @@ const opt = (name, fallback) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const memoryMib = opt('--memory-mib', 256);
+/** --cpu-profile: no step timers; V8's sampling profiler runs during each machine.restore of the main thread instead. */
+const CPU_PROFILE = args.includes('--cpu-profile');
 const rounds = opt('--rounds', 6);
 
 /** Step → ns spent in it during the current round (nested steps count in their parent too). */
@@ -50,6 +56,7 @@ let spent = new Map();
 const add = (step, ns) => spent.set(step, (spent.get(step) ?? 0) + ns);
 
 function timed(owner, name, step = name) {
+  if (CPU_PROFILE) return;
   const original = owner[name];
   owner[name] = function (...a) {
     const t0 = process.hrtime.bigint();
@@ -71,8 +78,22 @@ timed(files.CheckpointReader, 'open', 'CheckpointReader.open (manifest)');
 timed(files.CheckpointReader.prototype, 'section', 'reader.section (read + check + parse)');
 timed(chain, 'resolveChain', 'resolveChain');
 for (const step of ['checkFits', 'remapMemory', 'loadMemory', 'restoreVmState', 'afterVcpuThreads', 'close']) timed(restoreMachine.MachineRestore.prototype, step, `MachineRestore.${step}`);
+// The plan's construction (the sections, the config decoded, the chain, the image opened) and the shape check.
+const Plan = restoreMachine.MachineRestore;
+if (!CPU_PROFILE) restoreMachine.MachineRestore = class extends Plan {
+  constructor(...a) {
+    const t0 = process.hrtime.bigint();
+    super(...a);
+    add('new MachineRestore (plan)', Number(process.hrtime.bigint() - t0));
+  }
+};
+try {
+  timed(mod('checkpoint/restore-shape.js'), 'shapeMismatch', 'shapeMismatch');
+} catch {
+  // a tree from before restore-shape.js: the shape check is inside restore-into, not timed
+}
 const call = controller.VcpuController.prototype.call;
-controller.VcpuController.prototype.call = function (method, ...a) {
+if (!CPU_PROFILE) controller.VcpuController.prototype.call = function (method, ...a) {
   const t0 = process.hrtime.bigint();
   // The probe in the vCPU thread (restore-profile-hook.js) times the delivery from here.
   if (method === 'restoreVcpuState') a[0] = { ...a[0], postedAt: now() };
@@ -114,6 +135,24 @@ function config() {
   };
 }
 
+/** A session of this thread's inspector whose post() returns a promise. */
+function profilerSession() {
+  const session = new (require('node:inspector').Session)();
+  session.connect();
+  return { post: (method, params) => new Promise((resolve, reject) => session.post(method, params, (e, r) => (e ? reject(e) : resolve(r)))) };
+}
+
+/** The rounds' summaries summed: total ms, and the top functions by self and by inclusive time, ms per round. */
+function sumProfiles(summaries) {
+  const n = summaries.length;
+  const sum = (kind) => {
+    const m = new Map();
+    for (const s of summaries) for (const [k, ms] of s[kind]) m.set(k, (m.get(k) ?? 0) + ms / n);
+    return [...m].sort((a, b) => b[1] - a[1]).slice(0, 40).map(([k, ms]) => [k, Number(ms.toFixed(3))]);
+  };
+  return { msPerRound: Number((summaries.reduce((t, s) => t + s.totalMs, 0) / n).toFixed(3)), self: sum('self'), inclusive: sum('inclusive') };
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main() {
@@ -129,12 +168,12 @@ async function main() {
     if (!args.includes('--no-settle')) await new Promise((r) => setTimeout(r, 2500));
     // The probe module goes into every vCPU thread as a plugin (it registers nothing).
     const spareConfig = checkpointConfig(dir);
-    const spare = await createMachine({ ...spareConfig, plugins: [...(spareConfig.plugins ?? []), HOOK] }, { console: () => undefined });
+    const spare = await createMachine(CPU_PROFILE ? spareConfig : { ...spareConfig, plugins: [...(spareConfig.plugins ?? []), HOOK] }, { console: () => undefined });
     // The arch plugin's fingerprint and in-kernel components, wrapped on the spare's own plugin object.
     const support = spare.arch.checkpoint;
     timed(support, 'cpuFingerprint', 'arch cpuFingerprint');
     const vmComponents = support.vmComponents.bind(support);
-    support.vmComponents = (cfg) =>
+    if (!CPU_PROFILE) support.vmComponents = (cfg) =>
       vmComponents(cfg).map((c) => {
         const w = Object.create(c);
         w.restore = (ctx, state) => {
@@ -148,11 +187,20 @@ async function main() {
         return w;
       });
     const all = [];
+    /** Per profiled round: the main thread's time in machine.restore, by function (lib/cpuprofile.js). */
+    const sampled = [];
+    const inspector = CPU_PROFILE ? profilerSession() : undefined;
+    if (inspector) {
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.setSamplingInterval', { interval: 50 });
+    }
     for (let r = 0; r < rounds; r++) {
       spent = new Map();
+      if (CPU_PROFILE && r > 0) await inspector.post('Profiler.start');
       const t0 = process.hrtime.bigint();
       await spare.restore(dir, { verifyMemory: false });
       const t1 = process.hrtime.bigint();
+      if (CPU_PROFILE && r > 0) sampled.push(summarizeCpuProfile((await inspector.post('Profiler.stop')).profile));
       await spare.run({ maxExits: 1 });
       const t2 = process.hrtime.bigint();
       add('machine.restore (total)', Number(t1 - t0));
@@ -169,6 +217,7 @@ async function main() {
     const keys = [...new Set(all.flatMap((row) => Object.keys(row)))];
     const profile = Object.fromEntries(keys.map((k) => [k, Number(median(all.map((row) => row[k] ?? 0)).toFixed(3))]));
     process.stdout.write(`${JSON.stringify({ profile, memoryMib, rounds: all.length })}\n`);
+    if (inspector) process.stdout.write(`${JSON.stringify({ cpuProfile: sumProfiles(sampled), rounds: sampled.length })}\n`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }

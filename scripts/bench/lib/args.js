@@ -1,12 +1,12 @@
 'use strict';
 /**
  * Command line of `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc|--no-gc] [--trim]` (the last four: soak). Pure: returns options or throws ConfigError; run.js prints the message.
+ * [--warmup N] [--cpl 0|3] [--arch A] [--only restore] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc|--no-gc] [--trim]` (the last four: soak). Pure: returns options or throws ConfigError; run.js prints the message.
  */
 const { ConfigError } = require('@kvmts/core');
 
 // arch and cpus have no default: a benchmark that uses them decides (boot: the host's arch, 1 and 2 vCPUs).
-const DEFAULTS = Object.freeze({ json: false, gc: true, trim: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000, memoryMib: 1024 });
+const DEFAULTS = Object.freeze({ only: undefined, json: false, gc: true, trim: false, iterations: 100000, rounds: 3, warmup: 5000, cpl: 0, runs: 5, arch: undefined, cpus: undefined, exits: 10000000, slice: 1000000, memoryMib: 1024 });
 
 /** Integer options: name → smallest allowed value, or the list of allowed values. */
 const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs: 1, cpus: 1, exits: 1, slice: 1, 'memory-mib': 80 };
@@ -18,7 +18,7 @@ const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs
 const FLAG_OPTIONS = ['json', 'gc', 'no-gc', 'trim'];
 
 /** Word options: name → the allowed words. */
-const WORD_OPTIONS = { arch: ['arm64', 'x86_64'] };
+const WORD_OPTIONS = { arch: ['arm64', 'x86_64'], only: ['restore'] };
 
 function parseWord(name, text) {
   if (text === undefined || !WORD_OPTIONS[name].includes(text)) {

@@ -143,14 +143,22 @@ export class CheckpointReader {
   /** Open the checkpoint at `dir`. `missing` when there is none; manifest errors as parseManifest. */
   static open(dir: string): CheckpointReader {
     const location = checkpointLocation(dir);
-    if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
     const manifestPath = path.join(location, MANIFEST_FILE);
-    if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
     // The manifest checks itself (its own SHA-256) as it is parsed; an unchanged file parsed before is reused (verified-cache.ts).
-    const manifest = verifiedRead(manifestPath, `manifest of ${dir}`, () => parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir));
+    // Whether the directory and the manifest exist is asked only when it is read (a reused one exists: its identity was just read).
+    const manifest = verifiedRead(manifestPath, `manifest of ${dir}`, () => {
+      if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
+      if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
+      return parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir);
+    });
     const image = path.join(location, manifest.memory.file);
-    if (!fs.existsSync(image)) throw new CheckpointError(`${dir}/${manifest.memory.file}`, 'the memory image is missing', { code: 'missing' });
-    checkMemoryImage(`${dir}/${manifest.memory.file}`, image, manifest.memory.bytes);
+    try {
+      checkMemoryImage(`${dir}/${manifest.memory.file}`, image, manifest.memory.bytes);
+    } catch (e) {
+      // Its stat failed or disagreed: say 'missing' when it is not there at all (asked only then).
+      if (!fs.existsSync(image)) throw new CheckpointError(`${dir}/${manifest.memory.file}`, 'the memory image is missing', { code: 'missing' });
+      throw e;
+    }
     return new CheckpointReader(location, manifest);
   }
 

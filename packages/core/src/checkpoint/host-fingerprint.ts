@@ -13,8 +13,20 @@ import { toTagged } from './tagged-json';
 
 const byKvm = new WeakMap<Kvm, WeakMap<ArchCheckpointSupport, Map<string, CpuFingerprint>>>();
 
+/** The config shape's key, once per config object (a machine's config is its own for its life: every restore into it asks again). */
+const keys = new WeakMap<MachineConfig, string>();
+
+function shapeKey(config: MachineConfig): string {
+  let key = keys.get(config);
+  if (key === undefined) {
+    key = JSON.stringify(toTagged({ arch: config.arch, cpus: config.cpus ?? 1, archOptions: config.archOptions ?? null }, 'config'));
+    keys.set(config, key);
+  }
+  return key;
+}
+
 export function hostFingerprint(support: ArchCheckpointSupport, kvm: Kvm, config: MachineConfig): CpuFingerprint {
-  const key = JSON.stringify(toTagged({ arch: config.arch, cpus: config.cpus ?? 1, archOptions: config.archOptions ?? null }, 'config'));
+  const key = shapeKey(config);
   let bySupport = byKvm.get(kvm);
   if (!bySupport) byKvm.set(kvm, (bySupport = new WeakMap()));
   let known = bySupport.get(support);

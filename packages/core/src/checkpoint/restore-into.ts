@@ -19,35 +19,12 @@ import { CheckpointError, LifecycleError } from '../errors/errors';
 import type { MachineConfig } from '../machine/machine-config';
 import { CheckpointReader } from './checkpoint-files';
 import { MachineRestore, type RestoreOptions } from './restore-machine';
-import { fromTagged, toTagged } from './tagged-json';
+import { fromTagged } from './tagged-json';
 import type { MachinePartsWithVcpus } from './machine-parts';
+import { shapeMismatch } from './restore-shape';
 
 /** Options of Machine.restore: RestoreOptions without the host-side config (the machine has its own). */
 export type RestoreIntoOptions = Omit<RestoreOptions, 'config'>;
-
-/** Config fields that shape what a checkpoint holds state for: they must equal the saved ones. */
-const SHAPING_FIELDS = ['archOptions', 'devices'] as const;
-
-const canonical = (value: unknown, where: string): string => JSON.stringify(toTagged(value ?? null, where));
-
-/** Why the machine cannot take this checkpoint's state, or undefined when it can. */
-function shapeMismatch(parts: MachinePartsWithVcpus, plan: MachineRestore, manifest: CheckpointReader['manifest']): string | undefined {
-  if (manifest.arch !== parts.config.arch) return `the checkpoint is of an ${manifest.arch} machine, this one is ${parts.config.arch}`;
-  if (manifest.vcpus !== parts.vcpus.length) return `the checkpoint has ${manifest.vcpus} vCPUs, this machine ${parts.vcpus.length}`;
-  const saved = manifest.memory.regions;
-  const here = parts.vm.regions;
-  const key = (r: { name: string; guestPhysAddr: number; size: number; kvmMap: boolean; inAddrMap: boolean; readOnly: boolean }) =>
-    `'${r.name}' at 0x${r.guestPhysAddr.toString(16)}, ${r.size} bytes${r.kvmMap ? '' : ', not a KVM slot'}${r.inAddrMap ? '' : ', not in the address map'}${r.readOnly ? ', read-only' : ''}`;
-  if (saved.length !== here.length || saved.some((r, i) => key(r) !== key(here[i]))) {
-    return `memory regions differ: saved ${saved.map(key).join('; ')}, this machine ${here.map(key).join('; ')}`;
-  }
-  for (const field of SHAPING_FIELDS) {
-    const a = canonical((plan.config as unknown as Record<string, unknown>)[field], `checkpoint config.${field}`);
-    const b = canonical((parts.config as unknown as Record<string, unknown>)[field], `machine config.${field}`);
-    if (a !== b) return `config.${field} differs: saved ${a}, this machine ${b}`;
-  }
-  return undefined;
-}
 
 /**
  * Put the checkpoint at `dir` into the stopped machine `parts` describe (see the file header).
@@ -62,7 +39,7 @@ export async function restoreIntoMachine(parts: MachinePartsWithVcpus, dir: stri
   const reader = CheckpointReader.open(dir);
   const plan = new MachineRestore(reader, { ...options, arch: parts.config.arch });
   try {
-    const mismatch = shapeMismatch(parts, plan, reader.manifest);
+    const mismatch = shapeMismatch(parts, reader.manifest);
     if (mismatch) throw new CheckpointError(dir, `does not fit this machine: ${mismatch}. Create the machine from checkpointConfig(dir), or restore with restoreMachine(dir)`, { code: 'incompatible' });
     plan.checkFits(parts);
     beforeChange();
