@@ -35,6 +35,26 @@ describe('shapeMismatch', () => {
     expect(shapeMismatch(machine({}), manifestOf({}))).toBeUndefined();
   });
 
+  it('fits a machine whose config has the same content in another key order (keys compared sorted)', () => {
+    const reordered = {
+      devices: [{ options: { irq: 4, port: 0x3f8 }, name: 'com1', type: 'uart8250' }],
+      archOptions: { blob: new Uint8Array([1, 2, 3]), cpuid: { set: [{ ecx: 1n << 31n, leaf: 1 }] }, irqchip: 'kernel' },
+    } as unknown as Partial<MachineConfig>;
+    expect(shapeMismatch(machine(reordered), manifestOf(options))).toBeUndefined();
+    // Arrays keep their order: the same devices listed the other way round do not fit.
+    const two = { devices: [{ type: 'a', name: 'x' }, { type: 'b', name: 'y' }] } as unknown as Partial<MachineConfig>;
+    const swapped = { devices: [{ type: 'b', name: 'y' }, { type: 'a', name: 'x' }] } as unknown as Partial<MachineConfig>;
+    expect(shapeMismatch(machine(swapped), manifestOf(two))).toMatch(/^config\.devices differs/);
+  });
+
+  it('compares the regions on every call: a region the VM gained after the first restore is seen', () => {
+    const regions = [RAM];
+    const m = machine(options, regions);
+    expect(shapeMismatch(m, manifestOf(options))).toBeUndefined();
+    regions.push({ ...RAM, name: 'rom', guestPhysAddr: 0xfff00000, size: 4096, readOnly: true });
+    expect(shapeMismatch(m, manifestOf(options))).toMatch(/^memory regions differ: .*'rom' at 0xfff00000, 4096 bytes, read-only$/);
+  });
+
   it('names the arch, the vCPU count and the regions before the config fields', () => {
     expect(shapeMismatch(machine(options), { ...manifestOf(options), arch: 'arm64' })).toBe('the checkpoint is of an arm64 machine, this one is x86_64');
     expect(shapeMismatch(machine(options, [RAM], 2), manifestOf(options))).toBe('the checkpoint has 1 vCPUs, this machine 2');
@@ -51,11 +71,11 @@ describe('shapeMismatch', () => {
   it('names the first shaping field that differs, both sides in canonical JSON', () => {
     const other = { ...options, archOptions: { ...(options.archOptions as object), irqchip: 'userspace' } } as Partial<MachineConfig>;
     expect(shapeMismatch(machine(other), manifestOf(options))).toBe(
-      'config.archOptions differs: saved {"irqchip":"kernel","cpuid":{"set":[{"leaf":1,"ecx":{"$bigint":"0x80000000"}}]},"blob":{"$bytes":"AQID"}}, ' +
-        'this machine {"irqchip":"userspace","cpuid":{"set":[{"leaf":1,"ecx":{"$bigint":"0x80000000"}}]},"blob":{"$bytes":"AQID"}}',
+      'config.archOptions differs: saved {"blob":{"$bytes":"AQID"},"cpuid":{"set":[{"ecx":{"$bigint":"0x80000000"},"leaf":1}]},"irqchip":"kernel"}, ' +
+        'this machine {"blob":{"$bytes":"AQID"},"cpuid":{"set":[{"ecx":{"$bigint":"0x80000000"},"leaf":1}]},"irqchip":"userspace"}',
     );
     expect(shapeMismatch(machine({ ...options, devices: [] }), manifestOf(options))).toBe(
-      'config.devices differs: saved [{"type":"uart8250","name":"com1","options":{"port":1016,"irq":4}}], this machine []',
+      'config.devices differs: saved [{"name":"com1","options":{"irq":4,"port":1016},"type":"uart8250"}], this machine []',
     );
     // Absent and undefined are the same (toTagged drops undefined; neither side has the field).
     expect(shapeMismatch(machine({ devices: undefined }), manifestOf({}))).toBeUndefined();

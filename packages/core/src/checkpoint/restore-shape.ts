@@ -3,12 +3,13 @@
  * checkpoint holds state for: the arch, the vCPU count, the memory regions and the config fields
  * that shape it (SHAPING_FIELDS: arch options and devices), which must equal the saved ones.
  *
- * A warm restore asks this every time, so each side's shape is one string computed once: the
- * machine's from its config object (kept per object: a machine's config never changes), the
- * checkpoint's straight from the manifest's config, which is tagged JSON already — the canonical
- * form, so no decode and re-encode. The strings are equal exactly when every field is: both are
- * JSON.stringify of toTagged of the value (the manifest's was written that way, and a JSON round
- * trip keeps key order). Only when they differ is each field compared, to name the difference.
+ * A warm restore asks this every time, so each side's config fields are canonicalised once: the
+ * machine's per config object (a machine's config is its own for its life), the checkpoint's per
+ * manifest object (an unchanged manifest is parsed once and reused: verified-cache.ts), straight
+ * from the manifest's tagged JSON, no decode and re-encode. Canonical means tagged JSON with the
+ * keys of every object sorted, so two configs with the same content in another key order (a
+ * config written by hand against one from checkpointConfig(dir)) fit. The regions are compared
+ * each time: a VM may gain regions after it was made, and there are only a few.
  */
 import type { MachineConfig } from '../machine/machine-config';
 import type { CheckpointManifest } from './manifest';
@@ -37,43 +38,45 @@ export interface MachineShapeSource {
 const regionKey = (r: RegionShape): string =>
   `'${r.name}' at 0x${r.guestPhysAddr.toString(16)}, ${r.size} bytes${r.kvmMap ? '' : ', not a KVM slot'}${r.inAddrMap ? '' : ', not in the address map'}${r.readOnly ? ', read-only' : ''}`;
 
-/** One shaping field in canonical form: JSON of its tagged value (null when absent). */
-const fieldJson = (tagged: unknown): string => JSON.stringify(tagged ?? null);
-
-interface Shape {
-  readonly regions: string;
-  readonly fields: readonly string[];
+/** Tagged JSON with every object's keys in sorted order: equal strings exactly when the contents are equal. */
+export function canonicalJson(tagged: unknown): string {
+  return JSON.stringify(tagged ?? null, (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
 }
 
-/** The machine side, per config object: its regions never change, neither does its config. */
-const machineShapes = new WeakMap<MachineConfig, Shape>();
+/** The shaping fields of each config (machine) or manifest config (checkpoint) object, canonical. */
+const fieldsByObject = new WeakMap<object, readonly string[]>();
 
-function machineShape(parts: MachineShapeSource): Shape {
-  let shape = machineShapes.get(parts.config);
-  if (shape === undefined) {
-    const config = parts.config as unknown as Record<string, unknown>;
-    shape = {
-      regions: parts.vm.regions.map(regionKey).join('; '),
-      fields: SHAPING_FIELDS.map((f) => fieldJson(toTagged(config[f] ?? null, `machine config.${f}`))),
-    };
-    machineShapes.set(parts.config, shape);
-  }
-  return shape;
+function canonicalFields(owner: object, fields: () => readonly string[]): readonly string[] {
+  let known = fieldsByObject.get(owner);
+  if (known === undefined) fieldsByObject.set(owner, (known = fields()));
+  return known;
 }
 
-/** The checkpoint side, from the manifest's tagged config (its regions as saved). */
-function savedShape(manifest: Pick<CheckpointManifest, 'config' | 'memory'>): Shape {
-  const config = (manifest.config ?? {}) as Record<string, unknown>;
-  return { regions: manifest.memory.regions.map(regionKey).join('; '), fields: SHAPING_FIELDS.map((f) => fieldJson(config[f])) };
+function machineFields(config: MachineConfig): readonly string[] {
+  const record = config as unknown as Record<string, unknown>;
+  return canonicalFields(config, () => SHAPING_FIELDS.map((f) => canonicalJson(toTagged(record[f] ?? null, `machine config.${f}`))));
+}
+
+/** The checkpoint's, from the manifest's config: tagged JSON already. */
+function savedFields(manifestConfig: unknown): readonly string[] {
+  const record = (manifestConfig ?? {}) as Record<string, unknown>;
+  const compute = () => SHAPING_FIELDS.map((f) => canonicalJson(record[f]));
+  return typeof manifestConfig === 'object' && manifestConfig !== null ? canonicalFields(manifestConfig, compute) : compute();
 }
 
 /** Why the machine cannot take this checkpoint's state, or undefined when it can. */
 export function shapeMismatch(parts: MachineShapeSource, manifest: Pick<CheckpointManifest, 'arch' | 'vcpus' | 'config' | 'memory'>): string | undefined {
   if (manifest.arch !== parts.config.arch) return `the checkpoint is of an ${manifest.arch} machine, this one is ${parts.config.arch}`;
   if (manifest.vcpus !== parts.vcpus.length) return `the checkpoint has ${manifest.vcpus} vCPUs, this machine ${parts.vcpus.length}`;
-  const here = machineShape(parts);
-  const saved = savedShape(manifest);
-  if (saved.regions !== here.regions) return `memory regions differ: saved ${saved.regions}, this machine ${here.regions}`;
-  const at = SHAPING_FIELDS.findIndex((_, i) => saved.fields[i] !== here.fields[i]);
-  return at < 0 ? undefined : `config.${SHAPING_FIELDS[at]} differs: saved ${saved.fields[at]}, this machine ${here.fields[at]}`;
+  const savedRegions = manifest.memory.regions.map(regionKey).join('; ');
+  const regions = parts.vm.regions.map(regionKey).join('; ');
+  if (savedRegions !== regions) return `memory regions differ: saved ${savedRegions}, this machine ${regions}`;
+  const saved = savedFields(manifest.config);
+  const here = machineFields(parts.config);
+  const at = SHAPING_FIELDS.findIndex((_, i) => saved[i] !== here[i]);
+  return at < 0 ? undefined : `config.${SHAPING_FIELDS[at]} differs: saved ${saved[at]}, this machine ${here[at]}`;
 }
