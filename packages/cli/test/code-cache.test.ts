@@ -149,9 +149,9 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
         l
           .split(root)
           .join('<root>')
-          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started(; key hashed)?\)$/, '')
-          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started; key from the build's digest\)$/, ' (digest)')
-          .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the thread started\)$/, ' evaluated'),
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the process started(; key hashed)?\)$/, '')
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the process started; key from the build's digest\)$/, ' (digest)')
+          .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the process started\)$/, ' evaluated'),
       );
   const cacheName = (profile?: string) => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)), profile);
   const caches = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.endsWith('.js')).sort() : []);

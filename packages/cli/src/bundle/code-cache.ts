@@ -34,7 +34,8 @@
  * compiled); a vCPU thread once it has handled its first message (its machine's `build`: the
  * CPU and devices are made then), as its thread may be ended without an exit event.
  *
- * This module loads only Node built-ins: it runs before the bundle, in every thread.
+ * This module loads only Node built-ins and the loaders' own small modules (./stamp.ts,
+ * ./startup-trace.ts): it runs before the bundle, in every thread.
  */
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -43,13 +44,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
+import { msSinceProcessStart, startupTraced } from './startup-trace';
 
 /** `auto` (default: use and make caches) or `0` (compile normally, read and write nothing). */
 export const CODE_CACHE_ENV = 'KVMTS_CODE_CACHE';
 /** The per-user cache directory, instead of $XDG_CACHE_HOME/kvmts/code-cache. */
 export const CODE_CACHE_DIR_ENV = 'KVMTS_CODE_CACHE_DIR';
-/** `1`: say on stderr what happened to each bundle's cache (tests, benchmarks, curious users). */
-export const CODE_CACHE_TRACE_ENV = 'KVMTS_CODE_CACHE_TRACE';
+export { CODE_CACHE_TRACE_ENV } from './startup-trace';
+export { BUNDLE_DIGESTS_KEY } from './stamp';
 
 /** A cache file: MAGIC, the 32-byte key, the 32-byte SHA-256 of the V8 data, the V8 data. */
 const MAGIC = Buffer.from('KVMTSCC1', 'latin1');
@@ -93,9 +95,6 @@ export interface RecordedDigest {
   readonly mtimeMs: number;
   readonly sha256: string;
 }
-
-/** The environment data key under which dist/bin.js passes the build's digests to the vCPU threads. */
-export const BUNDLE_DIGESTS_KEY = 'kvmts.bundle.digests';
 
 /**
  * The recorded digest of a file whose fstat is `st`, when there is one and the file still has
@@ -324,12 +323,12 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
       ? { state: 'miss' }
       : { state: script.cachedDataRejected ? 'rejected' : 'used', file: cached.file };
   const t2 = process.hrtime.bigint();
-  const trace = env[CODE_CACHE_TRACE_ENV] === '1' ? (line: string) => process.stderr.write(`kvmts: code cache: ${path.basename(bundleFile)} ${line}\n`) : undefined;
+  const trace = startupTraced(env) ? (line: string) => process.stderr.write(`kvmts: code cache: ${path.basename(bundleFile)} ${line}\n`) : undefined;
   const ms = (from: bigint, to: bigint): string => (Number(to - from) / 1e6).toFixed(1);
   // Said before evaluating: a program may end the process from its top level (commander's --help).
-  const since = (): string => performance.now().toFixed(1);
+  const since = (): string => msSinceProcessStart().toFixed(1);
   const keyFrom = off ? '' : known ? "; key from the build's digest" : '; key hashed';
-  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the thread started${keyFrom})`);
+  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the process started${keyFrom})`);
   if (trace && options.writeAt === 'exit') process.once('exit', () => trace(`process exits ${since()} ms after it started`));
 
   // After a miss or a refusal: a new cache, to the user's directory or else beside the bundle.
@@ -355,7 +354,7 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   wrapper.call(mod.exports, mod.exports, bundleRequire, mod, bundleFile, path.dirname(bundleFile));
   mod.loaded = true;
   const t3 = process.hrtime.bigint();
-  trace?.(`evaluated in ${ms(t2, t3)} ms (${since()} ms after the thread started)`);
+  trace?.(`evaluated in ${ms(t2, t3)} ms (${since()} ms after the process started)`);
   if (targets.length > 0 && options.writeAt !== 'exit') {
     // A vCPU thread's first message is handled by the bundle's listener, registered by now and
     // so run first; the cache is made once that handler is done.

@@ -52,6 +52,12 @@ export interface CreateMachineOptions {
   readonly console?: (bytes: Uint8Array) => void;
   /** Put a checkpoint's state back while composing (restoreMachine passes this; see checkpoint/). */
   readonly restore?: MachineRestoreHooks;
+  /**
+   * Told as composing passes a step, for start-up timing (`kvmts boot --json`'s startupSteps):
+   * `vm-prepared` once the VM, its memory and the boot image are in place in this thread, right
+   * before the vCPU threads are asked to build their vCPUs (what follows is waiting for them).
+   */
+  readonly onStep?: (step: 'vm-prepared') => void;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -154,6 +160,7 @@ export class Machine<Boot = unknown> {
     vcpuWorkerPool.prewarm(script, vcpuCount(config));
 
     const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container);
+    options.onStep?.('vm-prepared');
     const { kvm, vm, memory } = prepared;
     const vcpus: VcpuController[] = [];
     try {
