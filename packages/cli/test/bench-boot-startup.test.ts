@@ -41,7 +41,7 @@ const STDERR = [
 
 const SUMMARY = {
   startMs: 3100,
-  startupSteps: { 'cli-loaded': 1300, 'kernel-opened': 1700, 'initrd-opened': 1750, 'inputs-read': 2000, 'vm-prepared': 2300, 'machine-built': 3000, 'inputs-released': 3050 },
+  startupSteps: { 'cli-loaded': 1300, 'kernel-opened': 1700, 'initrd-opened': 1750, 'inputs-read': 2000, 'vm-prepared': 2300, 'boot-files-read': 2600, 'machine-built': 3000, 'inputs-released': 3050 },
 };
 
 describe('bench boot-startup', () => {
@@ -78,8 +78,9 @@ describe('bench boot-startup', () => {
       ['kernel opened (BootFile; or read)', 400],
       ['initrd opened (or read)', 50],
       ['arch plugin found + loaded, Linux profile', 250],
-      ['VM prepared (VM, RAM + kernel, GIC, devices)', 300],
-      ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', 700],
+      ['VM prepared (VM, RAM, GIC, devices, boot layout; before: and the kernel read)', 300],
+      ['kernel + initrd read into guest RAM, beside the vCPU build', 300],
+      ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', 400],
       ['inputs released, console, signals → machine.run()', 100],
     ]);
     expect(p.main.reduce((sum, [, ms]) => sum + (ms ?? 0), 0)).toBeCloseTo(SUMMARY.startMs, 6);
@@ -96,17 +97,20 @@ describe('bench boot-startup', () => {
     expect(p.codeCache).toEqual({ cli: 'used', worker: 'used' });
     // An older build without startupSteps or start-up lines: only what its trace says, the rest in the next phase it names.
     const old = startupPhases({ startMs: 3500 }, OLD_STDERR);
-    expect(old.main.map(([, ms]) => ms)).toEqual([null, 680, 120.5, 210, null, null, null, null, null, null, null]);
+    expect(old.main.map(([, ms]) => ms)).toEqual([null, 680, 120.5, 210, null, null, null, null, null, null, null, null]);
     expect(old.worker.map(([, ms]) => ms)).toEqual([null, null, 300, 100, 200, 150, 750, null]);
-    // One with steps but before 'vm-prepared': the whole machine build is the one phase.
-    const { 'vm-prepared': _, ...olderSteps } = SUMMARY.startupSteps;
-    expect(startupPhases({ startMs: 3100, startupSteps: olderSteps }, OLD_STDERR).main.slice(8, 10).map(([, ms]) => ms)).toEqual([null, 1000]);
+    // One with steps but before 'vm-prepared': the whole machine build is the one phase; before
+    // 'boot-files-read': the wait from the VM prepared.
+    const { 'vm-prepared': _, 'boot-files-read': __, ...olderSteps } = SUMMARY.startupSteps;
+    expect(startupPhases({ startMs: 3100, startupSteps: olderSteps }, OLD_STDERR).main.slice(8, 11).map(([, ms]) => ms)).toEqual([null, null, 1000]);
+    const { 'boot-files-read': ___, ...vmPrepared } = SUMMARY.startupSteps;
+    expect(startupPhases({ startMs: 3100, startupSteps: vmPrepared }, OLD_STDERR).main.slice(8, 11).map(([, ms]) => ms)).toEqual([300, null, 700]);
   });
 
   it('takes medians per phase and prints them side by side', () => {
     const a = startupPhases(SUMMARY, STDERR);
-    const b = startupPhases({ ...SUMMARY, startMs: 3300, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1900, 'initrd-opened': 1950, 'inputs-read': 2200, 'vm-prepared': 2500, 'machine-built': 3200 } }, STDERR);
-    const c = startupPhases({ ...SUMMARY, startMs: 2900, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1500, 'initrd-opened': 1550, 'inputs-read': 1800, 'vm-prepared': 2100, 'machine-built': 2800 } }, STDERR);
+    const b = startupPhases({ ...SUMMARY, startMs: 3300, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1900, 'initrd-opened': 1950, 'inputs-read': 2200, 'vm-prepared': 2500, 'boot-files-read': 2800, 'machine-built': 3200 } }, STDERR);
+    const c = startupPhases({ ...SUMMARY, startMs: 2900, startupSteps: { ...SUMMARY.startupSteps, 'kernel-opened': 1500, 'initrd-opened': 1550, 'inputs-read': 1800, 'vm-prepared': 2100, 'boot-files-read': 2400, 'machine-built': 2800 } }, STDERR);
     const m = medianPhases([a, b, c]);
     expect(m.startMs).toBe(3100);
     expect(m.main[5]).toEqual(['kernel opened (BootFile; or read)', 400]);

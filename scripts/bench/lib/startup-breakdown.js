@@ -74,8 +74,9 @@ const MAIN_PHASES = [
   ['kernel opened (BootFile; or read)', (s) => diff(s, 'cli-loaded', 'kernel-opened')],
   ['initrd opened (or read)', (s) => diff(s, 'kernel-opened', 'initrd-opened')],
   ['arch plugin found + loaded, Linux profile', (s) => diff(s, 'initrd-opened', 'inputs-read')],
-  ['VM prepared (VM, RAM + kernel, GIC, devices)', (s) => diff(s, 'inputs-read', 'vm-prepared')],
-  ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', (s) => (s['vm-prepared'] !== undefined ? diff(s, 'vm-prepared', 'machine-built') : diff(s, 'inputs-read', 'machine-built'))],
+  ['VM prepared (VM, RAM, GIC, devices, boot layout; before: and the kernel read)', (s) => diff(s, 'inputs-read', 'vm-prepared')],
+  ['kernel + initrd read into guest RAM, beside the vCPU build', (s) => diff(s, 'vm-prepared', 'boot-files-read')],
+  ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', (s) => diff(s, lastOf(s, ['boot-files-read', 'vm-prepared', 'inputs-read']), 'machine-built')],
   ['inputs released, console, signals → machine.run()', (s, t, startMs) => (s['machine-built'] !== undefined ? startMs - s['machine-built'] : null)],
 ];
 
@@ -93,6 +94,9 @@ const WORKER_PHASES = [
   ['vCPU thread ready for its machine at (ms since the process started)', (t) => (t.worker && t.worker.evaluatedAtMs !== undefined ? t.worker.evaluatedAtMs : null)],
   ['main thread waited for it (ready − VM prepared)', (t, s) => (t.worker && t.worker.evaluatedAtMs !== undefined && s['vm-prepared'] !== undefined ? Math.max(0, t.worker.evaluatedAtMs - s['vm-prepared']) : null)],
 ];
+
+/** The first of `names` that `steps` has (the latest step a build took, for builds with fewer). */
+const lastOf = (steps, names) => names.find((n) => steps[n] !== undefined);
 
 function diff(steps, from, to) {
   return steps[from] !== undefined && steps[to] !== undefined ? steps[to] - steps[from] : null;

@@ -15,6 +15,14 @@ import { SHARED_FILES_BUFFER_KEY, readSharedFiles } from './prewarm';
 parentPort!.once('message', () => {
   shareBundledModules(BUNDLED_PACKAGES, require, readSharedFiles(getEnvironmentData(SHARED_FILES_BUFFER_KEY)));
 });
+// While the thread waits for its machine, it evaluates the host's arch plugin (the bundle's
+// copy), which the machine's build requires first thing: under an emulated CPU that is about
+// half of the build (scripts/bench/README.md, `boot`), which would otherwise follow the main
+// thread's VM set-up. A machine of the host's arch is what `kvmts` builds; for another the
+// build loads its own as before.
+const HOST_ARCH_PLUGINS: Readonly<Partial<Record<string, string>>> = { arm64: '@kvmts/arch-arm64', x64: '@kvmts/arch-x86' };
+const hostArchPlugin = HOST_ARCH_PLUGINS[process.arch];
+if (hostArchPlugin !== undefined) setImmediate(() => BUNDLED_PACKAGES[hostArchPlugin]());
 // Core's worker entry is not among its exports; scripts/bundle/build.js maps this name to
 // core's dist/machine/vcpu-worker.js. Only ever evaluated inside the bundle.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
