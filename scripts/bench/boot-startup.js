@@ -6,12 +6,16 @@
  * booted a few times with `kvmts boot --json` (its `startupSteps`) and the code-cache loader's
  * trace (KVMTS_CODE_CACHE_TRACE=1), medians per step (lib/startup-breakdown.js).
  *
- *   node scripts/bench/boot-startup.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--cli <kvmts bin.js>] [--before <kvmts bin.js>] [--profile] [--json]
+ *   node scripts/bench/boot-startup.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--cli <kvmts bin.js>] [--before <kvmts bin.js>] [--read-inputs-side] [--profile] [--json]
  *
- * Sides, alternating after one untimed boot of each (code caches, page cache): `now`, this
+ * Sides, alternating after one untimed boot of each (code caches, page cache), the order of
+ * the sides rotating from round to round (so no side always boots first): `now`, this
  * checkout's CLI (or --cli: a copy of a build, so that this checkout can be rebuilt while a
  * nested run reads it); with --before, another build (e.g. the previous commit's, built in a copy of
- * the repository): the same steps, so one run compares both on the same loaded machine.
+ * the repository): the same steps, so one run compares both on the same loaded machine; with
+ * --read-inputs-side, `now` once more with KVMTS_BOOT_READ_INPUTS=1 (`read`: the kernel and
+ * initrd read into memory and copied into guest RAM, instead of read straight into it), whose
+ * run → marker (readyMs) shows whether the guest's part depends on how the kernel got there.
  * --profile: one more boot per side under `node --cpu-prof` (every thread), the profiles
  * written to --prof-dir and summed by function (lib/cpuprofile.js).
  * Like the boot benchmark it runs itself inside the arch's nested tier where this host cannot
@@ -26,13 +30,14 @@ const { BenchError } = require('./lib/errors');
 const { timedBoot } = require('./lib/boot-run');
 const { ARCHES, commands, guestInputs, kvmtsSummary } = require('./boot');
 const { startupPhases, medianPhases, phaseTable } = require('./lib/startup-breakdown');
+const { median } = require('./lib/stats');
 const { summarizeCpuProfile } = require('./lib/cpuprofile');
 const { canRunHere, runInNestedTier } = require('./lib/boot-probe-host');
 
 const REPO = path.resolve(__dirname, '..', '..');
 
 function parseCommandLine(argv) {
-  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 3, cli: undefined, before: undefined, profile: false, profDir: undefined, json: false };
+  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 3, cli: undefined, before: undefined, readInputsSide: false, profile: false, profDir: undefined, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -44,10 +49,11 @@ function parseCommandLine(argv) {
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--before') o.before = path.resolve(value());
     else if (a === '--cli') o.cli = path.resolve(value());
+    else if (a === '--read-inputs-side') o.readInputsSide = true;
     else if (a === '--profile') o.profile = true;
     else if (a === '--prof-dir') o.profDir = path.resolve(value());
     else if (a === '--json') o.json = true;
-    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --cli <kvmts bin.js>, --before <kvmts bin.js>, --profile, --prof-dir <dir>, --json)`);
+    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --cli <kvmts bin.js>, --before <kvmts bin.js>, --read-inputs-side, --profile, --prof-dir <dir>, --json)`);
   }
   if (!ARCHES[o.arch]) throw new BenchError(`--arch ${o.arch}: known are ${Object.keys(ARCHES).join(', ')}`);
   for (const k of ['cpus', 'runs']) if (!Number.isInteger(o[k]) || o[k] < 1) throw new BenchError(`--${k} expects a whole number ≥ 1`);
@@ -66,6 +72,12 @@ function profileLines(dir, top = 25) {
   return lines;
 }
 
+/** `list` rotated left by `n`: round n's order of the sides (each side boots first in turn). */
+function rotated(list, n) {
+  const k = n % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
 async function runHere(o, say) {
   const spec = ARCHES[o.arch];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-boot-startup-'));
@@ -73,17 +85,19 @@ async function runHere(o, say) {
     const inputs = guestInputs(spec, dir);
     const cmd = commands(spec, inputs, o.cpus);
     const env = { ...process.env, KVMTS_CODE_CACHE_TRACE: '1' };
+    const now = o.cli ?? cmd.kvmts.args[0];
     const sides = [
-      { label: 'now', bin: o.cli ?? cmd.kvmts.args[0] },
+      { label: 'now', bin: now },
       ...(o.before ? [{ label: 'before', bin: o.before }] : []),
+      ...(o.readInputsSide ? [{ label: 'read', bin: now, env: { KVMTS_BOOT_READ_INPUTS: '1' } }] : []),
     ].map((s) => ({ ...s, boots: [], spawnMs: [], readyMs: [] }));
     const boot = async (side, nodeArgs = []) => {
-      const r = await timedBoot({ label: side.label, bin: process.execPath, args: [...nodeArgs, side.bin, ...cmd.kvmts.args.slice(1)], env, marker: cmd.kvmts.marker });
+      const r = await timedBoot({ label: side.label, bin: process.execPath, args: [...nodeArgs, side.bin, ...cmd.kvmts.args.slice(1)], env: { ...env, ...side.env }, marker: cmd.kvmts.marker });
       const summary = kvmtsSummary(r.stdout, cmd.append);
       return { r, summary, phases: startupPhases(summary, r.stderr) };
     };
     for (let i = -1; i < o.runs; i++) {
-      for (const side of sides) {
+      for (const side of rotated(sides, Math.max(0, i))) {
         const { r, summary, phases } = await boot(side);
         say(`${i < 0 ? 'warm-up' : `run ${i + 1}/${o.runs}`}: ${side.label.padEnd(7)} start-up ${(phases.startMs / 1000).toFixed(2)} s, spawn → marker ${(r.ns / 1e9).toFixed(2)} s (code cache: ${phases.codeCache.cli}/${phases.codeCache.worker})`);
         if (i < 0) continue;
@@ -118,7 +132,8 @@ function report(result, o) {
   if (!o.json) {
     out(`boot-startup: ${result.arch}, ${result.cpus} vCPU(s); medians (ms) of ${result.sides[0].startMs.length} boot(s) per side`);
     // readyMs: machine.run() → marker, the guest's part (kvmts boot --json).
-    for (const s of result.sides) out(`${s.label}: start-up ${s.startMs.join(', ')} ms; run → marker ${s.readyMs.join(', ')} ms; spawn → marker ${s.spawnMs.join(', ')} ms`);
+    const med = (values) => (values.length ? ` (median ${Math.round(median(values.filter((v) => v !== null)))})` : '');
+    for (const s of result.sides) out(`${s.label}: start-up ${s.startMs.join(', ')} ms${med(s.startMs)}; run → marker ${s.readyMs.join(', ')} ms${med(s.readyMs)}; spawn → marker ${s.spawnMs.join(', ')} ms${med(s.spawnMs)}`);
     for (const line of phaseTable(Object.fromEntries(result.sides.map((s) => [s.label, s.median])))) out(line);
   }
   // One line for the record, whatever the mode.
@@ -140,8 +155,8 @@ async function main() {
   const profDir = o.profile ? path.join(nestedShareDir(spec.nestedTier), 'boot-startup-prof', String(Date.now())) : undefined;
   if (profDir) fs.mkdirSync(profDir, { recursive: true });
   const inner = ['node', 'scripts/bench/boot-startup.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs),
-    ...(o.cli ? ['--cli', o.cli] : []), ...(o.before ? ['--before', o.before] : []), ...(profDir ? ['--profile', '--prof-dir', profDir] : []), ...(o.json ? ['--json'] : [])].join(' ');
-  const code = await runInNestedTier('boot-startup', o.arch, spec, inner, (o.runs + 1 + (o.profile ? 1 : 0)) * (o.before ? 2 : 1), say);
+    ...(o.cli ? ['--cli', o.cli] : []), ...(o.before ? ['--before', o.before] : []), ...(o.readInputsSide ? ['--read-inputs-side'] : []), ...(profDir ? ['--profile', '--prof-dir', profDir] : []), ...(o.json ? ['--json'] : [])].join(' ');
+  const code = await runInNestedTier('boot-startup', o.arch, spec, inner, (o.runs + 1 + (o.profile ? 1 : 0)) * (1 + (o.before ? 1 : 0) + (o.readInputsSide ? 1 : 0)), say);
   if (profDir) {
     // The profiles, copied out of the share into this checkout and summed here.
     const local = path.join(REPO, '.cache', 'boot-startup-prof', path.basename(profDir));
@@ -159,4 +174,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { parseCommandLine, profileLines };
+module.exports = { parseCommandLine, profileLines, rotated };

@@ -3,13 +3,15 @@
  * The kvmts command: the bundled CLI (one file for the CLI and one for its vCPU worker, so Node
  * reads and compiles two files instead of ~250) when it is built and current, else the modular
  * program. KVMTS_CLI_BUNDLE=0 forces the modular one, =1 the bundle (./bundle/stamp.ts).
- * Only the freshness check loads before that choice; the bundle runs with V8's code cache
+ * Only the freshness check loads before that choice; a command that makes a machine then starts
+ * its vCPU threads (./bundle/prewarm.ts), and the bundle runs with V8's code cache
  * (KVMTS_CODE_CACHE=0 turns it off).
  */
 import * as path from 'node:path';
 import { setEnvironmentData } from 'node:worker_threads';
-import { chooseCliBuild } from './bundle/stamp';
-import { BUNDLE_DIGESTS_KEY, CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } from './bundle/code-cache';
+import { BUNDLE_DIGESTS_KEY, BUNDLE_FILES, chooseCliBuild } from './bundle/stamp';
+import { startEarlyVcpuThreadsFor } from './bundle/prewarm';
+import { PROCESS_ORIGIN_KEY, traceStartup } from './bundle/startup-trace';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // `kvmts boot --memory-steps`: the process as Node started it, before any of kvmts loads. The
@@ -21,6 +23,16 @@ if (build.kind === 'error') {
   process.stderr.write(`kvmts: ${build.message}\n`);
   process.exitCode = 1;
 } else if (build.kind === 'bundle') {
+  // What the vCPU threads are handed (environment data, copied when a thread starts): the
+  // build's digests of both bundles, so that no thread hashes its bundle for the cache's key
+  // (./bundle/worker-start.ts), and the process's clock for the start-up trace.
+  if (build.digests) setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
+  setEnvironmentData(PROCESS_ORIGIN_KEY, performance.timeOrigin);
+  // The command's vCPU threads start now, before the CLI bundle (or even the code-cache loader)
+  // is read: Node's worker bootstrap then runs beside this thread's whole start-up (./bundle/prewarm.ts).
+  const threads = startEarlyVcpuThreadsFor(process.argv, path.join(path.dirname(build.file), BUNDLE_FILES.workerStart));
+  if (threads > 0) traceStartup(`${threads} vCPU thread(s) started`);
+  const { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } = require('./bundle/code-cache') as typeof import('./bundle/code-cache');
   const setting = codeCacheSetting(process.env[CODE_CACHE_ENV]);
   if (typeof setting === 'object') {
     process.stderr.write(`kvmts: ${setting.error}\n`);
@@ -28,9 +40,6 @@ if (build.kind === 'error') {
   } else {
     // Compiled with V8's code cache when one matches this bundle and this Node, this command's
     // own when there is one (./bundle/code-cache.ts).
-    // The build's digests of both bundles: no thread hashes its bundle for the cache's key (the
-    // vCPU threads get them as environment data, ./bundle/worker-start.ts).
-    if (build.digests) setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
     runBundle(build.file, { writeAt: 'exit', profile: cliProfile(process.argv), digests: build.digests });
   }
 } else {

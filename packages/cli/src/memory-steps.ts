@@ -15,8 +15,11 @@
  * under emulation): only a run that asks for the steps pays it.
  */
 import * as fs from 'node:fs';
-import * as v8 from 'node:v8';
 import { residentKiBAt, statusKiB } from './memory-use';
+
+/** node:v8, loaded by a run that records steps only (every `kvmts boot` loads this module). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const v8 = (): typeof import('node:v8') => require('node:v8') as typeof import('node:v8');
 
 /** The flag that asks for the steps (on `kvmts boot`, with --json). */
 export const MEMORY_STEPS_FLAG = '--memory-steps';
@@ -104,7 +107,7 @@ export function startMemorySteps(argv: readonly string[]): void {
 export function recordMemoryStep(step: string, guestRamStarts?: readonly bigint[], vcpuHeaps?: Parameters<typeof memoryStepFrom>[5]): MemoryStep {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
   const guest = guestRamStarts && guestRamStarts.length > 0 ? { smaps: fs.readFileSync('/proc/self/smaps', 'utf8'), starts: guestRamStarts } : undefined;
-  const sample = memoryStepFrom(step, performance.now(), status, guest, v8.getHeapStatistics(), vcpuHeaps);
+  const sample = memoryStepFrom(step, performance.now(), status, guest, v8().getHeapStatistics(), vcpuHeaps);
   ((globalThis as StepsHolder)[STEPS] ??= []).push(sample);
   return sample;
 }

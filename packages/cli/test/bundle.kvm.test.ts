@@ -1,7 +1,8 @@
 /**
  * The bundled CLI running a real guest (KVM tier): `kvmts run` with KVMTS_CLI_BUNDLE=1 reads no
- * module file but the launcher, its code-cache loader (which runs the bundle), the vCPU worker's
- * start script (its thread, which runs the worker bundle) and the native addon (counted with
+ * module file but the launcher and its loaders (freshness check, the early vCPU thread's start
+ * with core's vcpu-thread-start, the start-up trace, the code-cache loader, which runs the
+ * bundle), the vCPU worker's start script (its thread, which runs the worker bundle) and the native addon (counted with
  * NODE_DEBUG=module, every thread), runs both bundles through V8's code cache, and gets the
  * modular CLI's answer; its --json reports process start → first KVM_RUN (`startMs`).
  */
@@ -30,11 +31,20 @@ describeKvm('the bundled kvmts CLI on KVM', () => {
     const crc = zlib.crc32(demoData(4096, 9)) >>> 0;
     expect(bundled.json).toMatchObject({ ok: true, guestCrc: crc });
     expect(bundled.loaded).toContain(path.join(CLI, 'bundle', 'vcpu-worker-start.js'));
-    const allowed = [BIN, path.join(CLI, 'dist', 'bundle', 'stamp.js'), path.join(CLI, 'dist', 'bundle', 'code-cache.js'), path.join(CLI, 'bundle', 'vcpu-worker-start.js')];
+    const loaders = ['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].map((f) => path.join(CLI, 'dist', 'bundle', f));
+    const allowed = [BIN, ...loaders, path.resolve(CLI, '..', 'core', 'dist', 'machine', 'vcpu-thread-start.js'), path.join(CLI, 'bundle', 'vcpu-worker-start.js')];
     expect(bundled.loaded.filter((f) => !allowed.includes(f) && !f.endsWith('kvmts_native.node'))).toEqual([]);
     // Both bundles ran through the code cache (used, or made on this first start in this host).
     expect(bundled.stderr).toMatch(/^kvmts: code cache: kvmts\.js (used|miss) /m);
     expect(bundled.stderr).toMatch(/^kvmts: code cache: vcpu-worker\.js (used|miss) /m);
+    // The vCPU thread was started by the launcher, before the CLI bundle was read.
+    const at = (re: RegExp) => Number(re.exec(bundled.stderr)?.[1]);
+    const started = at(/^kvmts: start-up: 1 vCPU thread\(s\) started at ([\d.]+) ms/m);
+    const cliRead = at(/^kvmts: code cache: kvmts\.js \S+ .*; ([\d.]+) ms after the process started/m);
+    expect(started).toBeGreaterThan(0);
+    expect(started).toBeLessThan(cliRead);
+    // And it is the one that served the machine: core's pool adopted it, and started no other.
+    expect(bundled.stderr.match(/^kvmts: start-up: vCPU thread bootstrapped/gm)).toHaveLength(1);
 
     const modular = run('0');
     expect(modular.status).toBe(0);

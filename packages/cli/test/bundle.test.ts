@@ -10,8 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker, setEnvironmentData } from 'node:worker_threads';
 import { BUNDLE_ENV, BUNDLE_FILES, bundleInputs, bundleStaleness, chooseCliBuild, currentStamp } from '../src/bundle/stamp';
-import { BUNDLED_PACKAGES, SHARED_FILES_KEY } from '../src/bundle/shared-modules';
+import { BUNDLED_PACKAGES } from '../src/bundle/shared-modules';
 import { BUNDLE_DIGESTS_KEY } from '../src/bundle/code-cache';
+import { SHARED_FILES_BUFFER_KEY, publishSharedFiles } from '../src/bundle/prewarm';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(REPO, 'packages', 'cli');
@@ -77,9 +78,10 @@ describe('the bundle', () => {
     expect(bundled.status).toBe(0);
     expect(bundled.stdout).toBe(modular.stdout);
     expect(bundled.stdout).toMatch(/^Usage: kvmts \[options\] \[command\]/);
-    // The launcher, its freshness check, its code-cache loader (which reads the bundle itself,
-    // code-cache.test.ts): no other module file is read from disk.
-    expect(bundled.loaded).toEqual([BIN, path.join(CLI, 'dist', 'bundle', 'stamp.js'), path.join(CLI, 'dist', 'bundle', 'code-cache.js')]);
+    // The launcher, its freshness check, the early vCPU threads' start (none for --help) and the
+    // start-up trace, its code-cache loader (which reads the bundle itself, code-cache.test.ts):
+    // no other module file is read from disk.
+    expect(bundled.loaded).toEqual(['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].reduce((files, f) => [...files, path.join(CLI, 'dist', 'bundle', f)], [BIN]));
     expect(modular.loaded.length).toBeGreaterThan(100);
   });
 
@@ -91,7 +93,9 @@ describe('the bundle', () => {
     expect(bundled.status).toBe(1);
     expect(bundled.stderrText).toBe(modular.stderrText);
     expect(bundled.stderrText).toMatch(/^kvmts: ConfigError: --kernel: cannot read \/nonexistent\/kernel: ENOENT/);
-    expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && f !== BIN && !f.endsWith('stamp.js') && !f.endsWith('code-cache.js'))).toEqual([]);
+    // Besides the loaders: core's early thread start (bin.js started this boot's vCPU thread).
+    const loaders = [...['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].map((f) => path.join(CLI, 'dist', 'bundle', f)), path.join(REPO, 'packages', 'core', 'dist', 'machine', 'vcpu-thread-start.js'), BIN];
+    expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && !loaders.includes(f))).toEqual([]);
   });
 
   it('shares every entry point of the @kvmts packages (their exports maps), tsyringe and reflect-metadata', () => {
@@ -103,33 +107,42 @@ describe('the bundle', () => {
     expect(Object.keys(BUNDLED_PACKAGES).sort()).toEqual([...entries, 'reflect-metadata', 'tsyringe'].sort());
   });
 
-  it.each(['resolves the shared packages itself', 'is handed the resolved files'])('has a vCPU worker that starts in a thread reading no module file but itself and the native addon (%s)', async (how) => {
-    // The bundled CLI hands its thread's resolved files to the threads it starts (environment data).
+  it.each(['resolves the shared packages itself', 'is handed the resolved files'])('has a vCPU worker that starts in a thread reading no module file but itself, not even the native addon until it builds a vCPU (%s)', async (how) => {
+    // The bundled CLI hands its thread's resolved files to its vCPU threads (a buffer in their environment data).
     const handed = how === 'is handed the resolved files';
-    setEnvironmentData(SHARED_FILES_KEY, handed ? Object.fromEntries(Object.keys(BUNDLED_PACKAGES).map((name) => [name, null])) : undefined);
+    const buffer = new SharedArrayBuffer(64 * 1024);
+    if (handed) expect(publishSharedFiles(buffer, Object.fromEntries(Object.keys(BUNDLED_PACKAGES).map((name) => [name, null])))).toBe(true);
+    setEnvironmentData(SHARED_FILES_BUFFER_KEY, buffer);
     // And the build's digests (dist/bin.js hands on its stamp's): the thread does not hash its bundle.
     const stamp = JSON.parse(fs.readFileSync(path.join(BUNDLE, BUNDLE_FILES.stamp), 'utf8')) as { digests?: Record<string, { bytes: number; mtimeMs: number; sha256: string }> };
     setEnvironmentData(BUNDLE_DIGESTS_KEY, handed ? stamp.digests : undefined);
     // The script the CLI's vCPU threads start: it runs the worker bundle with its code cache.
     const worker = new Worker(path.join(BUNDLE, BUNDLE_FILES.workerStart), { stdout: true, stderr: true, env: { ...process.env, NODE_DEBUG: 'module', KVMTS_CODE_CACHE_TRACE: '1' } });
-    setEnvironmentData(SHARED_FILES_KEY, undefined);
+    setEnvironmentData(SHARED_FILES_BUFFER_KEY, undefined);
     setEnvironmentData(BUNDLE_DIGESTS_KEY, undefined);
     let stderr = '';
     worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let failed: Error | undefined;
     worker.on('error', (e) => (failed = e));
-    // The worker loads the native addon last, then waits for its machine's 'build' message.
-    for (const t0 = Date.now(); !stderr.includes('kvmts_native.node" for module') && failed === undefined && Date.now() - t0 < 20_000; ) {
+    // The worker evaluates its bundle, then waits for its machine's 'build' message.
+    for (const t0 = Date.now(); !/code cache: vcpu-worker\.js evaluated/.test(stderr) && failed === undefined && Date.now() - t0 < 20_000; ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await new Promise((resolve) => setTimeout(resolve, 200)); // anything it would load after that
+    // The packages are shared when the machine's first message comes (a thread that serves no
+    // vCPU answers 'exit' with nothing); what that resolves is logged by then.
+    worker.postMessage({ op: 'exit' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
     await worker.terminate();
     expect(failed).toBeUndefined();
     const loaded = [...stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
     expect(loaded[0]).toBe(path.join(BUNDLE, BUNDLE_FILES.workerStart));
     expect(stderr).toMatch(/^kvmts: code cache: vcpu-worker\.js (used|miss|rejected)/m);
     expect(stderr).toMatch(handed ? /^kvmts: code cache: vcpu-worker\.js .*; key from the build's digest\)$/m : /^kvmts: code cache: vcpu-worker\.js .*; key hashed\)$/m);
-    expect(loaded.slice(1).every((f) => f.endsWith('kvmts_native.node'))).toBe(true);
+    // Not even the native addon: it loads with the first vCPU the thread builds. A thread started
+    // ahead of need must not be inside the addon's registration when a program that refused its
+    // command line exits (Node then aborts the process: FATAL ERROR … napi_throw).
+    expect(loaded.slice(1)).toEqual([]);
     const lookedFor = [...stderr.matchAll(/MODULE \d+: looking for "([^"]+)"/g)].map((m) => m[1]);
     if (handed) expect(lookedFor.filter((name) => name in BUNDLED_PACKAGES)).toEqual([]);
     else expect(lookedFor).toEqual(expect.arrayContaining(['@kvmts/core', 'tsyringe']));
@@ -155,8 +168,10 @@ describe('a third-party plugin under the bundled CLI', () => {
     expect(r.status).toBe(1);
     const plugin = fs.realpathSync(path.join(project, 'node_modules', 'kvmts-fixture-arch', 'index.js'));
     expect(r.loaded).toContain(plugin);
-    // Bundled, the plugin's require('@kvmts/core') and require('tsyringe') load no file: they are the bundle's.
-    if (build === '1') expect(r.loaded.filter((f) => f.includes(`${path.sep}dist${path.sep}`) && !f.startsWith(path.join(CLI, 'dist')))).toEqual([]);
+    // Bundled, the plugin's require('@kvmts/core') and require('tsyringe') load no file: they are
+    // the bundle's (core's early thread start, read by bin.js before the bundle, aside).
+    const earlyStart = path.join(REPO, 'packages', 'core', 'dist', 'machine', 'vcpu-thread-start.js');
+    if (build === '1') expect(r.loaded.filter((f) => f.includes(`${path.sep}dist${path.sep}`) && !f.startsWith(path.join(CLI, 'dist')) && f !== earlyStart)).toEqual([]);
   });
 });
 

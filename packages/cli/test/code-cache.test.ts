@@ -41,10 +41,12 @@ describe('the cache key and file', () => {
   it('keys a cache by SHA-256 of the bundle`s bytes and the runtime (golden), so a same-length edit is another key', () => {
     const source = Buffer.from('module.exports = 1;\n');
     const key = codeCacheKey(source, 'node v20.0.0 v8 11.3 x64');
-    // sha256(sha256(source) ‖ NUL ‖ runtime), computed independently (Python hashlib).
-    expect(key.toString('hex')).toBe('4e53a1aaefacb467d72040bcb473c4b49939d4b33fa112e053d1877b003333cb');
-    expect(codeCacheFileName('/x/kvmts.js', key)).toBe('kvmts.js.4e53a1aaefacb467.cache');
-    expect(codeCacheFileName('/x/kvmts.js', key, 'run')).toBe('kvmts.js.4e53a1aaefacb467.run.cache');
+    // sha256(source) ‖ the runtime id; the name: the digest's first 4 bytes, the runtime id's
+    // CRC-32 (both computed independently: Python hashlib and zlib).
+    expect(key.toString('hex')).toBe('6e66e366f0aefb84ad8110afcd9b2245702c643c831edf8316ff048fec739d2e' + Buffer.from('node v20.0.0 v8 11.3 x64').toString('hex'));
+    expect(codeCacheFileName('/x/kvmts.js', key)).toBe('kvmts.js.6e66e366eb403a7f.cache');
+    expect(codeCacheFileName('/x/kvmts.js', key, 'run')).toBe('kvmts.js.6e66e366eb403a7f.run.cache');
+    expect(codeCacheFileName('/x/kvmts.js', codeCacheKey(source, 'node v20.0.0 v8 11.3 arm64'))).toBe('kvmts.js.6e66e3669d310f52.cache');
     expect(codeCacheKey(Buffer.from('module.exports = 2;\n'), 'node v20.0.0 v8 11.3 x64').equals(key)).toBe(false);
     expect(codeCacheKey(source, 'node v20.0.0 v8 11.3 arm64').equals(key)).toBe(false);
     expect(runtimeId()).toBe(`node ${process.version} v8 ${process.versions.v8} ${process.arch}`);
@@ -53,7 +55,8 @@ describe('the cache key and file', () => {
   it('takes the same key from a digest the build recorded, only while the file has the size and mtime recorded with it', () => {
     const source = Buffer.from('module.exports = 1;\n');
     const digest = '2b2bbc7e6b0a5a4b7e8ba48e14e4a06ebe0cc7b3c3b4e95a1b2de1e1e5a6d7c8'; // any 64 hex digits
-    expect(codeCacheKeyOfDigest(createHash('sha256').update(source).digest(), 'node v20.0.0 v8 11.3 x64').toString('hex')).toBe('4e53a1aaefacb467d72040bcb473c4b49939d4b33fa112e053d1877b003333cb');
+    expect(codeCacheKeyOfDigest(createHash('sha256').update(source).digest(), 'node v20.0.0 v8 11.3 x64').equals(codeCacheKey(source, 'node v20.0.0 v8 11.3 x64'))).toBe(true);
+    expect(() => codeCacheKeyOfDigest(Buffer.alloc(31))).toThrow(RangeError);
     const recorded = { bytes: 20, mtimeMs: 1796218374533.6824, sha256: digest };
     expect(recordedDigest(recorded, { size: 20, mtimeMs: 1796218374533.6824 })?.toString('hex')).toBe(digest);
     expect(recordedDigest(recorded, { size: 21, mtimeMs: 1796218374533.6824 })).toBeUndefined();
@@ -67,12 +70,17 @@ describe('the cache key and file', () => {
     const key = codeCacheKey(Buffer.from('a'));
     const data = Buffer.from('V8 code cache bytes, any');
     const file = encodeCodeCache(key, data);
-    expect(file.subarray(0, 8).toString('latin1')).toBe('KVMTSCC1');
-    expect(file.length).toBe(8 + 32 + 32 + data.length);
+    expect(file.subarray(0, 8).toString('latin1')).toBe('KVMTSCC2');
+    expect(file.readUInt16LE(8)).toBe(key.length);
+    expect(file.length).toBe(8 + 2 + key.length + 4 + data.length);
+    // The CRC-32 of the data (zlib's, golden: Python zlib.crc32), before the data.
+    expect(file.readUInt32LE(10 + key.length)).toBe(0x96ccd1c5);
     expect(decodeCodeCache(file, key)).toEqual(data);
     expect(decodeCodeCache(file, codeCacheKey(Buffer.from('b')))).toBeUndefined();
     expect(decodeCodeCache(file.subarray(0, file.length - 1), key)).toBeUndefined();
-    expect(decodeCodeCache(file.subarray(0, 72), key)).toBeUndefined();
+    expect(decodeCodeCache(file.subarray(0, 10 + key.length + 4), key)).toBeUndefined();
+    // A key of another runtime, even one that differs only in its length.
+    expect(decodeCodeCache(file, codeCacheKeyOfDigest(key.subarray(0, 32), `${runtimeId()} `))).toBeUndefined();
     const flipped = Buffer.from(file);
     flipped[flipped.length - 3] ^= 0x01;
     expect(decodeCodeCache(flipped, key)).toBeUndefined();
@@ -149,9 +157,9 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
         l
           .split(root)
           .join('<root>')
-          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started(; key hashed)?\)$/, '')
-          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the thread started; key from the build's digest\)$/, ' (digest)')
-          .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the thread started\)$/, ' evaluated'),
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the process started(; key hashed)?\)$/, '')
+          .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the process started; key from the build's digest\)$/, ' (digest)')
+          .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the process started\)$/, ' evaluated'),
       );
   const cacheName = (profile?: string) => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)), profile);
   const caches = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.endsWith('.js')).sort() : []);

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BOOT_FILE_HEAD_BYTES, ConfigError, bootBytes, bootBytesHead, bootBytesLength, isBootFile, openBootFile, placeBootBytes } from '@kvmts/core';
+import { BOOT_FILE_HEAD_BYTES, ConfigError, bootBytes, bootBytesHead, bootBytesLength, deferBootFileReads, isBootFile, openBootFile, placeBootBytes } from '@kvmts/core';
 
 describe('BootFile', () => {
   let dir: string;
@@ -48,6 +48,40 @@ describe('BootFile', () => {
     placeBootBytes(CONTENT, again);
     expect(again).toEqual(CONTENT);
     expect(() => placeBootBytes(f, ram.subarray(0, 9_999))).toThrow(RangeError);
+  });
+
+  it('is read when the layout`s reads are done, during a layout (bytes in memory and bootBytes at once); once', () => {
+    const f = openBootFile('--kernel', file, 1 << 20);
+    const ram = new Uint8Array(32 * 1024);
+    const copied = new Uint8Array(100);
+    const { result, readFiles } = deferBootFileReads(() => {
+      placeBootBytes(f, ram.subarray(0, f.length));
+      placeBootBytes(CONTENT.subarray(0, 100), copied);
+      // What needs the bytes themselves gets them now.
+      expect(bootBytes(f)).toEqual(CONTENT);
+      return 'laid out';
+    });
+    expect(result).toBe('laid out');
+    expect(copied).toEqual(CONTENT.subarray(0, 100));
+    expect(ram.every((b) => b === 0)).toBe(true);
+    readFiles();
+    expect(ram.subarray(0, 10_000)).toEqual(CONTENT);
+    // Done once: a later change of the file is not read again.
+    ram.fill(0);
+    readFiles();
+    expect(ram.every((b) => b === 0)).toBe(true);
+    // Outside a layout, a file is read at once again; layouts do not nest.
+    placeBootBytes(f, ram.subarray(0, f.length));
+    expect(ram.subarray(0, 10_000)).toEqual(CONTENT);
+    expect(() => deferBootFileReads(() => deferBootFileReads(() => 0))).toThrow(RangeError);
+  });
+
+  it('reports a file that changed before its deferred read by its setting, when the reads are done', () => {
+    const f = openBootFile('--initrd', file, 1 << 20);
+    const { readFiles } = deferBootFileReads(() => placeBootBytes(f, new Uint8Array(f.length)));
+    fs.writeFileSync(file, CONTENT.subarray(0, 5_000));
+    expect(readFiles).toThrow(ConfigError);
+    expect(readFiles).not.toThrow(); // the failed read is not retried
   });
 
   it('refuses, naming its setting, a file that is not a regular file, too large, empty or missing', () => {

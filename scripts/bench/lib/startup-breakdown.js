@@ -9,56 +9,94 @@
  */
 const { median } = require('./stats');
 
-/** One trace line of the loader: `kvmts: code cache: <bundle> <state> [file] (read and check X ms, compile Y ms; Z ms after the thread started)`. */
-const LOADED = /^kvmts: code cache: (\S+) (used|rejected|miss|off)(?: \S+)? \(read and check ([\d.]+) ms, compile ([\d.]+) ms; ([\d.]+) ms after the thread started(?:; [^)]*)?\)$/;
-/** `kvmts: code cache: <bundle> evaluated in W ms (V ms after the thread started)`. */
-const EVALUATED = /^kvmts: code cache: (\S+) evaluated in ([\d.]+) ms \(([\d.]+) ms after the thread started\)$/;
+/**
+ * One trace line of the loader: `kvmts: code cache: <bundle> <state> [file] (read and check X
+ * ms, compile Y ms; Z ms after the process started[; …])`. Builds before the start-up trace
+ * said "after the thread started" (Node 20's threads count from the process's start too).
+ */
+const LOADED = /^kvmts: code cache: (\S+) (used|rejected|miss|off)(?: \S+)? \(read and check ([\d.]+) ms, compile ([\d.]+) ms; ([\d.]+) ms after the (?:thread|process) started(?:; [^)]*)?\)$/;
+/** `kvmts: code cache: <bundle> evaluated in W ms (V ms after the process started)`. */
+const EVALUATED = /^kvmts: code cache: (\S+) evaluated in ([\d.]+) ms \(([\d.]+) ms after the (?:thread|process) started\)$/;
+/** The start-up trace's own lines (packages/cli/src/bundle/startup-trace.ts): `kvmts: start-up: <what> at X ms after the process started`. */
+const STARTUP = /^kvmts: start-up: (.+) at ([\d.]+) ms after the process started$/;
+/** Its events, by what the line says: dist/bin.js started the vCPU threads; a vCPU thread's first own line ran. */
+const STARTUP_EVENTS = [
+  ['threadsStartedAtMs', /^\d+ vCPU thread\(s\) started$/],
+  ['workerBootstrappedAtMs', /^vCPU thread bootstrapped/],
+];
 
 /**
  * The loader's trace in `stderr`, per bundle file name (the first start of each: the main
  * thread's CLI, the first vCPU thread's worker): state, read/check and compile ms, when the
- * compile ended and, when traced, when the evaluation ended (ms since that thread started).
+ * compile ended and, when traced, when the evaluation ended (ms since the process started);
+ * and under `startup` the first time of each start-up event (STARTUP_EVENTS).
  */
 function parseCodeCacheTrace(stderr) {
   const out = {};
-  for (const line of stderr.split('\n')) {
-    const loaded = LOADED.exec(line.trim());
+  const startup = {};
+  for (const raw of stderr.split('\n')) {
+    const line = raw.trim();
+    const loaded = LOADED.exec(line);
     if (loaded && !out[loaded[1]]) {
       out[loaded[1]] = { state: loaded[2], readMs: Number(loaded[3]), compileMs: Number(loaded[4]), compiledAtMs: Number(loaded[5]) };
       continue;
     }
-    const evaluated = EVALUATED.exec(line.trim());
+    const evaluated = EVALUATED.exec(line);
     if (evaluated && out[evaluated[1]] && out[evaluated[1]].evaluatedAtMs === undefined) {
       out[evaluated[1]].evaluateMs = Number(evaluated[2]);
       out[evaluated[1]].evaluatedAtMs = Number(evaluated[3]);
+      continue;
+    }
+    const event = STARTUP.exec(line);
+    if (event) {
+      const known = STARTUP_EVENTS.find(([, re]) => re.test(event[1]));
+      if (known && startup[known[0]] === undefined) startup[known[0]] = Number(event[2]);
     }
   }
-  return out;
+  return Object.keys(startup).length ? { ...out, startup } : out;
 }
 
+/** When a bundle's read began (ms since the process started). */
+const readStartMs = (b) => b.compiledAtMs - b.compileMs - b.readMs;
+
 /**
- * The phases, in order, as [name, ms] (each the time from the previous one's end), for the
- * main thread; then the first vCPU thread's own start (its thread's clock, which started
- * when the CLI started it: beside the main thread, not in the sum). Missing parts are null.
+ * The main thread's phases, in order, as [name, ms] (each the time from the previous one's
+ * end; they add up to startMs). `t` has the trace's bundles (cli, worker) and start-up events
+ * (`startup`); `s` the boot's startupSteps. A build that traced or stepped less (an older one)
+ * gets null where it said nothing, and its time falls into the next phase it did say.
  */
 const MAIN_PHASES = [
-  ['Node start-up, bin.js, freshness check, loader', (s, t) => (t.cli ? t.cli.compiledAtMs - t.cli.compileMs - t.cli.readMs : null)],
+  ['Node start-up, bin.js, freshness check → vCPU thread started', (s, t) => t.startup.threadsStartedAtMs ?? null],
+  ['code-cache loader loaded (before: Node start-up, bin.js, loader)', (s, t) => (t.cli ? readStartMs(t.cli) - (t.startup.threadsStartedAtMs ?? 0) : null)],
   ['CLI bundle: read + code-cache key/check', (s, t) => (t.cli ? t.cli.readMs : null)],
   ['CLI bundle: compile (code cache: deserialize)', (s, t) => (t.cli ? t.cli.compileMs : null)],
   ['CLI bundle evaluated, program built → `boot` runs', (s, t) => (t.cli && s['cli-loaded'] !== undefined ? s['cli-loaded'] - t.cli.compiledAtMs : null)],
   ['kernel opened (BootFile; or read)', (s) => diff(s, 'cli-loaded', 'kernel-opened')],
   ['initrd opened (or read)', (s) => diff(s, 'kernel-opened', 'initrd-opened')],
   ['arch plugin found + loaded, Linux profile', (s) => diff(s, 'initrd-opened', 'inputs-read')],
-  ['machine built (VM, RAM + kernel, GIC, devices, vCPU in its thread)', (s) => diff(s, 'inputs-read', 'machine-built')],
+  ['VM prepared (VM, RAM, GIC, devices, boot layout; before: and the kernel read)', (s) => diff(s, 'inputs-read', 'vm-prepared')],
+  ['kernel + initrd read into guest RAM, beside the vCPU build', (s) => diff(s, 'vm-prepared', 'boot-files-read')],
+  ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', (s) => diff(s, lastOf(s, ['boot-files-read', 'vm-prepared', 'inputs-read']), 'machine-built')],
   ['inputs released, console, signals → machine.run()', (s, t, startMs) => (s['machine-built'] !== undefined ? startMs - s['machine-built'] : null)],
 ];
 
+/**
+ * The first vCPU thread, on the process's clock: when it started, how long each of its steps
+ * took, when it was ready for its machine, and how long the main thread waited for that.
+ */
 const WORKER_PHASES = [
-  ['vCPU thread: Node worker start-up, loader', (t) => (t ? t.compiledAtMs - t.compileMs - t.readMs : null)],
-  ['vCPU thread: worker bundle read + key/check', (t) => (t ? t.readMs : null)],
-  ['vCPU thread: worker bundle compile', (t) => (t ? t.compileMs : null)],
-  ['vCPU thread: worker bundle evaluated', (t) => (t && t.evaluatedAtMs !== undefined ? t.evaluatedAtMs - t.compiledAtMs : null)],
+  ['vCPU thread started at (ms since the process started)', (t) => t.startup.threadsStartedAtMs ?? null],
+  ['vCPU thread: Node worker bootstrap', (t) => (t.startup.workerBootstrappedAtMs !== undefined && t.startup.threadsStartedAtMs !== undefined ? t.startup.workerBootstrappedAtMs - t.startup.threadsStartedAtMs : null)],
+  ['vCPU thread: loader loaded (before: from the process start, Node start-up, bootstrap and loader)', (t) => (t.worker ? readStartMs(t.worker) - (t.startup.workerBootstrappedAtMs ?? 0) : null)],
+  ['vCPU thread: worker bundle read + key/check', (t) => (t.worker ? t.worker.readMs : null)],
+  ['vCPU thread: worker bundle compile', (t) => (t.worker ? t.worker.compileMs : null)],
+  ['vCPU thread: worker bundle evaluated', (t) => (t.worker && t.worker.evaluatedAtMs !== undefined ? t.worker.evaluatedAtMs - t.worker.compiledAtMs : null)],
+  ['vCPU thread ready for its machine at (ms since the process started)', (t) => (t.worker && t.worker.evaluatedAtMs !== undefined ? t.worker.evaluatedAtMs : null)],
+  ['main thread waited for it (ready − VM prepared)', (t, s) => (t.worker && t.worker.evaluatedAtMs !== undefined && s['vm-prepared'] !== undefined ? Math.max(0, t.worker.evaluatedAtMs - s['vm-prepared']) : null)],
 ];
+
+/** The first of `names` that `steps` has (the latest step a build took, for builds with fewer). */
+const lastOf = (steps, names) => names.find((n) => steps[n] !== undefined);
 
 function diff(steps, from, to) {
   return steps[from] !== undefined && steps[to] !== undefined ? steps[to] - steps[from] : null;
@@ -68,10 +106,10 @@ function diff(steps, from, to) {
 function startupPhases(summary, stderr) {
   const steps = summary.startupSteps ?? {};
   const trace = parseCodeCacheTrace(stderr);
-  const t = { cli: trace['kvmts.js'], worker: trace['vcpu-worker.js'] };
+  const t = { cli: trace['kvmts.js'], worker: trace['vcpu-worker.js'], startup: trace.startup ?? {} };
   return {
     main: MAIN_PHASES.map(([name, f]) => [name, round(f(steps, t, summary.startMs))]),
-    worker: WORKER_PHASES.map(([name, f]) => [name, round(f(t.worker))]),
+    worker: WORKER_PHASES.map(([name, f]) => [name, round(f(t, steps))]),
     startMs: summary.startMs,
     codeCache: { cli: t.cli?.state ?? null, worker: t.worker?.state ?? null },
   };

@@ -1,23 +1,22 @@
 /**
  * Entry of the bundled CLI (bundle/kvmts.js, built from this file's compiled form by
- * scripts/bundle/build.js). dist/bin.js loads it when it is current (./stamp.ts). It shares the
- * bundle's packages with any module outside it, points core's vCPU threads at the bundled
- * worker beside it, then runs the same program as the modular CLI.
+ * scripts/bundle/build.js). dist/bin.js loads it when it is current (./stamp.ts), having started
+ * the command's first vCPU threads already (./prewarm.ts). It shares the bundle's packages with
+ * any module outside it, points core's vCPU threads at the bundled worker beside it, then runs
+ * the same program as the modular CLI.
  */
 import 'reflect-metadata';
 import * as path from 'node:path';
-import { setEnvironmentData } from 'node:worker_threads';
 import { useVcpuWorkerScript } from '@kvmts/core';
-import { BUNDLED_PACKAGES, SHARED_FILES_KEY, shareBundledModules } from './shared-modules';
+import { BUNDLED_PACKAGES, shareBundledModules } from './shared-modules';
 import { BUNDLE_FILES } from './stamp';
-import { prewarmForCommand } from './prewarm';
+import { publishSharedFiles, sharedFilesBuffer } from './prewarm';
 import { main } from '../program';
 
-// The vCPU threads share the same files: they get them with their environment data.
-setEnvironmentData(SHARED_FILES_KEY, shareBundledModules(BUNDLED_PACKAGES));
+// The vCPU threads share the same files: they read them from the buffer every thread is handed.
+publishSharedFiles(sharedFilesBuffer(), shareBundledModules(BUNDLED_PACKAGES));
 // __dirname here is the bundle's own directory: the build leaves the entries' __dirname alone.
-// A vCPU thread starts in the small loader that runs the worker bundle with its code cache.
+// A vCPU thread starts in the small loader that runs the worker bundle with its code cache
+// (the script dist/bin.js started the early threads with: core's pool adopts them by it).
 useVcpuWorkerScript(path.join(__dirname, BUNDLE_FILES.workerStart));
-// A command that makes a machine starts its first vCPU thread now, beside its own start-up.
-prewarmForCommand(process.argv);
 void main(process.argv);

@@ -9,14 +9,21 @@
  * more (scripts/bench/README.md, `startup`).
  *
  * A cache is code, so it is only ever used for exactly the bytes it was made from:
- *  - its file name and its header carry a key: SHA-256 of the bundle's bytes, the Node and V8
- *    versions and the CPU architecture. A bundle rebuilt, another Node, another arch → another
- *    key → the cache is not even read (V8's own check compares only the source's length);
- *  - the header also carries the SHA-256 of V8's data: a truncated or damaged file is dropped
+ *  - its header carries a key: the SHA-256 of the bundle's bytes and the runtime (Node and V8
+ *    versions, CPU architecture), compared byte for byte; its file name carries a short form of
+ *    both. A bundle rebuilt, another Node, another arch → another key → the cache is not used
+ *    (V8's own check compares only the source's length);
+ *  - the header also carries the CRC-32 of V8's data: a truncated or damaged file is dropped
  *    before V8 sees it (release V8 does not checksum code caches);
  *  - what V8 still refuses (another V8 flag set: `script.cachedDataRejected`) falls back to a
  *    normal compile, silently, and the cache is made again.
  * Either way the program runs the same code with the same output; only the time differs.
+ *
+ * The bundle's SHA-256 is the build's, from its stamp, while the file is the one it recorded:
+ * then no thread hashes anything, and node:crypto (~17 of Node's internal modules, compiled from
+ * source under `--jitless`: ~20 ms on the project's x86 host, as long as reading the bundle) is
+ * not loaded at all (scripts/bench/README.md, `boot`). zlib's CRC-32 is native and its module
+ * small (~3 ms there).
  *
  * Where: the per-user cache directory (KVMTS_CODE_CACHE_DIR, else $XDG_CACHE_HOME/kvmts/code-cache,
  * else ~/.cache/kvmts/code-cache) first, then beside the bundle, where `npm run build` leaves one
@@ -34,26 +41,32 @@
  * compiled); a vCPU thread once it has handled its first message (its machine's `build`: the
  * CPU and devices are made then), as its thread may be ended without an exit event.
  *
- * This module loads only Node built-ins: it runs before the bundle, in every thread.
+ * This module loads only Node built-ins and the loaders' own small modules (./stamp.ts,
+ * ./startup-trace.ts): it runs before the bundle, in every thread.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, threadId } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
+import { msSinceProcessStart, startupTraced } from './startup-trace';
 
 /** `auto` (default: use and make caches) or `0` (compile normally, read and write nothing). */
 export const CODE_CACHE_ENV = 'KVMTS_CODE_CACHE';
 /** The per-user cache directory, instead of $XDG_CACHE_HOME/kvmts/code-cache. */
 export const CODE_CACHE_DIR_ENV = 'KVMTS_CODE_CACHE_DIR';
-/** `1`: say on stderr what happened to each bundle's cache (tests, benchmarks, curious users). */
-export const CODE_CACHE_TRACE_ENV = 'KVMTS_CODE_CACHE_TRACE';
+export { CODE_CACHE_TRACE_ENV } from './startup-trace';
+export { BUNDLE_DIGESTS_KEY } from './stamp';
 
-/** A cache file: MAGIC, the 32-byte key, the 32-byte SHA-256 of the V8 data, the V8 data. */
-const MAGIC = Buffer.from('KVMTSCC1', 'latin1');
-const HEADER_BYTES = MAGIC.length + 32 + 32;
+/**
+ * A cache file: MAGIC, the key's length (u16 LE), the key (the bundle's SHA-256, then the
+ * runtime id as UTF-8), the CRC-32 of the V8 data (u32 LE), the V8 data. (KVMTSCC1 files, keyed
+ * and checked by SHA-256, are simply not matched: their bundle's next start writes a new one.)
+ */
+const MAGIC = Buffer.from('KVMTSCC2', 'latin1');
+const DIGEST_BYTES = 32;
 /** Caches of one bundle name kept in the user directory: the newest few (Node versions, checkouts). */
 const KEEP_PER_BUNDLE = 4;
 
@@ -71,8 +84,10 @@ export function runtimeId(): string {
   return `node ${process.version} v8 ${process.versions.v8} ${process.arch}`;
 }
 
+/** node:crypto only where a bundle must be hashed (no digest recorded for it): see the header comment. */
 const sha256 = (...parts: (Buffer | string)[]): Buffer => {
-  const h = crypto.createHash('sha256');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const h = (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
   for (const p of parts) h.update(p);
   return h.digest();
 };
@@ -82,9 +97,10 @@ export function codeCacheKey(source: Buffer | string, runtime: string = runtimeI
   return codeCacheKeyOfDigest(sha256(source), runtime);
 }
 
-/** The same key from the source's SHA-256 (`digest`, 32 bytes), when it is known already. */
+/** The same key from the source's SHA-256 (`digest`, 32 bytes), when it is known already: the digest, then the runtime id. */
 export function codeCacheKeyOfDigest(digest: Buffer, runtime: string = runtimeId()): Buffer {
-  return sha256(digest, '\0', runtime);
+  if (digest.length !== DIGEST_BYTES) throw new RangeError(`a bundle's SHA-256 is ${DIGEST_BYTES} bytes, not ${digest.length}`);
+  return Buffer.concat([digest, Buffer.from(runtime, 'utf8')]);
 }
 
 /** A bundle file's SHA-256 as its build recorded it, with the file's size and mtime then (stamp.ts' BundleDigest). */
@@ -93,9 +109,6 @@ export interface RecordedDigest {
   readonly mtimeMs: number;
   readonly sha256: string;
 }
-
-/** The environment data key under which dist/bin.js passes the build's digests to the vCPU threads. */
-export const BUNDLE_DIGESTS_KEY = 'kvmts.bundle.digests';
 
 /**
  * The recorded digest of a file whose fstat is `st`, when there is one and the file still has
@@ -115,8 +128,12 @@ export function recordedDigest(recorded: RecordedDigest | undefined, st: { reado
  * cache holds what its run compiled and `kvmts --help` compiles little of what `kvmts run` does.
  */
 export function codeCacheFileName(bundleFile: string, key: Buffer, profile?: string): string {
-  return `${path.basename(bundleFile)}.${key.toString('hex').slice(0, 16)}${profile ? `.${profile}` : ''}.cache`;
+  // 16 hex digits: the digest's first 8, the runtime id's CRC-32.
+  const tag = `${key.subarray(0, 4).toString('hex')}${u32Hex(crc32(key.subarray(DIGEST_BYTES)))}`;
+  return `${path.basename(bundleFile)}.${tag}${profile ? `.${profile}` : ''}.cache`;
 }
+
+const u32Hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
 
 /** The CLI's commands (program.ts's COMMANDS; program.test.ts checks the names): the only profiles besides `default`. */
 export const CLI_COMMAND_PROFILES: ReadonlySet<string> = new Set(['run', 'caps', 'dump', 'boot', 'restore']);
@@ -142,15 +159,21 @@ export function userCodeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** A cache file's bytes for `key` and V8's `data`. */
 export function encodeCodeCache(key: Buffer, data: Buffer): Buffer {
-  return Buffer.concat([MAGIC, key, sha256(data), data]);
+  const keyLength = Buffer.alloc(2);
+  keyLength.writeUInt16LE(key.length);
+  const check = Buffer.alloc(4);
+  check.writeUInt32LE(crc32(data) >>> 0);
+  return Buffer.concat([MAGIC, keyLength, key, check, data]);
 }
 
 /** V8's data in a cache file's `bytes` when they are a whole cache for `key`, else undefined. */
 export function decodeCodeCache(bytes: Buffer, key: Buffer): Buffer | undefined {
-  if (bytes.length <= HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  if (!bytes.subarray(MAGIC.length, MAGIC.length + 32).equals(key)) return undefined;
-  const data = bytes.subarray(HEADER_BYTES);
-  return sha256(data).equals(bytes.subarray(MAGIC.length + 32, HEADER_BYTES)) ? data : undefined;
+  const keyAt = MAGIC.length + 2;
+  const headerBytes = keyAt + key.length + 4;
+  if (bytes.length <= headerBytes || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  if (bytes.readUInt16LE(MAGIC.length) !== key.length || !bytes.subarray(keyAt, keyAt + key.length).equals(key)) return undefined;
+  const data = bytes.subarray(headerBytes);
+  return crc32(data) >>> 0 === bytes.readUInt32LE(headerBytes - 4) ? data : undefined;
 }
 
 /** What happened to a bundle's cache on this start. */
@@ -256,7 +279,9 @@ function prune(dir: string, name: string): void {
 function writeCache(dirs: CacheDir[], name: string, bytes: Buffer): string | undefined {
   for (const { dir, user } of dirs) {
     const file = path.join(dir, name);
-    const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    // Unique to this thread of this process (its writes are synchronous); 'wx' refuses a leftover
+    // of a process that had this pid, which the failure path below then removes.
+    const tmp = `${file}.tmp-${process.pid}-${threadId}`;
     try {
       if (user) {
         if (!userDirUsable(dir)) continue;
@@ -324,12 +349,12 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
       ? { state: 'miss' }
       : { state: script.cachedDataRejected ? 'rejected' : 'used', file: cached.file };
   const t2 = process.hrtime.bigint();
-  const trace = env[CODE_CACHE_TRACE_ENV] === '1' ? (line: string) => process.stderr.write(`kvmts: code cache: ${path.basename(bundleFile)} ${line}\n`) : undefined;
+  const trace = startupTraced(env) ? (line: string) => process.stderr.write(`kvmts: code cache: ${path.basename(bundleFile)} ${line}\n`) : undefined;
   const ms = (from: bigint, to: bigint): string => (Number(to - from) / 1e6).toFixed(1);
   // Said before evaluating: a program may end the process from its top level (commander's --help).
-  const since = (): string => performance.now().toFixed(1);
+  const since = (): string => msSinceProcessStart().toFixed(1);
   const keyFrom = off ? '' : known ? "; key from the build's digest" : '; key hashed';
-  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the thread started${keyFrom})`);
+  trace?.(`${outcome.state}${outcome.file ? ` ${outcome.file}` : ''} (read and check ${ms(t0, t1)} ms, compile ${ms(t1, t2)} ms; ${since()} ms after the process started${keyFrom})`);
   if (trace && options.writeAt === 'exit') process.once('exit', () => trace(`process exits ${since()} ms after it started`));
 
   // After a miss or a refusal: a new cache, to the user's directory or else beside the bundle.
@@ -355,7 +380,7 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   wrapper.call(mod.exports, mod.exports, bundleRequire, mod, bundleFile, path.dirname(bundleFile));
   mod.loaded = true;
   const t3 = process.hrtime.bigint();
-  trace?.(`evaluated in ${ms(t2, t3)} ms (${since()} ms after the thread started)`);
+  trace?.(`evaluated in ${ms(t2, t3)} ms (${since()} ms after the process started)`);
   if (targets.length > 0 && options.writeAt !== 'exit') {
     // A vCPU thread's first message is handled by the bundle's listener, registered by now and
     // so run first; the cache is made once that handler is done.

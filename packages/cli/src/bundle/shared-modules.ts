@@ -22,6 +22,7 @@ import Module from 'node:module';
 export const BUNDLED_PACKAGES: Readonly<Record<string, () => unknown>> = {
   '@kvmts/native': () => require('@kvmts/native'),
   '@kvmts/core': () => require('@kvmts/core'),
+  '@kvmts/core/vcpu-thread-start': () => require('@kvmts/core/vcpu-thread-start'),
   '@kvmts/arch-x86': () => require('@kvmts/arch-x86'),
   '@kvmts/arch-arm64': () => require('@kvmts/arch-arm64'),
   '@kvmts/dev-gic': () => require('@kvmts/dev-gic'),
@@ -62,9 +63,6 @@ function resolveOrNull(resolveFrom: NodeJS.Require, name: string): string | null
     return null;
   }
 }
-
-/** How the CLI's thread hands its resolved files to the vCPU threads it starts (worker_threads environment data). */
-export const SHARED_FILES_KEY = 'kvmts.bundle.sharedFiles';
 
 /** A loaded module whose exports are `load()`'s result, computed on first access. */
 function lazyModule(file: string, load: () => unknown): NodeJS.Module {

@@ -44,6 +44,9 @@ export interface BundleStamp {
   readonly digests?: Readonly<Record<string, BundleDigest>>;
 }
 
+/** The environment data key under which dist/bin.js passes the stamp's digests to the vCPU threads (./code-cache.ts uses them). */
+export const BUNDLE_DIGESTS_KEY = 'kvmts.bundle.digests';
+
 /** A bundle file's SHA-256 (hex) when the build wrote it, and its size and mtimeMs then. */
 export interface BundleDigest {
   readonly bytes: number;

@@ -4,11 +4,25 @@
  * modules the machine names are require()d here by name), then runs core's worker entry.
  */
 import 'reflect-metadata';
-import { getEnvironmentData } from 'node:worker_threads';
-import { BUNDLED_PACKAGES, SHARED_FILES_KEY, shareBundledModules } from './shared-modules';
+import { getEnvironmentData, parentPort } from 'node:worker_threads';
+import { BUNDLED_PACKAGES, shareBundledModules } from './shared-modules';
+import { SHARED_FILES_BUFFER_KEY, readSharedFiles } from './prewarm';
 
-// The files the CLI's thread resolved (its environment data), else resolved here.
-shareBundledModules(BUNDLED_PACKAGES, require, getEnvironmentData(SHARED_FILES_KEY) as Record<string, string | null> | undefined);
+// Nothing requires a package by name before the machine's first message (its 'build' names the
+// plugin modules): the sharing is done then, before core's handler (registered after this one)
+// sees it. By then the CLI's thread has published the files it resolved, also for a thread it
+// started before it had them (./prewarm.ts); else this thread resolves them itself.
+parentPort!.once('message', () => {
+  shareBundledModules(BUNDLED_PACKAGES, require, readSharedFiles(getEnvironmentData(SHARED_FILES_BUFFER_KEY)));
+});
+// While the thread waits for its machine, it evaluates the host's arch plugin (the bundle's
+// copy), which the machine's build requires first thing: under an emulated CPU that is about
+// half of the build (scripts/bench/README.md, `boot`), which would otherwise follow the main
+// thread's VM set-up. A machine of the host's arch is what `kvmts` builds; for another the
+// build loads its own as before.
+const HOST_ARCH_PLUGINS: Readonly<Partial<Record<string, string>>> = { arm64: '@kvmts/arch-arm64', x64: '@kvmts/arch-x86' };
+const hostArchPlugin = HOST_ARCH_PLUGINS[process.arch];
+if (hostArchPlugin !== undefined) setImmediate(() => BUNDLED_PACKAGES[hostArchPlugin]());
 // Core's worker entry is not among its exports; scripts/bundle/build.js maps this name to
 // core's dist/machine/vcpu-worker.js. Only ever evaluated inside the bundle.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -12,7 +12,6 @@
  * nothing built for the other architecture has to run.
  * A missing compiler or missing headers is an error (the ABI test must fail, not skip).
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -230,13 +229,17 @@ function checkUniqueIds(checks: readonly AbiCheck[]): void {
 }
 
 /** Compile `source` with `cc` and `args` in a scratch directory; `use` reads the result before the directory goes. */
+// node:child_process, loaded when the ABI check runs its compiler, not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const childProcess = (): typeof import('node:child_process') => require('node:child_process') as typeof import('node:child_process');
+
 function compileProbe<T>(cc: string, source: string, args: (src: string, out: string) => string[], use: (out: string) => T): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-abi-'));
   try {
     const src = path.join(dir, 'probe.c');
     const out = path.join(dir, 'probe.out');
     fs.writeFileSync(src, source);
-    const compile = spawnSync(cc, ['-std=gnu11', '-O0', ...args(src, out)], { encoding: 'utf8' });
+    const compile = childProcess().spawnSync(cc, ['-std=gnu11', '-O0', ...args(src, out)], { encoding: 'utf8' });
     if (compile.error) {
       throw new AbiProbeError(
         `cannot run the C compiler '${cc}' (${compile.error.message}). The ABI test needs the compiler and the ` +
@@ -259,7 +262,7 @@ function compileProbe<T>(cc: string, source: string, args: (src: string, out: st
 export function runAbiProbe(checks: readonly AbiCheck[], cc = process.env.CC ?? 'gcc'): ProbeResult {
   checkUniqueIds(checks);
   return compileProbe(cc, probeSource(checks), (src, bin) => ['-o', bin, src], (bin) => {
-    const run = spawnSync(bin, [], { encoding: 'utf8' });
+    const run = childProcess().spawnSync(bin, [], { encoding: 'utf8' });
     if (run.status !== 0) throw new AbiProbeError(`ABI probe exited with ${run.status}: ${run.stderr}`);
     const values = new Map<string, bigint>();
     const missing = new Set<string>();

@@ -13,7 +13,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
 import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
 import { writeMemoryImage, IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
@@ -35,10 +34,14 @@ import {
   type ManifestSection,
 } from './manifest';
 
+/** node:crypto, loaded on first use (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const crypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
+
 const SECTIONS_DIR = 'sections';
 
 function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return crypto().createHash('sha256').update(bytes).digest('hex');
 }
 
 function writeFileSynced(file: string, bytes: Uint8Array | string): void {
@@ -118,7 +121,7 @@ export class CheckpointWriter {
   /** Write manifest.json last and fsync the directories; returns the manifest. */
   finish(header: ManifestHeader): CheckpointManifest {
     if (!this.memory) throw new CheckpointError(this.dir, 'no memory image was written', { code: 'not-saveable' });
-    const manifest: CheckpointManifest = { magic: CHECKPOINT_MAGIC, formatVersion: CHECKPOINT_FORMAT_VERSION, id: randomBytes(16).toString('hex'), ...header, memory: this.memory, sections: this.sections };
+    const manifest: CheckpointManifest = { magic: CHECKPOINT_MAGIC, formatVersion: CHECKPOINT_FORMAT_VERSION, id: crypto().randomBytes(16).toString('hex'), ...header, memory: this.memory, sections: this.sections };
     writeFileSynced(path.join(this.dir, MANIFEST_FILE), serializeManifest(manifest));
     fsyncPath(path.join(this.dir, SECTIONS_DIR));
     fsyncPath(this.dir);

@@ -3,9 +3,12 @@
  * is used. Validation order matters for the error a user sees: not a kvmts checkpoint (magic),
  * another format version, then integrity (the manifest's own checksum), then the architecture.
  */
-import { createHash } from 'node:crypto';
 import { CheckpointError } from '../errors/errors';
 import type { CpuFingerprint } from './fingerprint';
+
+/** A SHA-256 hash: node:crypto is loaded when one is first needed (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sha256 = (): import('node:crypto').Hash => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
 
 export const CHECKPOINT_MAGIC = 'kvmts-checkpoint';
 /** Bump when the layout of the directory or of the manifest changes incompatibly. */
@@ -90,7 +93,7 @@ export interface CheckpointManifest {
 
 /** The checksum over a manifest: SHA-256 of its JSON without the `checksum` field. */
 function manifestChecksum(manifest: CheckpointManifest): string {
-  return createHash('sha256').update(JSON.stringify(manifest)).digest('hex');
+  return sha256().update(JSON.stringify(manifest)).digest('hex');
 }
 
 /** manifest.json's text: the manifest, then its checksum. */

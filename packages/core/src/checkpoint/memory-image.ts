@@ -19,7 +19,6 @@
  * to the data never is.
  */
 import * as fs from 'node:fs';
-import { crc32 } from 'node:zlib';
 import * as native from '@kvmts/native';
 import { CheckpointError } from '../errors/errors';
 
@@ -38,8 +37,13 @@ export function isPageSet(bitmap: Uint8Array, page: number): boolean {
   return (bitmap[page >>> 3] & (1 << (page & 7))) !== 0;
 }
 
+/** zlib's crc32, loaded on first use (a checkpoint's), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
+let crc32: ((data: Uint8Array) => number) | undefined;
+
 /** The checksum of one page as `pages.crc` stores it. */
 export function pageChecksum(page: Uint8Array): number {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  crc32 ??= (require('node:zlib') as typeof import('node:zlib')).crc32;
   return crc32(page) >>> 0;
 }
 

@@ -7,7 +7,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import * as native from '@kvmts/native';
 import { CheckpointError, KvmtsError, LifecycleError } from '../errors/errors';
 import { saveSharedState } from '../devices/shared-state-checkpoint';
@@ -34,6 +33,10 @@ import {
   type DeviceSectionData,
   type MachinePartsWithVcpus,
 } from './machine-parts';
+
+/** A SHA-256 hash: node:crypto is loaded when one is first needed (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sha256 = (): import('node:crypto').Hash => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
 
 /** The version of @kvmts/core, recorded in every manifest. */
 export function kvmtsVersion(): string {
@@ -90,7 +93,7 @@ function recordedConfig(parts: MachinePartsWithVcpus): { config: unknown; bootSh
   const plainMemory = Array.isArray(memory) ? memory.map(({ backing: _backing, ...r }) => r) : memory;
   return {
     config: toTagged({ ...rest, memory: plainMemory }, 'config'),
-    bootSha256: boot === undefined ? null : createHash('sha256').update(encodeSection(boot, 'config.boot')).digest('hex'),
+    bootSha256: boot === undefined ? null : sha256().update(encodeSection(boot, 'config.boot')).digest('hex'),
   };
 }
 

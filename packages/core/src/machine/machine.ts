@@ -52,6 +52,14 @@ export interface CreateMachineOptions {
   readonly console?: (bytes: Uint8Array) => void;
   /** Put a checkpoint's state back while composing (restoreMachine passes this; see checkpoint/). */
   readonly restore?: MachineRestoreHooks;
+  /**
+   * Told as composing passes a step, for start-up timing (`kvmts boot --json`'s startupSteps):
+   * `vm-prepared` once the VM, its memory and the boot layout are in place in this thread, right
+   * before the vCPU threads are asked to build their vCPUs; `boot-files-read` once the boot
+   * images held in their files are read into guest RAM, meanwhile (what follows is waiting for
+   * the threads).
+   */
+  readonly onStep?: (step: 'vm-prepared' | 'boot-files-read') => void;
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -154,6 +162,7 @@ export class Machine<Boot = unknown> {
     vcpuWorkerPool.prewarm(script, vcpuCount(config));
 
     const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container);
+    options.onStep?.('vm-prepared');
     const { kvm, vm, memory } = prepared;
     const vcpus: VcpuController[] = [];
     try {
@@ -177,6 +186,8 @@ export class Machine<Boot = unknown> {
         claimIrqLines: (controller) => irqLines.claim(controller, d.name),
       }));
       const parts = { config: config as MachineConfig, container, kvm, vm, arch, memory, devices };
+      // A restore puts guest RAM back before the threads start: the boot images go in before it.
+      if (options.restore) prepared.readBootFiles();
       options.restore?.beforeVcpuThreads(parts);
       for (const info of vcpuBuildInfos(prepared)) {
         const data: VcpuWorkerData = {
@@ -193,6 +204,9 @@ export class Machine<Boot = unknown> {
         // A line a vCPU thread forwards (a switch hook holds the machine's lines) is driven here, as the main thread's devices' are.
         vcpus.push(new VcpuController(info.handles.id, script, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes), irqLine: (line, level) => irqLines.set(line, level) }));
       }
+      // The kernel and initrd read from their files while the threads build their vCPUs (prepare-vm.ts; done already for a restore).
+      prepared.readBootFiles();
+      options.onStep?.('boot-files-read');
       await Promise.all(vcpus.map((v) => v.whenReady()));
       machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), new ThreadedIrqLines(irqLines, () => vcpus), consoleOrder);
       // Asked now rather than at the first switch: a plugin's hook then has the machine's lines however its state is moved (dev-gic's mux, by hand too).

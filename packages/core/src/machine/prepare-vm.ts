@@ -17,6 +17,7 @@ import type { ArchPlugin } from './arch-plugin';
 import type { MachineConfig } from './machine-config';
 import { parseSize } from './machine-config';
 import { checkGuestMemorySize, guestMemoryLimit } from './memory-limit';
+import { deferBootFileReads } from '../files/boot-file';
 
 /** A VM built from a config, its vCPUs created and the boot payload loaded; nothing runs yet. */
 export interface PreparedVm<InitialState = unknown> {
@@ -28,6 +29,12 @@ export interface PreparedVm<InitialState = unknown> {
   readonly vcpus: readonly VcpuHandles[];
   /** What arch.prepareBoot returned, one entry per vCPU id. */
   readonly initialStates: readonly InitialState[];
+  /**
+   * Reads the boot images prepareBoot placed from their files (core's BootFile) into guest
+   * RAM: deferred so that the caller does it while the vCPU threads build (machine.ts). Must
+   * be called before the guest runs.
+   */
+  readonly readBootFiles: () => void;
   close(): void;
 }
 
@@ -114,8 +121,8 @@ export function prepareVm<Boot, InitialState>(
     for (let id = 0; id < cpus; id++) vcpus.push(vm.createVcpu(id).describe());
     vm.lifecycle.moveTo('ready');
     const memory = vm.memory();
-    const initialStates = arch.prepareBoot(vm, memory, config);
     const theVm = vm;
+    const { result: initialStates, readFiles: readBootFiles } = deferBootFileReads(() => arch.prepareBoot(theVm, memory, config));
     return {
       container,
       kvm,
@@ -123,6 +130,7 @@ export function prepareVm<Boot, InitialState>(
       memory,
       vcpus,
       initialStates,
+      readBootFiles,
       close() {
         theVm.close();
         kvm.close();

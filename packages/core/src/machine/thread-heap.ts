@@ -4,9 +4,12 @@
  * thread answers the 'heapStatistics' call (worker-protocol.ts) with this, and
  * `Machine.vcpuHeapStatistics()` collects them. Leak hunts (the soak benchmark) read it.
  */
-import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+
+/** node:v8, loaded when a thread's heap is first asked for, not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const v8 = (): typeof import('node:v8') => require('node:v8') as typeof import('node:v8');
 
 /** Bytes, from `v8.getHeapStatistics()` of the thread that took them. */
 export interface ThreadHeapStatistics {
@@ -56,7 +59,7 @@ let gc: (() => void) | undefined;
  */
 export function collectGarbage(): void {
   if (gc === undefined) {
-    v8.setFlagsFromString('--expose-gc');
+    v8().setFlagsFromString('--expose-gc');
     gc = vm.runInNewContext('gc') as () => void;
   }
   gc();
@@ -66,7 +69,7 @@ export function collectGarbage(): void {
 export function threadHeapStatistics(options: { readonly gc?: boolean } = {}): ThreadHeapStatistics {
   countCollections();
   if (options.gc === true) collectGarbage();
-  const h = v8.getHeapStatistics();
+  const h = v8().getHeapStatistics();
   return {
     usedHeapBytes: h.used_heap_size,
     totalHeapBytes: h.total_heap_size,

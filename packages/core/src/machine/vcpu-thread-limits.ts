@@ -13,15 +13,11 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import { ConfigError } from '../errors/errors';
 import { describeValue } from '../errors/describe-value';
+import { MAX_YOUNG_GENERATION_MB, VCPU_YOUNG_GENERATION_ENV, resourceLimitsFor, vcpuYoungGenerationSetting } from './vcpu-thread-start';
 
-/** The environment variable that sets the cap, in MiB; 0 leaves V8's default. */
-export const VCPU_YOUNG_GENERATION_ENV = 'KVMTS_VCPU_YOUNG_GEN_MB';
-
-/** The default cap on a vCPU thread's young generation, MiB. */
-export const DEFAULT_VCPU_YOUNG_GENERATION_MB = 4;
-
-/** The largest cap accepted (V8's own default maximum is below it). */
-const MAX_YOUNG_GENERATION_MB = 1024;
+// The setting itself lives in vcpu-thread-start.ts, which loads nothing else of core (a program
+// starts vCPU threads with it before core has loaded); these names stay core's API here.
+export { DEFAULT_VCPU_YOUNG_GENERATION_MB, VCPU_YOUNG_GENERATION_ENV } from './vcpu-thread-start';
 
 /**
  * The resourceLimits for a new vCPU thread under `env`: the young generation capped at
@@ -29,10 +25,10 @@ const MAX_YOUNG_GENERATION_MB = 1024;
  * is not a whole number 0–1024 is a ConfigError naming the variable.
  */
 export function vcpuThreadResourceLimits(env: NodeJS.ProcessEnv = process.env): ResourceLimits | undefined {
-  const raw = env[VCPU_YOUNG_GENERATION_ENV];
-  const mb = raw === undefined || raw === '' ? DEFAULT_VCPU_YOUNG_GENERATION_MB : Number(raw);
-  if (!Number.isInteger(mb) || mb < 0 || mb > MAX_YOUNG_GENERATION_MB) {
+  const mb = vcpuYoungGenerationSetting(env);
+  if (mb === undefined) {
+    const raw = env[VCPU_YOUNG_GENERATION_ENV];
     throw new ConfigError(VCPU_YOUNG_GENERATION_ENV, `must be a whole number of MiB for a vCPU thread's V8 young generation, 0 (V8's default) to ${MAX_YOUNG_GENERATION_MB}, got ${describeValue(raw)}`);
   }
-  return mb === 0 ? undefined : { maxYoungGenerationSizeMb: mb };
+  return resourceLimitsFor(mb);
 }

@@ -18,6 +18,9 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../errors/errors';
 import { describeValue } from '../errors/describe-value';
 import { vcpuThreadResourceLimits } from './vcpu-thread-limits';
+import { MAX_VCPU_POOL_SIZE, VCPU_POOL_ENV, takeEarlyVcpuThreads, vcpuPoolSizeSetting, vcpuThreadOptions } from './vcpu-thread-start';
+
+export { DEFAULT_VCPU_POOL_SIZE, VCPU_POOL_ENV } from './vcpu-thread-start';
 
 /** The script set by useVcpuWorkerScript(), if any. */
 let scriptOverride: string | undefined;
@@ -44,18 +47,10 @@ export function vcpuWorkerScript(): string {
   return script;
 }
 
-/** Idle threads kept by default: enough for the usual 1–4 vCPU machines. */
-export const DEFAULT_VCPU_POOL_SIZE = 4;
-
-/** The environment variable that sets the pool size at start-up (e.g. 0 to turn reuse off). */
-export const VCPU_POOL_ENV = 'KVMTS_VCPU_POOL';
-
 function sizeFromEnv(): number {
-  const raw = process.env[VCPU_POOL_ENV];
-  if (raw === undefined || raw === '') return DEFAULT_VCPU_POOL_SIZE;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 256) {
-    throw new ConfigError(VCPU_POOL_ENV, `must be a whole number of idle vCPU threads to keep, 0–256, got ${describeValue(raw)}`);
+  const n = vcpuPoolSizeSetting(process.env);
+  if (n === undefined) {
+    throw new ConfigError(VCPU_POOL_ENV, `must be a whole number of idle vCPU threads to keep, 0–${MAX_VCPU_POOL_SIZE}, got ${describeValue(process.env[VCPU_POOL_ENV])}`);
   }
   return n;
 }
@@ -72,7 +67,7 @@ export class VcpuWorkerPool {
 
   /** Keep at most `n` idle threads from now on (0: none); extra idle threads end now. */
   setCapacity(n: number): void {
-    if (!Number.isInteger(n) || n < 0 || n > 256) throw new ConfigError('vcpuPoolSize', `must be a whole number 0–256, got ${describeValue(n)}`);
+    if (!Number.isInteger(n) || n < 0 || n > MAX_VCPU_POOL_SIZE) throw new ConfigError('vcpuPoolSize', `must be a whole number 0–${MAX_VCPU_POOL_SIZE}, got ${describeValue(n)}`);
     this.size = n;
     let excess = this.idleCount - n;
     for (const list of this.idle.values()) {
@@ -92,6 +87,7 @@ export class VcpuWorkerPool {
 
   /** An idle thread running `script`, or a new one; it is ref'd (it keeps the process alive while it serves). */
   acquire(script: string): Worker {
+    this.adoptEarly(script);
     const idle = this.idle.get(script)?.pop();
     if (idle) {
       idleListeners.get(idle)?.();
@@ -107,6 +103,7 @@ export class VcpuWorkerPool {
    * so that their modules load while the caller does other work (e.g. sets up the VM).
    */
   prewarm(script: string, count: number): void {
+    this.adoptEarly(script);
     const list = this.listFor(script);
     while (list.length < count && this.idleCount < this.capacity) list.push(this.idleWorker(this.spawn(script), script));
   }
@@ -128,7 +125,18 @@ export class VcpuWorkerPool {
   }
 
   private spawn(script: string): Worker {
-    return new Worker(script, { stdout: false, stderr: false, resourceLimits: vcpuThreadResourceLimits() });
+    return new Worker(script, vcpuThreadOptions(vcpuThreadResourceLimits()));
+  }
+
+  /**
+   * Takes in the threads a program started for `script` before core loaded
+   * (startEarlyVcpuThreads, vcpu-thread-start.ts) as idle ones; beyond the capacity they end.
+   */
+  private adoptEarly(script: string): void {
+    for (const worker of takeEarlyVcpuThreads(script)) {
+      if (this.idleCount < this.capacity) this.listFor(script).push(this.idleWorker(worker, script));
+      else void worker.terminate();
+    }
   }
 
   private listFor(script: string): Worker[] {

@@ -78,11 +78,15 @@ let cpu: KvmCPU | undefined;
 let devices: NamedDevice[];
 /** This thread's device lines (machine/machine-irq-lines.ts forwards them to the main thread while a plugin holds the machine's). */
 let irq: IrqLineSwitch;
-native.installKickHandler();
-
 port.on('message', (m: ToWorker) => {
   if (m.op === 'build') {
     try {
+      // The native addon loads here, with the first vCPU this thread builds, not when the thread
+      // starts: a thread started ahead of need (vcpu-thread-start.ts) may still be starting when
+      // its program exits (a command line refused at once), and Node aborting the process in
+      // the middle of the addon's registration is a crash (FATAL ERROR … napi_throw) instead of
+      // that program's exit status. Installing the handler again (a reused thread) is harmless.
+      native.installKickHandler();
       data = m.data;
       ({ arch, cpu, devices, irq } = build());
       post({ ev: 'ready', thread: native.currentThread() });
