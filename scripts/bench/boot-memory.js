@@ -12,6 +12,8 @@
  *  - `kvmts`: this checkout's CLI, with its steps;
  *  - `kvmts, V8's young generation`: the same with KVMTS_VCPU_YOUNG_GEN_MB=0 (the vCPU thread's
  *    V8 default instead of kvmts' 4 MiB cap), to measure that cap on its own;
+ *  - `kvmts, no start-up collection`: the same with KVMTS_BOOT_COLLECT=0 (no collection in each
+ *    thread before the guest runs: packages/cli/src/startup-collection.ts), to measure it alone;
  *  - `before` (with --before): another build of the CLI (e.g. the previous commit's, built in a
  *    copy of the repository), its `hostMemory` only.
  * Like the boot benchmark it runs itself inside the arch's nested tier where this host cannot
@@ -71,6 +73,7 @@ async function runHere(o, say) {
     const sides = [
       { label: 'kvmts', args: [...cmd.kvmts.args, '--memory-steps'], env: process.env },
       { label: "kvmts, V8's young generation", args: [...cmd.kvmts.args, '--memory-steps'], env: { ...process.env, KVMTS_VCPU_YOUNG_GEN_MB: '0' } },
+      { label: 'kvmts, no start-up collection', args: [...cmd.kvmts.args, '--memory-steps'], env: { ...process.env, KVMTS_BOOT_COLLECT: '0' } },
       ...(o.before ? [{ label: 'before', args: [o.before, ...cmd.kvmts.args.slice(1)], env: process.env }] : []),
     ].map((s) => ({ ...s, vmm: [], last: undefined }));
     for (let i = -1; i < o.runs; i++) {
@@ -111,7 +114,7 @@ async function main() {
   if (canRunHere(spec)) return report(await runHere(o, say), o);
   // As the boot benchmark does: the same command inside the arch's emulated host.
   const inner = ['node', 'scripts/bench/boot-memory.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs), ...(o.before ? ['--before', o.before] : []), ...(o.json ? ['--json'] : [])].join(' ');
-  const code = await runInNestedTier('boot-memory', o.arch, spec, inner, (o.runs + 1) * (o.before ? 3 : 2), say);
+  const code = await runInNestedTier('boot-memory', o.arch, spec, inner, (o.runs + 1) * (o.before ? 4 : 3), say);
   if (code !== 0) throw new BenchError(`the nested ${spec.nestedTier} run ended with ${code}`);
 }
 

@@ -28,6 +28,7 @@ import { SignalStop } from '../signals';
 import { exitJson } from '../exit-summary';
 import { memoryUse, type MemoryUse } from '../memory-use';
 import { recordMemoryStep, recordedMemorySteps } from '../memory-steps';
+import { collectStartupGarbage, startupCollectionWanted } from '../startup-collection';
 
 const KERNEL_LIMIT = 512 * 1024 * 1024;
 const INITRD_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
@@ -96,6 +97,7 @@ async function boot(opts: BootOptions): Promise<number> {
     if (opts.memorySteps) recordMemoryStep(name, guestRam, heaps);
   };
   step('cli-loaded');
+  const collect = startupCollectionWanted();
   const arch = opts.arch ?? archForHost();
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
@@ -141,6 +143,11 @@ async function boot(opts: BootOptions): Promise<number> {
     for (const bytes of profile.readInputs ?? []) releaseBytes(bytes);
     mallocTrim();
     step('inputs-released', guestRam);
+    // What the start-up left in each thread's heap goes back before the guest runs (../startup-collection.ts).
+    if (collect) {
+      await collectStartupGarbage(machine);
+      step('start-up-collected', guestRam, opts.memorySteps ? await vcpuHeaps(machine) : undefined);
+    }
     // Inside the try: a console device that is not there (a third-party linuxBoot naming the
     // wrong one) must still close the machine and its threads.
     const console = machine.device(profile.consoleDevice);

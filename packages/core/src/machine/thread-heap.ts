@@ -51,13 +51,27 @@ let gc: (() => void) | undefined;
 
 /**
  * A full, synchronous garbage collection of this thread's heap, so that heap figures count live
- * objects rather than how far V8 got collecting. `--expose-gc` is set at run time (it needs no
- * command-line flag) and `gc` fetched from a fresh context, once per thread.
+ * objects rather than how far V8 got collecting, or a thread drops what its start-up left.
+ * `gc` is the global one when the process was started with `--expose-gc`; otherwise the flag is
+ * set at run time, `gc` fetched from a fresh context, and the flag cleared again at once. Why
+ * cleared: V8's flags are process-wide and a hash of them is part of every code cache it makes
+ * or takes, so a process that kept `--expose-gc` on would write code caches (the bundled CLI's,
+ * made at exit) that the next, flag-less start refuses — every start would compile afresh.
+ * The `gc` function keeps working after the flag is off. Once per thread.
  */
 export function collectGarbage(): void {
   if (gc === undefined) {
-    v8.setFlagsFromString('--expose-gc');
-    gc = vm.runInNewContext('gc') as () => void;
+    const global = (globalThis as { gc?: () => void }).gc;
+    if (typeof global === 'function') {
+      gc = global;
+    } else {
+      v8.setFlagsFromString('--expose-gc');
+      try {
+        gc = vm.runInNewContext('gc') as () => void;
+      } finally {
+        v8.setFlagsFromString('--no-expose-gc');
+      }
+    }
   }
   gc();
 }
