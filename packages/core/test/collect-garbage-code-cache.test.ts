@@ -4,7 +4,9 @@
  * (the bundled CLI writes its own at exit, after `kvmts boot` has collected its start-up
  * garbage) that every later, flag-less start refuses. Proved across real processes: one makes a
  * cache after collecting, a fresh one takes it; the control shows the same check refusing a
- * cache made with the flag left on, so the test can tell the two apart.
+ * cache made with the flag left on, so the test can tell the two apart. The flag is
+ * process-wide, and threads collect at once (`kvmts boot` collects in the main thread and every
+ * vCPU thread together): each must still find `gc`, and the flag must end up off.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,9 +15,12 @@ import * as path from 'node:path';
 
 const SOURCE = 'function work(n) { let s = 0; for (let i = 0; i < n; i++) s += i * 3; return s; } work(1000);';
 
-/** Runs `prelude` in a fresh Node, then compiles SOURCE and writes its code cache to `file`. */
-function makeCache(prelude: string, file: string): void {
-  const script = `${prelude}
+/**
+ * Runs `prelude` in a fresh Node, then compiles SOURCE and writes its code cache to `file`
+ * (without a file, the prelude writes it itself). The child failing fails the test.
+ */
+function makeCache(prelude: string, file: string | undefined): void {
+  const script = file === undefined ? prelude : `${prelude}
 const vm = require('node:vm');
 const s = new vm.Script(${JSON.stringify(SOURCE)});
 s.runInThisContext();
@@ -65,4 +70,45 @@ if (!(threadHeapStatistics().usedHeapBytes > 0)) throw new Error('no heap');`,
     makeCache('', file);
     expect(refusedByFreshNode(file)).toBe(false);
   });
+
+  it('threads fetching gc at once each get it, and the flag ends up off: a cache made afterwards is taken', () => {
+    const file = path.join(dir, 'after-threads.cache');
+    const threadHeap = path.resolve(__dirname, '..', 'dist', 'machine', 'thread-heap.js');
+    // Rounds of 6 fresh threads (gc is fetched once per thread) released together by one Atomics
+    // notify, each collecting at once; every thread must report 'ok'.
+    makeCache(
+      `const { Worker } = require('node:worker_threads');
+const threadBody = \`const { workerData, parentPort } = require('node:worker_threads');
+const { collectGarbage } = require(\${JSON.stringify(${JSON.stringify(threadHeap)})});
+const go = new Int32Array(workerData);
+parentPort.postMessage('waiting');
+Atomics.wait(go, 0, 0);
+try { collectGarbage(); parentPort.postMessage('ok'); } catch (e) { parentPort.postMessage(String(e)); }\`;
+async function round() {
+  const go = new SharedArrayBuffer(4);
+  const threads = Array.from({ length: 6 }, () => new Worker(threadBody, { eval: true, workerData: go }));
+  const results = threads.map((w) => new Promise((resolve) => { const seen = []; w.on('message', (m) => { seen.push(m); if (seen.length === 2) resolve(seen[1]); }); }));
+  await Promise.all(threads.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  Atomics.store(new Int32Array(go), 0, 1);
+  Atomics.notify(new Int32Array(go), 0);
+  const answers = await Promise.all(results);
+  await Promise.all(threads.map((w) => w.terminate()));
+  return answers;
+}
+(async () => {
+  for (let i = 0; i < 5; i++) {
+    const answers = await round();
+    if (answers.some((a) => a !== 'ok')) { console.error(JSON.stringify(answers)); process.exit(3); }
+  }
+  if (typeof globalThis.gc !== 'undefined') process.exit(4);
+  const vm = require('node:vm');
+  const s = new vm.Script(${JSON.stringify(SOURCE)});
+  s.runInThisContext();
+  require('node:fs').writeFileSync(${JSON.stringify(file)}, s.createCachedData());
+  process.exit(0);
+})();`,
+      undefined,
+    );
+    expect(refusedByFreshNode(file)).toBe(false);
+  }, 60_000);
 });

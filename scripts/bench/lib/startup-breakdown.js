@@ -68,7 +68,9 @@ function diff(steps, from, to) {
 function startupPhases(summary, stderr) {
   const steps = summary.startupSteps ?? {};
   const trace = parseCodeCacheTrace(stderr);
-  const t = { cli: trace['kvmts.js'], worker: trace['vcpu-worker.js'] };
+  // The vCPU worker bundle: one per arch now (vcpu-worker-x86_64.js, vcpu-worker-arm64.js), a single vcpu-worker.js before.
+  const workerName = Object.keys(trace).find((name) => /^vcpu-worker(-[a-z0-9_]+)?\.js$/.test(name) && name !== 'vcpu-worker-start.js');
+  const t = { cli: trace['kvmts.js'], worker: workerName === undefined ? undefined : trace[workerName] };
   return {
     main: MAIN_PHASES.map(([name, f]) => [name, round(f(steps, t, summary.startMs))]),
     worker: WORKER_PHASES.map(([name, f]) => [name, round(f(t.worker))]),

@@ -7,6 +7,7 @@
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { LifecycleError } from '../errors/errors';
 
 /** Bytes, from `v8.getHeapStatistics()` of the thread that took them. */
 export interface ThreadHeapStatistics {
@@ -65,15 +66,33 @@ export function collectGarbage(): void {
     if (typeof global === 'function') {
       gc = global;
     } else {
-      v8.setFlagsFromString('--expose-gc');
-      try {
-        gc = vm.runInNewContext('gc') as () => void;
-      } finally {
-        v8.setFlagsFromString('--no-expose-gc');
-      }
+      gc = fetchGc();
     }
   }
   gc();
+}
+
+/** Tries before fetchGc gives up: each loses only to another thread clearing the flag in between. */
+const FETCH_GC_TRIES = 1000;
+
+/**
+ * `gc` from a fresh context made while `--expose-gc` is on, the flag cleared again after. The
+ * flag is process-wide, so another thread doing the same (the vCPU threads and the main thread
+ * collect at once: cli's startup-collection.ts) may clear it between this thread's setting it
+ * and making the context, which then has no `gc`: the thread simply tries again.
+ */
+function fetchGc(): () => void {
+  for (let i = 0; i < FETCH_GC_TRIES; i++) {
+    v8.setFlagsFromString('--expose-gc');
+    let found: unknown;
+    try {
+      found = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+    if (typeof found === 'function') return found as () => void;
+  }
+  throw new LifecycleError('collectGarbage', `other threads cleared --expose-gc ${FETCH_GC_TRIES} times in a row`, 'fetch gc');
 }
 
 /** This thread's heap now; with `gc`, after a full collection. */
