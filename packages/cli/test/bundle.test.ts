@@ -112,6 +112,22 @@ describe('the bundle', () => {
     expect(fs.existsSync(path.join(BUNDLE, 'vcpu-worker.js'))).toBe(false);
   });
 
+  it.each(Object.entries(WORKER_BUNDLES))('has a %s worker bundle that starts on its own and answers its machine`s calls (%s)', async (_arch, file) => {
+    // Started directly (not through the start script, which picks this host's): its whole module
+    // graph is there, and core's worker entry runs and answers a call with "serves no vCPU".
+    const worker = new Worker(path.join(BUNDLE, file), { stdout: true, stderr: true });
+    try {
+      const answer = new Promise<{ ev: string; id: number; error?: { message: string } }>((resolve, reject) => {
+        worker.on('message', resolve);
+        worker.on('error', reject);
+      });
+      worker.postMessage({ op: 'call', id: 7, method: 'dump', args: [] });
+      await expect(answer).resolves.toMatchObject({ ev: 'result', id: 7, error: { message: expect.stringContaining('this vCPU thread serves no vCPU') } });
+    } finally {
+      await worker.terminate();
+    }
+  }, 30_000);
+
   it('shares every entry point of the @kvmts packages (their exports maps), tsyringe and reflect-metadata', () => {
     const entries: string[] = [];
     for (const p of ['native', 'core', 'arch-x86', 'arch-arm64', 'dev-gic']) {
