@@ -12,9 +12,8 @@
  *  - `kvmts`: this checkout's CLI as the boot benchmark runs it (its `hostMemory`);
  *  - `kvmts --memory-steps`: the same with its steps, the breakdown (sampling them costs
  *    memory itself: reading /proc/self/smaps, keeping the samples — so not the headline);
- *  - `kvmts, no trims while running`: KVMTS_BOOT_COLLECT=start-up (the start-up collection only,
- *    no C heap trims while the guest runs: packages/cli/src/startup-collection.ts);
- *  - `kvmts, nothing given back`: KVMTS_BOOT_COLLECT=0 (neither), to measure both;
+ *  - `kvmts, no start-up collection`: KVMTS_BOOT_COLLECT=0 (no collection in each thread before
+ *    the guest runs: packages/cli/src/startup-collection.ts), to measure it alone;
  *  - with --young-gen, `kvmts, V8's young generation`: KVMTS_VCPU_YOUNG_GEN_MB=0 (the vCPU
  *    thread's V8 default instead of kvmts' 4 MiB cap), to measure that cap on its own;
  *  - `before` (with --before): another build of the CLI (e.g. the previous commit's, built in a
@@ -78,8 +77,7 @@ async function runHere(o, say) {
       // The benchmark's own figure: sampling the steps costs memory itself (reading smaps, keeping samples).
       { label: 'kvmts', args: cmd.kvmts.args, env: process.env },
       { label: 'kvmts --memory-steps', args: [...cmd.kvmts.args, '--memory-steps'], env: process.env },
-      { label: 'kvmts, no trims while running', args: cmd.kvmts.args, env: { ...process.env, KVMTS_BOOT_COLLECT: 'start-up' } },
-      { label: 'kvmts, nothing given back', args: cmd.kvmts.args, env: { ...process.env, KVMTS_BOOT_COLLECT: '0' } },
+      { label: 'kvmts, no start-up collection', args: cmd.kvmts.args, env: { ...process.env, KVMTS_BOOT_COLLECT: '0' } },
       ...(o.youngGen ? [{ label: "kvmts, V8's young generation", args: cmd.kvmts.args, env: { ...process.env, KVMTS_VCPU_YOUNG_GEN_MB: '0' } }] : []),
       ...(o.before ? [{ label: 'before', args: [o.before, ...cmd.kvmts.args.slice(1)], env: process.env }] : []),
     ].map((s) => ({ ...s, vmm: [], last: undefined }));
@@ -122,7 +120,7 @@ async function main() {
   // As the boot benchmark does: the same command inside the arch's emulated host.
   const inner = ['node', 'scripts/bench/boot-memory.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs),
     ...(o.before ? ['--before', o.before] : []), ...(o.youngGen ? ['--young-gen'] : []), ...(o.json ? ['--json'] : [])].join(' ');
-  const code = await runInNestedTier('boot-memory', o.arch, spec, inner, (o.runs + 1) * (4 + (o.before ? 1 : 0) + (o.youngGen ? 1 : 0)), say);
+  const code = await runInNestedTier('boot-memory', o.arch, spec, inner, (o.runs + 1) * (3 + (o.before ? 1 : 0) + (o.youngGen ? 1 : 0)), say);
   if (code !== 0) throw new BenchError(`the nested ${spec.nestedTier} run ended with ${code}`);
 }
 

@@ -11,7 +11,8 @@
  * goes"). One full collection in every thread, then one malloc_trim (it trims every thread's
  * C heap arena), returns it before the guest starts.
  *
- * While the guest runs, the C heap is trimmed every few seconds (trimWhileRunning).
+ * Not done: trimming the C heap again while the guest runs (malloc_trim every 2 s) gave back
+ * nothing measurable (scripts/bench/README.md, `boot`), so it is not done.
  *
  * Cost: the two collections run at once, the vCPU thread's while the main thread does its own,
  * before machine.run() (so inside the start-up figure, startMs). A vCPU thread only answers
@@ -21,45 +22,15 @@
 import { ConfigError, collectGarbage, type Machine } from '@kvmts/core';
 import { mallocTrim } from '@kvmts/native';
 
-/**
- * `1` or unset: the start-up collection and the trims while the guest runs; `start-up`: the
- * collection only; `0`: neither (scripts/bench/boot-memory.js measures each that way).
- */
+/** `0` turns the collection off (to measure it: scripts/bench/boot-memory.js); `1` or unset: on. */
 export const STARTUP_COLLECTION_ENV = 'KVMTS_BOOT_COLLECT';
 
-/** What `kvmts boot` gives back, and when. */
-export interface MemoryGiveBack {
-  /** One full collection in every thread, then malloc_trim, before the guest runs. */
-  readonly startUp: boolean;
-  /** malloc_trim every TRIM_INTERVAL_MS while the guest runs. */
-  readonly whileRunning: boolean;
-}
-
-/** What `env` asks for; any other value is a ConfigError naming the variable. */
-export function memoryGiveBack(env: NodeJS.ProcessEnv = process.env): MemoryGiveBack {
+/** Whether `env` asks for the collection; a value other than 0/1 is a ConfigError naming the variable. */
+export function startupCollectionWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   const raw = env[STARTUP_COLLECTION_ENV];
-  if (raw === undefined || raw === '' || raw === '1') return { startUp: true, whileRunning: true };
-  if (raw === 'start-up') return { startUp: true, whileRunning: false };
-  if (raw === '0') return { startUp: false, whileRunning: false };
-  throw new ConfigError(
-    STARTUP_COLLECTION_ENV,
-    `must be 1 (collect the start-up's garbage before the guest runs, trim the C heap while it runs), start-up (the collection only) or 0 (neither), got '${raw}'`,
-  );
-}
-
-/**
- * How often the C heap is trimmed while a guest runs. Why at all: the V8 platform's background
- * threads (the JIT compiling the exit path, concurrent marking) and the message traffic between
- * the threads allocate and free C heap in their own glibc arenas, which keep what was freed;
- * a trim returns it. One trim walks a few arenas of a few MiB: well under a millisecond natively.
- */
-export const TRIM_INTERVAL_MS = 2000;
-
-/** Trims the C heap every TRIM_INTERVAL_MS from now (the timer never keeps the process alive); returns what stops it. */
-export function trimWhileRunning(trim: () => unknown = mallocTrim): () => void {
-  const timer = setInterval(trim, TRIM_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  if (raw === undefined || raw === '' || raw === '1') return true;
+  if (raw === '0') return false;
+  throw new ConfigError(STARTUP_COLLECTION_ENV, `must be 1 (collect the start-up's garbage before the guest runs) or 0 (do not), got '${raw}'`);
 }
 
 /**

@@ -28,7 +28,7 @@ import { SignalStop } from '../signals';
 import { exitJson } from '../exit-summary';
 import { memoryUse, type MemoryUse } from '../memory-use';
 import { recordMemoryStep, recordedMemorySteps } from '../memory-steps';
-import { collectStartupGarbage, memoryGiveBack, trimWhileRunning } from '../startup-collection';
+import { collectStartupGarbage, startupCollectionWanted } from '../startup-collection';
 
 const KERNEL_LIMIT = 512 * 1024 * 1024;
 const INITRD_LIMIT = 2 * 1024 * 1024 * 1024 - 1;
@@ -97,7 +97,7 @@ async function boot(opts: BootOptions): Promise<number> {
     if (opts.memorySteps) recordMemoryStep(name, guestRam, heaps, mallocStats());
   };
   step('cli-loaded');
-  const giveBack = memoryGiveBack();
+  const collect = startupCollectionWanted();
   const arch = opts.arch ?? archForHost();
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
@@ -144,7 +144,7 @@ async function boot(opts: BootOptions): Promise<number> {
     mallocTrim();
     step('inputs-released', guestRam);
     // What the start-up left in each thread's heap goes back before the guest runs (../startup-collection.ts).
-    if (giveBack.startUp) {
+    if (collect) {
       await collectStartupGarbage(machine);
       step('start-up-collected', guestRam, opts.memorySteps ? await vcpuHeaps(machine) : undefined);
     }
@@ -159,12 +159,7 @@ async function boot(opts: BootOptions): Promise<number> {
     signals = stop;
     stop.signal.addEventListener('abort', () => { quit = String(stop.signal.reason); void machine.stop(); }, { once: true });
     started = performance.now();
-    const stopTrims = giveBack.whileRunning ? trimWhileRunning() : undefined;
-    try {
-      exit = await machine.run();
-    } finally {
-      stopTrims?.();
-    }
+    exit = await machine.run();
     // Before close() unmaps guest RAM: what this process holds beyond it (the bench's figure).
     if (opts.json) hostMemory = memoryUse(guestRam);
     if (opts.memorySteps) step('end', guestRam, await vcpuHeaps(machine));
