@@ -6,12 +6,16 @@
  * process sampled at each step of the real code path (packages/cli/src/memory-steps.ts), against
  * a bare Node process. Not a timing: one boot takes its ordinary time, the figures are memory.
  *
- *   node scripts/bench/boot-memory.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--before <kvmts bin.js>] [--json]
+ *   node scripts/bench/boot-memory.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--before <kvmts bin.js>] [--young-gen] [--json]
  *
  * Sides, alternating after one untimed boot of each (code caches, page cache):
- *  - `kvmts`: this checkout's CLI, with its steps;
- *  - `kvmts, V8's young generation`: the same with KVMTS_VCPU_YOUNG_GEN_MB=0 (the vCPU thread's
- *    V8 default instead of kvmts' 4 MiB cap), to measure that cap on its own;
+ *  - `kvmts`: this checkout's CLI as the boot benchmark runs it (its `hostMemory`);
+ *  - `kvmts --memory-steps`: the same with its steps, the breakdown (sampling them costs
+ *    memory itself: reading /proc/self/smaps, keeping the samples — so not the headline);
+ *  - `kvmts, no start-up collection`: KVMTS_BOOT_COLLECT=0 (no collection in each thread before
+ *    the guest runs: packages/cli/src/startup-collection.ts), to measure it alone;
+ *  - with --young-gen, `kvmts, V8's young generation`: KVMTS_VCPU_YOUNG_GEN_MB=0 (the vCPU
+ *    thread's V8 default instead of kvmts' 4 MiB cap), to measure that cap on its own;
  *  - `before` (with --before): another build of the CLI (e.g. the previous commit's, built in a
  *    copy of the repository), its `hostMemory` only.
  * Like the boot benchmark it runs itself inside the arch's nested tier where this host cannot
@@ -30,7 +34,7 @@ const { canRunHere, runInNestedTier } = require('./lib/boot-probe-host');
 
 
 function parseCommandLine(argv) {
-  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 2, before: undefined, json: false };
+  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 2, before: undefined, youngGen: false, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -41,8 +45,9 @@ function parseCommandLine(argv) {
     else if (a === '--cpus') o.cpus = Number(value());
     else if (a === '--runs') o.runs = Number(value());
     else if (a === '--before') o.before = path.resolve(value());
+    else if (a === '--young-gen') o.youngGen = true;
     else if (a === '--json') o.json = true;
-    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --before <kvmts bin.js>, --json)`);
+    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --before <kvmts bin.js>, --young-gen, --json)`);
   }
   if (!ARCHES[o.arch]) throw new BenchError(`--arch ${o.arch}: known are ${Object.keys(ARCHES).join(', ')}`);
   for (const k of ['cpus', 'runs']) if (!Number.isInteger(o[k]) || o[k] < 1) throw new BenchError(`--${k} expects a whole number ≥ 1`);
@@ -69,8 +74,11 @@ async function runHere(o, say) {
     const bare = bareNode();
     say(`bare node: ${(bare.plain / 1024).toFixed(1)} MiB; with one idle worker thread: ${(bare.withWorker / 1024).toFixed(1)} MiB`);
     const sides = [
-      { label: 'kvmts', args: [...cmd.kvmts.args, '--memory-steps'], env: process.env },
-      { label: "kvmts, V8's young generation", args: [...cmd.kvmts.args, '--memory-steps'], env: { ...process.env, KVMTS_VCPU_YOUNG_GEN_MB: '0' } },
+      // The benchmark's own figure: sampling the steps costs memory itself (reading smaps, keeping samples).
+      { label: 'kvmts', args: cmd.kvmts.args, env: process.env },
+      { label: 'kvmts --memory-steps', args: [...cmd.kvmts.args, '--memory-steps'], env: process.env },
+      { label: 'kvmts, no start-up collection', args: cmd.kvmts.args, env: { ...process.env, KVMTS_BOOT_COLLECT: '0' } },
+      ...(o.youngGen ? [{ label: "kvmts, V8's young generation", args: cmd.kvmts.args, env: { ...process.env, KVMTS_VCPU_YOUNG_GEN_MB: '0' } }] : []),
       ...(o.before ? [{ label: 'before', args: [o.before, ...cmd.kvmts.args.slice(1)], env: process.env }] : []),
     ].map((s) => ({ ...s, vmm: [], last: undefined }));
     for (let i = -1; i < o.runs; i++) {
@@ -85,7 +93,7 @@ async function runHere(o, say) {
       }
     }
     return { arch: o.arch, cpus: o.cpus, bareNodeKiB: bare.plain, bareNodeWithWorkerKiB: bare.withWorker,
-      sides: sides.map((s) => ({ label: s.label, vmmKiB: s.vmm, medianVmmKiB: median(s.vmm), overBareNodeKiB: median(s.vmm) - bare.plain, steps: s.last.memorySteps })) };
+      sides: sides.map((s) => ({ label: s.label, vmmKiB: s.vmm, medianVmmKiB: median(s.vmm), overBareNodeKiB: median(s.vmm) - bare.plain, ...(s.last.memorySteps ? { steps: s.last.memorySteps } : {}) })) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -110,8 +118,9 @@ async function main() {
   const spec = ARCHES[o.arch];
   if (canRunHere(spec)) return report(await runHere(o, say), o);
   // As the boot benchmark does: the same command inside the arch's emulated host.
-  const inner = ['node', 'scripts/bench/boot-memory.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs), ...(o.before ? ['--before', o.before] : []), ...(o.json ? ['--json'] : [])].join(' ');
-  const code = await runInNestedTier('boot-memory', o.arch, spec, inner, (o.runs + 1) * (o.before ? 3 : 2), say);
+  const inner = ['node', 'scripts/bench/boot-memory.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs),
+    ...(o.before ? ['--before', o.before] : []), ...(o.youngGen ? ['--young-gen'] : []), ...(o.json ? ['--json'] : [])].join(' ');
+  const code = await runInNestedTier('boot-memory', o.arch, spec, inner, (o.runs + 1) * (3 + (o.before ? 1 : 0) + (o.youngGen ? 1 : 0)), say);
   if (code !== 0) throw new BenchError(`the nested ${spec.nestedTier} run ended with ${code}`);
 }
 

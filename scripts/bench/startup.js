@@ -24,6 +24,11 @@ const { median } = require('./lib/stats');
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.join(REPO, 'packages', 'cli', 'dist', 'bin.js');
 const RUN_TARGET_MS = 250;
+/**
+ * The same target as a ratio to a bare `node -e 0` of the same run, for hosts slower than the
+ * issue's (an emulated one): its 250 ms against the 130 ms bare Node it measured natively.
+ */
+const RUN_TARGET_RATIO = Math.round((RUN_TARGET_MS / 130) * 100) / 100;
 
 const description = 'kvmts start-up: --help and the demo run, bundled CLI vs modular, with node -e 0 for scale';
 
@@ -91,42 +96,63 @@ async function runStartup(options, progress) {
     }
     progress(`${timedRound ? `round ${round}` : 'untimed round'}: node -e 0 ${n.ms.toFixed(0)} ms`);
   }
-  const round1 = (v) => Math.round(v * 10) / 10;
+  return startupResults(list, node, per, options.runs);
+}
+
+const round1 = (v) => Math.round(v * 10) / 10;
+
+/**
+ * The results in the benchmarks' shared JSON shape, from every round's ms (pure: golden-tested).
+ * `kvmts_ns_per_op` is the bundled CLI (the default build, with its code cache), and
+ * `baseline_ns_per_op` a bare `node -e 0` of the same rounds: what Node alone costs on this
+ * host, the issue's own anchor (the whole demo against bare Node). The modular CLI, the bundle
+ * without its code cache and process start → first KVM_RUN are in `extra`.
+ */
+function startupResults(list, node, per, runs) {
+  const nodeMs = median(node);
   return list.map((s) => {
     const p = per[s.name];
     const bundled = median(p.bundled);
     const modular = median(p.modular);
     const extra = {
-      runs: options.runs,
-      node_e0_ms: round1(median(node)),
+      runs,
+      node_e0_ms: round1(nodeMs),
+      node_e0_runs_ms: node.map(round1),
       bundled_ms: p.bundled.map(round1),
       modular_ms: p.modular.map(round1),
+      modular_median_ms: round1(modular),
+      ratio_vs_modular: Math.round((bundled / modular) * 1000) / 1000,
       no_code_cache_ms: p.nocache.map(round1),
       no_code_cache_median_ms: round1(median(p.nocache)),
     };
     if (s.startMs) {
       Object.assign(extra, {
         bundled_start_ms: round1(median(p.bundledStart)),
+        bundled_start_runs_ms: p.bundledStart.map(round1),
         no_code_cache_start_ms: round1(median(p.nocacheStart)),
         modular_start_ms: round1(median(p.modularStart)),
         target_ms: RUN_TARGET_MS,
+        target_ratio: RUN_TARGET_RATIO,
       });
     }
-    return { scenario: s.name, kvmts_ns_per_op: bundled * 1e6, baseline_ns_per_op: modular * 1e6, ratio: bundled / modular, extra };
+    return { scenario: s.name, kvmts_ns_per_op: bundled * 1e6, baseline_ns_per_op: nodeMs * 1e6, ratio: bundled / nodeMs, extra };
   });
 }
 
 function humanLines(results) {
-  const lines = ['median of rounds (ms, spawn → exit):', 'scenario            bundled  modular  ratio  node -e 0  no code cache  start→KVM_RUN bundled / no code cache / modular'];
+  const lines = ['median of rounds (ms, spawn → exit):', 'scenario            bundled  node -e 0  ratio  modular  no code cache  start→KVM_RUN bundled / no code cache / modular'];
   for (const r of results) {
     const e = r.extra;
     const start = e.bundled_start_ms === undefined ? '' : `${e.bundled_start_ms} / ${e.no_code_cache_start_ms} / ${e.modular_start_ms}`;
     lines.push(
-      `${r.scenario.padEnd(18)} ${(r.kvmts_ns_per_op / 1e6).toFixed(1).padStart(8)} ${(r.baseline_ns_per_op / 1e6).toFixed(1).padStart(8)} ${r.ratio.toFixed(3).padStart(6)} ${String(e.node_e0_ms).padStart(10)} ${String(e.no_code_cache_median_ms).padStart(14)}  ${start}`,
+      `${r.scenario.padEnd(18)} ${(r.kvmts_ns_per_op / 1e6).toFixed(1).padStart(8)} ${(r.baseline_ns_per_op / 1e6).toFixed(1).padStart(10)} ${r.ratio.toFixed(2).padStart(6)} ${String(e.modular_median_ms).padStart(8)} ${String(e.no_code_cache_median_ms).padStart(14)}  ${start}`,
     );
-    if (e.target_ms !== undefined) lines.push(`  whole demo run, bundled: ${(r.kvmts_ns_per_op / 1e6).toFixed(0)} ms against the target ≤ ${e.target_ms} ms: ${r.kvmts_ns_per_op / 1e6 <= e.target_ms ? 'PASS' : 'FAIL'}`);
+    if (e.target_ms !== undefined) {
+      const ms = r.kvmts_ns_per_op / 1e6;
+      lines.push(`  whole demo run, bundled: ${ms.toFixed(0)} ms against the target ≤ ${e.target_ms} ms on a real host: ${ms <= e.target_ms ? 'PASS' : 'FAIL'}; ${r.ratio.toFixed(2)}× this run's bare Node against ≤ ${e.target_ratio}×: ${r.ratio <= e.target_ratio ? 'PASS' : 'FAIL'}`);
+    }
   }
   return lines;
 }
 
-module.exports = { description, header, runStartup, humanLines, scenarios };
+module.exports = { description, header, runStartup, startupResults, humanLines, scenarios };

@@ -39,11 +39,20 @@ function stampModule() {
   return require(file);
 }
 
-const ENTRIES = {
-  cli: path.join(CLI, 'dist', 'bundle', 'cli-entry.js'),
-  worker: path.join(CLI, 'dist', 'bundle', 'worker-entry.js'),
-  workerStart: path.join(CLI, 'dist', 'bundle', 'worker-start.js'),
-};
+/**
+ * Each bundle file (by its name in the stamp module's tables) and the compiled entry it is built
+ * from. The vCPU worker is one bundle per arch, each with only its arch's plugin (stamp.ts'
+ * WORKER_BUNDLES): a thread's isolate holds its whole bundle's source and parses all of it.
+ */
+function entries({ BUNDLE_FILES, WORKER_BUNDLES }) {
+  const dist = (file) => path.join(CLI, 'dist', 'bundle', file);
+  return {
+    [BUNDLE_FILES.cli]: dist('cli-entry.js'),
+    [WORKER_BUNDLES.x64]: dist('worker-entry-x86_64.js'),
+    [WORKER_BUNDLES.arm64]: dist('worker-entry-arm64.js'),
+    [BUNDLE_FILES.workerStart]: dist('worker-start.js'),
+  };
+}
 
 /**
  * A bundle's text with only ASCII characters. V8 keeps a script's whole source as one string
@@ -80,8 +89,8 @@ function __kvmtsPackagePath(name, rel) {
 }`;
 
 /** The esbuild plugin: core's worker entry by its private name, and module locations kept. */
-function kvmtsPlugin() {
-  const entries = new Set(Object.values(ENTRIES));
+function kvmtsPlugin(entryFiles) {
+  const entries = new Set(entryFiles);
   const packages = new Map();
   return {
     name: 'kvmts',
@@ -112,8 +121,9 @@ function replaceFile(file, contents) {
 /**
  * Writes V8 code caches for the new bundles (packages/cli/src/bundle/code-cache.ts), for the
  * Node that builds, into `trainDir` where the new bundles are: each is run once there by
- * train-code-cache.js (`kvmts --help` for the CLI, one vCPU thread's start for the worker). A
- * cache is keyed by its bundle's bytes, not its path, so it serves the same bundle in outDir.
+ * train-code-cache.js (`kvmts --help` for the CLI, one vCPU thread's start for this host's
+ * worker; another arch's worker gets its cache on that arch, at its first use). A cache is keyed
+ * by its bundle's bytes, not its path, so it serves the same bundle in outDir.
  * Returns the caches' file names.
  */
 function trainCodeCaches(trainDir, files) {
@@ -145,12 +155,14 @@ function trainCodeCaches(trainDir, files) {
  */
 async function buildBundle() {
   const esbuild = require('esbuild');
-  const { BUNDLE_DIR, BUNDLE_FILES, currentStamp } = stampModule();
+  const stampTables = stampModule();
+  const { BUNDLE_DIR, BUNDLE_FILES, BUNDLE_SCRIPTS, currentStamp } = stampTables;
+  const entryFiles = entries(stampTables);
   const outDir = path.join(CLI, BUNDLE_DIR);
   fs.mkdirSync(outDir, { recursive: true });
   const stamp = currentStamp(CLI); // before reading the inputs: a tsc -b meanwhile makes it stale
   const result = await esbuild.build({
-    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([k, file]) => [BUNDLE_FILES[k].replace(/\.js$/, ''), file])),
+    entryPoints: Object.fromEntries(Object.entries(entryFiles).map(([name, file]) => [name.replace(/\.js$/, ''), file])),
     absWorkingDir: REPO,
     outdir: outDir,
     bundle: true,
@@ -164,7 +176,7 @@ async function buildBundle() {
     // Resolved at run time to find the addon's package (core's timer thread): not bundled.
     external: ['@kvmts/native/package.json'],
     banner: { js: BANNER },
-    plugins: [kvmtsPlugin()],
+    plugins: [kvmtsPlugin(Object.values(entryFiles))],
     metafile: true,
     logLevel: 'silent',
     write: false,
@@ -191,14 +203,19 @@ async function buildBundle() {
   // Each bundle's SHA-256 as written, with its size and mtime: a start takes its code-cache key
   // from here instead of hashing the bundle (packages/cli/src/bundle/code-cache.ts).
   const digests = {};
-  for (const name of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
+  for (const name of BUNDLE_SCRIPTS.filter((n) => n !== BUNDLE_FILES.workerStart)) {
     const file = path.join(outDir, name);
     const st = fs.statSync(file);
     digests[name] = { bytes: st.size, mtimeMs: st.mtimeMs, sha256: require('crypto').createHash('sha256').update(fs.readFileSync(file)).digest('hex') };
   }
   replaceFile(path.join(outDir, BUNDLE_FILES.stamp), JSON.stringify({ ...stamp, digests }, null, 2) + '\n');
-  // Older caches are for bundles that no longer exist.
-  for (const f of fs.readdirSync(outDir)) if (f.endsWith('.cache') && !caches.includes(f)) fs.rmSync(path.join(outDir, f), { force: true });
+  // Older caches are for bundles that no longer exist, and so are scripts no entry makes now
+  // (the single vcpu-worker.js before the per-arch workers).
+  const outputs = new Set(result.outputFiles.map((out) => path.basename(out.path)));
+  for (const f of fs.readdirSync(outDir)) {
+    const stale = f.endsWith('.cache') ? !caches.includes(f) : /\.js(\.map)?$/.test(f) && !outputs.has(f);
+    if (stale) fs.rmSync(path.join(outDir, f), { force: true });
+  }
   return Object.entries(result.metafile.outputs)
     .filter(([file]) => file.endsWith('.js'))
     .map(([file, o]) => ({ file: path.resolve(REPO, file), bytes: o.bytes, modules: Object.keys(o.inputs).length }));

@@ -51,6 +51,16 @@ export interface MemoryStep {
   readonly heap: HeapAtStep;
   /** Each vCPU thread's V8 heap, where the step had a machine to ask. */
   readonly vcpuHeaps?: readonly HeapAtStep[];
+  /** The C heap over every thread's arena (native's mallocStats), where the step asked (not before the bundle loads). */
+  readonly malloc?: MallocAtStep;
+}
+
+/** The C heap at a step, KiB: what the arenas hold from the system, of it in use and free, and the blocks mmapped one by one. */
+export interface MallocAtStep {
+  readonly arenaKiB: number;
+  readonly inUseKiB: number;
+  readonly freeKiB: number;
+  readonly mmappedKiB: number;
 }
 
 const KiB = (bytes: number): number => Math.round(bytes / 1024);
@@ -70,6 +80,7 @@ export function memoryStepFrom(
   guest: { readonly smaps: string; readonly starts: readonly bigint[] } | undefined,
   heap: { readonly used_heap_size: number; readonly total_heap_size: number; readonly external_memory: number },
   vcpuHeaps?: readonly { readonly usedHeapBytes: number; readonly totalHeapBytes: number; readonly externalBytes: number }[],
+  malloc?: { readonly arenaBytes: number; readonly inUseBytes: number; readonly freeBytes: number; readonly mmappedBytes: number },
 ): MemoryStep {
   const rssKiB = statusKiB(status, 'VmRSS');
   const guestRssKiB = guest === undefined ? 0 : residentKiBAt(guest.smaps, guest.starts);
@@ -85,6 +96,7 @@ export function memoryStepFrom(
     threads: statusThreads(status),
     heap: { usedKiB: KiB(heap.used_heap_size), totalKiB: KiB(heap.total_heap_size), externalKiB: KiB(heap.external_memory) },
     ...(vcpuHeaps ? { vcpuHeaps: vcpuHeaps.map((h) => ({ usedKiB: KiB(h.usedHeapBytes), totalKiB: KiB(h.totalHeapBytes), externalKiB: KiB(h.externalBytes) })) } : {}),
+    ...(malloc ? { malloc: { arenaKiB: KiB(malloc.arenaBytes), inUseKiB: KiB(malloc.inUseBytes), freeKiB: KiB(malloc.freeBytes), mmappedKiB: KiB(malloc.mmappedBytes) } } : {}),
   };
 }
 
@@ -104,10 +116,15 @@ export function startMemorySteps(argv: readonly string[]): void {
 }
 
 /** Sample the process now as `step` (guest RAM at `guestRamStarts`), and keep it. */
-export function recordMemoryStep(step: string, guestRamStarts?: readonly bigint[], vcpuHeaps?: Parameters<typeof memoryStepFrom>[5]): MemoryStep {
+export function recordMemoryStep(
+  step: string,
+  guestRamStarts?: readonly bigint[],
+  vcpuHeaps?: Parameters<typeof memoryStepFrom>[5],
+  malloc?: Parameters<typeof memoryStepFrom>[6],
+): MemoryStep {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
   const guest = guestRamStarts && guestRamStarts.length > 0 ? { smaps: fs.readFileSync('/proc/self/smaps', 'utf8'), starts: guestRamStarts } : undefined;
-  const sample = memoryStepFrom(step, performance.now(), status, guest, v8().getHeapStatistics(), vcpuHeaps);
+  const sample = memoryStepFrom(step, performance.now(), status, guest, v8().getHeapStatistics(), vcpuHeaps, malloc);
   ((globalThis as StepsHolder)[STEPS] ??= []).push(sample);
   return sample;
 }

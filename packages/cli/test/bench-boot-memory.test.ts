@@ -14,8 +14,9 @@ const { parseCommandLine } = require('../../../scripts/bench/boot-memory.js') as
 const heap = (usedKiB: number, totalKiB: number, externalKiB = 0) => ({ usedKiB, totalKiB, externalKiB });
 
 describe('bench boot-memory', () => {
-  it('takes --arch, --cpus, --runs, --before and --json, and names what it does not know', () => {
-    expect(parseCommandLine(['--arch', 'arm64'])).toMatchObject({ arch: 'arm64', cpus: 1, runs: 2, before: undefined, json: false });
+  it('takes --arch, --cpus, --runs, --before, --young-gen and --json, and names what it does not know', () => {
+    expect(parseCommandLine(['--arch', 'arm64'])).toMatchObject({ arch: 'arm64', cpus: 1, runs: 2, before: undefined, youngGen: false, json: false });
+    expect(parseCommandLine(['--arch', 'arm64', '--young-gen'])).toMatchObject({ youngGen: true });
     expect(parseCommandLine(['--arch', 'x86_64', '--cpus', '2', '--runs', '3', '--json'])).toMatchObject({ arch: 'x86_64', cpus: 2, runs: 3, json: true });
     expect(parseCommandLine(['--arch', 'arm64', '--before', __filename])).toMatchObject({ before: __filename });
     expect(() => parseCommandLine(['--arch', 'riscv'])).toThrow('--arch riscv: known are arm64, x86_64');
@@ -31,13 +32,14 @@ describe('bench boot-memory', () => {
       {
         step: 'machine-built', ms: 3817.5, rssKiB: 153600, guestRssKiB: 35840, vmmRssKiB: 117760, anonKiB: 76800, fileKiB: 40960, shmemKiB: 35840, threads: 8,
         heap: heap(13312, 21504, 35840), vcpuHeaps: [heap(9216, 16384), heap(1024, 2048)],
+        malloc: { arenaKiB: 8192, inUseKiB: 2048, freeKiB: 6144, mmappedKiB: 1024 },
       },
     ];
     const rows = stepRows(steps, 40960);
     expect(rows).toEqual([
-      ['step', 't s', 'beyond guest RAM', 'over bare node', 'guest RAM', 'anon', 'file', 'shmem', 'main heap used/total', 'main external', 'vCPU heaps used/total'],
-      ['node-started', '0.04', '40.0', '0.0', '0.0', '6.0', '34.0', '0.0', '3.5/4.0', '1.0', ''],
-      ['machine-built', '3.82', '115.0', '75.0', '35.0', '75.0', '40.0', '35.0', '13.0/21.0', '35.0', '10.0/18.0'],
+      ['step', 't s', 'beyond guest RAM', 'over bare node', 'guest RAM', 'anon', 'file', 'shmem', 'main heap used/total', 'main external', 'vCPU heaps used/total', 'C heap in use/free'],
+      ['node-started', '0.04', '40.0', '0.0', '0.0', '6.0', '34.0', '0.0', '3.5/4.0', '1.0', '', ''],
+      ['machine-built', '3.82', '115.0', '75.0', '35.0', '75.0', '40.0', '35.0', '13.0/21.0', '35.0', '10.0/18.0', '3.0/6.0'],
     ]);
     expect(formatRows(rows)[1]).toBe('node-started   0.04              40.0             0.0        0.0   6.0  34.0    0.0               3.5/4.0            1.0');
   });

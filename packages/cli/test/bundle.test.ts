@@ -9,8 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker, setEnvironmentData } from 'node:worker_threads';
-import { BUNDLE_ENV, BUNDLE_FILES, bundleInputs, bundleStaleness, chooseCliBuild, currentStamp } from '../src/bundle/stamp';
+import { BUNDLE_ENV, BUNDLE_FILES, BUNDLE_SCRIPTS, WORKER_BUNDLES, bundleInputs, bundleStaleness, chooseCliBuild, currentStamp, workerBundleFor } from '../src/bundle/stamp';
 import { BUNDLED_PACKAGES } from '../src/bundle/shared-modules';
+import { X86_64_PACKAGES } from '../src/bundle/packages/x86_64';
+import { ARM64_PACKAGES } from '../src/bundle/packages/arm64';
 import { BUNDLE_DIGESTS_KEY } from '../src/bundle/code-cache';
 import { SHARED_FILES_BUFFER_KEY, publishSharedFiles } from '../src/bundle/prewarm';
 
@@ -46,7 +48,7 @@ describe('the bundle', () => {
   });
 
   it('is ASCII throughout, so V8 holds each bundle as a one-byte string (half the memory), and still names its errors as the sources do', () => {
-    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker, BUNDLE_FILES.workerStart]) {
+    for (const f of BUNDLE_SCRIPTS) {
       const bytes = fs.readFileSync(path.join(BUNDLE, f));
       expect([f, bytes.findIndex((b) => b > 0x7f)]).toEqual([f, -1]);
     }
@@ -98,6 +100,38 @@ describe('the bundle', () => {
     expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && !loaders.includes(f))).toEqual([]);
   });
 
+  it('has one vCPU worker per arch, each with core and only its own arch`s plugin; the host picks its own', () => {
+    expect(Object.keys(X86_64_PACKAGES).sort()).toEqual(['@kvmts/arch-x86', '@kvmts/core', '@kvmts/core/vcpu-thread-start', '@kvmts/native', 'reflect-metadata', 'tsyringe']);
+    expect(Object.keys(ARM64_PACKAGES).sort()).toEqual(['@kvmts/arch-arm64', '@kvmts/core', '@kvmts/core/vcpu-thread-start', '@kvmts/dev-gic', '@kvmts/dev-gic/v2', '@kvmts/dev-gic/v3-its', '@kvmts/native', 'reflect-metadata', 'tsyringe']);
+    // The bundles themselves: each arch's CPU class is in its own worker and in no other.
+    const text = (f: string): string => fs.readFileSync(path.join(BUNDLE, f), 'latin1');
+    const x86 = text(WORKER_BUNDLES.x64);
+    const arm64 = text(WORKER_BUNDLES.arm64);
+    expect([/class X86KvmCPU\b/.test(x86), /class ArmV8KvmCPU\b/.test(x86)]).toEqual([true, false]);
+    expect([/class ArmV8KvmCPU\b/.test(arm64), /class X86KvmCPU\b/.test(arm64)]).toEqual([true, false]);
+    expect(/class X86KvmCPU\b/.test(text(BUNDLE_FILES.cli)) && /class ArmV8KvmCPU\b/.test(text(BUNDLE_FILES.cli))).toBe(true);
+    expect([workerBundleFor('x64'), workerBundleFor('arm64'), workerBundleFor('riscv64')]).toEqual(['vcpu-worker-x86_64.js', 'vcpu-worker-arm64.js', 'vcpu-worker-x86_64.js']);
+    expect(BUNDLE_FILES.worker).toBe(workerBundleFor(process.arch));
+    // The single worker of earlier builds is gone from the bundle directory.
+    expect(fs.existsSync(path.join(BUNDLE, 'vcpu-worker.js'))).toBe(false);
+  });
+
+  it.each(Object.entries(WORKER_BUNDLES))('has a %s worker bundle that starts on its own and answers its machine`s calls (%s)', async (_arch, file) => {
+    // Started directly (not through the start script, which picks this host's): its whole module
+    // graph is there, and core's worker entry runs and answers a call with "serves no vCPU".
+    const worker = new Worker(path.join(BUNDLE, file), { stdout: true, stderr: true });
+    try {
+      const answer = new Promise<{ ev: string; id: number; error?: { message: string } }>((resolve, reject) => {
+        worker.on('message', resolve);
+        worker.on('error', reject);
+      });
+      worker.postMessage({ op: 'call', id: 7, method: 'dump', args: [] });
+      await expect(answer).resolves.toMatchObject({ ev: 'result', id: 7, error: { message: expect.stringContaining('this vCPU thread serves no vCPU') } });
+    } finally {
+      await worker.terminate();
+    }
+  }, 30_000);
+
   it('shares every entry point of the @kvmts packages (their exports maps), tsyringe and reflect-metadata', () => {
     const entries: string[] = [];
     for (const p of ['native', 'core', 'arch-x86', 'arch-arm64', 'dev-gic']) {
@@ -137,8 +171,9 @@ describe('the bundle', () => {
     expect(failed).toBeUndefined();
     const loaded = [...stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
     expect(loaded[0]).toBe(path.join(BUNDLE, BUNDLE_FILES.workerStart));
-    expect(stderr).toMatch(/^kvmts: code cache: vcpu-worker\.js (used|miss|rejected)/m);
-    expect(stderr).toMatch(handed ? /^kvmts: code cache: vcpu-worker\.js .*; key from the build's digest\)$/m : /^kvmts: code cache: vcpu-worker\.js .*; key hashed\)$/m);
+    const worker$ = BUNDLE_FILES.worker.replace(/\./g, '\\.');
+    expect(stderr).toMatch(new RegExp(`^kvmts: code cache: ${worker$} (used|miss|rejected)`, 'm'));
+    expect(stderr).toMatch(new RegExp(`^kvmts: code cache: ${worker$} .*; key ${handed ? "from the build's digest" : 'hashed'}\\)$`, 'm'));
     // Not even the native addon: it loads with the first vCPU the thread builds. A thread started
     // ahead of need must not be inside the addon's registration when a program that refused its
     // command line exits (Node then aborts the process: FATAL ERROR … napi_throw).
@@ -221,7 +256,7 @@ describe('never an outdated bundle', () => {
       fs.writeFileSync(path.join(cli, rel), '{}');
     }
     fs.mkdirSync(path.join(cli, 'bundle'));
-    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker, BUNDLE_FILES.workerStart]) fs.writeFileSync(path.join(cli, 'bundle', f), '');
+    for (const f of BUNDLE_SCRIPTS) fs.writeFileSync(path.join(cli, 'bundle', f), '');
     fs.writeFileSync(path.join(cli, 'bundle', BUNDLE_FILES.stamp), JSON.stringify(currentStamp(cli)));
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -255,8 +290,11 @@ describe('never an outdated bundle', () => {
   it('refuses a missing bundle, a missing worker, a stamp of another format and a bad setting, each by name', () => {
     fs.rmSync(path.join(cli, 'bundle', BUNDLE_FILES.workerStart));
     expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `${path.join(cli, 'bundle', 'vcpu-worker-start.js')} is missing` });
-    fs.rmSync(path.join(cli, 'bundle', BUNDLE_FILES.worker));
-    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `${path.join(cli, 'bundle', 'vcpu-worker.js')} is missing` });
+    // Every arch's worker must be there (a package is published from one host for all).
+    fs.rmSync(path.join(cli, 'bundle', WORKER_BUNDLES.arm64));
+    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `${path.join(cli, 'bundle', 'vcpu-worker-arm64.js')} is missing` });
+    fs.rmSync(path.join(cli, 'bundle', WORKER_BUNDLES.x64));
+    expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `${path.join(cli, 'bundle', 'vcpu-worker-x86_64.js')} is missing` });
     fs.writeFileSync(path.join(cli, 'bundle', BUNDLE_FILES.stamp), '{"format":2}');
     expect(chooseCliBuild(cli, undefined)).toEqual({ kind: 'modular', why: `its stamp ${path.join(cli, 'bundle', 'stamp.json')} has an unknown format` });
     fs.rmSync(path.join(cli, 'bundle'), { recursive: true });

@@ -28,7 +28,7 @@ import {
   type RecordedDigest,
   userCodeCacheDir,
 } from '../src/bundle/code-cache';
-import { BUNDLE_FILES } from '../src/bundle/stamp';
+import { BUNDLE_FILES, WORKER_BUNDLES } from '../src/bundle/stamp';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(REPO, 'packages', 'cli');
@@ -329,6 +329,7 @@ describe('the kvmts bundles', () => {
     });
 
   it('have their caches beside them, made by npm run build for this Node, and `kvmts --help` uses its own', () => {
+    // This host's worker only: another arch's worker gets its cache on that arch.
     for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
       const file = path.join(BUNDLE, f);
       const key = codeCacheKey(fs.readFileSync(file));
@@ -339,7 +340,7 @@ describe('the kvmts bundles', () => {
     expect(used.stderr).toMatch(new RegExp(`^kvmts: code cache: kvmts\\.js used ${BUNDLE}/kvmts\\.js\\.[0-9a-f]{16}\\.cache \\(.*; key from the build's digest\\)$`, 'm'));
     // The build recorded each bundle's real digest, size and mtime.
     const stamp = JSON.parse(fs.readFileSync(path.join(BUNDLE, BUNDLE_FILES.stamp), 'utf8')) as { digests: Record<string, RecordedDigest> };
-    for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
+    for (const f of [BUNDLE_FILES.cli, ...Object.values(WORKER_BUNDLES)]) {
       const st = fs.statSync(path.join(BUNDLE, f));
       expect(stamp.digests[f]).toEqual({ bytes: st.size, mtimeMs: st.mtimeMs, sha256: createHash('sha256').update(fs.readFileSync(path.join(BUNDLE, f))).digest('hex') });
     }

@@ -27,7 +27,7 @@ describe('memory steps', () => {
   it('splits a step into guest RAM, the VMM share, the kinds of resident memory and the heaps', () => {
     const step = memoryStepFrom('machine-built', 1234.56, STATUS, { smaps: SMAPS, starts: [0x7f2000000000n] }, HEAP, [
       { usedHeapBytes: 7 * MiB, totalHeapBytes: 12 * MiB, externalBytes: 4 * 1024 },
-    ]);
+    ], { arenaBytes: 6 * MiB, inUseBytes: 2 * MiB + 512, freeBytes: 4 * MiB - 512, mmappedBytes: 1 * MiB });
     expect(step).toEqual({
       step: 'machine-built',
       ms: 1234.6,
@@ -40,12 +40,13 @@ describe('memory steps', () => {
       threads: 8,
       heap: { usedKiB: 9216, totalKiB: 18433, externalKiB: 33792 },
       vcpuHeaps: [{ usedKiB: 7168, totalKiB: 12288, externalKiB: 4 }],
+      malloc: { arenaKiB: 6144, inUseKiB: 2049, freeKiB: 4096, mmappedKiB: 1024 },
     });
   });
 
   it('before the machine there is no guest RAM: the VMM share is the whole resident set', () => {
     const step = memoryStepFrom('node-started', 40, STATUS, undefined, HEAP);
-    expect([step.guestRssKiB, step.vmmRssKiB, 'vcpuHeaps' in step]).toEqual([0, 120000, false]);
+    expect([step.guestRssKiB, step.vmmRssKiB, 'vcpuHeaps' in step, 'malloc' in step]).toEqual([0, 120000, false, false]);
   });
 
   it('reads the thread count, and says so when /proc has none', () => {

@@ -68,7 +68,7 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
       'arch-x86': ['guests/demo-checksum.S', 'guests/prebuilt/demo-checksum.bin'],
       'arch-arm64': ['README.md'],
       'dev-gic': ['README.md'],
-      cli: ['bin/kvmts.js', 'dist/bin.js', 'bundle/kvmts.js', 'bundle/vcpu-worker.js', 'bundle/vcpu-worker-start.js', 'bundle/stamp.json'],
+      cli: ['bin/kvmts.js', 'dist/bin.js', 'bundle/kvmts.js', 'bundle/vcpu-worker-x86_64.js', 'bundle/vcpu-worker-arm64.js', 'bundle/vcpu-worker-start.js', 'bundle/stamp.json'],
       core: ['dist/machine/vcpu-worker.js'],
     };
     for (const p of PACKAGES) {

@@ -77,7 +77,9 @@ const MAIN_PHASES = [
   ['VM prepared (VM, RAM, GIC, devices, boot layout; before: and the kernel read)', (s) => diff(s, 'inputs-read', 'vm-prepared')],
   ['kernel + initrd read into guest RAM, beside the vCPU build', (s) => diff(s, 'vm-prepared', 'boot-files-read')],
   ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', (s) => diff(s, lastOf(s, ['boot-files-read', 'vm-prepared', 'inputs-read']), 'machine-built')],
-  ['inputs released, console, signals → machine.run()', (s, t, startMs) => (s['machine-built'] !== undefined ? startMs - s['machine-built'] : null)],
+  // kvmts boot's collection in every thread before the guest runs (packages/cli/src/startup-collection.ts), when it ran.
+  ['start-up collection (every thread at once, malloc_trim)', (s) => diff(s, 'inputs-released', 'start-up-collected')],
+  ['inputs released, console, signals → machine.run()', (s, t, startMs) => (s['machine-built'] !== undefined ? startMs - s['machine-built'] - (diff(s, 'inputs-released', 'start-up-collected') ?? 0) : null)],
 ];
 
 /**
@@ -106,7 +108,9 @@ function diff(steps, from, to) {
 function startupPhases(summary, stderr) {
   const steps = summary.startupSteps ?? {};
   const trace = parseCodeCacheTrace(stderr);
-  const t = { cli: trace['kvmts.js'], worker: trace['vcpu-worker.js'], startup: trace.startup ?? {} };
+  // The vCPU worker bundle: one per arch now (vcpu-worker-x86_64.js, vcpu-worker-arm64.js), a single vcpu-worker.js before.
+  const workerName = Object.keys(trace).find((name) => /^vcpu-worker(-[a-z0-9_]+)?\.js$/.test(name) && name !== 'vcpu-worker-start.js');
+  const t = { cli: trace['kvmts.js'], worker: workerName === undefined ? undefined : trace[workerName], startup: trace.startup ?? {} };
   return {
     main: MAIN_PHASES.map(([name, f]) => [name, round(f(steps, t, summary.startMs))]),
     worker: WORKER_PHASES.map(([name, f]) => [name, round(f(t, steps))]),

@@ -1,5 +1,5 @@
 /**
- * Runs a bundle file (bundle/kvmts.js, bundle/vcpu-worker.js) as a CommonJS module compiled
+ * Runs a bundle file (bundle/kvmts.js, a bundle/vcpu-worker-<arch>.js) as a CommonJS module compiled
  * with V8's code cache, the way v8-compile-cache did (Node 20 has no module.enableCompileCache).
  *
  * Why: V8 compiles lazily, so a plain `require` of the 1.4 MB bundle parses it and then compiles

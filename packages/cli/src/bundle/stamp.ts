@@ -16,8 +16,25 @@ import * as path from 'node:path';
 
 /** Where the bundle's files are, relative to the cli package directory. */
 export const BUNDLE_DIR = 'bundle';
-/** `workerStart` is what a vCPU thread runs: it loads `worker` with its code cache (./code-cache.ts). */
-export const BUNDLE_FILES = { cli: 'kvmts.js', worker: 'vcpu-worker.js', workerStart: 'vcpu-worker-start.js', stamp: 'stamp.json' } as const;
+/**
+ * The vCPU worker bundle for each host (`process.arch`): each carries core and that arch's plugin
+ * only (./packages/), so a vCPU thread's isolate does not parse the other arch's. A bundled CLI
+ * makes machines of its host's arch (KVM runs no other), so the host picks the worker; a machine
+ * that names a plugin its worker lacks still works, loading it from node_modules
+ * (./module-sharing.ts). A host arch kvmts has no plugin for gets the x86-64 one.
+ */
+export const WORKER_BUNDLES: Readonly<Record<string, string>> = { x64: 'vcpu-worker-x86_64.js', arm64: 'vcpu-worker-arm64.js' };
+
+/** The worker bundle a vCPU thread runs on a host whose `process.arch` is `nodeArch`. */
+export function workerBundleFor(nodeArch: string): string {
+  return WORKER_BUNDLES[nodeArch] ?? WORKER_BUNDLES.x64;
+}
+
+/** `workerStart` is what a vCPU thread runs: it loads `worker` (this host's) with its code cache (./code-cache.ts). */
+export const BUNDLE_FILES = { cli: 'kvmts.js', worker: workerBundleFor(process.arch), workerStart: 'vcpu-worker-start.js', stamp: 'stamp.json' } as const;
+
+/** Every script of the bundle: the CLI, every arch's worker, the worker's start script. */
+export const BUNDLE_SCRIPTS: readonly string[] = [BUNDLE_FILES.cli, ...Object.values(WORKER_BUNDLES), BUNDLE_FILES.workerStart];
 
 /**
  * The compiled packages that go into the bundle, relative to the cli package directory (in the
@@ -86,7 +103,7 @@ function checkBundle(cliDir: string): { stale: string; stamp?: undefined } | { s
     }
     if (now !== mtimeMs) return stale(`${path.join(cliDir, rel)} changed after the bundle was built (tsc -b rebuilt that package; npm run build rebuilds the bundle)`);
   }
-  for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker, BUNDLE_FILES.workerStart]) {
+  for (const f of BUNDLE_SCRIPTS) {
     if (!fs.existsSync(path.join(dir, f))) return stale(`${path.join(dir, f)} is missing`);
   }
   return { stamp };

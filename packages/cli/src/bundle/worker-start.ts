@@ -1,6 +1,7 @@
 /**
  * Entry of bundle/vcpu-worker-start.js, the script each vCPU thread of the bundled CLI starts
- * with: it runs the worker bundle beside it (./worker-entry.ts) compiled with V8's code cache
+ * with: it runs this host's worker bundle beside it (./stamp.ts' WORKER_BUNDLES: core and the
+ * host arch's plugin, ./worker-entry-x86_64.ts or ./worker-entry-arm64.ts) compiled with V8's code cache
  * (./code-cache.ts), so a new thread's isolate deserializes the worker's bytecode instead of
  * parsing and compiling it again. Bundled on its own (a few KiB): one small file read first.
  */

@@ -27,13 +27,14 @@ import {
   type MachineExit,
   type ThreadHeapStatistics,
 } from '@kvmts/core';
-import { mallocTrim, releaseBytes } from '@kvmts/native';
+import { mallocStats, mallocTrim, releaseBytes } from '@kvmts/native';
 import { ConsoleBridge, isDevNull } from '../console-bridge';
 import { parseGuestMemory, parsePositiveInt } from '../parse';
 import { SignalStop } from '../signals';
 import { exitJson } from '../exit-summary';
 import { memoryUse, type MemoryUse } from '../memory-use';
 import { recordMemoryStep, recordedMemorySteps } from '../memory-steps';
+import { collectStartupGarbage, startupCollectionWanted } from '../startup-collection';
 
 /** `1`: read the kernel and initrd into memory before the machine is built, instead of into guest RAM (a comparison). */
 export const READ_INPUTS_ENV = 'KVMTS_BOOT_READ_INPUTS';
@@ -102,9 +103,10 @@ async function boot(opts: BootOptions): Promise<number> {
   };
   const step = (name: string, guestRam?: readonly bigint[], heaps?: ThreadHeapStatistics[]): void => {
     mark(name);
-    if (opts.memorySteps) recordMemoryStep(name, guestRam, heaps);
+    if (opts.memorySteps) recordMemoryStep(name, guestRam, heaps, mallocStats());
   };
   step('cli-loaded');
+  const collect = startupCollectionWanted();
   const arch = opts.arch ?? archForHost();
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
@@ -153,6 +155,11 @@ async function boot(opts: BootOptions): Promise<number> {
     for (const bytes of [...(profile.readInputs ?? []), ...[kernel, initrd].filter((b) => b instanceof Uint8Array)]) releaseBytes(bytes);
     mallocTrim();
     step('inputs-released', guestRam);
+    // What the start-up left in each thread's heap goes back before the guest runs (../startup-collection.ts).
+    if (collect) {
+      await collectStartupGarbage(machine);
+      step('start-up-collected', guestRam, opts.memorySteps ? await vcpuHeaps(machine) : undefined);
+    }
     // Inside the try: a console device that is not there (a third-party linuxBoot naming the
     // wrong one) must still close the machine and its threads.
     const console = machine.device(profile.consoleDevice);

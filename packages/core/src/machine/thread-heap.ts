@@ -6,6 +6,7 @@
  */
 import * as vm from 'node:vm';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { LifecycleError } from '../errors/errors';
 
 /** node:v8, loaded when a thread's heap is first asked for, not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -54,15 +55,47 @@ let gc: (() => void) | undefined;
 
 /**
  * A full, synchronous garbage collection of this thread's heap, so that heap figures count live
- * objects rather than how far V8 got collecting. `--expose-gc` is set at run time (it needs no
- * command-line flag) and `gc` fetched from a fresh context, once per thread.
+ * objects rather than how far V8 got collecting, or a thread drops what its start-up left.
+ * `gc` is the global one when the process was started with `--expose-gc`; otherwise the flag is
+ * set at run time, `gc` fetched from a fresh context, and the flag cleared again at once. Why
+ * cleared: V8's flags are process-wide and a hash of them is part of every code cache it makes
+ * or takes, so a process that kept `--expose-gc` on would write code caches (the bundled CLI's,
+ * made at exit) that the next, flag-less start refuses — every start would compile afresh.
+ * The `gc` function keeps working after the flag is off. Once per thread.
  */
 export function collectGarbage(): void {
   if (gc === undefined) {
-    v8().setFlagsFromString('--expose-gc');
-    gc = vm.runInNewContext('gc') as () => void;
+    const global = (globalThis as { gc?: () => void }).gc;
+    if (typeof global === 'function') {
+      gc = global;
+    } else {
+      gc = fetchGc();
+    }
   }
   gc();
+}
+
+/** Tries before fetchGc gives up: each loses only to another thread clearing the flag in between. */
+const FETCH_GC_TRIES = 1000;
+
+/**
+ * `gc` from a fresh context made while `--expose-gc` is on, the flag cleared again after. The
+ * flag is process-wide, so another thread doing the same (the vCPU threads and the main thread
+ * collect at once: cli's startup-collection.ts) may clear it between this thread's setting it
+ * and making the context, which then has no `gc`: the thread simply tries again.
+ */
+function fetchGc(): () => void {
+  for (let i = 0; i < FETCH_GC_TRIES; i++) {
+    v8().setFlagsFromString('--expose-gc');
+    let found: unknown;
+    try {
+      found = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
+    } finally {
+      v8().setFlagsFromString('--no-expose-gc');
+    }
+    if (typeof found === 'function') return found as () => void;
+  }
+  throw new LifecycleError('collectGarbage', `other threads cleared --expose-gc ${FETCH_GC_TRIES} times in a row`, 'fetch gc');
 }
 
 /** This thread's heap now; with `gc`, after a full collection. */
