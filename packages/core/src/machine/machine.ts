@@ -161,7 +161,7 @@ export class Machine<Boot = unknown> {
     const script = vcpuWorkerScript();
     vcpuWorkerPool.prewarm(script, vcpuCount(config));
 
-    const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container);
+    const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container, { deferBootFileReads: true });
     options.onStep?.('vm-prepared');
     const { kvm, vm, memory } = prepared;
     const vcpus: VcpuController[] = [];

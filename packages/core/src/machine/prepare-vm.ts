@@ -31,8 +31,8 @@ export interface PreparedVm<InitialState = unknown> {
   readonly initialStates: readonly InitialState[];
   /**
    * Reads the boot images prepareBoot placed from their files (core's BootFile) into guest
-   * RAM: deferred so that the caller does it while the vCPU threads build (machine.ts). Must
-   * be called before the guest runs.
+   * RAM, when prepareVm was asked to defer them (`deferBootFileReads`: the caller does it while
+   * the vCPU threads build, machine.ts), then before the guest runs. Otherwise a no-op.
    */
   readonly readBootFiles: () => void;
   close(): void;
@@ -96,6 +96,7 @@ export function prepareVm<Boot, InitialState>(
   config: MachineConfig<Boot>,
   arch: ArchPlugin<Boot, InitialState>,
   container: DependencyContainer = createMachineContainer(),
+  options: { readonly deferBootFileReads?: boolean } = {},
 ): PreparedVm<InitialState> {
   const cpus = vcpuCount(config);
   // Every region is checked against the host's bound before KVM is even opened.
@@ -122,7 +123,10 @@ export function prepareVm<Boot, InitialState>(
     vm.lifecycle.moveTo('ready');
     const memory = vm.memory();
     const theVm = vm;
-    const { result: initialStates, readFiles: readBootFiles } = deferBootFileReads(() => arch.prepareBoot(theVm, memory, config));
+    // Deferred only for a caller that says it reads them (Machine.create); anyone else gets a
+    // VM whose guest RAM already holds the boot images, and readBootFiles does nothing.
+    const layOut = () => arch.prepareBoot(theVm, memory, config);
+    const { result: initialStates, readFiles: readBootFiles } = options.deferBootFileReads ? deferBootFileReads(layOut) : { result: layOut(), readFiles: () => {} };
     return {
       container,
       kvm,
