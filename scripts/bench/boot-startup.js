@@ -132,7 +132,10 @@ function report(result, o) {
   if (!o.json) {
     out(`boot-startup: ${result.arch}, ${result.cpus} vCPU(s); medians (ms) of ${result.sides[0].startMs.length} boot(s) per side`);
     // readyMs: machine.run() → marker, the guest's part (kvmts boot --json).
-    const med = (values) => (values.length ? ` (median ${Math.round(median(values.filter((v) => v !== null)))})` : '');
+    const med = (values) => {
+      const known = values.filter((v) => v !== null);
+      return known.length ? ` (median ${Math.round(median(known))})` : '';
+    };
     for (const s of result.sides) out(`${s.label}: start-up ${s.startMs.join(', ')} ms${med(s.startMs)}; run → marker ${s.readyMs.join(', ')} ms${med(s.readyMs)}; spawn → marker ${s.spawnMs.join(', ')} ms${med(s.spawnMs)}`);
     for (const line of phaseTable(Object.fromEntries(result.sides.map((s) => [s.label, s.median])))) out(line);
   }

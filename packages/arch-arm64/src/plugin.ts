@@ -31,6 +31,9 @@ export const arm64ArchPlugin: ArchPlugin<Arm64Boot, Arm64InitialState, ArmV8Thre
   module: ARCH_ARM64_MODULE,
   addressSpaces: [],
   cpu: { useClass: ArmV8KvmCPU },
+  // boot/load.ts plans from each file's header and length and never reads back what it places;
+  // the CPU reads no guest RAM before it runs: the kernel can be read while the vCPUs build.
+  deferBootFileReads: true,
 
   vmType(kvm: Kvm, config: MachineConfig<Arm64Boot>): number {
     // Before any kernel object exists: the options, and whether the timers' interrupts can reach the guest.

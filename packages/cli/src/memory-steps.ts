@@ -17,7 +17,11 @@
 import * as fs from 'node:fs';
 import { residentKiBAt, statusKiB } from './memory-use';
 
-/** node:v8, loaded by a run that records steps only (every `kvmts boot` loads this module). */
+/**
+ * node:v8, loaded by a run that records steps only (every `kvmts boot` loads this module). Not
+ * core's nodeV8: dist/bin.js loads this module before the bundle, where importing core would
+ * load the modular copy of it.
+ */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const v8 = (): typeof import('node:v8') => require('node:v8') as typeof import('node:v8');
 

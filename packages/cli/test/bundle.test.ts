@@ -158,10 +158,13 @@ describe('the bundle', () => {
     worker.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let failed: Error | undefined;
     worker.on('error', (e) => (failed = e));
-    // The worker evaluates its bundle, then waits for its machine's 'build' message.
-    for (const t0 = Date.now(); !/code cache: vcpu-worker\.js evaluated/.test(stderr) && failed === undefined && Date.now() - t0 < 20_000; ) {
+    // The worker evaluates its bundle (this host's), then waits for its machine's 'build' message.
+    const evaluated = new RegExp(`code cache: ${BUNDLE_FILES.worker.replace(/\./g, '\\.')} evaluated`);
+    for (const t0 = Date.now(); !evaluated.test(stderr) && failed === undefined && Date.now() - t0 < 20_000; ) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    // Had it not evaluated by now, what follows would check an empty log.
+    expect(stderr).toMatch(evaluated);
     await new Promise((resolve) => setTimeout(resolve, 200)); // anything it would load after that
     // The packages are shared when the machine's first message comes (a thread that serves no
     // vCPU answers 'exit' with nothing); what that resolves is logged by then.

@@ -66,6 +66,8 @@ export * from './machine/memory-limit';
 export { checkMachineOptions, checkMaxExits, MAX_STOP_TIMEOUT_MS } from './machine/config-checks';
 export * from './machine/machine';
 export * from './machine/thread-heap';
+// A SHA-256 whose node:crypto loads on first use (plugins' CPU fingerprints): not at a thread's start-up.
+export { createSha256 } from './util/lazy-builtins';
 export * from './m5ops';
 export type { VcpuWorkerData, WorkerMethod } from './machine/worker-protocol';
 export * from './checkpoint/tagged-json';

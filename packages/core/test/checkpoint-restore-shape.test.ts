@@ -88,13 +88,16 @@ describe('shapeMismatch', () => {
     expect(shapeMismatch(machine(a), manifestOf(b))).toBe('config.archOptions differs: saved {"tscKhz":{"$bigint":"0xf4241"}}, this machine {"tscKhz":{"$bigint":"0xf4240"}}');
   });
 
-  it('computes the machine side once per config object', () => {
+  it('computes the machine side once per machine, not once per config object', () => {
     const m = machine(options);
     const saved = manifestOf(options);
     expect(shapeMismatch(m, saved)).toBeUndefined();
-    // The machine's config is its own for its life; what is memoised is what it was made with.
+    // What is memoised is the machine's (its VM's) answer: the same machine asks again cheaply.
     (m.config.archOptions as Record<string, unknown>).irqchip = 'none';
     expect(shapeMismatch(m, saved)).toBeUndefined();
+    // Another machine made from that same (now changed) config object gets its own answer.
+    const next: MachineShapeSource = { ...m, vm: { regions: [RAM] } };
+    expect(shapeMismatch(next, saved)).toMatch(/^config\.archOptions differs: .*"irqchip":"none"/);
     // A config that cannot be saved was refused at checkpoint time; canonicalising it still names where.
     const bad = machine({ archOptions: { f: () => 1 } } as unknown as Partial<MachineConfig>);
     expect(() => shapeMismatch(bad, saved)).toThrow(/machine config\.archOptions\.f/);

@@ -91,8 +91,9 @@ describe('vCPU threads started before core loads', () => {
     try {
       startEarlyVcpuThreads(other, 1, {});
       startEarlyVcpuThreads(ending, 1, {});
-      for (const t0 = Date.now(); !fs.existsSync(ended) && Date.now() - t0 < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 50));
-      await new Promise((resolve) => setTimeout(resolve, 1000)); // its exit reaches this thread
+      // Until its exit has reached this thread: only the other script's thread is alive then.
+      for (const t0 = Date.now(); earlyVcpuThreadCount({ alive: true }) !== 1 && Date.now() - t0 < 20_000; ) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(fs.existsSync(ended)).toBe(true);
       pool.prewarm(ending, 0);
       expect(pool.idleCount).toBe(0);
       expect(earlyVcpuThreadCount()).toBe(1); // the other script's, still waiting

@@ -16,13 +16,10 @@
  * the system fd instead.
  */
 import * as native from '@kvmts/native';
-import { KvmCap, KvmIoctl, kvmIoctl, type CpuFingerprint, type Kvm } from '@kvmts/core';
+import { KvmCap, KvmIoctl, createSha256, kvmIoctl, type CpuFingerprint, type Kvm } from '@kvmts/core';
 import { ARM64_ID_REGISTERS, Arm64Ioctl, Arm64VcpuFeature, Arm64VcpuInitLayout, KVM_VM_TYPE_ARM_IPA_SIZE_MASK, sysRegId, type Arm64IdRegName } from '../abi';
 import { OneRegIo } from '../state/one-reg-io';
 
-/** A SHA-256 hash: node:crypto is loaded when one is first needed (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sha256 = (): import('node:crypto').Hash => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
 
 export const ARM64_FINGERPRINT_KIND = 'arm64-id-regs';
 
@@ -60,7 +57,7 @@ export function arm64FingerprintFrom(ids: Arm64CpuIds): CpuFingerprint {
     // MIDR_EL1: Implementer [31:24], Variant [23:20], Architecture [19:16], PartNum [15:4], Revision [3:0].
     identity: { implementer: hex((ids.midr >> 24n) & 0xffn), part: hex((ids.midr >> 4n) & 0xfffn) },
     features,
-    digest: sha256().update(digestInput.join('\n')).digest('hex'),
+    digest: createSha256().update(digestInput.join('\n')).digest('hex'),
   };
 }
 

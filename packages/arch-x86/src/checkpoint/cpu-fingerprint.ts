@@ -10,15 +10,12 @@
  *    the saved guest had must be there.
  *  - digest: SHA-256 of the whole supported table, for diagnostics.
  */
-import type { CpuFingerprint, Kvm, MachineConfig } from '@kvmts/core';
+import { createSha256, type CpuFingerprint, type Kvm, type MachineConfig } from '@kvmts/core';
 import { getSupportedCpuid, type CpuidEntry } from '../state/cpuid';
 import { buildCpuidTables, X86_CPUID_DYNAMIC_BITS } from '../state/cpuid-normalize';
 import { findCpuid } from '../state/cpuid-request';
 import { x86MachineOptions } from '../machine-options';
 
-/** A SHA-256 hash: node:crypto is loaded when one is first needed (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sha256 = (): import('node:crypto').Hash => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
 
 type Register = 'eax' | 'ebx' | 'ecx' | 'edx';
 
@@ -74,7 +71,7 @@ export function x86FingerprintFrom(supported: readonly CpuidEntry[], guest: read
     kind: 'x86-cpuid',
     identity: { vendor: vendorOf(supported), family: `0x${family.toString(16)}`, model: `0x${model.toString(16)}` },
     features,
-    digest: sha256().update(JSON.stringify(canonical)).digest('hex'),
+    digest: createSha256().update(JSON.stringify(canonical)).digest('hex'),
   };
 }
 

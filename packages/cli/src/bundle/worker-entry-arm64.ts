@@ -6,4 +6,4 @@ import 'reflect-metadata';
 import { ARM64_PACKAGES } from './packages/arm64';
 import { runBundledWorker } from './worker-main';
 
-runBundledWorker(ARM64_PACKAGES);
+runBundledWorker(ARM64_PACKAGES, '@kvmts/arch-arm64');

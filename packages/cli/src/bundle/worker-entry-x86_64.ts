@@ -7,4 +7,4 @@ import 'reflect-metadata';
 import { X86_64_PACKAGES } from './packages/x86_64';
 import { runBundledWorker } from './worker-main';
 
-runBundledWorker(X86_64_PACKAGES);
+runBundledWorker(X86_64_PACKAGES, '@kvmts/arch-x86');

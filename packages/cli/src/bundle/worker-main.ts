@@ -7,10 +7,11 @@ import { getEnvironmentData, parentPort } from 'node:worker_threads';
 import { shareBundledModules } from './module-sharing';
 import { SHARED_FILES_BUFFER_KEY, readSharedFiles } from './prewarm';
 
-/** The arch plugin of each Node host arch: the one a `kvmts` machine on this host is built with. */
-const HOST_ARCH_PLUGINS: Readonly<Partial<Record<string, string>>> = { arm64: '@kvmts/arch-arm64', x64: '@kvmts/arch-x86' };
-
-export function runBundledWorker(packages: Readonly<Record<string, () => unknown>>): void {
+/**
+ * `packages`: what this worker bundle carries; `archPlugin`: its arch's plugin among them (the
+ * one a `kvmts` machine on this bundle's host is built with).
+ */
+export function runBundledWorker(packages: Readonly<Record<string, () => unknown>>, archPlugin: string): void {
   // Nothing requires a package by name before the machine's first message (its 'build' names the
   // plugin modules): the sharing is done then, before core's handler (registered after this one)
   // sees it. By then the CLI's thread has published the files it resolved, also for a thread it
@@ -18,13 +19,12 @@ export function runBundledWorker(packages: Readonly<Record<string, () => unknown
   parentPort!.once('message', () => {
     shareBundledModules(packages, require, readSharedFiles(getEnvironmentData(SHARED_FILES_BUFFER_KEY)));
   });
-  // While the thread waits for its machine, it evaluates the host's arch plugin (the bundle's
+  // While the thread waits for its machine, it evaluates its arch plugin (the bundle's
   // copy), which the machine's build requires first thing: under an emulated CPU that is about
   // half of the build (scripts/bench/README.md, `boot`), which would otherwise follow the main
   // thread's VM set-up. A machine of the host's arch is what `kvmts` builds; for another the
   // build loads its own as before.
-  const hostArchPlugin = HOST_ARCH_PLUGINS[process.arch];
-  const load = hostArchPlugin === undefined ? undefined : packages[hostArchPlugin];
+  const load = packages[archPlugin];
   if (load !== undefined) setImmediate(load);
   // Core's worker entry is not among its exports; scripts/bundle/build.js maps this name to
   // core's dist/machine/vcpu-worker.js. Only ever evaluated inside a bundle.

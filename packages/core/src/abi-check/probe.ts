@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KvmtsError } from '../errors/errors';
+import { nodeChildProcess } from '../util/lazy-builtins';
 
 /** The probe could not be built or run (no compiler, no headers), or its output was malformed. */
 export class AbiProbeError extends KvmtsError {}
@@ -229,9 +230,8 @@ function checkUniqueIds(checks: readonly AbiCheck[]): void {
 }
 
 /** Compile `source` with `cc` and `args` in a scratch directory; `use` reads the result before the directory goes. */
-// node:child_process, loaded when the ABI check runs its compiler, not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const childProcess = (): typeof import('node:child_process') => require('node:child_process') as typeof import('node:child_process');
+// node:child_process, loaded when the ABI check runs its compiler (../util/lazy-builtins.ts).
+const childProcess = nodeChildProcess;
 
 function compileProbe<T>(cc: string, source: string, args: (src: string, out: string) => string[], use: (out: string) => T): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-abi-'));

@@ -33,10 +33,10 @@ import {
   type ManifestRegion,
   type ManifestSection,
 } from './manifest';
+import { nodeCrypto } from '../util/lazy-builtins';
 
-/** node:crypto, loaded on first use (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const crypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
+/** node:crypto, loaded on first use (a checkpoint: ../util/lazy-builtins.ts). */
+const crypto = nodeCrypto;
 
 const SECTIONS_DIR = 'sections';
 

@@ -5,10 +5,10 @@
  */
 import { CheckpointError } from '../errors/errors';
 import type { CpuFingerprint } from './fingerprint';
+import { createSha256 } from '../util/lazy-builtins';
 
-/** A SHA-256 hash: node:crypto is loaded when one is first needed (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sha256 = (): import('node:crypto').Hash => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
+/** A SHA-256 hash (node:crypto loaded at the first checkpoint: ../util/lazy-builtins.ts). */
+const sha256 = createSha256;
 
 export const CHECKPOINT_MAGIC = 'kvmts-checkpoint';
 /** Bump when the layout of the directory or of the manifest changes incompatibly. */

@@ -21,6 +21,7 @@
 import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { CheckpointError } from '../errors/errors';
+import { nodeZlib } from '../util/lazy-builtins';
 
 export const IMAGE_PAGE_SIZE = 4096;
 const ZERO_PAGE = Buffer.alloc(IMAGE_PAGE_SIZE);
@@ -42,8 +43,7 @@ let crc32: ((data: Uint8Array) => number) | undefined;
 
 /** The checksum of one page as `pages.crc` stores it. */
 export function pageChecksum(page: Uint8Array): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  crc32 ??= (require('node:zlib') as typeof import('node:zlib')).crc32;
+  crc32 ??= nodeZlib().crc32;
   return crc32(page) >>> 0;
 }
 

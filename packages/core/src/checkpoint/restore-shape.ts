@@ -4,7 +4,8 @@
  * that shape it (SHAPING_FIELDS: arch options and devices), which must equal the saved ones.
  *
  * A warm restore asks this every time, so each side's config fields are canonicalised once: the
- * machine's per config object (a machine's config is its own for its life), the checkpoint's per
+ * machine's per machine (keyed by its VM object: a config object the user reuses or changes for
+ * another machine does not carry one machine's answer to the next), the checkpoint's per
  * manifest object (an unchanged manifest is parsed once and reused: verified-cache.ts), straight
  * from the manifest's tagged JSON, no decode and re-encode. Canonical means tagged JSON with the
  * keys of every object sorted, so two configs with the same content in another key order (a
@@ -47,7 +48,7 @@ export function canonicalJson(tagged: unknown): string {
   );
 }
 
-/** The shaping fields of each config (machine) or manifest config (checkpoint) object, canonical. */
+/** The shaping fields of each machine (by its VM object) or manifest config (checkpoint) object, canonical. */
 const fieldsByObject = new WeakMap<object, readonly string[]>();
 
 function canonicalFields(owner: object, fields: () => readonly string[]): readonly string[] {
@@ -56,9 +57,9 @@ function canonicalFields(owner: object, fields: () => readonly string[]): readon
   return known;
 }
 
-function machineFields(config: MachineConfig): readonly string[] {
-  const record = config as unknown as Record<string, unknown>;
-  return canonicalFields(config, () => SHAPING_FIELDS.map((f) => canonicalJson(toTagged(record[f] ?? null, `machine config.${f}`))));
+function machineFields(parts: MachineShapeSource): readonly string[] {
+  const record = parts.config as unknown as Record<string, unknown>;
+  return canonicalFields(parts.vm, () => SHAPING_FIELDS.map((f) => canonicalJson(toTagged(record[f] ?? null, `machine config.${f}`))));
 }
 
 /** The checkpoint's, from the manifest's config: tagged JSON already. */
@@ -76,7 +77,7 @@ export function shapeMismatch(parts: MachineShapeSource, manifest: Pick<Checkpoi
   const regions = parts.vm.regions.map(regionKey).join('; ');
   if (savedRegions !== regions) return `memory regions differ: saved ${savedRegions}, this machine ${regions}`;
   const saved = savedFields(manifest.config);
-  const here = machineFields(parts.config);
+  const here = machineFields(parts);
   const at = SHAPING_FIELDS.findIndex((_, i) => saved[i] !== here[i]);
   return at < 0 ? undefined : `config.${SHAPING_FIELDS[at]} differs: saved ${saved[at]}, this machine ${here[at]}`;
 }

@@ -33,10 +33,10 @@ import {
   type DeviceSectionData,
   type MachinePartsWithVcpus,
 } from './machine-parts';
+import { createSha256 } from '../util/lazy-builtins';
 
-/** A SHA-256 hash: node:crypto is loaded when one is first needed (a checkpoint), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sha256 = (): import('node:crypto').Hash => (require('node:crypto') as typeof import('node:crypto')).createHash('sha256');
+/** A SHA-256 hash (node:crypto loaded at the first checkpoint: ../util/lazy-builtins.ts). */
+const sha256 = createSha256;
 
 /** The version of @kvmts/core, recorded in every manifest. */
 export function kvmtsVersion(): string {

@@ -74,6 +74,14 @@ export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends T
    * it, linuxBootProfile() reads the files into memory for linuxBoot.
    */
   linuxBootFromFiles?(request: LinuxBootFilesRequest): LinuxBootProfile<Boot>;
+  /**
+   * True: the BootFile reads this plugin's prepareBoot asks for (placeBootBytes) may happen
+   * after it returns — a machine then reads them while its vCPU threads build their vCPUs
+   * (the read of a large kernel overlaps the threads' start-up). Only for a prepareBoot that
+   * neither reads back nor patches bytes it placed from a file, and a CPU that does not read
+   * guest RAM before it runs. Absent or false: placeBootBytes reads at once, as documented there.
+   */
+  readonly deferBootFileReads?: boolean;
 }
 
 /** A Linux kernel and what goes with it, as a user hands them over (`kvmts boot`). */

@@ -161,7 +161,7 @@ export class Machine<Boot = unknown> {
     const script = vcpuWorkerScript();
     vcpuWorkerPool.prewarm(script, vcpuCount(config));
 
-    const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container, { deferBootFileReads: true });
+    const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container, { deferBootFileReads: arch.deferBootFileReads === true });
     options.onStep?.('vm-prepared');
     const { kvm, vm, memory } = prepared;
     const vcpus: VcpuController[] = [];
@@ -186,8 +186,6 @@ export class Machine<Boot = unknown> {
         claimIrqLines: (controller) => irqLines.claim(controller, d.name),
       }));
       const parts = { config: config as MachineConfig, container, kvm, vm, arch, memory, devices };
-      // A restore puts guest RAM back before the threads start: the boot images go in before it.
-      if (options.restore) prepared.readBootFiles();
       options.restore?.beforeVcpuThreads(parts);
       for (const info of vcpuBuildInfos(prepared)) {
         const data: VcpuWorkerData = {
@@ -204,7 +202,8 @@ export class Machine<Boot = unknown> {
         // A line a vCPU thread forwards (a switch hook holds the machine's lines) is driven here, as the main thread's devices' are.
         vcpus.push(new VcpuController(info.handles.id, script, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes), irqLine: (line, level) => irqLines.set(line, level) }));
       }
-      // The kernel and initrd read from their files while the threads build their vCPUs (prepare-vm.ts; done already for a restore).
+      // The kernel and initrd read from their files while the threads build their vCPUs, for a
+      // plugin that allows it (ArchPlugin.deferBootFileReads; otherwise read already: a no-op).
       prepared.readBootFiles();
       options.onStep?.('boot-files-read');
       await Promise.all(vcpus.map((v) => v.whenReady()));

@@ -7,10 +7,11 @@
 import * as vm from 'node:vm';
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { LifecycleError } from '../errors/errors';
+import { withGcFlagLock } from './gc-flag-lock';
+import { nodeV8 } from '../util/lazy-builtins';
 
-/** node:v8, loaded when a thread's heap is first asked for, not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const v8 = (): typeof import('node:v8') => require('node:v8') as typeof import('node:v8');
+/** node:v8, loaded when a thread's heap is first asked for (../util/lazy-builtins.ts). */
+const v8 = nodeV8;
 
 /** Bytes, from `v8.getHeapStatistics()` of the thread that took them. */
 export interface ThreadHeapStatistics {
@@ -79,20 +80,21 @@ export function collectGarbage(): void {
 const FETCH_GC_TRIES = 1000;
 
 /**
- * `gc` from a fresh context made while `--expose-gc` is on, the flag cleared again after. The
- * flag is process-wide, so another thread doing the same (the vCPU threads and the main thread
- * collect at once: cli's startup-collection.ts) may clear it between this thread's setting it
- * and making the context, which then has no `gc`: the thread simply tries again.
+ * `gc` from a fresh context made while `--expose-gc` is on, the flag cleared again after, under
+ * the process's flag lock (gc-flag-lock.ts: the vCPU threads and the main thread collect at once,
+ * cli's startup-collection.ts). A thread that was started without the shared lock may still see
+ * another clear the flag between its set and its fetch, and then simply tries again.
  */
 function fetchGc(): () => void {
   for (let i = 0; i < FETCH_GC_TRIES; i++) {
-    v8().setFlagsFromString('--expose-gc');
-    let found: unknown;
-    try {
-      found = vm.runInNewContext('typeof gc === "function" ? gc : undefined');
-    } finally {
-      v8().setFlagsFromString('--no-expose-gc');
-    }
+    const found = withGcFlagLock(() => {
+      v8().setFlagsFromString('--expose-gc');
+      try {
+        return vm.runInNewContext('typeof gc === "function" ? gc : undefined') as unknown;
+      } finally {
+        v8().setFlagsFromString('--no-expose-gc');
+      }
+    });
     if (typeof found === 'function') return found as () => void;
   }
   throw new LifecycleError('collectGarbage', `other threads cleared --expose-gc ${FETCH_GC_TRIES} times in a row`, 'fetch gc');

@@ -9,12 +9,13 @@
  * here, before it reads and compiles its own modules, so that the two load side by side. Core's
  * thread pool (vcpu-worker-pool.ts) adopts them, idle, when the machine asks for threads.
  *
- * This module loads no other module of core (only `node:worker_threads`): it is the one part
+ * This module loads no other module of core but gc-flag-lock.ts (only `node:worker_threads`): it is the one part
  * of core a program loads before core, as `@kvmts/core/vcpu-thread-start`. The pool and
  * vcpu-thread-limits.ts take their settings from here, so an early thread is started exactly
  * as the pool would start it.
  */
 import { Worker, type ResourceLimits, type WorkerOptions } from 'node:worker_threads';
+import { shareGcFlagLock } from './gc-flag-lock';
 
 /** Idle threads kept by default: enough for the usual 1–4 vCPU machines. */
 export const DEFAULT_VCPU_POOL_SIZE = 4;
@@ -85,6 +86,15 @@ function earlyThreads(): EarlyThread[] {
 }
 
 /**
+ * One vCPU thread running `script`, as the pool and the early start make them: the settings
+ * below, and the process's flag lock shared with it (gc-flag-lock.ts).
+ */
+export function startVcpuThread(script: string, limits: ResourceLimits | undefined): Worker {
+  shareGcFlagLock();
+  return new Worker(script, vcpuThreadOptions(limits));
+}
+
+/**
  * Starts `count` vCPU threads running `script` now, for core's pool to adopt (at most the pool's
  * size). They wait unref'd (a program that ends first just ends) and must not fail loudly while
  * nobody listens: one that fails or exits before it is adopted is dropped, and the pool starts
@@ -99,7 +109,7 @@ export function startEarlyVcpuThreads(script: string, count: number, env: NodeJS
   const list = earlyThreads();
   const n = Math.max(0, Math.min(count, size - list.length));
   for (let i = 0; i < n; i++) {
-    const worker = new Worker(script, vcpuThreadOptions(resourceLimitsFor(youngMb)));
+    const worker = startVcpuThread(script, resourceLimitsFor(youngMb));
     worker.unref();
     const thread: EarlyThread = {
       script,
@@ -134,7 +144,8 @@ export function takeEarlyVcpuThreads(script: string): Worker[] {
   return mine.filter((t) => !t.gone).map((t) => t.worker);
 }
 
-/** Early threads not yet adopted (tests; a program that wants to know). */
-export function earlyVcpuThreadCount(): number {
-  return earlyThreads().length;
+/** Early threads not yet adopted (tests; a program that wants to know); with `alive`, only those that have not ended. */
+export function earlyVcpuThreadCount(options: { readonly alive?: boolean } = {}): number {
+  const list = earlyThreads();
+  return options.alive === true ? list.filter((t) => !t.gone).length : list.length;
 }

@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../errors/errors';
 import { describeValue } from '../errors/describe-value';
 import { vcpuThreadResourceLimits } from './vcpu-thread-limits';
-import { MAX_VCPU_POOL_SIZE, VCPU_POOL_ENV, takeEarlyVcpuThreads, vcpuPoolSizeSetting, vcpuThreadOptions } from './vcpu-thread-start';
+import { MAX_VCPU_POOL_SIZE, VCPU_POOL_ENV, startVcpuThread, takeEarlyVcpuThreads, vcpuPoolSizeSetting } from './vcpu-thread-start';
 
 export { DEFAULT_VCPU_POOL_SIZE, VCPU_POOL_ENV } from './vcpu-thread-start';
 
@@ -125,7 +125,7 @@ export class VcpuWorkerPool {
   }
 
   private spawn(script: string): Worker {
-    return new Worker(script, vcpuThreadOptions(vcpuThreadResourceLimits()));
+    return startVcpuThread(script, vcpuThreadResourceLimits());
   }
 
   /**
