@@ -32,8 +32,14 @@ describeKvm('collectStartupGarbage', () => {
 
       const [vcpuAfter] = await m.vcpuHeapStatistics();
       const mainAfter = threadHeapStatistics();
-      // The vCPU thread's build (CPU, devices, modules' first use) left garbage; it is gone.
-      expect(vcpuAfter.usedHeapBytes).toBeLessThan(vcpuBefore.usedHeapBytes);
+      // The vCPU thread was collected: another full collection right after finds next to nothing
+      // left (what the two statistics calls themselves allocated). Its heap need not be smaller
+      // than before: a thread with a capped young generation scavenges its build's garbage as
+      // it goes, and fetching `gc` keeps a small context alive.
+      const [vcpuAgain] = await m.vcpuHeapStatistics({ gc: true });
+      expect(vcpuBefore.usedHeapBytes).toBeGreaterThan(0);
+      expect(vcpuAfter.usedHeapBytes - vcpuAgain.usedHeapBytes).toBeLessThan(512 * 1024);
+      // This thread's 200,000 dropped objects are gone.
       expect(mainBefore.usedHeapBytes - mainAfter.usedHeapBytes).toBeGreaterThan(8 * MiB);
 
       // The guest still runs: it spins until stopped, and stops cleanly.
