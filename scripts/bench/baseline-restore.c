@@ -48,27 +48,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BASELINE_NAME "baseline-restore"
+#include "baseline-common.h"
+
 #define MAX_REGIONS 8
 #define TARGET_VM 0
 #define TARGET_VCPU 1
-
-static void die(const char *what) {
-  fprintf(stderr, "baseline-restore: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static void refuse(const char *fmt, unsigned long long a, unsigned long long b) {
-  fprintf(stderr, "baseline-restore: ");
-  fprintf(stderr, fmt, a, b);
-  fputc('\n', stderr);
-  exit(2);
-}
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* Reads the whole of `path` into *buf (grown as needed); returns its length. */
 static size_t read_all(const char *path, uint8_t **buf, size_t *capacity) {
@@ -143,20 +128,20 @@ static unsigned replay(uint8_t *state, size_t length, int vm, int vcpu, size_t x
   unsigned count = 0;
   size_t at = 0;
   while (at < length) {
-    if (length - at < sizeof(struct record)) refuse("state file: a record header is cut off at byte %llu%llu", at, 0);
+    if (length - at < sizeof(struct record)) fail("state file: a record header is cut off at byte %llu%.0llu", at, 0);
     struct record r;
     memcpy(&r, state + at, sizeof r);
     at += sizeof r;
     size_t payload = r.kind == 0 ? 8 : (r.size + 7) & ~(size_t)7;
-    if (r.kind > 1 || length - at < payload) refuse("state file: record at byte %llu is cut off or of kind %llu", at, r.kind);
+    if (r.kind > 1 || length - at < payload) fail("state file: record at byte %llu is cut off or of kind %llu", at, r.kind);
     const struct known_request *k = NULL;
     for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
       if (KNOWN[i].request == r.request) k = &KNOWN[i];
-    if (!k) refuse("ioctl 0x%llx (record %llu) is not one a warm restore issues", r.request, count);
-    if ((int)r.target != k->target) refuse("ioctl 0x%llx is on the wrong fd (target %llu)", r.request, r.target);
+    if (!k) fail("ioctl 0x%llx (record %llu) is not one a warm restore issues", r.request, count);
+    if ((int)r.target != k->target) fail("ioctl 0x%llx is on the wrong fd (target %llu)", r.request, r.target);
     uint8_t *buf = state + at;
     if (k->rule == INTEGER) {
-      if (r.kind != 0) refuse("ioctl 0x%llx takes an integer argument%llu", r.request, 0);
+      if (r.kind != 0) fail("ioctl 0x%llx takes an integer argument%.0llu", r.request, 0);
     } else if (r.kind != 1 || r.size != allowed_size(k, buf, r.size, xsave_bytes)) {
       fprintf(stderr, "baseline-restore: %s: %u bytes recorded, <linux/kvm.h> says %zu\n", k->name, r.size, allowed_size(k, buf, r.size, xsave_bytes));
       exit(2);
@@ -192,19 +177,19 @@ static unsigned parse_regions(const char *text, struct region *out) {
   unsigned n = 0;
   const char *p = text;
   while (*p) {
-    if (n == MAX_REGIONS) refuse("more than %llu regions%llu", MAX_REGIONS, 0);
+    if (n == MAX_REGIONS) fail("more than %llu regions%.0llu", MAX_REGIONS, 0);
     char *end;
     out[n].gpa = strtoull(p, &end, 0);
-    if (*end != ':') refuse("regions: expected gpa:size:offset at character %llu%llu", p - text, 0);
+    if (*end != ':') fail("regions: expected gpa:size:offset at character %llu%.0llu", p - text, 0);
     out[n].size = strtoull(end + 1, &end, 0);
-    if (*end != ':') refuse("regions: expected gpa:size:offset at character %llu%llu", p - text, 0);
+    if (*end != ':') fail("regions: expected gpa:size:offset at character %llu%.0llu", p - text, 0);
     out[n].offset = strtoull(end + 1, &end, 0);
-    if (*end != ',' && *end != 0) refuse("regions: unexpected character at %llu%llu", end - text, 0);
-    if (out[n].size == 0 || out[n].size % 4096 || out[n].offset % 4096) refuse("region %llu is not whole pages%llu", n, 0);
+    if (*end != ',' && *end != 0) fail("regions: unexpected character at %llu%.0llu", end - text, 0);
+    if (out[n].size == 0 || out[n].size % 4096 || out[n].offset % 4096) fail("region %llu is not whole pages%.0llu", n, 0);
     n++;
     p = *end ? end + 1 : end;
   }
-  if (n == 0) refuse("no regions%llu%llu", 0, 0);
+  if (n == 0) fail("no regions%.0llu%.0llu", 0, 0);
   return n;
 }
 
@@ -235,8 +220,8 @@ int main(int argc, char **argv) {
   unsigned long warmup = strtoul(argv[7], NULL, 0), rounds = strtoul(argv[8], NULL, 0);
   uint8_t *expected_regs = NULL;
   size_t regs_capacity = 0;
-  if (read_all(argv[6], &expected_regs, &regs_capacity) != sizeof(struct kvm_regs)) refuse("regs file: not a struct kvm_regs (%llu bytes)%llu", sizeof(struct kvm_regs), 0);
-  if (rounds == 0 || rounds > 1000) refuse("rounds %llu out of range%llu", rounds, 0);
+  if (read_all(argv[6], &expected_regs, &regs_capacity) != sizeof(struct kvm_regs)) fail("regs file: not a struct kvm_regs (%llu bytes)%.0llu", sizeof(struct kvm_regs), 0);
+  if (rounds == 0 || rounds > 1000) fail("rounds %llu out of range%.0llu", rounds, 0);
 
   /* Set-up, untimed: the VM kvmts' x86 plugin makes (irqchip 'kernel'), its RAM and its vCPU. */
   int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -281,14 +266,14 @@ int main(int argc, char **argv) {
     ioctls = replay(state, length, vm, vcpu, xsave_bytes);
     if (ioctl(vcpu, KVM_RUN, 0) < 0) die("KVM_RUN");
     /* The first exit is the guest's `out` to <port>. */
-    if (run->exit_reason != KVM_EXIT_IO) refuse("round %llu: the first exit is reason %llu, not KVM_EXIT_IO", r, run->exit_reason);
-    if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != port) refuse("round %llu: the first exit is I/O on port 0x%llx, not the expected out", r, run->io.port);
+    if (run->exit_reason != KVM_EXIT_IO) fail("round %llu: the first exit is reason %llu, not KVM_EXIT_IO", r, run->exit_reason);
+    if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != port) fail("round %llu: the first exit is I/O on port 0x%llx, not the expected out", r, run->io.port);
     /* Complete the I/O as kvmts does before its run returns (api.rst: state is read only after
        KVM_RUN has completed the exit): enter with immediate_exit set until KVM answers EINTR. */
     run->immediate_exit = 1;
     int completions = 0;
     while (ioctl(vcpu, KVM_RUN, 0) == 0)
-      if (++completions > 16) refuse("round %llu: completing the exit took more than %llu entries", r, 16);
+      if (++completions > 16) fail("round %llu: completing the exit took more than %llu entries", r, 16);
     if (errno != EINTR) die("KVM_RUN (completing the exit)");
     run->immediate_exit = 0;
     uint64_t t1 = now_ns();

@@ -34,42 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BASELINE_NAME "baseline-sync"
+#include "baseline-common.h"
+
 #define EXIT_PORT 0xf4
 #define MSR_TSC 0x10
 #define CPUID_CAPACITY 256
-
-static void die(const char *what) {
-  fprintf(stderr, "baseline-sync: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static void *read_file(const char *dir, const char *name, size_t *size) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die(path);
-  struct stat st;
-  if (fstat(fd, &st) < 0) die(path);
-  void *buf = malloc(st.st_size ? st.st_size : 1);
-  if (!buf) die("malloc");
-  size_t done = 0;
-  while (done < (size_t)st.st_size) {
-    ssize_t n = read(fd, (char *)buf + done, st.st_size - done);
-    if (n <= 0) die(path);
-    done += n;
-  }
-  close(fd);
-  *size = done;
-  return buf;
-}
-
-static uint64_t tv_ns(struct timeval tv) { return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull; }
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void xioctl(int fd, unsigned long req, void *arg, const char *what) {
   if (ioctl(fd, req, arg) < 0) die(what);

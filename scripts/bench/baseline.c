@@ -32,54 +32,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BASELINE_NAME "baseline"
+#include "baseline-common.h"
+
 #define EXIT_PORT 0xf4
-
-static void die(const char *what) {
-  fprintf(stderr, "baseline: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-static void fail(const char *fmt, unsigned long long a, unsigned long long b) {
-  fprintf(stderr, "baseline: ");
-  fprintf(stderr, fmt, a, b);
-  fputc('\n', stderr);
-  exit(2);
-}
-
-/* Reads <dir>/<name> into a malloc'd buffer; *size gets its length. */
-static void *read_file(const char *dir, const char *name, size_t *size) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) die(path);
-  struct stat st;
-  if (fstat(fd, &st) < 0) die(path);
-  void *buf = malloc(st.st_size ? st.st_size : 1);
-  if (!buf) die("malloc");
-  size_t done = 0;
-  while (done < (size_t)st.st_size) {
-    ssize_t n = read(fd, (char *)buf + done, st.st_size - done);
-    if (n <= 0) die(path);
-    done += n;
-  }
-  close(fd);
-  *size = done;
-  return buf;
-}
 
 static void expect_size(const char *name, size_t got, size_t want) {
   if (got != want) {
     fprintf(stderr, "baseline: %s is %zu bytes, <linux/kvm.h> says %zu\n", name, got, want);
     exit(2);
   }
-}
-
-static uint64_t tv_ns(struct timeval tv) { return (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull; }
-
-static inline uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 int main(int argc, char **argv) {
@@ -101,7 +63,7 @@ int main(int argc, char **argv) {
   expect_size("regs.bin", regs_size, sizeof *regs);
   if (cpuid_size < sizeof *cpuid) expect_size("cpuid.bin", cpuid_size, sizeof *cpuid);
   expect_size("cpuid.bin", cpuid_size, sizeof *cpuid + cpuid->nent * sizeof cpuid->entries[0]);
-  if (mem_size == 0 || mem_size % 4096) fail("mem.bin size %llu is not a whole number of pages%llu", mem_size, 0);
+  if (mem_size == 0 || mem_size % 4096) fail("mem.bin size %llu is not a whole number of pages%.0llu", mem_size, 0);
 
   int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
   if (kvm < 0) die("/dev/kvm");
