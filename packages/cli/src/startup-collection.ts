@@ -16,8 +16,9 @@
  *
  * Cost: the two collections run at once, the vCPU thread's while the main thread does its own,
  * before machine.run() (so inside the start-up figure, startMs). A vCPU thread only answers
- * between runs, which is why this happens before the first one. core's collectGarbage keeps
- * V8's flags as they were, so the code cache the CLI writes at exit stays valid.
+ * between runs, which is why this happens before the first one. core's collectGarbage clears
+ * `--expose-gc` again at once (under a process-wide lock), so the code cache the CLI writes at
+ * exit stays valid.
  */
 import { ConfigError, collectGarbage, type Machine } from '@kvmts/core';
 import { mallocTrim } from '@kvmts/native';
