@@ -123,7 +123,9 @@ static size_t allowed_size(const struct known_request *k, const uint8_t *buf, si
   return 0;
 }
 
-/* Check and issue every record of `state` (with vm < 0: check only, printing each name); returns how many there are. */
+/* Check and issue every record of `state`; vm CHECK_ONLY checks only, vm CHECK_AND_NAME also prints each name. Returns how many there are. */
+enum { CHECK_ONLY = -2, CHECK_AND_NAME = -1 };
+
 static unsigned replay(uint8_t *state, size_t length, int vm, int vcpu, size_t xsave_bytes) {
   unsigned count = 0;
   size_t at = 0;
@@ -147,7 +149,7 @@ static unsigned replay(uint8_t *state, size_t length, int vm, int vcpu, size_t x
       exit(2);
     }
     if (vm < 0) {
-      printf("%s\"%s\"", count ? "," : "", k->name);
+      if (vm == CHECK_AND_NAME) printf("%s\"%s\"", count ? "," : "", k->name);
       at += payload;
       count++;
       continue;
@@ -203,8 +205,11 @@ int main(int argc, char **argv) {
     uint8_t *state = NULL;
     size_t capacity = 0;
     size_t length = read_all(argv[2], &state, &capacity);
+    size_t xsave_bytes = strtoul(argv[3], NULL, 0);
+    /* Refuse a bad file before printing anything: a refusal leaves no half JSON line behind. */
+    replay(state, length, CHECK_ONLY, -1, xsave_bytes);
     printf("{\"ioctls\":[");
-    replay(state, length, -1, -1, strtoul(argv[3], NULL, 0));
+    replay(state, length, CHECK_AND_NAME, -1, xsave_bytes);
     printf("]}\n");
     return 0;
   }

@@ -94,20 +94,23 @@ describe('bench checkpoint: the restore baseline', () => {
   it('refuses a buffer of another size than <linux/kvm.h> gives, naming the ioctl and both sizes', () => {
     expect(check([{ target: TARGET.vcpu, request: X86Ioctl.SET_REGS, bytes: new Uint8Array(X86RegsLayout.size - 8) }])).toMatchObject({
       status: 2,
+      stdout: '', // refused before printing: no half JSON line
       stderr: `baseline-restore: KVM_SET_REGS: ${X86RegsLayout.size - 8} bytes recorded, <linux/kvm.h> says ${X86RegsLayout.size}`,
     });
     // A variable-length struct: its header's count decides (3 MSRs need 8 + 3 × 16 bytes).
     const short = msrs(3).subarray(0, 8 + 2 * 16);
-    expect(check([{ target: TARGET.vcpu, request: X86Ioctl.SET_MSRS, bytes: short }])).toMatchObject({ status: 2, stderr: 'baseline-restore: KVM_SET_MSRS: 40 bytes recorded, <linux/kvm.h> says 56' });
+    expect(check([{ target: TARGET.vcpu, request: X86Ioctl.SET_MSRS, bytes: short }])).toMatchObject({ status: 2, stdout: '', stderr: 'baseline-restore: KVM_SET_MSRS: 40 bytes recorded, <linux/kvm.h> says 56' });
   });
 
   it('refuses a request a warm restore does not issue, and one on the wrong fd', () => {
     expect(check([{ target: TARGET.vcpu, request: X86Ioctl.GET_REGS, bytes: new Uint8Array(X86RegsLayout.size) }])).toMatchObject({
       status: 2,
+      stdout: '', // refused before printing: no half JSON line
       stderr: `baseline-restore: ioctl 0x${X86Ioctl.GET_REGS.toString(16)} (record 0) is not one a warm restore issues`,
     });
     expect(check([{ target: TARGET.vm, request: X86Ioctl.SET_REGS, bytes: new Uint8Array(X86RegsLayout.size) }])).toMatchObject({
       status: 2,
+      stdout: '', // refused before printing: no half JSON line
       stderr: `baseline-restore: ioctl 0x${X86Ioctl.SET_REGS.toString(16)} is on the wrong fd (target 0)`,
     });
   });
@@ -117,6 +120,7 @@ describe('bench checkpoint: the restore baseline', () => {
     fs.writeFileSync(file, serializeRecords([{ target: TARGET.vcpu, request: X86Ioctl.SET_REGS, bytes: new Uint8Array(X86RegsLayout.size) }]).subarray(0, 40));
     const r = spawnSync(exe, ['--check', file, String(XSAVE_BYTES)], { encoding: 'utf8' });
     expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/record at byte 16 is cut off/);
   });
 
