@@ -78,6 +78,25 @@ describe('vCPU threads started before core loads', () => {
     }
   });
 
+  it('ends early threads nobody adopted when the pool shrinks or closes its idle threads, whatever their script', async () => {
+    const pool = new VcpuWorkerPool();
+    pool.setCapacity(4);
+    startEarlyVcpuThreads(SCRIPT, 3, {});
+    expect(earlyVcpuThreadCount()).toBe(3);
+    // Shrinking to 1 keeps one early thread (it would fit as an idle one), the newest two end.
+    pool.setCapacity(1);
+    expect(earlyVcpuThreadCount()).toBe(1);
+    // Closing the idle threads ends the early one too, though the pool never adopted it.
+    expect(pool.idleCount).toBe(0);
+    await pool.closeIdle();
+    expect(earlyVcpuThreadCount()).toBe(0);
+    expect(pool.idleCount).toBe(0);
+    // Shrinking to 0 ends every early thread.
+    startEarlyVcpuThreads(SCRIPT, 2, {});
+    pool.setCapacity(0);
+    expect(earlyVcpuThreadCount()).toBe(0);
+  });
+
   it('keeps the threads of another script for their own taker, and drops one that ended before it was taken', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-early-'));
     const other = path.join(dir, 'other-worker.js');

@@ -133,13 +133,16 @@ export function startEarlyVcpuThreads(script: string, count: number, env: NodeJS
 /**
  * Hands over the early threads running `script` that are still alive (each without this
  * module's listeners, still unref'd; the taker bounds how many it keeps). Threads of another
- * script stay for their own taker.
+ * script stay for their own taker. Without `script`, every early thread (the pool ends them when
+ * told to close or shrink: one whose script never matched would otherwise live to the end).
+ * `limit` hands over at most that many, the newest first.
  */
-export function takeEarlyVcpuThreads(script: string): Worker[] {
+export function takeEarlyVcpuThreads(script?: string, limit = Infinity): Worker[] {
   const list = earlyThreads();
-  const mine = list.filter((t) => t.script === script);
+  const matching = list.filter((t) => script === undefined || t.script === script);
+  const mine = matching.slice(Math.max(0, matching.length - Math.max(0, limit)));
   if (mine.length === 0) return [];
-  list.splice(0, list.length, ...list.filter((t) => t.script !== script));
+  list.splice(0, list.length, ...list.filter((t) => !mine.includes(t)));
   for (const t of mine) t.detach();
   return mine.filter((t) => !t.gone).map((t) => t.worker);
 }

@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { ConfigError } from '../errors/errors';
 import { describeValue } from '../errors/describe-value';
 import { vcpuThreadResourceLimits } from './vcpu-thread-limits';
-import { MAX_VCPU_POOL_SIZE, VCPU_POOL_ENV, startVcpuThread, takeEarlyVcpuThreads, vcpuPoolSizeSetting } from './vcpu-thread-start';
+import { MAX_VCPU_POOL_SIZE, VCPU_POOL_ENV, earlyVcpuThreadCount, startVcpuThread, takeEarlyVcpuThreads, vcpuPoolSizeSetting } from './vcpu-thread-start';
 
 export { DEFAULT_VCPU_POOL_SIZE, VCPU_POOL_ENV } from './vcpu-thread-start';
 
@@ -69,6 +69,8 @@ export class VcpuWorkerPool {
   setCapacity(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > MAX_VCPU_POOL_SIZE) throw new ConfigError('vcpuPoolSize', `must be a whole number 0–${MAX_VCPU_POOL_SIZE}, got ${describeValue(n)}`);
     this.size = n;
+    // Early threads not yet adopted count against the new size too: the newest beyond it end.
+    for (const early of takeEarlyVcpuThreads(undefined, earlyVcpuThreadCount() - Math.max(0, n - this.idleCount))) void early.terminate();
     let excess = this.idleCount - n;
     for (const list of this.idle.values()) {
       while (excess > 0 && list.length > 0) {
@@ -119,7 +121,8 @@ export class VcpuWorkerPool {
 
   /** End every idle thread (e.g. before counting the process's threads). */
   async closeIdle(): Promise<void> {
-    const all = [...this.idle.values()].flat();
+    // Early threads never adopted (started for a script no machine used) end with the idle ones.
+    const all = [...this.idle.values()].flat().concat(takeEarlyVcpuThreads());
     this.idle.clear();
     await Promise.all(all.map((w) => w.terminate()));
   }
