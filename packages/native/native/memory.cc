@@ -55,7 +55,34 @@ uint64_t IdArg(const Napi::CallbackInfo& info) {
   return d > 0 ? static_cast<uint64_t>(d) : 0;
 }
 
-// mmap(length, prot, flags, fd, offset) → id (> 0) or -errno / kForkedRc.
+// mmap at an address that is a multiple of `align` (a power of two above the page size): reserve
+// `length + align` of address space with no access, map the real thing with MAP_FIXED at the first
+// aligned address inside it, and give back the head and tail. KVM maps guest memory with 2 MiB
+// blocks (stage 2 on arm64, NPT/EPT on x86) only where the host address and the guest physical
+// address agree modulo 2 MiB; an unaligned mapping is faulted in 4 KiB at a time.
+void* MmapAligned(size_t length, int prot, int flags, int fd, off_t offset, size_t align) {
+  size_t span = length + align;
+  void* reserved = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reserved == MAP_FAILED) return MAP_FAILED;
+  uintptr_t start = reinterpret_cast<uintptr_t>(reserved);
+  uintptr_t aligned = (start + align - 1) & ~(static_cast<uintptr_t>(align) - 1);
+  void* p = ::mmap(reinterpret_cast<void*>(aligned), length, prot, flags | MAP_FIXED, fd, offset);
+  if (p == MAP_FAILED) {
+    int saved = errno;
+    ::munmap(reserved, span);
+    errno = saved;
+    return MAP_FAILED;
+  }
+  if (aligned > start) ::munmap(reserved, aligned - start);
+  uintptr_t end = aligned + length;
+  if (start + span > end) ::munmap(reinterpret_cast<void*>(end), start + span - end);
+  return p;
+}
+
+// mmap(length, prot, flags, fd, offset, align, hugePages) → id (> 0) or -errno / kForkedRc.
+// `align` 0 (or the page size) places the mapping anywhere; a larger power of two aligns it.
+// `hugePages` asks for transparent huge pages (madvise MADV_HUGEPAGE; advice only: a kernel
+// without THP ignores it, so a failure there is not an error).
 Napi::Value Mmap(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   double length = info[0].As<Napi::Number>().DoubleValue();
@@ -63,10 +90,20 @@ Napi::Value Mmap(const Napi::CallbackInfo& info) {
   int flags = info[2].As<Napi::Number>().Int32Value();
   int fd = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : -1;
   double offset = info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : 0;
-  if (!(length > 0) || !(offset >= 0)) return Num(env, -EINVAL);
+  double align = info[5].IsNumber() ? info[5].As<Napi::Number>().DoubleValue() : 0;
+  bool hugePages = info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+  if (!(length > 0) || !(offset >= 0) || !(align >= 0)) return Num(env, -EINVAL);
+  size_t alignBytes = static_cast<size_t>(align);
+  if (alignBytes != 0 && (alignBytes & (alignBytes - 1)) != 0) return Num(env, -EINVAL);
   if (InForkedChildStrict()) return Num(env, kForkedRc);
-  void* p = ::mmap(nullptr, static_cast<size_t>(length), prot, flags, fd, static_cast<off_t>(offset));
+  size_t pageSize = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  void* p = alignBytes > pageSize
+      ? MmapAligned(static_cast<size_t>(length), prot, flags, fd, static_cast<off_t>(offset), alignBytes)
+      : ::mmap(nullptr, static_cast<size_t>(length), prot, flags, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) return Num(env, -errno);
+#ifdef MADV_HUGEPAGE
+  if (hugePages) ::madvise(p, static_cast<size_t>(length), MADV_HUGEPAGE);
+#endif
   Registry& r = TheRegistry();
   std::lock_guard<std::mutex> guard(r.lock);
   uint64_t id = r.nextId++;

@@ -56,7 +56,7 @@ export interface NativeBinding {
   perfEventOpen(attr: ArrayBufferView, pid: number, cpu: number, groupFd: number, flags: number): number;
   gettid(): number;
   pageSize(): number;
-  mmap(length: number, prot: number, flags: number, fd: number, offset: number): number;
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number, align: number, hugePages: boolean): number;
   unmap(id: number): number;
   remapFile(id: number, prot: number, flags: number, fd: number, offset: number): number;
   lseek(fd: number, offset: number, whence: number): number;

@@ -121,14 +121,30 @@ function wrap(id: number): Mapping {
   return new NativeMapping(id, info[0], info[1]);
 }
 
+/** Where and how mmap places a mapping (both default to "as the kernel likes"). */
+export interface MmapPlacement {
+  /** The mapping's address is a multiple of this (a power of two; 0 or the page size: anywhere). */
+  readonly align?: number;
+  /** Ask for transparent huge pages (madvise MADV_HUGEPAGE; advice, ignored by a kernel without THP). */
+  readonly hugePages?: boolean;
+}
+
 /**
  * mmap(NULL, length, prot, flags, fd, offset). `fd` -1 or undefined for anonymous memory.
- * Throws SyscallError (syscall 'mmap'; 'EFORKED' in a forked child).
+ * `placement` aligns the address and/or asks for huge pages: guest RAM wants both, since KVM maps
+ * it to the guest in 2 MiB blocks only where host and guest addresses agree modulo 2 MiB.
+ * Throws SyscallError (syscall 'mmap'; 'EFORKED' in a forked child), RangeError for an
+ * alignment that is not a power of two.
  */
-export function mmap(length: number, prot: number, flags: number, fd = -1, offset = 0): Mapping {
+export function mmap(length: number, prot: number, flags: number, fd = -1, offset = 0, placement: MmapPlacement = {}): Mapping {
   checkIndex('mmap length', length, Number.MAX_SAFE_INTEGER);
   checkIndex('mmap offset', offset, Number.MAX_SAFE_INTEGER);
-  const id = native.mmap(length, prot, flags, fd, offset);
+  const align = placement.align ?? 0;
+  // Bitwise tests stop at 2^31; a power of two is exactly 2 ** its own log2.
+  if (align !== 0 && !(Number.isSafeInteger(align) && align > 0 && 2 ** Math.round(Math.log2(align)) === align)) {
+    throw new RangeError(`mmap align ${align} is not a power of two`);
+  }
+  const id = native.mmap(length, prot, flags, fd, offset, align, placement.hugePages === true);
   if (id < 0) throw syscallError(native, 'mmap', id, `mmap(${length} bytes, fd ${fd})`);
   return wrap(id);
 }

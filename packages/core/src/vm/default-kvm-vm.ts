@@ -36,6 +36,14 @@ const MMAP_HINTS = {
   EAGAIN: 'the host refused the memory (locked-memory limit): ask for less',
 } as const;
 
+/** KVM maps guest memory in blocks of this size where host and guest addresses agree modulo it. */
+const GUEST_BLOCK_SIZE = 2 * 1024 * 1024;
+
+/** How guest RAM is placed: 2 MiB-aligned when it spans a block at all, huge pages when wanted. */
+export function guestRamPlacement(size: number, hugePages: boolean): native.MmapPlacement {
+  return { align: size >= GUEST_BLOCK_SIZE ? GUEST_BLOCK_SIZE : 0, hugePages };
+}
+
 /** Slots KVM reserves internally on x86 (APIC access, identity map, TSS); never ours. */
 const DEFAULT_SLOT_LIMIT = 32;
 
@@ -179,7 +187,7 @@ export class DefaultKvmVM implements KvmVM {
     const backingFd = o.backing ? checkBacking(o.backing, o.size, where) : -1;
     const mapping = nativeCall(
       `mmap(${where}, ${o.size} bytes)`,
-      () => native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_NORESERVE | (o.backing ? 0 : c.MAP_ANONYMOUS), backingFd, o.backing?.offset ?? 0),
+      () => native.mmap(o.size, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_NORESERVE | (o.backing ? 0 : c.MAP_ANONYMOUS), backingFd, o.backing?.offset ?? 0, guestRamPlacement(o.size, !o.backing && o.hugePages !== false)),
       MMAP_HINTS,
     );
     let slot = -1;
