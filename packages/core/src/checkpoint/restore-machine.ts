@@ -24,11 +24,11 @@ import { checkpointIo } from './checkpoint-read';
 import { restoreSharedState, type SavedSharedState } from '../devices/shared-state-checkpoint';
 import type { MachineConfig } from '../machine/machine-config';
 import type { MemoryRegionOptions } from '../vm/memory-region';
+import type { CheckpointComponent } from './component';
 import { CheckpointReader, type SectionState } from './checkpoint-files';
 import { IMAGE_PAGE_SIZE } from './memory-image';
 import { fromTagged } from './tagged-json';
-import { fingerprintMismatches } from './fingerprint';
-import { hostFingerprint } from './host-fingerprint';
+import { hostFingerprint, hostMismatches } from './host-fingerprint';
 import { restoreLocalDeviceStates } from './device-states';
 import { contextKey, restoreVcpuThread } from './vcpu-state-transfer';
 import { M5OP_STATS_SECTION, MACHINE_STATE_SECTIONS, SIM_TIME_SECTION, restoreM5opStats, savedTicks } from './machine-state';
@@ -164,6 +164,14 @@ export class MachineRestore implements MachineRestoreHooks {
     return this.configMade;
   }
 
+  private components: { readonly parts: MachineParts; readonly list: readonly CheckpointComponent[] } | undefined;
+
+  /** The machine's checkpoint components, looked up once per plan (checkFits and restoreVmState both need them). */
+  private componentsOf(parts: MachineParts): readonly CheckpointComponent[] {
+    if (this.components?.parts !== parts) this.components = { parts, list: checkpointComponents(parts) };
+    return this.components.list;
+  }
+
   /** Release the image file's fd (the machine's mappings keep the file). */
   close(): void {
     fs.closeSync(this.imageFd);
@@ -204,11 +212,11 @@ export class MachineRestore implements MachineRestoreHooks {
     if (support.nodeArch !== process.arch) {
       throw new CheckpointError(this.reader.dir, `was made on ${m.arch}, which runs on '${support.nodeArch}' hosts; this host is '${process.arch}'`, { code: 'arch' });
     }
-    const mismatches = fingerprintMismatches(m.cpu, hostFingerprint(support, parts.kvm, parts.config));
+    const mismatches = hostMismatches(m.cpu, hostFingerprint(support, parts.kvm, parts.config));
     if (mismatches.length > 0) {
       throw new CheckpointError(this.reader.dir, `this host's CPU cannot continue the saved guest: ${mismatches.join('; ')}. Restore on a host with the same CPU model and features`, { code: 'cpu-mismatch' });
     }
-    const components = checkpointComponents(parts);
+    const components = this.componentsOf(parts);
     const claimed = new Set<string>([...components.map((c) => c.name), ...parts.devices.map((d) => deviceSection(d.name)), ...MACHINE_STATE_SECTIONS.keys()]);
     for (let id = 0; id < m.vcpus; id++) claimed.add(vcpuSection(id));
     for (const s of m.sections) {
@@ -224,7 +232,7 @@ export class MachineRestore implements MachineRestoreHooks {
   /** The VM's state: the arch's in-kernel components and registered ones, then each device's shared state. */
   restoreVmState(parts: MachineParts): void {
     const ctx = checkpointContext(parts);
-    const components = checkpointComponents(parts);
+    const components = this.componentsOf(parts);
     for (const c of components) {
       const s = this.section(c.name);
       checkVersion(this.where(c.name), s, c.version);
