@@ -163,7 +163,7 @@ async function main() {
     const dir = path.join(work, 'ckpt');
     await m.checkpoint(dir);
     await m.close();
-    // Past the verified-file cache's racy window (checkpoint/verified-cache.ts): files written
+    // Past the checked-checkpoint cache's racy window (checkpoint/verified-cache.ts): files written
     // less than 2 s before a read are read and checked every time. `--no-settle` profiles that path.
     if (!args.includes('--no-settle')) await new Promise((r) => setTimeout(r, 2500));
     // The probe module goes into every vCPU thread as a plugin (it registers nothing).

@@ -1,19 +1,15 @@
 /**
- * The machine-state sections of a checkpoint (checkpoint/machine-state.ts) and the verified-file
- * cache warm restores read through (checkpoint/verified-cache.ts), as pure logic: golden values
- * for the m5op statistics carried over a restore (ages, carried exits, open items), the checks on
- * saved ticks and statistics, and when a cached checkpoint file is (not) reused. The KVM side —
+ * The machine-state sections of a checkpoint (checkpoint/machine-state.ts), as pure logic: golden
+ * values for the m5op statistics carried over a restore (ages, carried exits, open items), and the
+ * checks on saved ticks and statistics (the checked-checkpoint cache warm restores read through:
+ * checkpoint-verified-cache.test.ts). The KVM side —
  * a real guest continuing after a restore — is ckpt-gaps.kvm.test.ts in arch-x86.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { CheckpointError } from '../src/errors/errors';
 import { M5opStats } from '../src/m5ops/m5op-stats';
 import { M5ops } from '../src/m5ops/m5op-handlers';
 import type { ExitCounts } from '../src/cpu/exit-stats';
 import { m5opStatsSection, restoreM5opStats, savedTicks, simTimeSection } from '../src/checkpoint/machine-state';
-import { RACY_NS, clearVerifiedCache, verifiedRead } from '../src/checkpoint/verified-cache';
 
 describe('m5op statistics across a checkpoint', () => {
   it('ages, the period\'s exits and open items carry over; the restored side counts on from its own clock and counters', () => {
@@ -96,40 +92,5 @@ describe('m5op statistics across a checkpoint', () => {
     for (const bad of [null, {}, { ticks: [1n] }, { ticks: [1n, -1n] }, { ticks: [1n, 2] }]) {
       expect(() => savedTicks(bad, 2, 'w')).toThrow(new CheckpointError('w', 'must hold { ticks: [2 bigint(s) ≥ 0] }, one per vCPU', { code: 'corrupt' }));
     }
-  });
-});
-
-describe('verified checkpoint files, reused while unchanged', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-verified-'));
-    clearVerifiedCache();
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it('a file changed within the racy window is read again; an older unchanged one is reused (as a copy); a change or another checksum reads it again', async () => {
-    const file = path.join(dir, 's.json');
-    fs.writeFileSync(file, 'one');
-    let loads = 0;
-    const load = () => ({ n: ++loads, text: fs.readFileSync(file, 'utf8') });
-    expect(verifiedRead(file, 'sum', load)).toEqual({ n: 1, text: 'one' });
-    expect(verifiedRead(file, 'sum', load)).toEqual({ n: 2, text: 'one' }); // just written: racy, not kept
-    await new Promise((r) => setTimeout(r, Number(RACY_NS / 1_000_000n) + 200));
-    expect(verifiedRead(file, 'sum', load)).toEqual({ n: 3, text: 'one' }); // read and kept now
-    const hit = verifiedRead(file, 'sum', load);
-    expect(hit).toEqual({ n: 3, text: 'one' }); // no load
-    hit.n = 99; // a caller's change does not reach the cache
-    expect(verifiedRead(file, 'sum', load)).toEqual({ n: 3, text: 'one' });
-    // A reader that only reads gets the cached value itself, the same object each time, no load.
-    const shared = verifiedRead(file, 'sum', load, { shared: true });
-    expect(shared).toEqual({ n: 3, text: 'one' });
-    expect(verifiedRead(file, 'sum', load, { shared: true })).toBe(shared);
-    expect(verifiedRead(file, 'sum', load)).not.toBe(shared);
-    expect(verifiedRead(file, 'other checksum', load)).toEqual({ n: 4, text: 'one' });
-    fs.writeFileSync(file, 'two');
-    expect(verifiedRead(file, 'other checksum', load)).toEqual({ n: 5, text: 'two' });
-    // A failing load leaves nothing behind.
-    fs.rmSync(file);
-    expect(() => verifiedRead(file, 'sum', () => { throw new Error('gone'); })).toThrow('gone');
   });
 });

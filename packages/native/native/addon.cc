@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kvmts::InitKick(env, exports);
   kvmts::InitForkProbe(env, exports);
   kvmts::InitHeap(env, exports);
+  kvmts::InitStat(env, exports);
   return exports;
 }
 

@@ -53,5 +53,6 @@ void InitKick(Napi::Env env, Napi::Object exports);
 void InitForkProbe(Napi::Env env, Napi::Object exports);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitHeap(Napi::Env env, Napi::Object exports);
+void InitStat(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvmts

@@ -77,6 +77,8 @@ export interface NativeBinding {
   mallocInfo(): [arena: number, hblkhd: number, uordblks: number, fordblks: number, keepcost: number, hblks: number] | undefined;
   /** malloc_trim(0): 1 released memory, 0 none, -1 no such function. */
   mallocTrim(): number;
+  /** stat(2) of each path: 6 little-endian int64 words each (stat.ts), or -EINVAL for bad input. */
+  statMany(paths: readonly string[]): Buffer | number;
 }
 
 /** build/ sits next to both src/ (ts-jest) and dist/ (compiled), one level up. */

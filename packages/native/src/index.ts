@@ -16,6 +16,7 @@
  *    stopped (it throws only for a batch it cannot read);
  *  - `mallocStats`/`mallocTrim` report and trim the C heap (glibc; undefined/false elsewhere);
  *  - `releaseBytes` frees a whole ArrayBuffer's memory now (it detaches it), not at a later GC;
+ *  - `statMany` stats several paths in one call (one Buffer to compare; a missing file marked);
  *  - after fork(), guarded calls in the child throw `SyscallError` with code 'EFORKED'
  *    (`run`/`ioctlErrno` return -EPERM); `close` stays allowed.
  */
@@ -30,3 +31,4 @@ export { run, runError, installKickHandler, currentThread, kickThread, gettid } 
 export { forkProbe, trackedPerfFdCount, type ForkProbeResult } from './fork';
 export { mallocStats, mallocTrim, type MallocStats } from './malloc';
 export { releaseBytes } from './release';
+export { statMany, statRecord, STAT_RECORD_BYTES, type StatRecord } from './stat';

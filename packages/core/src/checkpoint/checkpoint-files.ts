@@ -17,8 +17,10 @@ import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
 import { writeMemoryImage, IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
-import { MANIFEST_LIMIT_BYTES, checkMemoryImage, readCheckpointFile } from './checkpoint-read';
-import { verifiedRead } from './verified-cache';
+import { MANIFEST_LIMIT_BYTES, checkMemoryImageRecord, readCheckpointFile } from './checkpoint-read';
+import { CheckpointFiles, IMAGE_INDEX, checkedCheckpoint, readStart, rememberCheckpoint, startManifestRead, type CheckedCheckpoint } from './verified-cache';
+import { copyPlainData } from '../cpu/thread-context';
+import { statMany, statRecord } from '@kvmts/native';
 import {
   CHECKPOINT_FORMAT_VERSION,
   CHECKPOINT_MAGIC,
@@ -140,33 +142,37 @@ export class CheckpointReader {
   private constructor(
     /** The directory actually read (`<dir>.previous` after an interrupted replacement). */
     readonly dir: string,
+    /** Frozen: it may be the one a checked checkpoint hands to every reader of it (verified-cache.ts). */
     readonly manifest: CheckpointManifest,
+    private readonly files: CheckpointFiles,
+    /** What was read and checked of this checkpoint before, while its files stay unchanged; undefined when it is not kept. */
+    private readonly checked: CheckedCheckpoint | undefined,
   ) {}
 
-  /** Open the checkpoint at `dir`. `missing` when there is none; manifest errors as parseManifest. */
+  /**
+   * Open the checkpoint at `dir`. `missing` when there is none; manifest errors as parseManifest.
+   * A checkpoint opened before whose files are all unchanged (one statMany: verified-cache.ts)
+   * is not read again: its manifest and the sections read since are reused as they were checked.
+   */
   static open(dir: string): CheckpointReader {
+    const known = checkedCheckpoint(dir);
+    if (known) return new CheckpointReader(known.location, known.manifest, known.files, known);
     const location = checkpointLocation(dir);
     const manifestPath = path.join(location, MANIFEST_FILE);
-    // The manifest checks itself (its own SHA-256) as it is parsed; an unchanged file parsed before is reused (verified-cache.ts).
-    // Whether the directory and the manifest exist is asked only when it is read (a reused one exists: its identity was just read).
-    const manifest = verifiedRead(manifestPath, `manifest of ${dir}`, () => {
-      if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
-      if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
-      return parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir);
-    });
-    const image = path.join(location, manifest.memory.file);
-    try {
-      checkMemoryImage(`${dir}/${manifest.memory.file}`, image, manifest.memory.bytes);
-    } catch (e) {
-      // Its stat failed or disagreed: say 'missing' when it is not there at all (asked only then).
-      if (!fs.existsSync(image)) throw new CheckpointError(`${dir}/${manifest.memory.file}`, 'the memory image is missing', { code: 'missing' });
-      throw e;
-    }
-    return new CheckpointReader(location, manifest);
+    const read = startManifestRead(manifestPath);
+    if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
+    if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
+    // The manifest checks itself (its own SHA-256) as it is parsed.
+    const manifest = parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir);
+    const files = new CheckpointFiles(dir, manifestPath, path.join(location, manifest.memory.file), manifest.sections.map((s) => ({ name: s.name, path: path.join(location, s.file) })));
+    // Every file's identity in one call: the image is checked from it, and it is what a later open compares.
+    const identity = statMany(files.paths);
+    checkMemoryImageRecord(`${dir}/${manifest.memory.file}`, statRecord(identity, IMAGE_INDEX), manifest.memory.bytes);
+    return new CheckpointReader(location, manifest, files, rememberCheckpoint(dir, location, manifest, files, identity, read));
   }
 
   get memoryImagePath(): string {
-    return path.join(this.dir, this.manifest.memory.file);
+    return this.files.imagePath;
   }
 
   /** The image's page map, checked against the manifest (size and SHA-256). */
@@ -206,16 +212,20 @@ export class CheckpointReader {
   section(name: string, options: { readonly shared?: boolean } = {}): SectionState {
     const entry = this.manifest.sections.find((s) => s.name === name);
     if (!entry) throw new CheckpointError(`${this.dir} section '${name}'`, 'is not in this checkpoint (was it saved by a machine without this component?)', { code: 'missing' });
-    const where = `${this.dir} section '${name}' (${entry.file})`;
-    const file = path.join(this.dir, entry.file);
-    // Checked and decoded once per unchanged file and checksum (verified-cache.ts).
-    const data = verifiedRead(file, `${entry.bytes}:${entry.sha256}`, () => {
+    // Checked and decoded once while the checkpoint's files are unchanged (verified-cache.ts).
+    let data = this.checked?.section(name);
+    if (data === undefined) {
+      const where = `${this.dir} section '${name}' (${entry.file})`;
+      const file = this.files.paths[this.files.indexOf(name)!];
+      const readAt = readStart();
       // The manifest's size bounds the read: a larger file is damaged, and is not read whole to find out.
       const bytes = readCheckpointFile(where, file, entry.bytes);
       if (bytes.byteLength !== entry.bytes) throw new CheckpointError(where, `is ${bytes.byteLength} bytes, the manifest says ${entry.bytes}: damaged`, { code: 'corrupt' });
       if (sha256(bytes) !== entry.sha256) throw new CheckpointError(where, 'checksum mismatch: the section is damaged', { code: 'corrupt' });
-      return decodeSection(bytes, where);
-    }, options);
-    return { version: entry.version, data };
+      data = decodeSection(bytes, where);
+      this.checked?.keepSection(name, data, readAt);
+    }
+    // `shared`: the caller only reads it (or hands it to postMessage, which clones): the kept value itself will do.
+    return { version: entry.version, data: options.shared ? data : copyPlainData(data) };
   }
 }

@@ -1,11 +1,13 @@
 /**
  * Reading a checkpoint's files with typed failures only: every file goes through the bounded
  * regular-file reader (files/bounded-file.ts), and every other filesystem call a restore makes
- * (stat, open of the memory image) is wrapped, so a raw fs error never reaches the user. The
+ * (stat, open of the memory image) is wrapped or checked, so a raw fs error never reaches the user. The
  * mapping: a missing file → code 'missing'; a file of the wrong kind or size → 'corrupt'; any
  * other failure of the filesystem (EACCES, EIO, …) → 'io', with the fs error as the cause.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import type { StatRecord } from '@kvmts/native';
 import { CheckpointError, type CheckpointErrorCode } from '../errors/errors';
 import { FileReadFailure, readBoundedFile, type FileReadProblem } from '../files/bounded-file';
 
@@ -34,9 +36,18 @@ export function checkpointIo<T>(where: string, what: string, call: () => T): T {
   }
 }
 
-/** fstat-free check of the memory image: a regular file of exactly `bytes` (it is mapped, so never a FIFO or device). */
-export function checkMemoryImage(where: string, file: string, bytes: number): void {
-  const st = checkpointIo(where, 'stat', () => fs.statSync(file));
-  if (!st.isFile()) throw new CheckpointError(where, 'is not a regular file: the memory image is damaged', { code: 'corrupt' });
-  if (st.size !== bytes) throw new CheckpointError(where, `is ${st.size} bytes, the manifest says ${bytes}: the memory image is damaged`, { code: 'corrupt' });
+/** errno → its name ('EACCES'), for messages. */
+function errnoName(errno: number): string {
+  return Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+}
+
+/**
+ * The memory image checked from its stat record (@kvmts/native statMany, taken with the other
+ * files' identities): a regular file (it is mapped, so never a FIFO or device) of exactly `bytes`.
+ */
+export function checkMemoryImageRecord(where: string, record: StatRecord, bytes: number): void {
+  if (record.errno === os.constants.errno.ENOENT) throw new CheckpointError(where, 'the memory image is missing', { code: 'missing' });
+  if (record.errno !== undefined) throw new CheckpointError(where, `stat failed: ${errnoName(record.errno)}`, { code: 'io' });
+  if ((record.mode & fs.constants.S_IFMT) !== fs.constants.S_IFREG) throw new CheckpointError(where, 'is not a regular file: the memory image is damaged', { code: 'corrupt' });
+  if (record.size !== BigInt(bytes)) throw new CheckpointError(where, `is ${record.size} bytes, the manifest says ${bytes}: the memory image is damaged`, { code: 'corrupt' });
 }

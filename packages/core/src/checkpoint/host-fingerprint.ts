@@ -8,7 +8,7 @@
 import type { Kvm } from '../kvm/kvm';
 import type { MachineConfig } from '../machine/machine-config';
 import type { ArchCheckpointSupport } from './component';
-import type { CpuFingerprint } from './fingerprint';
+import { fingerprintMismatches, type CpuFingerprint } from './fingerprint';
 import { toTagged } from './tagged-json';
 
 const byKvm = new WeakMap<Kvm, WeakMap<ArchCheckpointSupport, Map<string, CpuFingerprint>>>();
@@ -34,4 +34,16 @@ export function hostFingerprint(support: ArchCheckpointSupport, kvm: Kvm, config
   let fingerprint = known.get(key);
   if (!fingerprint) known.set(key, (fingerprint = support.cpuFingerprint(kvm, config)));
   return fingerprint;
+}
+
+/** The saved fingerprints' mismatches with this host's, by saved object (a checked checkpoint's manifest is reused: verified-cache.ts). */
+const mismatchesBySaved = new WeakMap<CpuFingerprint, WeakMap<CpuFingerprint, readonly string[]>>();
+
+/** fingerprintMismatches(saved, host), once per pair of fingerprint objects (both are reused, never changed: the manifest is frozen). */
+export function hostMismatches(saved: CpuFingerprint, host: CpuFingerprint): readonly string[] {
+  let byHost = mismatchesBySaved.get(saved);
+  if (!byHost) mismatchesBySaved.set(saved, (byHost = new WeakMap()));
+  let found = byHost.get(host);
+  if (!found) byHost.set(host, (found = fingerprintMismatches(saved, host)));
+  return found;
 }

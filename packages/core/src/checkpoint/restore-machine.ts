@@ -24,11 +24,11 @@ import { checkpointIo } from './checkpoint-read';
 import { restoreSharedState, type SavedSharedState } from '../devices/shared-state-checkpoint';
 import type { MachineConfig } from '../machine/machine-config';
 import type { MemoryRegionOptions } from '../vm/memory-region';
+import type { CheckpointComponent } from './component';
 import { CheckpointReader, type SectionState } from './checkpoint-files';
 import { IMAGE_PAGE_SIZE } from './memory-image';
 import { fromTagged } from './tagged-json';
-import { fingerprintMismatches } from './fingerprint';
-import { hostFingerprint } from './host-fingerprint';
+import { hostFingerprint, hostMismatches } from './host-fingerprint';
 import { restoreLocalDeviceStates } from './device-states';
 import { contextKey, restoreVcpuThread } from './vcpu-state-transfer';
 import { M5OP_STATS_SECTION, MACHINE_STATE_SECTIONS, SIM_TIME_SECTION, restoreM5opStats, savedTicks } from './machine-state';
@@ -37,6 +37,7 @@ import { resolveChain } from './checkpoint-chain';
 import { applyIncrement } from './incremental-image';
 import { phaseReporter, type CheckpointProgressCallback } from './progress';
 import * as native from '@kvmts/native';
+import { copyPlainData } from '../cpu/thread-context';
 import {
   DEVICE_SECTION_VERSION,
   checkpointComponents,
@@ -116,11 +117,12 @@ async function naming<T>(where: string, work: () => T | Promise<T>): Promise<T> 
  * backed by the image file, whose fd `close()` releases) and the hooks that put the state back.
  */
 export class MachineRestore implements MachineRestoreHooks {
-  readonly config: MachineConfig;
   private readonly sections = new Map<string, SectionState>();
   private readonly imageFd: number;
   /** The checkpoints whose memory makes this one's, base first (just this one when it is full). */
   private readonly chain: readonly CheckpointReader[];
+  private readonly overrides: RestoreConfigOverrides;
+  private configMade: MachineConfig | undefined;
 
   constructor(
     private readonly reader: CheckpointReader,
@@ -131,19 +133,43 @@ export class MachineRestore implements MachineRestoreHooks {
     if (options.arch !== undefined && options.arch !== m.arch) {
       throw new CheckpointError(where, `was made on ${m.arch}, this machine is ${options.arch}: restore it on a ${m.arch} host`, { code: 'arch' });
     }
-    // Every section is read (and its checksum checked) before anything is created. A vCPU section
-    // only travels to its thread (postMessage clones it) or is named there by its checksum
-    // (vcpu-state-transfer.ts): read shared, not copied.
-    for (const s of m.sections) this.sections.set(s.name, reader.section(s.name, { shared: s.name.startsWith(VCPU_SECTION_PREFIX) }));
-    const saved = fromTagged(m.config, `${where} config`) as MachineConfig;
+    // Every section is read (and its checksum checked) before anything is created, shared: the
+    // values may be the checked checkpoint's own (verified-cache.ts), so what this plan hands to
+    // code that may keep or change it — a component, the m5op statistics, a main-thread device —
+    // is a copy; the rest only travels to a vCPU thread (postMessage clones it), is named there by
+    // its checksum (vcpu-state-transfer.ts), or is only read.
+    for (const s of m.sections) this.sections.set(s.name, reader.section(s.name, { shared: true }));
+    // The saved config's arch and vCPU count, read from its tagged JSON (strings and numbers are
+    // themselves there): a warm restore never needs the config decoded (see `config`).
+    const saved = m.config as { readonly arch?: unknown; readonly cpus?: unknown };
     if (saved.arch !== m.arch) throw new CheckpointError(`${where} config`, `says arch ${String(saved.arch)}, the manifest ${m.arch}`, { code: 'corrupt' });
-    if ((saved.cpus ?? 1) !== m.vcpus) throw new CheckpointError(`${where} config`, `says ${saved.cpus ?? 1} vCPUs, the manifest ${m.vcpus}`, { code: 'corrupt' });
+    if ((saved.cpus ?? 1) !== m.vcpus) throw new CheckpointError(`${where} config`, `says ${String(saved.cpus ?? 1)} vCPUs, the manifest ${m.vcpus}`, { code: 'corrupt' });
     this.chain = resolveChain(reader);
-    const overrides = checkRestoreOverrides(options.config);
+    this.overrides = checkRestoreOverrides(options.config);
     const imagePath = this.chain[0].memoryImagePath;
     this.imageFd = checkpointIo(imagePath, 'open', () => fs.openSync(imagePath, 'r'));
-    const memory: MemoryRegionOptions[] = m.memory.regions.map(({ fileOffset, ...r }) => ({ ...r, backing: { fd: this.imageFd, offset: fileOffset } }));
-    this.config = { ...saved, memory, boot: undefined, ...overrides };
+  }
+
+  /**
+   * The config to create the machine from (restoreMachine): the saved one, decoded, its memory
+   * regions backed by the image file, no boot payload, the host-side overrides. Made on first use.
+   */
+  get config(): MachineConfig {
+    if (this.configMade === undefined) {
+      const m = this.reader.manifest;
+      const saved = fromTagged(m.config, `${this.reader.dir} config`) as MachineConfig;
+      const memory: MemoryRegionOptions[] = m.memory.regions.map(({ fileOffset, ...r }) => ({ ...r, backing: { fd: this.imageFd, offset: fileOffset } }));
+      this.configMade = { ...saved, memory, boot: undefined, ...this.overrides };
+    }
+    return this.configMade;
+  }
+
+  private components: { readonly parts: MachineParts; readonly list: readonly CheckpointComponent[] } | undefined;
+
+  /** The machine's checkpoint components, looked up once per plan (checkFits and restoreVmState both need them). */
+  private componentsOf(parts: MachineParts): readonly CheckpointComponent[] {
+    if (this.components?.parts !== parts) this.components = { parts, list: checkpointComponents(parts) };
+    return this.components.list;
   }
 
   /** Release the image file's fd (the machine's mappings keep the file). */
@@ -186,11 +212,11 @@ export class MachineRestore implements MachineRestoreHooks {
     if (support.nodeArch !== process.arch) {
       throw new CheckpointError(this.reader.dir, `was made on ${m.arch}, which runs on '${support.nodeArch}' hosts; this host is '${process.arch}'`, { code: 'arch' });
     }
-    const mismatches = fingerprintMismatches(m.cpu, hostFingerprint(support, parts.kvm, parts.config));
+    const mismatches = hostMismatches(m.cpu, hostFingerprint(support, parts.kvm, parts.config));
     if (mismatches.length > 0) {
       throw new CheckpointError(this.reader.dir, `this host's CPU cannot continue the saved guest: ${mismatches.join('; ')}. Restore on a host with the same CPU model and features`, { code: 'cpu-mismatch' });
     }
-    const components = checkpointComponents(parts);
+    const components = this.componentsOf(parts);
     const claimed = new Set<string>([...components.map((c) => c.name), ...parts.devices.map((d) => deviceSection(d.name)), ...MACHINE_STATE_SECTIONS.keys()]);
     for (let id = 0; id < m.vcpus; id++) claimed.add(vcpuSection(id));
     for (const s of m.sections) {
@@ -206,12 +232,12 @@ export class MachineRestore implements MachineRestoreHooks {
   /** The VM's state: the arch's in-kernel components and registered ones, then each device's shared state. */
   restoreVmState(parts: MachineParts): void {
     const ctx = checkpointContext(parts);
-    const components = checkpointComponents(parts);
+    const components = this.componentsOf(parts);
     for (const c of components) {
       const s = this.section(c.name);
       checkVersion(this.where(c.name), s, c.version);
       try {
-        c.restore(ctx, s.data);
+        c.restore(ctx, copyPlainData(s.data));
       } catch (e) {
         if (e instanceof CheckpointError) throw e;
         throw new CheckpointError(`component '${c.name}'`, `cannot be restored: ${(e as Error).message}`, { code: e instanceof KvmtsError ? 'incompatible' : 'corrupt', cause: e });
@@ -286,11 +312,12 @@ export class MachineRestore implements MachineRestoreHooks {
 
   async afterVcpuThreads(parts: MachinePartsWithVcpus): Promise<void> {
     const support = parts.arch.checkpoint!;
-    const localOf = (thread: string): Record<string, unknown> => {
+    // A vCPU thread's part is cloned by postMessage; the main thread's devices get a copy (a device may keep what it is given).
+    const localOf = (thread: string, copy: (v: unknown) => unknown = (v) => v): Record<string, unknown> => {
       const out: Record<string, unknown> = {};
       for (const d of parts.devices) {
         const local = (this.section(deviceSection(d.name)).data as DeviceSectionData).local ?? {};
-        if (thread in local) out[d.name] = local[thread];
+        if (thread in local) out[d.name] = copy(local[thread]);
       }
       return out;
     };
@@ -306,9 +333,9 @@ export class MachineRestore implements MachineRestoreHooks {
     });
     const failed = (await Promise.allSettled(restored)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    restoreM5opStats(parts.m5ops, this.section(M5OP_STATS_SECTION).data, this.where(M5OP_STATS_SECTION));
+    restoreM5opStats(parts.m5ops, copyPlainData(this.section(M5OP_STATS_SECTION).data), this.where(M5OP_STATS_SECTION));
     const main = mainThreadDevices(parts);
-    restoreLocalDeviceStates(main, localOf('main'));
+    restoreLocalDeviceStates(main, localOf('main', copyPlainData));
     for (const { device } of main) device.afterRestore?.();
   }
 }

@@ -48,6 +48,15 @@ export function canonicalJson(tagged: unknown): string {
   );
 }
 
+/** The saved regions' description, once per manifest's region list (an unchanged manifest is reused, frozen). */
+const regionKeysByList = new WeakMap<readonly RegionShape[], string>();
+
+function savedRegionKeys(regions: readonly RegionShape[]): string {
+  let keys = regionKeysByList.get(regions);
+  if (keys === undefined) regionKeysByList.set(regions, (keys = regions.map(regionKey).join('; ')));
+  return keys;
+}
+
 /** The shaping fields of each machine (by its VM object) or manifest config (checkpoint) object, canonical. */
 const fieldsByObject = new WeakMap<object, readonly string[]>();
 
@@ -73,7 +82,7 @@ function savedFields(manifestConfig: unknown): readonly string[] {
 export function shapeMismatch(parts: MachineShapeSource, manifest: Pick<CheckpointManifest, 'arch' | 'vcpus' | 'config' | 'memory'>): string | undefined {
   if (manifest.arch !== parts.config.arch) return `the checkpoint is of an ${manifest.arch} machine, this one is ${parts.config.arch}`;
   if (manifest.vcpus !== parts.vcpus.length) return `the checkpoint has ${manifest.vcpus} vCPUs, this machine ${parts.vcpus.length}`;
-  const savedRegions = manifest.memory.regions.map(regionKey).join('; ');
+  const savedRegions = savedRegionKeys(manifest.memory.regions);
   const regions = parts.vm.regions.map(regionKey).join('; ');
   if (savedRegions !== regions) return `memory regions differ: saved ${savedRegions}, this machine ${regions}`;
   const saved = savedFields(manifest.config);

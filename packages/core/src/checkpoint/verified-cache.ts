@@ -1,72 +1,155 @@
 /**
- * Checkpoint files a restore has read and checked already, kept decoded, so restoring the same
- * checkpoint again (a warm restore, as often as wanted) does not read, hash and decode its
- * manifest and sections each time. Integrity stays what it was: an entry is used only for the
- * very file it was checked from, and only for the checksum the manifest asks for now —
+ * Checkpoints a restore has read and checked already, kept decoded, so restoring the same
+ * checkpoint again (a warm restore, as often as wanted) neither reads, hashes and decodes its
+ * manifest and sections again, nor asks about its files one by one.
  *
- *   - the file's identity at the read: device, inode, size, mtime and ctime (ns). Any write or
- *     replacement changes one of them (ctime cannot be set by a user);
- *   - "racy" files are not kept (git's racy-clean rule): a file whose ctime is less than
- *     RACY_NS before the read could be rewritten within the same coarse kernel timestamp tick
- *     without changing its times, so it is read and checked again next time;
- *   - the section checksum the manifest gives must be the one it was checked against.
+ * What is kept, per checkpoint directory (as the caller names it): the paths of every file the
+ * checkpoint is made of — the directory itself, the manifest, the memory image, each section —
+ * with their identity as one native `statMany` Buffer (mode, device, inode, size, mtime and ctime
+ * in ns per file; a missing file marked), the manifest as parsed and checked (deep-frozen and
+ * handed out as it is), and each section once it was read, checked and decoded. The next open
+ * stats the same paths in one call and compares the bytes with one `Buffer.equals`: equal, every
+ * kept value is what its file holds; any difference drops the whole entry, and the checkpoint is
+ * read and checked again. Integrity stays what it was:
  *
- * The memory image is never cached (it is mapped; `verifyMemory` reads it every time). Values
- * are handed out as deep copies (copyPlainData: decoded files are plain data, and a structuredClone
- * per section cost more than the rest of a cached read): a restore that changes what it got cannot
- * change the next.
+ *   - any write to a file or replacement of it changes its ctime or inode (ctime cannot be set
+ *     by a user); a checkpoint swapped in (atomic-dir.ts) changes the directory's and every
+ *     file's inode; one that vanishes marks its records missing;
+ *   - a value is kept only when its file's identity right after the read is the one recorded
+ *     (it did not change before or while it was read);
+ *   - "racy" files are not kept (git's racy-clean rule): a file whose ctime is less than RACY_NS
+ *     before the read could be rewritten within the same coarse kernel timestamp tick without
+ *     changing its times, so it is read and checked again next time.
+ *
+ * The memory image is never read here (it is mapped; `verifyMemory` reads it every time); its
+ * identity is kept, so an unchanged image's kind and size are not asked about again. Section
+ * values are the cache's own: callers that change what they get take a copy (checkpoint-files.ts).
  */
-import * as fs from 'node:fs';
-import { copyPlainData } from '../cpu/thread-context';
+import { statMany, statRecord, STAT_RECORD_BYTES } from '@kvmts/native';
+import type { CheckpointManifest } from './manifest';
 
 /** A file changed less than this long before it was read is not cached (kernel timestamps are coarse). */
 export const RACY_NS = 2_000_000_000n;
-const MAX_ENTRIES = 256;
+/** Checkpoints remembered at once (the least recently opened goes first). */
+const MAX_CHECKPOINTS = 64;
 
-interface Entry {
-  readonly identity: string;
-  readonly checksum: string;
-  readonly value: unknown;
-}
+/** Where each file of a checkpoint sits in CheckpointFiles.paths (and so in its identity). */
+export const DIR_INDEX = 0;
+export const MANIFEST_INDEX = 1;
+export const IMAGE_INDEX = 2;
+const FIRST_SECTION_INDEX = 3;
 
-const entries = new Map<string, Entry>();
+/** The files of one checkpoint, joined once: the directory named, its manifest, its image, each section's file. */
+export class CheckpointFiles {
+  readonly paths: readonly string[];
+  /** Section name → its index in `paths`. */
+  private readonly sectionIndex = new Map<string, number>();
 
-function identityOf(file: string): { identity: string; ctimeNs: bigint } | undefined {
-  try {
-    const st = fs.statSync(file, { bigint: true });
-    if (!st.isFile()) return undefined;
-    return { identity: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, ctimeNs: st.ctimeNs };
-  } catch {
-    return undefined; // the load below reports the problem as a CheckpointError
+  constructor(dir: string, manifestPath: string, readonly imagePath: string, sections: readonly { readonly name: string; readonly path: string }[]) {
+    this.paths = [dir, manifestPath, imagePath, ...sections.map((s) => s.path)];
+    sections.forEach((s, i) => this.sectionIndex.set(s.name, FIRST_SECTION_INDEX + i));
+  }
+
+  /** The index of section `name`'s file, or undefined when the manifest has no such section. */
+  indexOf(section: string): number | undefined {
+    return this.sectionIndex.get(section);
   }
 }
 
-/**
- * `load()`'s value for `file` (which reads and checks it), or the value a load of this same,
- * unchanged file returned before under the same `checksum` (the manifest's SHA-256 of a section;
- * for the manifest itself, a fixed tag).
- */
-export function verifiedRead<T>(file: string, checksum: string, load: () => T, options: { readonly shared?: boolean } = {}): T {
-  const before = identityOf(file);
-  const hit = before && entries.get(file);
-  // `shared`: the caller only reads the value (or hands it to postMessage, which clones it), so
-  // the cached value itself will do.
-  if (hit && hit.identity === before.identity && hit.checksum === checksum) return (options.shared ? hit.value : copyPlainData(hit.value)) as T;
-  const readAt = BigInt(Date.now()) * 1_000_000n;
-  const value = load();
-  const after = identityOf(file);
-  // Kept only if the file did not change while it was read and is not racy.
-  if (before && after && before.identity === after.identity && readAt - after.ctimeNs >= RACY_NS) {
-    entries.delete(file);
-    entries.set(file, { identity: after.identity, checksum, value: copyPlainData(value) });
-    if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
-  } else {
-    entries.delete(file);
+/** The wall clock in ns, as file times are (a file's ctime is compared with it). */
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+function racy(identity: Buffer, index: number, readAtNs: bigint): boolean {
+  const record = statRecord(identity, index);
+  return record.errno !== undefined || readAtNs - record.ctimeNs < RACY_NS;
+}
+
+/** Objects and arrays frozen all the way down (a manifest is JSON: nothing else is in it). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
   }
   return value;
 }
 
-/** Forget every cached file (tests; a caller that wants every restore to read everything). */
+/** One checkpoint as last checked: its files' identity, its manifest and the sections decoded since. */
+export class CheckedCheckpoint {
+  private readonly sections = new Map<string, unknown>();
+
+  constructor(
+    /** The directory actually read (`<dir>.previous` after an interrupted replacement). */
+    readonly location: string,
+    readonly manifest: CheckpointManifest,
+    readonly files: CheckpointFiles,
+    readonly identity: Buffer,
+  ) {}
+
+  /** Section `name`'s decoded value, when it was read and kept. */
+  section(name: string): unknown {
+    return this.sections.get(name);
+  }
+
+  /**
+   * Keep `value`, decoded from section `name`'s file in a read that started at `readAtNs`, if
+   * that file is still the one this checkpoint's identity records and was not racy.
+   */
+  keepSection(name: string, value: unknown, readAtNs: bigint): void {
+    const index = this.files.indexOf(name);
+    if (index === undefined || racy(this.identity, index, readAtNs)) return;
+    const now = statMany([this.files.paths[index]]);
+    if (now.equals(this.identity.subarray(index * STAT_RECORD_BYTES, (index + 1) * STAT_RECORD_BYTES))) this.sections.set(name, value);
+  }
+}
+
+const checkpoints = new Map<string, CheckedCheckpoint>();
+
+/** The checkpoint at `dir` as checked before, if none of its files changed since; one statMany. */
+export function checkedCheckpoint(dir: string): CheckedCheckpoint | undefined {
+  const known = checkpoints.get(dir);
+  if (known === undefined) return undefined;
+  checkpoints.delete(dir);
+  if (!statMany(known.files.paths).equals(known.identity)) return undefined;
+  checkpoints.set(dir, known); // most recently used last
+  return known;
+}
+
+/** The time a read starts at, and the manifest's identity then: what rememberCheckpoint needs to know it was not changed under the read. */
+export interface ManifestRead {
+  readonly readAtNs: bigint;
+  readonly before: Buffer;
+}
+
+/** Call before reading `manifestPath`. */
+export function startManifestRead(manifestPath: string): ManifestRead {
+  return { readAtNs: nowNs(), before: statMany([manifestPath]) };
+}
+
+/**
+ * The checkpoint at `dir` was just read and checked: its manifest (read as `read` says) and
+ * `identity` (statMany of `files.paths`, taken after the manifest's read). Kept — and returned —
+ * when the manifest did not change under the read and is not racy; otherwise anything kept for
+ * `dir` is dropped and undefined returned. The manifest is frozen either way (it is handed out).
+ */
+export function rememberCheckpoint(dir: string, location: string, manifest: CheckpointManifest, files: CheckpointFiles, identity: Buffer, read: ManifestRead): CheckedCheckpoint | undefined {
+  deepFreeze(manifest);
+  checkpoints.delete(dir);
+  const manifestNow = identity.subarray(MANIFEST_INDEX * STAT_RECORD_BYTES, (MANIFEST_INDEX + 1) * STAT_RECORD_BYTES);
+  if (!manifestNow.equals(read.before) || racy(identity, MANIFEST_INDEX, read.readAtNs)) return undefined;
+  const known = new CheckedCheckpoint(location, manifest, files, identity);
+  checkpoints.set(dir, known);
+  if (checkpoints.size > MAX_CHECKPOINTS) checkpoints.delete(checkpoints.keys().next().value as string);
+  return known;
+}
+
+/** The time a section's read starts at (CheckedCheckpoint.keepSection). */
+export function readStart(): bigint {
+  return nowNs();
+}
+
+/** Forget every checked checkpoint (tests; a caller that wants every restore to read everything). */
 export function clearVerifiedCache(): void {
-  entries.clear();
+  checkpoints.clear();
 }
