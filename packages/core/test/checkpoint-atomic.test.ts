@@ -20,6 +20,7 @@ import {
   writeMemoryImage,
   type ImageTarget,
 } from '@kvmts/core';
+import { thrown } from './support/thrown';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -108,16 +109,6 @@ describe('memory image (format 2: page map and per-page CRC-32)', () => {
     expect(thrown(() => verify(holed, b))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("page 2 (region 'low', guest-physical 0x2000): holds data, but the page map says it is zero") });
   });
 });
-
-function thrown(fn: () => unknown): CheckpointError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CheckpointError) return e;
-    throw e;
-  }
-  throw new Error('expected a CheckpointError');
-}
 
 describe('atomic checkpoint directories', () => {
   let work: string;

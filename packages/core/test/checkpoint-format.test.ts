@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import { runInNewContext } from 'node:vm';
 import {
   CHECKPOINT_FORMAT_VERSION,
-  CheckpointError,
   CheckpointReader,
   CheckpointWriter,
   MANIFEST_FILE,
@@ -23,16 +22,7 @@ import {
   type CpuFingerprint,
   type ManifestHeader,
 } from '@kvmts/core';
-
-function thrown(fn: () => unknown): CheckpointError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CheckpointError) return e;
-    throw e;
-  }
-  throw new Error('expected a CheckpointError');
-}
+import { thrown } from './support/thrown';
 
 const FINGERPRINT: CpuFingerprint = { kind: 'test-cpu', identity: { vendor: 'Acme', model: '0x2a' }, features: { 'word 0': '0x13' }, digest: '0'.repeat(64) };
 const HEADER: ManifestHeader = { arch: 'test-arch', kvmtsVersion: '0.1.0', createdAt: '2026-01-01T00:00:00.000Z', config: { arch: 'test-arch', memory: 8192 }, bootSha256: null, vcpus: 1, cpu: FINGERPRINT };

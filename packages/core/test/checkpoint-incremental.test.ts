@@ -9,7 +9,6 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import {
-  CheckpointError,
   CheckpointReader,
   CheckpointWriter,
   PAGE_MAP_FILE,
@@ -28,6 +27,7 @@ import {
   type ManifestHeader,
   type TrackingState,
 } from '@kvmts/core';
+import { thrown } from './support/thrown';
 
 const PAGE = 4096;
 const HEADER: ManifestHeader = {
@@ -40,16 +40,6 @@ const HEADER: ManifestHeader = {
   cpu: { kind: 'test-cpu', identity: {}, features: {}, digest: '0'.repeat(64) },
 };
 const REGION = { name: 'ram', guestPhysAddr: 0, size: 4 * PAGE, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
-
-function thrown(fn: () => unknown): CheckpointError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CheckpointError) return e;
-    throw e;
-  }
-  throw new Error('expected a CheckpointError');
-}
 
 /** 4 pages; page n filled with byte `fill[n]`. */
 function ram(fill: readonly number[]): Uint8Array {

@@ -9,8 +9,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CheckpointError, CheckpointReader, CheckpointWriter, MANIFEST_FILE, PREVIOUS_SUFFIX, type ManifestHeader } from '@kvmts/core';
+import { CheckpointReader, CheckpointWriter, MANIFEST_FILE, PREVIOUS_SUFFIX, type ManifestHeader } from '@kvmts/core';
 import { RACY_NS, clearVerifiedCache } from '../src/checkpoint/verified-cache';
+import { thrown } from './support/thrown';
 
 const HEADER: ManifestHeader = {
   arch: 'test-arch',
@@ -30,16 +31,6 @@ function writeCheckpoint(dir: string, clock = 123456789n): void {
   const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
   w.writeMemory([{ name: 'low', guestPhysAddr: 0, size: 8192, ...flags, views: [new Uint8Array(8192).fill(0xaa)] }]);
   w.finish(HEADER);
-}
-
-function thrown(fn: () => unknown): CheckpointError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CheckpointError) return e;
-    throw e;
-  }
-  throw new Error('expected a CheckpointError');
 }
 
 /** Open `dir` and read both sections (what a restore does), returning what it got. */
