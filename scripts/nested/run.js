@@ -22,7 +22,8 @@
  *   KVMTS_SKIP_SUITES          set by scripts/test/run-tiers.js: suites (repo-relative, comma-separated)
  *                              another emulated host of the same npm test runs instead (jest.config.js)
  *   KVMTS_KVM_SUITES           set by scripts/test/run-tiers.js: `host` leaves the *.kvm.test.ts
- *                              suites out of nested-x86 (jest.config.js); unset, they run here too
+ *                              suites out of nested-x86 (jest.config.js), `split` all but those a PVM
+ *                              host cannot run (test-support/host-kvm.js); unset, they run here too
  * The test files are split over KVMTS_NESTED_SHARDS emulated hosts running at once (lib/shards.js).
  * Prints "<tier>: N passed, N failed, N skipped" last, summed over them; exits non-zero on
  * failures, on a timeout or kernel lockup of any of them (hung emulated host), when /dev/kvm is

@@ -14,8 +14,9 @@
  *                over 10 minutes; QEMU 10 for DR0–DR3 in L2; a multi-threaded TCG L1 for 2-vCPU
  *                Linux guests); nested-x86 leaves them out when they run here.
  * The *.kvm.test.ts suites run once, where real KVM is (kvmPlacement below): in the host tier
- * when this machine's /dev/kvm opens, else in nested-x86. Wherever they run, KVMTS_REQUIRE_KVM=1
- * is set, so a suite that finds no KVM fails instead of skipping.
+ * when this machine's /dev/kvm opens, else in nested-x86 — on a PVM host, those a PVM host cannot
+ * run (test-support/host-kvm.js) in nested-x86 and the rest here. Wherever they run,
+ * KVMTS_REQUIRE_KVM=1 is set, so a suite that finds no KVM fails instead of skipping.
  * Exits non-zero when any tier failed or did not report.
  */
 const { spawn } = require('child_process');
@@ -24,6 +25,7 @@ const os = require('os');
 const path = require('path');
 
 const REPO = path.resolve(__dirname, '..', '..');
+const { hostKvm, PVM_UNFIT_SUITES } = require('../../test-support/host-kvm');
 const ALL = ['host', 'nested-x86', 'nested-x86-cli', 'nested-x86-qemu10', 'nested-x86-smp-linux', 'nested-arm64'];
 /**
  * Extra nested-x86 tiers: suites whose proof needs an emulated host set up differently from the
@@ -70,26 +72,24 @@ function run(cmd, args, env, onLine) {
   });
 }
 
-/** Why this machine's /dev/kvm cannot be opened read-write, or undefined when it can. */
-function hostKvmProblem() {
-  try {
-    fs.closeSync(fs.openSync('/dev/kvm', 'r+'));
-    return undefined;
-  } catch (e) {
-    return e.message;
-  }
-}
-
 /**
  * The one place that decides which tier runs the *.kvm.test.ts suites (jest.config.js reads the
  * answer from KVMTS_KVM_SUITES): the host tier when it is requested and /dev/kvm opens here, or
  * when the caller set KVMTS_REQUIRE_KVM=1 (.ci/run does where /dev/kvm is usable: then a broken
- * /dev/kvm fails the suites instead of moving them away); otherwise nested-x86.
+ * /dev/kvm fails the suites instead of moving them away); otherwise nested-x86. A PVM host
+ * splits them: `split`, the PVM_UNFIT_SUITES to nested-x86 (test-support/host-kvm.js).
  */
 function kvmPlacement(tiers) {
-  const problem = hostKvmProblem();
-  const onHost = tiers.includes('host') && (process.env.KVMTS_REQUIRE_KVM === '1' || !problem);
-  return { suites: onHost ? 'host' : 'nested-x86', problem };
+  const { kind, why } = hostKvm();
+  const onHost = tiers.includes('host') && (process.env.KVMTS_REQUIRE_KVM === '1' || kind !== 'none');
+  return { suites: !onHost ? 'nested-x86' : kind === 'pvm' ? 'split' : 'host', problem: why };
+}
+
+/** The suites of an extra nested tier that it runs, given where the KVM suites run (none: the tier is not needed). */
+function extraTierSuites(extra, placement) {
+  if (!extra.kvmSuites || placement.suites === 'nested-x86') return extra.suites;
+  if (placement.suites === 'split') return extra.suites.filter((s) => s in PVM_UNFIT_SUITES);
+  return [];
 }
 
 /**
@@ -97,13 +97,17 @@ function kvmPlacement(tiers) {
  * checked against the arm64 headers with the cross compiler (arch-arm64's abi.test.ts). The
  * nested arm64 tier installs it too, but it runs after the host tier.
  */
-const HOST_TIER_PACKAGES = ['gcc-aarch64-linux-gnu'];
+const HOST_TIER_PACKAGES = ['gcc-aarch64-linux-gnu', 'linux-libc-dev-arm64-cross', 'libc6-dev-arm64-cross'];
 
 async function hostTier(placement, tiers) {
   require('../nested/lib/fetch').ensureHostPackages(HOST_TIER_PACKAGES);
   const env = { KVMTS_TIER: 'host', KVMTS_KVM_SUITES: placement.suites };
   if (placement.suites === 'host') env.KVMTS_REQUIRE_KVM = '1';
-  else {
+  else if (placement.suites === 'split') {
+    env.KVMTS_REQUIRE_KVM = '1';
+    const unfit = Object.keys(PVM_UNFIT_SUITES).length;
+    process.stdout.write(`host: ${placement.problem}: the KVM suites run here but for ${unfit} that need hardware virtualization, which run in nested-x86 (test-support/host-kvm.js)\n`);
+  } else {
     const where = tiers.includes('nested-x86') ? 'in nested-x86 instead' : 'only in nested-x86 (npm run test:nested:x86)';
     process.stdout.write(`host: /dev/kvm cannot be opened (${placement.problem}): pure tier only; the KVM suites run ${where}\n`);
   }
@@ -120,8 +124,8 @@ async function hostTier(placement, tiers) {
 /** The extra tiers' suites that nested-x86 leaves to them in this invocation. */
 function suitesRunElsewhere(tiers, placement) {
   return Object.entries(EXTRA_X86_TIERS)
-    .filter(([name, t]) => tiers.includes(name) && !(t.kvmSuites && placement.suites === 'host'))
-    .flatMap(([, t]) => t.suites);
+    .filter(([name]) => tiers.includes(name))
+    .flatMap(([, t]) => extraTierSuites(t, placement));
 }
 
 async function nestedTier(tier, placement, tiers) {
@@ -130,11 +134,12 @@ async function nestedTier(tier, placement, tiers) {
   const env = { KVMTS_KVM_SUITES: placement.suites };
   const extra = EXTRA_X86_TIERS[tier];
   if (extra) {
-    if (extra.kvmSuites && placement.suites === 'host') {
-      process.stdout.write(`${tier}: not needed — the KVM suites ran on this machine's /dev/kvm\n`);
+    const suites = extraTierSuites(extra, placement);
+    if (suites.length === 0) {
+      process.stdout.write(`${tier}: not needed — its suites ran on this machine's /dev/kvm\n`);
       return { tier, ok: true, passed: 0, failed: 0, skipped: 0 };
     }
-    args.push(...extra.suites);
+    args.push(...suites);
     Object.assign(env, extra.env);
   } else if (tier === 'nested-x86') {
     env.KVMTS_SKIP_SUITES = suitesRunElsewhere(tiers, placement).join(',');
