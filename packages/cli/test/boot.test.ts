@@ -188,6 +188,14 @@ describe('kvmts boot (command line)', () => {
     expect([e.status, e.stderr.trim()]).toEqual([1, 'kvmts: ConfigError: --ready-marker: must not be empty']);
   });
 
+  it('--vcpu-thread: main takes one vCPU, and only the three places are known', () => {
+    const r = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--vcpu-thread', 'main', '--cpus', '2'], { encoding: 'utf8' });
+    expect([r.status, r.stderr.trim()]).toEqual([1, 'kvmts: ConfigError: --vcpu-thread: main runs one vCPU on this thread; --cpus is 2 (use worker or auto)']);
+    const e = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--vcpu-thread', 'elsewhere'], { encoding: 'utf8' });
+    expect(e.stderr.trim()).toBe("error: option '--vcpu-thread <where>' argument 'elsewhere' is invalid. --vcpu-thread must be one of auto, main, worker, got 'elsewhere'");
+    expect(e.status).toBe(1);
+  });
+
   it('--memory-steps is part of the JSON summary: without --json it is refused by name', () => {
     const r = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--memory-steps'], { encoding: 'utf8' });
     expect([r.status, r.stderr.trim()]).toEqual([1, 'kvmts: ConfigError: --memory-steps: needs --json (the steps are part of its JSON summary)']);

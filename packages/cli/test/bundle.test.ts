@@ -53,7 +53,8 @@ describe('the bundle', () => {
       expect([f, bytes.findIndex((b) => b > 0x7f)]).toEqual([f, -1]);
     }
     // A message with a non-ASCII character in the source (core's '0–256') is escaped in the bundle, not lost.
-    const r = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64'], { encoding: 'utf8', env: { ...process.env, [BUNDLE_ENV]: '1', KVMTS_VCPU_POOL: 'x' } });
+    // A worker-thread boot: the vCPU thread pool reads KVMTS_VCPU_POOL (a one-vCPU boot on the main thread never does).
+    const r = spawnSync(process.execPath, [BIN, 'boot', '--kernel', __filename, '--arch', 'arm64', '--vcpu-thread', 'worker'], { encoding: 'utf8', env: { ...process.env, [BUNDLE_ENV]: '1', KVMTS_VCPU_POOL: 'x' } });
     expect(r.stderr.trim()).toBe('kvmts: ConfigError: KVMTS_VCPU_POOL: must be a whole number of idle vCPU threads to keep, 0–256, got "x"');
   });
 

@@ -13,16 +13,22 @@ import { buildProgram } from '../src/program';
 const CLI = path.resolve(__dirname, '..');
 
 describe('prewarming a vCPU thread', () => {
-  it('starts one per vCPU for a command that makes a machine (core bounds them by its pool), none for its --help or another command', () => {
+  it('starts one per vCPU for a command that makes a machine (core bounds them by its pool), none for its --help, another command or a vCPU on the main thread', () => {
     const cases: [string[], number][] = [
       [['node', 'kvmts', 'run', '--prebuilt'], 1],
-      [['node', 'kvmts', 'boot', '--kernel', 'K'], 1],
+      // One vCPU runs on the CLI's thread unless --vcpu-thread worker says otherwise.
+      [['node', 'kvmts', 'boot', '--kernel', 'K'], 0],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--vcpu-thread', 'worker'], 1],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--vcpu-thread=worker', '--cpus', '2'], 2],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--vcpu-thread', 'main'], 0],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--vcpu-thread', 'auto', '--cpus', '2'], 2],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--vcpu-thread', 'elsewhere', '--cpus', '2'], 0],
       [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '2'], 2],
       [['node', 'kvmts', 'boot', '--cpus=3', '--kernel', 'K'], 3],
       [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '64'], 64],
-      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', 'two'], 1],
-      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '0'], 1],
-      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus'], 1],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', 'two'], 0],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '0'], 0],
+      [['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus'], 0],
       [['node', 'kvmts', 'dump', '--prebuilt'], 1],
       [['node', 'kvmts', 'restore', 'dir'], 1],
       [['node', 'kvmts', 'run', '--help'], 0],
@@ -57,7 +63,7 @@ process.stdout.write(JSON.stringify([started, core.idleVcpuThreadCount()]));`;
     expect(idleAfter(['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '9'])).toEqual([4, 4]);
     expect(idleAfter(['node', 'kvmts', 'boot', '--kernel', 'K', '--cpus', '9'], { KVMTS_VCPU_POOL: '1' })).toEqual([1, 1]);
     // A malformed setting starts none: the machine's set-up names it, as without early threads.
-    expect(idleAfter(['node', 'kvmts', 'boot', '--kernel', 'K'], { KVMTS_VCPU_YOUNG_GEN_MB: 'lots' })).toEqual([0, 0]);
+    expect(idleAfter(['node', 'kvmts', 'boot', '--kernel', 'K', '--vcpu-thread', 'worker'], { KVMTS_VCPU_YOUNG_GEN_MB: 'lots' })).toEqual([0, 0]);
     expect(idleAfter(['node', 'kvmts', 'run', '--help'])).toEqual([0, 0]);
   });
 

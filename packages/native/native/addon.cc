@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kvmts::InitForkProbe(env, exports);
   kvmts::InitHeap(env, exports);
   kvmts::InitStat(env, exports);
+  kvmts::InitSliceTimer(env, exports);
   return exports;
 }
 

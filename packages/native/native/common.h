@@ -45,6 +45,9 @@ int64_t GuardedIoctl(int fd, uint32_t request, uint64_t arg);
 // Reads a JS number or bigint as a 64-bit word (numbers may be negative: two's complement).
 uint64_t ToWord(napi_env env, napi_value value);
 
+// The vCPU kick signal (SIGRTMIN+4; kick.cc installs its no-op handler without SA_RESTART).
+int KickSignal();
+
 // Export registration, one function per module.
 void InitGuard(Napi::Env env, Napi::Object exports);
 void InitSyscalls(Napi::Env env, Napi::Object exports);
@@ -54,5 +57,6 @@ void InitForkProbe(Napi::Env env, Napi::Object exports);
 void InitConstants(Napi::Env env, Napi::Object exports);
 void InitHeap(Napi::Env env, Napi::Object exports);
 void InitStat(Napi::Env env, Napi::Object exports);
+void InitSliceTimer(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvmts

@@ -45,8 +45,6 @@ thread_local ThreadEntry tThisThread;
 std::once_flag gHandlerOnce;
 int gHandlerError = 0;
 
-int KickSignal() { return SIGRTMIN + 4; }
-
 void NoOp(int) {}
 
 Napi::Value InstallKickHandler(const Napi::CallbackInfo& info) {
@@ -89,6 +87,8 @@ Napi::Value KickThread(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+int KickSignal() { return SIGRTMIN + 4; }
 
 void InitKick(Napi::Env env, Napi::Object exports) {
   exports.Set("installKickHandler", Napi::Function::New(env, InstallKickHandler, "installKickHandler"));

@@ -79,6 +79,14 @@ export interface NativeBinding {
   mallocTrim(): number;
   /** stat(2) of each path: 6 little-endian int64 words each (stat.ts), or -EINVAL for bad input. */
   statMany(paths: readonly string[]): Buffer | number;
+  /** A slice timer (slice-timer.ts): its id. */
+  sliceTimerCreate(): number;
+  /** 0, or -ENOENT / -EINVAL / -EBUSY. */
+  sliceTimerArm(id: number, stop: Int32Array, immediateExit: Uint8Array, intervalNs: number): number;
+  /** 1 the slice ran out, 0 it had not, -ENOENT. */
+  sliceTimerDisarm(id: number): number;
+  sliceTimerClose(id: number): number;
+  liveSliceTimerCount(): number;
 }
 
 /** build/ sits next to both src/ (ts-jest) and dist/ (compiled), one level up. */

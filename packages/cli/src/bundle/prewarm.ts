@@ -20,29 +20,50 @@ import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
 /** The commands that make a machine (program.ts's COMMANDS; program.test.ts checks the names). */
 export const MACHINE_COMMANDS: ReadonlySet<string> = new Set(['run', 'boot', 'dump', 'restore']);
 
+/** `--vcpu-thread`'s values: `main` runs a one-vCPU machine's vCPU on the CLI's own thread, `worker` a thread per vCPU, `auto` main for one vCPU. */
+export const VCPU_THREAD_SETTINGS = ['auto', 'main', 'worker'] as const;
+export type VcpuThreadSetting = (typeof VCPU_THREAD_SETTINGS)[number];
+
+/** Where `boot`'s vCPUs run for a --vcpu-thread setting: `auto` puts a one-vCPU machine on the main thread (no second V8 isolate to start). */
+export function vcpuThreadFor(setting: VcpuThreadSetting, cpus: number): 'main' | 'worker' {
+  return setting === 'auto' ? (cpus === 1 ? 'main' : 'worker') : setting;
+}
+
 /**
  * vCPU threads worth starting early for `argv` (process.argv): one per vCPU for a machine
- * command (`boot --cpus N`; one for the others, whose images decide), none for its --help.
- * Core bounds them by its pool's size (KVMTS_VCPU_POOL, default 4): a larger machine starts
- * the rest itself.
+ * command (`boot --cpus N`; one for the others, whose images decide), none for its --help,
+ * none for a boot whose vCPU runs on the main thread (vcpuThreadFor). Core bounds them by its
+ * pool's size (KVMTS_VCPU_POOL, default 4): a larger machine starts the rest itself.
  */
 export function vcpuThreadsToPrewarm(argv: readonly string[]): number {
   const command = argv[2];
   if (command === undefined || !MACHINE_COMMANDS.has(command)) return 0;
   const args = argv.slice(3);
   if (args.some((a) => a === '--help' || a === '-h')) return 0;
-  return command === 'boot' ? cpusOption(args) : 1;
+  if (command !== 'boot') return 1;
+  const cpus = cpusOption(args);
+  const setting = optionValue(args, '--vcpu-thread');
+  const known = VCPU_THREAD_SETTINGS.find((s) => s === (setting ?? 'auto'));
+  // An unknown setting: boot refuses it; a thread started for it would only be waited for.
+  if (known === undefined) return 0;
+  return vcpuThreadFor(known, cpus) === 'main' ? 0 : cpus;
 }
 
 /** `--cpus N` or `--cpus=N` as boot reads it; 1 when absent or not a whole number ≥ 1 (boot then reports it). */
 function cpusOption(args: readonly string[]): number {
-  let raw: string | undefined;
-  args.forEach((a, i) => {
-    if (a === '--cpus') raw = args[i + 1];
-    else if (a.startsWith('--cpus=')) raw = a.slice('--cpus='.length);
-  });
+  const raw = optionValue(args, '--cpus');
   const n = Number(raw);
   return raw !== undefined && /^[0-9]+$/.test(raw) && n >= 1 ? n : 1;
+}
+
+/** The last value of `--name V` or `--name=V` in args, as commander reads it. */
+function optionValue(args: readonly string[], name: string): string | undefined {
+  let raw: string | undefined;
+  args.forEach((a, i) => {
+    if (a === name) raw = args[i + 1];
+    else if (a.startsWith(`${name}=`)) raw = a.slice(name.length + 1);
+  });
+  return raw;
 }
 
 /** The environment data key of the shared-files buffer (every vCPU thread gets it when it starts). */

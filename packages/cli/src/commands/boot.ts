@@ -11,7 +11,7 @@
  * plugin copy them, the way it was before — for the boot benchmark's comparison of the two
  * (scripts/bench/boot-startup.js --read-inputs-side).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import {
   ConfigError,
   KvmSystemEvent,
@@ -35,6 +35,7 @@ import { exitJson } from '../exit-summary';
 import { memoryUse, type MemoryUse } from '../memory-use';
 import { recordMemoryStep, recordedMemorySteps } from '../memory-steps';
 import { collectStartupGarbage, startupCollectionWanted } from '../startup-collection';
+import { VCPU_THREAD_SETTINGS, vcpuThreadFor, type VcpuThreadSetting } from '../bundle/prewarm';
 
 /** `1`: read the kernel and initrd into memory before the machine is built, instead of into guest RAM (a comparison). */
 export const READ_INPUTS_ENV = 'KVMTS_BOOT_READ_INPUTS';
@@ -52,6 +53,13 @@ interface BootOptions {
   readyMarker?: string;
   json?: boolean;
   memorySteps?: boolean;
+  vcpuThread: VcpuThreadSetting;
+}
+
+function parseVcpuThread(value: string): VcpuThreadSetting {
+  const setting = VCPU_THREAD_SETTINGS.find((s) => s === value);
+  if (setting === undefined) throw new InvalidArgumentError(`--vcpu-thread must be one of ${VCPU_THREAD_SETTINGS.join(', ')}, got '${value}'`);
+  return setting;
 }
 
 /** How the run ended, as an exit status and one line for the user. */
@@ -135,9 +143,10 @@ async function boot(opts: BootOptions): Promise<number> {
     // The guest has reached userspace and runs on: the process as it is while a guest runs.
     if (!seen && marker.at !== undefined && opts.memorySteps) step('guest-ready', guestRam);
   };
+  const vcpuThread = vcpuThreadFor(opts.vcpuThread, opts.cpus);
   const machine = await createMachine(
     { arch, memory, cpus: opts.cpus, devices: profile.devices, boot: profile.boot, archOptions: profile.archOptions },
-    { console: onConsole, onStep: mark },
+    { console: onConsole, onStep: mark, vcpuThread },
   );
   let quit: string | undefined;
   let bridge: ConsoleBridge | undefined;
@@ -186,7 +195,7 @@ async function boot(opts: BootOptions): Promise<number> {
   const summary = quit ? `stopped by ${quit}` : outcome.summary;
   if (opts.json) {
     const json = {
-      arch, cmdline: profile.cmdline, cpus: opts.cpus, memory,
+      arch, cmdline: profile.cmdline, cpus: opts.cpus, memory, vcpuThread,
       exit: exitJson(exit),
       summary, status, wallMs: Math.round(wallMs * 10) / 10,
       // Process start (performance.timeOrigin) → machine.run(): Node and module start-up, the
@@ -219,10 +228,12 @@ export function registerBoot(program: Command): void {
     .option('--ready-marker <text>', 'console text whose first appearance is reported as the ready time')
     .option('--json', 'one JSON summary on stdout (the console goes to stderr)')
     .option('--memory-steps', "with --json: the process's memory at each step of the boot (memorySteps), for the boot benchmark")
+    .option('--vcpu-thread <where>', 'where the vCPUs run: main (this thread, in 20 ms slices; one vCPU), worker (a thread per vCPU), auto (main for one vCPU)', parseVcpuThread, 'auto' as VcpuThreadSetting)
     .action(async (opts: BootOptions) => {
       // ConfigErrors: the program prints them as one line (an error thrown here would be a stack trace).
       if (opts.readyMarker === '') throw new ConfigError('--ready-marker', 'must not be empty');
       if (opts.memorySteps && !opts.json) throw new ConfigError('--memory-steps', 'needs --json (the steps are part of its JSON summary)');
+      if (opts.vcpuThread === 'main' && opts.cpus !== 1) throw new ConfigError('--vcpu-thread', `main runs one vCPU on this thread; --cpus is ${opts.cpus} (use worker or auto)`);
       process.exitCode = await boot(opts);
     });
 }

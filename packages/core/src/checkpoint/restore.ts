@@ -35,7 +35,8 @@ export async function restoreMachine(dir: string, options: RestoreOptions & Omit
   const plan = new MachineRestore(CheckpointReader.open(dir), options);
   try {
     checkArchRestorable(plan.config, dir);
-    return await createMachine(plan.config, { container: options.container, console: options.console, restore: plan });
+    const { container, console, onStep, vcpuThread, sliceMs } = options;
+    return await createMachine(plan.config, { container, console, onStep, vcpuThread, sliceMs, restore: plan });
   } finally {
     plan.close();
   }

@@ -6,6 +6,7 @@ import { IrqLineSwitch } from '../vm/irq-line-switch';
 import type { GuestMemory } from '../vm/guest-memory';
 import type { Device } from '../bus/device';
 import { ConfigError, LifecycleError, UserCallbackError, type KvmtsError } from '../errors/errors';
+import { describeValue } from '../errors/describe-value';
 import { ADDRESS_BUSES, KVM_CPU, VCPU_SETUP, deviceToken } from '../di/tokens';
 import { createMachineContainer } from '../di/container';
 import { STAT_SLOTS } from '../cpu/exit-stats';
@@ -20,7 +21,7 @@ import { archPluginFor, loadPlugins, registeredArchs } from './plugin-registry';
 import { findInstalledArchPlugins, installedArchModule, type InstalledArchPlugin } from './arch-discovery';
 import { attachDevices, prepareDevices, type MachineDevice } from './devices';
 import { vcpuWorkerPool, vcpuWorkerScript } from './vcpu-worker-pool';
-import { VcpuController, type VcpuStop } from './vcpu-controller';
+import { VcpuController, type VcpuHome, type VcpuStop } from './vcpu-controller';
 import type { VcpuWorkerData } from './worker-protocol';
 import { saveMachineCheckpoint, type CheckpointOptions, type TrackingState } from '../checkpoint/save-machine';
 import { DirtyPageTracker } from '../checkpoint/dirty-tracker';
@@ -60,6 +61,27 @@ export interface CreateMachineOptions {
    * the threads).
    */
   readonly onStep?: (step: 'vm-prepared' | 'boot-files-read') => void;
+  /**
+   * Where the vCPUs run (docs/architecture.md, "Where a vCPU runs"): 'worker' (the default), a
+   * worker thread per vCPU; 'main', a one-vCPU machine's vCPU on this thread, in slices of
+   * `sliceMs` with the event loop turning between them — no second V8 isolate to start, no
+   * thread hop per call, but this thread's other work waits up to a slice.
+   */
+  readonly vcpuThread?: 'worker' | 'main';
+  /** With `vcpuThread: 'main'`: a slice's length in milliseconds, 1–1000 (default 20). */
+  readonly sliceMs?: number;
+}
+
+/** The VcpuHome of every vCPU, from the options (checked before anything opens). */
+function vcpuHomeOf(options: CreateMachineOptions, cpus: number): { thread: 'worker' } | VcpuHome {
+  const { vcpuThread = 'worker', sliceMs } = options;
+  if (vcpuThread !== 'worker' && vcpuThread !== 'main') throw new ConfigError('vcpuThread', `must be 'worker' or 'main', got ${describeValue(vcpuThread)}`);
+  if (sliceMs !== undefined && (vcpuThread !== 'main' || typeof sliceMs !== 'number' || !(sliceMs >= 1 && sliceMs <= 1000))) {
+    throw new ConfigError('sliceMs', vcpuThread !== 'main' ? "applies to vcpuThread 'main' only" : `must be a number of milliseconds, 1–1000, got ${describeValue(sliceMs)}`);
+  }
+  if (vcpuThread === 'worker') return { thread: 'worker' };
+  if (cpus !== 1) throw new ConfigError('vcpuThread', `'main' runs a one-vCPU machine on this thread; this one has ${cpus} vCPUs (use 'worker')`);
+  return { thread: 'main', sliceMs };
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 5000;
@@ -152,14 +174,15 @@ export class Machine<Boot = unknown> {
     checkMachineOptions(config);
     vcpuCount(config); // checked before any plugin loads
     simTimeConfig(config.timing); // so is simulated time
+    const home = vcpuHomeOf(options, vcpuCount(config));
     rejectVcpuThreadRegistrations(options.container);
     const container = createMachineContainer(options.container);
     const { arch, modules } = loadMachinePlugins(container, config);
     const devices = prepareDevices(container, config.devices ?? [], arch.addressSpaces); // validated before touching the kernel
     checkMachineAddressMap(container, machineMemoryRegions(config, arch), devices, arch.addressSpaces);
     // The vCPU threads load their modules while this thread sets up the VM (vcpu-worker-pool.ts).
-    const script = vcpuWorkerScript();
-    vcpuWorkerPool.prewarm(script, vcpuCount(config));
+    const vcpuHome: VcpuHome = home.thread === 'worker' ? { thread: 'worker', script: vcpuWorkerScript() } : home;
+    if (vcpuHome.thread === 'worker') vcpuWorkerPool.prewarm(vcpuHome.script, vcpuCount(config));
 
     const prepared = prepareVm(config, arch as ArchPlugin<Boot>, container, { deferBootFileReads: arch.deferBootFileReads === true });
     options.onStep?.('vm-prepared');
@@ -200,7 +223,7 @@ export class Machine<Boot = unknown> {
           consoleSequence,
         };
         // A line a vCPU thread forwards (a switch hook holds the machine's lines) is driven here, as the main thread's devices' are.
-        vcpus.push(new VcpuController(info.handles.id, script, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes), irqLine: (line, level) => irqLines.set(line, level) }));
+        vcpus.push(new VcpuController(info.handles.id, vcpuHome, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes), irqLine: (line, level) => irqLines.set(line, level) }));
       }
       // The kernel and initrd read from their files while the threads build their vCPUs, for a
       // plugin that allows it (ArchPlugin.deferBootFileReads; otherwise read already: a no-op).

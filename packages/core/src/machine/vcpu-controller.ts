@@ -9,6 +9,25 @@ import { deserializeError } from '../errors/serialize';
 import { LifecycleError, UserCallbackError, VcpuThreadError, type KvmtsError } from '../errors/errors';
 import type { FromWorker, ToWorker, VcpuWorkerData, WorkerMethod } from './worker-protocol';
 import { vcpuWorkerPool } from './vcpu-worker-pool';
+import { MainThreadVcpu } from './vcpu-main-thread';
+
+/**
+ * Where a vCPU runs: a worker thread of its own running `script` (the default; the thread may
+ * come from, and go back to, the process's pool), or the machine's own thread, in slices of
+ * `sliceMs` (vcpu-main-thread.ts).
+ */
+export type VcpuHome = { readonly thread: 'worker'; readonly script: string } | { readonly thread: 'main'; readonly sliceMs?: number };
+
+/** What the controller talks to: a worker thread, or the machine thread's MainThreadVcpu (the same surface). */
+interface VcpuChannel {
+  readonly threadId: number;
+  postMessage(m: ToWorker): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  on(event: 'message' | 'error' | 'exit', listener: (...args: any[]) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  off(event: 'message' | 'error' | 'exit', listener: (...args: any[]) => void): unknown;
+  terminate(): Promise<number>;
+}
 
 /** How one vCPU's run ended: its CPU's stop, or an error (from the guest, KVM or the thread). */
 export type VcpuStop = CpuStop | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -18,7 +37,11 @@ export type VcpuStop = CpuStop | { readonly reason: 'error'; readonly error: Kvm
  * its run loop, forwards console output, and answers inspection calls while the vCPU is idle.
  */
 export class VcpuController {
-  private readonly worker: Worker;
+  private readonly worker: VcpuChannel;
+  /** The worker thread, when the vCPU has one (it goes back to the pool on a clean close). */
+  private readonly pooledWorker: Worker | undefined;
+  /** The machine thread's host, when the vCPU runs there. */
+  private readonly mainThread: MainThreadVcpu | undefined;
   private thread: bigint | undefined;
   private readonly ready: Promise<void>;
   private running: Promise<VcpuStop> | undefined;
@@ -35,7 +58,7 @@ export class VcpuController {
 
   constructor(
     readonly id: number,
-    private readonly script: string,
+    private readonly home: VcpuHome,
     data: VcpuWorkerData,
     private readonly events: {
       /** Console bytes and their number from the machine's counter (console-order.ts). */
@@ -47,8 +70,9 @@ export class VcpuController {
     this.control = new Int32Array(data.control);
     this.stats = new Float64Array(data.stats);
     this.runBytes = new Uint8Array(native.mappingById(data.handles.runMappingId).view(0, KvmRunLayout.size));
-    // A thread from the pool (modules already loaded) or a new one; see vcpu-worker-pool.ts.
-    this.worker = vcpuWorkerPool.acquire(script);
+    // A thread from the pool (modules already loaded) or a new one (vcpu-worker-pool.ts), or this one.
+    if (home.thread === 'main') this.worker = this.mainThread = new MainThreadVcpu(home.sliceMs);
+    else this.worker = this.pooledWorker = vcpuWorkerPool.acquire(home.script);
     this.ready = new Promise((resolve, reject) => (this.settleReady = { resolve, reject }));
     this.ready.catch(() => undefined);
     this.worker.on('message', this.onWorkerMessage);
@@ -102,7 +126,12 @@ export class VcpuController {
     return !this.exited;
   }
 
-  /** The worker thread's id (worker_threads' threadId): the same for a thread the pool reused. */
+  /** The vCPU runs on the machine's own thread (VcpuHome 'main'). */
+  get onMainThread(): boolean {
+    return this.home.thread === 'main';
+  }
+
+  /** The worker thread's id (worker_threads' threadId): the same for a thread the pool reused; the machine's own for a vCPU on it. */
   get threadId(): number {
     return this.worker.threadId;
   }
@@ -247,7 +276,8 @@ export class VcpuController {
     if (clean && (await this.releaseThread(2000))) {
       this.detach();
       this.exited = true;
-      vcpuWorkerPool.release(this.script, this.worker);
+      this.mainThread?.close();
+      if (this.pooledWorker !== undefined && this.home.thread === 'worker') vcpuWorkerPool.release(this.home.script, this.pooledWorker);
       return;
     }
     this.detach();
