@@ -1,7 +1,7 @@
 'use strict';
 /**
- * restore-cold's child: a fresh Node process restores the checkpoint in argv[2] and runs it to
- * the guest's first exit, printing CLOCK_MONOTONIC marks (process.hrtime.bigint(), the clock the
+ * restore-cold's child: a fresh Node process restores the checkpoint in argv[2] (its vCPU on a
+ * worker thread, or on this thread when argv[3] is 'main') and runs it to the guest's first exit, printing CLOCK_MONOTONIC marks (process.hrtime.bigint(), the clock the
  * parent reads too) as one JSON line: scriptStart, modulesLoaded, restored, firstExit.
  */
 const scriptStart = process.hrtime.bigint();
@@ -10,7 +10,7 @@ require('@kvmts/arch-x86');
 const modulesLoaded = process.hrtime.bigint();
 
 async function main() {
-  const machine = await restoreMachine(process.argv[2], { verifyMemory: false, console: () => undefined });
+  const machine = await restoreMachine(process.argv[2], { verifyMemory: false, console: () => undefined, vcpuThread: process.argv[3] === 'main' ? 'main' : 'worker' });
   const restored = process.hrtime.bigint();
   const r = await machine.run({ maxExits: 1 });
   const firstExit = process.hrtime.bigint();

@@ -22,9 +22,14 @@
  *                     lib/restore-recorder.js), rounds alternating with kvmts'. The 5 ms target is
  *                     an extra field (target_ns, ratio_to_target). The breakdown also times the
  *                     verified restore and restoreMachine into a new machine.
+ *   restore-main-thread  the same, into a one-vCPU machine whose vCPU runs on this thread
+ *                     (createMachine's vcpuThread 'main'): no vCPU thread to wake and hear back
+ *                     from for the state, the run and its stop; same C baseline, same rounds.
  *   restore-cold      spawn `node checkpoint-cold-child.js dir` → its first guest exit, broken
  *                     down by marks the child takes on CLOCK_MONOTONIC (shared by processes):
  *                     node start, module load, restoreMachine, run to the first exit.
+ *   restore-cold-main-thread  the same with the restored vCPU on the child's main thread (no
+ *                     worker thread to start).
  *
  * `--only restore` makes one checkpoint (untimed) and runs the restore scenario alone.
  */
@@ -152,11 +157,11 @@ async function prepareRestoreBaseline(full, work) {
  * C process per round (set-up and one warm-up restore untimed, then one timed), alternating with
  * kvmts' rounds. The first kvmts round warms the JIT and the page cache (untimed).
  */
-async function restoreScenario(full, work, options, log) {
-  const exe = buildBaseline(work, RESTORE_BASELINE, 'KVMTS_BENCH_RESTORE_BASELINE');
-  const baseline = await prepareRestoreBaseline(full, work);
+async function restoreScenario(full, options, log, baseline, vcpuThread) {
+  const { exe } = baseline;
   const warm = { total: [], restore: [], run: [], verified: [], fresh: [], c: [] };
-  const spare = await createMachine(checkpointConfig(full), { console: () => undefined });
+  const scenario = vcpuThread === 'main' ? 'restore-main-thread' : 'restore';
+  const spare = await createMachine(checkpointConfig(full), { console: () => undefined, vcpuThread });
   try {
     for (let r = 0; r <= options.rounds; r++) {
       const c = runJson(exe, [...baseline.args, '1', '1']);
@@ -171,7 +176,7 @@ async function restoreScenario(full, work, options, log) {
       const verified = elapsed(t3);
       // restoreMachine: a new machine (VM, memory, vCPU worker threads) from the checkpoint.
       const t4 = now();
-      const fresh = await restoreMachine(full, { verifyMemory: false, console: () => undefined });
+      const fresh = await restoreMachine(full, { verifyMemory: false, console: () => undefined, vcpuThread });
       const freshNs = elapsed(t4);
       await fresh.close();
       if (r === 0) continue;
@@ -181,7 +186,7 @@ async function restoreScenario(full, work, options, log) {
       warm.verified.push(verified);
       warm.fresh.push(freshNs);
       warm.c.push(c.ns[0]);
-      log(`  restore round ${r}: ${(Number(t2 - t0) / 1e6).toFixed(2)} ms (machine.restore ${(Number(t1 - t0) / 1e6).toFixed(2)}, run to first exit ${(Number(t2 - t1) / 1e6).toFixed(2)}), C ${(c.ns[0] / 1e6).toFixed(3)} ms; with verifyMemory ${(verified / 1e6).toFixed(1)} ms; restoreMachine into a new machine ${(freshNs / 1e6).toFixed(1)} ms`);
+      log(`  ${scenario} round ${r}: ${(Number(t2 - t0) / 1e6).toFixed(2)} ms (machine.restore ${(Number(t1 - t0) / 1e6).toFixed(2)}, run to first exit ${(Number(t2 - t1) / 1e6).toFixed(2)}), C ${(c.ns[0] / 1e6).toFixed(3)} ms; with verifyMemory ${(verified / 1e6).toFixed(1)} ms; restoreMachine into a new machine ${(freshNs / 1e6).toFixed(1)} ms`);
     }
   } finally {
     await spare.close();
@@ -189,13 +194,13 @@ async function restoreScenario(full, work, options, log) {
   const warmNs = median(warm.total);
   const cNs = median(warm.c);
   return {
-    scenario: 'restore',
+    scenario,
     kvmts_ns_per_op: warmNs,
     baseline_ns_per_op: cNs,
     ratio: warmNs / cNs,
     target: null,
     extra: { target_ns: RESTORE_TARGET_NS, ratio_to_target: round(warmNs / RESTORE_TARGET_NS, 4), rounds_ns: { kvmts: warm.total, c: warm.c } },
-    note: `machine.restore (verifyMemory false) ${(median(warm.restore) / 1e6).toFixed(2)} ms + run to first exit ${(median(warm.run) / 1e6).toFixed(2)} ms; C (baseline-restore.c: read the state, map the image, the same ${baseline.ioctls} ioctls (${baseline.names.join(' ')}), KVM_RUN and its completion; registers checked) ${(cNs / 1e6).toFixed(3)} ms; target 5 ms: ${(warmNs / RESTORE_TARGET_NS).toFixed(2)}×; machine.restore with verifyMemory (default) ${(median(warm.verified) / 1e6).toFixed(1)} ms; restoreMachine into a new machine (VM, memory, vCPU threads) ${(median(warm.fresh) / 1e6).toFixed(1)} ms`,
+    note: `machine.restore (verifyMemory false) ${(median(warm.restore) / 1e6).toFixed(2)} ms + run to first exit ${(median(warm.run) / 1e6).toFixed(2)} ms; C (baseline-restore.c: read the state, map the image, the same ${baseline.ioctls} ioctls (${baseline.names.join(' ')}), KVM_RUN and its completion; registers checked) ${(cNs / 1e6).toFixed(3)} ms; target 5 ms: ${(warmNs / RESTORE_TARGET_NS).toFixed(2)}×; machine.restore with verifyMemory (default) ${(median(warm.verified) / 1e6).toFixed(1)} ms; restoreMachine into a new machine (VM, memory, ${vcpuThread === 'main' ? 'its vCPU on this thread' : 'vCPU threads'}) ${(median(warm.fresh) / 1e6).toFixed(1)} ms`,
   };
 }
 
@@ -220,8 +225,9 @@ async function runCheckpoint(options, progress) {
       await machine.close();
     }
     const full = path.join(work, 'full-0');
-    results.push(await restoreScenario(full, work, options, log));
-    if (options.only !== 'restore') results.push(coldScenario(full, options, log));
+    const baseline = { exe: buildBaseline(work, RESTORE_BASELINE, 'KVMTS_BENCH_RESTORE_BASELINE'), ...(await prepareRestoreBaseline(full, work)) };
+    for (const vcpuThread of ['worker', 'main']) results.push(await restoreScenario(full, options, log, baseline, vcpuThread));
+    if (options.only !== 'restore') for (const vcpuThread of ['worker', 'main']) results.push(coldScenario(full, options, log, vcpuThread));
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -272,21 +278,22 @@ async function saveScenarios(machine, work, options, log, results, memoryBytes, 
 }
 
 /** restore-cold: a new node process per round, to the restored guest's first exit. */
-function coldScenario(full, options, log) {
+function coldScenario(full, options, log, vcpuThread) {
   const cold = [];
+  const scenario = vcpuThread === 'main' ? 'restore-cold-main-thread' : 'restore-cold';
   for (let r = 0; r < options.rounds; r++) {
     const t0 = now();
-    const child = spawnSync(process.execPath, [COLD_CHILD, full], { encoding: 'utf8', timeout: 300_000 });
-    if (child.status !== 0) throw new BenchError(`restore-cold: the child failed (${child.status}): ${child.stderr}`);
+    const child = spawnSync(process.execPath, [COLD_CHILD, full, vcpuThread], { encoding: 'utf8', timeout: 300_000 });
+    if (child.status !== 0) throw new BenchError(`${scenario}: the child failed (${child.status}): ${child.stderr}`);
     const marks = JSON.parse(child.stdout.trim().split('\n').pop());
     const at = (k) => Number(BigInt(marks[k]) - t0);
     const row = { node: at('scriptStart'), modules: at('modulesLoaded') - at('scriptStart'), restore: at('restored') - at('modulesLoaded'), run: at('firstExit') - at('restored') };
     row.total = at('firstExit');
     cold.push(row);
-    log(`  restore-cold round ${r}: ${(row.total / 1e6).toFixed(1)} ms = node start ${(row.node / 1e6).toFixed(1)} + modules ${(row.modules / 1e6).toFixed(1)} + restoreMachine ${(row.restore / 1e6).toFixed(1)} + run to first exit ${(row.run / 1e6).toFixed(1)}`);
+    log(`  ${scenario} round ${r}: ${(row.total / 1e6).toFixed(1)} ms = node start ${(row.node / 1e6).toFixed(1)} + modules ${(row.modules / 1e6).toFixed(1)} + restoreMachine ${(row.restore / 1e6).toFixed(1)} + run to first exit ${(row.run / 1e6).toFixed(1)}`);
   }
   const mid = (k) => median(cold.map((c) => c[k]));
-  return { scenario: 'restore-cold', kvmts_ns_per_op: mid('total'), baseline_ns_per_op: null, ratio: mid('total') / RESTORE_TARGET_NS, target: null, note: `node start ${(mid('node') / 1e6).toFixed(1)} ms + module load ${(mid('modules') / 1e6).toFixed(1)} ms + restoreMachine ${(mid('restore') / 1e6).toFixed(1)} ms + run to first exit ${(mid('run') / 1e6).toFixed(1)} ms` };
+  return { scenario, kvmts_ns_per_op: mid('total'), baseline_ns_per_op: null, ratio: mid('total') / RESTORE_TARGET_NS, target: null, note: `node start ${(mid('node') / 1e6).toFixed(1)} ms + module load ${(mid('modules') / 1e6).toFixed(1)} ms + restoreMachine ${(mid('restore') / 1e6).toFixed(1)} ms + run to first exit ${(mid('run') / 1e6).toFixed(1)} ms` };
 }
 
 function jsonLines(results) {

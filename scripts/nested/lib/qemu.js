@@ -41,7 +41,9 @@ function unwatch(child) {
  * @returns Promise<{code, signal, timedOut: false|'total'|'idle'|'wedged', markers: Map<kind, fields[]>}>
  */
 function boot(o) {
-  const args = [...o.args, '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
+  // No network (-nic none): nothing in the emulated host uses one, and the default NIC needs its
+  // boot ROM (efi-virtio.rom, from ipxe-qemu, which a --no-install-recommends QEMU lacks).
+  const args = [...o.args, '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot', '-nic', 'none',
     '-kernel', o.kernel, '-initrd', o.initrd, '-append', o.append];
   o.shares.forEach((s, i) => {
     args.push('-fsdev', `local,id=fs${i},path=${s.path},security_model=none${s.writable ? '' : ',readonly=on'}`,
