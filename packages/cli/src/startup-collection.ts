@@ -38,8 +38,9 @@ export function startupCollectionWanted(env: NodeJS.ProcessEnv = process.env): b
  * One full collection in each of `machine`'s vCPU threads (they must be idle: before the first
  * run) and in this thread, both at once, then malloc_trim. Resolves when all are done.
  */
-export async function collectStartupGarbage(machine: Pick<Machine, 'vcpuHeapStatistics'>): Promise<void> {
-  const vcpus = machine.vcpuHeapStatistics({ gc: true });
+export async function collectStartupGarbage(machine: Pick<Machine, 'vcpuHeapStatistics' | 'vcpus'>): Promise<void> {
+  // A vCPU on this thread (vcpuThread 'main') has no heap of its own: this thread's collection is its.
+  const vcpus = machine.vcpus.every((v) => v.onMainThread) ? Promise.resolve() : machine.vcpuHeapStatistics({ gc: true });
   try {
     collectGarbage();
   } finally {

@@ -50,7 +50,7 @@ describe('BootFile', () => {
     expect(() => placeBootBytes(f, ram.subarray(0, 9_999))).toThrow(RangeError);
   });
 
-  it('is read when the layout`s reads are done, during a layout (bytes in memory and bootBytes at once); once', () => {
+  it('is read when the layout`s reads are done, during a layout (bytes in memory and bootBytes at once); once', async () => {
     const f = openBootFile('--kernel', file, 1 << 20);
     const ram = new Uint8Array(32 * 1024);
     const copied = new Uint8Array(100);
@@ -64,11 +64,14 @@ describe('BootFile', () => {
     expect(result).toBe('laid out');
     expect(copied).toEqual(CONTENT.subarray(0, 100));
     expect(ram.every((b) => b === 0)).toBe(true);
-    readFiles();
+    // On the thread pool: the bytes are there once the promise settles.
+    const reading = readFiles();
+    expect(reading).toBeInstanceOf(Promise);
+    await reading;
     expect(ram.subarray(0, 10_000)).toEqual(CONTENT);
     // Done once: a later change of the file is not read again.
     ram.fill(0);
-    readFiles();
+    await readFiles();
     expect(ram.every((b) => b === 0)).toBe(true);
     // Outside a layout, a file is read at once again; layouts do not nest.
     placeBootBytes(f, ram.subarray(0, f.length));
@@ -76,12 +79,21 @@ describe('BootFile', () => {
     expect(() => deferBootFileReads(() => deferBootFileReads(() => 0))).toThrow(RangeError);
   });
 
-  it('reports a file that changed before its deferred read by its setting, when the reads are done', () => {
+  it('reports a file that changed before its deferred read by its setting, once every read has ended', async () => {
     const f = openBootFile('--initrd', file, 1 << 20);
-    const { readFiles } = deferBootFileReads(() => placeBootBytes(f, new Uint8Array(f.length)));
+    const other = path.join(dir, 'other');
+    fs.writeFileSync(other, CONTENT);
+    const g = openBootFile('--kernel', other, 1 << 20);
+    const ram = new Uint8Array(2 * f.length);
+    const { readFiles } = deferBootFileReads(() => {
+      placeBootBytes(f, ram.subarray(0, f.length));
+      placeBootBytes(g, ram.subarray(f.length));
+    });
     fs.writeFileSync(file, CONTENT.subarray(0, 5_000));
-    expect(readFiles).toThrow(ConfigError);
-    expect(readFiles).not.toThrow(); // the failed read is not retried
+    await expect(readFiles()).rejects.toThrow(new ConfigError('--initrd', `${file} changed after kvmts opened it (10000 bytes then, 5000 now): not loaded`));
+    // The other file's read ran to its end before the promise settled (nothing writes RAM after).
+    expect(ram.subarray(f.length)).toEqual(CONTENT);
+    await expect(readFiles()).resolves.toBeUndefined(); // the failed read is not retried
   });
 
   it('refuses, naming its setting, a file that is not a regular file, too large, empty or missing', () => {

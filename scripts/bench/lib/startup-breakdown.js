@@ -75,11 +75,19 @@ const MAIN_PHASES = [
   ['initrd opened (or read)', (s) => diff(s, 'kernel-opened', 'initrd-opened')],
   ['arch plugin found + loaded, Linux profile', (s) => diff(s, 'initrd-opened', 'inputs-read')],
   ['VM prepared (VM, RAM, GIC, devices, boot layout; before: and the kernel read)', (s) => diff(s, 'inputs-read', 'vm-prepared')],
-  ['kernel + initrd read into guest RAM, beside the vCPU build', (s) => diff(s, 'vm-prepared', 'boot-files-read')],
-  ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', (s) => diff(s, lastOf(s, ['boot-files-read', 'vm-prepared', 'inputs-read']), 'machine-built')],
+  // A build with the 'machine-ready' step reads the kernel and initrd on the thread pool beside
+  // the vCPU build and the start-up collection (core's whileBootFilesLoad): its own row below is
+  // what the machine still waited for after them; an older one read them beside the vCPU build.
+  ['kernel + initrd read into guest RAM, beside the vCPU build', (s) => (overlapped(s) ? null : diff(s, 'vm-prepared', 'boot-files-read'))],
+  ['waiting for the vCPU thread, its vCPU built (before: all of the machine build)', (s) => (overlapped(s) ? diff(s, 'vm-prepared', 'machine-built') : diff(s, lastOf(s, ['boot-files-read', 'vm-prepared', 'inputs-read']), 'machine-built'))],
   // kvmts boot's collection in every thread before the guest runs (packages/cli/src/startup-collection.ts), when it ran.
   ['start-up collection (every thread at once, malloc_trim)', (s) => diff(s, 'inputs-released', 'start-up-collected')],
-  ['inputs released, console, signals → machine.run()', (s, t, startMs) => (s['machine-built'] !== undefined ? startMs - s['machine-built'] - (diff(s, 'inputs-released', 'start-up-collected') ?? 0) : null)],
+  ['kernel + initrd read on the thread pool: the rest, waited for after the collection', (s) => (overlapped(s) ? s['machine-ready'] - s[lastOf(s, ['start-up-collected', 'inputs-released', 'machine-built'])] : null)],
+  ['inputs released, console, signals → machine.run()', (s, t, startMs) => {
+    if (s['machine-built'] === undefined) return null;
+    if (overlapped(s)) return startMs - s['machine-ready'] + (diff(s, 'machine-built', 'inputs-released') ?? 0);
+    return startMs - s['machine-built'] - (diff(s, 'inputs-released', 'start-up-collected') ?? 0);
+  }],
 ];
 
 /**
@@ -96,6 +104,9 @@ const WORKER_PHASES = [
   ['vCPU thread ready for its machine at (ms since the process started)', (t) => (t.worker && t.worker.evaluatedAtMs !== undefined ? t.worker.evaluatedAtMs : null)],
   ['main thread waited for it (ready − VM prepared)', (t, s) => (t.worker && t.worker.evaluatedAtMs !== undefined && s['vm-prepared'] !== undefined ? Math.max(0, t.worker.evaluatedAtMs - s['vm-prepared']) : null)],
 ];
+
+/** A boot whose kernel and initrd were read beside the vCPU build and the collection (it marks 'machine-ready'). */
+const overlapped = (steps) => steps['machine-ready'] !== undefined && steps['machine-built'] !== undefined;
 
 /** The first of `names` that `steps` has (the latest step a build took, for builds with fewer). */
 const lastOf = (steps, names) => names.find((n) => steps[n] !== undefined);

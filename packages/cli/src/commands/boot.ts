@@ -144,18 +144,12 @@ async function boot(opts: BootOptions): Promise<number> {
     if (!seen && marker.at !== undefined && opts.memorySteps) step('guest-ready', guestRam);
   };
   const vcpuThread = vcpuThreadFor(opts.vcpuThread, opts.cpus);
-  const machine = await createMachine(
-    { arch, memory, cpus: opts.cpus, devices: profile.devices, boot: profile.boot, archOptions: profile.archOptions },
-    { console: onConsole, onStep: mark, vcpuThread },
-  );
-  let quit: string | undefined;
-  let bridge: ConsoleBridge | undefined;
-  let signals: SignalStop | undefined;
-  let exit: MachineExit;
-  let hostMemory: MemoryUse | undefined;
-  try {
-    guestRam = machine.vm.regions.map((r) => r.hostAddress);
-    step('machine-built', guestRam, opts.memorySteps ? await vcpuHeaps(machine) : undefined);
+  // Once the machine is built, while the plugin may still be reading the kernel and initrd into
+  // guest RAM on the thread pool (core's whileBootFilesLoad): the inputs' copies go back, and
+  // the start-up's garbage.
+  const settle = async (built: Machine): Promise<void> => {
+    guestRam = built.vm.regions.map((r) => r.hostAddress);
+    step('machine-built', guestRam, opts.memorySteps ? await vcpuHeaps(built) : undefined);
     // Where the kernel and initrd were read into memory for the plugin (one without
     // linuxBootFromFiles: x86), they are in guest RAM now and nothing reads these copies again
     // (the machine's config holds the same arrays): their memory goes back now, not at a garbage
@@ -166,9 +160,21 @@ async function boot(opts: BootOptions): Promise<number> {
     step('inputs-released', guestRam);
     // What the start-up left in each thread's heap goes back before the guest runs (../startup-collection.ts).
     if (collect) {
-      await collectStartupGarbage(machine);
-      step('start-up-collected', guestRam, opts.memorySteps ? await vcpuHeaps(machine) : undefined);
+      await collectStartupGarbage(built);
+      step('start-up-collected', guestRam, opts.memorySteps ? await vcpuHeaps(built) : undefined);
     }
+  };
+  const machine = await createMachine(
+    { arch, memory, cpus: opts.cpus, devices: profile.devices, boot: profile.boot, archOptions: profile.archOptions },
+    { console: onConsole, onStep: mark, vcpuThread, whileBootFilesLoad: settle },
+  );
+  mark('machine-ready');
+  let quit: string | undefined;
+  let bridge: ConsoleBridge | undefined;
+  let signals: SignalStop | undefined;
+  let exit: MachineExit;
+  let hostMemory: MemoryUse | undefined;
+  try {
     // Inside the try: a console device that is not there (a third-party linuxBoot naming the
     // wrong one) must still close the machine and its threads.
     const console = machine.device(profile.consoleDevice);

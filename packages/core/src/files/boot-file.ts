@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import { ConfigError } from '../errors/errors';
-import { openBoundedFile, readOpenFileInto } from './bounded-file';
+import { openBoundedFile, readOpenFileInto, readOpenFileIntoAsync } from './bounded-file';
 
 /** How many leading bytes a BootFile carries: every header a kvmts loader reads (arm64's is 64). */
 export const BOOT_FILE_HEAD_BYTES = 4096;
@@ -73,19 +73,19 @@ export function bootBytesHead(b: BootBytes, n: number): Uint8Array {
 }
 
 /** While a machine's boot images are laid out (deferBootFileReads), the file reads placeBootBytes queued. */
-let deferredReads: (() => void)[] | undefined;
+let deferredReads: (() => Promise<void>)[] | undefined;
 
 /**
  * Runs `layOut` (an arch plugin's prepareBoot) with the file reads of placeBootBytes deferred:
  * `readFiles()` does them later. Why: the read is the longest part of laying out a Linux boot
  * (31 MiB of an arm64 Image, through 9p in the nested tiers), and nothing needs those bytes
- * until the guest runs — so a machine reads them while its vCPU threads build their vCPUs
- * (machine.ts) instead of before. Bytes already in memory are copied at once, as are files
+ * until the guest runs — so a machine reads them on libuv's thread pool while its vCPUs are
+ * built and its caller's `whileBootFilesLoad` work runs (machine.ts), instead of before. Bytes already in memory are copied at once, as are files
  * placed outside a layout (bootBytes, a plugin's own use).
  */
-export function deferBootFileReads<T>(layOut: () => T): { readonly result: T; readonly readFiles: () => void } {
+export function deferBootFileReads<T>(layOut: () => T): { readonly result: T; readonly readFiles: () => Promise<void> } {
   if (deferredReads !== undefined) throw new RangeError('boot images are being laid out already');
-  const queue: (() => void)[] = [];
+  const queue: (() => Promise<void>)[] = [];
   deferredReads = queue;
   let result: T;
   try {
@@ -93,7 +93,16 @@ export function deferBootFileReads<T>(layOut: () => T): { readonly result: T; re
   } finally {
     deferredReads = undefined;
   }
-  return { result, readFiles: () => queue.splice(0).forEach((read) => read()) };
+  // On libuv's thread pool, every file at once: the caller's thread goes on meanwhile. Settles
+  // once every read has ended (a failed one does not leave another still writing guest RAM).
+  return {
+    result,
+    readFiles: async () => {
+      const reads = await Promise.allSettled(queue.splice(0).map((read) => read()));
+      const failed = reads.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    },
+  };
 }
 
 /**
@@ -107,12 +116,12 @@ export function placeBootBytes(b: BootBytes, into: Uint8Array): void {
     into.set(b);
     return;
   }
-  if (deferredReads !== undefined) deferredReads.push(() => readBootFileInto(b, into));
+  if (deferredReads !== undefined) deferredReads.push(() => readBootFileIntoAsync(b, into));
   else readBootFileInto(b, into);
 }
 
-/** Reads BootFile `b` into `into` now, refusing a file that is no longer the one opened. */
-function readBootFileInto(b: BootFile, into: Uint8Array): void {
+/** Opens BootFile `b` again and checks it is still the one opened; the caller closes the fd. */
+function reopenBootFile(b: BootFile): number {
   let opened: ReturnType<typeof openBoundedFile>;
   try {
     opened = openBoundedFile(b.path, { limitBytes: b.length, allowEmpty: true });
@@ -120,14 +129,32 @@ function readBootFileInto(b: BootFile, into: Uint8Array): void {
     throw new ConfigError(b.setting, `${(e as Error).message} (it was ${b.length} bytes when kvmts opened it)`);
   }
   const { fd, st } = opened;
+  const id = b.identity;
+  if (st.size !== b.length || st.dev !== id.dev || st.ino !== id.ino || st.mtimeMs !== id.mtimeMs) {
+    fs.closeSync(fd);
+    throw new ConfigError(b.setting, `${b.path} changed after kvmts opened it (${b.length} bytes then, ${st.size} now): not loaded`);
+  }
+  return fd;
+}
+
+/** Reads BootFile `b` into `into` now, refusing a file that is no longer the one opened. */
+function readBootFileInto(b: BootFile, into: Uint8Array): void {
+  const fd = reopenBootFile(b);
   try {
-    const id = b.identity;
-    if (st.size !== b.length || st.dev !== id.dev || st.ino !== id.ino || st.mtimeMs !== id.mtimeMs) {
-      throw new ConfigError(b.setting, `${b.path} changed after kvmts opened it (${b.length} bytes then, ${st.size} now): not loaded`);
-    }
     readOpenFileInto(fd, b.path, into);
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(b.setting, (e as Error).message);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** readBootFileInto with the read on libuv's thread pool (deferBootFileReads). */
+async function readBootFileIntoAsync(b: BootFile, into: Uint8Array): Promise<void> {
+  const fd = reopenBootFile(b);
+  try {
+    await readOpenFileIntoAsync(fd, b.path, into);
+  } catch (e) {
     throw new ConfigError(b.setting, (e as Error).message);
   } finally {
     fs.closeSync(fd);

@@ -93,6 +93,26 @@ export function readOpenFileInto(fd: number, file: string, into: Uint8Array): vo
   }
 }
 
+/**
+ * readOpenFileInto on libuv's thread pool: the calling thread goes on with other work while the
+ * file is read. `into` must stay valid until the promise settles (guest RAM stays mapped).
+ */
+export async function readOpenFileIntoAsync(fd: number, file: string, into: Uint8Array): Promise<void> {
+  let done = 0;
+  try {
+    while (done < into.length) {
+      const at = done;
+      const n = await new Promise<number>((resolve, reject) => fs.read(fd, into, at, Math.min(STEP_BYTES, into.length - at), at, (e, read) => (e ? reject(e) : resolve(read))));
+      if (n === 0) throw new FileReadFailure('io', file, `${file} shrank while being read (${done} of ${into.length} bytes)`);
+      done += n;
+    }
+  } catch (e) {
+    if (e instanceof FileReadFailure) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FileReadFailure('io', file, `cannot read ${file}: ${code ?? String(e)}`, { cause: e });
+  }
+}
+
 /** Read `file` under the rules above; throws FileReadFailure. */
 export function readBoundedFile(file: string, options: BoundedReadOptions): Uint8Array {
   const { fd, st } = openBoundedFile(file, options);

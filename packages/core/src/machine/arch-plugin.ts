@@ -76,8 +76,8 @@ export interface ArchPlugin<Boot = unknown, InitialState = unknown, TC extends T
   linuxBootFromFiles?(request: LinuxBootFilesRequest): LinuxBootProfile<Boot>;
   /**
    * True: the BootFile reads this plugin's prepareBoot asks for (placeBootBytes) may happen
-   * after it returns — a machine then reads them while its vCPU threads build their vCPUs
-   * (the read of a large kernel overlaps the threads' start-up). Only for a prepareBoot that
+   * after it returns — a machine then reads them on libuv's thread pool while its vCPUs are
+   * built and its caller's whileBootFilesLoad runs (the read of a large kernel overlaps them). Only for a prepareBoot that
    * neither reads back nor patches bytes it placed from a file, and a CPU that does not read
    * guest RAM before it runs. Absent or false: placeBootBytes reads at once, as documented there.
    */

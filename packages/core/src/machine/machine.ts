@@ -62,6 +62,13 @@ export interface CreateMachineOptions {
    */
   readonly onStep?: (step: 'vm-prepared' | 'boot-files-read') => void;
   /**
+   * Work to do once the machine is built, while its boot images may still be read into guest
+   * RAM (an arch plugin that defers those reads: ArchPlugin.deferBootFileReads) — `kvmts boot`'s
+   * start-up garbage collection. createMachine resolves when both are done; a rejection fails it.
+   * The guest's memory is not complete until then: read none of it here.
+   */
+  readonly whileBootFilesLoad?: (machine: Machine) => Promise<void> | void;
+  /**
    * Where the vCPUs run (docs/architecture.md, "Where a vCPU runs"): 'worker' (the default), a
    * worker thread per vCPU; 'main', a one-vCPU machine's vCPU on this thread, in slices of
    * `sliceMs` with the event loop turning between them — no second V8 isolate to start, no
@@ -188,6 +195,7 @@ export class Machine<Boot = unknown> {
     options.onStep?.('vm-prepared');
     const { kvm, vm, memory } = prepared;
     const vcpus: VcpuController[] = [];
+    let bootFilesRead: Promise<void> | undefined;
     try {
       let machine: Machine<Boot> | undefined;
       const consoleSink = options.console ?? ((b: Uint8Array) => process.stdout.write(b));
@@ -225,18 +233,23 @@ export class Machine<Boot = unknown> {
         // A line a vCPU thread forwards (a switch hook holds the machine's lines) is driven here, as the main thread's devices' are.
         vcpus.push(new VcpuController(info.handles.id, vcpuHome, data, { console: (bytes, seq) => consoleOrder.deliver(seq, bytes), irqLine: (line, level) => irqLines.set(line, level) }));
       }
-      // The kernel and initrd read from their files while the threads build their vCPUs, for a
-      // plugin that allows it (ArchPlugin.deferBootFileReads; otherwise read already: a no-op).
-      prepared.readBootFiles();
-      options.onStep?.('boot-files-read');
+      // The kernel and initrd read from their files on libuv's thread pool while the vCPUs build
+      // and the caller's whileBootFilesLoad runs, for a plugin that allows it
+      // (ArchPlugin.deferBootFileReads; otherwise read already: a no-op).
+      bootFilesRead = prepared.readBootFiles().then(() => options.onStep?.('boot-files-read'));
+      bootFilesRead.catch(() => undefined); // awaited below (or, on an error, before guest RAM goes)
       await Promise.all(vcpus.map((v) => v.whenReady()));
       machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), new ThreadedIrqLines(irqLines, () => vcpus), consoleOrder);
+      const built = machine;
+      await Promise.all([bootFilesRead, Promise.resolve().then(() => options.whileBootFilesLoad?.(built))]);
       // Asked now rather than at the first switch: a plugin's hook then has the machine's lines however its state is moved (dev-gic's mux, by hand too).
       machine.switchHooks();
       await options.restore?.afterVcpuThreads({ ...parts, vcpus, m5ops: machine.m5ops });
       return machine;
     } catch (e) {
       await Promise.allSettled(vcpus.map((v) => v.close()));
+      // A read still writing guest RAM must end before the RAM is unmapped.
+      await bootFilesRead?.catch(() => undefined);
       prepared.close();
       throw e;
     }

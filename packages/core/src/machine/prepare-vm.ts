@@ -31,10 +31,11 @@ export interface PreparedVm<InitialState = unknown> {
   readonly initialStates: readonly InitialState[];
   /**
    * Reads the boot images prepareBoot placed from their files (core's BootFile) into guest
-   * RAM, when prepareVm was asked to defer them (`deferBootFileReads`: the caller does it while
-   * the vCPU threads build, machine.ts), then before the guest runs. Otherwise a no-op.
+   * RAM, when prepareVm was asked to defer them (`deferBootFileReads`: the caller has them read on
+   * libuv's thread pool while the vCPUs build, machine.ts), then before the guest runs. Settles
+   * when every read has ended. Otherwise a no-op.
    */
-  readonly readBootFiles: () => void;
+  readonly readBootFiles: () => Promise<void>;
   close(): void;
 }
 
@@ -126,7 +127,7 @@ export function prepareVm<Boot, InitialState>(
     // Deferred only for a caller that says it reads them (Machine.create); anyone else gets a
     // VM whose guest RAM already holds the boot images, and readBootFiles does nothing.
     const layOut = () => arch.prepareBoot(theVm, memory, config);
-    const { result: initialStates, readFiles: readBootFiles } = options.deferBootFileReads ? deferBootFileReads(layOut) : { result: layOut(), readFiles: () => {} };
+    const { result: initialStates, readFiles: readBootFiles } = options.deferBootFileReads ? deferBootFileReads(layOut) : { result: layOut(), readFiles: () => Promise.resolve() };
     return {
       container,
       kvm,
