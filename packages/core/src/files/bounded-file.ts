@@ -93,24 +93,32 @@ export function readOpenFileInto(fd: number, file: string, into: Uint8Array): vo
   }
 }
 
+/** The pieces readOpenFileIntoAsync reads at once (libuv's thread pool runs 4 at a time by default). */
+const ASYNC_PIECE_BYTES = 2 * 1024 * 1024;
+
 /**
- * readOpenFileInto on libuv's thread pool: the calling thread goes on with other work while the
- * file is read. `into` must stay valid until the promise settles (guest RAM stays mapped).
+ * readOpenFileInto on libuv's thread pool, in pieces read at once (no piece waits for the
+ * calling thread, which goes on with other work; a network or 9p file system serves several
+ * requests at a time). `into` must stay valid until the promise settles (guest RAM stays mapped);
+ * it settles once every piece has ended, with the first failure.
  */
 export async function readOpenFileIntoAsync(fd: number, file: string, into: Uint8Array): Promise<void> {
-  let done = 0;
-  try {
-    while (done < into.length) {
-      const at = done;
-      const n = await new Promise<number>((resolve, reject) => fs.read(fd, into, at, Math.min(STEP_BYTES, into.length - at), at, (e, read) => (e ? reject(e) : resolve(read))));
-      if (n === 0) throw new FileReadFailure('io', file, `${file} shrank while being read (${done} of ${into.length} bytes)`);
-      done += n;
+  const piece = async (start: number, end: number): Promise<void> => {
+    for (let at = start; at < end; ) {
+      const from = at;
+      const n = await new Promise<number>((resolve, reject) => fs.read(fd, into, from, end - from, from, (e, read) => (e ? reject(e) : resolve(read))));
+      if (n === 0) throw new FileReadFailure('io', file, `${file} shrank while being read (${from} of ${into.length} bytes)`);
+      at += n;
     }
-  } catch (e) {
-    if (e instanceof FileReadFailure) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FileReadFailure('io', file, `cannot read ${file}: ${code ?? String(e)}`, { cause: e });
-  }
+  };
+  const pieces: Promise<void>[] = [];
+  for (let start = 0; start < into.length; start += ASYNC_PIECE_BYTES) pieces.push(piece(start, Math.min(start + ASYNC_PIECE_BYTES, into.length)));
+  const failed = (await Promise.allSettled(pieces)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed === undefined) return;
+  const e: unknown = failed.reason;
+  if (e instanceof FileReadFailure) throw e;
+  const code = (e as NodeJS.ErrnoException).code;
+  throw new FileReadFailure('io', file, `cannot read ${file}: ${code ?? String(e)}`, { cause: e });
 }
 
 /** Read `file` under the rules above; throws FileReadFailure. */
