@@ -18,8 +18,10 @@ import {
   storedPages,
   verifyMemoryImage,
   writeMemoryImage,
+  writeMemoryImageSync,
   type ImageTarget,
 } from '@kvmts/core';
+import * as native from '@kvmts/native';
 import { thrown } from './support/thrown';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -46,11 +48,11 @@ describe('memory image (format 2: page map and per-page CRC-32)', () => {
     { name: 'high', guestPhysAddr: 0x100000000, fileOffset: 2 * MiB, size: MiB, views: [b] },
   ];
 
-  it('stores only the non-zero pages, with a page map and the CRC-32 of each (golden), and holes for the rest', () => {
+  it('stores only the non-zero pages, with a page map and the CRC-32 of each (golden), and holes for the rest', async () => {
     const [a, b] = ram();
     const file = path.join(work, 'memory.img');
     const seen: number[] = [];
-    const r = writeMemoryImage(file, [{ fileOffset: 0, views: [a] }, { fileOffset: 2 * MiB, views: [b] }], 3 * MiB, (done) => seen.push(done));
+    const r = await writeMemoryImage(file, [{ fileOffset: 0, views: [a] }, { fileOffset: 2 * MiB, views: [b] }], 3 * MiB, (done) => seen.push(done));
     expect({ pages: r.pages, dataPages: r.dataPages }).toEqual({ pages: 5, dataPages: 5 });
     expect([...storedPages(r.pageMap)]).toEqual([0, 5, 6, 7, 767]);
     expect(r.pageMap.length).toBe(96); // 768 pages, one bit each
@@ -66,25 +68,53 @@ describe('memory image (format 2: page map and per-page CRC-32)', () => {
     expect(fs.readFileSync(file).equals(Buffer.concat([a, b]))).toBe(true);
   });
 
-  it('stores the changed pages of an incremental image, zero ones as holes; "all" stores a whole region', () => {
+  it('stores the changed pages of an incremental image, zero ones as holes; "all" stores a whole region', async () => {
     const data = new Uint8Array(4 * 4096).fill(9);
     data.fill(0, 3 * 4096);
     const other = new Uint8Array(2 * 4096);
-    const r = writeMemoryImage(path.join(work, 'delta.img'), [{ fileOffset: 0, views: [data], changed: Uint8Array.of(0b1010) }, { fileOffset: 4 * 4096, views: [other], changed: 'all' }], 6 * 4096);
+    const r = await writeMemoryImage(path.join(work, 'delta.img'), [{ fileOffset: 0, views: [data], changed: Uint8Array.of(0b1010) }, { fileOffset: 4 * 4096, views: [other], changed: 'all' }], 6 * 4096);
     expect([...storedPages(r.pageMap)]).toEqual([1, 3, 4, 5]);
     expect({ pages: r.pages, dataPages: r.dataPages }).toEqual({ pages: 4, dataPages: 1 });
     const content = fs.readFileSync(path.join(work, 'delta.img'));
     expect([0, 1, 2, 3].map((p) => content[p * 4096])).toEqual([0, 9, 0, 0]);
   });
 
-  it('refuses parts that leave a gap', () => {
-    expect(() => writeMemoryImage(path.join(work, 'gap.img'), [{ fileOffset: 4096, views: [new Uint8Array(4096)] }], 8192)).toThrow(RangeError);
+  it('writes the same image asynchronously (O_DIRECT where the file system takes it) as synchronously, on disk and on tmpfs, long runs included', async () => {
+    // 20 MiB of data in one run (three write pieces), a hole, a lone page, and page-aligned views
+    // (O_DIRECT wants page-aligned memory: guest RAM is).
+    const c = native.constants;
+    const mapping = native.mmap(24 * MiB, c.PROT_READ | c.PROT_WRITE, c.MAP_PRIVATE | c.MAP_ANONYMOUS);
+    try {
+      const ram = new Uint8Array(mapping.view(0, 24 * MiB));
+      for (let p = 0; p < (20 * MiB) / 4096; p++) ram.fill((p % 251) + 1, p * 4096, p * 4096 + 64);
+      ram[23 * MiB + 7] = 9;
+      const parts = [{ fileOffset: 0, views: [ram.subarray(0, 16 * MiB)] }, { fileOffset: 16 * MiB, views: [ram.subarray(16 * MiB)] }];
+      const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/kvmts-ckpt-image-') : undefined;
+      try {
+        for (const dir of [work, ...(shm ? [shm] : [])]) {
+          const async = await writeMemoryImage(path.join(dir, 'async.img'), parts, 24 * MiB, () => undefined);
+          const sync = writeMemoryImageSync(path.join(dir, 'sync.img'), parts, 24 * MiB);
+          expect(async).toEqual(sync);
+          expect({ pages: async.pages, dataPages: async.dataPages }).toEqual({ pages: 5121, dataPages: 5121 });
+          expect(fs.readFileSync(path.join(dir, 'async.img')).equals(fs.readFileSync(path.join(dir, 'sync.img')))).toBe(true);
+          expect(fs.readFileSync(path.join(dir, 'async.img')).equals(Buffer.from(ram))).toBe(true);
+        }
+      } finally {
+        if (shm) fs.rmSync(shm, { recursive: true, force: true });
+      }
+    } finally {
+      mapping.unmap();
+    }
   });
 
-  it('verifies what it stores; names a damaged stored page and data where the map says zero', () => {
+  it('refuses parts that leave a gap', async () => {
+    await expect(writeMemoryImage(path.join(work, 'gap.img'), [{ fileOffset: 4096, views: [new Uint8Array(4096)] }], 8192)).rejects.toThrow(RangeError);
+  });
+
+  it('verifies what it stores; names a damaged stored page and data where the map says zero', async () => {
     const [a, b] = ram();
     const file = path.join(work, 'memory.img');
-    const r = writeMemoryImage(file, [{ fileOffset: 0, views: [a] }, { fileOffset: 2 * MiB, views: [b] }], 3 * MiB);
+    const r = await writeMemoryImage(file, [{ fileOffset: 0, views: [a] }, { fileOffset: 2 * MiB, views: [b] }], 3 * MiB);
     const verify = (x: Uint8Array, y: Uint8Array, progress?: (n: number) => void): void => {
       const fd = fs.openSync(file, 'r');
       try {

@@ -83,7 +83,7 @@ describe('checkpoint files', () => {
     const b = new Uint8Array(8192);
     b[4096 + 5] = 1;
     const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
-    w.writeMemory([
+    w.writeMemorySync([
       { name: 'low', guestPhysAddr: 0, size: 4096, ...flags, views: [a] },
       { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...flags, views: [b] },
     ]);

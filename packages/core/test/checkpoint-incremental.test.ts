@@ -69,10 +69,10 @@ describe('incremental images', () => {
   });
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  it('store only the changed pages (a changed zero page is in the map, not on disk), each with its CRC-32', () => {
+  it('store only the changed pages (a changed zero page is in the map, not on disk), each with its CRC-32', async () => {
     const bytes = ram([0x11, 0x22, 0x33, 0]);
     // Pages 1 and 3 changed; page 3 became zero.
-    const r = writeMemoryImage(path.join(work, 'memory.img'), [{ fileOffset: 0, views: [bytes], changed: Uint8Array.of(0b1010, 0, 0, 0, 0, 0, 0, 0) }], 4 * PAGE);
+    const r = await writeMemoryImage(path.join(work, 'memory.img'), [{ fileOffset: 0, views: [bytes], changed: Uint8Array.of(0b1010, 0, 0, 0, 0, 0, 0, 0) }], 4 * PAGE);
     expect(Array.from(r.pageMap)).toEqual([0b1010]);
     expect(r).toMatchObject({ pages: 2, dataPages: 1 });
     expect(Array.from(new Uint32Array(r.checksums.buffer.slice(0)))).toEqual([crc32(bytes.subarray(PAGE, 2 * PAGE)), crc32(new Uint8Array(PAGE))]);
@@ -81,9 +81,9 @@ describe('incremental images', () => {
     expect(file.equals(Buffer.from(ram([0, 0x22, 0, 0])))).toBe(true);
   });
 
-  it('apply a link over a base: only its pages change, each checked against its CRC-32', () => {
+  it('apply a link over a base: only its pages change, each checked against its CRC-32', async () => {
     const image = path.join(work, 'memory.img');
-    const link = writeMemoryImage(image, [{ fileOffset: 0, views: [ram([0, 0x22, 0, 0])], changed: Uint8Array.of(0b1010) }], 4 * PAGE);
+    const link = await writeMemoryImage(image, [{ fileOffset: 0, views: [ram([0, 0x22, 0, 0])], changed: Uint8Array.of(0b1010) }], 4 * PAGE);
     const target = ram([1, 2, 3, 4]);
     const targets = [{ name: 'ram', guestPhysAddr: 0x100000, fileOffset: 0, size: 4 * PAGE, views: [target] }];
     const fd = fs.openSync(image, 'r');
@@ -103,25 +103,25 @@ describe('incremental images', () => {
   });
 
   describe('chains', () => {
-    function full(dir: string, bytes: Uint8Array): CheckpointManifest {
+    async function full(dir: string, bytes: Uint8Array): Promise<CheckpointManifest> {
       fs.mkdirSync(dir);
       const w = new CheckpointWriter(dir);
       w.addSection('vcpu.0', 1, { rip: 1n });
-      w.writeMemory([{ ...REGION, views: [bytes] }]);
+      await w.writeMemory([{ ...REGION, views: [bytes] }]);
       return w.finish(HEADER);
     }
-    function incremental(dir: string, parent: { id: string; path: string }, bytes: Uint8Array, changed: number): CheckpointManifest {
+    async function incremental(dir: string, parent: { id: string; path: string }, bytes: Uint8Array, changed: number): Promise<CheckpointManifest> {
       fs.mkdirSync(dir);
       const w = new CheckpointWriter(dir);
       w.addSection('vcpu.0', 1, { rip: 2n });
-      w.writeMemory([{ ...REGION, views: [bytes], changed: Uint8Array.of(changed) }], parent);
+      await w.writeMemory([{ ...REGION, views: [bytes], changed: Uint8Array.of(changed) }], parent);
       return w.finish(HEADER);
     }
 
-    it('record the parent in the manifest and resolve base first', () => {
-      const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
-      const child = incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
-      const grandchild = incremental(path.join(work, 'c'), { id: child.id, path: '../b' }, ram([1, 9, 3, 7]), 0b1000);
+    it('record the parent in the manifest and resolve base first', async () => {
+      const base = await full(path.join(work, 'a'), ram([1, 2, 3, 4]));
+      const child = await incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
+      const grandchild = await incremental(path.join(work, 'c'), { id: child.id, path: '../b' }, ram([1, 9, 3, 7]), 0b1000);
       expect(child.memory).toMatchObject({ pages: 1, dataPages: 1, pageMap: PAGE_MAP_FILE, pageMapSha256: sha256(Uint8Array.of(0b0010)), checksums: PAGE_CHECKSUMS_FILE, checksumsSha256: sha256(Uint8Array.from(new Uint8Array(new Uint32Array([crc32(new Uint8Array(PAGE).fill(9))]).buffer))), parent: { id: base.id, path: '../a' } });
       expect(base.memory).toMatchObject({ pages: 4, dataPages: 4, parent: null });
       expect(base.id).toMatch(/^[0-9a-f]{32}$/);
@@ -135,13 +135,13 @@ describe('incremental images', () => {
       expect(fs.statSync(path.join(work, 'c', 'memory.img')).blocks * 512).toBe(PAGE);
     });
 
-    it('name a missing parent, a replaced parent and a damaged page map', () => {
-      const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
-      incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
+    it('name a missing parent, a replaced parent and a damaged page map', async () => {
+      const base = await full(path.join(work, 'a'), ram([1, 2, 3, 4]));
+      await incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
       const a = path.join(work, 'a');
       fs.rmSync(a, { recursive: true });
       expect(thrown(() => resolveChain(CheckpointReader.open(path.join(work, 'b'))))).toMatchObject({ code: 'missing', path: a, message: expect.stringContaining(`is the parent checkpoint of ${path.join(work, 'b')}`) });
-      const other = full(a, ram([1, 2, 3, 4]));
+      const other = await full(a, ram([1, 2, 3, 4]));
       expect(thrown(() => resolveChain(CheckpointReader.open(path.join(work, 'b'))))).toMatchObject({
         code: 'incompatible',
         path: a,
@@ -151,9 +151,9 @@ describe('incremental images', () => {
       expect(thrown(() => readPageMap(CheckpointReader.open(path.join(work, 'b'))))).toMatchObject({ code: 'corrupt', path: path.join(work, 'b', PAGE_MAP_FILE), message: expect.stringContaining('checksum mismatch') });
     });
 
-    it("accept only the machine's previous tracked checkpoint as a parent", () => {
+    it("accept only the machine's previous tracked checkpoint as a parent", async () => {
       const a = path.join(work, 'a');
-      const base = full(a, ram([1, 2, 3, 4]));
+      const base = await full(a, ram([1, 2, 3, 4]));
       const tracking = (lastCheckpointId: string | undefined) => ({ tracker: undefined, lastCheckpointId }) as unknown as TrackingState;
       expect(checkIncrementalParent(a, path.join(work, 'b'), tracking(base.id))).toBe(base.id);
       expect(thrown(() => checkIncrementalParent(a, path.join(work, 'b'), tracking('f'.repeat(32))))).toMatchObject({
@@ -166,9 +166,9 @@ describe('incremental images', () => {
       expect(thrown(() => checkIncrementalParent(path.join(work, 'none'), path.join(work, 'b'), tracking(base.id)))).toMatchObject({ code: 'missing', path: path.join(work, 'none') });
     });
 
-    it('refuse a malformed memory or parent entry in the manifest', () => {
-      const base = full(path.join(work, 'a'), ram([1, 2, 3, 4]));
-      const child = incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
+    it('refuse a malformed memory or parent entry in the manifest', async () => {
+      const base = await full(path.join(work, 'a'), ram([1, 2, 3, 4]));
+      const child = await incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);
       const noPath = { ...child, memory: { ...child.memory, parent: { ...child.memory.parent!, path: '' } } } as unknown as CheckpointManifest;
       expect(thrown(() => parseManifest(serializeManifest(noPath), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("field 'path' is \"\"") });
       const bad = { ...child, memory: { ...child.memory, pageMap: 'other.bin' } } as unknown as CheckpointManifest;

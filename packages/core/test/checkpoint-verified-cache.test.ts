@@ -23,13 +23,13 @@ const HEADER: ManifestHeader = {
   cpu: { kind: 'test-cpu', identity: { vendor: 'Acme' }, features: { 'word 0': '0x13' }, digest: '0'.repeat(64) },
 };
 
-function writeCheckpoint(dir: string, clock = 123456789n): void {
+async function writeCheckpoint(dir: string, clock = 123456789n): Promise<void> {
   fs.mkdirSync(dir);
   const w = new CheckpointWriter(dir);
   w.addSection('vcpu.0', 1, { rip: 0x8000n, xsave: new Uint8Array(16).fill(7) });
   w.addSection('x86.clock', 1, { clock, list: [1, 2] });
   const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
-  w.writeMemory([{ name: 'low', guestPhysAddr: 0, size: 8192, ...flags, views: [new Uint8Array(8192).fill(0xaa)] }]);
+  await w.writeMemory([{ name: 'low', guestPhysAddr: 0, size: 8192, ...flags, views: [new Uint8Array(8192).fill(0xaa)] }]);
   w.finish(HEADER);
 }
 
@@ -45,7 +45,7 @@ describe('checked checkpoints, reused while every file is unchanged', () => {
   const settled = (name: string) => path.join(work, name);
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-ckpt-cache-'));
-    for (const name of ['reuse', 'rewrite', 'replace', 'remove', 'image', 'swap', 'previous', 'manifest']) writeCheckpoint(settled(name));
+    for (const name of ['reuse', 'rewrite', 'replace', 'remove', 'image', 'swap', 'previous', 'manifest']) await writeCheckpoint(settled(name));
     await new Promise((r) => setTimeout(r, Number(RACY_NS / 1_000_000n) + 200));
   });
   afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -137,11 +137,11 @@ describe('checked checkpoints, reused while every file is unchanged', () => {
     expect(thrown(() => CheckpointReader.open(dir))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('manifest.json: checksum mismatch') });
   });
 
-  it('the directory swapped for another checkpoint, or moved aside to .previous and back: each open reads what is there now', () => {
+  it('the directory swapped for another checkpoint, or moved aside to .previous and back: each open reads what is there now', async () => {
     const dir = settled('swap');
     const first = restoreReads(dir);
     const other = path.join(work, 'swap-other');
-    writeCheckpoint(other, 42n);
+    await writeCheckpoint(other, 42n);
     fs.renameSync(dir, `${dir}.old`);
     fs.renameSync(other, dir);
     const swapped = restoreReads(dir);
@@ -161,9 +161,9 @@ describe('checked checkpoints, reused while every file is unchanged', () => {
     expect(thrown(() => CheckpointReader.open(p))).toMatchObject({ code: 'missing' });
   });
 
-  it('a checkpoint written just now (within RACY_NS) is read and checked on every open', () => {
+  it('a checkpoint written just now (within RACY_NS) is read and checked on every open', async () => {
     const dir = path.join(work, 'fresh');
-    writeCheckpoint(dir);
+    await writeCheckpoint(dir);
     const first = restoreReads(dir);
     const again = restoreReads(dir);
     expect(again.manifest).not.toBe(first.manifest);

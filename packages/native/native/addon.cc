@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   kvmts::InitHeap(env, exports);
   kvmts::InitStat(env, exports);
   kvmts::InitSliceTimer(env, exports);
+  kvmts::InitChecksum(env, exports);
   return exports;
 }
 

@@ -58,5 +58,6 @@ void InitConstants(Napi::Env env, Napi::Object exports);
 void InitHeap(Napi::Env env, Napi::Object exports);
 void InitStat(Napi::Env env, Napi::Object exports);
 void InitSliceTimer(Napi::Env env, Napi::Object exports);
+void InitChecksum(Napi::Env env, Napi::Object exports);
 
 }  // namespace kvmts

@@ -87,6 +87,8 @@ export interface NativeBinding {
   sliceTimerDisarm(id: number): number;
   sliceTimerClose(id: number): number;
   liveSliceTimerCount(): number;
+  /** CRC-32 of the selected pages of a view, 4 bytes each (checksum.ts), or -EINVAL. */
+  pageChecksums(view: Uint8Array, pageSize: number, selected: Uint8Array | undefined, firstBit: number): Buffer | number;
 }
 
 /** build/ sits next to both src/ (ts-jest) and dist/ (compiled), one level up. */

@@ -17,6 +17,7 @@
  *  - `mallocStats`/`mallocTrim` report and trim the C heap (glibc; undefined/false elsewhere);
  *  - `releaseBytes` frees a whole ArrayBuffer's memory now (it detaches it), not at a later GC;
  *  - `statMany` stats several paths in one call (one Buffer to compare; a missing file marked);
+ *  - `pageChecksums` computes the CRC-32 of many pages of a view in one call;
  *  - `SliceTimer` ends a vCPU's run after a slice of host time from a native thread (for a vCPU
  *    on a thread with other work: Node's main thread);
  *  - after fork(), guarded calls in the child throw `SyscallError` with code 'EFORKED'
@@ -35,3 +36,4 @@ export { mallocStats, mallocTrim, type MallocStats } from './malloc';
 export { releaseBytes } from './release';
 export { statMany, statRecord, STAT_RECORD_BYTES, type StatRecord } from './stat';
 export { SliceTimer, liveSliceTimerCount } from './slice-timer';
+export { pageChecksums } from './checksum';

@@ -45,7 +45,7 @@ function writeCheckpoint(dir) {
   const w = new CheckpointWriter(dir);
   w.addSection('vcpu.0', 1, { rip: 0x8000n, xsave: new Uint8Array(16).fill(7) });
   w.addSection('x86.clock', 1, { clock: 123456789n });
-  w.writeMemory(ram());
+  w.writeMemorySync(ram());
   return w.finish(HEADER);
 }
 

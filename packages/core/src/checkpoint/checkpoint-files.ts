@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
-import { writeMemoryImage, IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
+import { writeMemoryImage, writeMemoryImageSync, IMAGE_PAGE_SIZE, type ImageWriteResult, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
 import { MANIFEST_LIMIT_BYTES, checkMemoryImageRecord, readCheckpointFile } from './checkpoint-read';
 import { CheckpointFiles, IMAGE_INDEX, checkedCheckpoint, readStart, rememberCheckpoint, startManifestRead, type CheckedCheckpoint } from './verified-cache';
@@ -66,6 +66,9 @@ export type RegionToWrite = Omit<ManifestRegion, 'fileOffset'> & {
   readonly anonymous?: boolean;
 };
 
+/** A region to write, and for an incremental image its changed pages (memory-image.ts's ImagePart.changed). */
+type MemoryToWrite = RegionToWrite & { readonly changed?: Uint8Array | 'all' };
+
 /** Writes one checkpoint into an empty directory (the atomic replacement is the caller's: atomic-dir.ts). */
 export class CheckpointWriter {
   private readonly sections: ManifestSection[] = [];
@@ -91,22 +94,46 @@ export class CheckpointWriter {
    * region's `changed` marks ('all' for a region whose writes are not logged). Returns the pages
    * stored. `progress` receives the image bytes scanned so far.
    */
-  writeMemory(regions: readonly (RegionToWrite & { readonly changed?: Uint8Array | 'all' })[], parent: { id: string; path: string } | null = null, progress?: BytesProgress): number {
+  /**
+   * Write the memory image of `regions` (full, or incremental over `parent`: then each region
+   * says which pages changed) with its page map and checksums; returns the pages stored. The
+   * writes go to the thread pool while the checksums are computed (memory-image.ts).
+   */
+  async writeMemory(regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null = null, progress?: BytesProgress): Promise<number> {
+    const { parts, bytes } = this.imageParts(regions, parent);
+    return this.recordMemory(await writeMemoryImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, bytes, progress), regions, parent, bytes);
+  }
+
+  /** writeMemory on this thread alone, one step after the other (tools and tests that cannot wait). */
+  writeMemorySync(regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null = null, progress?: BytesProgress): number {
+    const { parts, bytes } = this.imageParts(regions, parent);
+    return this.recordMemory(writeMemoryImageSync(path.join(this.dir, MEMORY_IMAGE_FILE), parts, bytes, progress), regions, parent, bytes);
+  }
+
+  private imageParts(regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null): { parts: ImagePart[]; bytes: number } {
     let offset = 0;
     const parts: ImagePart[] = [];
-    const described: ManifestRegion[] = [];
-    for (const { views, changed, anonymous, ...r } of regions) {
-      if (parent !== null && changed === undefined) throw new RangeError(`region '${r.name}': an incremental image needs its changed pages`);
+    for (const { views, changed, anonymous, name, size } of regions) {
+      if (parent !== null && changed === undefined) throw new RangeError(`region '${name}': an incremental image needs its changed pages`);
       parts.push({ fileOffset: offset, views, changed: parent === null ? undefined : changed, anonymous });
-      described.push({ ...r, fileOffset: offset });
-      offset += r.size;
+      offset += size;
     }
-    const result = writeMemoryImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, offset, progress);
+    return { parts, bytes: offset };
+  }
+
+  /** The page map and checksums files, and the memory entry of the manifest. */
+  private recordMemory(result: ImageWriteResult, regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null, bytes: number): number {
     writeFileSynced(path.join(this.dir, PAGE_MAP_FILE), result.pageMap);
     writeFileSynced(path.join(this.dir, PAGE_CHECKSUMS_FILE), result.checksums);
+    let offset = 0;
+    const described: ManifestRegion[] = regions.map(({ views: _views, changed: _changed, anonymous: _anonymous, ...r }) => {
+      const region = { ...r, fileOffset: offset };
+      offset += r.size;
+      return region;
+    });
     this.memory = {
       file: MEMORY_IMAGE_FILE,
-      bytes: offset,
+      bytes,
       pageSize: IMAGE_PAGE_SIZE,
       pages: result.pages,
       dataPages: result.dataPages,

@@ -174,13 +174,13 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
       const imageBytes = regions.reduce((n, r) => n + r.size, 0);
       const progress = phaseReporter(options.onProgress, 'save-memory', imageBytes);
       if (parentId !== undefined) {
-        writer.writeMemory(
+        await writer.writeMemory(
           regions.map((r, i) => ({ ...r, changed: changed![i] ?? 'all' })),
           { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) },
           progress,
         );
       } else {
-        writer.writeMemory(regions, null, progress);
+        await writer.writeMemory(regions, null, progress);
       }
       manifest = writer.finish({
         arch: parts.arch.arch,
