@@ -71,7 +71,8 @@ describeKvm("a vCPU on the machine's thread", () => {
         }, 10);
       });
       expect(m.vcpus[0].isRunning).toBe(true);
-      expect(ticks[9]).toBeLessThan(2000);
+      // Ten 10 ms timers in ~100 ms: slices of 5 ms let them run nearly on time (a loaded CI host: up to 1 s).
+      expect(ticks[9]).toBeLessThan(1000);
       const counts = m.exitCounts()[0];
       // The slices ended by the timer: interrupted KVM_RUNs, each completed with a half entry.
       expect(counts.interrupted).toBeGreaterThanOrEqual(5);

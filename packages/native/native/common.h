@@ -47,6 +47,10 @@ uint64_t ToWord(napi_env env, napi_value value);
 
 // The vCPU kick signal (SIGRTMIN+4; kick.cc installs its no-op handler without SA_RESTART).
 int KickSignal();
+// The calling thread's handle (pthread_self), registered as live until the thread exits.
+uint64_t RegisterCurrentThread();
+// Sends the kick signal to a registered, live thread: 0, or -ESRCH (exited or never registered).
+int KickIfLive(uint64_t handle);
 
 // Export registration, one function per module.
 void InitGuard(Napi::Env env, Napi::Object exports);

@@ -65,6 +65,21 @@ Napi::Value InstallKickHandler(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CurrentThread(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), RegisterCurrentThread());
+}
+
+// kickThread(handle) → 0 or -errno (-ESRCH when the thread has exited or never registered).
+Napi::Value KickThread(const Napi::CallbackInfo& info) {
+  bool lossless;
+  uint64_t handle = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  return Napi::Number::New(info.Env(), KickIfLive(handle));
+}
+
+}  // namespace
+
+int KickSignal() { return SIGRTMIN + 4; }
+
+uint64_t RegisterCurrentThread() {
   uint64_t self = static_cast<uint64_t>(pthread_self());
   if (!tThisThread.registered) {
     Threads& t = TheThreads();
@@ -72,23 +87,15 @@ Napi::Value CurrentThread(const Napi::CallbackInfo& info) {
     t.live.insert(self);
     tThisThread.registered = true;
   }
-  return Napi::BigInt::New(info.Env(), self);
+  return self;
 }
 
-// kickThread(handle) → 0 or -errno (-ESRCH when the thread has exited or never registered).
-Napi::Value KickThread(const Napi::CallbackInfo& info) {
-  bool lossless;
-  uint64_t handle = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+int KickIfLive(uint64_t handle) {
   Threads& t = TheThreads();
   std::lock_guard<std::mutex> guard(t.lock);
-  if (t.live.count(handle) == 0) return Napi::Number::New(info.Env(), -ESRCH);
-  int err = pthread_kill(static_cast<pthread_t>(handle), KickSignal());
-  return Napi::Number::New(info.Env(), -err);
+  if (t.live.count(handle) == 0) return -ESRCH;
+  return -pthread_kill(static_cast<pthread_t>(handle), KickSignal());
 }
-
-}  // namespace
-
-int KickSignal() { return SIGRTMIN + 4; }
 
 void InitKick(Napi::Env env, Napi::Object exports) {
   exports.Set("installKickHandler", Napi::Function::New(env, InstallKickHandler, "installKickHandler"));

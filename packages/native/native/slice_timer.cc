@@ -11,8 +11,10 @@
 //                                         ARMED --disarm--> IDLE (the slice ended on its own)
 // The timer writes and signals only in ARMED → FIRED, holding the mutex, so once disarm()
 // has returned nothing of this slice can reach the vCPU's memory or thread: the caller may
-// clear STOP, free the control block or unmap kvm_run afterwards. The kicked thread is the one
-// that armed the timer and has not disarmed it yet, so it is alive.
+// clear STOP, free the control block or unmap kvm_run afterwards. The kick goes through kick.cc's
+// registry of live threads (a thread that armed the timer and then ended without disarming it,
+// a terminated worker, is not signalled). The timer's own thread blocks every signal, so none
+// meant for the process lands on it.
 #include <pthread.h>
 #include <signal.h>
 
@@ -40,10 +42,17 @@ struct SliceTimer {
   std::chrono::nanoseconds interval{0};
   int32_t* stop = nullptr;
   uint8_t* immediateExit = nullptr;
-  pthread_t target{};
+  uint64_t target = 0;
   std::thread thread;
 
-  SliceTimer() : thread([this] { Loop(); }) {}
+  SliceTimer() {
+    // The new thread inherits this mask: start it with every signal blocked.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    thread = std::thread([this] { Loop(); });
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  }
 
   void Loop() {
     std::unique_lock<std::mutex> held(lock);
@@ -57,7 +66,7 @@ struct SliceTimer {
       __atomic_store_n(stop, 1, __ATOMIC_SEQ_CST);
       __atomic_store_n(immediateExit, 1, __ATOMIC_SEQ_CST);
       state = State::kFired;
-      pthread_kill(target, KickSignal());
+      KickIfLive(target);
     }
   }
 
@@ -137,7 +146,7 @@ Napi::Value Arm(const Napi::CallbackInfo& info) {
     timer->stop = reinterpret_cast<int32_t*>(stop);
     timer->immediateExit = immediateExit;
     timer->interval = std::chrono::nanoseconds(static_cast<int64_t>(ns));
-    timer->target = pthread_self();
+    timer->target = RegisterCurrentThread();
     timer->state = State::kArmed;
     timer->generation++;
   }

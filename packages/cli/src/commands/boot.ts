@@ -96,8 +96,12 @@ function hasPushInput(d: Device): d is Device & ConsoleInput {
   return typeof (d as Partial<ConsoleInput>).pushInput === 'function';
 }
 
-/** The vCPU threads' heaps for a memory step; none from a thread that cannot answer (it failed). */
+/**
+ * The vCPU threads' heaps for a memory step; none from a thread that cannot answer (it failed),
+ * and none for a vCPU on the main thread (its heap is the main thread's, already in the step).
+ */
 function vcpuHeaps(machine: Machine): Promise<ThreadHeapStatistics[] | undefined> {
+  if (machine.vcpus.every((v) => v.onMainThread)) return Promise.resolve([]);
   return machine.vcpuHeapStatistics().catch(() => undefined);
 }
 

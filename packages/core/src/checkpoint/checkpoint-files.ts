@@ -92,12 +92,9 @@ export class CheckpointWriter {
    * checksums. Full (no `parent`): the non-zero pages are stored. Incremental: over the checkpoint
    * `parent` (its id; `path` relative to the final checkpoint directory), only the pages each
    * region's `changed` marks ('all' for a region whose writes are not logged). Returns the pages
-   * stored. `progress` receives the image bytes scanned so far.
-   */
-  /**
-   * Write the memory image of `regions` (full, or incremental over `parent`: then each region
-   * says which pages changed) with its page map and checksums; returns the pages stored. The
-   * writes go to the thread pool while the checksums are computed (memory-image.ts).
+   * stored. `progress` receives the image bytes done so far. The writes go to the thread pool
+   * while the checksums are computed (memory-image.ts); the regions' memory must not change or
+   * go away until the promise settles.
    */
   async writeMemory(regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null = null, progress?: BytesProgress): Promise<number> {
     const { parts, bytes } = this.imageParts(regions, parent);

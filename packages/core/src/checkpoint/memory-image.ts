@@ -27,6 +27,10 @@ export const IMAGE_PAGE_SIZE = 4096;
 const ZERO_PAGE = Buffer.alloc(IMAGE_PAGE_SIZE);
 /** Bytes of one page's checksum in `pages.crc`. */
 export const PAGE_CHECKSUM_BYTES = 4;
+/** A run of the image goes to the disk in pieces of at most this (each one write on the thread pool). */
+const WRITE_PIECE_BYTES = 8 * 1024 * 1024;
+/** Pages of image whose checksums one native call computes, between two turns of the event loop (4 MiB: ~1 ms). */
+const PAGES_PER_TURN = 1024;
 
 /** Bytes of an image-wide page map for an image of `imageBytes`. */
 export function pageMapBytes(imageBytes: number): number {
@@ -91,7 +95,8 @@ interface ImagePlan {
   readonly pageMap: Uint8Array;
   readonly dataPages: number;
   readonly runs: readonly ImageRun[];
-  readonly views: readonly { readonly bytes: Buffer; readonly at: number }[];
+  /** Every view with its image offset and its length when planned. */
+  readonly views: readonly { readonly bytes: Buffer; readonly at: number; readonly length: number }[];
 }
 
 /**
@@ -102,7 +107,7 @@ interface ImagePlan {
 function planMemoryImage(parts: readonly ImagePart[], totalBytes: number): ImagePlan {
   const pageMap = new Uint8Array(pageMapBytes(totalBytes));
   const runs: ImageRun[] = [];
-  const views: { bytes: Buffer; at: number }[] = [];
+  const views: { bytes: Buffer; at: number; length: number }[] = [];
   let dataPages = 0;
   let expected = 0;
   for (const part of [...parts].sort((a, b) => a.fileOffset - b.fileOffset)) {
@@ -142,7 +147,7 @@ function planMemoryImage(parts: readonly ImagePart[], totalBytes: number): Image
         }
       }
       if (runStart >= 0) endRun(bytes.length);
-      views.push({ bytes, at });
+      views.push({ bytes, at, length: bytes.length });
       at += view.byteLength;
     }
     expected = at;
@@ -159,9 +164,11 @@ function planMemoryImage(parts: readonly ImagePart[], totalBytes: number): Image
  */
 function* checksumSteps(plan: ImagePlan, chunks: Uint8Array[], progress?: BytesProgress): Generator<void> {
   const step = PAGES_PER_TURN * IMAGE_PAGE_SIZE;
-  for (const { bytes, at } of plan.views) {
-    for (let off = 0; off < bytes.length; off += step) {
-      const end = Math.min(bytes.length, off + step);
+  for (const { bytes, at, length } of plan.views) {
+    for (let off = 0; off < length; off += step) {
+      // Guest RAM unmapped meanwhile (its views emptied): the image cannot be completed.
+      if (bytes.byteLength !== length) throw new CheckpointError(`image offset ${at}`, 'guest memory went away while the image was written', { code: 'io' });
+      const end = Math.min(length, off + step);
       chunks.push(native.pageChecksums(bytes.subarray(off, end), IMAGE_PAGE_SIZE, plan.pageMap, (at + off) / IMAGE_PAGE_SIZE));
       if (progress && off > 0) progress(at + off);
       yield;
@@ -178,7 +185,11 @@ function imageResult(plan: ImagePlan, chunks: readonly Uint8Array[]): ImageWrite
     checksums.set(c, at);
     at += c.byteLength;
   }
-  return { pageMap: plan.pageMap, checksums, pages: checksums.byteLength / PAGE_CHECKSUM_BYTES, dataPages: plan.dataPages };
+  const pages = checksums.byteLength / PAGE_CHECKSUM_BYTES;
+  let mapped = 0;
+  for (const byte of plan.pageMap) for (let b = byte; b !== 0; b &= b - 1) mapped++;
+  if (pages !== mapped) throw new CheckpointError('memory image', `${pages} checksums for the ${mapped} pages of the page map`, { code: 'io' });
+  return { pageMap: plan.pageMap, checksums, pages, dataPages: plan.dataPages };
 }
 
 /**
@@ -205,9 +216,13 @@ export async function writeMemoryImage(file: string, parts: readonly ImagePart[]
       for (const run of plan.runs) await out.write(run);
       await fsyncAsync(out.fd);
     })();
-    synced.catch(() => undefined); // awaited below
+    let writeFailed = false;
+    synced.catch(() => (writeFailed = true)); // awaited below
     const chunks: Uint8Array[] = [];
-    for (const _pause of checksumSteps(plan, chunks, progress)) await new Promise((resolve) => setImmediate(resolve));
+    for (const _pause of checksumSteps(plan, chunks, progress)) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (writeFailed) break; // its error is thrown at once, below
+    }
     await synced;
     progress?.(totalBytes);
     return imageResult(plan, chunks);
@@ -222,10 +237,12 @@ export async function writeMemoryImage(file: string, parts: readonly ImagePart[]
  * The image file (created: it must not exist), written with O_DIRECT where the file system
  * takes it: guest RAM goes from its pages to the disk with no copy into the page cache, and the
  * fsync that follows has only metadata left to write — together about the time of the buffered
- * writes' fsync alone. Runs are whole pages at page-aligned offsets of page-aligned memory, as
- * O_DIRECT asks. A file system that refuses O_DIRECT (tmpfs), at the open or at a write, gets
- * buffered writes. (The written pages are then not in the page cache: a restore that maps the
- * image right away reads them from the disk as the guest touches them.)
+ * writes' fsync alone. Runs are whole pages at page-aligned file offsets; O_DIRECT also wants
+ * page-aligned memory, which guest RAM is (other views may not be). A file system that refuses
+ * O_DIRECT at the open (an older tmpfs), or the first write it refuses (EINVAL: an unaligned
+ * view), switches the rest to buffered writes on a second fd. (The written pages are then not in
+ * the page cache: a restore that maps the image right away reads them from the disk as the guest
+ * touches them.)
  */
 function openImageForDirectWrites(file: string): { readonly fd: number; write(run: ImageRun): Promise<void>; close(): void } {
   const { O_WRONLY, O_CREAT, O_EXCL, O_DIRECT } = fs.constants;
@@ -237,7 +254,8 @@ function openImageForDirectWrites(file: string): { readonly fd: number; write(ru
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
     direct = false;
-    fd = fs.openSync(file, 'wx');
+    // Linux creates the file before it refuses O_DIRECT (a tmpfs before 6.6): open that one.
+    fd = fs.openSync(file, O_WRONLY | O_CREAT, 0o666);
   }
   fds.push(fd);
   return {
@@ -268,7 +286,11 @@ export function writeMemoryImageSync(file: string, parts: readonly ImagePart[], 
   try {
     fs.ftruncateSync(fd, totalBytes);
     for (const { bytes, offset, length, position } of plan.runs) {
-      for (let done = 0; done < length; ) done += fs.writeSync(fd, bytes, offset + done, length - done, position + done);
+      for (let done = 0; done < length; ) {
+        const n = fs.writeSync(fd, bytes, offset + done, length - done, position + done);
+        if (n === 0) throw noProgress(position + done);
+        done += n;
+      }
     }
     const chunks: Uint8Array[] = [];
     for (const _pause of checksumSteps(plan, chunks, progress)) continue;
@@ -280,16 +302,18 @@ export function writeMemoryImageSync(file: string, parts: readonly ImagePart[], 
   }
 }
 
-/** A run of the image goes to the disk in pieces of at most this (each one write on the thread pool). */
-const WRITE_PIECE_BYTES = 8 * 1024 * 1024;
-/** Pages of image whose checksums one native call computes, between two turns of the event loop (4 MiB: ~1 ms). */
-const PAGES_PER_TURN = 1024;
-
 /** pwrite(2) of a whole run on the thread pool (a short write is continued). */
 async function writeAt(fd: number, { bytes, offset, length, position }: ImageRun): Promise<void> {
   for (let done = 0; done < length; ) {
-    done += await new Promise<number>((resolve, reject) => fs.write(fd, bytes, offset + done, length - done, position + done, (e, n) => (e ? reject(e) : resolve(n))));
+    const n = await new Promise<number>((resolve, reject) => fs.write(fd, bytes, offset + done, length - done, position + done, (e, written) => (e ? reject(e) : resolve(written))));
+    if (n === 0) throw noProgress(position + done);
+    done += n;
   }
+}
+
+/** A write that wrote nothing (it would be retried for ever). */
+function noProgress(position: number): Error {
+  return Object.assign(new Error(`writing the memory image at offset ${position} made no progress`), { code: 'EIO' });
 }
 
 function fsyncAsync(fd: number): Promise<void> {

@@ -35,8 +35,8 @@ export async function restoreMachine(dir: string, options: RestoreOptions & Omit
   const plan = new MachineRestore(CheckpointReader.open(dir), options);
   try {
     checkArchRestorable(plan.config, dir);
-    const { container, console, onStep, vcpuThread, sliceMs } = options;
-    return await createMachine(plan.config, { container, console, onStep, vcpuThread, sliceMs, restore: plan });
+    const { container, console, onStep, vcpuThread, sliceMs, whileBootFilesLoad } = options;
+    return await createMachine(plan.config, { container, console, onStep, vcpuThread, sliceMs, whileBootFilesLoad, restore: plan });
   } finally {
     plan.close();
   }

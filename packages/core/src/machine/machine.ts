@@ -241,7 +241,10 @@ export class Machine<Boot = unknown> {
       await Promise.all(vcpus.map((v) => v.whenReady()));
       machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), new ThreadedIrqLines(irqLines, () => vcpus), consoleOrder);
       const built = machine;
-      await Promise.all([bootFilesRead, Promise.resolve().then(() => options.whileBootFilesLoad?.(built))]);
+      // Both end before either's failure is thrown: the catch below unmaps the RAM they use.
+      const settled = await Promise.allSettled([bootFilesRead, Promise.resolve().then(() => options.whileBootFilesLoad?.(built))]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       // Asked now rather than at the first switch: a plugin's hook then has the machine's lines however its state is moved (dev-gic's mux, by hand too).
       machine.switchHooks();
       await options.restore?.afterVcpuThreads({ ...parts, vcpus, m5ops: machine.m5ops });
@@ -335,13 +338,26 @@ export class Machine<Boot = unknown> {
     const { config, container, kvm, vm, arch, memory, vcpus, devices } = this;
     this.tracking ??= { tracker: new DirtyPageTracker(vm), lastCheckpointId: undefined };
     this.busy = 'checkpointing';
+    const saving = saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices, m5ops: this.m5ops }, dir, options, this.tracking);
+    // Registered first, so the machine is no longer busy when the caller's await resumes.
     const done = (): void => {
       this.busy = undefined;
+      this.saving = undefined;
     };
-    const saving = saveMachineCheckpoint({ config: config as MachineConfig, container, kvm, vm, arch, memory, vcpus, devices, m5ops: this.m5ops }, dir, options, this.tracking);
     saving.then(done, done);
+    this.saving = saving.then(
+      () => undefined,
+      () => undefined,
+    );
     return saving;
   }
+
+  /**
+   * The checkpoint being written, settled either way: close() waits for it, since the memory
+   * image is written from guest RAM on the thread pool and unmapping RAM under it would write a
+   * damaged image in place of the previous checkpoint.
+   */
+  private saving: Promise<void> | undefined;
 
   /** A checkpoint or restore in progress: run(), checkpoint() and restore() wait for none, they refuse. */
   private busy: 'checkpointing' | 'restoring' | undefined;
@@ -428,6 +444,7 @@ export class Machine<Boot = unknown> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.saving;
     // A run still waiting (e.g. on an m5op handler) settles as stopped rather than never.
     const resolve = this.exitResolve;
     this.exitResolve = undefined;
