@@ -172,8 +172,9 @@ describe('nested arm64: ArmV8KvmCPU on real KVM', () => {
     const after = count();
     const pauseTicks = (frequency * BigInt(pauseMs)) / 1000n;
     expect(kvmAfter - kvmBefore).toBeGreaterThan(pauseTicks / 2n);
-    // ... but the guest, resumed, sees no more than the exits' own time pass.
-    expect(after).toBeGreaterThan(before);
+    // ... but the guest, resumed, sees no more than the exits' own time pass: never backwards
+    // (equal was seen once in the nested tier: the two exits within one tick of the restored count).
+    expect(after).toBeGreaterThanOrEqual(before);
     expect(after - before).toBeLessThan(pauseTicks / 4n);
   });
 

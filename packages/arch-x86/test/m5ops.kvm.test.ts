@@ -194,9 +194,13 @@ describeKvm('m5ops from a real guest', () => {
         expect(d.running).toBe(true);
       }
       expect(reports(m)).toEqual([...WINDOW_RESULTS, ...DOORBELL_RESULTS]);
-      // The statistics cover every vCPU; the exit ended the run and stopped vCPU 1 too.
-      expect(m.m5ops.statsDumps[0].exits).toHaveLength(2);
-      expect(m.m5ops.statsDumps[0].exits[1].IO).toBeGreaterThan(0);
+      // The statistics cover every vCPU; the exit ended the run and stopped vCPU 1 too. vCPU 1's
+      // exits show in some dump, not necessarily a given one: each pass resets the statistics
+      // first and dumps a few ops later, a window that may hold none of vCPU 1's exits (before
+      // its first run, or — seen on a PVM host — while its thread waits for a core).
+      expect(m.m5ops.statsDumps).toHaveLength(4);
+      for (const dump of m.m5ops.statsDumps) expect(dump.exits).toHaveLength(2);
+      expect(m.m5ops.statsDumps.some((dump) => (dump.exits[1].IO ?? 0) > 0)).toBe(true);
       expect(m.vcpus[1].lastStop).toMatchObject({ reason: 'stopped' });
     } finally {
       await m.close();
