@@ -173,6 +173,30 @@ describe('memory image (format 2: page map and per-page CRC-32)', () => {
     holed[2 * 4096 + 100] = 7;
     expect(thrown(() => verify(holed, b))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("page 2 (region 'low', guest-physical 0x2000): holds data, but the page map says it is zero") });
   });
+
+  it('names a page map that disagrees with the checksum list or the machine, page by page', async () => {
+    const [a, b] = ram();
+    const file = path.join(work, 'memory.img');
+    const r = await writeMemoryImage(file, [{ fileOffset: 0, views: [a] }, { fileOffset: 2 * MiB, views: [b] }], 3 * MiB);
+    const check = (pageMap: Uint8Array, checksums: Uint8Array, targets = targetsOf(a, b)): CheckpointError => {
+      const fd = fs.openSync(file, 'r');
+      try {
+        return thrown(() => verifyMemoryImage(file, fd, pageMap, checksums, targets));
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    // One checksum short: the list ends before the last stored page.
+    expect(check(r.pageMap, r.checksums.subarray(0, 16))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('has more stored pages than checksums') });
+    // One checksum too many.
+    expect(check(r.pageMap, Uint8Array.from([...r.checksums, 0, 0, 0, 0]))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('page map holds 5 pages, the checksum list 6') });
+    // A second checksum damaged: the first page whose checksum differs is named (page 5, region 'low').
+    const damaged = Uint8Array.from(r.checksums);
+    damaged[4] ^= 0x40;
+    expect(check(r.pageMap, damaged)).toMatchObject({ message: expect.stringContaining("page 5 (region 'low', guest-physical 0x5000): checksum mismatch") });
+    // The machine without its high region: page 767 is stored where no region is.
+    expect(check(r.pageMap, r.checksums.subarray(0, 16), targetsOf(a, b).slice(0, 1))).toMatchObject({ message: expect.stringContaining("holds page 767, outside the machine's memory") });
+  });
 });
 
 describe('atomic checkpoint directories', () => {

@@ -186,8 +186,7 @@ function imageResult(plan: ImagePlan, chunks: readonly Uint8Array[]): ImageWrite
     at += c.byteLength;
   }
   const pages = checksums.byteLength / PAGE_CHECKSUM_BYTES;
-  let mapped = 0;
-  for (const byte of plan.pageMap) for (let b = byte; b !== 0; b &= b - 1) mapped++;
+  const mapped = countPages(plan.pageMap);
   if (pages !== mapped) throw new CheckpointError('memory image', `${pages} checksums for the ${mapped} pages of the page map`, { code: 'io' });
   return { pageMap: plan.pageMap, checksums, pages, dataPages: plan.dataPages };
 }
@@ -320,6 +319,13 @@ function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 
+/** How many pages a page map holds (bits set). */
+function countPages(pageMap: Uint8Array): number {
+  let n = 0;
+  for (const byte of pageMap) for (let b = byte; b !== 0; b &= b - 1) n++;
+  return n;
+}
+
 /** The pages set in a page map, in order. */
 export function* storedPages(pageMap: Uint8Array): Generator<number> {
   for (let byte = 0; byte < pageMap.length; byte++) {
@@ -353,6 +359,20 @@ export function targetPage(targets: readonly ImageTarget[], page: number): { byt
   return undefined;
 }
 
+/** Where the first stored page of `chunk` whose checksum differs is (for damagedPage). */
+function firstMismatch(sums: Uint8Array, expected: Uint8Array, pageMap: Uint8Array, firstPage: number, chunk: Uint8Array, t: ImageTarget, regionOffset: number): string {
+  let slot = 0;
+  for (let p = 0; p < chunk.byteLength / IMAGE_PAGE_SIZE; p++) {
+    if (!isPageSet(pageMap, firstPage + p)) continue;
+    const at = slot * PAGE_CHECKSUM_BYTES;
+    if (Buffer.compare(sums.subarray(at, at + PAGE_CHECKSUM_BYTES), expected.subarray(at, at + PAGE_CHECKSUM_BYTES)) !== 0) {
+      return `page ${firstPage + p} (region '${t.name}', guest-physical 0x${(t.guestPhysAddr + regionOffset + p * IMAGE_PAGE_SIZE).toString(16)})`;
+    }
+    slot++;
+  }
+  return `a page near page ${firstPage} (region '${t.name}')`;
+}
+
 /** A stored page whose checksum does not match. */
 export function damagedPage(file: string, where: string): CheckpointError {
   return new CheckpointError(file, `${where}: checksum mismatch: the memory image is damaged`, { code: 'corrupt' });
@@ -366,15 +386,31 @@ export function damagedPage(file: string, where: string): CheckpointError {
  * page (and its region and guest-physical address) otherwise.
  */
 export function verifyMemoryImage(file: string, imageFd: number, pageMap: Uint8Array, checksums: Uint8Array, targets: readonly ImageTarget[], progress?: BytesProgress): void {
-  const sums = new DataView(checksums.buffer, checksums.byteOffset, checksums.byteLength);
+  // The stored pages' checksums, a native call per 4 MiB of each region's memory, in page order
+  // (regions in file order), compared with the list as one block; a mismatch is then located.
   let index = 0;
-  for (const page of storedPages(pageMap)) {
-    const target = targetPage(targets, page);
-    if (!target) throw new CheckpointError(file, `holds page ${page}, outside the machine's memory`, { code: 'corrupt' });
-    if (index * PAGE_CHECKSUM_BYTES >= checksums.byteLength) throw new CheckpointError(file, 'has more stored pages than checksums', { code: 'corrupt' });
-    if (pageChecksum(target.bytes) !== sums.getUint32(index * PAGE_CHECKSUM_BYTES, true)) throw damagedPage(file, target.where);
-    index++;
-    if (progress && (index & 2047) === 0) progress(index * IMAGE_PAGE_SIZE);
+  for (const t of [...targets].sort((a, b) => a.fileOffset - b.fileOffset)) {
+    let off = 0;
+    for (const view of t.views) {
+      for (let at = 0; at < view.byteLength; at += PAGES_PER_TURN * IMAGE_PAGE_SIZE) {
+        const chunk = view.subarray(at, Math.min(view.byteLength, at + PAGES_PER_TURN * IMAGE_PAGE_SIZE));
+        const firstPage = (t.fileOffset + off + at) / IMAGE_PAGE_SIZE;
+        if (firstPage + chunk.byteLength / IMAGE_PAGE_SIZE > pageMap.length * 8) continue; // beyond the map: nothing stored there
+        const sums = native.pageChecksums(chunk, IMAGE_PAGE_SIZE, pageMap, firstPage);
+        const expected = checksums.subarray(index * PAGE_CHECKSUM_BYTES, index * PAGE_CHECKSUM_BYTES + sums.byteLength);
+        if (expected.byteLength < sums.byteLength) throw new CheckpointError(file, 'has more stored pages than checksums', { code: 'corrupt' });
+        if (!sums.equals(expected)) throw damagedPage(file, firstMismatch(sums, expected, pageMap, firstPage, chunk, t, off + at));
+        index += sums.byteLength / PAGE_CHECKSUM_BYTES;
+        if (progress) progress(index * IMAGE_PAGE_SIZE);
+      }
+      off += view.byteLength;
+    }
+  }
+  // A stored page no region holds (looked for only when the map holds more pages than were checked).
+  if (countPages(pageMap) !== index) {
+    for (const page of storedPages(pageMap)) {
+      if (!targetPage(targets, page)) throw new CheckpointError(file, `holds page ${page}, outside the machine's memory`, { code: 'corrupt' });
+    }
   }
   if (index * PAGE_CHECKSUM_BYTES !== checksums.byteLength) throw new CheckpointError(file, `page map holds ${index} pages, the checksum list ${checksums.byteLength / PAGE_CHECKSUM_BYTES}`, { code: 'corrupt' });
   // Outside the map: only the file's data extents can differ from zero.
