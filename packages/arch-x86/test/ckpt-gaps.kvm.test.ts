@@ -6,12 +6,13 @@
  *   - m5op statistics: open and completed work items, the period's exits, dumps (machine.m5op-stats);
  *   - MSI routes of the GSI routing table (x86.gsi-routing) and irqfd bindings (vm.irqfds): an
  *     interrupt routed before the save is delivered after the restore;
- * and what is refused by name instead: software breakpoints, statistics actions on host timers.
+ * and what is refused by name instead: software breakpoints, statistics actions on host timers,
+ * a component's state that is not plain data.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CheckpointError, Irqfd, createMachine, restoreMachine, type Machine, type MachineConfig } from '@kvmts/core';
+import { CHECKPOINT_COMPONENT, CheckpointError, Irqfd, MANIFEST_FILE, createIsolatedContainer, createMachine, restoreMachine, type Machine, type MachineConfig } from '@kvmts/core';
 import { assembleGuest, exitDevice, m5ops, readExitDeviceState, x86GsiRouting, x86Msi, type X86Boot } from '@kvmts/arch-x86';
 
 const guest = assembleGuest('ckpt-gaps-tests');
@@ -160,5 +161,25 @@ describeKvm('what checkpoints carry besides registers and RAM (x86)', () => {
     expect(e2).toMatchObject({ code: 'not-saveable' });
     expect((e2 as Error).message).toMatch(/^m5op statistics: cannot be saved: 1 delayed or periodic statistics action/);
     expect(fs.existsSync(refused)).toBe(false);
+  });
+
+  it("refused by name: a component's state that is not plain data, found while the memory image is being written; the previous checkpoint stays", async () => {
+    const container = createIsolatedContainer();
+    let state: unknown = { ok: 1 };
+    container.register(CHECKPOINT_COMPONENT, { useValue: { name: 'test.handle', version: 1, save: () => state, restore: () => undefined } });
+    const m = keep(await createMachine({ ...config('io_loop'), memory: '64M' }, { ...quiet, container }));
+    await m.run({ maxExits: 20 });
+    // Guest RAM with data in it, so that the image has writes in flight when the section fails.
+    m.memory.write(0x1000000, new Uint8Array(32 * 1024 * 1024).fill(0x5a));
+    const dir = path.join(work, 'ckpt');
+    await m.checkpoint(dir);
+    const before = fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8');
+    state = { socket: new Map() };
+    const e = await m.checkpoint(dir).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(CheckpointError);
+    expect(e).toMatchObject({ code: 'not-saveable' });
+    expect((e as Error).message).toMatch(/^section 'test\.handle'\.socket: a Map is not plain data/);
+    expect(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8')).toBe(before);
+    expect(fs.readdirSync(work)).toEqual(['ckpt']);
   });
 });

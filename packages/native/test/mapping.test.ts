@@ -1,4 +1,5 @@
 import { MAX_VIEW_LENGTH, MappingGoneError, constants, liveMappingCount, mappingById, mmap, pageSize } from '../src';
+import { native } from '../src/binding';
 import { expectSyscallError } from './support/errors';
 import { forceGc } from './support/gc';
 import { isMapped } from './support/proc';
@@ -78,6 +79,26 @@ describe('mmap', () => {
     expect(view.byteLength).toBe(0);
     expect(() => m.view()).toThrow(MappingGoneError);
     expect(() => mappingById(id)).toThrow(MappingGoneError);
+  });
+
+  it('views() hands out the same buffers while mapped (no new external memory per call), and none once unmapped, here or by another thread', () => {
+    const m = mmap(3 * 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    const first = m.views();
+    const again = mappingById(m.id).views();
+    expect(again).toHaveLength(1);
+    expect(again[0]).toBe(first[0]);
+    again.pop(); // callers own the array, not the cache
+    expect(m.views()[0]).toBe(first[0]);
+    m.unmap();
+    expect(first[0].byteLength).toBe(0);
+    expect(() => m.views()).toThrow(MappingGoneError);
+
+    // Unmapped through the addon directly, as another thread's unmap() does: this thread's cache must not answer.
+    const other = mmap(4096, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    const [view] = other.views();
+    expect(native.unmap(other.id)).toBe(0);
+    expect(() => other.views()).toThrow(MappingGoneError);
+    expect(view.byteLength).toBe(4096); // not detachable from here: why unmap waits for every thread (file header)
   });
 
   it('a view outlives garbage collection of its Mapping object (views never own the memory)', () => {

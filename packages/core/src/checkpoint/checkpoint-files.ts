@@ -7,7 +7,8 @@
  *   pages.crc            the CRC-32 of each stored page
  *   sections/<n>.json    one component's state each, tagged JSON (tagged-json.ts), SHA-256 in the manifest
  *
- * CheckpointWriter fills a (temporary) directory, fsyncing every file; CheckpointReader opens
+ * CheckpointWriter fills a (temporary) directory, fsyncing every file (its async methods fsync
+ * them all at once on the thread pool: synced-files.ts); CheckpointReader opens
  * one, validates the manifest and hands out sections after checking their size and checksum, so
  * a flipped byte anywhere is reported with the section it hit.
  */
@@ -17,6 +18,7 @@ import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
 import { writeMemoryImage, writeMemoryImageSync, IMAGE_PAGE_SIZE, type ImageWriteResult, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
+import { fsyncPaths, writeFileSynced, writeFilesSynced, type FileToWrite } from './synced-files';
 import { MANIFEST_LIMIT_BYTES, checkMemoryImageRecord, readCheckpointFile } from './checkpoint-read';
 import { CheckpointFiles, IMAGE_INDEX, checkedCheckpoint, readStart, rememberCheckpoint, startManifestRead, type CheckedCheckpoint } from './verified-cache';
 import { copyPlainData } from '../cpu/thread-context';
@@ -46,16 +48,6 @@ function sha256(bytes: Uint8Array): string {
   return crypto().createHash('sha256').update(bytes).digest('hex');
 }
 
-function writeFileSynced(file: string, bytes: Uint8Array | string): void {
-  const fd = fs.openSync(file, 'wx');
-  try {
-    fs.writeFileSync(fd, bytes);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** The manifest fields a writer's caller supplies (the writer adds magic, version, memory and sections). */
 export type ManifestHeader = Omit<CheckpointManifest, 'magic' | 'formatVersion' | 'id' | 'memory' | 'sections'>;
 
@@ -80,11 +72,27 @@ export class CheckpointWriter {
 
   /** Encode `data` (plain data) as section `name`. Encoding failures name the section (`not-saveable`). */
   addSection(name: string, version: number, data: unknown): void {
+    const { file, bytes } = this.recordSection(name, version, data);
+    writeFileSynced(file, bytes);
+  }
+
+  /**
+   * addSection for many sections, their files fsynced at once on the thread pool (beside a
+   * memory image being written). Every section is encoded before any file is created, so one
+   * that cannot be encoded (`not-saveable`, named) fails the call with nothing written.
+   */
+  async writeSections(sections: readonly { readonly name: string; readonly version: number; readonly data: unknown }[]): Promise<void> {
+    const files = sections.map((s) => this.recordSection(s.name, s.version, s.data));
+    await writeFilesSynced(files);
+  }
+
+  /** Encode a section and enter it in the manifest's list; returns its file and bytes. */
+  private recordSection(name: string, version: number, data: unknown): FileToWrite & { readonly bytes: Uint8Array } {
     if (this.sections.some((s) => s.name === name)) throw new CheckpointError(`section '${name}'`, 'two components save under this name', { code: 'not-saveable' });
     const bytes = encodeSection(data, `section '${name}'`);
     const file = `${SECTIONS_DIR}/${this.sections.length}.json`;
-    writeFileSynced(path.join(this.dir, file), bytes);
     this.sections.push({ name, file, version, bytes: bytes.byteLength, sha256: sha256(bytes) });
+    return { file: path.join(this.dir, file), bytes };
   }
 
   /**
@@ -98,13 +106,24 @@ export class CheckpointWriter {
    */
   async writeMemory(regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null = null, progress?: BytesProgress): Promise<number> {
     const { parts, bytes } = this.imageParts(regions, parent);
-    return this.recordMemory(await writeMemoryImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, bytes, progress), regions, parent, bytes);
+    const result = await writeMemoryImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, bytes, progress, (summed) => writeFilesSynced(this.imageIndexFiles(summed)));
+    return this.recordMemory(result, regions, parent, bytes);
   }
 
   /** writeMemory on this thread alone, one step after the other (tools and tests that cannot wait). */
   writeMemorySync(regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null = null, progress?: BytesProgress): number {
     const { parts, bytes } = this.imageParts(regions, parent);
-    return this.recordMemory(writeMemoryImageSync(path.join(this.dir, MEMORY_IMAGE_FILE), parts, bytes, progress), regions, parent, bytes);
+    const result = writeMemoryImageSync(path.join(this.dir, MEMORY_IMAGE_FILE), parts, bytes, progress);
+    for (const { file, bytes: content } of this.imageIndexFiles(result)) writeFileSynced(file, content);
+    return this.recordMemory(result, regions, parent, bytes);
+  }
+
+  /** The image's page map and checksum list files. */
+  private imageIndexFiles(result: ImageWriteResult): FileToWrite[] {
+    return [
+      { file: path.join(this.dir, PAGE_MAP_FILE), bytes: result.pageMap },
+      { file: path.join(this.dir, PAGE_CHECKSUMS_FILE), bytes: result.checksums },
+    ];
   }
 
   private imageParts(regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null): { parts: ImagePart[]; bytes: number } {
@@ -118,10 +137,8 @@ export class CheckpointWriter {
     return { parts, bytes: offset };
   }
 
-  /** The page map and checksums files, and the memory entry of the manifest. */
+  /** The memory entry of the manifest (its files written). */
   private recordMemory(result: ImageWriteResult, regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null, bytes: number): number {
-    writeFileSynced(path.join(this.dir, PAGE_MAP_FILE), result.pageMap);
-    writeFileSynced(path.join(this.dir, PAGE_CHECKSUMS_FILE), result.checksums);
     let offset = 0;
     const described: ManifestRegion[] = regions.map(({ views: _views, changed: _changed, anonymous: _anonymous, ...r }) => {
       const region = { ...r, fileOffset: offset };
@@ -146,12 +163,28 @@ export class CheckpointWriter {
 
   /** Write manifest.json last and fsync the directories; returns the manifest. */
   finish(header: ManifestHeader): CheckpointManifest {
-    if (!this.memory) throw new CheckpointError(this.dir, 'no memory image was written', { code: 'not-saveable' });
-    const manifest: CheckpointManifest = { magic: CHECKPOINT_MAGIC, formatVersion: CHECKPOINT_FORMAT_VERSION, id: crypto().randomBytes(16).toString('hex'), ...header, memory: this.memory, sections: this.sections };
+    const manifest = this.manifest(header);
     writeFileSynced(path.join(this.dir, MANIFEST_FILE), serializeManifest(manifest));
     fsyncPath(path.join(this.dir, SECTIONS_DIR));
     fsyncPath(this.dir);
     return manifest;
+  }
+
+  /** finish, its fsyncs on the thread pool (the two directories' at once). Call it once every other write has settled. */
+  async finishAsync(header: ManifestHeader): Promise<CheckpointManifest> {
+    const manifest = this.manifest(header);
+    // The manifest's entry exists once writeFilesSynced has created it (synchronously), so the
+    // directory fsyncs can run beside the manifest's own and share its journal commit.
+    const written = writeFilesSynced([{ file: path.join(this.dir, MANIFEST_FILE), bytes: serializeManifest(manifest) }]);
+    const [file, dirs] = await Promise.allSettled([written, fsyncPaths([path.join(this.dir, SECTIONS_DIR), this.dir])]);
+    if (file.status === 'rejected') throw file.reason;
+    if (dirs.status === 'rejected') throw dirs.reason;
+    return manifest;
+  }
+
+  private manifest(header: ManifestHeader): CheckpointManifest {
+    if (!this.memory) throw new CheckpointError(this.dir, 'no memory image was written', { code: 'not-saveable' });
+    return { magic: CHECKPOINT_MAGIC, formatVersion: CHECKPOINT_FORMAT_VERSION, id: crypto().randomBytes(16).toString('hex'), ...header, memory: this.memory, sections: this.sections };
   }
 }
 

@@ -118,7 +118,7 @@ export class DirtyPageTracker {
     b.setUint32(DirtyLogLayout.slot, region.slot, true);
     b.setBigUint64(DirtyLogLayout.dirty_bitmap, slot.bitmap.address, true);
     kvmIoctl(this.vm.fd, KvmIoctl.GET_DIRTY_LOG, `KVM_GET_DIRTY_LOG(slot ${region.slot}, region '${region.name}')`, b);
-    const out = Uint8Array.from(new Uint8Array(slot.bitmap.view(0, slot.bytes)));
+    const out = new Uint8Array(slot.bitmap.views()[0], 0, slot.bytes).slice();
     for (const p of this.hostDirty.get(region.name) ?? []) out[p >>> 3] |= 1 << (p & 7);
     this.hostDirty.delete(region.name);
     return out;

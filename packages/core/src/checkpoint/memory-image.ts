@@ -22,8 +22,10 @@ import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { CheckpointError } from '../errors/errors';
 import { nodeZlib } from '../util/lazy-builtins';
+import { IMAGE_PAGE_SIZE, isPageSet, planMemoryImage, type ImagePlan, type ImageRun, type ImagePart } from './image-plan';
 
-export const IMAGE_PAGE_SIZE = 4096;
+export { IMAGE_PAGE_SIZE, pageMapBytes, isPageSet, type ImagePart } from './image-plan';
+
 const ZERO_PAGE = Buffer.alloc(IMAGE_PAGE_SIZE);
 /** Bytes of one page's checksum in `pages.crc`. */
 export const PAGE_CHECKSUM_BYTES = 4;
@@ -31,16 +33,6 @@ export const PAGE_CHECKSUM_BYTES = 4;
 const WRITE_PIECE_BYTES = 8 * 1024 * 1024;
 /** Pages of image whose checksums one native call computes, between two turns of the event loop (4 MiB: ~1 ms). */
 const PAGES_PER_TURN = 1024;
-
-/** Bytes of an image-wide page map for an image of `imageBytes`. */
-export function pageMapBytes(imageBytes: number): number {
-  return Math.ceil(imageBytes / IMAGE_PAGE_SIZE / 8);
-}
-
-/** Whether bit `page` is set in a little-endian bitmap (KVM's dirty-log layout and the page map's). */
-export function isPageSet(bitmap: Uint8Array, page: number): boolean {
-  return (bitmap[page >>> 3] & (1 << (page & 7))) !== 0;
-}
 
 /** zlib's crc32, loaded on first use (a checkpoint's), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
 let crc32: ((data: Uint8Array) => number) | undefined;
@@ -54,23 +46,6 @@ export function pageChecksum(page: Uint8Array): number {
 /** Reports bytes done of a known total, at most every `step` bytes (and always at the end). */
 export type BytesProgress = (done: number) => void;
 
-/** One stretch of the image: a region's bytes (views of at most 4 GiB each) and which pages to store. */
-export interface ImagePart {
-  readonly fileOffset: number;
-  readonly views: readonly Uint8Array[];
-  /**
-   * Incremental: the region's changed pages (bit per page of the region), or 'all' for a region
-   * whose writes KVM does not log; they are stored, zero or not. Undefined (a full image): the
-   * non-zero pages are stored.
-   */
-  readonly changed?: Uint8Array | 'all';
-  /**
-   * The views are anonymous private memory (host-mappings.ts): a full image then skips, unread,
-   * the pages that were never written. Never set it for a file mapping.
-   */
-  readonly anonymous?: boolean;
-}
-
 /** What writing an image produced: the page map, the stored pages' checksums and counts. */
 export interface ImageWriteResult {
   readonly pageMap: Uint8Array;
@@ -82,85 +57,13 @@ export interface ImageWriteResult {
   readonly dataPages: number;
 }
 
-/** A run of stored non-zero pages: `length` bytes of `bytes` from `offset`, at `position` in the image. */
-interface ImageRun {
-  readonly bytes: Buffer;
-  readonly offset: number;
-  readonly length: number;
-  readonly position: number;
-}
-
-/** What an image will hold: its page map, the runs to write, and every view (for the checksums). */
-interface ImagePlan {
-  readonly pageMap: Uint8Array;
-  readonly dataPages: number;
-  readonly runs: readonly ImageRun[];
-  /** Every view with its image offset and its length when planned. */
-  readonly views: readonly { readonly bytes: Buffer; readonly at: number; readonly length: number }[];
-}
-
-/**
- * Decide which pages `parts` store (a full image: the non-zero ones; an incremental one: the
- * changed ones, zero or not) and cut the stored non-zero pages into runs of at most
- * WRITE_PIECE_BYTES. Parts must cover the image contiguously in file order.
- */
-function planMemoryImage(parts: readonly ImagePart[], totalBytes: number): ImagePlan {
-  const pageMap = new Uint8Array(pageMapBytes(totalBytes));
-  const runs: ImageRun[] = [];
-  const views: { bytes: Buffer; at: number; length: number }[] = [];
-  let dataPages = 0;
-  let expected = 0;
-  for (const part of [...parts].sort((a, b) => a.fileOffset - b.fileOffset)) {
-    if (part.fileOffset !== expected) throw new RangeError(`image parts must be contiguous: part at ${part.fileOffset}, expected ${expected}`);
-    let regionPage = 0;
-    let at = part.fileOffset;
-    for (const view of part.views) {
-      const bytes = Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-      const base = at;
-      let runStart = -1;
-      const endRun = (end: number): void => {
-        for (let from = runStart; from < end; from += WRITE_PIECE_BYTES) runs.push({ bytes, offset: from, length: Math.min(end, from + WRITE_PIECE_BYTES) - from, position: base + from });
-        runStart = -1;
-      };
-      // A full image asks which pages are non-zero in one native pass over the view; an
-      // incremental one looks only at its changed pages.
-      const nonZero = part.changed === undefined ? native.nonZeroPages(view, IMAGE_PAGE_SIZE, part.anonymous === true) : undefined;
-      for (let off = 0, p = 0; off < bytes.length; off += IMAGE_PAGE_SIZE, p++, regionPage++) {
-        let stored: boolean;
-        let zero: boolean;
-        if (nonZero !== undefined) {
-          zero = !isPageSet(nonZero, p);
-          stored = !zero;
-        } else {
-          stored = part.changed === 'all' || isPageSet(part.changed as Uint8Array, regionPage);
-          zero = stored && bytes.compare(ZERO_PAGE, 0, IMAGE_PAGE_SIZE, off, off + IMAGE_PAGE_SIZE) === 0;
-        }
-        if (stored) {
-          const imagePage = (at + off) / IMAGE_PAGE_SIZE;
-          pageMap[imagePage >>> 3] |= 1 << (imagePage & 7);
-        }
-        if (stored && !zero) {
-          dataPages++;
-          if (runStart < 0) runStart = off;
-        } else if (runStart >= 0) {
-          endRun(off);
-        }
-      }
-      if (runStart >= 0) endRun(bytes.length);
-      views.push({ bytes, at, length: bytes.length });
-      at += view.byteLength;
-    }
-    expected = at;
-  }
-  if (expected !== totalBytes) throw new RangeError(`image parts cover ${expected} bytes, expected ${totalBytes}`);
-  return { pageMap, dataPages, runs, views };
-}
-
 /**
  * Computes the checksums of the stored pages, in page order, into `chunks`, PAGES_PER_TURN pages
  * of image at a time (one native call each: @kvmts/native's pageChecksums), pausing (a yield)
- * after each: the async writer turns the event loop there, the sync one goes on. `progress` gets
- * the image bytes done.
+ * after each call that found pages to sum: the async writer turns the event loop there, the sync
+ * one goes on. (A stretch with nothing stored costs a scan of its 128 bytes of page map: not
+ * worth a turn, which costs tens of microseconds — ~10 ms over a 1 GiB guest's 256 stretches.)
+ * `progress` gets the image bytes done.
  */
 function* checksumSteps(plan: ImagePlan, chunks: Uint8Array[], progress?: BytesProgress): Generator<void> {
   const step = PAGES_PER_TURN * IMAGE_PAGE_SIZE;
@@ -169,7 +72,9 @@ function* checksumSteps(plan: ImagePlan, chunks: Uint8Array[], progress?: BytesP
       // Guest RAM unmapped meanwhile (its views emptied): the image cannot be completed.
       if (bytes.byteLength !== length) throw new CheckpointError(`image offset ${at}`, 'guest memory went away while the image was written', { code: 'io' });
       const end = Math.min(length, off + step);
-      chunks.push(native.pageChecksums(bytes.subarray(off, end), IMAGE_PAGE_SIZE, plan.pageMap, (at + off) / IMAGE_PAGE_SIZE));
+      const sums = native.pageChecksums(bytes.subarray(off, end), IMAGE_PAGE_SIZE, plan.pageMap, (at + off) / IMAGE_PAGE_SIZE);
+      if (sums.byteLength === 0) continue;
+      chunks.push(sums);
       if (progress && off > 0) progress(at + off);
       yield;
     }
@@ -194,16 +99,19 @@ function imageResult(plan: ImagePlan, chunks: readonly Uint8Array[]): ImageWrite
 /**
  * Create `file` (it must not exist) holding `parts` sparsely, `totalBytes` long, fsynced.
  * Parts must cover the image contiguously in file order. `progress` receives the image bytes
- * done so far.
+ * done so far. `whenSummed`, when given, is called with the result as soon as the checksums are
+ * done — usually while the image is still being written — and its promise is waited for too:
+ * the checkpoint writes its page map and checksum files there, their fsyncs beside the image's.
  *
  * The disk and this thread work at once: the runs of stored non-zero pages go to libuv's
- * thread pool as writes, then the fsync; the stored pages' checksums are computed meanwhile. (Done one after the other — write, checksum, fsync — a save took about
- * twice as long as `cp` of the same bytes followed by a sync.) The parts' memory must not change
- * until the promise settles (the machine is stopped), and nothing writes it afterwards: every
- * write has ended, failed or not, before it settles.
+ * thread pool as writes, then the fsync; the stored pages' checksums are computed meanwhile.
+ * (Done one after the other — write, checksum, fsync — a save took about twice as long as `cp`
+ * of the same bytes followed by a sync.) The parts' memory must not change until the promise
+ * settles (the machine is stopped), and nothing writes it afterwards: every write has ended,
+ * failed or not, before it settles.
  */
-export async function writeMemoryImage(file: string, parts: readonly ImagePart[], totalBytes: number, progress?: BytesProgress): Promise<ImageWriteResult> {
-  const plan = planMemoryImage(parts, totalBytes);
+export async function writeMemoryImage(file: string, parts: readonly ImagePart[], totalBytes: number, progress?: BytesProgress, whenSummed?: (result: ImageWriteResult) => Promise<void>): Promise<ImageWriteResult> {
+  const plan = planMemoryImage(parts, totalBytes, WRITE_PIECE_BYTES);
   const out = openImageForDirectWrites(file);
   let synced: Promise<void> | undefined;
   try {
@@ -222,9 +130,13 @@ export async function writeMemoryImage(file: string, parts: readonly ImagePart[]
       await new Promise((resolve) => setImmediate(resolve));
       if (writeFailed) break; // its error is thrown at once, below
     }
-    await synced;
+    if (writeFailed) await synced;
+    const result = imageResult(plan, chunks);
+    const [written, alongside] = await Promise.allSettled([synced, (async () => whenSummed?.(result))()]);
+    if (written.status === 'rejected') throw written.reason;
+    if (alongside.status === 'rejected') throw alongside.reason;
     progress?.(totalBytes);
-    return imageResult(plan, chunks);
+    return result;
   } finally {
     // The writes and the fsync have ended before the file is closed and the memory let go.
     await synced?.catch(() => undefined);
@@ -280,7 +192,7 @@ function openImageForDirectWrites(file: string): { readonly fd: number; write(ru
 
 /** writeMemoryImage on this thread alone, one step after the other (tools and tests that cannot wait). */
 export function writeMemoryImageSync(file: string, parts: readonly ImagePart[], totalBytes: number, progress?: BytesProgress): ImageWriteResult {
-  const plan = planMemoryImage(parts, totalBytes);
+  const plan = planMemoryImage(parts, totalBytes, WRITE_PIECE_BYTES);
   const fd = fs.openSync(file, 'wx');
   try {
     fs.ftruncateSync(fd, totalBytes);

@@ -38,10 +38,12 @@ import { createSha256 } from '../util/lazy-builtins';
 /** A SHA-256 hash (node:crypto loaded at the first checkpoint: ../util/lazy-builtins.ts). */
 const sha256 = createSha256;
 
+let version: string | undefined;
+
 /** The version of @kvmts/core, recorded in every manifest. */
 export function kvmtsVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  version ??= (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 interface GatheredSection {
@@ -170,19 +172,20 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   try {
     await replaceDirectoryAtomically(dir, async (temp) => {
       const writer = new CheckpointWriter(temp);
-      for (const s of sections) writer.addSection(s.name, s.version, s.data);
       const imageBytes = regions.reduce((n, r) => n + r.size, 0);
       const progress = phaseReporter(options.onProgress, 'save-memory', imageBytes);
-      if (parentId !== undefined) {
-        await writer.writeMemory(
-          regions.map((r, i) => ({ ...r, changed: changed![i] ?? 'all' })),
-          { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) },
-          progress,
-        );
-      } else {
-        await writer.writeMemory(regions, null, progress);
-      }
-      manifest = writer.finish({
+      // The image's writes start first (the disk's longest job); the sections are encoded and
+      // their files fsynced meanwhile. Both settle before the temp directory can be removed.
+      const memoryWritten =
+        parentId !== undefined
+          ? writer.writeMemory(
+              regions.map((r, i) => ({ ...r, changed: changed![i] ?? 'all' })),
+              { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) },
+              progress,
+            )
+          : writer.writeMemory(regions, null, progress);
+      await allSettledOrFirstError([writer.writeSections(sections), memoryWritten]);
+      manifest = await writer.finishAsync({
         arch: parts.arch.arch,
         kvmtsVersion: kvmtsVersion(),
         createdAt: new Date().toISOString(),
@@ -198,4 +201,11 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   }
   if (tracking?.tracker.active) tracking.lastCheckpointId = manifest!.id;
   return manifest!;
+}
+
+/** Wait for every promise to settle, then reject with the first failure in argument order (a section that cannot be encoded before an image write's error). */
+async function allSettledOrFirstError(promises: readonly Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }

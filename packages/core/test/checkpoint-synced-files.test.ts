@@ -1,0 +1,55 @@
+/**
+ * The checkpoint's small files written with their fsyncs on the thread pool (synced-files.ts):
+ * contents, refusals, and no file descriptor left open whatever happens.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fsyncPaths, writeFilesSynced } from '../src/checkpoint/synced-files';
+
+const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+
+describe('writeFilesSynced', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-synced-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('creates every file with its bytes', async () => {
+    const before = openFds();
+    await writeFilesSynced([
+      { file: path.join(dir, 'a.json'), bytes: '{"a":1}' },
+      { file: path.join(dir, 'b.bin'), bytes: Uint8Array.of(1, 2, 3) },
+      { file: path.join(dir, 'empty'), bytes: new Uint8Array(0) },
+    ]);
+    expect(fs.readFileSync(path.join(dir, 'a.json'), 'utf8')).toBe('{"a":1}');
+    expect(Array.from(fs.readFileSync(path.join(dir, 'b.bin')))).toEqual([1, 2, 3]);
+    expect(fs.statSync(path.join(dir, 'empty')).size).toBe(0);
+    expect(openFds()).toBe(before);
+  });
+
+  it('refuses a file that exists, after the ones before it are synced and closed', async () => {
+    fs.writeFileSync(path.join(dir, 'taken'), 'old');
+    const before = openFds();
+    await expect(
+      writeFilesSynced([
+        { file: path.join(dir, 'first'), bytes: 'x' },
+        { file: path.join(dir, 'taken'), bytes: 'new' },
+        { file: path.join(dir, 'never'), bytes: 'y' },
+      ]),
+    ).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(fs.readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('old');
+    expect(fs.readFileSync(path.join(dir, 'first'), 'utf8')).toBe('x');
+    expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
+    expect(openFds()).toBe(before);
+  });
+
+  it('fsyncPaths syncs directories and files, and names a missing one', async () => {
+    fs.writeFileSync(path.join(dir, 'f'), 'z');
+    const before = openFds();
+    await fsyncPaths([dir, path.join(dir, 'f')]);
+    await expect(fsyncPaths([dir, path.join(dir, 'missing')])).rejects.toMatchObject({ code: 'ENOENT', path: path.join(dir, 'missing') });
+    expect(openFds()).toBe(before);
+  });
+});
