@@ -14,7 +14,13 @@
  *                     dropped, on either side: both read from memory (the guest's RAM, the page
  *                     cache).
  *   save-incremental  checkpoint(dir, { parent }) after the guest rewrote INCREMENT_MIB, against
- *                     `cp` + fsync of that incremental memory.img.
+ *                     `cp` + fsync of that incremental memory.img. Extra fields: `empty_link_ns`, the
+ *                     cost of a link that stores no page (no guest run since its parent), and
+ *                     `marginal_share`, (link − empty link) / (full save − empty link), to compare
+ *                     with `data_share`, the link's share of the full save's data (equal when the
+ *                     cost beyond the fixed part is proportional to the pages), and with `cp_share`,
+ *                     cp's time for the link's image over its time for the full one (what the
+ *                     disk makes of the same two sizes: small writes cost more per byte).
  *   restore           warm, into a machine whose vCPU threads are up (made once from
  *                     checkpointConfig(dir)): machine.restore(dir, { verifyMemory: false }) → run()
  *                     → the first guest exit (`out 0x12`), against baseline-restore.c: the same
@@ -295,7 +301,32 @@ async function saveScenarios(machine, work, options, log, results, memoryBytes, 
   if (inc.pages.some((p) => p < expectedPages || p > expectedPages + 8)) throw new BenchError(`save-incremental: stored ${inc.pages.join(', ')} pages, the guest rewrote ${expectedPages}`);
   const incNs = median(inc.kvmts);
   const incCp = median(inc.cp);
-  results.push({ scenario: 'save-incremental', kvmts_ns_per_op: incNs, baseline_ns_per_op: incCp, ratio: incNs / incCp, target: SAVE_TARGET_RATIO, note: `${median(inc.pages)} pages per link (the guest rewrote ${expectedPages}; the others: ${inc.extra[0]}); ${(incNs / saveNs * 100).toFixed(1)} % of a full save for ${((INCREMENT_MIB / TOUCHED_MIB) * 100).toFixed(1)} % of its data` });
+  // An empty link (no guest run since its parent: no page to store) is what every link costs
+  // whatever it stores — the vCPU's state, the dirty log, the sections, the fsyncs, the swap.
+  // What a link adds to it is compared with what a full save adds to it: proportional to the
+  // data, that share is the data's (6.25 % here).
+  const empty = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const dir = path.join(work, `empty-${r}`);
+    const t0 = now();
+    const m = await machine.checkpoint(dir, { parent });
+    empty.push(elapsed(t0));
+    if (m.memory.dataPages !== 0) throw new BenchError(`save-incremental: an empty link stored ${m.memory.dataPages} data pages`);
+    parent = dir;
+  }
+  const emptyNs = median(empty);
+  const dataShare = INCREMENT_MIB / TOUCHED_MIB;
+  const marginalShare = (incNs - emptyNs) / (saveNs - emptyNs);
+  log(`  save-incremental: an empty link ${(emptyNs / 1e6).toFixed(1)} ms (rounds ${empty.map((ns) => (ns / 1e6).toFixed(1)).join(', ')}); beyond it, a link costs ${(marginalShare * 100).toFixed(1)} % of what a full save costs beyond it, for ${(dataShare * 100).toFixed(1)} % of its data`);
+  results.push({
+    scenario: 'save-incremental',
+    kvmts_ns_per_op: incNs,
+    baseline_ns_per_op: incCp,
+    ratio: incNs / incCp,
+    target: SAVE_TARGET_RATIO,
+    extra: { empty_link_ns: Math.round(emptyNs), marginal_share: round(marginalShare, 4), data_share: dataShare, cp_share: round(incCp / cpNs, 4) },
+    note: `${median(inc.pages)} pages per link (the guest rewrote ${expectedPages}; the others: ${inc.extra[0]}); ${(incNs / saveNs * 100).toFixed(1)} % of a full save for ${(dataShare * 100).toFixed(1)} % of its data; an empty link ${(emptyNs / 1e6).toFixed(2)} ms, and beyond it ${(marginalShare * 100).toFixed(1)} % of a full save's cost beyond it (cp: the link's image takes ${((incCp / cpNs) * 100).toFixed(1)} % of the full image's time)`,
+  });
 }
 
 /** restore-cold: a new node process per round, to the restored guest's first exit. */
