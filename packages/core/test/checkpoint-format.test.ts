@@ -106,6 +106,59 @@ describe('checkpoint files', () => {
     expect(r.section('vcpu.0').data).toEqual({ rip: 0x8000n, xsave: new Uint8Array(16).fill(7) });
   });
 
+  it('the async path (writeSections, writeMemory, finishAsync) writes the same files as the sync one', async () => {
+    const { dir: syncDir, manifest: syncManifest } = write();
+    const dir = path.join(work, 'async');
+    fs.mkdirSync(dir);
+    const w = new CheckpointWriter(dir);
+    const a = new Uint8Array(4096).fill(0xaa);
+    const b = new Uint8Array(8192);
+    b[4096 + 5] = 1;
+    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    await Promise.all([
+      w.writeMemory([
+        { name: 'low', guestPhysAddr: 0, size: 4096, ...flags, views: [a] },
+        { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...flags, views: [b] },
+      ]),
+      w.writeSections([
+        { name: 'vcpu.0', version: 1, data: { rip: 0x8000n, xsave: new Uint8Array(16).fill(7) } },
+        { name: 'x86.clock', version: 1, data: { clock: 123456789n } },
+      ]),
+    ]);
+    const manifest = await w.finishAsync(HEADER);
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    expect({ ...manifest, id: '' }).toEqual({ ...syncManifest, id: '' });
+    for (const file of ['sections/0.json', 'sections/1.json', 'memory.img', 'pages.bin', 'pages.crc']) {
+      expect(fs.readFileSync(path.join(dir, file)).equals(fs.readFileSync(path.join(syncDir, file)))).toBe(true);
+    }
+    expect(CheckpointReader.open(dir).section('x86.clock')).toEqual({ version: 1, data: { clock: 123456789n } });
+  });
+
+  it('recordSections refuses a section that is not plain data before any file exists', () => {
+    const dir = path.join(work, 'refused');
+    fs.mkdirSync(dir);
+    const w = new CheckpointWriter(dir);
+    const e = thrown(() => w.recordSections([{ name: 'ok', version: 1, data: { a: 1 } }, { name: 'dev.socket', version: 1, data: { handle: new Map() } }]));
+    expect(e).toMatchObject({ code: 'not-saveable', message: expect.stringContaining("section 'dev.socket'.handle: a Map is not plain data") });
+    expect(fs.readdirSync(path.join(dir, 'sections'))).toEqual([]);
+  });
+
+  it('writeMemory: a page map file that cannot be created fails the write, once the image is written, with no descriptor left open', async () => {
+    const dir = path.join(work, 'taken');
+    fs.mkdirSync(dir);
+    const w = new CheckpointWriter(dir);
+    fs.writeFileSync(path.join(dir, 'pages.bin'), 'in the way');
+    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const ram = new Uint8Array(64 * 4096).fill(3);
+    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+    await expect(w.writeMemory([{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }])).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    expect(fs.statSync(path.join(dir, 'memory.img')).size).toBe(ram.byteLength);
+    expect(fs.readFileSync(path.join(dir, 'memory.img')).equals(Buffer.from(ram))).toBe(true); // every write ended before the promise settled
+    expect(fs.readFileSync(path.join(dir, 'pages.bin'), 'utf8')).toBe('in the way');
+  });
+
   it('detects a flipped byte in a section and names the section', () => {
     const { dir, manifest } = write();
     const file = path.join(dir, manifest.sections[1].file);

@@ -7,10 +7,10 @@ import { bitRange, forEachSetBit, planMemoryImage, IMAGE_PAGE_SIZE } from '../sr
 
 const PAGE = IMAGE_PAGE_SIZE;
 
-/** `pages` pages of zeros, with byte 0 of each page in `data` set to that page's number + 1. */
+/** `pages` pages of zeros, with the last byte of each page in `data` set to that page's number + 1. */
 function ram(pages: number, data: readonly number[]): Uint8Array {
   const bytes = new Uint8Array(pages * PAGE);
-  for (const p of data) bytes[p * PAGE + PAGE - 1] = p + 1; // the last byte: a page's tail must count
+  for (const p of data) bytes[p * PAGE + PAGE - 1] = p + 1; // a page's tail must count as data
   return bytes;
 }
 
@@ -41,6 +41,7 @@ describe('bitmap helpers', () => {
     expect(bits(aligned)).toEqual([1, 2, 15]);
     expect(Array.from(bitRange(map, 3, 8))).toEqual([0b1100_0001]); // bits 0, 6, 7
     expect(bits(bitRange(map, 4, 20))).toEqual([5, 6, 19]);
+    expect(bits(bitRange(map, 10, 14))).toEqual([0, 13]); // starts mid-byte past the first byte
   });
 });
 

@@ -21,7 +21,10 @@ export interface Mapping {
   readonly unmapped: boolean;
   /** A non-owning ArrayBuffer over [offset, offset + length); at most 4 GiB. */
   view(offset?: number, length?: number): ArrayBuffer;
-  /** The whole mapping as consecutive views of at most 4 GiB each (the same buffers on each call in a thread while it is mapped). */
+  /**
+   * The whole mapping as consecutive views of at most 4 GiB each: the same buffers on each call
+   * in a thread while it is mapped (the array is the caller's; a transfer copies these buffers).
+   */
   views(): ArrayBuffer[];
   /** Releases the mapping; idempotent. Afterwards view() throws. */
   unmap(): void;
@@ -112,8 +115,10 @@ class NativeMapping implements Mapping {
   views(): ArrayBuffer[] {
     const cached = wholeViews.get(this.id);
     if (cached !== undefined) {
-      // Unmapped by another thread meanwhile: its views must not be handed out again.
-      if (this.unmapped) wholeViews.delete(this.id);
+      // Unmapped by another thread meanwhile: its views must not be handed out again. A buffer
+      // detached since (the addon's detach) reads as empty: make new ones.
+      const intact = cached.every((b, i) => b.byteLength === Math.min(MAX_VIEW_LENGTH, this.length - i * MAX_VIEW_LENGTH));
+      if (this.unmapped || !intact) wholeViews.delete(this.id);
       else return [...cached];
     }
     const out: ArrayBuffer[] = [];
@@ -133,7 +138,12 @@ class NativeMapping implements Mapping {
 
 function wrap(id: number): Mapping {
   const info = native.mappingInfo(id);
-  if (info === undefined) throw new MappingGoneError(id);
+  if (info === undefined) {
+    // Gone (perhaps unmapped by another thread): forget this thread's views of it.
+    wholeViews.delete(id);
+    threadViews.delete(id);
+    throw new MappingGoneError(id);
+  }
   return new NativeMapping(id, info[0], info[1]);
 }
 

@@ -99,6 +99,23 @@ describe('mmap', () => {
     expect(native.unmap(other.id)).toBe(0);
     expect(() => other.views()).toThrow(MappingGoneError);
     expect(view.byteLength).toBe(4096); // not detachable from here: why unmap waits for every thread (file header)
+    expect(() => mappingById(other.id)).toThrow(MappingGoneError); // and the cache entry goes with it
+
+    // A buffer detached behind the cache's back (the addon's detach; a transfer copies these
+    // buffers instead) reads as empty: the next views() makes new ones.
+    const third = mmap(2 * 4096, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    try {
+      const [given] = third.views();
+      const copy = structuredClone(given, { transfer: [given] });
+      expect([copy.byteLength, given.byteLength]).toEqual([2 * 4096, 2 * 4096]);
+      native.detach(given);
+      expect(given.byteLength).toBe(0);
+      const [fresh] = third.views();
+      expect(fresh.byteLength).toBe(2 * 4096);
+      expect(fresh).not.toBe(given);
+    } finally {
+      third.unmap();
+    }
   });
 
   it('a view outlives garbage collection of its Mapping object (views never own the memory)', () => {

@@ -8,7 +8,7 @@
  *   1. write everything into `<target>.tmp-<pid>-<n>`, fsync every file and the directory;
  *   2. rename `<target>` → `<target>.previous`, fsync the parent;
  *   3. rename the temp directory → `<target>`, fsync the parent;
- *   4. remove `<target>.previous` (not fsynced: a removal lost in a crash is redone by step 1's recovery).
+ *   4. remove `<target>.previous`, fsync the parent.
  *
  * A crash before 2 leaves the old target untouched (and a temp directory that the next writer
  * removes); between 2 and 3 leaves only `<target>.previous`, which readers use and the next
@@ -104,7 +104,8 @@ export async function replaceDirectoryAtomically(target: string, fill: (tempDir:
   }
   fs.renameSync(temp, target);
   fsyncPath(parent);
-  // Not fsynced: should a crash forget this removal, the next writer or reader finds a
-  // `.previous` beside a complete target, and recoverInterruptedSwap removes it.
-  if (hadTarget) fs.rmSync(previous, { recursive: true, force: true });
+  if (hadTarget) {
+    fs.rmSync(previous, { recursive: true, force: true });
+    fsyncPath(parent);
+  }
 }

@@ -61,6 +61,13 @@ export type RegionToWrite = Omit<ManifestRegion, 'fileOffset'> & {
 /** A region to write, and for an incremental image its changed pages (memory-image.ts's ImagePart.changed). */
 type MemoryToWrite = RegionToWrite & { readonly changed?: Uint8Array | 'all' };
 
+/** A component's state to save as a section. */
+export interface SectionToWrite {
+  readonly name: string;
+  readonly version: number;
+  readonly data: unknown;
+}
+
 /** Writes one checkpoint into an empty directory (the atomic replacement is the caller's: atomic-dir.ts). */
 export class CheckpointWriter {
   private readonly sections: ManifestSection[] = [];
@@ -77,13 +84,21 @@ export class CheckpointWriter {
   }
 
   /**
-   * addSection for many sections, their files fsynced at once on the thread pool (beside a
-   * memory image being written). Every section is encoded before any file is created, so one
-   * that cannot be encoded (`not-saveable`, named) fails the call with nothing written.
+   * addSection for many sections, their files fsynced at once on the thread pool:
+   * recordSections, then writeFilesSynced of what it returns.
    */
-  async writeSections(sections: readonly { readonly name: string; readonly version: number; readonly data: unknown }[]): Promise<void> {
-    const files = sections.map((s) => this.recordSection(s.name, s.version, s.data));
-    await writeFilesSynced(files);
+  async writeSections(sections: readonly SectionToWrite[]): Promise<void> {
+    await writeFilesSynced(this.recordSections(sections));
+  }
+
+  /**
+   * Encode every section and enter it in the manifest's list, creating no file: a section that
+   * cannot be encoded throws (`not-saveable`, named) before anything is written. Returns the
+   * files to create (writeFilesSynced) — a save starts its image's writes in between, so that an
+   * unencodable section fails it at once, not after the image.
+   */
+  recordSections(sections: readonly SectionToWrite[]): FileToWrite[] {
+    return sections.map((s) => this.recordSection(s.name, s.version, s.data));
   }
 
   /** Encode a section and enter it in the manifest's list; returns its file and bytes. */

@@ -11,6 +11,7 @@ import * as native from '@kvmts/native';
 import { CheckpointError, KvmtsError, LifecycleError } from '../errors/errors';
 import { saveSharedState } from '../devices/shared-state-checkpoint';
 import { replaceDirectoryAtomically } from './atomic-dir';
+import { writeFilesSynced } from './synced-files';
 import { CheckpointReader, CheckpointWriter, type RegionToWrite } from './checkpoint-files';
 import type { DirtyPageTracker } from './dirty-tracker';
 import { encodeSection, toTagged } from './tagged-json';
@@ -174,8 +175,10 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
       const writer = new CheckpointWriter(temp);
       const imageBytes = regions.reduce((n, r) => n + r.size, 0);
       const progress = phaseReporter(options.onProgress, 'save-memory', imageBytes);
-      // The image's writes start first (the disk's longest job); the sections are encoded and
-      // their files fsynced meanwhile. Both settle before the temp directory can be removed.
+      // Every section is encoded first (one that cannot be is refused before any write), then
+      // the image's writes start (the disk's longest job) and the sections' files are created
+      // and fsynced meanwhile. Both settle before the temp directory can be removed.
+      const sectionFiles = writer.recordSections(sections);
       const memoryWritten =
         parentId !== undefined
           ? writer.writeMemory(
@@ -184,7 +187,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
               progress,
             )
           : writer.writeMemory(regions, null, progress);
-      await allSettledOrFirstError([writer.writeSections(sections), memoryWritten]);
+      await allSettledOrFirstError([memoryWritten, writeFilesSynced(sectionFiles)]);
       manifest = await writer.finishAsync({
         arch: parts.arch.arch,
         kvmtsVersion: kvmtsVersion(),
@@ -203,7 +206,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   return manifest!;
 }
 
-/** Wait for every promise to settle, then reject with the first failure in argument order (a section that cannot be encoded before an image write's error). */
+/** Wait for every promise to settle, then reject with the first failure in argument order. */
 async function allSettledOrFirstError(promises: readonly Promise<unknown>[]): Promise<void> {
   const settled = await Promise.allSettled(promises);
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

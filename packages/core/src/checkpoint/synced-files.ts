@@ -6,9 +6,9 @@
  * its ~55 ms in a dozen fsyncs of files of a few KiB (measured on an ext4 disk), each waiting
  * for its own journal commit. Their order does not matter — nothing reads the temporary
  * directory until it is renamed, and the rename waits for all of them — so the async form here
- * writes the bytes at once (into the page cache: microseconds) and fsyncs every file at the
- * same time on libuv's thread pool, where concurrent fsyncs share journal commits, beside the
- * memory image's writes.
+ * writes the bytes at once (into the page cache: microseconds) and queues every file's fsync to
+ * libuv's thread pool together (its threads — four by default — run them side by side, and
+ * concurrent fsyncs share journal commits), beside the memory image's writes.
  */
 import * as fs from 'node:fs';
 
