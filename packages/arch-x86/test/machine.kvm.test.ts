@@ -9,27 +9,18 @@ import * as native from '@kvmts/native';
 import { closeIdleVcpuThreads, ConfigError, createMachine, GuestError, idleVcpuThreadCount, setVcpuThreadPoolSize, DEFAULT_VCPU_POOL_SIZE, type Machine } from '@kvmts/core';
 import { assembleGuest, exitDevice, readExitDeviceState, uart8250, type GuestImage, type X86ThreadContextData } from '@kvmts/arch-x86';
 import { spinMachine } from './support/spin-machine';
+import { demoChecksumConfig } from './support/demo-machine';
 
 let tests: GuestImage;
-let demo: GuestImage;
 beforeAll(() => {
   tests = assembleGuest('long-mode-tests');
-  demo = assembleGuest('demo-checksum');
 });
 
 describeKvm('machines on real KVM', () => {
   it('boots the demo guest: UART output, power-off status 0, CRC equal to the host', async () => {
     const data = Uint8Array.from({ length: 65536 }, (_, i) => (i * 7 + 3) & 0xff);
     const out: number[] = [];
-    const m = await createMachine(
-      {
-        arch: 'x86_64',
-        memory: '32M',
-        devices: [uart8250(), exitDevice({}, 'exit')],
-        boot: { kind: 'flat', mode: 'long', cpl: 3, image: demo.bytes, entry: demo.entry, registers: { rdi: 0x100000, rsi: data.length }, data: [{ gpa: 0x100000, bytes: data }] },
-      },
-      { console: (b) => out.push(...b) },
-    );
+    const m = await createMachine(demoChecksumConfig(data), { console: (b) => out.push(...b) });
     try {
       const exit = await m.run();
       expect(exit).toEqual({ reason: 'poweroff', status: 0 });

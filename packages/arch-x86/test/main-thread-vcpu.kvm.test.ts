@@ -12,35 +12,22 @@ import { threadId } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import * as native from '@kvmts/native';
 import { ConfigError, createMachine, restoreMachine, type Machine } from '@kvmts/core';
-import { assembleGuest, exitDevice, uart8250, type GuestImage } from '@kvmts/arch-x86';
+import { assembleGuest, uart8250, type GuestImage } from '@kvmts/arch-x86';
+import { spinMachine } from './support/spin-machine';
+import { demoChecksumConfig } from './support/demo-machine';
 
 let tests: GuestImage;
-let demo: GuestImage;
 beforeAll(() => {
   tests = assembleGuest('long-mode-tests');
-  demo = assembleGuest('demo-checksum');
 });
 
-function spinOnMainThread(sliceMs?: number): Promise<Machine> {
-  return createMachine(
-    { arch: 'x86_64', memory: '16M', devices: [exitDevice()], boot: { kind: 'flat', mode: 'long', cpl: 3, image: tests.bytes, entry: tests.symbols.get('spin')! } },
-    { vcpuThread: 'main', sliceMs },
-  );
-}
+const spinOnMainThread = (sliceMs?: number): Promise<Machine> => spinMachine(1, { vcpuThread: 'main', sliceMs });
 
 describeKvm("a vCPU on the machine's thread", () => {
   it('runs the demo guest to the same output and CRC as a worker thread, on this thread', async () => {
     const data = Uint8Array.from({ length: 65536 }, (_, i) => (i * 13 + 1) & 0xff);
     const out: number[] = [];
-    const m = await createMachine(
-      {
-        arch: 'x86_64',
-        memory: '32M',
-        devices: [uart8250(), exitDevice({}, 'exit')],
-        boot: { kind: 'flat', mode: 'long', cpl: 3, image: demo.bytes, entry: demo.entry, registers: { rdi: 0x100000, rsi: data.length }, data: [{ gpa: 0x100000, bytes: data }] },
-      },
-      { console: (b) => out.push(...b), vcpuThread: 'main' },
-    );
+    const m = await createMachine(demoChecksumConfig(data), { console: (b) => out.push(...b), vcpuThread: 'main' });
     try {
       expect(m.vcpus[0].onMainThread).toBe(true);
       expect(m.vcpus[0].threadId).toBe(threadId);

@@ -38,6 +38,7 @@ import {
   type ManifestSection,
 } from './manifest';
 import { nodeCrypto } from '../util/lazy-builtins';
+import { settleAll } from '../util/settle-all';
 
 /** node:crypto, loaded on first use (a checkpoint: ../util/lazy-builtins.ts). */
 const crypto = nodeCrypto;
@@ -191,9 +192,7 @@ export class CheckpointWriter {
     // The manifest's entry exists once writeFilesSynced has created it (synchronously), so the
     // directory fsyncs can run beside the manifest's own and share its journal commit.
     const written = writeFilesSynced([{ file: path.join(this.dir, MANIFEST_FILE), bytes: serializeManifest(manifest) }]);
-    const [file, dirs] = await Promise.allSettled([written, fsyncPaths([path.join(this.dir, SECTIONS_DIR), this.dir])]);
-    if (file.status === 'rejected') throw file.reason;
-    if (dirs.status === 'rejected') throw dirs.reason;
+    await settleAll([written, fsyncPaths([path.join(this.dir, SECTIONS_DIR), this.dir])]);
     return manifest;
   }
 

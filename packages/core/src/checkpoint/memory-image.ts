@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { CheckpointError } from '../errors/errors';
 import { nodeZlib } from '../util/lazy-builtins';
+import { settleAll } from '../util/settle-all';
 import { IMAGE_PAGE_SIZE, isPageSet, planMemoryImage, type ImagePlan, type ImageRun, type ImagePart } from './image-plan';
 
 export { IMAGE_PAGE_SIZE, pageMapBytes, isPageSet, type ImagePart } from './image-plan';
@@ -132,9 +133,7 @@ export async function writeMemoryImage(file: string, parts: readonly ImagePart[]
     }
     if (writeFailed) await synced;
     const result = imageResult(plan, chunks);
-    const [written, alongside] = await Promise.allSettled([synced, (async () => whenSummed?.(result))()]);
-    if (written.status === 'rejected') throw written.reason;
-    if (alongside.status === 'rejected') throw alongside.reason;
+    await settleAll([synced, (async () => whenSummed?.(result))()]);
     progress?.(totalBytes);
     return result;
   } finally {

@@ -38,6 +38,7 @@ import { applyIncrement } from './incremental-image';
 import { phaseReporter, type CheckpointProgressCallback } from './progress';
 import * as native from '@kvmts/native';
 import { copyPlainData } from '../cpu/thread-context';
+import { settleAll } from '../util/settle-all';
 import {
   DEVICE_SECTION_VERSION,
   checkpointComponents,
@@ -331,8 +332,7 @@ export class MachineRestore implements MachineRestoreHooks {
       const key = contextKey(parts.arch.arch, s.version, this.sectionEntry(name).sha256);
       return naming(this.where(name), () => restoreVcpuThread(v, state, key));
     });
-    const failed = (await Promise.allSettled(restored)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await settleAll(restored);
     restoreM5opStats(parts.m5ops, copyPlainData(this.section(M5OP_STATS_SECTION).data), this.where(M5OP_STATS_SECTION));
     const main = mainThreadDevices(parts);
     restoreLocalDeviceStates(main, localOf('main', copyPlainData));

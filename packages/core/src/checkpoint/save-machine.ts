@@ -12,6 +12,7 @@ import { CheckpointError, KvmtsError, LifecycleError } from '../errors/errors';
 import { saveSharedState } from '../devices/shared-state-checkpoint';
 import { replaceDirectoryAtomically } from './atomic-dir';
 import { writeFilesSynced } from './synced-files';
+import { settleAll } from '../util/settle-all';
 import { CheckpointReader, CheckpointWriter, type RegionToWrite } from './checkpoint-files';
 import type { DirtyPageTracker } from './dirty-tracker';
 import { encodeSection, toTagged } from './tagged-json';
@@ -187,7 +188,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
               progress,
             )
           : writer.writeMemory(regions, null, progress);
-      await allSettledOrFirstError([memoryWritten, writeFilesSynced(sectionFiles)]);
+      await settleAll([memoryWritten, writeFilesSynced(sectionFiles)]);
       manifest = await writer.finishAsync({
         arch: parts.arch.arch,
         kvmtsVersion: kvmtsVersion(),
@@ -204,11 +205,4 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   }
   if (tracking?.tracker.active) tracking.lastCheckpointId = manifest!.id;
   return manifest!;
-}
-
-/** Wait for every promise to settle, then reject with the first failure in argument order. */
-async function allSettledOrFirstError(promises: readonly Promise<unknown>[]): Promise<void> {
-  const settled = await Promise.allSettled(promises);
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
 }

@@ -11,6 +11,7 @@
  * concurrent fsyncs share journal commits), beside the memory image's writes.
  */
 import * as fs from 'node:fs';
+import { settleAll } from '../util/settle-all';
 
 /** A file to create: its path and its whole content. */
 export interface FileToWrite {
@@ -54,17 +55,16 @@ export async function writeFilesSynced(files: readonly FileToWrite[]): Promise<v
     }
     syncs.push(fsyncAndClose(fd));
   }
-  const settled = await Promise.allSettled(syncs);
-  if (failure) throw failure.error;
-  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (rejected) throw rejected.reason;
+  if (failure) {
+    await Promise.allSettled(syncs);
+    throw failure.error;
+  }
+  await settleAll(syncs);
 }
 
 /** fsync each path (files or directories) at once on the thread pool; settles when all have ended, rejecting with the first failure. */
 export async function fsyncPaths(paths: readonly string[]): Promise<void> {
-  const settled = await Promise.allSettled(paths.map(async (p) => fsyncAndClose(await openForSync(p))));
-  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (rejected) throw rejected.reason;
+  await settleAll(paths.map(async (p) => fsyncAndClose(await openForSync(p))));
 }
 
 function openForSync(p: string): Promise<number> {

@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs';
 import { ConfigError } from '../errors/errors';
+import { settleAll } from '../util/settle-all';
 
 /** Why a file could not be read, for callers that map it onto their own error (checkpoints). */
 export type FileReadProblem = 'missing' | 'not-regular' | 'too-large' | 'empty' | 'io';
@@ -113,12 +114,13 @@ export async function readOpenFileIntoAsync(fd: number, file: string, into: Uint
   };
   const pieces: Promise<void>[] = [];
   for (let start = 0; start < into.length; start += ASYNC_PIECE_BYTES) pieces.push(piece(start, Math.min(start + ASYNC_PIECE_BYTES, into.length)));
-  const failed = (await Promise.allSettled(pieces)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed === undefined) return;
-  const e: unknown = failed.reason;
-  if (e instanceof FileReadFailure) throw e;
-  const code = (e as NodeJS.ErrnoException).code;
-  throw new FileReadFailure('io', file, `cannot read ${file}: ${code ?? String(e)}`, { cause: e });
+  try {
+    await settleAll(pieces);
+  } catch (e) {
+    if (e instanceof FileReadFailure) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FileReadFailure('io', file, `cannot read ${file}: ${code ?? String(e)}`, { cause: e });
+  }
 }
 
 /** Read `file` under the rules above; throws FileReadFailure. */

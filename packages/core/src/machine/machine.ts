@@ -38,6 +38,7 @@ import { machineSwitchHooks, runSwitchHooks, type MachineSwitchHook } from '../c
 import { SwitchHandOff } from './switch-hand-off';
 import { ConsoleOrder, createConsoleSequence, takeConsoleSequence } from './console-order';
 import { ThreadedIrqLines } from './machine-irq-lines';
+import { settleAll } from '../util/settle-all';
 
 /** How a machine run ended: a vCPU's stop (power-off, halt, …), an m5op that ends it, or the first error. */
 export type MachineExit = CpuStop | M5opRunEnd | { readonly reason: 'error'; readonly error: KvmtsError };
@@ -242,9 +243,7 @@ export class Machine<Boot = unknown> {
       machine = new Machine(config, container, kvm, vm, arch, memory, vcpus, devices, () => prepared.close(), new ThreadedIrqLines(irqLines, () => vcpus), consoleOrder);
       const built = machine;
       // Both end before either's failure is thrown: the catch below unmaps the RAM they use.
-      const settled = await Promise.allSettled([bootFilesRead, Promise.resolve().then(() => options.whileBootFilesLoad?.(built))]);
-      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
+      await settleAll([bootFilesRead, Promise.resolve().then(() => options.whileBootFilesLoad?.(built))]);
       // Asked now rather than at the first switch: a plugin's hook then has the machine's lines however its state is moved (dev-gic's mux, by hand too).
       machine.switchHooks();
       await options.restore?.afterVcpuThreads({ ...parts, vcpus, m5ops: machine.m5ops });
