@@ -22,11 +22,20 @@ export interface CheckpointProgress {
 export type CheckpointProgressCallback = (progress: CheckpointProgress) => void;
 
 /**
- * A reporter for one phase: `(done) => void`, with 0 reported at once. A callback that throws
- * is the caller's bug, not the checkpoint's: its error propagates and aborts the operation.
+ * A reporter for one phase: `(done) => void`, with 0 reported at once. Only reports that advance
+ * reach the callback, so the phase ends with exactly one report at its total however often the
+ * work reports it (a verified restore reported its total once per remaining 4 MiB of guest: the
+ * CLI printed "checking memory: 100%" 17 times). A callback that throws is the caller's bug, not
+ * the checkpoint's: its error propagates and aborts the operation.
  */
 export function phaseReporter(callback: CheckpointProgressCallback | undefined, phase: CheckpointPhase, bytesTotal: number): ((bytesDone: number) => void) | undefined {
   if (!callback) return undefined;
   callback({ phase, bytesDone: 0, bytesTotal });
-  return (bytesDone) => callback({ phase, bytesDone: Math.min(bytesDone, bytesTotal), bytesTotal });
+  let reported = 0;
+  return (done) => {
+    const bytesDone = Math.min(done, bytesTotal);
+    if (bytesDone <= reported) return;
+    reported = bytesDone;
+    callback({ phase, bytesDone, bytesTotal });
+  };
 }
