@@ -92,7 +92,20 @@ describeKvm('ioeventfds in checkpoints (x86)', () => {
     const file = path.join(dir, 'manifest.json');
     const manifest = parseManifest(fs.readFileSync(file, 'utf8'), dir);
     const { checksum: _checksum, ...rest } = manifest as typeof manifest & { checksum?: string };
-    fs.writeFileSync(file, serializeManifest({ ...rest, sections: manifest.sections.filter((s) => s.name !== 'vm.ioeventfds') }));
+    // The section's line goes from the sections file too, the others' offsets follow.
+    const sectionsFile = path.join(dir, 'sections.jsonl');
+    const lines = fs.readFileSync(sectionsFile);
+    const kept: (typeof manifest.sections)[number][] = [];
+    const keptLines: Buffer[] = [];
+    let offset = 0;
+    for (const s of manifest.sections.filter((s) => s.name !== 'vm.ioeventfds')) {
+      keptLines.push(lines.subarray(s.offset, s.offset + s.bytes + 1));
+      kept.push({ ...s, offset });
+      offset += s.bytes + 1;
+    }
+    expect(kept.length).toBe(manifest.sections.length - 1);
+    fs.writeFileSync(sectionsFile, Buffer.concat(keptLines));
+    fs.writeFileSync(file, serializeManifest({ ...rest, sections: kept }));
     const refused = await restoreMachine(dir, quiet).then(
       (r) => (keep(r), undefined),
       (e: unknown) => e,

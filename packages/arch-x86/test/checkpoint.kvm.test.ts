@@ -194,8 +194,8 @@ describeKvm('machine checkpoints (x86)', () => {
     const manifest = CheckpointReader.open(dir).manifest;
 
     const section = copy('section');
-    const vcpuFile = manifest.sections.find((s) => s.name === 'vcpu.0')!.file;
-    flipByte(path.join(section, vcpuFile), 40);
+    const vcpuSection = manifest.sections.find((s) => s.name === 'vcpu.0')!;
+    flipByte(path.join(section, 'sections.jsonl'), vcpuSection.offset + 40);
     const e1 = await restoreError(section);
     expect(e1.code).toBe('corrupt');
     expect(e1.message).toContain("section 'vcpu.0'");

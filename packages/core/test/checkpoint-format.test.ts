@@ -94,11 +94,12 @@ describe('checkpoint files', () => {
     const { dir, manifest } = write();
     expect(manifest.formatVersion).toBe(CHECKPOINT_FORMAT_VERSION);
     expect(manifest.sections).toEqual([
-      { name: 'vcpu.0', file: 'sections/0.json', version: 1, bytes: 74, sha256: sha256(VCPU_JSON) },
-      { name: 'x86.clock', file: 'sections/1.json', version: 1, bytes: 33, sha256: sha256(CLOCK_JSON) },
+      { name: 'vcpu.0', version: 1, offset: 0, bytes: 74, sha256: sha256(VCPU_JSON) },
+      { name: 'x86.clock', version: 1, offset: 75, bytes: 33, sha256: sha256(CLOCK_JSON) },
     ]);
-    expect(fs.readFileSync(path.join(dir, 'sections/0.json'), 'utf8')).toBe(VCPU_JSON);
-    expect(fs.readFileSync(path.join(dir, 'sections/1.json'), 'utf8')).toBe(CLOCK_JSON);
+    // One section per line, in the order saved.
+    expect(fs.readFileSync(path.join(dir, 'sections.jsonl'), 'utf8')).toBe(`${VCPU_JSON}\n${CLOCK_JSON}\n`);
+    expect(fs.readdirSync(dir).sort()).toEqual(['manifest.json', 'memory.img', 'pages.bin', 'pages.crc', 'sections.jsonl']);
     expect(manifest.memory).toMatchObject({ bytes: 12288, dataPages: 2, parent: null, regions: [{ name: 'low', fileOffset: 0 }, { name: 'high', fileOffset: 4096 }] });
     const r = CheckpointReader.open(dir);
     expect(r.manifest).toEqual(manifest);
@@ -106,7 +107,7 @@ describe('checkpoint files', () => {
     expect(r.section('vcpu.0').data).toEqual({ rip: 0x8000n, xsave: new Uint8Array(16).fill(7) });
   });
 
-  it('the async path (writeSections, writeMemory, finishAsync) writes the same files as the sync one', async () => {
+  it('write (sections, image and manifest, one round of fsyncs) writes the same files as the sync path', async () => {
     const { dir: syncDir, manifest: syncManifest } = write();
     const dir = path.join(work, 'async');
     fs.mkdirSync(dir);
@@ -116,23 +117,53 @@ describe('checkpoint files', () => {
     b[4096 + 5] = 1;
     const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
     const fdsBefore = fs.readdirSync('/proc/self/fd').length;
-    await Promise.all([
-      w.writeMemory([
-        { name: 'low', guestPhysAddr: 0, size: 4096, ...flags, views: [a] },
-        { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...flags, views: [b] },
-      ]),
-      w.writeSections([
+    const manifest = await w.write(
+      [
         { name: 'vcpu.0', version: 1, data: { rip: 0x8000n, xsave: new Uint8Array(16).fill(7) } },
         { name: 'x86.clock', version: 1, data: { clock: 123456789n } },
-      ]),
-    ]);
-    const manifest = await w.finishAsync(HEADER);
+      ],
+      [
+        { name: 'low', guestPhysAddr: 0, size: 4096, ...flags, views: [a] },
+        { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...flags, views: [b] },
+      ],
+      null,
+      HEADER,
+    );
     expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
     expect({ ...manifest, id: '' }).toEqual({ ...syncManifest, id: '' });
-    for (const file of ['sections/0.json', 'sections/1.json', 'memory.img', 'pages.bin', 'pages.crc']) {
+    expect(fs.readdirSync(dir).sort()).toEqual(['manifest.json', 'memory.img', 'pages.bin', 'pages.crc', 'sections.jsonl']);
+    for (const file of ['sections.jsonl', 'memory.img', 'pages.bin', 'pages.crc']) {
       expect(fs.readFileSync(path.join(dir, file)).equals(fs.readFileSync(path.join(syncDir, file)))).toBe(true);
     }
+    expect(CheckpointReader.open(dir).manifest).toEqual(manifest);
     expect(CheckpointReader.open(dir).section('x86.clock')).toEqual({ version: 1, data: { clock: 123456789n } });
+  });
+
+  it('write: a file in the way (here the manifest) fails it before any write, with no descriptor left open', async () => {
+    const dir = path.join(work, 'manifest-taken');
+    fs.mkdirSync(dir);
+    const w = new CheckpointWriter(dir);
+    fs.writeFileSync(path.join(dir, 'manifest.json'), 'in the way');
+    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const ram = new Uint8Array(64 * 4096).fill(5);
+    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+    await expect(w.write([{ name: 'a', version: 1, data: { a: 1 } }], [{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }], null, HEADER)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    // Every file is created before anything is written: the image was never started.
+    expect(fs.existsSync(path.join(dir, 'memory.img'))).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).toBe('in the way');
+  });
+
+  it('write refuses an unencodable section before any file exists', async () => {
+    const dir = path.join(work, 'refused-write');
+    fs.mkdirSync(dir);
+    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+    const ram = new Uint8Array(4096).fill(1);
+    await expect(new CheckpointWriter(dir).write([{ name: 'dev.socket', version: 1, data: { handle: new Set() } }], [{ name: 'ram', guestPhysAddr: 0, size: 4096, ...flags, views: [ram] }], null, HEADER)).rejects.toMatchObject({
+      code: 'not-saveable',
+      message: expect.stringContaining("section 'dev.socket'.handle"),
+    });
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('recordSections refuses a section that is not plain data before any file exists', () => {
@@ -141,7 +172,7 @@ describe('checkpoint files', () => {
     const w = new CheckpointWriter(dir);
     const e = thrown(() => w.recordSections([{ name: 'ok', version: 1, data: { a: 1 } }, { name: 'dev.socket', version: 1, data: { handle: new Map() } }]));
     expect(e).toMatchObject({ code: 'not-saveable', message: expect.stringContaining("section 'dev.socket'.handle: a Map is not plain data") });
-    expect(fs.readdirSync(path.join(dir, 'sections'))).toEqual([]);
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   it('writeMemory: a page map file that cannot be created fails the write, once the image is written, with no descriptor left open', async () => {
@@ -159,17 +190,36 @@ describe('checkpoint files', () => {
     expect(fs.readFileSync(path.join(dir, 'pages.bin'), 'utf8')).toBe('in the way');
   });
 
-  it('detects a flipped byte in a section and names the section', () => {
+  it('detects a flipped byte in a section and names the section, the others still read', () => {
     const { dir, manifest } = write();
-    const file = path.join(dir, manifest.sections[1].file);
+    const file = path.join(dir, 'sections.jsonl');
     const bytes = fs.readFileSync(file);
-    bytes[20] ^= 0x04;
+    bytes[manifest.sections[1].offset + 20] ^= 0x04;
     fs.writeFileSync(file, bytes);
     const r = CheckpointReader.open(dir);
     expect(r.section('vcpu.0').version).toBe(1);
     const e = thrown(() => r.section('x86.clock'));
     expect(e.code).toBe('corrupt');
-    expect(e.message).toContain("section 'x86.clock' (sections/1.json): checksum mismatch");
+    expect(e.message).toContain("section 'x86.clock' (sections.jsonl bytes 75–108): checksum mismatch");
+  });
+
+  it('a sections file cut short names the section it ends in', () => {
+    const { dir } = write();
+    fs.truncateSync(path.join(dir, 'sections.jsonl'), 90);
+    const r = CheckpointReader.open(dir);
+    expect(r.section('vcpu.0').version).toBe(1);
+    expect(thrown(() => r.section('x86.clock'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("section 'x86.clock' (sections.jsonl bytes 75–108): sections.jsonl ends after 90 bytes, inside this section or its newline") });
+  });
+
+  it('a damaged newline between sections is caught (no checksum covers it)', () => {
+    const { dir, manifest } = write();
+    const file = path.join(dir, 'sections.jsonl');
+    const bytes = fs.readFileSync(file);
+    bytes[manifest.sections[0].bytes] = 0x20;
+    fs.writeFileSync(file, bytes);
+    expect(thrown(() => CheckpointReader.open(dir).section('vcpu.0'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("section 'vcpu.0' (sections.jsonl bytes 0–74): is not followed by a newline") });
+    fs.truncateSync(file, bytes.byteLength - 1); // the last newline gone
+    expect(thrown(() => CheckpointReader.open(dir).section('x86.clock'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('inside this section or its newline') });
   });
 
   it('detects a flipped byte in the manifest (its own checksum), a truncated image, missing files', () => {
@@ -190,7 +240,7 @@ describe('checkpoint files', () => {
 
   it('files read through the bounded reader: a FIFO or directory is `corrupt`, an fs failure `io` with the cause, never a raw fs error or a hang', () => {
     const { dir, manifest } = write();
-    const section = path.join(dir, manifest.sections[0].file);
+    const section = path.join(dir, 'sections.jsonl');
     fs.rmSync(section);
     execFileSync('mkfifo', [section]); // no writer: a blocking read would never return
     const r = CheckpointReader.open(dir);
@@ -200,8 +250,9 @@ describe('checkpoint files', () => {
     expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('is not a regular file (a directory)') });
     // A larger file than the manifest's size is not read whole to find out.
     fs.rmSync(section, { recursive: true });
-    fs.writeFileSync(section, new Uint8Array(manifest.sections[0].bytes + 1));
-    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining(`the limit is ${manifest.sections[0].bytes}`) });
+    const sectionsBytes = manifest.sections[1].offset + manifest.sections[1].bytes + 1;
+    fs.writeFileSync(section, new Uint8Array(sectionsBytes + 1));
+    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining(`the limit is ${sectionsBytes}`) });
     // A symlink loop: open fails with ELOOP, a filesystem failure.
     fs.rmSync(section);
     fs.symlinkSync(section, section);
@@ -210,11 +261,11 @@ describe('checkpoint files', () => {
     expect((e.cause as Error).message).toMatch(/ELOOP/);
   });
 
-  it('a missing section file is `missing`; a section nobody saved is `missing` naming it', () => {
-    const { dir, manifest } = write();
-    fs.rmSync(path.join(dir, manifest.sections[0].file));
+  it('a missing sections file is `missing`; a section nobody saved is `missing` naming it', () => {
+    const { dir } = write();
+    fs.rmSync(path.join(dir, 'sections.jsonl'));
     const r = CheckpointReader.open(dir);
-    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'missing', message: expect.stringContaining("section 'vcpu.0'") });
+    expect(thrown(() => r.section('vcpu.0'))).toMatchObject({ code: 'missing', message: expect.stringContaining('sections.jsonl') });
     expect(thrown(() => r.section('device.com1'))).toMatchObject({ code: 'missing', message: expect.stringContaining("section 'device.com1'") });
   });
 });
@@ -222,7 +273,7 @@ describe('checkpoint files', () => {
 describe('manifest validation', () => {
   const base = (): Record<string, unknown> => ({
     magic: 'kvmts-checkpoint',
-    formatVersion: 2,
+    formatVersion: 3,
     id: '0123456789abcdef0123456789abcdef',
     ...HEADER,
     memory: { file: 'memory.img', bytes: 4096, pageSize: 4096, pages: 0, dataPages: 0, pageMap: 'pages.bin', pageMapSha256: 'a'.repeat(64), checksums: 'pages.crc', checksumsSha256: 'b'.repeat(64), parent: null, regions: [{ name: 'ram', guestPhysAddr: 0, size: 4096, kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false, fileOffset: 0 }] },
@@ -238,20 +289,26 @@ describe('manifest validation', () => {
 
   it('checks the magic first, then the format version, naming the version that wrote it', () => {
     expect(thrown(() => parseManifest('{"magic":"other"}', 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("not a kvmts checkpoint manifest") });
-    const e = thrown(() => parseManifest(text({ ...base(), formatVersion: 3, kvmtsVersion: '9.0.0' }), 'ck'));
+    const e = thrown(() => parseManifest(text({ ...base(), formatVersion: 4, kvmtsVersion: '9.0.0' }), 'ck'));
     expect(e.code).toBe('format-version');
-    expect(e.message).toBe("ck: checkpoint format version 3 (written by kvmts 9.0.0) is not the version this kvmts reads (2): restore it with a kvmts of that format version");
+    expect(e.message).toBe("ck: checkpoint format version 4 (written by kvmts 9.0.0) is not the version this kvmts reads (3): restore it with a kvmts of that format version");
+    // Format 2 (one file per section) is refused the same way.
+    const v2 = thrown(() => parseManifest(text({ ...base(), formatVersion: 2, kvmtsVersion: '0.1.0', sections: [{ name: 'a', file: 'sections/0.json', version: 1, bytes: 1, sha256: 'a'.repeat(64) }] }), 'ck'));
+    expect(v2).toMatchObject({ code: 'format-version', message: expect.stringContaining('checkpoint format version 2 (written by kvmts 0.1.0) is not the version this kvmts reads (3)') });
     // Format 1 (a SHA-256 over the whole logical image, no page checksums) is refused the same way, before its other fields are read.
     const { pages: _p, pageMap: _m, pageMapSha256: _ms, checksums: _c, checksumsSha256: _cs, ...v1Memory } = base().memory as Record<string, unknown>;
     const v1 = thrown(() => parseManifest(text({ ...base(), formatVersion: 1, kvmtsVersion: '0.1.0', memory: { ...v1Memory, sha256: 'a'.repeat(64) } }), 'ck'));
-    expect(v1).toMatchObject({ code: 'format-version', message: 'ck: checkpoint format version 1 (written by kvmts 0.1.0) is not the version this kvmts reads (2): restore it with a kvmts of that format version' });
+    expect(v1).toMatchObject({ code: 'format-version', message: 'ck: checkpoint format version 1 (written by kvmts 0.1.0) is not the version this kvmts reads (3): restore it with a kvmts of that format version' });
   });
 
   it('names a malformed field (with a valid checksum: written by a buggy writer)', () => {
     const m = base();
     (m.memory as { regions: { fileOffset: number }[] }).regions[0].fileOffset = 4096;
     expect(thrown(() => parseManifest(text(m), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("'fileOffset' is 4096, expected 0 (regions follow each other)") });
-    expect(thrown(() => parseManifest(text({ ...base(), sections: [{ name: 'a', file: '../etc/passwd', version: 1, bytes: 1, sha256: 'a'.repeat(64) }] }), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("'file'") });
+    const section = (name: string, offset: number, bytes: number) => ({ name, version: 1, offset, bytes, sha256: 'a'.repeat(64) });
+    expect(parseManifest(text({ ...base(), sections: [section('a', 0, 5), section('b', 6, 1)] }), 'ck').sections).toHaveLength(2);
+    expect(thrown(() => parseManifest(text({ ...base(), sections: [section('a', 0, 5), section('b', 5, 1)] }), 'ck'))).toMatchObject({ code: 'corrupt', message: "ck sections[1]: manifest field 'offset' is 5, expected 6 (sections follow each other, a newline after each)" });
+    expect(thrown(() => parseManifest(text({ ...base(), sections: [section('a', 1, 5)] }), 'ck'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("'offset' is 1, expected 0") });
     const noSums = base();
     delete (noSums.memory as Record<string, unknown>).checksumsSha256;
     expect(thrown(() => parseManifest(text(noSums), 'ck'))).toMatchObject({ code: 'corrupt', message: "ck memory: manifest field 'checksumsSha256' is missing, expected a SHA-256" });

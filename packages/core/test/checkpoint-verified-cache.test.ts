@@ -77,26 +77,27 @@ describe('checked checkpoints, reused while every file is unchanged', () => {
   it('a section rewritten in place with the same size (only its ctime and content change): read again, the damage named', async () => {
     const dir = settled('rewrite');
     const first = restoreReads(dir);
-    const file = path.join(dir, first.manifest.sections[1].file);
+    const file = path.join(dir, 'sections.jsonl');
     const bytes = fs.readFileSync(file);
-    const at = bytes.indexOf('1');
+    const size = bytes.byteLength;
+    const at = bytes.indexOf('1', first.manifest.sections[1].offset);
     bytes[at] = '9'.charCodeAt(0); // same length, one digit different
     fs.writeFileSync(file, bytes);
-    expect(fs.statSync(file).size).toBe(first.manifest.sections[1].bytes);
+    expect(fs.statSync(file).size).toBe(size);
     const reader = CheckpointReader.open(dir);
     expect(reader.manifest).not.toBe(first.manifest); // the manifest read and checked again too
     expect(reader.manifest).toEqual(first.manifest);
-    expect(thrown(() => reader.section('x86.clock'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("section 'x86.clock' (sections/1.json): checksum mismatch") });
+    expect(thrown(() => reader.section('x86.clock'))).toMatchObject({ code: 'corrupt', message: expect.stringContaining("section 'x86.clock' (sections.jsonl bytes 75–121): checksum mismatch") });
     // Put back: the bytes check again (the file is racy now, so it is read every time).
     bytes[at] = '1'.charCodeAt(0);
     fs.writeFileSync(file, bytes);
     expect(restoreReads(dir).clock).toEqual({ clock: 123456789n, list: [1, 2] });
   });
 
-  it('a section replaced by another file with the same bytes: read again (a new inode), still good', () => {
+  it('the sections replaced by another file with the same bytes: read again (a new inode), still good', () => {
     const dir = settled('replace');
     const first = restoreReads(dir);
-    const file = path.join(dir, first.manifest.sections[0].file);
+    const file = path.join(dir, 'sections.jsonl');
     fs.copyFileSync(file, `${file}.new`);
     fs.renameSync(`${file}.new`, file);
     const again = restoreReads(dir);
@@ -105,13 +106,13 @@ describe('checked checkpoints, reused while every file is unchanged', () => {
     expect(again.vcpu).toEqual(first.vcpu);
   });
 
-  it('a section removed: missing, naming it', () => {
+  it('the sections file removed: missing, naming it, though every section was read and kept before', () => {
     const dir = settled('remove');
-    const first = restoreReads(dir);
-    fs.rmSync(path.join(dir, first.manifest.sections[0].file));
+    restoreReads(dir);
+    fs.rmSync(path.join(dir, 'sections.jsonl'));
     const reader = CheckpointReader.open(dir);
-    expect(thrown(() => reader.section('vcpu.0'))).toMatchObject({ code: 'missing', message: expect.stringContaining("section 'vcpu.0'") });
-    expect(reader.section('x86.clock').data).toEqual({ clock: 123456789n, list: [1, 2] });
+    expect(thrown(() => reader.section('vcpu.0'))).toMatchObject({ code: 'missing', path: `${dir}/sections.jsonl` });
+    expect(thrown(() => reader.section('x86.clock'))).toMatchObject({ code: 'missing', path: `${dir}/sections.jsonl` });
   });
 
   it('the memory image truncated, then removed: corrupt, then missing, naming the image', () => {

@@ -15,7 +15,7 @@ const { CheckpointReader, CheckpointWriter, verifyMemoryImage } = require('@kvmt
 const { invariant } = require('../lib/invariant');
 
 const PAGE = 4096;
-const FILES = ['manifest.json', 'sections/0.json', 'sections/1.json', 'memory.img', 'pages.bin', 'pages.crc'];
+const FILES = ['manifest.json', 'sections.jsonl', 'memory.img', 'pages.bin', 'pages.crc'];
 const DAMAGE = ['flip', 'flip', 'flip', 'truncate', 'append', 'empty', 'delete', 'directory', 'fifo'];
 const HEADER = {
   arch: 'fuzz-arch',

@@ -8,12 +8,13 @@
  *   1. write everything into `<target>.tmp-<pid>-<n>`, fsync every file and the directory;
  *   2. rename `<target>` → `<target>.previous`, fsync the parent;
  *   3. rename the temp directory → `<target>`, fsync the parent;
- *   4. remove `<target>.previous`, fsync the parent.
+ *   4. remove `<target>.previous`.
  *
  * A crash before 2 leaves the old target untouched (and a temp directory that the next writer
  * removes); between 2 and 3 leaves only `<target>.previous`, which readers use and the next
  * writer moves back (`checkpointLocation`, `recoverInterruptedSwap`); after 3 the new target is
- * complete. One writer per target at a time.
+ * complete. Step 4 needs no fsync: should the removal not reach the disk, a `.previous` beside a
+ * complete target is what the next writer removes anyway. One writer per target at a time.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -80,8 +81,10 @@ let tempCounter = 0;
 
 /**
  * Build a directory with `fill(tempDir)` and put it at `target` atomically (see the file
- * header). `fill` must fsync what it writes (CheckpointFiles does); this fsyncs the directory.
- * On failure the temp directory is removed and the previous `target` stays.
+ * header). `fill` must leave what it writes durable — every file and directory it writes,
+ * `tempDir` itself included, fsynced (CheckpointWriter does: it fsyncs them beside its files',
+ * where one more fsync here would wait for one more journal commit). On failure the temp
+ * directory is removed and the previous `target` stays.
  */
 export async function replaceDirectoryAtomically(target: string, fill: (tempDir: string) => Promise<void>): Promise<void> {
   const parent = path.dirname(path.resolve(target));
@@ -91,7 +94,6 @@ export async function replaceDirectoryAtomically(target: string, fill: (tempDir:
   fs.mkdirSync(temp);
   try {
     await fill(temp);
-    fsyncPath(temp);
   } catch (e) {
     fs.rmSync(temp, { recursive: true, force: true });
     throw e;
@@ -104,8 +106,5 @@ export async function replaceDirectoryAtomically(target: string, fill: (tempDir:
   }
   fs.renameSync(temp, target);
   fsyncPath(parent);
-  if (hadTarget) {
-    fs.rmSync(previous, { recursive: true, force: true });
-    fsyncPath(parent);
-  }
+  if (hadTarget) fs.rmSync(previous, { recursive: true, force: true });
 }

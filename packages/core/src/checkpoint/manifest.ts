@@ -12,19 +12,27 @@ const sha256 = createSha256;
 
 export const CHECKPOINT_MAGIC = 'kvmts-checkpoint';
 /** Bump when the layout of the directory or of the manifest changes incompatibly. */
-export const CHECKPOINT_FORMAT_VERSION = 2;
+export const CHECKPOINT_FORMAT_VERSION = 3;
 export const MANIFEST_FILE = 'manifest.json';
 export const MEMORY_IMAGE_FILE = 'memory.img';
 /** The image's page map: one bit per image page, set for the pages this checkpoint stores. */
 export const PAGE_MAP_FILE = 'pages.bin';
 /** CRC-32 of each stored page, in page order, 4 bytes little-endian each (memory-image.ts). */
 export const PAGE_CHECKSUMS_FILE = 'pages.crc';
+/**
+ * Every section, one after the other, each followed by a newline: JSON Lines, one component's
+ * state per line, readable with any tool. One file rather than one per section (format 2): each
+ * file a save creates costs it a journal commit's worth of work (checkpoint-files.ts).
+ */
+export const SECTIONS_FILE = 'sections.jsonl';
 
-/** One section: a component's state in its own file. */
+/** One section: a component's state, a line of SECTIONS_FILE. */
 export interface ManifestSection {
   readonly name: string;
-  readonly file: string;
   readonly version: number;
+  /** Where its bytes start in SECTIONS_FILE: the end of the one before it and its newline. */
+  readonly offset: number;
+  /** Its length, the newline after it not counted. */
   readonly bytes: number;
   readonly sha256: string;
 }
@@ -186,16 +194,23 @@ export function parseManifest(text: string, where: string): CheckpointManifest {
   if (offset !== bytes) throw new CheckpointError(mw, `regions cover ${offset} bytes, the image has ${bytes}`, { code: 'corrupt' });
   const sections = field<unknown[]>(raw, 'sections', Array.isArray, 'an array', where);
   const names = new Set<string>();
+  let sectionOffset = 0;
   sections.forEach((s, i) => {
     const sw = `${where} sections[${i}]`;
     if (!isRecord(s)) throw new CheckpointError(sw, 'is not an object', { code: 'corrupt' });
     const name = field<string>(s, 'name', isString, 'a name', sw);
     if (names.has(name)) throw new CheckpointError(sw, `section '${name}' appears twice`, { code: 'corrupt' });
     names.add(name);
-    field(s, 'file', (v) => typeof v === 'string' && /^sections\/[0-9]+\.json$/.test(v), "'sections/<n>.json'", sw);
     field(s, 'version', isCount, 'a version', sw);
-    field(s, 'bytes', isCount, 'a byte count', sw);
+    field(s, 'offset', (v) => v === sectionOffset, `${sectionOffset} (sections follow each other, a newline after each)`, sw);
+    sectionOffset += field<number>(s, 'bytes', isCount, 'a byte count', sw) + 1;
     field(s, 'sha256', isHash, 'a SHA-256', sw);
   });
   return manifest;
+}
+
+/** SECTIONS_FILE's length for `sections`: each one's bytes and its newline. */
+export function sectionsFileBytes(sections: readonly ManifestSection[]): number {
+  const last = sections.at(-1);
+  return last === undefined ? 0 : last.offset + last.bytes + 1;
 }

@@ -11,8 +11,6 @@ import * as native from '@kvmts/native';
 import { CheckpointError, KvmtsError, LifecycleError } from '../errors/errors';
 import { saveSharedState } from '../devices/shared-state-checkpoint';
 import { replaceDirectoryAtomically } from './atomic-dir';
-import { writeFilesSynced } from './synced-files';
-import { settleAll } from '../util/settle-all';
 import { CheckpointReader, CheckpointWriter, type RegionToWrite } from './checkpoint-files';
 import type { DirtyPageTracker } from './dirty-tracker';
 import { encodeSection, toTagged } from './tagged-json';
@@ -176,20 +174,11 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
       const writer = new CheckpointWriter(temp);
       const imageBytes = regions.reduce((n, r) => n + r.size, 0);
       const progress = phaseReporter(options.onProgress, 'save-memory', imageBytes);
-      // Every section is encoded first (one that cannot be is refused before any write), then
-      // the image's writes start (the disk's longest job) and the sections' files are created
-      // and fsynced meanwhile. Both settle before the temp directory can be removed.
-      const sectionFiles = writer.recordSections(sections);
-      const memoryWritten =
-        parentId !== undefined
-          ? writer.writeMemory(
-              regions.map((r, i) => ({ ...r, changed: changed![i] ?? 'all' })),
-              { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) },
-              progress,
-            )
-          : writer.writeMemory(regions, null, progress);
-      await settleAll([memoryWritten, writeFilesSynced(sectionFiles)]);
-      manifest = await writer.finishAsync({
+      const memory = parentId !== undefined ? regions.map((r, i) => ({ ...r, changed: changed![i] ?? 'all' })) : regions;
+      const parentLink = parentId !== undefined ? { id: parentId, path: path.relative(path.resolve(dir), path.resolve(options.parent!)) } : null;
+      // Every section is encoded before the first write (one that cannot be fails the save at
+      // once); then every file's and directory's fsync runs beside the image's (writer.write).
+      manifest = await writer.write(sections, memory, parentLink, {
         arch: parts.arch.arch,
         kvmtsVersion: kvmtsVersion(),
         createdAt: new Date().toISOString(),
@@ -197,7 +186,7 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
         bootSha256,
         vcpus: parts.vcpus.length,
         cpu: fingerprint,
-      });
+      }, progress);
     });
   } catch (e) {
     if (e instanceof KvmtsError) throw e;

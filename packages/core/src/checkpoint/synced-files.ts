@@ -31,35 +31,94 @@ export function writeFileSynced(file: string, bytes: Uint8Array | string): void 
 }
 
 /**
+ * A file created now (it must not exist), its content written and its fsync asked for later. A
+ * checkpoint creates all its small files before any fsync starts: on ext4, creating a file while
+ * a journal commit runs waits for that commit (measured: ~0.5 ms per file created beside the
+ * fsyncs of the others).
+ */
+export class NewFile {
+  private constructor(
+    readonly path: string,
+    private fd: number | undefined,
+  ) {}
+
+  static create(file: string): NewFile {
+    return new NewFile(file, fs.openSync(file, 'wx'));
+  }
+
+  /** Write the file's whole content (into the page cache). */
+  write(bytes: Uint8Array | string): void {
+    fs.writeFileSync(this.openFd(), bytes);
+  }
+
+  /** fsync on the thread pool, then close whatever the fsync's outcome; settles when both have ended. */
+  syncAndClose(): Promise<void> {
+    const fd = this.openFd();
+    this.fd = undefined;
+    return fsyncAndClose(fd);
+  }
+
+  /** Close without an fsync, if not handed to syncAndClose already (a failed write's clean-up). */
+  close(): void {
+    if (this.fd === undefined) return;
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private openFd(): number {
+    if (this.fd === undefined) throw new Error(`${this.path}: already closed`);
+    return this.fd;
+  }
+}
+
+/** Create every file (none may exist), empty; on a failure the ones created are closed and the error thrown. */
+export function createNewFiles(files: readonly string[]): NewFile[] {
+  const created: NewFile[] = [];
+  try {
+    for (const file of files) created.push(NewFile.create(file));
+  } catch (e) {
+    for (const f of created) f.close();
+    throw e;
+  }
+  return created;
+}
+
+/** Files created and written, their fsyncs not yet asked for (createFiles). */
+export interface CreatedFiles {
+  /** fsync every file at once on the thread pool and close it; settles when all have ended, rejecting with the first failure. Call once. */
+  syncAndClose(): Promise<void>;
+}
+
+/**
+ * Create every file (none may exist) holding its bytes, on this thread (into the page cache:
+ * microseconds each), leaving their fsyncs for `syncAndClose`. On a failure the files opened so
+ * far are closed and the error thrown.
+ */
+export function createFiles(files: readonly FileToWrite[]): CreatedFiles {
+  const created = createNewFiles(files.map((f) => f.file));
+  try {
+    files.forEach((f, i) => created[i].write(f.bytes));
+  } catch (e) {
+    for (const f of created) f.close();
+    throw e;
+  }
+  let asked = false;
+  return {
+    syncAndClose: async () => {
+      if (asked) throw new Error('createFiles: syncAndClose called twice');
+      asked = true;
+      await settleAll(created.map((f) => f.syncAndClose()));
+    },
+  };
+}
+
+/**
  * Create every file (none may exist) holding its bytes, then fsync them all at once on the
  * thread pool. Settles only when every file it opened is fsynced (or failed) and closed; rejects
  * with the first failure.
  */
 export async function writeFilesSynced(files: readonly FileToWrite[]): Promise<void> {
-  const syncs: Promise<void>[] = [];
-  let failure: { error: unknown } | undefined;
-  for (const { file, bytes } of files) {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'wx');
-    } catch (e) {
-      failure = { error: e };
-      break;
-    }
-    try {
-      fs.writeFileSync(fd, bytes);
-    } catch (e) {
-      fs.closeSync(fd);
-      failure = { error: e };
-      break;
-    }
-    syncs.push(fsyncAndClose(fd));
-  }
-  if (failure) {
-    await Promise.allSettled(syncs);
-    throw failure.error;
-  }
-  await settleAll(syncs);
+  await createFiles(files).syncAndClose();
 }
 
 /** fsync each path (files or directories) at once on the thread pool; settles when all have ended, rejecting with the first failure. */

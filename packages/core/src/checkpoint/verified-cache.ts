@@ -4,7 +4,7 @@
  * manifest and sections again, nor asks about its files one by one.
  *
  * What is kept, per checkpoint directory (as the caller names it): the paths of every file the
- * checkpoint is made of — the directory itself, the manifest, the memory image, each section —
+ * checkpoint is made of — the directory itself, the manifest, the memory image, the sections' file —
  * with their identity as one native `statMany` Buffer (mode, device, inode, size, mtime and ctime
  * in ns per file; a missing file marked), the manifest as parsed and checked (deep-frozen and
  * handed out as it is), and each section once it was read, checked and decoded. The next open
@@ -37,22 +37,21 @@ const MAX_CHECKPOINTS = 64;
 export const DIR_INDEX = 0;
 export const MANIFEST_INDEX = 1;
 export const IMAGE_INDEX = 2;
-const FIRST_SECTION_INDEX = 3;
+export const SECTIONS_INDEX = 3;
 
-/** The files of one checkpoint, joined once: the directory named, its manifest, its image, each section's file. */
+/** The files of one checkpoint, joined once: the directory named, its manifest, its image, its sections' file. */
 export class CheckpointFiles {
   readonly paths: readonly string[];
-  /** Section name → its index in `paths`. */
-  private readonly sectionIndex = new Map<string, number>();
+  private readonly sectionNames: ReadonlySet<string>;
 
-  constructor(dir: string, manifestPath: string, readonly imagePath: string, sections: readonly { readonly name: string; readonly path: string }[]) {
-    this.paths = [dir, manifestPath, imagePath, ...sections.map((s) => s.path)];
-    sections.forEach((s, i) => this.sectionIndex.set(s.name, FIRST_SECTION_INDEX + i));
+  constructor(dir: string, manifestPath: string, readonly imagePath: string, readonly sectionsPath: string, sectionNames: readonly string[]) {
+    this.paths = [dir, manifestPath, imagePath, sectionsPath];
+    this.sectionNames = new Set(sectionNames);
   }
 
-  /** The index of section `name`'s file, or undefined when the manifest has no such section. */
+  /** The index in `paths` of the file holding section `name`, or undefined when the manifest has no such section. */
   indexOf(section: string): number | undefined {
-    return this.sectionIndex.get(section);
+    return this.sectionNames.has(section) ? SECTIONS_INDEX : undefined;
   }
 }
 
@@ -93,8 +92,8 @@ export class CheckedCheckpoint {
   }
 
   /**
-   * Keep `value`, decoded from section `name`'s file in a read that started at `readAtNs`, if
-   * that file is still the one this checkpoint's identity records and was not racy.
+   * Keep `value`, decoded from section `name` in a read of its file that started at `readAtNs`,
+   * if that file is still the one this checkpoint's identity records and was not racy.
    */
   keepSection(name: string, value: unknown, readAtNs: bigint): void {
     const index = this.files.indexOf(name);
