@@ -154,6 +154,35 @@ describe('checkpoint files', () => {
     expect(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).toBe('in the way');
   });
 
+  it('write: an image file in the way fails it after the other files exist, every descriptor closed', async () => {
+    const dir = path.join(work, 'image-taken');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'memory.img'), 'in the way');
+    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const ram = new Uint8Array(16 * 4096).fill(6);
+    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+    await expect(new CheckpointWriter(dir).write([{ name: 'a', version: 1, data: { a: 1 } }], [{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }], null, HEADER)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    expect(fs.readdirSync(dir).sort()).toEqual(['manifest.json', 'memory.img', 'pages.bin', 'pages.crc', 'sections.jsonl']);
+    expect(fs.statSync(path.join(dir, 'manifest.json')).size).toBe(0); // never written: no checkpoint here
+    expect(fs.readFileSync(path.join(dir, 'memory.img'), 'utf8')).toBe('in the way');
+  });
+
+  it('write: a failure while the image is written (a progress callback throwing) closes every descriptor and writes no manifest', async () => {
+    const dir = path.join(work, 'progress-throws');
+    fs.mkdirSync(dir);
+    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const ram = new Uint8Array(2048 * 4096).fill(7); // 8 MiB: the checksums report progress on the way
+    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+    const failure = new Error('progress display gone');
+    const progress = (done: number): void => {
+      if (done > 0) throw failure;
+    };
+    await expect(new CheckpointWriter(dir).write([], [{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }], null, HEADER, progress)).rejects.toBe(failure);
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    expect(fs.statSync(path.join(dir, 'manifest.json')).size).toBe(0);
+  });
+
   it('write refuses an unencodable section before any file exists', async () => {
     const dir = path.join(work, 'refused-write');
     fs.mkdirSync(dir);

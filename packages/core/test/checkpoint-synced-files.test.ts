@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createFiles, fsyncPaths, writeFilesSynced } from '../src/checkpoint/synced-files';
+import { NewFile, closeAll, createFiles, fsyncPaths, writeFilesSynced } from '../src/checkpoint/synced-files';
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 
@@ -40,6 +40,8 @@ describe('writeFilesSynced', () => {
       ]),
     ).rejects.toMatchObject({ code: 'EEXIST' });
     expect(fs.readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('old');
+    // Every file is created before any is written: the one before it was created, empty, and closed.
+    expect(fs.readFileSync(path.join(dir, 'first'), 'utf8')).toBe('');
     expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
     expect(openFds()).toBe(before);
   });
@@ -65,6 +67,23 @@ describe('writeFilesSynced', () => {
     expect(() => createFiles([{ file: path.join(dir, 'ok'), bytes: 'x' }, { file: path.join(dir, 'taken'), bytes: 'y' }])).toThrow(expect.objectContaining({ code: 'EEXIST' }));
     expect(openFds()).toBe(before);
     expect(fs.readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('old');
+  });
+
+  it('NewFile: written and synced once; closed, it refuses writes and syncs, and closing again does nothing', async () => {
+    const before = openFds();
+    const synced = NewFile.create(path.join(dir, 'synced'));
+    synced.write('content');
+    await synced.syncAndClose();
+    expect(fs.readFileSync(path.join(dir, 'synced'), 'utf8')).toBe('content');
+    expect(() => synced.write('more')).toThrow(/synced: already closed/);
+    expect(() => synced.syncAndClose()).toThrow(/already closed/);
+    const abandoned = NewFile.create(path.join(dir, 'abandoned'));
+    expect(openFds()).toBe(before + 1);
+    closeAll([abandoned, synced]);
+    abandoned.close();
+    expect(openFds()).toBe(before);
+    expect(() => NewFile.create(path.join(dir, 'abandoned'))).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(openFds()).toBe(before);
   });
 
   it('fsyncPaths syncs directories and files, and names a missing one', async () => {

@@ -14,7 +14,10 @@
  * removes); between 2 and 3 leaves only `<target>.previous`, which readers use and the next
  * writer moves back (`checkpointLocation`, `recoverInterruptedSwap`); after 3 the new target is
  * complete. Step 4 needs no fsync: should the removal not reach the disk, a `.previous` beside a
- * complete target is what the next writer removes anyway. One writer per target at a time.
+ * complete target is ignored by readers and removed by the next writer. (On a file system that
+ * reorders metadata, a `.previous` could come back after a crash that followed the user's own
+ * removal of the target: readers would then find that older checkpoint there.) One writer per
+ * target at a time.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -19,7 +19,7 @@ import { CheckpointError } from '../errors/errors';
 import { decodeSection, encodeSection } from './tagged-json';
 import { writeMemoryImage, writeMemoryImageSync, IMAGE_PAGE_SIZE, type ImageWriteResult, PAGE_CHECKSUM_BYTES, pageMapBytes, type BytesProgress, type ImagePart } from './memory-image';
 import { checkpointLocation, fsyncPath } from './atomic-dir';
-import { createNewFiles, fsyncPaths, writeFileSynced, writeFilesSynced, type FileToWrite } from './synced-files';
+import { closeAll, createNewFiles, fsyncPaths, writeFileSynced, writeFilesSynced, type FileToWrite } from './synced-files';
 import { MANIFEST_LIMIT_BYTES, checkMemoryImageRecord, readCheckpointFile } from './checkpoint-read';
 import { CheckpointFiles, IMAGE_INDEX, checkedCheckpoint, readStart, rememberCheckpoint, startManifestRead, type CheckedCheckpoint } from './verified-cache';
 import { copyPlainData } from '../cpu/thread-context';
@@ -195,16 +195,19 @@ export class CheckpointWriter {
 
   /**
    * The whole checkpoint on the thread pool — sections, memory image (as writeMemory), page map,
-   * checksum list, manifest, every file and the directory fsynced — for the caller to rename
-   * into place once it settles. Returns the manifest.
+   * checksum list, manifest, every file and the directory fsynced — returning the manifest. Only
+   * once the promise resolves is the directory a checkpoint: the manifest may be on disk before
+   * the image is complete, so fill a temporary directory with it and rename that into place
+   * after (`replaceDirectoryAtomically`, as a machine's save does).
    *
    * One round of journal commits. Every file is created first, before any fsync starts (a file
-   * created while a commit runs waits for it), then: the sections' bytes written and fsynced, and
-   * the directory's fsync, beside the image's writes; the page map, checksum list and manifest
-   * written and fsynced as soon as the checksums are done (usually while the image is still being
-   * written). Nothing reads the directory before it is renamed into place, so the fsyncs' order
-   * does not matter, only that all have ended. (Per-section files, and the manifest and the
-   * directories fsynced after the image, cost an empty incremental link about half its time.)
+   * created while a commit runs waits for it); the sections' bytes are written and fsynced beside
+   * the image's writes; as soon as the checksums are done (usually while the image is still being
+   * written) the page map, checksum list and manifest are written and fsynced, and the directory,
+   * whose every entry exists by then, beside them. Nothing reads the directory before it is
+   * renamed into place, so the fsyncs' order does not matter, only that all have ended. (A file
+   * per section, and the manifest and the directories fsynced after the image, cost an empty
+   * incremental link 7–11 ms against 6.7–7.7 ms, a 4 MiB link 15–17 ms against 10–13 ms.)
    */
   async write(sections: readonly SectionToWrite[], regions: readonly MemoryToWrite[], parent: { id: string; path: string } | null, header: ManifestHeader, progress?: BytesProgress): Promise<CheckpointManifest> {
     const { parts, bytes } = this.imageParts(regions, parent);
@@ -214,20 +217,20 @@ export class CheckpointWriter {
     try {
       sectionsFile.write(this.sectionsContent());
       let manifest: CheckpointManifest | undefined;
-      // writeMemoryImage creates the image file before it first waits: with it, every entry of
-      // the directory exists by the time the directory's fsync below is asked for.
       const imageWritten = writeMemoryImage(path.join(this.dir, MEMORY_IMAGE_FILE), parts, bytes, progress, async (summed) => {
         this.recordMemory(summed, regions, parent, bytes);
         manifest = this.manifest(header);
         pageMapFile.write(summed.pageMap);
         checksumsFile.write(summed.checksums);
         manifestFile.write(serializeManifest(manifest));
-        await settleAll([pageMapFile.syncAndClose(), checksumsFile.syncAndClose(), manifestFile.syncAndClose()]);
+        // The image file exists now (its checksums are done): every entry of the directory does.
+        await settleAll([pageMapFile.syncAndClose(), checksumsFile.syncAndClose(), manifestFile.syncAndClose(), fsyncPaths([this.dir])]);
       });
-      await settleAll([imageWritten, sectionsFile.syncAndClose(), fsyncPaths([this.dir])]);
-      return manifest!;
+      await settleAll([imageWritten, sectionsFile.syncAndClose()]);
+      if (manifest === undefined) throw new CheckpointError(this.dir, 'the memory image was written without its checksums: no manifest', { code: 'io' });
+      return manifest;
     } finally {
-      for (const f of files) f.close(); // the ones a failure left open
+      closeAll(files); // the ones a failure left open
     }
   }
 
@@ -269,7 +272,7 @@ export class CheckpointReader {
     const manifestPath = path.join(location, MANIFEST_FILE);
     const read = startManifestRead(manifestPath);
     if (!fs.existsSync(location)) throw new CheckpointError(dir, 'no checkpoint here (the directory does not exist)', { code: 'missing' });
-    if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished`, { code: 'missing' });
+    if (!fs.existsSync(manifestPath)) throw new CheckpointError(dir, `${MANIFEST_FILE} is missing: not a kvmts checkpoint, or one whose writing never finished (a checkpoint is complete only once its directory is in place)`, { code: 'missing' });
     // The manifest checks itself (its own SHA-256) as it is parsed.
     const manifest = parseManifest(Buffer.from(readCheckpointFile(`${dir}/${MANIFEST_FILE}`, manifestPath, MANIFEST_LIMIT_BYTES)).toString('utf8'), dir);
     const files = new CheckpointFiles(dir, manifestPath, path.join(location, manifest.memory.file), path.join(location, SECTIONS_FILE), manifest.sections.map((s) => s.name));

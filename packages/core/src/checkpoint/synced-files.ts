@@ -61,13 +61,28 @@ export class NewFile {
   /** Close without an fsync, if not handed to syncAndClose already (a failed write's clean-up). */
   close(): void {
     if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    this.fd = undefined;
+    const fd = this.fd;
+    this.fd = undefined; // not tried twice, even when close fails
+    fs.closeSync(fd);
   }
 
   private openFd(): number {
     if (this.fd === undefined) throw new Error(`${this.path}: already closed`);
     return this.fd;
+  }
+}
+
+/**
+ * Close every file not handed to syncAndClose yet, all of them even if a close fails (a failure's
+ * clean-up: the error it cleans up after is the one to report, so a failed close is not thrown).
+ */
+export function closeAll(files: readonly NewFile[]): void {
+  for (const f of files) {
+    try {
+      f.close();
+    } catch {
+      // The descriptor is released by the kernel even when close reports an error (close(2)).
+    }
   }
 }
 
@@ -77,7 +92,7 @@ export function createNewFiles(files: readonly string[]): NewFile[] {
   try {
     for (const file of files) created.push(NewFile.create(file));
   } catch (e) {
-    for (const f of created) f.close();
+    closeAll(created);
     throw e;
   }
   return created;
@@ -99,7 +114,7 @@ export function createFiles(files: readonly FileToWrite[]): CreatedFiles {
   try {
     files.forEach((f, i) => created[i].write(f.bytes));
   } catch (e) {
-    for (const f of created) f.close();
+    closeAll(created);
     throw e;
   }
   let asked = false;

@@ -78,7 +78,7 @@ export function fromTagged(value: unknown, where: string): unknown {
   return Object.fromEntries(entries.map(([k, v]) => [k, fromTagged(v, `${where}.${k}`)]));
 }
 
-/** Plain data → UTF-8 JSON bytes (one section's file content). */
+/** Plain data → UTF-8 JSON bytes (one section: a line of sections.jsonl). */
 export function encodeSection(value: unknown, where: string): Uint8Array {
   return new Uint8Array(Buffer.from(JSON.stringify(toTagged(value, where))));
 }

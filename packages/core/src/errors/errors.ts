@@ -88,7 +88,7 @@ export class GuestError extends KvmtsError {
  *  - arch: made for another architecture;
  *  - cpu-mismatch: this host's CPU cannot run the saved guest (the fingerprint differs);
  *  - corrupt: a file's checksum, size or content is wrong (the message names the section);
- *  - missing: the directory, its manifest or a section file is not there;
+ *  - missing: the directory, its manifest or its sections file is not there;
  *  - not-saveable: a component of the machine cannot be saved (the message names it);
  *  - incompatible: saved state does not fit the part restoring it (a device layout version…);
  *  - io: reading or writing the files failed.
