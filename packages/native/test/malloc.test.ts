@@ -70,8 +70,22 @@ describe('mallocTrim', () => {
     expect(small.length).toBe(4096);
     small = undefined;
     await collected(() => stats().freeBytes >= 4 * MiB);
-    expect(typeof mallocTrim()).toBe('boolean');
+    // V8 frees dead backing stores on its own threads, into the arena that allocated them (this
+    // one), and can do so between the trim and the read after it (CI saw 196 KiB of top come
+    // back that way once). So the heap is let settle first, and a trim that such a free undid
+    // is tried again: what is checked is that a trim leaves no free top behind, not that nothing
+    // frees anything after it.
+    await settledHeap(() => stats().inUseBytes);
+    // The control: there is free top to give back (0.6–6.7 MiB in runs here), or this proves nothing.
+    expect(stats().releasableBytes).toBeGreaterThan(64 * 1024);
+    const left: number[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      expect(typeof mallocTrim()).toBe('boolean');
+      left.push(stats().releasableBytes);
+      if (left[left.length - 1] < 64 * 1024) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
     // malloc_trim(0) keeps less than a page (plus glibc's top pad) of free top; 64 KiB bounds both.
-    expect(stats().releasableBytes).toBeLessThan(64 * 1024);
+    expect(left[left.length - 1]).toBeLessThan(64 * 1024);
   });
 });

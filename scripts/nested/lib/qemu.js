@@ -7,8 +7,29 @@ const fs = require('fs');
 const { spawn } = require('child_process');
 
 const MARK = '@@KVMTS@@';
-/** Kernel messages that mean the emulated host is wedged: stop now, do not wait for the timeout. */
-const WEDGED = /watchdog: BUG: soft lockup|rcu: INFO: rcu_\w+ detected stalls|Kernel panic - not syncing/;
+/** A kernel message that means the emulated host is gone: stop now, do not wait for the timeout. */
+const PANIC = /Kernel panic - not syncing/;
+/**
+ * Stall reports. One or two come from an emulated host starved of CPU — two emulated hosts on
+ * this machine's two cores, each CPU emulated by one thread: CI once lost a passing tier to a
+ * single `soft lockup - CPU#0 stuck for 22s!` that the host recovered from — so they are
+ * tolerated; a wedged kernel repeats them every ~20 s, and the STALLS_WEDGED-th ends the run.
+ * (A repeating report is console output, so without this count the idle timeout would never
+ * fire on a wedged host: only the total one.)
+ */
+const STALL = /watchdog: BUG: soft lockup|rcu: INFO: rcu_\w+ detected stalls/;
+const STALLS_WEDGED = 4;
+
+/**
+ * What a console line means for the run: 'wedged' (stop it), 'stall' (a tolerated stall report,
+ * the `stalls`-th counting this one) or undefined (nothing).
+ */
+function consoleVerdict(line, stallsBefore) {
+  if (PANIC.test(line)) return { verdict: 'wedged', stalls: stallsBefore };
+  if (!STALL.test(line)) return { verdict: undefined, stalls: stallsBefore };
+  const stalls = stallsBefore + 1;
+  return { verdict: stalls >= STALLS_WEDGED ? 'wedged' : 'stall', stalls };
+}
 
 // An interrupted runner must not leave emulated hosts spinning on the machine's cores: one
 // signal handler for all the QEMUs running at once (a tier may boot several).
@@ -71,10 +92,15 @@ function boot(o) {
     partial = lines.pop();
     for (const line of lines) handleLine(line);
   };
+  let stalls = 0;
   const handleLine = (line) => {
-    if (!timedOut && WEDGED.test(line)) {
+    const seen = consoleVerdict(line, stalls);
+    stalls = seen.stalls;
+    if (!timedOut && seen.verdict === 'wedged') {
       timedOut = 'wedged';
       setTimeout(() => child.kill('SIGKILL'), 8000); // let the kernel finish its report in the log
+    } else if (seen.verdict === 'stall') {
+      process.stdout.write(`${o.prefix ?? ''}[runner] the emulated host reported a stall (${stalls} of ${STALLS_WEDGED - 1} tolerated: a starved host recovers, a wedged one repeats it)\n`);
     }
     const at = line.indexOf(MARK);
     if (at < 0) { process.stdout.write(`${o.prefix ?? ''}${line}\n`); return; }
@@ -98,4 +124,4 @@ function boot(o) {
   });
 }
 
-module.exports = { boot, MARK };
+module.exports = { boot, consoleVerdict, MARK, STALLS_WEDGED };
