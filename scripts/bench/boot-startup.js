@@ -6,7 +6,7 @@
  * booted a few times with `kvmts boot --json` (its `startupSteps`) and the code-cache loader's
  * trace (KVMTS_CODE_CACHE_TRACE=1), medians per step (lib/startup-breakdown.js).
  *
- *   node scripts/bench/boot-startup.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--cli <kvmts bin.js>] [--before <kvmts bin.js>] [--read-inputs-side] [--profile] [--json]
+ *   node scripts/bench/boot-startup.js [--arch arm64|x86_64] [--cpus N] [--runs N] [--cli <kvmts bin.js>] [--before <kvmts bin.js>] [--read-inputs-side] [--side-env NAME=VALUE]… [--profile] [--json]
  *
  * Sides, alternating after one untimed boot of each (code caches, page cache), the order of
  * the sides rotating from round to round (so no side always boots first): `now`, this
@@ -15,7 +15,8 @@
  * the repository): the same steps, so one run compares both on the same loaded machine; with
  * --read-inputs-side, `now` once more with KVMTS_BOOT_READ_INPUTS=1 (`read`: the kernel and
  * initrd read into memory and copied into guest RAM, instead of read straight into it), whose
- * run → marker (readyMs) shows whether the guest's part depends on how the kernel got there.
+ * run → marker (readyMs) shows whether the guest's part depends on how the kernel got there;
+ * each --side-env NAME=VALUE, `now` once more with that variable set (e.g. KVMTS_BOOT_COLLECT=0).
  * --profile: one more boot per side under `node --cpu-prof` (every thread), the profiles
  * written to --prof-dir and summed by function (lib/cpuprofile.js).
  * Like the boot benchmark it runs itself inside the arch's nested tier where this host cannot
@@ -37,7 +38,7 @@ const { canRunHere, runInNestedTier } = require('./lib/boot-probe-host');
 const REPO = path.resolve(__dirname, '..', '..');
 
 function parseCommandLine(argv) {
-  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 3, cli: undefined, before: undefined, readInputsSide: false, profile: false, profDir: undefined, json: false };
+  const o = { arch: { arm64: 'arm64', x64: 'x86_64' }[process.arch], cpus: 1, runs: 3, cli: undefined, before: undefined, readInputsSide: false, sideEnvs: [], profile: false, profDir: undefined, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -50,10 +51,15 @@ function parseCommandLine(argv) {
     else if (a === '--before') o.before = path.resolve(value());
     else if (a === '--cli') o.cli = path.resolve(value());
     else if (a === '--read-inputs-side') o.readInputsSide = true;
+    else if (a === '--side-env') {
+      const setting = value();
+      if (!/^[A-Z_][A-Z0-9_]*=/.test(setting)) throw new BenchError(`--side-env ${setting}: expected NAME=VALUE`);
+      o.sideEnvs.push(setting);
+    }
     else if (a === '--profile') o.profile = true;
     else if (a === '--prof-dir') o.profDir = path.resolve(value());
     else if (a === '--json') o.json = true;
-    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --cli <kvmts bin.js>, --before <kvmts bin.js>, --read-inputs-side, --profile, --prof-dir <dir>, --json)`);
+    else throw new BenchError(`unknown option ${a} (known: --arch arm64|x86_64, --cpus N, --runs N, --cli <kvmts bin.js>, --before <kvmts bin.js>, --read-inputs-side, --side-env NAME=VALUE, --profile, --prof-dir <dir>, --json)`);
   }
   if (!ARCHES[o.arch]) throw new BenchError(`--arch ${o.arch}: known are ${Object.keys(ARCHES).join(', ')}`);
   for (const k of ['cpus', 'runs']) if (!Number.isInteger(o[k]) || o[k] < 1) throw new BenchError(`--${k} expects a whole number ≥ 1`);
@@ -90,6 +96,7 @@ async function runHere(o, say) {
       { label: 'now', bin: now },
       ...(o.before ? [{ label: 'before', bin: o.before }] : []),
       ...(o.readInputsSide ? [{ label: 'read', bin: now, env: { KVMTS_BOOT_READ_INPUTS: '1' } }] : []),
+      ...o.sideEnvs.map((setting) => ({ label: setting, bin: now, env: { [setting.slice(0, setting.indexOf('='))]: setting.slice(setting.indexOf('=') + 1) } })),
     ].map((s) => ({ ...s, boots: [], spawnMs: [], readyMs: [] }));
     const boot = async (side, nodeArgs = []) => {
       const r = await timedBoot({ label: side.label, bin: process.execPath, args: [...nodeArgs, side.bin, ...cmd.kvmts.args.slice(1)], env: { ...env, ...side.env }, marker: cmd.kvmts.marker });
@@ -158,8 +165,8 @@ async function main() {
   const profDir = o.profile ? path.join(nestedShareDir(spec.nestedTier), 'boot-startup-prof', String(Date.now())) : undefined;
   if (profDir) fs.mkdirSync(profDir, { recursive: true });
   const inner = ['node', 'scripts/bench/boot-startup.js', '--arch', o.arch, '--cpus', String(o.cpus), '--runs', String(o.runs),
-    ...(o.cli ? ['--cli', o.cli] : []), ...(o.before ? ['--before', o.before] : []), ...(o.readInputsSide ? ['--read-inputs-side'] : []), ...(profDir ? ['--profile', '--prof-dir', profDir] : []), ...(o.json ? ['--json'] : [])].join(' ');
-  const code = await runInNestedTier('boot-startup', o.arch, spec, inner, (o.runs + 1 + (o.profile ? 1 : 0)) * (1 + (o.before ? 1 : 0) + (o.readInputsSide ? 1 : 0)), say);
+    ...(o.cli ? ['--cli', o.cli] : []), ...(o.before ? ['--before', o.before] : []), ...(o.readInputsSide ? ['--read-inputs-side'] : []), ...o.sideEnvs.flatMap((e) => ['--side-env', e]), ...(profDir ? ['--profile', '--prof-dir', profDir] : []), ...(o.json ? ['--json'] : [])].join(' ');
+  const code = await runInNestedTier('boot-startup', o.arch, spec, inner, (o.runs + 1 + (o.profile ? 1 : 0)) * (1 + (o.before ? 1 : 0) + (o.readInputsSide ? 1 : 0) + o.sideEnvs.length), say);
   if (profDir) {
     // The profiles, copied out of the share into this checkout and summed here.
     const local = path.join(REPO, '.cache', 'boot-startup-prof', path.basename(profDir));

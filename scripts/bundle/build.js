@@ -88,7 +88,29 @@ function __kvmtsPackagePath(name, rel) {
   return require("path").join(dir, rel);
 }`;
 
-/** The esbuild plugin: core's worker entry by its private name, and module locations kept. */
+/** commander's Command class, which loads node:child_process at the top. */
+const COMMANDER_COMMAND = path.join('commander', 'lib', 'command.js');
+const COMMANDER_CHILD_PROCESS = "const childProcess = require('node:child_process');";
+
+/**
+ * commander's command.js with node:child_process loaded on its first use. commander spawns only
+ * for executable subcommands, which kvmts has none of, yet loading the built-in cost every start
+ * tens of ms under an emulated CPU (Node compiles its internal modules from source under
+ * `--jitless`). It calls nothing of it but `spawn`. A commander whose source no longer has the
+ * line fails the build, so an upgrade cannot silently undo this.
+ */
+function lazyChildProcess(file, source) {
+  if (!source.includes(COMMANDER_CHILD_PROCESS)) throw new BundleError(`${file}: expected the line ${COMMANDER_CHILD_PROCESS} (commander changed: update lazyChildProcess)`);
+  const calls = source.match(/\bchildProcess\.\w+/g) ?? [];
+  const other = calls.filter((c) => c !== 'childProcess.spawn');
+  if (other.length > 0) throw new BundleError(`${file}: calls ${[...new Set(other)].join(', ')}, which lazyChildProcess does not forward`);
+  return source.replace(
+    COMMANDER_CHILD_PROCESS,
+    "let kvmtsChildProcess; const childProcess = { spawn: (...args) => (kvmtsChildProcess ??= require('node:child_process')).spawn(...args) }; // kvmts bundle: loaded on first use (scripts/bundle/build.js)",
+  );
+}
+
+/** The esbuild plugin: core's worker entry by its private name, module locations kept, commander's child_process lazy. */
 function kvmtsPlugin(entryFiles) {
   const entries = new Set(entryFiles);
   const packages = new Map();
@@ -100,6 +122,7 @@ function kvmtsPlugin(entryFiles) {
       }));
       build.onLoad({ filter: /\.js$/ }, (args) => {
         const source = fs.readFileSync(args.path, 'utf8');
+        if (args.path.endsWith(COMMANDER_COMMAND)) return { contents: lazyChildProcess(args.path, source), loader: 'js', resolveDir: path.dirname(args.path) };
         if (entries.has(args.path) || !/\b__(dirname|filename)\b/.test(source)) return undefined;
         const pkg = owningPackage(args.path, packages);
         if (!pkg.name) throw new BundleError(`${args.path} uses __dirname but its package has no name`);

@@ -101,6 +101,23 @@ describe('the bundle', () => {
     expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && !loaders.includes(f))).toEqual([]);
   });
 
+  it('starts a command without node:child_process (commander loads it on first use only in the bundle), the modular CLI as a control', () => {
+    const hook = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-builtins-')), 'hook.js');
+    // Printed at exit: the built-ins this process loaded.
+    fs.writeFileSync(hook, "process.on('exit', () => process.stderr.write(`BUILTINS ${JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')))}\\n`));\n");
+    const builtins = (build: '0' | '1'): string[] => {
+      const r = spawnSync(process.execPath, ['--require', hook, BIN, 'boot', '--arch', 'arm64', '--kernel', '/nonexistent/kernel'], { encoding: 'utf8', env: { ...process.env, [BUNDLE_ENV]: build }, timeout: 60000 });
+      expect(r.stderr).toMatch(/kvmts: ConfigError: --kernel: cannot read \/nonexistent\/kernel: ENOENT/);
+      return JSON.parse(/^BUILTINS (.*)$/m.exec(r.stderr)![1]) as string[];
+    };
+    try {
+      expect(builtins('1')).not.toContain('NativeModule child_process');
+      expect(builtins('0')).toContain('NativeModule child_process');
+    } finally {
+      fs.rmSync(path.dirname(hook), { recursive: true, force: true });
+    }
+  });
+
   it('has one vCPU worker per arch, each with core and only its own arch`s plugin; the host picks its own', () => {
     expect(Object.keys(X86_64_PACKAGES).sort()).toEqual(['@kvmts/arch-x86', '@kvmts/core', '@kvmts/core/vcpu-thread-start', '@kvmts/native', 'reflect-metadata', 'tsyringe']);
     expect(Object.keys(ARM64_PACKAGES).sort()).toEqual(['@kvmts/arch-arm64', '@kvmts/core', '@kvmts/core/vcpu-thread-start', '@kvmts/dev-gic', '@kvmts/dev-gic/v2', '@kvmts/dev-gic/v3-its', '@kvmts/native', 'reflect-metadata', 'tsyringe']);

@@ -34,7 +34,7 @@ import { SignalStop } from '../signals';
 import { exitJson } from '../exit-summary';
 import { memoryUse, type MemoryUse } from '../memory-use';
 import { recordMemoryStep, recordedMemorySteps } from '../memory-steps';
-import { collectStartupGarbage, startupCollectionWanted } from '../startup-collection';
+import { collectStartupGarbage, startupCollectionSetting, startupCollectionWanted } from '../startup-collection';
 import { VCPU_THREAD_SETTINGS, vcpuThreadFor, type VcpuThreadSetting } from '../bundle/prewarm';
 
 /** `1`: read the kernel and initrd into memory before the machine is built, instead of into guest RAM (a comparison). */
@@ -118,7 +118,7 @@ async function boot(opts: BootOptions): Promise<number> {
     if (opts.memorySteps) recordMemoryStep(name, guestRam, heaps, mallocStats());
   };
   step('cli-loaded');
-  const collect = startupCollectionWanted();
+  const collect = startupCollectionSetting(); // read first: a bad value fails before any work
   const arch = opts.arch ?? archForHost();
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
@@ -163,7 +163,7 @@ async function boot(opts: BootOptions): Promise<number> {
     mallocTrim();
     step('inputs-released', guestRam);
     // What the start-up left in each thread's heap goes back before the guest runs (../startup-collection.ts).
-    if (collect) {
+    if (startupCollectionWanted(collect, built.vcpus.every((v) => v.onMainThread))) {
       await collectStartupGarbage(built);
       step('start-up-collected', guestRam, opts.memorySteps ? await vcpuHeaps(built) : undefined);
     }
