@@ -65,6 +65,11 @@ describe('section encoding (tagged JSON)', () => {
 const VCPU_JSON = '{"rip":{"$bigint":"0x8000"},"xsave":{"$bytes":"BwcHBwcHBwcHBwcHBwcHBw=="}}';
 const CLOCK_JSON = '{"clock":{"$bigint":"0x75bcd15"}}';
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+/** A RAM region's flags as a machine's save passes them. */
+const FLAGS = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
+/** One region 'ram' at guest-physical 0 holding `ram`. */
+const ramRegion = (ram: Uint8Array) => ({ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...FLAGS, views: [ram] });
+const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 
 describe('checkpoint files', () => {
   let work: string;
@@ -82,10 +87,9 @@ describe('checkpoint files', () => {
     const a = new Uint8Array(4096).fill(0xaa);
     const b = new Uint8Array(8192);
     b[4096 + 5] = 1;
-    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
     w.writeMemorySync([
-      { name: 'low', guestPhysAddr: 0, size: 4096, ...flags, views: [a] },
-      { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...flags, views: [b] },
+      { name: 'low', guestPhysAddr: 0, size: 4096, ...FLAGS, views: [a] },
+      { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...FLAGS, views: [b] },
     ]);
     return { dir, manifest: w.finish(HEADER) };
   }
@@ -115,21 +119,20 @@ describe('checkpoint files', () => {
     const a = new Uint8Array(4096).fill(0xaa);
     const b = new Uint8Array(8192);
     b[4096 + 5] = 1;
-    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
-    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
     const manifest = await w.write(
       [
         { name: 'vcpu.0', version: 1, data: { rip: 0x8000n, xsave: new Uint8Array(16).fill(7) } },
         { name: 'x86.clock', version: 1, data: { clock: 123456789n } },
       ],
       [
-        { name: 'low', guestPhysAddr: 0, size: 4096, ...flags, views: [a] },
-        { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...flags, views: [b] },
+        { name: 'low', guestPhysAddr: 0, size: 4096, ...FLAGS, views: [a] },
+        { name: 'high', guestPhysAddr: 0x100000, size: 8192, ...FLAGS, views: [b] },
       ],
       null,
       HEADER,
     );
-    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    expect(openFds()).toBe(fdsBefore);
     expect({ ...manifest, id: '' }).toEqual({ ...syncManifest, id: '' });
     expect(fs.readdirSync(dir).sort()).toEqual(['manifest.json', 'memory.img', 'pages.bin', 'pages.crc', 'sections.jsonl']);
     for (const file of ['sections.jsonl', 'memory.img', 'pages.bin', 'pages.crc']) {
@@ -144,11 +147,10 @@ describe('checkpoint files', () => {
     fs.mkdirSync(dir);
     const w = new CheckpointWriter(dir);
     fs.writeFileSync(path.join(dir, 'manifest.json'), 'in the way');
-    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
     const ram = new Uint8Array(64 * 4096).fill(5);
-    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
-    await expect(w.write([{ name: 'a', version: 1, data: { a: 1 } }], [{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }], null, HEADER)).rejects.toMatchObject({ code: 'EEXIST' });
-    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    await expect(w.write([{ name: 'a', version: 1, data: { a: 1 } }], [ramRegion(ram)], null, HEADER)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(openFds()).toBe(fdsBefore);
     // Every file is created before anything is written: the image was never started.
     expect(fs.existsSync(path.join(dir, 'memory.img'))).toBe(false);
     expect(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')).toBe('in the way');
@@ -158,11 +160,10 @@ describe('checkpoint files', () => {
     const dir = path.join(work, 'image-taken');
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'memory.img'), 'in the way');
-    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
     const ram = new Uint8Array(16 * 4096).fill(6);
-    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
-    await expect(new CheckpointWriter(dir).write([{ name: 'a', version: 1, data: { a: 1 } }], [{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }], null, HEADER)).rejects.toMatchObject({ code: 'EEXIST' });
-    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    await expect(new CheckpointWriter(dir).write([{ name: 'a', version: 1, data: { a: 1 } }], [ramRegion(ram)], null, HEADER)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(openFds()).toBe(fdsBefore);
     expect(fs.readdirSync(dir).sort()).toEqual(['manifest.json', 'memory.img', 'pages.bin', 'pages.crc', 'sections.jsonl']);
     expect(fs.statSync(path.join(dir, 'manifest.json')).size).toBe(0); // never written: no checkpoint here
     expect(fs.readFileSync(path.join(dir, 'memory.img'), 'utf8')).toBe('in the way');
@@ -171,24 +172,22 @@ describe('checkpoint files', () => {
   it('write: a failure while the image is written (a progress callback throwing) closes every descriptor and writes no manifest', async () => {
     const dir = path.join(work, 'progress-throws');
     fs.mkdirSync(dir);
-    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
     const ram = new Uint8Array(2048 * 4096).fill(7); // 8 MiB: the checksums report progress on the way
-    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
     const failure = new Error('progress display gone');
     const progress = (done: number): void => {
       if (done > 0) throw failure;
     };
-    await expect(new CheckpointWriter(dir).write([], [{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }], null, HEADER, progress)).rejects.toBe(failure);
-    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    await expect(new CheckpointWriter(dir).write([], [ramRegion(ram)], null, HEADER, progress)).rejects.toBe(failure);
+    expect(openFds()).toBe(fdsBefore);
     expect(fs.statSync(path.join(dir, 'manifest.json')).size).toBe(0);
   });
 
   it('write refuses an unencodable section before any file exists', async () => {
     const dir = path.join(work, 'refused-write');
     fs.mkdirSync(dir);
-    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
     const ram = new Uint8Array(4096).fill(1);
-    await expect(new CheckpointWriter(dir).write([{ name: 'dev.socket', version: 1, data: { handle: new Set() } }], [{ name: 'ram', guestPhysAddr: 0, size: 4096, ...flags, views: [ram] }], null, HEADER)).rejects.toMatchObject({
+    await expect(new CheckpointWriter(dir).write([{ name: 'dev.socket', version: 1, data: { handle: new Set() } }], [{ name: 'ram', guestPhysAddr: 0, size: 4096, ...FLAGS, views: [ram] }], null, HEADER)).rejects.toMatchObject({
       code: 'not-saveable',
       message: expect.stringContaining("section 'dev.socket'.handle"),
     });
@@ -209,11 +208,10 @@ describe('checkpoint files', () => {
     fs.mkdirSync(dir);
     const w = new CheckpointWriter(dir);
     fs.writeFileSync(path.join(dir, 'pages.bin'), 'in the way');
-    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    const fdsBefore = openFds();
     const ram = new Uint8Array(64 * 4096).fill(3);
-    const flags = { kvmMap: true, inAddrMap: true, confReported: true, readOnly: false, dirtyLog: false };
-    await expect(w.writeMemory([{ name: 'ram', guestPhysAddr: 0, size: ram.byteLength, ...flags, views: [ram] }])).rejects.toMatchObject({ code: 'EEXIST' });
-    expect(fs.readdirSync('/proc/self/fd').length).toBe(fdsBefore);
+    await expect(w.writeMemory([ramRegion(ram)])).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(openFds()).toBe(fdsBefore);
     expect(fs.statSync(path.join(dir, 'memory.img')).size).toBe(ram.byteLength);
     expect(fs.readFileSync(path.join(dir, 'memory.img')).equals(Buffer.from(ram))).toBe(true); // every write ended before the promise settled
     expect(fs.readFileSync(path.join(dir, 'pages.bin'), 'utf8')).toBe('in the way');

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { NewFile, closeAll, createFiles, fsyncPaths, writeFilesSynced } from '../src/checkpoint/synced-files';
+import { NewFile, closeAll, createNewFiles, fsyncPaths, writeFilesSynced } from '../src/checkpoint/synced-files';
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 
@@ -46,25 +46,23 @@ describe('writeFilesSynced', () => {
     expect(openFds()).toBe(before);
   });
 
-  it('createFiles: the files exist with their bytes at once, their fsyncs wait for syncAndClose, asked for once', async () => {
+  it('createNewFiles: the files exist at once, written before any fsync, synced and closed when asked', async () => {
     const before = openFds();
-    const created = createFiles([
-      { file: path.join(dir, 'one'), bytes: 'first' },
-      { file: path.join(dir, 'two'), bytes: Uint8Array.of(9, 8) },
-    ]);
+    const [one, two] = createNewFiles([path.join(dir, 'one'), path.join(dir, 'two')]);
+    one.write('first');
+    two.write(Uint8Array.of(9, 8));
     // Before any fsync: the entries a directory fsync must cover are there, the files still open.
     expect(fs.readFileSync(path.join(dir, 'one'), 'utf8')).toBe('first');
     expect(Array.from(fs.readFileSync(path.join(dir, 'two')))).toEqual([9, 8]);
     expect(openFds()).toBe(before + 2);
-    await created.syncAndClose();
+    await Promise.all([one.syncAndClose(), two.syncAndClose()]);
     expect(openFds()).toBe(before);
-    await expect(created.syncAndClose()).rejects.toThrow('syncAndClose called twice');
   });
 
-  it('createFiles throws at once on a file that exists, closing the ones it opened', () => {
+  it('createNewFiles throws at once on a file that exists, closing the ones it opened', () => {
     fs.writeFileSync(path.join(dir, 'taken'), 'old');
     const before = openFds();
-    expect(() => createFiles([{ file: path.join(dir, 'ok'), bytes: 'x' }, { file: path.join(dir, 'taken'), bytes: 'y' }])).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(() => createNewFiles([path.join(dir, 'ok'), path.join(dir, 'taken')])).toThrow(expect.objectContaining({ code: 'EEXIST' }));
     expect(openFds()).toBe(before);
     expect(fs.readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('old');
   });

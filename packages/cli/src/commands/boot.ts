@@ -118,7 +118,7 @@ async function boot(opts: BootOptions): Promise<number> {
     if (opts.memorySteps) recordMemoryStep(name, guestRam, heaps, mallocStats());
   };
   step('cli-loaded');
-  const collect = startupCollectionSetting(); // read first: a bad value fails before any work
+  const collectSetting = startupCollectionSetting(); // read first: a bad value fails before any work
   const arch = opts.arch ?? archForHost();
   if (arch === undefined) throw new ConfigError('--arch', `no kvmts arch plugin for this host's CPU (${process.arch}): name one with --arch`);
   const memory = parseSize(opts.mem);
@@ -163,7 +163,7 @@ async function boot(opts: BootOptions): Promise<number> {
     mallocTrim();
     step('inputs-released', guestRam);
     // What the start-up left in each thread's heap goes back before the guest runs (../startup-collection.ts).
-    if (startupCollectionWanted(collect, built.vcpus.every((v) => v.onMainThread))) {
+    if (startupCollectionWanted(collectSetting, built.vcpus.every((v) => v.onMainThread))) {
       await collectStartupGarbage(built);
       step('start-up-collected', guestRam, opts.memorySteps ? await vcpuHeaps(built) : undefined);
     }

@@ -98,18 +98,12 @@ export function createNewFiles(files: readonly string[]): NewFile[] {
   return created;
 }
 
-/** Files created and written, their fsyncs not yet asked for (createFiles). */
-export interface CreatedFiles {
-  /** fsync every file at once on the thread pool and close it; settles when all have ended, rejecting with the first failure. Call once. */
-  syncAndClose(): Promise<void>;
-}
-
 /**
- * Create every file (none may exist) holding its bytes, on this thread (into the page cache:
- * microseconds each), leaving their fsyncs for `syncAndClose`. On a failure the files opened so
- * far are closed and the error thrown.
+ * Create every file (none may exist) holding its bytes, then fsync them all at once on the
+ * thread pool. Settles only when every file it opened is fsynced (or failed) and closed; rejects
+ * with the first failure.
  */
-export function createFiles(files: readonly FileToWrite[]): CreatedFiles {
+export async function writeFilesSynced(files: readonly FileToWrite[]): Promise<void> {
   const created = createNewFiles(files.map((f) => f.file));
   try {
     files.forEach((f, i) => created[i].write(f.bytes));
@@ -117,23 +111,7 @@ export function createFiles(files: readonly FileToWrite[]): CreatedFiles {
     closeAll(created);
     throw e;
   }
-  let asked = false;
-  return {
-    syncAndClose: async () => {
-      if (asked) throw new Error('createFiles: syncAndClose called twice');
-      asked = true;
-      await settleAll(created.map((f) => f.syncAndClose()));
-    },
-  };
-}
-
-/**
- * Create every file (none may exist) holding its bytes, then fsync them all at once on the
- * thread pool. Settles only when every file it opened is fsynced (or failed) and closed; rejects
- * with the first failure.
- */
-export async function writeFilesSynced(files: readonly FileToWrite[]): Promise<void> {
-  await createFiles(files).syncAndClose();
+  await settleAll(created.map((f) => f.syncAndClose()));
 }
 
 /** fsync each path (files or directories) at once on the thread pool; settles when all have ended, rejecting with the first failure. */
