@@ -46,6 +46,7 @@ const { warmJestCache } = require('./lib/jest-warm');
 const guestQemu = require('./lib/guest-qemu');
 const { extractVmlinux } = require('./lib/vmlinux');
 const { l1Args } = require('./lib/l1-profiles');
+const { FAILED_TEST_PREFIX } = require('../test/lib/failures');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const shq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
@@ -191,6 +192,8 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
   const measured = {};
   /** Every suite that finished, with its counts: what a host that never reports still proved. */
   const suitesDone = [];
+  /** One line per failed test (the guest reporter's `test-failed`), repeated at the end. */
+  const failedTests = [];
   const result = await boot({
     bin: m.qemu.bin, env: m.qemu.env, args: qemuArgs, kernel: m.kernel, initrd: m.initrd,
     append: `console=${tier.console} panic=-1 quiet loglevel=3`,
@@ -213,6 +216,7 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
       }
       if (kind === 'test-start') running.test = `${fields[0]} ${fields.slice(1).join(' ')}`;
       if (kind === 'test-done') running.test = undefined;
+      if (kind === 'test-failed') failedTests.push(fields.join(' '));
       if (kind === 'suite-done') {
         running.suite = undefined;
         measured[fields[0]] = Number(fields[3]);
@@ -221,7 +225,7 @@ async function runShard(tier, m, shard, qemuArgs, jestCache, scratchProject, lim
       }
     },
   });
-  return { shard, result, times, running, measured, suitesDone, say };
+  return { shard, result, times, running, measured, suitesDone, failedTests, say };
 }
 
 /** Prints the outcome of every emulated host and the summed closing line; returns the exit code. */
@@ -246,6 +250,8 @@ function report(tier, outcomes, prepMs, totalMs, limits) {
     ok &&= shardOk;
   }
   log(`times: prepare ${seconds(prepMs)}, total ${seconds(totalMs)}`);
+  // run-tiers.js gathers these lines into the closing list of failed tests.
+  for (const o of outcomes) for (const f of o.failedTests) process.stdout.write(`${FAILED_TEST_PREFIX}${f}\n`);
   process.stdout.write(`${tier.tier}: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   return ok ? 0 : 1;
 }

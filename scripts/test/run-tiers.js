@@ -17,6 +17,8 @@
  * when this machine's /dev/kvm opens, else in nested-x86 — on a PVM host, those a PVM host cannot
  * run (test-support/host-kvm.js) in nested-x86 and the rest here. Wherever they run,
  * KVMTS_REQUIRE_KVM=1 is set, so a suite that finds no KVM fails instead of skipping.
+ * Before the counts, every failed test is named again, one line each with its message's first
+ * lines (lib/failures.js): CI keeps only the tail of the output.
  * Exits non-zero when any tier failed or did not report.
  */
 const { spawn } = require('child_process');
@@ -26,6 +28,7 @@ const path = require('path');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const { hostKvm, PVM_UNFIT_SUITES } = require('../../test-support/host-kvm');
+const { FAILED_TEST_PREFIX, failedTestsOfReport } = require('./lib/failures');
 const ALL = ['host', 'nested-x86', 'nested-x86-cli', 'nested-x86-qemu10', 'nested-x86-smp-linux', 'nested-arm64'];
 /**
  * Extra nested-x86 tiers: suites whose proof needs an emulated host set up differently from the
@@ -59,16 +62,24 @@ const EXTRA_X86_TIERS = {
   },
 };
 const COUNTS = /(\d+) passed, (\d+) failed(?:, (\d+) skipped)?/;
+/** Failed tests listed at the end, at most: a run that fails everything needs no longer list. */
+const MAX_FAILED_SHOWN = 20;
 
-function run(cmd, args, env, onLine) {
+/** Runs a tier's command, its output passed through; keeps the tail and its `failed test:` lines. */
+function run(cmd, args, env) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let tail = '';
+    let partial = '';
+    const failedTests = [];
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
       tail = (tail + chunk.toString()).slice(-4096);
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop();
+      for (const l of lines) if (l.startsWith(FAILED_TEST_PREFIX)) failedTests.push(l.slice(FAILED_TEST_PREFIX.length));
     });
-    child.on('close', (code, signal) => resolve({ code: code ?? 1, signal, tail }));
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, signal, tail, failedTests }));
   });
 }
 
@@ -118,7 +129,7 @@ async function hostTier(placement, tiers) {
   const skipped = j.numPendingTests + j.numTodoTests;
   // A suite that fails to load has no failed tests but is a failure all the same.
   const failed = j.numFailedTests + (j.numRuntimeErrorTestSuites || 0);
-  return { tier: 'host', ok: r.code === 0 && failed === 0, passed: j.numPassedTests, failed, skipped };
+  return { tier: 'host', ok: r.code === 0 && failed === 0, passed: j.numPassedTests, failed, skipped, failedTests: failedTestsOfReport(j, REPO) };
 }
 
 /** The extra tiers' suites that nested-x86 leaves to them in this invocation. */
@@ -149,7 +160,7 @@ async function nestedTier(tier, placement, tiers) {
   const line = lines.find((l) => COUNTS.test(l));
   if (!line) return { tier, ok: false, why: `no result line (exit ${r.code}${r.signal ? `, ${r.signal}` : ''})` };
   const [, p, f, s] = COUNTS.exec(line);
-  return { tier, ok: r.code === 0 && Number(f) === 0, passed: Number(p), failed: Number(f), skipped: Number(s ?? 0) };
+  return { tier, ok: r.code === 0 && Number(f) === 0, passed: Number(p), failed: Number(f), skipped: Number(s ?? 0), failedTests: r.failedTests };
 }
 
 async function main() {
@@ -174,6 +185,14 @@ async function main() {
   let passed = 0;
   let failed = 0;
   let skipped = 0;
+  // Named again here, next to the counts: CI keeps only the tail of a run's output.
+  const failedTests = results.flatMap((r) => (r.failedTests ?? []).map((f) => `${r.tier}: ${f}`));
+  if (failedTests.length) {
+    process.stdout.write('\n── failed tests ──\n');
+    const shown = failedTests.slice(0, MAX_FAILED_SHOWN);
+    for (const f of shown) process.stdout.write(`${f}\n`);
+    if (failedTests.length > shown.length) process.stdout.write(`… and ${failedTests.length - shown.length} more (above)\n`);
+  }
   process.stdout.write('\n── test tiers ──\n');
   for (const r of results) {
     if (r.passed === undefined) {

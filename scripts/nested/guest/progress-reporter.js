@@ -7,6 +7,8 @@
 const fs = require('fs');
 const path = require('path');
 
+const { summarizeFailure } = require('../../test/lib/failures');
+
 /**
  * Straight to the file descriptor, not process.stdout: jest's default reporter buffers stdout and
  * flushes it from a timer, which never runs while a test (or a transpile) keeps the event loop
@@ -29,8 +31,16 @@ const name = (r) => [...(r.ancestorTitles ?? []), r.title].join(' › ').replace
 class ProgressReporter {
   onTestStart(test) { say(`suite-start ${rel(test.path)}`); }
   onTestCaseStart(test, info) { say(`test-start ${rel(test.path)} ${name(info)}`); }
-  onTestCaseResult(test, result) { say(`test-done ${rel(test.path)} ${result.status} ${result.duration ?? 0} ${name(result)}`); }
+  onTestCaseResult(test, result) {
+    say(`test-done ${rel(test.path)} ${result.status} ${result.duration ?? 0} ${name(result)}`);
+    // One line the host runner repeats at the end, where CI's kept tail will show it.
+    if (result.status === 'failed') {
+      const title = [...(result.ancestorTitles ?? []), result.title].join(' › ');
+      say(`test-failed ${rel(test.path)} › ${title}: ${summarizeFailure((result.failureMessages ?? []).join('\n'), test.path)}`);
+    }
+  }
   onTestResult(test, result) {
+    if (result.testExecError) say(`test-failed ${rel(test.path)}: could not run: ${summarizeFailure(result.testExecError.message ?? '', test.path)}`);
     say(`suite-done ${rel(test.path)} ${result.numPassingTests} ${result.numFailingTests} ${result.perfStats?.runtime ?? 0}${result.testExecError ? ' error' : ''}`);
   }
   getLastError() { return undefined; }
