@@ -146,10 +146,11 @@ function replaceFile(file, contents) {
  * Node that builds, into `trainDir` where the new bundles are: each is run once there by
  * train-code-cache.js (`kvmts --help` for the CLI, one vCPU thread's start for this host's
  * worker; another arch's worker gets its cache on that arch, at its first use). A cache is keyed
- * by its bundle's bytes, not its path, so it serves the same bundle in outDir.
+ * by its bundle's bytes and the path it runs from (V8 keeps the script's name in it): each
+ * bundle is compiled there under its name in outDir, where the cache will serve it.
  * Returns the caches' file names.
  */
-function trainCodeCaches(trainDir, files) {
+function trainCodeCaches(trainDir, outDir, files) {
   const { spawnSync } = require('child_process');
   const names = [];
   for (const [which, name] of [['cli', files.cli], ['worker', files.worker]]) {
@@ -157,7 +158,7 @@ function trainCodeCaches(trainDir, files) {
       cwd: REPO,
       encoding: 'utf8',
       // The user's cache directory is pointed here: the user's own caches neither serve nor take these.
-      env: { ...process.env, KVMTS_CODE_CACHE: 'auto', KVMTS_CODE_CACHE_TRACE: '1', KVMTS_CODE_CACHE_DIR: trainDir },
+      env: { ...process.env, KVMTS_CODE_CACHE: 'auto', KVMTS_CODE_CACHE_TRACE: '1', KVMTS_CODE_CACHE_DIR: trainDir, KVMTS_CODE_CACHE_TRAIN_FOR: outDir },
       timeout: 120000,
     });
     const written = new RegExp(`code cache: ${name.replace(/\./g, '\\.')} written (\\S+)$`, 'm').exec(r.stderr);
@@ -217,7 +218,7 @@ async function buildBundle() {
   let caches;
   try {
     for (const out of result.outputFiles) if (out.path.endsWith('.js')) fs.writeFileSync(path.join(trainDir, path.basename(out.path)), contents.get(out.path));
-    caches = trainCodeCaches(trainDir, BUNDLE_FILES);
+    caches = trainCodeCaches(trainDir, outDir, BUNDLE_FILES);
     for (const name of caches) fs.renameSync(path.join(trainDir, name), path.join(outDir, name));
   } finally {
     fs.rmSync(trainDir, { recursive: true, force: true });

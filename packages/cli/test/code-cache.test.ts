@@ -16,6 +16,8 @@ import {
   CODE_CACHE_DIR_ENV,
   CODE_CACHE_ENV,
   CODE_CACHE_TRACE_ENV,
+  CODE_CACHE_TRAIN_FOR_ENV,
+  cacheContext,
   cliProfile,
   codeCacheFileName,
   codeCacheKey,
@@ -38,25 +40,34 @@ const BUNDLE = path.join(CLI, 'bundle');
 const LOADER = path.join(CLI, 'dist', 'bundle', 'code-cache.js');
 
 describe('the cache key and file', () => {
-  it('keys a cache by SHA-256 of the bundle`s bytes and the runtime (golden), so a same-length edit is another key', () => {
+  it('keys a cache by SHA-256 of the bundle`s bytes, the runtime and the bundle`s path (golden), so a same-length edit is another key', () => {
     const source = Buffer.from('module.exports = 1;\n');
-    const key = codeCacheKey(source, 'node v20.0.0 v8 11.3 x64');
-    // sha256(source) ‖ the runtime id; the name: the digest's first 4 bytes, the runtime id's
-    // CRC-32 (both computed independently: Python hashlib and zlib).
-    expect(key.toString('hex')).toBe('6e66e366f0aefb84ad8110afcd9b2245702c643c831edf8316ff048fec739d2e' + Buffer.from('node v20.0.0 v8 11.3 x64').toString('hex'));
-    expect(codeCacheFileName('/x/kvmts.js', key)).toBe('kvmts.js.6e66e366eb403a7f.cache');
-    expect(codeCacheFileName('/x/kvmts.js', key, 'run')).toBe('kvmts.js.6e66e366eb403a7f.run.cache');
-    expect(codeCacheFileName('/x/kvmts.js', codeCacheKey(source, 'node v20.0.0 v8 11.3 arm64'))).toBe('kvmts.js.6e66e3669d310f52.cache');
-    expect(codeCacheKey(Buffer.from('module.exports = 2;\n'), 'node v20.0.0 v8 11.3 x64').equals(key)).toBe(false);
-    expect(codeCacheKey(source, 'node v20.0.0 v8 11.3 arm64').equals(key)).toBe(false);
+    const x64 = cacheContext('/x/kvmts.js', 'node v20.0.0 v8 11.3 x64');
+    expect(x64).toBe('node v20.0.0 v8 11.3 x64\n/x/kvmts.js');
+    const key = codeCacheKey(source, x64);
+    // sha256(source) ‖ the context; the name: the digest's first 4 bytes, the context's CRC-32
+    // (both computed independently: Python hashlib and zlib).
+    expect(key.toString('hex')).toBe('6e66e366f0aefb84ad8110afcd9b2245702c643c831edf8316ff048fec739d2e' + Buffer.from(x64).toString('hex'));
+    expect(codeCacheFileName('/x/kvmts.js', key)).toBe('kvmts.js.6e66e36621d40cce.cache');
+    expect(codeCacheFileName('/x/kvmts.js', key, 'run')).toBe('kvmts.js.6e66e36621d40cce.run.cache');
+    const arm64 = cacheContext('/x/kvmts.js', 'node v20.0.0 v8 11.3 arm64');
+    expect(codeCacheFileName('/x/kvmts.js', codeCacheKey(source, arm64))).toBe('kvmts.js.6e66e3666445657f.cache');
+    // Another install of the same bundle: another key and file (V8 keeps the path that made a cache).
+    const elsewhere = cacheContext('/y/kvmts.js', 'node v20.0.0 v8 11.3 x64');
+    expect(codeCacheFileName('/y/kvmts.js', codeCacheKey(source, elsewhere))).toBe('kvmts.js.6e66e366ce1667f0.cache');
+    expect(codeCacheKey(Buffer.from('module.exports = 2;\n'), x64).equals(key)).toBe(false);
+    expect(codeCacheKey(source, arm64).equals(key)).toBe(false);
+    expect(codeCacheKey(source, elsewhere).equals(key)).toBe(false);
     expect(runtimeId()).toBe(`node ${process.version} v8 ${process.versions.v8} ${process.arch}`);
+    expect(cacheContext('/x/kvmts.js')).toBe(`${runtimeId()}\n/x/kvmts.js`);
   });
 
   it('takes the same key from a digest the build recorded, only while the file has the size and mtime recorded with it', () => {
     const source = Buffer.from('module.exports = 1;\n');
     const digest = '2b2bbc7e6b0a5a4b7e8ba48e14e4a06ebe0cc7b3c3b4e95a1b2de1e1e5a6d7c8'; // any 64 hex digits
-    expect(codeCacheKeyOfDigest(createHash('sha256').update(source).digest(), 'node v20.0.0 v8 11.3 x64').equals(codeCacheKey(source, 'node v20.0.0 v8 11.3 x64'))).toBe(true);
-    expect(() => codeCacheKeyOfDigest(Buffer.alloc(31))).toThrow(RangeError);
+    const context = cacheContext('/x/kvmts.js', 'node v20.0.0 v8 11.3 x64');
+    expect(codeCacheKeyOfDigest(createHash('sha256').update(source).digest(), context).equals(codeCacheKey(source, context))).toBe(true);
+    expect(() => codeCacheKeyOfDigest(Buffer.alloc(31), context)).toThrow(RangeError);
     const recorded = { bytes: 20, mtimeMs: 1796218374533.6824, sha256: digest };
     expect(recordedDigest(recorded, { size: 20, mtimeMs: 1796218374533.6824 })?.toString('hex')).toBe(digest);
     expect(recordedDigest(recorded, { size: 21, mtimeMs: 1796218374533.6824 })).toBeUndefined();
@@ -67,20 +78,22 @@ describe('the cache key and file', () => {
   });
 
   it('gives V8 the data of a whole cache for its key only: not of another key, magic, length or content', () => {
-    const key = codeCacheKey(Buffer.from('a'));
+    const context = cacheContext('/x/kvmts.js');
+    const key = codeCacheKey(Buffer.from('a'), context);
     const data = Buffer.from('V8 code cache bytes, any');
     const file = encodeCodeCache(key, data);
-    expect(file.subarray(0, 8).toString('latin1')).toBe('KVMTSCC2');
+    expect(file.subarray(0, 8).toString('latin1')).toBe('KVMTSCC3');
     expect(file.readUInt16LE(8)).toBe(key.length);
     expect(file.length).toBe(8 + 2 + key.length + 4 + data.length);
     // The CRC-32 of the data (zlib's, golden: Python zlib.crc32), before the data.
     expect(file.readUInt32LE(10 + key.length)).toBe(0x96ccd1c5);
     expect(decodeCodeCache(file, key)).toEqual(data);
-    expect(decodeCodeCache(file, codeCacheKey(Buffer.from('b')))).toBeUndefined();
+    expect(decodeCodeCache(file, codeCacheKey(Buffer.from('b'), context))).toBeUndefined();
     expect(decodeCodeCache(file.subarray(0, file.length - 1), key)).toBeUndefined();
     expect(decodeCodeCache(file.subarray(0, 10 + key.length + 4), key)).toBeUndefined();
-    // A key of another runtime, even one that differs only in its length.
-    expect(decodeCodeCache(file, codeCacheKeyOfDigest(key.subarray(0, 32), `${runtimeId()} `))).toBeUndefined();
+    // A key of another runtime or path, even one that differs only in its length.
+    expect(decodeCodeCache(file, codeCacheKeyOfDigest(key.subarray(0, 32), `${context} `))).toBeUndefined();
+    expect(decodeCodeCache(file, codeCacheKeyOfDigest(key.subarray(0, 32), cacheContext('/y/kvmts.js')))).toBeUndefined();
     const flipped = Buffer.from(file);
     flipped[flipped.length - 3] ^= 0x01;
     expect(decodeCodeCache(flipped, key)).toBeUndefined();
@@ -161,7 +174,7 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
           .replace(/ \(read and check [\d.]+ ms, compile [\d.]+ ms; [\d.]+ ms after the process started; key from the build's digest\)$/, ' (digest)')
           .replace(/ evaluated in [\d.]+ ms \([\d.]+ ms after the process started\)$/, ' evaluated'),
       );
-  const cacheName = (profile?: string) => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle)), profile);
+  const cacheName = (profile?: string) => codeCacheFileName(bundle, codeCacheKey(fs.readFileSync(bundle), cacheContext(bundle)), profile);
   const caches = (d: string) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !f.endsWith('.js')).sort() : []);
   const OUT = 'fixture fixture.js bundle 49 true\n';
   const T = 'kvmts: code cache: fixture.js';
@@ -282,8 +295,8 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
   it('never reads a cache keyed for another runtime, even under this runtime`s file name', () => {
     start();
     const file = path.join(userDir, cacheName());
-    const data = decodeCodeCache(fs.readFileSync(file), codeCacheKey(fs.readFileSync(bundle)))!;
-    fs.writeFileSync(file, encodeCodeCache(codeCacheKey(fs.readFileSync(bundle), 'node v18.0.0 v8 10.2 arm64'), data));
+    const data = decodeCodeCache(fs.readFileSync(file), codeCacheKey(fs.readFileSync(bundle), cacheContext(bundle)))!;
+    fs.writeFileSync(file, encodeCodeCache(codeCacheKey(fs.readFileSync(bundle), cacheContext(bundle, 'node v18.0.0 v8 10.2 arm64')), data));
     const r = start();
     expect(r).toMatchObject({ status: 0, stdout: OUT });
     expect(r.trace[0]).toBe(`${T} miss`);
@@ -302,6 +315,59 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
     expect(r).toEqual({ status: 0, stdout: OUT, trace: [`${T} off`, `${T} evaluated`, 'outcome off'] });
     expect(caches(userDir)).toEqual([]);
     expect(caches(dir)).toEqual([]);
+  });
+
+  /**
+   * V8 keeps the name of the script that made a cache, and a script compiled with it takes that
+   * name (Node 20): in stack traces, and in any cache made from it after. So a cache serves only
+   * the path it was made for, and the build's, trained beside a copy, is made under the real one.
+   */
+  describe('the bundle`s own path in stack traces, whichever cache ran', () => {
+    const STACK_SOURCE = "function where() { return new Error('here').stack.split('\\n')[1].trim(); }\nprocess.stdout.write(where() + '\\n');\n";
+    /** The bundle at `file` run through runBundle with the fixture's user directory: its trace and the file its frame named. */
+    const runAt = (file: string, env: Record<string, string> = {}) => {
+      const script = `require(${JSON.stringify(LOADER)}).runBundle(${JSON.stringify(file)}, { writeAt: 'exit' });`;
+      const r = spawnSync(process.execPath, ['-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, [CODE_CACHE_TRACE_ENV]: '1', [CODE_CACHE_DIR_ENV]: userDir, [CODE_CACHE_ENV]: 'auto', ...env },
+        timeout: 30_000,
+      });
+      expect(r.status).toBe(0);
+      // The file of the frame `at where (<file>:<line>:<column>)`.
+      return { frame: r.stdout.trim().replace(/^at where \((.*):\d+:\d+\)$/, '$1'), trace: normalize(r.stderr) };
+    };
+    /** The same bundle bytes installed at a second path. */
+    const secondInstall = (): string => {
+      const other = path.join(root, 'other');
+      fs.mkdirSync(other);
+      fs.writeFileSync(path.join(other, 'fixture.js'), STACK_SOURCE);
+      return path.join(other, 'fixture.js');
+    };
+
+    it('two installs of one bundle sharing the user`s directory keep a cache each, each naming its own path', () => {
+      fs.writeFileSync(bundle, STACK_SOURCE);
+      const other = secondInstall();
+      expect(runAt(bundle)).toEqual({ frame: bundle, trace: [`${T} miss`, `${T} evaluated`, `${T} written <root>/user/${cacheName()}`] });
+      // The same bytes elsewhere: not the first install's cache (its frames would name <root>/bundle).
+      const first = runAt(other);
+      expect(first.frame).toBe(other);
+      expect(first.trace[0]).toBe(`${T} miss`);
+      const again = runAt(other);
+      expect(again.frame).toBe(other);
+      expect(again.trace[0]).toMatch(/^kvmts: code cache: fixture\.js used <root>\/user\/fixture\.js\.[0-9a-f]{16}\.cache$/);
+      expect(runAt(bundle).frame).toBe(bundle);
+      expect(caches(userDir)).toHaveLength(2);
+    });
+
+    it('a cache trained for another directory (the build`s) serves the bundle there, under that name', () => {
+      fs.writeFileSync(bundle, STACK_SOURCE);
+      const other = secondInstall();
+      // Trained from <root>/bundle for <root>/other: compiled under the other name already.
+      expect(runAt(bundle, { [CODE_CACHE_TRAIN_FOR_ENV]: path.dirname(other) }).frame).toBe(other);
+      const served = runAt(other);
+      expect(served.trace[0]).toMatch(/^kvmts: code cache: fixture\.js used /);
+      expect(served.frame).toBe(other);
+    });
   });
 
   it('lets an error of the bundle propagate as from require, naming the bundle`s file and line', () => {
@@ -332,7 +398,7 @@ describe('the kvmts bundles', () => {
     // This host's worker only: another arch's worker gets its cache on that arch.
     for (const f of [BUNDLE_FILES.cli, BUNDLE_FILES.worker]) {
       const file = path.join(BUNDLE, f);
-      const key = codeCacheKey(fs.readFileSync(file));
+      const key = codeCacheKey(fs.readFileSync(file), cacheContext(file));
       expect(decodeCodeCache(fs.readFileSync(path.join(BUNDLE, codeCacheFileName(file, key))), key)?.length).toBeGreaterThan(10_000);
     }
     const used = kvmts(['--help'], { [CODE_CACHE_ENV]: 'auto' });

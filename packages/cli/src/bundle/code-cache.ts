@@ -9,10 +9,13 @@
  * more (scripts/bench/README.md, `startup`).
  *
  * A cache is code, so it is only ever used for exactly the bytes it was made from:
- *  - its header carries a key: the SHA-256 of the bundle's bytes and the runtime (Node and V8
- *    versions, CPU architecture), compared byte for byte; its file name carries a short form of
- *    both. A bundle rebuilt, another Node, another arch → another key → the cache is not used
- *    (V8's own check compares only the source's length);
+ *  - its header carries a key: the SHA-256 of the bundle's bytes, the runtime (Node and V8
+ *    versions, CPU architecture) and the bundle's path, compared byte for byte; its file name
+ *    carries a short form of them. A bundle rebuilt, another Node, another arch → another key →
+ *    the cache is not used (V8's own check compares only the source's length). The path is part
+ *    of it because V8 keeps the name of the script that made a cache: two installs of the same
+ *    bundle sharing the user's directory would otherwise show the first one's paths in each
+ *    other's stack traces — a temporary directory long gone, say;
  *  - the header also carries the CRC-32 of V8's data: a truncated or damaged file is dropped
  *    before V8 sees it (release V8 does not checksum code caches);
  *  - what V8 still refuses (another V8 flag set: `script.cachedDataRejected`) falls back to a
@@ -53,6 +56,12 @@ import { parentPort, threadId } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { msSinceProcessStart, startupTraced } from './startup-trace';
 
+/**
+ * Set by the build only (scripts/bundle/build.js): the directory the bundles it trains caches for
+ * will run from. A bundle is compiled under the name it will have there, since that name is what
+ * V8 keeps in the cache (and the key holds it).
+ */
+export const CODE_CACHE_TRAIN_FOR_ENV = 'KVMTS_CODE_CACHE_TRAIN_FOR';
 /** `auto` (default: use and make caches) or `0` (compile normally, read and write nothing). */
 export const CODE_CACHE_ENV = 'KVMTS_CODE_CACHE';
 /** The per-user cache directory, instead of $XDG_CACHE_HOME/kvmts/code-cache. */
@@ -61,11 +70,12 @@ export { CODE_CACHE_TRACE_ENV } from './startup-trace';
 export { BUNDLE_DIGESTS_KEY } from './stamp';
 
 /**
- * A cache file: MAGIC, the key's length (u16 LE), the key (the bundle's SHA-256, then the
- * runtime id as UTF-8), the CRC-32 of the V8 data (u32 LE), the V8 data. (KVMTSCC1 files, keyed
- * and checked by SHA-256, are simply not matched: their bundle's next start writes a new one.)
+ * A cache file: MAGIC, the key's length (u16 LE), the key (the bundle's SHA-256, then its
+ * context — the runtime id, a newline, the bundle's path — as UTF-8), the CRC-32 of the V8 data
+ * (u32 LE), the V8 data. (Older files — KVMTSCC1 keyed and checked by SHA-256, KVMTSCC2 keyed
+ * without the path — are simply not matched: their bundle's next start writes a new one.)
  */
-const MAGIC = Buffer.from('KVMTSCC2', 'latin1');
+const MAGIC = Buffer.from('KVMTSCC3', 'latin1');
 const DIGEST_BYTES = 32;
 /** Caches of one bundle name kept in the user directory: the newest few (Node versions, checkouts). */
 const KEEP_PER_BUNDLE = 4;
@@ -92,15 +102,23 @@ const sha256 = (...parts: (Buffer | string)[]): Buffer => {
   return h.digest();
 };
 
-/** The key of `source` (the bundle's bytes, or its text: hashed as UTF-8, the same digest) under `runtime`. */
-export function codeCacheKey(source: Buffer | string, runtime: string = runtimeId()): Buffer {
-  return codeCacheKeyOfDigest(sha256(source), runtime);
+/**
+ * What a cache must match besides the bundle's bytes: the runtime, and the path the bundle is
+ * run from (the name V8 keeps in the cache, and shows in stack traces).
+ */
+export function cacheContext(bundleFile: string, runtime: string = runtimeId()): string {
+  return `${runtime}\n${bundleFile}`;
 }
 
-/** The same key from the source's SHA-256 (`digest`, 32 bytes), when it is known already: the digest, then the runtime id. */
-export function codeCacheKeyOfDigest(digest: Buffer, runtime: string = runtimeId()): Buffer {
+/** The key of `source` (the bundle's bytes, or its text: hashed as UTF-8, the same digest) in `context` (cacheContext). */
+export function codeCacheKey(source: Buffer | string, context: string): Buffer {
+  return codeCacheKeyOfDigest(sha256(source), context);
+}
+
+/** The same key from the source's SHA-256 (`digest`, 32 bytes), when it is known already: the digest, then the context. */
+export function codeCacheKeyOfDigest(digest: Buffer, context: string): Buffer {
   if (digest.length !== DIGEST_BYTES) throw new RangeError(`a bundle's SHA-256 is ${DIGEST_BYTES} bytes, not ${digest.length}`);
-  return Buffer.concat([digest, Buffer.from(runtime, 'utf8')]);
+  return Buffer.concat([digest, Buffer.from(context, 'utf8')]);
 }
 
 /** A bundle file's SHA-256 as its build recorded it, with the file's size and mtime then (stamp.ts' BundleDigest). */
@@ -123,12 +141,13 @@ export function recordedDigest(recorded: RecordedDigest | undefined, st: { reado
 }
 
 /**
- * The cache's file name for `bundleFile` under `key` (two Nodes sharing a directory keep two
- * files), and `profile`: the caches a run writes are per profile (the CLI's command), since a
- * cache holds what its run compiled and `kvmts --help` compiles little of what `kvmts run` does.
+ * The cache's file name for `bundleFile` under `key` (two Nodes, or two installs, sharing a
+ * directory keep two files), and `profile`: the caches a run writes are per profile (the CLI's
+ * command), since a cache holds what its run compiled and `kvmts --help` compiles little of what
+ * `kvmts run` does.
  */
 export function codeCacheFileName(bundleFile: string, key: Buffer, profile?: string): string {
-  // 16 hex digits: the digest's first 8, the runtime id's CRC-32.
+  // 16 hex digits: the digest's first 8, the context's CRC-32.
   const tag = `${key.subarray(0, 4).toString('hex')}${u32Hex(crc32(key.subarray(DIGEST_BYTES)))}`;
   return `${path.basename(bundleFile)}.${tag}${profile ? `.${profile}` : ''}.cache`;
 }
@@ -330,7 +349,12 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   } finally {
     fs.closeSync(fd);
   }
-  const key = off ? undefined : known ? codeCacheKeyOfDigest(known) : codeCacheKey(source);
+  // The name V8 gives the script, shows in stack traces and keeps in a cache made from it: the
+  // bundle's path, or where it will run when the build trains a cache for it.
+  const trainFor = env[CODE_CACHE_TRAIN_FOR_ENV];
+  const scriptName = trainFor ? path.join(path.resolve(trainFor), path.basename(bundleFile)) : bundleFile;
+  const context = cacheContext(scriptName);
+  const key = off ? undefined : known ? codeCacheKeyOfDigest(known, context) : codeCacheKey(source, context);
   const dirs = cacheDirs(bundleFile, env);
   // This profile's cache (a run's), else the build's, made without a profile.
   const name = key && codeCacheFileName(bundleFile, key, options.profile);
@@ -339,7 +363,7 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
 
   const t1 = process.hrtime.bigint();
   const script = new vm.Script(Module.wrap(source), {
-    filename: bundleFile,
+    filename: scriptName,
     cachedData: cached?.data,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
