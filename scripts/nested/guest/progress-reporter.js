@@ -7,8 +7,6 @@
 const fs = require('fs');
 const path = require('path');
 
-const { summarizeFailure } = require('../../test/lib/failures');
-
 /**
  * Straight to the file descriptor, not process.stdout: jest's default reporter buffers stdout and
  * flushes it from a timer, which never runs while a test (or a transpile) keeps the event loop
@@ -29,6 +27,14 @@ const rel = (p) => path.relative(process.cwd(), p).replace(/\s/g, '_');
 const name = (r) => [...(r.ancestorTitles ?? []), r.title].join(' › ').replace(/\s+/g, '_');
 
 class ProgressReporter {
+  /**
+   * The failure summary from the repository (jest's rootDir): this file runs from a copy in the
+   * emulated host's run directory, where no relative path leads back to it.
+   */
+  constructor(globalConfig) {
+    this.summarizeFailure = require(path.join(globalConfig.rootDir, 'scripts', 'test', 'lib', 'failures.js')).summarizeFailure;
+  }
+
   onTestStart(test) { say(`suite-start ${rel(test.path)}`); }
   onTestCaseStart(test, info) { say(`test-start ${rel(test.path)} ${name(info)}`); }
   onTestCaseResult(test, result) {
@@ -36,11 +42,11 @@ class ProgressReporter {
     // One line the host runner repeats at the end, where CI's kept tail will show it.
     if (result.status === 'failed') {
       const title = [...(result.ancestorTitles ?? []), result.title].join(' › ');
-      say(`test-failed ${rel(test.path)} › ${title}: ${summarizeFailure((result.failureMessages ?? []).join('\n'), test.path)}`);
+      say(`test-failed ${rel(test.path)} › ${title}: ${this.summarizeFailure((result.failureMessages ?? []).join('\n'), test.path)}`);
     }
   }
   onTestResult(test, result) {
-    if (result.testExecError) say(`test-failed ${rel(test.path)}: could not run: ${summarizeFailure(result.testExecError.message ?? '', test.path)}`);
+    if (result.testExecError) say(`test-failed ${rel(test.path)}: could not run: ${this.summarizeFailure(result.testExecError.message ?? '', test.path)}`);
     say(`suite-done ${rel(test.path)} ${result.numPassingTests} ${result.numFailingTests} ${result.perfStats?.runtime ?? 0}${result.testExecError ? ' error' : ''}`);
   }
   getLastError() { return undefined; }
