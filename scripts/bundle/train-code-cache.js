@@ -8,7 +8,10 @@
  *   node train-code-cache.js worker <dir>   one vCPU thread's start from <dir>/vcpu-worker-start.js
  *                                           and one message it answers (written after that)
  *
- * KVMTS_CODE_CACHE_DIR (set by the build) keeps the user's own cache directory out of it.
+ * KVMTS_CODE_CACHE_DIR (set by the build) keeps the user's own cache directory out of it, and
+ * KVMTS_CODE_CACHE_TRAIN_FOR (set by the build: the bundles' final directory) compiles each bundle
+ * under the name it will have there — the cache is keyed by that path. Run by hand without it,
+ * the caches made serve only <dir>.
  */
 const path = require('path');
 const { Worker } = require('worker_threads');

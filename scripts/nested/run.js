@@ -234,8 +234,13 @@ function report(tier, outcomes, prepMs, totalMs, limits) {
   let failed = 0;
   let skipped = 0;
   let ok = true;
+  // run-tiers.js gathers these into its closing list of failed tests: each failed test, and each
+  // host's own problem (a host that hung, timed out or panicked names no failed test itself; its
+  // problem, with the test that was running, stands for it).
+  const failedLines = [];
   for (const o of outcomes) {
     const c = shardCounts(o, limits);
+    failedLines.push(...o.failedTests, ...c.problems.map((p) => `emulated host${o.shard.tag ? ` ${o.shard.tag}` : ''}: ${p}`));
     passed += c.passed;
     failed += c.failed;
     skipped += c.skipped;
@@ -250,8 +255,7 @@ function report(tier, outcomes, prepMs, totalMs, limits) {
     ok &&= shardOk;
   }
   log(`times: prepare ${seconds(prepMs)}, total ${seconds(totalMs)}`);
-  // run-tiers.js gathers these lines into the closing list of failed tests.
-  for (const o of outcomes) for (const f of o.failedTests) process.stdout.write(`${FAILED_TEST_PREFIX}${f}\n`);
+  for (const f of failedLines) process.stdout.write(`${FAILED_TEST_PREFIX}${f}\n`);
   process.stdout.write(`${tier.tier}: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   return ok ? 0 : 1;
 }

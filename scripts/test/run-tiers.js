@@ -72,14 +72,22 @@ function run(cmd, args, env) {
     let tail = '';
     let partial = '';
     const failedTests = [];
-    child.stdout.on('data', (chunk) => {
-      process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4096);
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop();
+    const collect = (lines) => {
       for (const l of lines) if (l.startsWith(FAILED_TEST_PREFIX)) failedTests.push(l.slice(FAILED_TEST_PREFIX.length));
+    };
+    // Decoded as a stream: a character split between two chunks stays whole.
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text) => {
+      process.stdout.write(text);
+      tail = (tail + text).slice(-4096);
+      const lines = (partial + text).split('\n');
+      partial = lines.pop();
+      collect(lines);
     });
-    child.on('close', (code, signal) => resolve({ code: code ?? 1, signal, tail, failedTests }));
+    child.on('close', (code, signal) => {
+      collect([partial]); // a last line without its newline
+      resolve({ code: code ?? 1, signal, tail, failedTests });
+    });
   });
 }
 
@@ -158,7 +166,7 @@ async function nestedTier(tier, placement, tiers) {
   const r = await run(process.execPath, args, env);
   const lines = r.tail.trim().split('\n').reverse();
   const line = lines.find((l) => COUNTS.test(l));
-  if (!line) return { tier, ok: false, why: `no result line (exit ${r.code}${r.signal ? `, ${r.signal}` : ''})` };
+  if (!line) return { tier, ok: false, why: `no result line (exit ${r.code}${r.signal ? `, ${r.signal}` : ''})`, failedTests: r.failedTests };
   const [, p, f, s] = COUNTS.exec(line);
   return { tier, ok: r.code === 0 && Number(f) === 0, passed: Number(p), failed: Number(f), skipped: Number(s ?? 0), failedTests: r.failedTests };
 }

@@ -219,17 +219,33 @@ process.stderr.write('outcome ' + r.state + '\\n');`;
     expect(start({ env }).trace).toEqual([`${T} used <root>/bundle/${cacheName()}`, `${T} evaluated`, 'outcome used']);
   });
 
-  it('keeps the newest four caches of a bundle in the user directory, and other bundles` caches', () => {
-    fs.mkdirSync(userDir, { mode: 0o700 });
-    const old = ['0', '1', '2', '3', '4'].map((d) => `fixture.js.${d.repeat(16)}.cache`);
-    old.forEach((f, i) => {
+  /** Old caches of the fixture in the user directory, named by `tags` (16 hex digits each), older than any new one, oldest first. */
+  const oldCaches = (tags: string[], profile = ''): string[] => {
+    fs.mkdirSync(userDir, { recursive: true, mode: 0o700 });
+    return tags.map((tag, i) => {
+      const f = `fixture.js.${tag}${profile}.cache`;
       fs.writeFileSync(path.join(userDir, f), 'old');
-      const t = new Date(Date.now() - (10 - i) * 60_000);
+      const t = new Date(Date.now() - (100 - i) * 60_000);
       fs.utimesSync(path.join(userDir, f), t, t);
+      return f;
     });
+  };
+
+  it('keeps the newest two caches of each context (the key`s runtime and path) in the user directory, and other bundles` and profiles` caches', () => {
+    const context = cacheName().slice('fixture.js.'.length + 8, 'fixture.js.'.length + 16);
+    // Three older builds of this install, two of another install, and caches that are not this one's to prune.
+    const mineBefore = oldCaches(['00000001', '00000002', '00000003'].map((d) => d + context));
+    const elsewhere = oldCaches(['00000004', '00000005'].map((d) => `${d}aaaaaaaa`));
+    const otherProfile = oldCaches([`00000006${context}`], '.run');
     fs.writeFileSync(path.join(userDir, 'other.js.0000000000000000.cache'), 'old');
     start();
-    expect(caches(userDir)).toEqual([cacheName(), ...old.slice(2), 'other.js.0000000000000000.cache'].sort());
+    expect(caches(userDir)).toEqual([cacheName(), mineBefore[2], ...elsewhere, ...otherProfile, 'other.js.0000000000000000.cache'].sort());
+  });
+
+  it('keeps sixteen caches of a bundle and profile in all: installs and Node versions side by side, the oldest go', () => {
+    const others = oldCaches(Array.from({ length: 17 }, (_, i) => `0000000${(i % 16).toString(16)}${(0xb0000000 + i).toString(16)}`));
+    start();
+    expect(caches(userDir)).toEqual([cacheName(), ...others.slice(-15)].sort());
   });
 
   it('writes a cache right after evaluation when asked to (a thread that may end without an exit event)', () => {

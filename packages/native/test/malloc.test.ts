@@ -88,7 +88,7 @@ describe('mallocTrim', () => {
   beforeAll(() => {
     const child = path.join(__dirname, 'fixtures', 'trim-child.js');
     const args = ['--single-threaded', '--expose-gc', child, ensureDistBuilt()];
-    report = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8' })) as TrimReport;
+    report = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000 })) as TrimReport;
   });
 
   it('gives the main arena\'s free memory back to the system, not only its top', () => {

@@ -41,12 +41,20 @@ class ProgressReporter {
     say(`test-done ${rel(test.path)} ${result.status} ${result.duration ?? 0} ${name(result)}`);
     // One line the host runner repeats at the end, where CI's kept tail will show it.
     if (result.status === 'failed') {
-      const title = [...(result.ancestorTitles ?? []), result.title].join(' › ');
+      const title = [...(result.ancestorTitles ?? []), result.title].join(' › ').replace(/\s+/g, ' ');
       say(`test-failed ${rel(test.path)} › ${title}: ${this.summarizeFailure((result.failureMessages ?? []).join('\n'), test.path)}`);
     }
   }
   onTestResult(test, result) {
-    if (result.testExecError) say(`test-failed ${rel(test.path)}: could not run: ${this.summarizeFailure(result.testExecError.message ?? '', test.path)}`);
+    // A suite-level error: one that kept the suite from running, or one outside its tests (an
+    // afterAll, an error thrown after a test ended), whose text jest keeps in the stack or the
+    // suite's failure message rather than in `message`.
+    const error = result.testExecError;
+    if (error) {
+      const ran = result.numPassingTests + result.numFailingTests > 0;
+      const text = result.failureMessage || error.stack || error.message || '';
+      say(`test-failed ${rel(test.path)}: ${ran ? 'suite error' : 'could not run'}: ${this.summarizeFailure(text, test.path)}`);
+    }
     say(`suite-done ${rel(test.path)} ${result.numPassingTests} ${result.numFailingTests} ${result.perfStats?.runtime ?? 0}${result.testExecError ? ' error' : ''}`);
   }
   getLastError() { return undefined; }

@@ -37,8 +37,9 @@
  * it is the user's own and not writable by others; when it cannot be, a miss writes beside the
  * bundle if that directory is writable. Files are written in one step (write aside, rename): a
  * start meanwhile reads the old file or the new one, never half of one. Of one bundle's and
- * profile's caches in the user directory the newest KEEP_PER_BUNDLE stay (a few Node versions or
- * checkouts); older ones are removed.
+ * profile's caches in the user directory, the newest two of each context (an install's current
+ * build and the one before) and sixteen in all stay (installs and Node versions side by side);
+ * older ones are removed.
  *
  * When: the main thread writes when the process exits (so it holds everything the run
  * compiled); a vCPU thread once it has handled its first message (its machine's `build`: the
@@ -57,8 +58,8 @@ import { crc32 } from 'node:zlib';
 import { msSinceProcessStart, startupTraced } from './startup-trace';
 
 /**
- * Set by the build only (scripts/bundle/build.js): the directory the bundles it trains caches for
- * will run from. A bundle is compiled under the name it will have there, since that name is what
+ * Internal, set by the build only (scripts/bundle/build.js): the directory the bundles it trains
+ * caches for will run from. Left set in a shell, every bundle would be compiled under a name in it. A bundle is compiled under the name it will have there, since that name is what
  * V8 keeps in the cache (and the key holds it).
  */
 export const CODE_CACHE_TRAIN_FOR_ENV = 'KVMTS_CODE_CACHE_TRAIN_FOR';
@@ -77,8 +78,13 @@ export { BUNDLE_DIGESTS_KEY } from './stamp';
  */
 const MAGIC = Buffer.from('KVMTSCC3', 'latin1');
 const DIGEST_BYTES = 32;
-/** Caches of one bundle name kept in the user directory: the newest few (Node versions, checkouts). */
-const KEEP_PER_BUNDLE = 4;
+/**
+ * Of one bundle's and profile's caches in the user directory, those kept: the newest two per
+ * context (an install under one Node: its current build and the one before, for a checkout that
+ * switches back), and the newest sixteen in all (installs and Node versions side by side).
+ */
+const KEEP_PER_CONTEXT = 2;
+const KEEP_PER_BUNDLE = 16;
 
 export type CodeCacheSetting = 'auto' | 'off';
 
@@ -89,7 +95,7 @@ export function codeCacheSetting(value: string | undefined): CodeCacheSetting | 
   return { error: `${CODE_CACHE_ENV} must be 'auto' (use V8's code cache for the bundled CLI) or '0' (compile without it), got '${value}'` };
 }
 
-/** What a cache must match besides the bundle's bytes: a cache from another runtime is never read. */
+/** The runtime part of a cache's context (cacheContext): a cache from another runtime is never read. */
 export function runtimeId(): string {
   return `node ${process.version} v8 ${process.versions.v8} ${process.arch}`;
 }
@@ -279,16 +285,28 @@ function readCache(dirs: CacheDir[], names: readonly string[], key: Buffer): { f
   return undefined;
 }
 
-/** Removes all but the newest KEEP_PER_BUNDLE caches named like `name` (its bundle and profile, any key) in `dir` (best effort). */
+/**
+ * Prunes the caches named like `name` (its bundle and profile, any key) in `dir` to the newest
+ * KEEP_PER_CONTEXT of each context (the tag's last 8 hex digits) and KEEP_PER_BUNDLE in all
+ * (best effort).
+ */
 function prune(dir: string, name: string): void {
-  const like = (f: string): string => f.replace(/\.[0-9a-f]{16}(\.|$)/, '.*$1');
+  const TAG = /\.([0-9a-f]{8})([0-9a-f]{8})(\.|$)/;
+  const like = (f: string): string => f.replace(TAG, '.*$3');
   try {
     const mine = fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.cache') && like(f) === like(name))
-      .map((f) => ({ f, mtime: fs.statSync(path.join(dir, f)).mtimeMs }))
+      .map((f) => ({ f, context: TAG.exec(f)?.[2], mtime: fs.statSync(path.join(dir, f)).mtimeMs }))
       .sort((a, b) => b.mtime - a.mtime);
-    for (const { f } of mine.slice(KEEP_PER_BUNDLE)) fs.rmSync(path.join(dir, f), { force: true });
+    const perContext = new Map<string | undefined, number>();
+    let kept = 0;
+    for (const { f, context } of mine) {
+      const n = (perContext.get(context) ?? 0) + 1;
+      perContext.set(context, n);
+      if (n <= KEEP_PER_CONTEXT && kept < KEEP_PER_BUNDLE) kept++;
+      else fs.rmSync(path.join(dir, f), { force: true });
+    }
   } catch {
     // another start pruned meanwhile, or the directory went away: nothing to keep tidy
   }
