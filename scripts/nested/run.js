@@ -298,7 +298,9 @@ function shardCounts(o, limits) {
   const counts = r.markers.get('counts');
   const exit = r.markers.get('exit');
   const problems = hostProblems(o, limits);
-  if (exit && exit[0] !== '0') problems.push(`${r.markers.has('jest-done') ? 'jest' : 'the guest'} exited ${exit[0]}`);
+  // A jest that died (a signal: 128 + its number) names no failed test: the one it was running does.
+  const runningNow = o.running.test ? `; running: ${o.running.test.replace(/_/g, ' ')}` : o.running.suite ? `; running: ${o.running.suite}` : '';
+  if (exit && exit[0] !== '0') problems.push(`${r.markers.has('jest-done') ? 'jest' : 'the guest'} exited ${exit[0]}${Number(exit[0]) > 128 && !counts ? runningNow : ''}`);
   if (!counts) {
     // Jest never reported (the host hung, timed out or panicked): count the suites that finished
     // before that, plus one failure for the host itself, rather than throw their passes away.

@@ -8,10 +8,9 @@
  * (KVMTS_CODE_CACHE=0 turns it off).
  */
 import * as path from 'node:path';
-import { setEnvironmentData } from 'node:worker_threads';
 import { BUNDLE_DIGESTS_KEY, BUNDLE_FILES, chooseCliBuild } from './bundle/stamp';
-import { startEarlyVcpuThreadsFor } from './bundle/prewarm';
-import { PROCESS_ORIGIN_KEY, traceStartup } from './bundle/startup-trace';
+import { startEarlyVcpuThreadsFor, vcpuThreadsToPrewarm } from './bundle/prewarm';
+import { traceStartup } from './bundle/startup-trace';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // `kvmts boot --memory-steps`: the process as Node started it, before any of kvmts loads. The
@@ -23,15 +22,18 @@ if (build.kind === 'error') {
   process.stderr.write(`kvmts: ${build.message}\n`);
   process.exitCode = 1;
 } else if (build.kind === 'bundle') {
-  // What the vCPU threads are handed (environment data, copied when a thread starts): the
+  // A command with vCPU threads starts them now, before the CLI bundle (or even the code-cache
+  // loader) is read: Node's worker bootstrap then runs beside this thread's whole start-up
+  // (./bundle/prewarm.ts). Handed first (environment data, copied when a thread starts): the
   // build's digests of both bundles, so that no thread hashes its bundle for the cache's key
-  // (./bundle/worker-start.ts), and the process's clock for the start-up trace.
-  if (build.digests) setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
-  setEnvironmentData(PROCESS_ORIGIN_KEY, performance.timeOrigin);
-  // The command's vCPU threads start now, before the CLI bundle (or even the code-cache loader)
-  // is read: Node's worker bootstrap then runs beside this thread's whole start-up (./bundle/prewarm.ts).
-  const threads = startEarlyVcpuThreadsFor(process.argv, path.join(path.dirname(build.file), BUNDLE_FILES.workerStart));
-  if (threads > 0) traceStartup(`${threads} vCPU thread(s) started`);
+  // (./bundle/worker-start.ts). A command without them (a one-vCPU boot on this thread, --help)
+  // never loads worker_threads.
+  if (vcpuThreadsToPrewarm(process.argv) > 0) {
+    const { setEnvironmentData } = require('node:worker_threads') as typeof import('node:worker_threads');
+    if (build.digests) setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
+    const threads = startEarlyVcpuThreadsFor(process.argv, path.join(path.dirname(build.file), BUNDLE_FILES.workerStart));
+    traceStartup(`${threads} vCPU thread(s) started`);
+  }
   const { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } = require('./bundle/code-cache') as typeof import('./bundle/code-cache');
   const setting = codeCacheSetting(process.env[CODE_CACHE_ENV]);
   if (typeof setting === 'object') {

@@ -16,6 +16,7 @@
  */
 import * as fs from 'node:fs';
 import { residentKiBAt, statusKiB } from './memory-use';
+import { msSinceProcessStart } from './bundle/startup-trace';
 
 /**
  * node:v8, loaded by a run that records steps only (every `kvmts boot` loads this module). Not
@@ -38,7 +39,7 @@ export interface HeapAtStep {
 /** The process at one step; memory in KiB. */
 export interface MemoryStep {
   readonly step: string;
-  /** Milliseconds since the process started (performance.now()). */
+  /** Milliseconds since the process started (msSinceProcessStart(), as boot's startupSteps). */
   readonly ms: number;
   /** VmRSS. */
   readonly rssKiB: number;
@@ -128,7 +129,7 @@ export function recordMemoryStep(
 ): MemoryStep {
   const status = fs.readFileSync('/proc/self/status', 'utf8');
   const guest = guestRamStarts && guestRamStarts.length > 0 ? { smaps: fs.readFileSync('/proc/self/smaps', 'utf8'), starts: guestRamStarts } : undefined;
-  const sample = memoryStepFrom(step, performance.now(), status, guest, v8().getHeapStatistics(), vcpuHeaps, malloc);
+  const sample = memoryStepFrom(step, msSinceProcessStart(), status, guest, v8().getHeapStatistics(), vcpuHeaps, malloc);
   ((globalThis as StepsHolder)[STEPS] ??= []).push(sample);
   return sample;
 }

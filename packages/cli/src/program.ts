@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { KvmtsError } from '@kvmts/core';
+import { installStdioRules } from './stdio';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 /**
@@ -34,7 +35,9 @@ export function buildProgram(argv?: readonly string[]): Command {
 
 /** Run the CLI; typed errors become one clear line and exit code 1 (no stack trace for user errors). */
 export async function main(argv: string[]): Promise<void> {
-  endQuietlyOnClosedPipe();
+  // `kvmts … | head`: a reader that went away ends the CLI quietly (./stdio.ts), and the boot
+  // path writes without Node's stdio streams while none was made.
+  installStdioRules();
   try {
     await buildProgram(argv).parseAsync(argv);
   } catch (e) {
@@ -44,19 +47,5 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     throw e;
-  }
-}
-
-/**
- * `kvmts … | head`: once the reader has gone, writing more is pointless and Node would throw
- * EPIPE from a stream event with a stack trace. A C program would die of SIGPIPE, silently;
- * the CLI does the same (the kernel releases the guest's fds and memory with the process).
- */
-function endQuietlyOnClosedPipe(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-      throw err;
-    });
   }
 }

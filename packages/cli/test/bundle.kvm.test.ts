@@ -33,7 +33,7 @@ describeKvm('the bundled kvmts CLI on KVM', () => {
     expect(bundled.json).toMatchObject({ ok: true, guestCrc: crc });
     expect(bundled.loaded).toContain(path.join(CLI, 'bundle', 'vcpu-worker-start.js'));
     const loaders = ['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].map((f) => path.join(CLI, 'dist', 'bundle', f));
-    const allowed = [BIN, ...loaders, path.resolve(CLI, '..', 'core', 'dist', 'machine', 'vcpu-thread-start.js'), path.resolve(CLI, '..', 'core', 'dist', 'machine', 'gc-flag-lock.js'), path.join(CLI, 'bundle', 'vcpu-worker-start.js')];
+    const allowed = [BIN, ...loaders, path.resolve(CLI, '..', 'core', 'dist', 'machine', 'vcpu-thread-start.js'), path.resolve(CLI, '..', 'core', 'dist', 'machine', 'gc-flag-lock.js'), path.resolve(CLI, '..', 'core', 'dist', 'util', 'lazy-builtins.js'), path.join(CLI, 'bundle', 'vcpu-worker-start.js')];
     expect(bundled.loaded.filter((f) => !allowed.includes(f) && !f.endsWith('kvmts_native.node'))).toEqual([]);
     // Both bundles ran through the code cache (used, or made on this first start in this host).
     expect(bundled.stderr).toMatch(/^kvmts: code cache: kvmts\.js (used|miss) /m);

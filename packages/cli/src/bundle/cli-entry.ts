@@ -10,11 +10,15 @@ import * as path from 'node:path';
 import { useVcpuWorkerScript } from '@kvmts/core';
 import { BUNDLED_PACKAGES, shareBundledModules } from './shared-modules';
 import { BUNDLE_FILES } from './stamp';
-import { publishSharedFiles, sharedFilesBuffer } from './prewarm';
+import { publishSharedFiles, sharedFilesBuffer, vcpuThreadsToPrewarm } from './prewarm';
 import { main } from '../program';
 
 // The vCPU threads share the same files: they read them from the buffer every thread is handed.
-publishSharedFiles(sharedFilesBuffer(), shareBundledModules(BUNDLED_PACKAGES));
+// Only for a command with vCPU threads (dist/bin.js has started them): the buffer lives in
+// worker_threads' environment data, which a one-vCPU boot on this thread never loads (a vCPU
+// thread started without it resolves the files itself).
+const sharedFiles = shareBundledModules(BUNDLED_PACKAGES);
+if (vcpuThreadsToPrewarm(process.argv) > 0) publishSharedFiles(sharedFilesBuffer(), sharedFiles);
 // __dirname here is the bundle's own directory: the build leaves the entries' __dirname alone.
 // A vCPU thread starts in the small loader that runs the worker bundle with its code cache
 // (the script dist/bin.js started the early threads with: core's pool adopts them by it).

@@ -53,7 +53,6 @@ import Module, { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
-import { parentPort, threadId } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { msSinceProcessStart, startupTraced } from './startup-trace';
 
@@ -318,7 +317,8 @@ function writeCache(dirs: CacheDir[], name: string, bytes: Buffer): string | und
     const file = path.join(dir, name);
     // Unique to this thread of this process (its writes are synchronous); 'wx' refuses a leftover
     // of a process that had this pid, which the failure path below then removes.
-    const tmp = `${file}.tmp-${process.pid}-${threadId}`;
+    // Unique per thread without worker_threads (which a main-thread start does not load).
+    const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
     try {
       if (user) {
         if (!userDirUsable(dir)) continue;
@@ -426,7 +426,10 @@ export function runBundle(bundleFile: string, options: RunBundleOptions): CodeCa
   if (targets.length > 0 && options.writeAt !== 'exit') {
     // A vCPU thread's first message is handled by the bundle's listener, registered by now and
     // so run first; the cache is made once that handler is done.
-    if (options.writeAt === 'first-message' && parentPort) parentPort.once('message', () => setImmediate(write));
+    // worker_threads is loaded in a vCPU thread already; the main thread never asks for 'first-message'.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const parentPort = options.writeAt === 'first-message' ? (require('node:worker_threads') as typeof import('node:worker_threads')).parentPort : null;
+    if (parentPort) parentPort.once('message', () => setImmediate(write));
     else write();
   }
   return outcome;

@@ -15,7 +15,9 @@
  * This module loads nothing but Node built-ins until it starts threads: dist/bin.js reads it on
  * every start, `kvmts --help` too.
  */
-import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
+/** worker_threads, loaded only where vCPU threads start (its ~26 modules cost a one-vCPU boot on the main thread 50 ms in the emulated arm64 host). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const workerThreads = (): typeof import('node:worker_threads') => require('node:worker_threads') as typeof import('node:worker_threads');
 
 /** The commands that make a machine (program.ts's COMMANDS; program.test.ts checks the names). */
 export const MACHINE_COMMANDS: ReadonlySet<string> = new Set(['run', 'boot', 'dump', 'restore']);
@@ -74,6 +76,7 @@ const HEADER_BYTES = 4;
 
 /** This process's shared-files buffer, made and put into the environment data on first use (the CLI's thread). */
 export function sharedFilesBuffer(): SharedArrayBuffer {
+  const { getEnvironmentData, setEnvironmentData } = workerThreads();
   const known = getEnvironmentData(SHARED_FILES_BUFFER_KEY);
   if (known instanceof SharedArrayBuffer) return known;
   const buffer = new SharedArrayBuffer(SHARED_FILES_BUFFER_BYTES);

@@ -7,22 +7,18 @@
  *
  * Loads only Node built-ins: dist/bin.js reads it before anything else of the CLI.
  */
-import { getEnvironmentData, isMainThread } from 'node:worker_threads';
-
 /** `1`: say on stderr what happened at each step of the start-up, per thread (tests, benchmarks, curious users). */
 export const CODE_CACHE_TRACE_ENV = 'KVMTS_CODE_CACHE_TRACE';
 
-/** The environment data key under which dist/bin.js hands the process's time origin (performance.timeOrigin) to its threads. */
-export const PROCESS_ORIGIN_KEY = 'kvmts.processTimeOrigin';
-
 /**
- * Ms since the process started, in any thread: a thread's performance clock may start when the
- * thread does (it does in later Node versions), so a thread handed the process's origin
- * counts from that.
+ * Ms since the process started, in any thread: process.uptime() counts from Node's start in
+ * every thread (a thread's `performance` clock may start with the thread, as it does in later
+ * Node versions), and needs no module — the `performance` global loads ten of Node's (43 ms of
+ * start-up in the emulated arm64 host, scripts/bench/README.md, `boot`). Its origin is Node's
+ * own start, ~1 ms after `performance.timeOrigin`.
  */
 export function msSinceProcessStart(): number {
-  const origin = isMainThread ? undefined : getEnvironmentData(PROCESS_ORIGIN_KEY);
-  return typeof origin === 'number' ? performance.timeOrigin + performance.now() - origin : performance.now();
+  return process.uptime() * 1000;
 }
 
 /** Whether `env` asks for the trace. */

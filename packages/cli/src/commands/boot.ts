@@ -36,6 +36,8 @@ import { memoryUse, type MemoryUse } from '../memory-use';
 import { recordMemoryStep, recordedMemorySteps } from '../memory-steps';
 import { collectStartupGarbage, startupCollectionSetting, startupCollectionWanted } from '../startup-collection';
 import { VCPU_THREAD_SETTINGS, vcpuThreadFor, type VcpuThreadSetting } from '../bundle/prewarm';
+import { msSinceProcessStart } from '../bundle/startup-trace';
+import { writeStdio } from '../stdio';
 
 /** `1`: read the kernel and initrd into memory before the machine is built, instead of into guest RAM (a comparison). */
 export const READ_INPUTS_ENV = 'KVMTS_BOOT_READ_INPUTS';
@@ -111,7 +113,7 @@ async function boot(opts: BootOptions): Promise<number> {
   // --memory-steps each step also samples the process's memory.
   const startupSteps: Record<string, number> = {};
   const mark = (name: string): void => {
-    startupSteps[name] = Math.round(performance.now() * 10) / 10;
+    startupSteps[name] = Math.round(msSinceProcessStart() * 10) / 10;
   };
   const step = (name: string, guestRam?: readonly bigint[], heaps?: ThreadHeapStatistics[]): void => {
     mark(name);
@@ -135,13 +137,14 @@ async function boot(opts: BootOptions): Promise<number> {
   const profile = linuxBootProfile(arch, { kernel, initrd, append: opts.append, memory, cpus: opts.cpus });
   step('inputs-read');
 
-  const consoleOut = opts.json ? process.stderr : process.stdout;
+  // The guest's console: straight to the fd (./stdio.ts), stderr when stdout carries the JSON.
+  const consoleFd = opts.json ? 2 : 1;
   let started = 0;
-  const sinceStart = () => performance.now() - started;
+  const sinceStart = () => msSinceProcessStart() - started;
   const marker = new MarkerWatch(opts.readyMarker, sinceStart);
   let guestRam: bigint[] = [];
   const onConsole = (bytes: Uint8Array): void => {
-    consoleOut.write(bytes);
+    writeStdio(consoleFd, bytes);
     const seen = marker.at !== undefined;
     marker.feed(bytes);
     // The guest has reached userspace and runs on: the process as it is while a guest runs.
@@ -189,7 +192,7 @@ async function boot(opts: BootOptions): Promise<number> {
     const stop = new SignalStop();
     signals = stop;
     stop.signal.addEventListener('abort', () => { quit = String(stop.signal.reason); void machine.stop(); }, { once: true });
-    started = performance.now();
+    started = msSinceProcessStart();
     exit = await machine.run();
     // Before close() unmaps guest RAM: what this process holds beyond it (the bench's figure).
     if (opts.json) hostMemory = memoryUse(guestRam);
@@ -208,7 +211,7 @@ async function boot(opts: BootOptions): Promise<number> {
       arch, cmdline: profile.cmdline, cpus: opts.cpus, memory, vcpuThread,
       exit: exitJson(exit),
       summary, status, wallMs: Math.round(wallMs * 10) / 10,
-      // Process start (performance.timeOrigin) → machine.run(): Node and module start-up, the
+      // Process start (Node's: process.uptime()'s origin) → machine.run(): Node and module start-up, the
       // VM and its vCPU workers built; the first KVM_RUN follows at once. The bench's start-up figure.
       startMs: Math.round(started * 10) / 10,
       readyMs: marker.at === undefined ? null : Math.round(marker.at * 10) / 10,
@@ -217,10 +220,10 @@ async function boot(opts: BootOptions): Promise<number> {
       hostMemory,
       ...(opts.memorySteps ? { memorySteps: recordedMemorySteps() } : {}),
     };
-    process.stdout.write(JSON.stringify(json, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
+    writeStdio(1, JSON.stringify(json, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n');
   } else {
     const ready = marker.at === undefined ? '' : `; ready marker after ${(marker.at / 1000).toFixed(2)} s`;
-    process.stderr.write(`\nkvmts: ${summary} after ${(wallMs / 1000).toFixed(2)} s${ready}\n`);
+    writeStdio(2, `\nkvmts: ${summary} after ${(wallMs / 1000).toFixed(2)} s${ready}\n`);
   }
   return status;
 }

@@ -11,9 +11,9 @@
  * when it starts: the thread that starts vCPU threads makes it first (shareGcFlagLock, called
  * before every vCPU thread's start), so all of them hold the same one. A thread started without
  * it (by code of its own) makes its own lock and falls back on collectGarbage's retry.
- * Loads nothing but `node:worker_threads` (vcpu-thread-start.ts loads it before core).
+ * Loads nothing but `node:worker_threads`, on first use (vcpu-thread-start.ts loads it before core).
  */
-import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
+import { nodeWorkerThreads } from '../util/lazy-builtins';
 
 const GC_FLAG_LOCK_KEY = 'kvmts.gcFlagLock';
 const UNLOCKED = 0;
@@ -21,6 +21,7 @@ const LOCKED = 1;
 
 /** The process's lock word, made (and put where threads started from now on find it) on first use. */
 export function shareGcFlagLock(): Int32Array {
+  const { getEnvironmentData, setEnvironmentData } = nodeWorkerThreads();
   const known = getEnvironmentData(GC_FLAG_LOCK_KEY);
   // Across realms (jest): a SharedArrayBuffer by its tag, not instanceof.
   if (Object.prototype.toString.call(known) === '[object SharedArrayBuffer]') return new Int32Array(known as SharedArrayBuffer);

@@ -5,10 +5,10 @@
  * `Machine.vcpuHeapStatistics()` collects them. Leak hunts (the soak benchmark) read it.
  */
 import * as vm from 'node:vm';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import type { PerformanceObserver } from 'node:perf_hooks';
 import { LifecycleError } from '../errors/errors';
 import { withGcFlagLock } from './gc-flag-lock';
-import { nodeV8 } from '../util/lazy-builtins';
+import { nodePerfHooks, nodeV8 } from '../util/lazy-builtins';
 
 /** node:v8, loaded when a thread's heap is first asked for (../util/lazy-builtins.ts). */
 const v8 = nodeV8;
@@ -41,6 +41,7 @@ const gcCounts = { scavenges: 0, markCompacts: 0, observer: undefined as Perform
 
 function countCollections(): void {
   if (gcCounts.observer !== undefined) return;
+  const { PerformanceObserver, constants: perfConstants } = nodePerfHooks();
   gcCounts.observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       const { kind, flags } = (entry as unknown as { detail: { kind: number; flags: number } }).detail;

@@ -16,17 +16,19 @@
  * shared by reference except SharedArrayBuffers, as with a worker.
  */
 import { EventEmitter } from 'node:events';
-import { threadId } from 'node:worker_threads';
 import * as native from '@kvmts/native';
 import type { FromWorker, ToWorker } from './worker-protocol';
 import { VcpuHost } from './vcpu-host';
+import { nodeWorkerThreads } from '../util/lazy-builtins';
 
 /** A slice's default length: long enough that a slice's end (a KVM_RUN completing I/O, one turn of the event loop) costs well under 1 % of it. */
 export const DEFAULT_SLICE_MS = 20;
 
 export class MainThreadVcpu extends EventEmitter {
-  /** The thread it runs on: the machine's. */
-  readonly threadId = threadId;
+  /** The thread it runs on: the machine's (worker_threads loaded only when asked: see lazy-builtins). */
+  get threadId(): number {
+    return nodeWorkerThreads().threadId;
+  }
   private readonly timer = new native.SliceTimer();
   private readonly host: VcpuHost;
   private ended = false;

@@ -9,13 +9,15 @@
  * here, before it reads and compiles its own modules, so that the two load side by side. Core's
  * thread pool (vcpu-worker-pool.ts) adopts them, idle, when the machine asks for threads.
  *
- * This module loads no other module of core but gc-flag-lock.ts (only `node:worker_threads`): it is the one part
+ * This module loads no other module of core but gc-flag-lock.ts and util/lazy-builtins.ts (only
+ * `node:worker_threads`, when a thread starts): it is the one part
  * of core a program loads before core, as `@kvmts/core/vcpu-thread-start`. The pool and
  * vcpu-thread-limits.ts take their settings from here, so an early thread is started exactly
  * as the pool would start it.
  */
-import { Worker, type ResourceLimits, type WorkerOptions } from 'node:worker_threads';
+import type { ResourceLimits, Worker, WorkerOptions } from 'node:worker_threads';
 import { shareGcFlagLock } from './gc-flag-lock';
+import { nodeWorkerThreads } from '../util/lazy-builtins';
 
 /** Idle threads kept by default: enough for the usual 1–4 vCPU machines. */
 export const DEFAULT_VCPU_POOL_SIZE = 4;
@@ -91,7 +93,7 @@ function earlyThreads(): EarlyThread[] {
  */
 export function startVcpuThread(script: string, limits: ResourceLimits | undefined): Worker {
   shareGcFlagLock();
-  return new Worker(script, vcpuThreadOptions(limits));
+  return new (nodeWorkerThreads().Worker)(script, vcpuThreadOptions(limits));
 }
 
 /**

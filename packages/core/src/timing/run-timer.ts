@@ -14,10 +14,11 @@
  * or kick from this timer can reach a later run.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as native from '@kvmts/native';
 import { ControlSlot } from '../cpu/vcpu-control';
 import { LifecycleError } from '../errors/errors';
+import { nodeWorkerThreads } from '../util/lazy-builtins';
 
 /** How long the first arm() waits for the timer thread to start. */
 const TIMER_START_MS = 10_000;
@@ -112,7 +113,7 @@ export class RunTimer {
 
   private start(): void {
     if (this.worker !== undefined) return;
-    this.worker = new Worker(TIMER_THREAD, {
+    this.worker = new (nodeWorkerThreads().Worker)(TIMER_THREAD, {
       eval: true,
       workerData: {
         nativePath: nativeEntry(),
