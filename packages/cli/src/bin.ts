@@ -11,8 +11,12 @@ import * as path from 'node:path';
 import { BUNDLE_DIGESTS_KEY, BUNDLE_FILES, chooseCliBuild } from './bundle/stamp';
 import { startEarlyVcpuThreadsFor, vcpuThreadsToPrewarm } from './bundle/prewarm';
 import { traceStartup } from './bundle/startup-trace';
+import { installStdioRules } from './stdio';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
+// Before anything can make process.stdout or process.stderr (a vCPU thread started with piped
+// output reads both): the CLI then knows whether a stream exists (./stdio.ts).
+installStdioRules();
 // `kvmts boot --memory-steps`: the process as Node started it, before any of kvmts loads. The
 // module is read only then: every other start reads no more files than it must (bundle.test.ts).
 if (process.argv.includes('--memory-steps')) (require('./memory-steps') as typeof import('./memory-steps')).startMemorySteps(process.argv);
@@ -32,7 +36,7 @@ if (build.kind === 'error') {
     const { setEnvironmentData } = require('node:worker_threads') as typeof import('node:worker_threads');
     if (build.digests) setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
     const threads = startEarlyVcpuThreadsFor(process.argv, path.join(path.dirname(build.file), BUNDLE_FILES.workerStart));
-    traceStartup(`${threads} vCPU thread(s) started`);
+    if (threads > 0) traceStartup(`${threads} vCPU thread(s) started`);
   }
   const { CODE_CACHE_ENV, cliProfile, codeCacheSetting, runBundle } = require('./bundle/code-cache') as typeof import('./bundle/code-cache');
   const setting = codeCacheSetting(process.env[CODE_CACHE_ENV]);

@@ -32,7 +32,7 @@ describeKvm('the bundled kvmts CLI on KVM', () => {
     const crc = zlib.crc32(demoData(4096, 9)) >>> 0;
     expect(bundled.json).toMatchObject({ ok: true, guestCrc: crc });
     expect(bundled.loaded).toContain(path.join(CLI, 'bundle', 'vcpu-worker-start.js'));
-    const loaders = ['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].map((f) => path.join(CLI, 'dist', 'bundle', f));
+    const loaders = [...['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].map((f) => path.join(CLI, 'dist', 'bundle', f)), path.join(CLI, 'dist', 'stdio.js')];
     const allowed = [BIN, ...loaders, path.resolve(CLI, '..', 'core', 'dist', 'machine', 'vcpu-thread-start.js'), path.resolve(CLI, '..', 'core', 'dist', 'machine', 'gc-flag-lock.js'), path.resolve(CLI, '..', 'core', 'dist', 'util', 'lazy-builtins.js'), path.join(CLI, 'bundle', 'vcpu-worker-start.js')];
     expect(bundled.loaded.filter((f) => !allowed.includes(f) && !f.endsWith('kvmts_native.node'))).toEqual([]);
     // Both bundles ran through the code cache (used, or made on this first start in this host).

@@ -84,7 +84,8 @@ describe('the bundle', () => {
     // The launcher, its freshness check, the early vCPU threads' start (none for --help) and the
     // start-up trace, its code-cache loader (which reads the bundle itself, code-cache.test.ts):
     // no other module file is read from disk.
-    expect(bundled.loaded).toEqual(['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].reduce((files, f) => [...files, path.join(CLI, 'dist', 'bundle', f)], [BIN]));
+    const loaders = ['stamp.js', 'prewarm.js', 'startup-trace.js'].map((f) => path.join(CLI, 'dist', 'bundle', f));
+    expect(bundled.loaded).toEqual([BIN, ...loaders, path.join(CLI, 'dist', 'stdio.js'), path.join(CLI, 'dist', 'bundle', 'code-cache.js')]);
     expect(modular.loaded.length).toBeGreaterThan(100);
   });
 
@@ -97,11 +98,11 @@ describe('the bundle', () => {
     expect(bundled.stderrText).toBe(modular.stderrText);
     expect(bundled.stderrText).toMatch(/^kvmts: ConfigError: --kernel: cannot read \/nonexistent\/kernel: ENOENT/);
     // Besides the loaders: core's early thread start (bin.js started this boot's vCPU thread).
-    const loaders = [...['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].map((f) => path.join(CLI, 'dist', 'bundle', f)), path.join(REPO, 'packages', 'core', 'dist', 'machine', 'vcpu-thread-start.js'), path.join(REPO, 'packages', 'core', 'dist', 'machine', 'gc-flag-lock.js'), BIN];
+    const loaders = [...['stamp.js', 'prewarm.js', 'startup-trace.js', 'code-cache.js'].map((f) => path.join(CLI, 'dist', 'bundle', f)), path.join(CLI, 'dist', 'stdio.js'), path.join(REPO, 'packages', 'core', 'dist', 'machine', 'vcpu-thread-start.js'), path.join(REPO, 'packages', 'core', 'dist', 'machine', 'gc-flag-lock.js'), BIN];
     expect(bundled.loaded.filter((f) => !f.startsWith(BUNDLE) && !f.endsWith('.node') && !loaders.includes(f))).toEqual([]);
   });
 
-  it('starts a command without node:child_process (commander loads it on first use only in the bundle), the modular CLI as a control', () => {
+  it('starts a command without node:child_process (commander loads it on first use only in the bundle), nor worker_threads or perf_hooks (core loads them on first use), the modular CLI as a control', () => {
     const hook = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-builtins-')), 'hook.js');
     // Printed at exit: the built-ins this process loaded.
     fs.writeFileSync(hook, "process.on('exit', () => process.stderr.write(`BUILTINS ${JSON.stringify(process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')))}\\n`));\n");
@@ -111,7 +112,11 @@ describe('the bundle', () => {
       return JSON.parse(/^BUILTINS (.*)$/m.exec(r.stderr)![1]) as string[];
     };
     try {
-      expect(builtins('1')).not.toContain('NativeModule child_process');
+      const bundled = builtins('1');
+      expect(bundled).not.toContain('NativeModule child_process');
+      // Core is evaluated by now (the bundle's top level): none of its modules imports these at its top.
+      expect(bundled).not.toContain('NativeModule worker_threads');
+      expect(bundled).not.toContain('NativeModule perf_hooks');
       expect(builtins('0')).toContain('NativeModule child_process');
     } finally {
       fs.rmSync(path.dirname(hook), { recursive: true, force: true });

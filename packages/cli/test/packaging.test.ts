@@ -181,8 +181,8 @@ describe('kvmts installed from its tarballs in a scratch project', () => {
         expect(r.stdout).toMatch(/^Usage: kvmts /m);
         const loaded = [...r.stderr.matchAll(/MODULE \d+: load "(.*)" for module/g)].map((m) => m[1]);
         // The launcher, its freshness check, the early vCPU threads' start (none for --help), the
-        // start-up trace and the code-cache loader, which reads bundle/kvmts.js.
-        expect(loaded).toEqual(['bin/kvmts.js', 'dist/bin.js', 'dist/bundle/stamp.js', 'dist/bundle/prewarm.js', 'dist/bundle/startup-trace.js', 'dist/bundle/code-cache.js'].map((f) => path.join(cli, f)));
+        // start-up trace, the stdio rules and the code-cache loader, which reads bundle/kvmts.js.
+        expect(loaded).toEqual(['bin/kvmts.js', 'dist/bin.js', 'dist/bundle/stamp.js', 'dist/bundle/prewarm.js', 'dist/bundle/startup-trace.js', 'dist/stdio.js', 'dist/bundle/code-cache.js'].map((f) => path.join(cli, f)));
       }
       expect(starts[0].stderr).toMatch(/^kvmts: code cache: kvmts\.js miss /m);
       expect(starts[1].stderr).toContain(`kvmts: code cache: kvmts.js used ${cacheDir}/kvmts.js.`);

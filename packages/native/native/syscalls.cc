@@ -283,6 +283,18 @@ Napi::Value Lseek(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r < 0 ? -errno : static_cast<double>(r));
 }
 
+// setNonBlocking(fd, on) → the flag as it was (0 or 1), or -errno: O_NONBLOCK set or cleared on
+// the fd's open file description, as libuv does for a stream it takes over.
+Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
+  int fd = ToInt32(info.Env(), Arg(info, 0), -1);
+  bool on = info.Length() > 1 && info[1].ToBoolean().Value();
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return Num(info.Env(), -errno);
+  int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (wanted != flags && ::fcntl(fd, F_SETFL, wanted) < 0) return Num(info.Env(), -errno);
+  return Num(info.Env(), (flags & O_NONBLOCK) ? 1 : 0);
+}
+
 Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Num(info.Env(), static_cast<int64_t>(sysconf(_SC_PAGESIZE)));
 }
@@ -326,6 +338,7 @@ void InitSyscalls(Napi::Env env, Napi::Object exports) {
   exports.Set("gettid", Napi::Function::New(env, GetTid, "gettid"));
   exports.Set("pageSize", Napi::Function::New(env, PageSize, "pageSize"));
   exports.Set("lseek", Napi::Function::New(env, Lseek, "lseek"));
+  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
 }
 
 }  // namespace kvmts

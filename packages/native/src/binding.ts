@@ -60,6 +60,8 @@ export interface NativeBinding {
   unmap(id: number): number;
   remapFile(id: number, prot: number, flags: number, fd: number, offset: number): number;
   lseek(fd: number, offset: number, whence: number): number;
+  /** O_NONBLOCK on or off: the flag as it was (0/1), or -errno. */
+  setNonBlocking(fd: number, on: boolean): number;
   nonZeroPages(view: Uint8Array, pageSize: number, skipUnpopulated: boolean): Uint8Array | undefined;
   mappingInfo(id: number): [address: bigint, length: number] | undefined;
   mappingView(id: number, offset: number, length: number): ArrayBuffer | undefined;

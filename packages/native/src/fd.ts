@@ -47,6 +47,16 @@ export function ioctlErrno(fd: number, request: number, arg?: number | bigint | 
 }
 
 /**
+ * Sets (or clears) O_NONBLOCK on `fd`'s open file description, shared with every process that
+ * holds the same description. Returns whether it was set before. Throws SyscallError.
+ */
+export function setNonBlocking(fd: number, on: boolean): boolean {
+  const rc = native.setNonBlocking(fd, on);
+  if (rc < 0) throw syscallError(native, 'fcntl', rc, `fcntl(fd ${fd}, F_SETFL, ${on ? '+' : '-'}O_NONBLOCK)`);
+  return rc === 1;
+}
+
+/**
  * lseek(fd, offset, whence): the resulting offset, or null for ENXIO (with SEEK_DATA: no data at
  * or after `offset`; with SEEK_HOLE: `offset` is past the end). SEEK_DATA / SEEK_HOLE walk a sparse
  * file's data without reading it. Throws SyscallError for anything else.

@@ -25,7 +25,7 @@
  */
 export { SyscallError, MappingGoneError, NativeLoadError } from './errors';
 export { constants, type Constants } from './constants';
-export { open, close, ioctl, ioctlErrno, lseek } from './fd';
+export { open, close, ioctl, ioctlErrno, lseek, setNonBlocking } from './fd';
 export { IoctlBatch, runIoctlBatch, ioctlBatchError, MAX_IOCTL_BATCH, ANY_RESULT } from './batch';
 export { mmap, remapFile, nonZeroPages, mappingById, liveMappingCount, pageSize, MAX_VIEW_LENGTH, type Mapping, type MmapPlacement } from './mapping';
 export { eventfd, eventfdRead, eventfdTryRead, eventfdWrite } from './eventfd';

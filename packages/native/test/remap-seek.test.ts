@@ -1,13 +1,13 @@
 /**
  * remapFile (a file mapped in place over an existing mapping, as a checkpoint restore into a
  * running machine swaps guest RAM), lseek's SEEK_DATA / SEEK_HOLE (how a restore finds the data
- * of a sparse memory image without reading its holes) and nonZeroPages (how a save finds the
- * pages worth storing).
+ * of a sparse memory image without reading its holes), nonZeroPages (how a save finds the
+ * pages worth storing) and setNonBlocking (how the CLI writes a socket stdout directly).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { constants, lseek, mappingById, mmap, nonZeroPages, remapFile } from '../src';
+import { constants, lseek, mappingById, mmap, nonZeroPages, remapFile, setNonBlocking } from '../src';
 import { expectSyscallError } from './support/errors';
 
 const { PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, SEEK_DATA, SEEK_HOLE } = constants;
@@ -116,5 +116,29 @@ describe('nonZeroPages', () => {
   it('refuses a length that is not a whole number of pages', () => {
     expect(() => nonZeroPages(new Uint8Array(PAGE + 8))).toThrow(/multiple of the page size \(4096/);
     expect(() => nonZeroPages(new Uint8Array(PAGE), 12)).toThrow(RangeError);
+  });
+});
+
+describe('setNonBlocking', () => {
+  /** O_NONBLOCK as the kernel reports the fd's flags (/proc/self/fdinfo: octal). */
+  const nonBlocking = (fd: number): boolean =>
+    (parseInt(/^flags:\s*([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1], 8) & fs.constants.O_NONBLOCK) !== 0;
+
+  it('sets and clears O_NONBLOCK on the fd, answering what it was', () => {
+    const fd = fs.openSync('/dev/null', 'w');
+    try {
+      expect(nonBlocking(fd)).toBe(false);
+      expect(setNonBlocking(fd, true)).toBe(false);
+      expect(nonBlocking(fd)).toBe(true);
+      expect(setNonBlocking(fd, true)).toBe(true);
+      expect(setNonBlocking(fd, false)).toBe(true);
+      expect(nonBlocking(fd)).toBe(false);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('names fcntl and EBADF for an fd that is not open', () => {
+    expectSyscallError(() => setNonBlocking(-1, true), 'fcntl', 'EBADF');
   });
 });

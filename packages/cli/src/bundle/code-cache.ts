@@ -315,9 +315,8 @@ function prune(dir: string, name: string): void {
 function writeCache(dirs: CacheDir[], name: string, bytes: Buffer): string | undefined {
   for (const { dir, user } of dirs) {
     const file = path.join(dir, name);
-    // Unique to this thread of this process (its writes are synchronous); 'wx' refuses a leftover
-    // of a process that had this pid, which the failure path below then removes.
-    // Unique per thread without worker_threads (which a main-thread start does not load).
+    // Unique to this thread of this process (its writes are synchronous) without worker_threads'
+    // threadId, which a main-thread start does not load; 'wx' refuses a name already there.
     const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
     try {
       if (user) {

@@ -13,13 +13,13 @@ export const nodeCrypto = (): typeof import('node:crypto') => require('node:cryp
 export const nodeV8 = (): typeof import('node:v8') => require('node:v8') as typeof import('node:v8');
 export const nodeZlib = (): typeof import('node:zlib') => require('node:zlib') as typeof import('node:zlib');
 export const nodeChildProcess = (): typeof import('node:child_process') => require('node:child_process') as typeof import('node:child_process');
+/** perf_hooks: ten of Node's modules (50 ms of start-up in the emulated arm64 host), for heap figures' collection counts only. */
+export const nodePerfHooks = (): typeof import('node:perf_hooks') => require('node:perf_hooks') as typeof import('node:perf_hooks');
 /**
  * worker_threads brings Node's streams and worker internals (~26 modules, 50 ms of a boot's
  * start-up beyond the streams in the emulated arm64 host): a machine whose vCPUs all run on its
  * own thread needs none of it.
  */
-/** perf_hooks: ten of Node's modules (50 ms of start-up in the emulated arm64 host), for heap figures' collection counts only. */
-export const nodePerfHooks = (): typeof import('node:perf_hooks') => require('node:perf_hooks') as typeof import('node:perf_hooks');
 export const nodeWorkerThreads = (): typeof import('node:worker_threads') => require('node:worker_threads') as typeof import('node:worker_threads');
 /* eslint-enable @typescript-eslint/no-require-imports */
 
