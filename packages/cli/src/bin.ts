@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { BUNDLE_DIGESTS_KEY, BUNDLE_FILES, chooseCliBuild } from './bundle/stamp';
-import { startEarlyVcpuThreadsFor, vcpuThreadsToPrewarm } from './bundle/prewarm';
+import { startEarlyVcpuThreadsFor, vcpuThreadsToPrewarm, workerThreads } from './bundle/prewarm';
 import { traceStartup } from './bundle/startup-trace';
 import { installStdioRules } from './stdio';
 
@@ -33,8 +33,7 @@ if (build.kind === 'error') {
   // (./bundle/worker-start.ts). A command without them (a one-vCPU boot on this thread, --help)
   // never loads worker_threads.
   if (vcpuThreadsToPrewarm(process.argv) > 0) {
-    const { setEnvironmentData } = require('node:worker_threads') as typeof import('node:worker_threads');
-    if (build.digests) setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
+    if (build.digests) workerThreads().setEnvironmentData(BUNDLE_DIGESTS_KEY, build.digests);
     const threads = startEarlyVcpuThreadsFor(process.argv, path.join(path.dirname(build.file), BUNDLE_FILES.workerStart));
     if (threads > 0) traceStartup(`${threads} vCPU thread(s) started`);
   }

@@ -142,6 +142,8 @@ export function writeStdio(fd: 1 | 2, data: string | Uint8Array): void {
         if ((e as NodeJS.ErrnoException).code === 'EPIPE') endQuietly();
         // EAGAIN (a reader behind), or anything else: the stream queues, or handles it as Node does.
         s.viaStream[name] = true;
+        // The pipe's own open is not written again.
+        if (target !== fd) fs.closeSync(target);
       }
     }
   }

@@ -58,8 +58,9 @@ import { msSinceProcessStart, startupTraced } from './startup-trace';
 
 /**
  * Internal, set by the build only (scripts/bundle/build.js): the directory the bundles it trains
- * caches for will run from. Left set in a shell, every bundle would be compiled under a name in it. A bundle is compiled under the name it will have there, since that name is what
- * V8 keeps in the cache (and the key holds it).
+ * caches for will run from. A bundle is compiled under the name it will have there, since that
+ * name is what V8 keeps in the cache (and the key holds it). Left set in a shell, every bundle
+ * would be compiled under a name in that directory.
  */
 export const CODE_CACHE_TRAIN_FOR_ENV = 'KVMTS_CODE_CACHE_TRAIN_FOR';
 /** `auto` (default: use and make caches) or `0` (compile normally, read and write nothing). */

@@ -17,7 +17,7 @@
  */
 /** worker_threads, loaded only where vCPU threads start (its ~26 modules cost a one-vCPU boot on the main thread 50 ms in the emulated arm64 host). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const workerThreads = (): typeof import('node:worker_threads') => require('node:worker_threads') as typeof import('node:worker_threads');
+export const workerThreads = (): typeof import('node:worker_threads') => require('node:worker_threads') as typeof import('node:worker_threads');
 
 /** The commands that make a machine (program.ts's COMMANDS; program.test.ts checks the names). */
 export const MACHINE_COMMANDS: ReadonlySet<string> = new Set(['run', 'boot', 'dump', 'restore']);
