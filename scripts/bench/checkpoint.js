@@ -14,13 +14,21 @@
  *                     dropped, on either side: both read from memory (the guest's RAM, the page
  *                     cache).
  *   save-incremental  checkpoint(dir, { parent }) after the guest rewrote INCREMENT_MIB, against
- *                     `cp` + fsync of that incremental memory.img. Extra fields: `empty_link_ns`, the
+ *                     `cp` + fsync of that incremental memory.img (one size of the sweep below).
+ *                     Extra fields: `empty_link_ns`, the
  *                     cost of a link that stores no page (no guest run since its parent), and
  *                     `marginal_share`, (link − empty link) / (full save − empty link), to compare
  *                     with `data_share`, the link's share of the full save's data (equal when the
  *                     cost beyond the fixed part is proportional to the pages), and with `cp_share`,
  *                     cp's time for the link's image over its time for the full one (what the
  *                     disk makes of the same two sizes: small writes cost more per byte).
+ *   save-incremental-per-page  links of SWEEP_PAGES rewritten pages (0 to all 64 MiB, the sizes
+ *                     taking turns in every round), each against cp + fsync of its image; the
+ *                     per-size medians fitted with a line, time = fixed + per-page × stored pages,
+ *                     for both. kvmts_ns_per_op and baseline_ns_per_op are the lines' per-page
+ *                     costs (`op`: a stored page); extra fields `fixed_ns`, `baseline_fixed_ns`,
+ *                     `r2`, `baseline_r2`, `worst_fit_error` (the size furthest off kvmts' line,
+ *                     as a share of its time) and the `points`.
  *   restore           warm, into a machine whose vCPU threads are up (made once from
  *                     checkpointConfig(dir)): machine.restore(dir, { verifyMemory: false }) → run()
  *                     → the first guest exit (`out 0x12`), against baseline-restore.c: the same
@@ -38,7 +46,8 @@
  *   restore-cold-main-thread  the same with the restored vCPU on the child's main thread (no
  *                     worker thread to start).
  *
- * `--only restore` makes one checkpoint (untimed) and runs the restore scenario alone.
+ * `--only restore` makes one checkpoint (untimed) and runs the restore scenarios alone;
+ * `--only save` runs the save scenarios alone.
  */
 const fs = require('node:fs');
 const os = require('node:os');
@@ -46,7 +55,7 @@ const path = require('node:path');
 const { spawnSync, execFileSync } = require('node:child_process');
 const { createMachine, restoreMachine, checkpointConfig } = require('@kvmts/core');
 const { loadPrebuiltGuest, encodeRegs, X86RegsLayout, X86_LAYOUT } = require('@kvmts/arch-x86');
-const { median } = require('./lib/stats');
+const { median, linearFit } = require('./lib/stats');
 const { BenchError } = require('./lib/errors');
 const { buildBaseline, runJson } = require('./lib/baseline');
 const { recordRestore, serializeRecords, withRecorderHook, ioctlNames } = require('./lib/restore-recorder');
@@ -57,6 +66,10 @@ const PAGE = 4096;
 const TOUCHED_MIB = 64;
 const INCREMENT_MIB = 4;
 const FIRST_PAGE = 16 * MIB;
+/** The guest's pass sizes (pages) of the save-incremental sweep, up to all it touched; 0 is an empty link. */
+const SWEEP_PAGES = [0, 64, 256, 1024, 4096, (TOUCHED_MIB * MIB) / PAGE];
+/** The sweep's size the save-incremental line reports: INCREMENT_MIB. */
+const REPORTED_PAGES = (INCREMENT_MIB * MIB) / PAGE;
 const RESTORE_TARGET_NS = 5e6;
 const SAVE_TARGET_RATIO = 1 / 0.8;
 const COLD_CHILD = path.join(__dirname, 'checkpoint-cold-child.js');
@@ -132,12 +145,12 @@ async function expectExits(machine, exits, what) {
 }
 
 /**
- * The pages an incremental link holds besides the ones the guest rewrote, as guest-physical
+ * The pages an incremental link holds besides the `rewritten` ones of the guest's pass, as guest-physical
  * addresses (the machine has one region at 0, so image page n is GPA n * 4 KiB).
  */
-function extraPages(dir, memoryBytes) {
+function extraPages(dir, memoryBytes, rewritten) {
   const map = fs.readFileSync(path.join(dir, 'pages.bin'));
-  const guest = (p) => p >= FIRST_PAGE / PAGE && p < (FIRST_PAGE + INCREMENT_MIB * MIB) / PAGE;
+  const guest = (p) => p >= FIRST_PAGE / PAGE && p < FIRST_PAGE / PAGE + rewritten;
   const out = [];
   for (let p = 0; p < memoryBytes / PAGE; p++) if (map[p >>> 3] & (1 << (p & 7)) && !guest(p)) out.push(`0x${(p * PAGE).toString(16)}`);
   return out.join(' ') || 'none';
@@ -235,10 +248,8 @@ async function runCheckpoint(options, progress) {
   const memoryBytes = options.memoryMib * MIB;
   if (memoryBytes < FIRST_PAGE + TOUCHED_MIB * MIB) throw new BenchError(`--memory-mib ${options.memoryMib} is too small: the guest touches ${TOUCHED_MIB} MiB from ${FIRST_PAGE / MIB} MiB`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kvmts-bench-ckpt-'));
-  const log = (line) => {
-    progress(line);
-    process.stderr.write(`${line}\n`); // keeps a nested run's console alive during long saves
-  };
+  // Every round is logged as it ends (stderr with --json, stdout otherwise): long saves show progress.
+  const log = progress;
   const results = [];
   try {
     const cp = cpVersion();
@@ -251,6 +262,7 @@ async function runCheckpoint(options, progress) {
     } finally {
       await machine.close();
     }
+    if (options.only === 'save') return results;
     const full = path.join(work, 'full-0');
     const baseline = { exe: buildBaseline(work, RESTORE_BASELINE, 'KVMTS_BENCH_RESTORE_BASELINE'), ...(await prepareRestoreBaseline(full, work)) };
     for (const vcpuThread of ['worker', 'main']) results.push(await restoreScenario(full, options, log, baseline, vcpuThread));
@@ -280,52 +292,91 @@ async function saveScenarios(machine, work, options, log, results, memoryBytes, 
   const cpNs = median(save.cp);
   results.push({ scenario: 'save', kvmts_ns_per_op: saveNs, baseline_ns_per_op: cpNs, ratio: saveNs / cpNs, target: SAVE_TARGET_RATIO, note: `${cp}; ${(image / MIB).toFixed(1)} MiB stored of ${options.memoryMib} MiB; kvmts ${((image / MIB) / (saveNs / 1e9)).toFixed(0)} MiB/s, cp ${((image / MIB) / (cpNs / 1e9)).toFixed(0)} MiB/s` });
 
-  // save-incremental: a chain over a tracked base.
+  await incrementalSweep(machine, work, options, log, results, memoryBytes, saveNs, cpNs);
+}
+
+/** Sets how many pages the guest's next pass rewrites (incremental-tests.S reads rcx after its marker exit). */
+async function setPassPages(machine, pages) {
+  const vcpu = machine.vcpus[0];
+  const context = await vcpu.call('threadContext');
+  context.regs.rcx = BigInt(pages);
+  await vcpu.call('setThreadContext', context);
+}
+
+/**
+ * save-incremental and save-incremental-per-page: a chain of links over a tracked base, each
+ * storing what one guest pass rewrote — SWEEP_PAGES[i] pages, the sizes taking turns within each
+ * round so that a disk slowing down mid-run weighs on all of them alike (0: no guest run, an
+ * empty link). Each link is timed against cp + fsync of its memory.img. The per-size medians
+ * are fitted with a line, time = fixed + per-page × pages, for kvmts and for cp: proportional
+ * to the dirty pages means the line fits (r2) and kvmts' per-page cost is cp's.
+ */
+async function incrementalSweep(machine, work, options, log, results, memoryBytes, saveNs, cpNs) {
   let parent = path.join(work, 'base');
   await machine.checkpoint(parent, { track: true });
-  const inc = { kvmts: [], cp: [], pages: [], extra: [] };
+  const points = SWEEP_PAGES.map((pages) => ({ pages, kvmts: [], cp: [], stored: [], extra: [] }));
   for (let r = 0; r < options.rounds; r++) {
-    await expectExits(machine, 2, 'incremental pass');
-    const dir = path.join(work, `inc-${r}`);
-    const t0 = now();
-    const m = await machine.checkpoint(dir, { parent });
-    inc.kvmts.push(elapsed(t0));
-    inc.pages.push(m.memory.pages);
-    inc.extra.push(extraPages(dir, memoryBytes));
-    inc.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
-    log(`  save-incremental round ${r} (pages besides the guest's: ${inc.extra[r]}): kvmts ${(inc.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.pages} pages, ${(allocated(path.join(dir, 'memory.img')) / MIB).toFixed(1)} MiB on disk), cp+sync ${(inc.cp[r] / 1e6).toFixed(1)} ms`);
-    parent = dir;
+    for (const point of points) {
+      const { pages } = point;
+      if (pages > 0) {
+        await setPassPages(machine, pages);
+        await expectExits(machine, 2, `incremental pass of ${pages} pages`);
+      }
+      const dir = path.join(work, `inc-${r}-${pages}`);
+      const t0 = now();
+      const m = await machine.checkpoint(dir, { parent });
+      point.kvmts.push(elapsed(t0));
+      // The nested tier logged 4 pages more than the guest writes (see checkpoint-incremental.kvm.test.ts): bounded, reported.
+      if (m.memory.pages < pages || m.memory.pages > pages + 8 || (pages === 0 && m.memory.dataPages !== 0)) {
+        throw new BenchError(`save-incremental: a link stored ${m.memory.pages} pages (${m.memory.dataPages} of data), the guest rewrote ${pages}`);
+      }
+      point.stored.push(m.memory.pages);
+      point.extra.push(extraPages(dir, memoryBytes, pages));
+      point.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
+      log(`  save-incremental round ${r}, ${pages} pages rewritten: kvmts ${(point.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.pages} pages stored, ${(allocated(path.join(dir, 'memory.img')) / MIB).toFixed(1)} MiB on disk; besides the guest's: ${point.extra[r]}), cp+sync ${(point.cp[r] / 1e6).toFixed(1)} ms`);
+      parent = dir;
+    }
   }
-  const expectedPages = (INCREMENT_MIB * MIB) / PAGE;
-  // The nested tier logged 4 pages more than the guest writes (see checkpoint-incremental.kvm.test.ts): bounded, reported.
-  if (inc.pages.some((p) => p < expectedPages || p > expectedPages + 8)) throw new BenchError(`save-incremental: stored ${inc.pages.join(', ')} pages, the guest rewrote ${expectedPages}`);
-  const incNs = median(inc.kvmts);
-  const incCp = median(inc.cp);
-  // An empty link (no guest run since its parent: no page to store) is what every link costs
-  // whatever it stores — the vCPU's state, the dirty log, the sections, the fsyncs, the swap.
-  // What a link adds to it is compared with what a full save adds to it: proportional to the
-  // data, that share is the data's (6.25 % here).
-  const empty = [];
-  for (let r = 0; r < options.rounds; r++) {
-    const dir = path.join(work, `empty-${r}`);
-    const t0 = now();
-    const m = await machine.checkpoint(dir, { parent });
-    empty.push(elapsed(t0));
-    if (m.memory.dataPages !== 0) throw new BenchError(`save-incremental: an empty link stored ${m.memory.dataPages} data pages`);
-    parent = dir;
-  }
-  const emptyNs = median(empty);
+  const mid = points.map((p) => ({ pages: p.pages, kvmts: median(p.kvmts), cp: median(p.cp), stored: median(p.stored), extra: p.extra[0] }));
+  const at = (pages) => mid.find((p) => p.pages === pages);
+  const empty = at(0);
+  const reported = at(REPORTED_PAGES);
+  // What a 4 MiB link adds to an empty one, against what a full save adds to it: proportional
+  // to the data, that share is the data's (6.25 % here).
   const dataShare = INCREMENT_MIB / TOUCHED_MIB;
-  const marginalShare = (incNs - emptyNs) / (saveNs - emptyNs);
-  log(`  save-incremental: an empty link ${(emptyNs / 1e6).toFixed(1)} ms (rounds ${empty.map((ns) => (ns / 1e6).toFixed(1)).join(', ')}); beyond it, a link costs ${(marginalShare * 100).toFixed(1)} % of what a full save costs beyond it, for ${(dataShare * 100).toFixed(1)} % of its data`);
+  const marginalShare = (reported.kvmts - empty.kvmts) / (saveNs - empty.kvmts);
+  log(`  save-incremental: an empty link ${(empty.kvmts / 1e6).toFixed(1)} ms (rounds ${points[0].kvmts.map((ns) => (ns / 1e6).toFixed(1)).join(', ')}); beyond it, a ${INCREMENT_MIB} MiB link costs ${(marginalShare * 100).toFixed(1)} % of what a full save costs beyond it, for ${(dataShare * 100).toFixed(1)} % of its data`);
   results.push({
     scenario: 'save-incremental',
-    kvmts_ns_per_op: incNs,
-    baseline_ns_per_op: incCp,
-    ratio: incNs / incCp,
+    kvmts_ns_per_op: reported.kvmts,
+    baseline_ns_per_op: reported.cp,
+    ratio: reported.kvmts / reported.cp,
     target: SAVE_TARGET_RATIO,
-    extra: { empty_link_ns: Math.round(emptyNs), marginal_share: round(marginalShare, 4), data_share: dataShare, cp_share: round(incCp / cpNs, 4) },
-    note: `${median(inc.pages)} pages per link (the guest rewrote ${expectedPages}; the others: ${inc.extra[0]}); ${(incNs / saveNs * 100).toFixed(1)} % of a full save for ${(dataShare * 100).toFixed(1)} % of its data; an empty link ${(emptyNs / 1e6).toFixed(2)} ms, and beyond it ${(marginalShare * 100).toFixed(1)} % of a full save's cost beyond it (cp: the link's image takes ${((incCp / cpNs) * 100).toFixed(1)} % of the full image's time)`,
+    extra: { empty_link_ns: Math.round(empty.kvmts), marginal_share: round(marginalShare, 4), data_share: dataShare, cp_share: round(reported.cp / cpNs, 4) },
+    note: `${reported.stored} pages per link (the guest rewrote ${REPORTED_PAGES}; the others: ${reported.extra}); ${((reported.kvmts / saveNs) * 100).toFixed(1)} % of a full save for ${(dataShare * 100).toFixed(1)} % of its data; an empty link ${(empty.kvmts / 1e6).toFixed(2)} ms, and beyond it ${(marginalShare * 100).toFixed(1)} % of a full save's cost beyond it (cp: the link's image takes ${((reported.cp / cpNs) * 100).toFixed(1)} % of the full image's time)`,
+  });
+  const kvmtsFit = linearFit(mid.map((p) => p.stored), mid.map((p) => p.kvmts));
+  const cpFit = linearFit(mid.map((p) => p.stored), mid.map((p) => p.cp));
+  const worst = Math.max(...mid.map((p) => Math.abs(p.kvmts - (kvmtsFit.intercept + kvmtsFit.slope * p.stored)) / p.kvmts));
+  const largest = mid[mid.length - 1];
+  log(`  save-incremental-per-page: kvmts ${(kvmtsFit.intercept / 1e6).toFixed(2)} ms + ${(kvmtsFit.slope / 1e3).toFixed(3)} µs per page (r2 ${kvmtsFit.r2.toFixed(4)}), cp+sync ${(cpFit.intercept / 1e6).toFixed(2)} ms + ${(cpFit.slope / 1e3).toFixed(3)} µs per page (r2 ${cpFit.r2.toFixed(4)})`);
+  results.push({
+    scenario: 'save-incremental-per-page',
+    perPage: true,
+    kvmts_ns_per_op: kvmtsFit.slope,
+    baseline_ns_per_op: cpFit.slope,
+    ratio: kvmtsFit.slope / cpFit.slope,
+    target: SAVE_TARGET_RATIO,
+    extra: {
+      op: 'a stored page',
+      fixed_ns: Math.round(kvmtsFit.intercept),
+      baseline_fixed_ns: Math.round(cpFit.intercept),
+      r2: round(kvmtsFit.r2, 5),
+      baseline_r2: round(cpFit.r2, 5),
+      worst_fit_error: round(worst, 4),
+      points: mid.map((p) => ({ pages: p.pages, stored: p.stored, kvmts_ns: Math.round(p.kvmts), cp_ns: Math.round(p.cp) })),
+    },
+    note: `links of ${SWEEP_PAGES.join(', ')} rewritten pages: a link costs ${(kvmtsFit.intercept / 1e6).toFixed(2)} ms + ${(kvmtsFit.slope / 1e3).toFixed(3)} µs per stored page (r2 ${kvmtsFit.r2.toFixed(4)}; no size off the line by more than ${(worst * 100).toFixed(1)} %), cp + fsync of its image ${(cpFit.intercept / 1e6).toFixed(2)} ms + ${(cpFit.slope / 1e3).toFixed(3)} µs per page (r2 ${cpFit.r2.toFixed(4)}); at ${largest.stored} pages the fixed part is ${((kvmtsFit.intercept / largest.kvmts) * 100).toFixed(1)} % of the link`,
   });
 }
 
@@ -354,12 +405,14 @@ function jsonLines(results) {
 
 function humanLines(results) {
   const ms = (ns) => (ns === null ? '-' : `${(ns / 1e6).toFixed(2)} ms`);
+  const us = (ns) => `${(ns / 1e3).toFixed(3)} µs/page`;
   return results.map((r) => {
+    const time = r.perPage ? us : ms;
     const toTarget = r.extra?.ratio_to_target;
     // restore: a ratio against C, judged by the 5 ms target (a figure from elsewhere, kept as a field).
     const verdict = toTarget !== undefined ? (toTarget <= 1 ? 'PASS (5 ms)' : 'FAIL (5 ms)') : r.target === null ? '(reported)' : r.ratio <= r.target ? 'PASS' : 'FAIL';
     const against = r.baseline_ns_per_op === null ? `${r.ratio.toFixed(3)} of the 5 ms target` : r.target === null ? `ratio ${r.ratio.toFixed(3)} to C, ${toTarget}× the 5 ms target` : `ratio ${r.ratio.toFixed(3)} (target ≤ ${r.target.toFixed(2)})`;
-    return `${r.scenario.padEnd(17)} kvmts ${ms(r.kvmts_ns_per_op)}  baseline ${ms(r.baseline_ns_per_op)}  ${against} ${verdict}\n${''.padEnd(17)} ${r.note}`;
+    return `${r.scenario.padEnd(17)} kvmts ${time(r.kvmts_ns_per_op)}  baseline ${time(r.baseline_ns_per_op)}  ${against} ${verdict}\n${''.padEnd(17)} ${r.note}`;
   });
 }
 

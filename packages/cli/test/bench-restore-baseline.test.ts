@@ -124,9 +124,10 @@ describe('bench checkpoint: the restore baseline', () => {
     expect(r.stderr).toMatch(/record at byte 16 is cut off/);
   });
 
-  it('the checkpoint benchmark takes --only restore', () => {
+  it('the checkpoint benchmark takes --only restore and --only save', () => {
     expect(parseArgs(['checkpoint', '--only', 'restore'])).toMatchObject({ benchmark: 'checkpoint', only: 'restore' });
+    expect(parseArgs(['checkpoint', '--only', 'save'])).toMatchObject({ benchmark: 'checkpoint', only: 'save' });
     expect(parseArgs(['checkpoint'])).toMatchObject({ only: undefined });
-    expect(() => parseArgs(['checkpoint', '--only', 'save'])).toThrow(/--only.*expects one of restore, got 'save'/);
+    expect(() => parseArgs(['checkpoint', '--only', 'cold'])).toThrow(/--only.*expects one of restore, save, got 'cold'/);
   });
 });

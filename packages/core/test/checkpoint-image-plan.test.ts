@@ -3,7 +3,7 @@
  * golden values for hand-built guests — full and incremental images, regions whose pages do not
  * fill whole bitmap bytes, views that start mid-byte of a region's dirty bitmap.
  */
-import { bitRange, forEachSetBit, planMemoryImage, IMAGE_PAGE_SIZE } from '../src/checkpoint/image-plan';
+import { CHECKSUM_STRETCH_PAGES, bitRange, countSetBits, forEachSetBit, planMemoryImage, IMAGE_PAGE_SIZE } from '../src/checkpoint/image-plan';
 
 const PAGE = IMAGE_PAGE_SIZE;
 
@@ -32,6 +32,25 @@ describe('bitmap helpers', () => {
     expect(bits(map, 6)).toEqual([0, 5]);
     expect(bits(map, 26)).toEqual([0, 5, 7, 23, 24, 25]);
     expect(bits(new Uint8Array(0), 100)).toEqual([]);
+  });
+
+  it('forEachSetBit and countSetBits read a view at any byte offset: its unaligned head, whole words, tail', () => {
+    // 15 bytes from byte 1 of the buffer: head bytes 0-2 (buffer bytes 1-3), words at 3 and 7, tail 11-14.
+    const buffer = new Uint8Array(16);
+    const map = buffer.subarray(1);
+    const set = [0, 17, 23, 24, 31, 32, 63, 64, 95, 96, 100, 119];
+    for (const b of set) map[b >>> 3] |= 1 << (b & 7);
+    expect(bits(map)).toEqual(set);
+    expect(countSetBits(map, map.length * 8)).toBe(set.length);
+    // A limit inside the head, inside a word (bit 31 of a word: the sign bit), and inside the tail.
+    expect(bits(map, 18)).toEqual([0, 17]);
+    expect(bits(map, 64)).toEqual([0, 17, 23, 24, 31, 32, 63]);
+    expect(countSetBits(map, 101)).toBe(11);
+    // Most of a guest's bitmap is zero words: two bits of 8 GiB of pages.
+    const large = new Uint8Array((8 * 2 ** 30) / IMAGE_PAGE_SIZE / 8);
+    large[3] = 0x80;
+    large[large.length - 1] = 0x01;
+    expect(bits(large)).toEqual([31, large.length * 8 - 8]);
   });
 
   it('bitRange: a view at a byte boundary, a copy shifted down otherwise', () => {
@@ -119,6 +138,22 @@ describe('planMemoryImage', () => {
       [7, 1, 11],
     ]);
     expect(plan.views.map((v) => v.at / PAGE)).toEqual([0, 4]);
+  });
+
+  it('counts the stored pages and lists the checksum stretches holding them, per view', () => {
+    expect(CHECKSUM_STRETCH_PAGES).toBe(1024);
+    // A 3000-page view with data in stretches 0 and 2 (pages 5 and 2500); a second view with none.
+    const first = ram(3000, [5, 2500]);
+    const second = ram(1100, []);
+    const full = planMemoryImage([{ fileOffset: 0, views: [first, second] }], 4100 * PAGE, 64 * PAGE);
+    expect([full.storedPages, full.dataPages]).toEqual([2, 2]);
+    expect(full.views.map((v) => v.stretches)).toEqual([[0, 2], []]);
+    // Incremental: a changed zero page counts as stored, and its stretch is visited.
+    const changed = new Uint8Array(Math.ceil(4100 / 8));
+    for (const p of [5, 1030, 3001, 4099]) changed[p >>> 3] |= 1 << (p & 7); // 3001 and 4099: the second view's pages 1 and 1099
+    const link = planMemoryImage([{ fileOffset: 0, views: [first, second], changed }], 4100 * PAGE, 64 * PAGE);
+    expect([link.storedPages, link.dataPages]).toEqual([4, 1]);
+    expect(link.views.map((v) => v.stretches)).toEqual([[0, 1], [0, 1]]);
   });
 
   it('refuses parts that leave a gap or do not cover the image', () => {

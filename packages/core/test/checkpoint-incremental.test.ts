@@ -166,6 +166,29 @@ describe('incremental images', () => {
       expect(thrown(() => checkIncrementalParent(path.join(work, 'none'), path.join(work, 'b'), tracking(base.id)))).toMatchObject({ code: 'missing', path: path.join(work, 'none') });
     });
 
+    it("know the machine's previous checkpoint by its manifest's bytes, wherever it moved, and read any other whole", async () => {
+      const a = path.join(work, 'a');
+      const base = await full(a, ram([1, 2, 3, 4]));
+      const written = fs.readFileSync(path.join(a, 'manifest.json'));
+      // The remembered bytes stand for the checkpoint: the remembered id is taken without reading
+      // the directory (here one that is not the manifest's own, to show which path decided).
+      const remembered = (id: string) => ({ tracker: undefined, lastCheckpointId: id, lastManifest: written }) as unknown as TrackingState;
+      const moved = path.join(work, 'moved');
+      fs.renameSync(a, moved);
+      expect(checkIncrementalParent(moved, path.join(work, 'b'), remembered('e'.repeat(32)))).toBe('e'.repeat(32));
+      // One byte of the manifest changed (its own checksum now fails): read whole, refused as corrupt.
+      const manifest = path.join(moved, 'manifest.json');
+      fs.writeFileSync(manifest, written.toString('utf8').replace('2026-01-01T', '2026-01-02T'));
+      expect(thrown(() => checkIncrementalParent(moved, path.join(work, 'b'), remembered(base.id)))).toMatchObject({ code: 'corrupt', path: manifest });
+      // Another checkpoint in its place: read whole, its own id decides.
+      fs.rmSync(moved, { recursive: true });
+      const other = await full(moved, ram([1, 2, 3, 5]));
+      expect(thrown(() => checkIncrementalParent(moved, path.join(work, 'b'), remembered(base.id)))).toMatchObject({ code: 'incompatible', message: expect.stringContaining(`its id is ${other.id}`) });
+      expect(checkIncrementalParent(moved, path.join(work, 'b'), remembered(other.id))).toBe(other.id);
+      // No manifest there at all: the missing checkpoint named.
+      expect(thrown(() => checkIncrementalParent(path.join(work, 'none'), path.join(work, 'b'), remembered(base.id)))).toMatchObject({ code: 'missing', path: path.join(work, 'none') });
+    });
+
     it('refuse a malformed memory or parent entry in the manifest', async () => {
       const base = await full(path.join(work, 'a'), ram([1, 2, 3, 4]));
       const child = await incremental(path.join(work, 'b'), { id: base.id, path: '../a' }, ram([1, 9, 3, 4]), 0b0010);

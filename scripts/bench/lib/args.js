@@ -1,7 +1,7 @@
 'use strict';
 /**
  * Command line of `npm run bench -- <benchmark> [--json] [--iterations N] [--rounds N]
- * [--warmup N] [--cpl 0|3] [--arch A] [--only restore] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc|--no-gc] [--trim]` (the last four: soak). Pure: returns options or throws ConfigError; run.js prints the message.
+ * [--warmup N] [--cpl 0|3] [--arch A] [--only restore|save] [--runs N] [--cpus N] [--exits N] [--slice N] [--gc|--no-gc] [--trim]` (the last four: soak). Pure: returns options or throws ConfigError; run.js prints the message.
  */
 const { ConfigError } = require('@kvmts/core');
 
@@ -18,7 +18,7 @@ const INTEGER_OPTIONS = { iterations: 1, rounds: 1, warmup: 0, cpl: [0, 3], runs
 const FLAG_OPTIONS = ['json', 'gc', 'no-gc', 'trim'];
 
 /** Word options: name → the allowed words. */
-const WORD_OPTIONS = { arch: ['arm64', 'x86_64'], only: ['restore'] };
+const WORD_OPTIONS = { arch: ['arm64', 'x86_64'], only: ['restore', 'save'] };
 
 function parseWord(name, text) {
   if (text === undefined || !WORD_OPTIONS[name].includes(text)) {

@@ -17,6 +17,7 @@
  * The allowances are for a run that samples after a full GC in both threads (`--gc`): without
  * it the heaps saw-tooth with V8's schedule and the slopes measure that.
  */
+const { linearFit } = require('./stats');
 
 /** Judged metrics: counts must not change; memory may grow by jitter + perMillion per million exits (KiB). */
 const FLAT_BOUNDS = Object.freeze({
@@ -34,18 +35,7 @@ const FLAT_BOUNDS = Object.freeze({
 const MIN_WINDOW = 3;
 
 /** Least-squares slope of ys over xs (NaN for fewer than two distinct xs). */
-function slope(xs, ys) {
-  const n = xs.length;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (xs[i] - mx) * (ys[i] - my);
-    sxx += (xs[i] - mx) ** 2;
-  }
-  return sxx === 0 ? NaN : sxy / sxx;
-}
+const slope = (xs, ys) => linearFit(xs, ys).slope;
 
 /** The samples of the second half of the run: exits ≥ half the last sample's. */
 function secondHalf(samples) {

@@ -24,7 +24,8 @@ import { DirtyLogLayout, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEM_READONLY, UserspaceMem
 import { kvmIoctl, nativeCall } from '../kvm/ioctl';
 import type { KvmVM } from '../vm/kvm-vm';
 import type { MemoryRegion } from '../vm/memory-region';
-import { IMAGE_PAGE_SIZE, isPageSet } from './memory-image';
+import { IMAGE_PAGE_SIZE } from './memory-image';
+import { countSetBits } from './image-plan';
 
 
 /** Bytes of a KVM dirty bitmap for `pages` pages: KVM rounds up to whole 64-bit words. */
@@ -34,9 +35,7 @@ export function dirtyBitmapBytes(pages: number): number {
 
 /** Number of bits set among the first `pages` bits. */
 export function countPages(bitmap: Uint8Array, pages: number): number {
-  let n = 0;
-  for (let p = 0; p < pages; p++) if (isPageSet(bitmap, p)) n++;
-  return n;
+  return countSetBits(bitmap, pages);
 }
 
 /** Whether KVM logs the guest's writes to this region (a writable memory slot). */

@@ -23,19 +23,43 @@ export function isPageSet(bitmap: Uint8Array, page: number): boolean {
   return (bitmap[page >>> 3] & (1 << (page & 7))) !== 0;
 }
 
+/**
+ * The bitmap's whole 32-bit words, where it is 4-byte aligned: `head` bytes before them, then
+ * `words`. Sparse bitmaps are mostly zero words, skipped four bytes at a time — an incremental
+ * link of an 8 GiB guest scans 256 KiB of bitmap, whatever it stores. (Typed arrays use the
+ * host's byte order; kvmts' hosts, x86-64 and arm64, are little-endian, as the bitmaps are.)
+ */
+function alignedWords(bitmap: Uint8Array, bytes: number): { head: number; words: Uint32Array } {
+  const head = (4 - (bitmap.byteOffset & 3)) & 3;
+  if (bytes <= head) return { head: bytes, words: NO_WORDS };
+  return { head, words: new Uint32Array(bitmap.buffer, bitmap.byteOffset + head, (bytes - head) >>> 2) };
+}
+const NO_WORDS = new Uint32Array(0);
+
 /** Calls `visit` with the index of every set bit below `limit`, in order. */
 export function forEachSetBit(bitmap: Uint8Array, limit: number, visit: (bit: number) => void): void {
   const bytes = Math.min(bitmap.length, Math.ceil(limit / 8));
-  for (let i = 0; i < bytes; i++) {
-    let b = bitmap[i];
-    while (b !== 0) {
-      const low = b & -b;
-      const bit = i * 8 + 31 - Math.clz32(low);
-      if (bit >= limit) return;
+  const { head, words } = alignedWords(bitmap, bytes);
+  const visitBits = (value: number, firstBit: number): boolean => {
+    for (let v = value; v !== 0; ) {
+      const low = v & -v;
+      const bit = firstBit + 31 - Math.clz32(low);
+      if (bit >= limit) return false;
       visit(bit);
-      b ^= low;
+      v ^= low;
     }
-  }
+    return true;
+  };
+  for (let i = 0; i < head; i++) if (!visitBits(bitmap[i], i * 8)) return;
+  for (let w = 0; w < words.length; w++) if (words[w] !== 0 && !visitBits(words[w], (head + w * 4) * 8)) return;
+  for (let i = head + words.length * 4; i < bytes; i++) if (!visitBits(bitmap[i], i * 8)) return;
+}
+
+/** How many of the first `limit` bits are set. */
+export function countSetBits(bitmap: Uint8Array, limit: number): number {
+  let n = 0;
+  forEachSetBit(bitmap, limit, () => n++);
+  return n;
 }
 
 /** Bits [first, first + count) of `bitmap` as a bitmap of their own (a view when `first` is a multiple of 8). */
@@ -78,13 +102,31 @@ export interface ImageRun {
   readonly position: number;
 }
 
+/**
+ * Pages of a checksum stretch: the stored pages' checksums are computed a stretch at a time (one
+ * native call each, 4 MiB: ~1 ms), and only the stretches holding stored pages are visited.
+ */
+export const CHECKSUM_STRETCH_PAGES = 1024;
+
+/** A view of guest RAM in the plan. */
+export interface PlannedView {
+  readonly bytes: Buffer;
+  /** Its offset in the image. */
+  readonly at: number;
+  /** Its length when planned. */
+  readonly length: number;
+  /** The stretches of CHECKSUM_STRETCH_PAGES pages of the view holding stored pages (stretch s: pages from s * CHECKSUM_STRETCH_PAGES), in order. */
+  readonly stretches: readonly number[];
+}
+
 /** What an image will hold: its page map, the runs to write, and every view (for the checksums). */
 export interface ImagePlan {
   readonly pageMap: Uint8Array;
+  /** Pages the page map holds (stored, zero or not). */
+  readonly storedPages: number;
   readonly dataPages: number;
   readonly runs: readonly ImageRun[];
-  /** Every view with its image offset and its length when planned. */
-  readonly views: readonly { readonly bytes: Buffer; readonly at: number; readonly length: number }[];
+  readonly views: readonly PlannedView[];
 }
 
 /** Which of a view's pages are stored, and which of those hold data (bit per page of the view). */
@@ -127,7 +169,8 @@ function viewPages(part: ImagePart, view: Uint8Array, firstRegionPage: number): 
 export function planMemoryImage(parts: readonly ImagePart[], totalBytes: number, writePieceBytes: number): ImagePlan {
   const pageMap = new Uint8Array(pageMapBytes(totalBytes));
   const runs: ImageRun[] = [];
-  const views: { bytes: Buffer; at: number; length: number }[] = [];
+  const views: PlannedView[] = [];
+  let storedPages = 0;
   let dataPages = 0;
   let expected = 0;
   for (const part of [...parts].sort((a, b) => a.fileOffset - b.fileOffset)) {
@@ -139,9 +182,13 @@ export function planMemoryImage(parts: readonly ImagePart[], totalBytes: number,
       const pages = view.byteLength / IMAGE_PAGE_SIZE;
       const { stored, data } = viewPages(part, view, regionPage);
       const firstImagePage = at / IMAGE_PAGE_SIZE;
+      const stretches: number[] = [];
       forEachSetBit(stored, pages, (p) => {
+        storedPages++;
         const imagePage = firstImagePage + p;
         pageMap[imagePage >>> 3] |= 1 << (imagePage & 7);
+        const stretch = Math.floor(p / CHECKSUM_STRETCH_PAGES);
+        if (stretches[stretches.length - 1] !== stretch) stretches.push(stretch);
       });
       // Runs of consecutive data pages [start, end), cut into write pieces.
       const base = at;
@@ -163,12 +210,12 @@ export function planMemoryImage(parts: readonly ImagePart[], totalBytes: number,
         end = p + 1;
       });
       if (start >= 0) endRun();
-      views.push({ bytes, at, length: bytes.length });
+      views.push({ bytes, at, length: bytes.length, stretches });
       at += view.byteLength;
       regionPage += pages;
     }
     expected = at;
   }
   if (expected !== totalBytes) throw new RangeError(`image parts cover ${expected} bytes, expected ${totalBytes}`);
-  return { pageMap, dataPages, runs, views };
+  return { pageMap, storedPages, dataPages, runs, views };
 }

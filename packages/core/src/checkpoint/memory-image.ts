@@ -23,7 +23,7 @@ import * as native from '@kvmts/native';
 import { CheckpointError } from '../errors/errors';
 import { nodeZlib } from '../util/lazy-builtins';
 import { settleAll } from '../util/settle-all';
-import { IMAGE_PAGE_SIZE, isPageSet, planMemoryImage, type ImagePlan, type ImageRun, type ImagePart } from './image-plan';
+import { CHECKSUM_STRETCH_PAGES, IMAGE_PAGE_SIZE, countSetBits, isPageSet, planMemoryImage, type ImagePlan, type ImageRun, type ImagePart } from './image-plan';
 
 export { IMAGE_PAGE_SIZE, pageMapBytes, isPageSet, type ImagePart } from './image-plan';
 
@@ -32,8 +32,6 @@ const ZERO_PAGE = Buffer.alloc(IMAGE_PAGE_SIZE);
 export const PAGE_CHECKSUM_BYTES = 4;
 /** A run of the image goes to the disk in pieces of at most this (each one write on the thread pool). */
 const WRITE_PIECE_BYTES = 8 * 1024 * 1024;
-/** Pages of image whose checksums one native call computes, between two turns of the event loop (4 MiB: ~1 ms). */
-const PAGES_PER_TURN = 1024;
 
 /** zlib's crc32, loaded on first use (a checkpoint's), not at start-up, where every thread would compile it, from source under `--jitless` (scripts/bench/README.md, `boot`). */
 let crc32: ((data: Uint8Array) => number) | undefined;
@@ -59,23 +57,21 @@ export interface ImageWriteResult {
 }
 
 /**
- * Computes the checksums of the stored pages, in page order, into `chunks`, PAGES_PER_TURN pages
- * of image at a time (one native call each: @kvmts/native's pageChecksums), pausing (a yield)
- * after each call that found pages to sum: the async writer turns the event loop there, the sync
- * one goes on. (A stretch with nothing stored costs a scan of its 128 bytes of page map: not
- * worth a turn, which costs tens of microseconds — ~10 ms over a 1 GiB guest's 256 stretches.)
+ * Computes the checksums of the stored pages, in page order, into `chunks`: one native call
+ * (@kvmts/native's pageChecksums) per stretch of CHECKSUM_STRETCH_PAGES pages that holds stored
+ * pages, pausing (a yield) after each: the async writer turns the event loop there, the sync one
+ * goes on. Stretches with nothing stored are not visited: a link costs its stored pages, not the
+ * guest's size (a call per 4 MiB of guest cost an empty link of an 8 GiB guest ~4 ms).
  * `progress` gets the image bytes done.
  */
 function* checksumSteps(plan: ImagePlan, chunks: Uint8Array[], progress?: BytesProgress): Generator<void> {
-  const step = PAGES_PER_TURN * IMAGE_PAGE_SIZE;
-  for (const { bytes, at, length } of plan.views) {
-    for (let off = 0; off < length; off += step) {
+  const step = CHECKSUM_STRETCH_PAGES * IMAGE_PAGE_SIZE;
+  for (const { bytes, at, length, stretches } of plan.views) {
+    for (const stretch of stretches) {
       // Guest RAM unmapped meanwhile (its views emptied): the image cannot be completed.
       if (bytes.byteLength !== length) throw new CheckpointError(`image offset ${at}`, 'guest memory went away while the image was written', { code: 'io' });
-      const end = Math.min(length, off + step);
-      const sums = native.pageChecksums(bytes.subarray(off, end), IMAGE_PAGE_SIZE, plan.pageMap, (at + off) / IMAGE_PAGE_SIZE);
-      if (sums.byteLength === 0) continue;
-      chunks.push(sums);
+      const off = stretch * step;
+      chunks.push(native.pageChecksums(bytes.subarray(off, Math.min(length, off + step)), IMAGE_PAGE_SIZE, plan.pageMap, (at + off) / IMAGE_PAGE_SIZE));
       if (progress && off > 0) progress(at + off);
       yield;
     }
@@ -92,7 +88,7 @@ function imageResult(plan: ImagePlan, chunks: readonly Uint8Array[]): ImageWrite
     at += c.byteLength;
   }
   const pages = checksums.byteLength / PAGE_CHECKSUM_BYTES;
-  const mapped = countPages(plan.pageMap);
+  const mapped = plan.storedPages;
   if (pages !== mapped) throw new CheckpointError('memory image', `${pages} checksums for the ${mapped} pages of the page map`, { code: 'io' });
   return { pageMap: plan.pageMap, checksums, pages, dataPages: plan.dataPages };
 }
@@ -119,7 +115,7 @@ export async function writeMemoryImage(file: string, parts: readonly ImagePart[]
     fs.ftruncateSync(out.fd, totalBytes);
     // One write at a time (several threads writing one file at once wait on its lock), then the
     // fsync; each step continues when this thread turns its event loop, which the checksums
-    // below do every PAGES_PER_TURN pages.
+    // below do after each stretch they sum.
     synced = (async () => {
       for (const run of plan.runs) await out.write(run);
       await fsyncAsync(out.fd);
@@ -230,13 +226,6 @@ function fsyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 
-/** How many pages a page map holds (bits set). */
-function countPages(pageMap: Uint8Array): number {
-  let n = 0;
-  for (const byte of pageMap) for (let b = byte; b !== 0; b &= b - 1) n++;
-  return n;
-}
-
 /** The pages set in a page map, in order. */
 export function* storedPages(pageMap: Uint8Array): Generator<number> {
   for (let byte = 0; byte < pageMap.length; byte++) {
@@ -303,8 +292,8 @@ export function verifyMemoryImage(file: string, imageFd: number, pageMap: Uint8A
   for (const t of [...targets].sort((a, b) => a.fileOffset - b.fileOffset)) {
     let off = 0;
     for (const view of t.views) {
-      for (let at = 0; at < view.byteLength; at += PAGES_PER_TURN * IMAGE_PAGE_SIZE) {
-        const chunk = view.subarray(at, Math.min(view.byteLength, at + PAGES_PER_TURN * IMAGE_PAGE_SIZE));
+      for (let at = 0; at < view.byteLength; at += CHECKSUM_STRETCH_PAGES * IMAGE_PAGE_SIZE) {
+        const chunk = view.subarray(at, Math.min(view.byteLength, at + CHECKSUM_STRETCH_PAGES * IMAGE_PAGE_SIZE));
         const firstPage = (t.fileOffset + off + at) / IMAGE_PAGE_SIZE;
         if (firstPage + chunk.byteLength / IMAGE_PAGE_SIZE > pageMap.length * 8) continue; // beyond the map: nothing stored there
         const sums = native.pageChecksums(chunk, IMAGE_PAGE_SIZE, pageMap, firstPage);
@@ -318,7 +307,7 @@ export function verifyMemoryImage(file: string, imageFd: number, pageMap: Uint8A
     }
   }
   // A stored page no region holds (looked for only when the map holds more pages than were checked).
-  if (countPages(pageMap) !== index) {
+  if (countSetBits(pageMap, pageMap.length * 8) !== index) {
     for (const page of storedPages(pageMap)) {
       if (!targetPage(targets, page)) throw new CheckpointError(file, `holds page ${page}, outside the machine's memory`, { code: 'corrupt' });
     }

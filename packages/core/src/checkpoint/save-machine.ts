@@ -19,7 +19,7 @@ import type { SavedVcpuState } from './vcpu-state';
 import { hostFingerprint } from './host-fingerprint';
 import { M5OP_STATS_SECTION, M5OP_STATS_VERSION, SIM_TIME_SECTION, SIM_TIME_VERSION, m5opStatsSection, simTimeSection } from './machine-state';
 import { saveLocalDeviceStates } from './device-states';
-import type { CheckpointManifest } from './manifest';
+import { MANIFEST_FILE, type CheckpointManifest } from './manifest';
 import { phaseReporter, type CheckpointProgressCallback } from './progress';
 import { hostMappings, isAnonymousRange } from './host-mappings';
 import {
@@ -120,6 +120,41 @@ export interface CheckpointOptions {
 export interface TrackingState {
   readonly tracker: DirtyPageTracker;
   lastCheckpointId: string | undefined;
+  /** The bytes of that checkpoint's manifest, as written (it holds the id). */
+  lastManifest?: Buffer;
+}
+
+/** Whether checkpoint directory `dir` holds a manifest of exactly these bytes (false when it cannot be read). */
+function holdsManifest(dir: string, bytes: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path.join(dir, MANIFEST_FILE), 'r');
+  } catch {
+    return false;
+  }
+  try {
+    if (fs.fstatSync(fd).size !== bytes.byteLength) return false;
+    const read = Buffer.alloc(bytes.byteLength);
+    for (let at = 0; at < read.byteLength; ) {
+      const n = fs.readSync(fd, read, at, read.byteLength - at, at);
+      if (n === 0) return false;
+      at += n;
+    }
+    return read.equals(bytes);
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The manifest just written to `dir`, or undefined should it not read back (the next link then reads its parent whole). */
+function readManifestBytes(dir: string): Buffer | undefined {
+  try {
+    return fs.readFileSync(path.join(dir, MANIFEST_FILE));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Check `parent` names the machine's previous tracked checkpoint; returns its id. */
@@ -127,6 +162,9 @@ export function checkIncrementalParent(parent: string, dir: string, tracking: Tr
   if (path.resolve(parent) === path.resolve(dir)) {
     throw new CheckpointError(dir, 'an incremental checkpoint cannot replace its own parent: write it to another directory', { code: 'incompatible' });
   }
+  // The manifest this machine wrote last, byte for byte (moved or not): its id is known without
+  // parsing and checking the whole directory (~0.5 ms of every link of a chain).
+  if (tracking.lastCheckpointId !== undefined && tracking.lastManifest !== undefined && holdsManifest(parent, tracking.lastManifest)) return tracking.lastCheckpointId;
   const id = CheckpointReader.open(parent).manifest.id;
   if (tracking.lastCheckpointId === undefined) {
     throw new CheckpointError(parent, `cannot be the parent: this machine logs no changes since a checkpoint (start a chain with checkpoint(dir, { track: true })); its id is ${id}`, { code: 'incompatible' });
@@ -149,8 +187,21 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   const sections = await gather(parts);
   const fingerprint = hostFingerprint(parts.arch.checkpoint!, parts.kvm, parts.config);
   const { config, bootSha256 } = recordedConfig(parts);
-  const mappings = hostMappings();
-  const regions: RegionToWrite[] = parts.vm.regions.map((r) => ({
+  // The log is read (and reset) now, while nothing runs: what it held goes into this checkpoint.
+  // Should writing fail below, those changes are in no checkpoint, so the chain is cut
+  // (lastCheckpointId cleared) and the next incremental checkpoint over the old parent is refused.
+  if (tracking && (options.track || options.parent !== undefined)) tracking.tracker.start();
+  const changed = tracking?.tracker.active ? parts.vm.regions.map((r) => tracking.tracker.collect(r)) : undefined;
+  if (tracking) {
+    tracking.lastCheckpointId = undefined;
+    tracking.lastManifest = undefined;
+  }
+  // Whether a region is anonymous memory matters only where its pages are scanned whole (a full
+  // image, or a region no log covers): an incremental link of logged regions does not read
+  // /proc/self/maps (~0.5 ms of every link).
+  const scannedWhole = (i: number): boolean => parentId === undefined || (changed?.[i] ?? null) === null;
+  const mappings = parts.vm.regions.some((_, i) => scannedWhole(i)) ? hostMappings() : [];
+  const regions: RegionToWrite[] = parts.vm.regions.map((r, i) => ({
     name: r.name,
     guestPhysAddr: r.guestPhysAddr,
     size: r.size,
@@ -160,14 +211,8 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     readOnly: r.readOnly,
     dirtyLog: r.dirtyLog,
     views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)),
-    anonymous: isAnonymousRange(mappings, r.hostAddress, r.size),
+    anonymous: scannedWhole(i) && isAnonymousRange(mappings, r.hostAddress, r.size),
   }));
-  // The log is read (and reset) now, while nothing runs: what it held goes into this checkpoint.
-  // Should writing fail below, those changes are in no checkpoint, so the chain is cut
-  // (lastCheckpointId cleared) and the next incremental checkpoint over the old parent is refused.
-  if (tracking && (options.track || options.parent !== undefined)) tracking.tracker.start();
-  const changed = tracking?.tracker.active ? parts.vm.regions.map((r) => tracking.tracker.collect(r)) : undefined;
-  if (tracking) tracking.lastCheckpointId = undefined;
   let manifest: CheckpointManifest | undefined;
   try {
     await replaceDirectoryAtomically(dir, async (temp) => {
@@ -192,6 +237,9 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     if (e instanceof KvmtsError) throw e;
     throw new CheckpointError(dir, `writing the checkpoint failed: ${(e as Error).message}`, { code: 'io', cause: e });
   }
-  if (tracking?.tracker.active) tracking.lastCheckpointId = manifest!.id;
+  if (tracking?.tracker.active) {
+    tracking.lastCheckpointId = manifest!.id;
+    tracking.lastManifest = readManifestBytes(dir);
+  }
   return manifest!;
 }
