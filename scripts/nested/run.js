@@ -15,7 +15,8 @@
  *   KVMTS_NESTED_L1            an L1 profile of the tier for every emulated host of the run (lib/tiers.js,
  *                              qemu.profiles; x86: tcg-multi), e.g. to measure L2 Linux boots in it
  *   KVMTS_NESTED_QEMU          which QEMU runs the emulated hosts: a build of the tier (lib/tiers.js,
- *                              qemu.builds; x86: system or backports), default the tier's defaultBuild
+ *                              qemu.builds: system or backports), default the tier's defaultBuild
+ *                              (nested-x86: system, nested-arm64: backports)
  *   KVMTS_NESTED_NODE_OPTIONS  NODE_OPTIONS inside the guest (default per tier)
  *   KVMTS_NESTED_CMD           a shell command run in the repo inside the guest instead of jest; its status is the result
  *   KVMTS_NESTED_GUEST_QEMU=1  share the tier's own-arch QEMU into the guest ($KVMTS_GUEST_QEMU there; lib/guest-qemu.js)

@@ -34,7 +34,8 @@ function missingLibraries(bin) {
  */
 function aptBuildRoot(cacheDir, name, build, qemuBin) {
   const apt = privateApt(cacheDir, build.source);
-  const base = mkdirp(path.join(cacheDir, 'qemu', name));
+  // Per build and binary: two tiers' builds of one name (backports) are different packages.
+  const base = mkdirp(path.join(cacheDir, 'qemu', name, path.basename(qemuBin)));
   const ready = (dir) => fs.existsSync(path.join(dir, '.done'));
   let info = null;
   try {
