@@ -111,6 +111,11 @@ function cpAndSync(src, dst) {
   fs.closeSync(fd);
   const ns = elapsed(t0);
   fs.rmSync(dst);
+  // Untimed: commit the removal now. Freeing a large copy's blocks otherwise lands in the next
+  // journal commit — the next save's fsyncs (an empty link after a 64 MiB one took 12-15 ms, not 5).
+  const dir = fs.openSync(path.dirname(dst), 'r');
+  fs.fsyncSync(dir);
+  fs.closeSync(dir);
   return ns;
 }
 
@@ -295,6 +300,26 @@ async function saveScenarios(machine, work, options, log, results, memoryBytes, 
   await incrementalSweep(machine, work, options, log, results, memoryBytes, saveNs, cpNs);
 }
 
+/**
+ * The sweep's sizes in round `round`'s order: a shuffle seeded with the round (mulberry32), so
+ * that the orders differ from round to round and from run to run alike.
+ */
+function roundOrder(points, round) {
+  let seed = (round + 1) * 0x9e3779b9;
+  const random = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const order = [...points];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
 /** Sets how many pages the guest's next pass rewrites (incremental-tests.S reads rcx after its marker exit). */
 async function setPassPages(machine, pages) {
   const vcpu = machine.vcpus[0];
@@ -305,18 +330,22 @@ async function setPassPages(machine, pages) {
 
 /**
  * save-incremental and save-incremental-per-page: a chain of links over a tracked base, each
- * storing what one guest pass rewrote — SWEEP_PAGES[i] pages, the sizes taking turns within each
- * round so that a disk slowing down mid-run weighs on all of them alike (0: no guest run, an
- * empty link). Each link is timed against cp + fsync of its memory.img. The per-size medians
- * are fitted with a line, time = fixed + per-page × pages, for kvmts and for cp: proportional
- * to the dirty pages means the line fits (r2) and kvmts' per-page cost is cp's.
+ * storing what one guest pass rewrote — SWEEP_PAGES[i] pages (0: no guest run, an empty link),
+ * the sizes taking turns in every round in an order of their own (roundOrder), so that neither a
+ * disk slowing down mid-run nor the size before weighs on one size more than on another. Then
+ * cp + fsync of each link's memory.img, in the same order: cp's rounds run after kvmts' (a link
+ * timed right after cp wrote and removed a 64 MiB copy paid for the disk's work on it — an empty
+ * link took 9-21 ms instead of 5-6). The per-size medians are fitted with a line, time = fixed +
+ * per-page × pages, for kvmts and for cp: proportional to the dirty pages means the line fits
+ * (r2) and kvmts' per-page cost is cp's.
  */
 async function incrementalSweep(machine, work, options, log, results, memoryBytes, saveNs, cpNs) {
   let parent = path.join(work, 'base');
   await machine.checkpoint(parent, { track: true });
   const points = SWEEP_PAGES.map((pages) => ({ pages, kvmts: [], cp: [], stored: [], extra: [] }));
+  const links = [];
   for (let r = 0; r < options.rounds; r++) {
-    for (const point of points) {
+    for (const point of roundOrder(points, r)) {
       const { pages } = point;
       if (pages > 0) {
         await setPassPages(machine, pages);
@@ -332,11 +361,13 @@ async function incrementalSweep(machine, work, options, log, results, memoryByte
       }
       point.stored.push(m.memory.pages);
       point.extra.push(extraPages(dir, memoryBytes, pages));
-      point.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
-      log(`  save-incremental round ${r}, ${pages} pages rewritten: kvmts ${(point.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.pages} pages stored, ${(allocated(path.join(dir, 'memory.img')) / MIB).toFixed(1)} MiB on disk; besides the guest's: ${point.extra[r]}), cp+sync ${(point.cp[r] / 1e6).toFixed(1)} ms`);
+      log(`  save-incremental round ${r}, ${pages} pages rewritten: kvmts ${(point.kvmts[r] / 1e6).toFixed(1)} ms (${m.memory.pages} pages stored, ${(allocated(path.join(dir, 'memory.img')) / MIB).toFixed(1)} MiB on disk; besides the guest's: ${point.extra[r]})`);
+      links.push({ point, dir });
       parent = dir;
     }
   }
+  for (const { point, dir } of links) point.cp.push(cpAndSync(path.join(dir, 'memory.img'), path.join(work, 'cp.img')));
+  for (const p of points) log(`  save-incremental, ${p.pages} pages: cp+sync ${p.cp.map((ns) => (ns / 1e6).toFixed(1)).join(', ')} ms`);
   const mid = points.map((p) => ({ pages: p.pages, kvmts: median(p.kvmts), cp: median(p.cp), stored: median(p.stored), extra: p.extra[0] }));
   const at = (pages) => mid.find((p) => p.pages === pages);
   const empty = at(0);
