@@ -145,6 +145,34 @@ describeKvm('incremental checkpoints (x86)', () => {
   );
 
   itKvm(
+    'a link that cannot be written cuts the chain: its parent is refused after it, and a tracked checkpoint starts a new one',
+    async () => {
+      const m = await createMachine(config(), { console: () => undefined });
+      try {
+        expect(await m.run({ maxExits: 1 })).toEqual({ reason: 'exit-limit' });
+        const base = path.join(work, 'base');
+        await m.checkpoint(base, { track: true });
+        expect(await m.run({ maxExits: 2 })).toEqual({ reason: 'exit-limit' });
+        // The link's directory cannot be made (its parent does not exist): the write fails after
+        // the dirty log was read and reset, so the pages the guest wrote are in no checkpoint.
+        const failed = await checkpointError(() => m.checkpoint(path.join(work, 'no-such-dir', 'link'), { parent: base }));
+        expect(failed).toMatchObject({ code: 'missing', message: expect.stringContaining(`parent directory ${path.join(work, 'no-such-dir')} does not exist`) });
+        const refused = await checkpointError(() => m.checkpoint(path.join(work, 'link'), { parent: base }));
+        expect(refused).toMatchObject({ code: 'incompatible', path: base });
+        expect(refused.message).toContain('the last one failed');
+        expect(fs.existsSync(path.join(work, 'link'))).toBe(false);
+        const again = await m.checkpoint(path.join(work, 'again'), { track: true });
+        const link = await m.checkpoint(path.join(work, 'link'), { parent: path.join(work, 'again') });
+        expect(link.memory.parent).toEqual({ id: again.id, path: '../again' });
+        expect(link.memory.pages).toBe(0);
+      } finally {
+        await m.close();
+      }
+    },
+    SLOW,
+  );
+
+  itKvm(
     'a machine that never started tracking refuses a parent',
     async () => {
       const m = await createMachine(config(), { console: () => undefined });

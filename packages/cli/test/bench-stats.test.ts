@@ -3,9 +3,11 @@
  * benchmark fits through its incremental links (time = fixed + per-page × pages) — golden values.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
-const { median, linearFit } = require('../../../scripts/bench/lib/stats.js') as {
+interface Line { slope: number; intercept: number; r2: number }
+const { median, linearFit, worstRelativeError } = require('../../../scripts/bench/lib/stats.js') as {
   median(values: number[]): number;
-  linearFit(xs: number[], ys: number[]): { slope: number; intercept: number; r2: number };
+  linearFit(xs: number[], ys: number[], weights?: number[]): Line;
+  worstRelativeError(xs: number[], ys: number[], line: Line): number;
 };
 
 describe('bench stats', () => {
@@ -30,6 +32,25 @@ describe('bench stats', () => {
     expect(fit.slope).toBeCloseTo(0.6, 12);
     expect(fit.intercept).toBeCloseTo(1.8, 12);
     expect(fit.r2).toBeCloseTo(0.45, 12);
+  });
+
+  it('weights points: by 1 / y², the small points count as much as a large one', () => {
+    // Unweighted, the point far to the right decides the line: r2 0.9999, yet the line is 39 % off
+    // at x = 0. Weighted by 1 / y² (relative errors), no point is more than 23 % off.
+    // (Values cross-checked with an independent weighted least-squares computation.)
+    const xs = [0, 1, 2, 100];
+    const ys = [5, 6, 7, 300];
+    const plain = linearFit(xs, ys);
+    expect(plain.slope).toBeCloseTo(2.969161, 6);
+    expect(plain.intercept).toBeCloseTo(3.044099, 6);
+    expect(plain.r2).toBeGreaterThan(0.9998);
+    expect(worstRelativeError(xs, ys, plain)).toBeCloseTo(0.391180, 6);
+    const relative = linearFit(xs, ys, ys.map((y) => 1 / y ** 2));
+    expect(relative.slope).toBeCloseTo(2.299359, 6);
+    expect(relative.intercept).toBeCloseTo(3.997638, 6);
+    expect(worstRelativeError(xs, ys, relative)).toBeCloseTo(0.228051, 6);
+    // Equal weights are the plain fit.
+    expect(linearFit(xs, ys, [2, 2, 2, 2])).toEqual(plain);
   });
 
   it('has no line without two distinct xs, and r2 1 for a flat series', () => {

@@ -170,12 +170,23 @@ describe('incremental images', () => {
       const a = path.join(work, 'a');
       const base = await full(a, ram([1, 2, 3, 4]));
       const written = fs.readFileSync(path.join(a, 'manifest.json'));
-      // The remembered bytes stand for the checkpoint: the remembered id is taken without reading
-      // the directory (here one that is not the manifest's own, to show which path decided).
-      const remembered = (id: string) => ({ tracker: undefined, lastCheckpointId: id, lastManifest: written }) as unknown as TrackingState;
+      // What a machine keeps of its last checkpoint: the bytes it wrote are the ones on disk.
+      expect(written.equals(Buffer.from(serializeManifest(base)))).toBe(true);
+      // The remembered bytes stand for the checkpoint: the remembered id is taken without parsing
+      // the manifest (here one that is not the manifest's own, to show which path decided).
+      const remembered = (id: string) => ({ tracker: undefined, lastCheckpointId: id, lastManifest: { manifest: base, bytes: written } }) as unknown as TrackingState;
       const moved = path.join(work, 'moved');
       fs.renameSync(a, moved);
       expect(checkIncrementalParent(moved, path.join(work, 'b'), remembered('e'.repeat(32)))).toBe('e'.repeat(32));
+      // Its memory image is still checked as an open checks it: missing, or of another size.
+      const image = path.join(moved, 'memory.img');
+      const size = fs.statSync(image).size;
+      fs.truncateSync(image, size - 4096);
+      expect(thrown(() => checkIncrementalParent(moved, path.join(work, 'b'), remembered(base.id)))).toMatchObject({ code: 'corrupt', path: image, message: expect.stringContaining(`the manifest says ${size}`) });
+      fs.renameSync(image, `${image}.away`);
+      expect(thrown(() => checkIncrementalParent(moved, path.join(work, 'b'), remembered(base.id)))).toMatchObject({ code: 'missing', path: image });
+      fs.renameSync(`${image}.away`, image);
+      fs.truncateSync(image, size);
       // One byte of the manifest changed (its own checksum now fails): read whole, refused as corrupt.
       const manifest = path.join(moved, 'manifest.json');
       fs.writeFileSync(manifest, written.toString('utf8').replace('2026-01-01T', '2026-01-02T'));

@@ -61,6 +61,11 @@ export class DirtyPageTracker {
     return this.slots.size > 0;
   }
 
+  /** Whether `region`'s writes are logged (collect gives its changed pages; otherwise it is saved whole). */
+  logs(region: MemoryRegion): boolean {
+    return this.slots.has(region.name);
+  }
+
   /** Turn logging on for every writable RAM slot (idempotent). The log starts empty. */
   start(): void {
     if (this.active) return;

@@ -72,7 +72,7 @@ function* checksumSteps(plan: ImagePlan, chunks: Uint8Array[], progress?: BytesP
       if (bytes.byteLength !== length) throw new CheckpointError(`image offset ${at}`, 'guest memory went away while the image was written', { code: 'io' });
       const off = stretch * step;
       chunks.push(native.pageChecksums(bytes.subarray(off, Math.min(length, off + step)), IMAGE_PAGE_SIZE, plan.pageMap, (at + off) / IMAGE_PAGE_SIZE));
-      if (progress && off > 0) progress(at + off);
+      if (progress && at + off > 0) progress(at + off);
       yield;
     }
   }

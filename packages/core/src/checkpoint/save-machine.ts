@@ -19,7 +19,9 @@ import type { SavedVcpuState } from './vcpu-state';
 import { hostFingerprint } from './host-fingerprint';
 import { M5OP_STATS_SECTION, M5OP_STATS_VERSION, SIM_TIME_SECTION, SIM_TIME_VERSION, m5opStatsSection, simTimeSection } from './machine-state';
 import { saveLocalDeviceStates } from './device-states';
-import { MANIFEST_FILE, type CheckpointManifest } from './manifest';
+import { MANIFEST_FILE, serializeManifest, type CheckpointManifest } from './manifest';
+import { checkMemoryImageRecord } from './checkpoint-read';
+import type { MemoryRegion } from '../vm/memory-region';
 import { phaseReporter, type CheckpointProgressCallback } from './progress';
 import { hostMappings, isAnonymousRange } from './host-mappings';
 import {
@@ -120,8 +122,8 @@ export interface CheckpointOptions {
 export interface TrackingState {
   readonly tracker: DirtyPageTracker;
   lastCheckpointId: string | undefined;
-  /** The bytes of that checkpoint's manifest, as written (it holds the id). */
-  lastManifest?: Buffer;
+  /** That checkpoint's manifest, and its bytes as written (they hold the id). */
+  lastManifest?: { readonly manifest: CheckpointManifest; readonly bytes: Buffer };
 }
 
 /** Whether checkpoint directory `dir` holds a manifest of exactly these bytes (false when it cannot be read). */
@@ -148,26 +150,23 @@ function holdsManifest(dir: string, bytes: Buffer): boolean {
   }
 }
 
-/** The manifest just written to `dir`, or undefined should it not read back (the next link then reads its parent whole). */
-function readManifestBytes(dir: string): Buffer | undefined {
-  try {
-    return fs.readFileSync(path.join(dir, MANIFEST_FILE));
-  } catch {
-    return undefined;
-  }
-}
-
 /** Check `parent` names the machine's previous tracked checkpoint; returns its id. */
 export function checkIncrementalParent(parent: string, dir: string, tracking: TrackingState): string {
   if (path.resolve(parent) === path.resolve(dir)) {
     throw new CheckpointError(dir, 'an incremental checkpoint cannot replace its own parent: write it to another directory', { code: 'incompatible' });
   }
   // The manifest this machine wrote last, byte for byte (moved or not): its id is known without
-  // parsing and checking the whole directory (~0.5 ms of every link of a chain).
-  if (tracking.lastCheckpointId !== undefined && tracking.lastManifest !== undefined && holdsManifest(parent, tracking.lastManifest)) return tracking.lastCheckpointId;
+  // parsing and checking the manifest again (~0.5 ms of every link of a chain). Its memory image
+  // is still checked as an open would: there, of the manifest's size.
+  const last = tracking.lastManifest;
+  if (tracking.lastCheckpointId !== undefined && last !== undefined && holdsManifest(parent, last.bytes)) {
+    const image = path.join(parent, last.manifest.memory.file);
+    checkMemoryImageRecord(image, native.statRecord(native.statMany([image]), 0), last.manifest.memory.bytes);
+    return tracking.lastCheckpointId;
+  }
   const id = CheckpointReader.open(parent).manifest.id;
   if (tracking.lastCheckpointId === undefined) {
-    throw new CheckpointError(parent, `cannot be the parent: this machine logs no changes since a checkpoint (start a chain with checkpoint(dir, { track: true })); its id is ${id}`, { code: 'incompatible' });
+    throw new CheckpointError(parent, `cannot be the parent: this machine logs no changes since a checkpoint (none was taken with track, or the last one failed: start a chain with checkpoint(dir, { track: true })); its id is ${id}`, { code: 'incompatible' });
   }
   if (id !== tracking.lastCheckpointId) {
     throw new CheckpointError(parent, `is not this machine's previous checkpoint: its id is ${id}, the machine's changes are logged since checkpoint ${tracking.lastCheckpointId}`, { code: 'incompatible' });
@@ -187,21 +186,20 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   const sections = await gather(parts);
   const fingerprint = hostFingerprint(parts.arch.checkpoint!, parts.kvm, parts.config);
   const { config, bootSha256 } = recordedConfig(parts);
-  // The log is read (and reset) now, while nothing runs: what it held goes into this checkpoint.
-  // Should writing fail below, those changes are in no checkpoint, so the chain is cut
-  // (lastCheckpointId cleared) and the next incremental checkpoint over the old parent is refused.
-  if (tracking && (options.track || options.parent !== undefined)) tracking.tracker.start();
-  const changed = tracking?.tracker.active ? parts.vm.regions.map((r) => tracking.tracker.collect(r)) : undefined;
+  // From here on the log is read and reset: should anything below fail, the changes it held are
+  // in no checkpoint, so the chain is cut first (cleared) and the next incremental checkpoint
+  // over the old parent is refused.
   if (tracking) {
     tracking.lastCheckpointId = undefined;
     tracking.lastManifest = undefined;
   }
+  if (tracking && (options.track || options.parent !== undefined)) tracking.tracker.start();
   // Whether a region is anonymous memory matters only where its pages are scanned whole (a full
   // image, or a region no log covers): an incremental link of logged regions does not read
   // /proc/self/maps (~0.5 ms of every link).
-  const scannedWhole = (i: number): boolean => parentId === undefined || (changed?.[i] ?? null) === null;
-  const mappings = parts.vm.regions.some((_, i) => scannedWhole(i)) ? hostMappings() : [];
-  const regions: RegionToWrite[] = parts.vm.regions.map((r, i) => ({
+  const scannedWhole = (r: MemoryRegion): boolean => parentId === undefined || !tracking!.tracker.logs(r);
+  const mappings = parts.vm.regions.some(scannedWhole) ? hostMappings() : [];
+  const regions: RegionToWrite[] = parts.vm.regions.map((r) => ({
     name: r.name,
     guestPhysAddr: r.guestPhysAddr,
     size: r.size,
@@ -211,8 +209,10 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
     readOnly: r.readOnly,
     dirtyLog: r.dirtyLog,
     views: native.mappingById(r.mappingId).views().map((b) => new Uint8Array(b)),
-    anonymous: scannedWhole(i) && isAnonymousRange(mappings, r.hostAddress, r.size),
+    anonymous: scannedWhole(r) && isAnonymousRange(mappings, r.hostAddress, r.size),
   }));
+  // The log is read (and reset) now, while nothing runs: what it held goes into this checkpoint.
+  const changed = tracking?.tracker.active ? parts.vm.regions.map((r) => tracking.tracker.collect(r)) : undefined;
   let manifest: CheckpointManifest | undefined;
   try {
     await replaceDirectoryAtomically(dir, async (temp) => {
@@ -239,7 +239,8 @@ export async function saveMachineCheckpoint(parts: MachinePartsWithVcpus, dir: s
   }
   if (tracking?.tracker.active) {
     tracking.lastCheckpointId = manifest!.id;
-    tracking.lastManifest = readManifestBytes(dir);
+    // The bytes CheckpointWriter wrote (should they differ, the next link reads its parent whole).
+    tracking.lastManifest = { manifest: manifest!, bytes: Buffer.from(serializeManifest(manifest!)) };
   }
   return manifest!;
 }
