@@ -29,7 +29,8 @@
  *                     are the lines' per-page costs (`op`: a stored page); extra fields
  *                     `fixed_ns`, `baseline_fixed_ns`, `worst_fit_error` and
  *                     `baseline_worst_fit_error` (the size furthest off each line, as a share of
- *                     its time) and the `points`.
+ *                     its time), `worst_size_ratio` (the largest kvmts / cp of any one size) and
+ *                     the `points`.
  *
  * The benchmark keeps every checkpoint and copy of a scenario until its rounds are done (a
  * removal's disk work would land in the next timed step): ~1.5 GiB in the temporary directory.
@@ -429,9 +430,10 @@ async function incrementalSweep(machine, work, options, log, results, memoryByte
       baseline_fixed_ns: Math.round(c.intercept),
       worst_fit_error: round(k.worst, 4),
       baseline_worst_fit_error: round(c.worst, 4),
-      points: mid.map((p) => ({ pages: p.pages, stored: p.stored, kvmts_ns: Math.round(p.kvmts), cp_ns: Math.round(p.cp) })),
+      worst_size_ratio: round(Math.max(...mid.map((p) => p.kvmts / p.cp)), 4),
+      points: mid.map((p) => ({ pages: p.pages, stored: p.stored, kvmts_ns: Math.round(p.kvmts), cp_ns: Math.round(p.cp), ratio: round(p.kvmts / p.cp, 4) })),
     },
-    note: `links of ${SWEEP_PAGES.join(', ')} rewritten pages, medians, a line fitted by relative error: a link costs ${perPage(k)}; cp + fsync of its image ${perPage(c)}; measured empty links: kvmts ${(empty.kvmts / 1e6).toFixed(2)} ms, cp ${(empty.cp / 1e6).toFixed(2)} ms (a process started)`,
+    note: `links of ${SWEEP_PAGES.join(', ')} rewritten pages, medians, a line fitted by relative error: a link costs ${perPage(k)}; cp + fsync of its image ${perPage(c)}; size by size, kvmts / cp ${mid.map((p) => (p.kvmts / p.cp).toFixed(2)).join(', ')}; measured empty links: kvmts ${(empty.kvmts / 1e6).toFixed(2)} ms, cp ${(empty.cp / 1e6).toFixed(2)} ms (a process started)`,
   });
 }
 
