@@ -102,6 +102,42 @@ describe('incremental images', () => {
     }
   });
 
+  it('apply a link in runs: across views, a run longer than a checksum stretch, a damaged page named inside a run', async () => {
+    // A 2 100-page region in two views (1 100 + 1 000 pages). Changed: pages 0-1 099 (the whole
+    // first view: one run cut at 1 024 pages), 1 100-1 105 (the second view's first pages) and 2 050.
+    const pages = 2100;
+    const changedPages = [...Array.from({ length: 1106 }, (_, i) => i), 2050];
+    const source = new Uint8Array(pages * PAGE);
+    for (const p of changedPages) source.fill((p % 251) + 1, p * PAGE, (p + 1) * PAGE);
+    const changed = new Uint8Array(Math.ceil(pages / 8));
+    for (const p of changedPages) changed[p >>> 3] |= 1 << (p & 7);
+    const image = path.join(work, 'memory.img');
+    const link = await writeMemoryImage(image, [{ fileOffset: 0, views: [source.subarray(0, 1100 * PAGE), source.subarray(1100 * PAGE)], changed }], pages * PAGE);
+    expect(link.pages).toBe(changedPages.length);
+    const fresh = (): Uint8Array => new Uint8Array(pages * PAGE).fill(0xee);
+    const apply = (target: Uint8Array, checksums = link.checksums): number => {
+      const fd = fs.openSync(image, 'r');
+      try {
+        const targets = [{ name: 'ram', guestPhysAddr: 0x40000000, fileOffset: 0, size: pages * PAGE, views: [target.subarray(0, 1100 * PAGE), target.subarray(1100 * PAGE)] }];
+        return applyIncrement({ where: image, imageFd: fd, pageMap: link.pageMap, checksums, pages: link.pages }, targets);
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const target = fresh();
+    expect(apply(target)).toBe(changedPages.length);
+    const expected = fresh();
+    for (const p of changedPages) expected.set(source.subarray(p * PAGE, (p + 1) * PAGE), p * PAGE);
+    expect(Buffer.from(target).equals(Buffer.from(expected))).toBe(true);
+    // Page 1 030's checksum damaged: it sits in the second run of the first view (pages 1 024-1 099).
+    const damaged = Uint8Array.from(link.checksums);
+    damaged[1030 * 4] ^= 1;
+    expect(thrown(() => apply(fresh(), damaged))).toMatchObject({ code: 'corrupt', path: image, message: expect.stringContaining("page 1030 (region 'ram', guest-physical 0x40406000): checksum mismatch") });
+    // The image cut short inside page 2 050: named.
+    fs.truncateSync(image, 2050 * PAGE + 100);
+    expect(thrown(() => apply(fresh()))).toMatchObject({ code: 'corrupt', message: expect.stringContaining('ends inside page 2050') });
+  });
+
   describe('chains', () => {
     async function full(dir: string, bytes: Uint8Array): Promise<CheckpointManifest> {
       fs.mkdirSync(dir);
