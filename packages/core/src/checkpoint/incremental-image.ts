@@ -29,9 +29,10 @@ export interface IncrementSource {
  * naming the image and the page otherwise). Returns the pages copied.
  *
  * Consecutive stored pages are read as one run straight into guest RAM (at most
- * CHECKSUM_STRETCH_PAGES pages per read) and checksummed with one native call: a page at a time —
- * a read, a JavaScript CRC call and a description of the page each — a 64 MiB link took 130–350
- * ms to apply where `cp` copies its image in ~60.
+ * CHECKSUM_STRETCH_PAGES pages per read) and checksummed with one native call. A page at a time —
+ * a read, a JavaScript CRC call and a description of the page each — a 64 MiB link took 100–140
+ * ms to apply, in runs 65–110 ms; the rest is the disk: the link's pages are read, and so are the
+ * base image's pages beneath them (writing a page of a private file mapping reads it first).
  */
 export function applyIncrement(source: IncrementSource, targets: readonly ImageTarget[], progress?: BytesProgress): number {
   if (source.checksums.byteLength !== source.pages * PAGE_CHECKSUM_BYTES) {
