@@ -100,8 +100,8 @@ const TIERS = {
       // 7.2 now and then ran a destroyed VM's code in a new VM at the same guest address (a
       // stale translation of L2 code: a C program running one tiny guest after another saw it
       // 300 times in 300, with single-threaded TCG too; QEMU 10 0 in 900) — arm64-smoke's second
-      // MMIO store read a value the new guest never computed. The whole tier: 270 s on 10, 294–329
-      // s on 7.2 (docs/testing.md, "nested-arm64 on QEMU 10").
+      // MMIO store read a value the new guest never computed. The whole tier takes about as long
+      // (CI: 272–327 s on 10, 294–329 s on 7.2; docs/testing.md, "nested-arm64 on QEMU 10").
       builds: {
         system: { kind: 'system' },
         backports: {
