@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as native from '@kvmts/native';
 import { CheckpointError } from '../errors/errors';
-import { IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, damagedPage, storedPages, targetPage, type BytesProgress, type ImageTarget } from './memory-image';
+import { IMAGE_PAGE_SIZE, PAGE_CHECKSUM_BYTES, damagedPage, firstDifferentChecksum, storedPages, targetPage, type BytesProgress, type ImageTarget } from './memory-image';
 import { CHECKSUM_STRETCH_PAGES, bitRange, countSetBits, forEachSetBit } from './image-plan';
 
 
@@ -90,12 +90,4 @@ function readRun(source: IncrementSource, run: Uint8Array, firstPage: number): v
     if (n === 0) throw new CheckpointError(source.where, `ends inside page ${firstPage + Math.floor(done / IMAGE_PAGE_SIZE)}`, { code: 'corrupt' });
     done += n;
   }
-}
-
-/** The index of the first page whose checksum differs between two equally long lists. */
-function firstDifferentChecksum(sums: Uint8Array, expected: Uint8Array): number {
-  for (let at = 0; at < sums.byteLength; at += PAGE_CHECKSUM_BYTES) {
-    if (Buffer.compare(sums.subarray(at, at + PAGE_CHECKSUM_BYTES), expected.subarray(at, at + PAGE_CHECKSUM_BYTES)) !== 0) return at / PAGE_CHECKSUM_BYTES;
-  }
-  return 0;
 }

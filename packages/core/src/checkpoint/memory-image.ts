@@ -259,16 +259,21 @@ export function targetPage(targets: readonly ImageTarget[], page: number): { byt
   return undefined;
 }
 
+/** The index of the first checksum that differs between two lists of equal length (their length in checksums when none does). */
+export function firstDifferentChecksum(sums: Uint8Array, expected: Uint8Array): number {
+  for (let at = 0; at < sums.byteLength; at += PAGE_CHECKSUM_BYTES) {
+    if (Buffer.compare(sums.subarray(at, at + PAGE_CHECKSUM_BYTES), expected.subarray(at, at + PAGE_CHECKSUM_BYTES)) !== 0) return at / PAGE_CHECKSUM_BYTES;
+  }
+  return sums.byteLength / PAGE_CHECKSUM_BYTES;
+}
+
 /** Where the first stored page of `chunk` whose checksum differs is (for damagedPage). */
 function firstMismatch(sums: Uint8Array, expected: Uint8Array, pageMap: Uint8Array, firstPage: number, chunk: Uint8Array, t: ImageTarget, regionOffset: number): string {
+  const bad = firstDifferentChecksum(sums, expected);
   let slot = 0;
   for (let p = 0; p < chunk.byteLength / IMAGE_PAGE_SIZE; p++) {
     if (!isPageSet(pageMap, firstPage + p)) continue;
-    const at = slot * PAGE_CHECKSUM_BYTES;
-    if (Buffer.compare(sums.subarray(at, at + PAGE_CHECKSUM_BYTES), expected.subarray(at, at + PAGE_CHECKSUM_BYTES)) !== 0) {
-      return `page ${firstPage + p} (region '${t.name}', guest-physical 0x${(t.guestPhysAddr + regionOffset + p * IMAGE_PAGE_SIZE).toString(16)})`;
-    }
-    slot++;
+    if (slot++ === bad) return `page ${firstPage + p} (region '${t.name}', guest-physical 0x${(t.guestPhysAddr + regionOffset + p * IMAGE_PAGE_SIZE).toString(16)})`;
   }
   return `a page near page ${firstPage} (region '${t.name}')`;
 }
